@@ -1,0 +1,151 @@
+"""The one shared HTTP client every collector fetches through.
+
+It owns the politeness and robustness rules so that no collector re-implements them: timeouts
+(per read and per whole request, so a server trickling bytes cannot hold a pass), bounded
+retries with back-off that honour `Retry-After` on 429 and 5xx, conditional GET headers, a cap
+on body size, a cap on concurrent requests per host, and one User-Agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import httpx
+
+from data.config import Http as HttpSettings
+
+RETRYABLE = {429, 500, 502, 503, 504}
+
+
+class FetchError(Exception):
+    """A URL could not be fetched; the message says why in one line and names the URL."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    url: str  # after redirects
+    status: int  # 200-class or 304
+    body: bytes
+    headers: httpx.Headers
+
+
+class Http:
+    """Use as `async with Http(settings) as http:`; one per pass, shared by all sources."""
+
+    def __init__(self, settings: HttpSettings, backoff_seconds: float = 1.0) -> None:
+        self.settings = settings
+        self.backoff_seconds = backoff_seconds
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            follow_redirects=True,
+            max_redirects=5,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host)
+        )
+
+    async def __aenter__(self) -> Http:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, headers: dict[str, str] | None = None) -> Response:
+        """GET with retries. Returns 2xx and 304 responses; raises FetchError otherwise."""
+        s = self.settings
+        reason = "no attempt made"
+        for attempt in range(1, s.max_attempts + 1):
+            wait: float | None = None
+            async with self._hosts[urlsplit(url).netloc.lower()]:
+                try:
+                    async with asyncio.timeout(s.timeout_seconds):
+                        return await self._get_once(url, headers or {})
+                except _Retryable as e:
+                    reason, wait = str(e), e.retry_after
+                except (TimeoutError, httpx.TimeoutException):
+                    reason = f"timed out after {s.timeout_seconds:g}s"
+                except httpx.TooManyRedirects:
+                    raise FetchError(f"{url}: too many redirects (a redirect loop?)") from None
+                except httpx.TransportError as e:
+                    reason = f"connection failed: {e or type(e).__name__}"
+                except httpx.InvalidURL as e:
+                    raise FetchError(f"{url}: invalid URL: {e}") from None
+            if attempt == s.max_attempts:
+                break
+            if wait is not None and wait > s.max_retry_after_seconds:
+                raise FetchError(f"{url}: {reason}; asked to wait {wait:.0f}s", retry_after=wait)
+            backoff = self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + random.random())
+            # Sleep outside the host semaphore so other requests to the host can proceed.
+            await asyncio.sleep(wait if wait is not None else backoff)
+        raise FetchError(f"{url}: {reason} (after {s.max_attempts} attempts)", retry_after=wait)
+
+    async def _get_once(self, url: str, headers: dict[str, str]) -> Response:
+        cap = int(self.settings.max_body_mb * 1024 * 1024)
+        async with self._client.stream("GET", url, headers=headers) as r:
+            if r.status_code in RETRYABLE:
+                raise _Retryable(
+                    f"HTTP {r.status_code} {r.reason_phrase}".strip(),
+                    parse_retry_after(r.headers.get("retry-after")),
+                )
+            if r.status_code >= 400:
+                raise FetchError(f"{url}: HTTP {r.status_code} {r.reason_phrase}".strip())
+            if r.status_code == 304:
+                return Response(str(r.url), 304, b"", r.headers)
+            declared = r.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise FetchError(f"{url}: body of {int(declared):,} bytes exceeds the cap")
+            chunks, size = [], 0
+            async for chunk in r.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise FetchError(f"{url}: body exceeds the cap of {cap:,} bytes")
+                chunks.append(chunk)
+            return Response(str(r.url), r.status_code, b"".join(chunks), r.headers)
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers

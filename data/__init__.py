@@ -1,0 +1,1 @@
+"""Keep: records, the config model, the DuckDB store and its migrations."""

@@ -1,0 +1,144 @@
+"""The config file (`tidings.toml`) and its validated model.
+
+A bad file never produces a traceback: `load_config` raises `ConfigError` with one line naming
+the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+from data.errors import ConfigError
+
+DEFAULT_CONFIG = "tidings.toml"
+CONFIG_ENV = "TIDINGS_CONFIG"
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Watch(_Strict):
+    """Something the business wants to hear about: itself, a product, a person, a rival."""
+
+    name: NonEmpty
+    kind: Literal["brand", "product", "person", "competitor"] = "brand"
+    terms: list[NonEmpty] = Field(min_length=1)
+    exclude: list[NonEmpty] = []
+
+
+class Source(_Strict):
+    """A place to listen to."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["rss"] = "rss"
+    url: HttpUrl
+    interval_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+    enabled: bool = True
+
+
+class Database(_Strict):
+    path: Path = Path("var/tidings.duckdb")
+    lock_timeout_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
+
+
+class Dashboard(_Strict):
+    address: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8501
+    base_url: str | None = None  # how people reach it, for links in emails
+
+    @property
+    def is_local(self) -> bool:
+        return self.address in {"127.0.0.1", "localhost", "::1"}
+
+
+class Http(_Strict):
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    max_body_mb: Annotated[float, Field(gt=0, le=200)] = 10.0
+    per_host: Annotated[int, Field(ge=1, le=32)] = 2
+    user_agent: NonEmpty = "Tidings/0.1 (self-hosted mention monitor)"
+
+
+class Pipeline(_Strict):
+    tick_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+
+
+class Config(_Strict):
+    database: Database = Database()
+    dashboard: Dashboard = Dashboard()
+    http: Http = Http()
+    pipeline: Pipeline = Pipeline()
+    watch: list[Watch] = []
+    sources: list[Source] = []
+    path: Path | None = Field(default=None, exclude=True)  # the file this came from
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        for key, values in (
+            ("sources", [s.id for s in self.sources]),
+            ("watch", [w.name.casefold() for w in self.watch]),
+        ):
+            seen: set[str] = set()
+            for i, v in enumerate(values):
+                if v in seen:
+                    raise ValueError(f"{key}[{i}]: duplicate {'id' if key == 'sources' else 'name'} {v!r}")
+                seen.add(v)
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        """The database file; a relative path is relative to the config file's folder."""
+        if self.database.path.is_absolute() or self.path is None:
+            return self.database.path
+        return self.path.parent / self.database.path
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where the config is: the explicit path, else $TIDINGS_CONFIG, else ./tidings.toml."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    p = config_path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file (create one with `tidings init`)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    return parse_config(raw, p)
+
+
+def parse_config(raw: dict, path: Path | None = None) -> Config:
+    where = str(path) if path else "<config>"
+    try:
+        return Config.model_validate({**raw, "path": path.resolve() if path else None})
+    except ValidationError as e:
+        raise ConfigError(f"{where}: {_describe(e)}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for err in error.errors():
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling)"
+        if "input" in err and err["type"] not in ("missing", "extra_forbidden"):
+            shown = repr(err["input"])
+            msg += f" (got {shown[:60]})"
+        problems.append(f"{key}: {msg}" if key else msg)
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return problems[0] + more

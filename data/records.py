@@ -1,0 +1,69 @@
+"""The plain records that flow from collectors through scoring into the store."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One item a source published, as the collector saw it."""
+
+    source: str  # source id from the config, e.g. "hn"
+    native_id: str  # the source's own id, or the canonical URL
+    url: str
+    title: str
+    text: str  # plain text, HTML already stripped
+    author: str | None
+    published: datetime  # timezone-aware UTC
+    reach: int | None = None  # followers, points, karma… as the source gives it
+
+    @property
+    def id(self) -> str:
+        """Stable id: the same item from the same source always gets the same id."""
+        return mention_id(self.source, self.native_id)
+
+
+def mention_id(source: str, native_id: str) -> str:
+    return hashlib.blake2b(f"{source}\x1f{native_id}".encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """What the NLP made of a mention, with the model version that made it."""
+
+    mention_id: str
+    model_version: str
+    terms: tuple[str, ...]  # names of the watched entities the mention is about
+    sentiment: float  # in [-1, 1]
+    sentiment_label: str  # negative | neutral | positive
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What we remember about a source between passes: HTTP caching and health."""
+
+    source: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_fetch_at: datetime | None = None
+    items_last_fetch: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """The outcome of fetching one source once: items, or why there are none."""
+
+    source: str
+    mentions: list[Mention] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    error: str | None = None
+    retry_after: float | None = None  # seconds the source asked us to wait, if it did

@@ -1,0 +1,366 @@
+"""The DuckDB store: one `connect()`, numbered migrations, bulk idempotent writes, and the
+named queries the dashboard and the CLI read through.
+
+DuckDB lets one process at a time open a file read-write, and while it does no other process
+can open it at all. So connections are short-lived (`with connect(path) as db:`), one
+transaction per batch, and opening waits with back-off for a bounded time when the file is
+held elsewhere.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from data.errors import StoreLockedError, TidingsError
+from data.records import Mention, Score, SourceState
+
+_migrated: set[Path] = set()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _naive_utc(ts: datetime | None) -> datetime | None:
+    """DuckDB columns are UTC TIMESTAMPs; aware datetimes are converted, naive ones trusted."""
+    if ts is None or ts.tzinfo is None:
+        return ts
+    return ts.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    return None if ts is None else ts.replace(tzinfo=UTC)
+
+
+@contextmanager
+def connect(path: str | Path, lock_timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store, migrated to the latest schema, for one short unit of work."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = _open_with_retry(path, lock_timeout)
+    try:
+        resolved = path.resolve()
+        if resolved not in _migrated:
+            migrate(db)
+            _migrated.add(resolved)
+        yield db
+    finally:
+        db.close()
+
+
+def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + lock_timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise TidingsError(f"{path}: cannot open database: {e}") from None
+            if time.monotonic() >= deadline:
+                holder = str(e).split("Conflicting lock is held in", 1)[-1].strip()
+                raise StoreLockedError(
+                    f"{path}: database is locked by another process ({holder[:120]}); "
+                    f"gave up after {lock_timeout:.0f}s"
+                ) from None
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0) * (0.75 + random.random() / 2)
+
+
+def migrate(db: duckdb.DuckDBPyConnection) -> int:
+    """Apply the numbered migrations not applied yet; return the schema version."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+    )
+    done = {v for (v,) in db.execute("SELECT version FROM schema_migrations").fetchall()}
+    files = sorted(
+        (f for f in resources.files("data.migrations").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    version = max(done, default=0)
+    for f in files:
+        number = int(f.name.split("_", 1)[0])
+        if number in done:
+            continue
+        db.begin()
+        try:
+            db.execute(f.read_text(encoding="utf-8"))
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
+            )
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+        version = number
+    return version
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def upsert_mentions(
+    db: duckdb.DuckDBPyConnection, mentions: Sequence[Mention], collected_at: datetime
+) -> int:
+    """Insert the mentions not stored yet, in bulk; return how many were new."""
+    if not mentions:
+        return 0
+    table = pa.table(
+        {
+            "id": [m.id for m in mentions],
+            "source": [m.source for m in mentions],
+            "native_id": [m.native_id for m in mentions],
+            "url": [m.url for m in mentions],
+            "title": [m.title for m in mentions],
+            "text": [m.text for m in mentions],
+            "author": [m.author for m in mentions],
+            "published": pa.array([_naive_utc(m.published) for m in mentions], pa.timestamp("us")),
+            "reach": pa.array([m.reach for m in mentions], pa.int64()),
+        }
+    )
+    db.register("incoming_mentions", table)
+    try:
+        (new,) = db.execute(
+            """
+            INSERT INTO mentions
+            SELECT DISTINCT ON (i.id) i.*, ?::TIMESTAMP AS collected_at
+            FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
+            """,
+            [_naive_utc(collected_at)],
+        ).fetchone()
+    finally:
+        db.unregister("incoming_mentions")
+    return int(new)
+
+
+def upsert_scores(db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime) -> int:
+    """Store scores; a (mention, model version) pair already scored is replaced."""
+    if not scores:
+        return 0
+    table = pa.table(
+        {
+            "mention_id": [s.mention_id for s in scores],
+            "model_version": [s.model_version for s in scores],
+            "terms": pa.array([list(s.terms) for s in scores], pa.list_(pa.string())),
+            "sentiment": pa.array([s.sentiment for s in scores], pa.float64()),
+            "sentiment_label": [s.sentiment_label for s in scores],
+        }
+    )
+    db.register("incoming_scores", table)
+    try:
+        db.execute(
+            """
+            DELETE FROM scores USING incoming_scores i
+            WHERE scores.mention_id = i.mention_id AND scores.model_version = i.model_version
+            """
+        )
+        (n,) = db.execute(
+            "INSERT INTO scores SELECT DISTINCT ON (mention_id, model_version) *, "
+            "?::TIMESTAMP FROM incoming_scores",
+            [_naive_utc(scored_at)],
+        ).fetchone()
+    finally:
+        db.unregister("incoming_scores")
+    return int(n)
+
+
+def save_source_states(db: duckdb.DuckDBPyConnection, states: Sequence[SourceState]) -> None:
+    if not states:
+        return
+    db.executemany(
+        """
+        INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            (
+                s.source,
+                s.etag,
+                s.last_modified,
+                _naive_utc(s.last_attempt_at),
+                _naive_utc(s.last_success_at),
+                s.last_error,
+                s.consecutive_failures,
+                _naive_utc(s.next_fetch_at),
+                s.items_last_fetch,
+            )
+            for s in states
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    started_at: datetime
+    finished_at: datetime
+    sources_fetched: int
+    sources_failed: int
+    items_seen: int
+    new_mentions: int
+
+
+def record_run(db: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
+    db.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            _naive_utc(run.started_at),
+            _naive_utc(run.finished_at),
+            run.sources_fetched,
+            run.sources_failed,
+            run.items_seen,
+            run.new_mentions,
+        ],
+    )
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def source_states(db: duckdb.DuckDBPyConnection) -> dict[str, SourceState]:
+    rows = db.execute(
+        "SELECT id, etag, last_modified, last_attempt_at, last_success_at, last_error, "
+        "consecutive_failures, next_fetch_at, items_last_fetch FROM sources"
+    ).fetchall()
+    return {
+        r[0]: SourceState(
+            source=r[0],
+            etag=r[1],
+            last_modified=r[2],
+            last_attempt_at=_aware(r[3]),
+            last_success_at=_aware(r[4]),
+            last_error=r[5],
+            consecutive_failures=r[6],
+            next_fetch_at=_aware(r[7]),
+            items_last_fetch=r[8],
+        )
+        for r in rows
+    }
+
+
+def last_run(db: duckdb.DuckDBPyConnection) -> RunRecord | None:
+    row = db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return RunRecord(_aware(row[0]), _aware(row[1]), *row[2:])  # type: ignore[arg-type]
+
+
+def totals(db: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    mentions, scored = db.execute(
+        "SELECT (SELECT count(*) FROM mentions), (SELECT count(DISTINCT mention_id) FROM scores)"
+    ).fetchone()
+    return {"mentions": mentions, "scored": scored}
+
+
+@dataclass(frozen=True, slots=True)
+class MentionFilter:
+    """What the mentions page asks for. Empty tuples mean 'any'."""
+
+    since: date | None = None
+    until: date | None = None  # inclusive
+    terms: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    sentiments: tuple[str, ...] = ()
+    text: str = ""
+    limit: int = 500
+
+
+def _where(f: MentionFilter) -> tuple[str, list]:
+    clauses, params = ["TRUE"], []
+    if f.since:
+        clauses.append("published >= ?")
+        params.append(f.since)
+    if f.until:
+        clauses.append("published < ?::DATE + INTERVAL 1 DAY")
+        params.append(f.until)
+    if f.terms:
+        clauses.append("len(list_intersect(terms, ?)) > 0")
+        params.append(list(f.terms))
+    if f.sources:
+        clauses.append("list_contains(?, source)")
+        params.append(list(f.sources))
+    if f.sentiments:
+        clauses.append("list_contains(?, sentiment_label)")
+        params.append(list(f.sentiments))
+    if f.text.strip():
+        clauses.append("(title ILIKE ? OR text ILIKE ?)")
+        pattern = "%" + f.text.strip().replace("\\", "\\\\").replace("%", "\\%") + "%"
+        params += [pattern, pattern]
+    return " AND ".join(clauses), params
+
+
+def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
+    where, params = _where(f)
+    return db.execute(
+        f"""
+        SELECT published, source, title, terms, sentiment, sentiment_label, author, url, text
+        FROM scored_mentions WHERE {where}
+        ORDER BY published DESC LIMIT ?
+        """,
+        [*params, f.limit],
+    ).df()
+
+
+def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
+    """Columns day, term, mentions, sentiment (mean), negative, positive."""
+    where, params = _where(f)
+    return db.execute(
+        f"""
+        SELECT published::DATE AS day, term, count(*) AS mentions,
+               avg(sentiment) AS sentiment,
+               count(*) FILTER (sentiment_label = 'negative') AS negative,
+               count(*) FILTER (sentiment_label = 'positive') AS positive
+        FROM (SELECT *, unnest(terms) AS term FROM scored_mentions WHERE {where})
+        GROUP BY ALL ORDER BY day, term
+        """,
+        params,
+    ).df()
+
+
+def top_sources(db: duckdb.DuckDBPyConnection, f: MentionFilter, limit: int = 10) -> pd.DataFrame:
+    where, params = _where(f)
+    return db.execute(
+        f"""
+        SELECT source, count(*) AS mentions, avg(sentiment) AS sentiment
+        FROM scored_mentions WHERE {where}
+        GROUP BY source ORDER BY mentions DESC, source LIMIT ?
+        """,
+        [*params, limit],
+    ).df()
+
+
+def known_terms(db: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = db.execute("SELECT DISTINCT unnest(terms) AS t FROM scores ORDER BY t").fetchall()
+    return [r[0] for r in rows]
+
+
+def known_sources(db: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = db.execute(
+        "SELECT id FROM sources UNION SELECT DISTINCT source FROM mentions ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def source_health(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return db.execute(
+        """
+        SELECT s.id AS source,
+               CASE WHEN s.last_error IS NULL THEN 'ok'
+                    WHEN s.consecutive_failures >= 3 THEN 'failing'
+                    ELSE 'error' END AS health,
+               s.last_success_at, s.last_attempt_at, s.consecutive_failures,
+               s.last_error, s.next_fetch_at, s.items_last_fetch,
+               (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions
+        FROM sources s ORDER BY s.consecutive_failures DESC, s.id
+        """
+    ).df()

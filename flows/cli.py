@@ -1,0 +1,253 @@
+"""The `tidings` command line.
+
+Commands that need no orchestration (`init`, `status`, `score`) never import Prefect, whose
+ephemeral server costs seconds per process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from data import store
+from data.config import CONFIG_ENV, Config, config_path, load_config
+from data.errors import TidingsError
+
+if TYPE_CHECKING:
+    from nlp import Scorer
+
+PASSWORD_ENV = "TIDINGS_DASHBOARD_PASSWORD"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except TidingsError as e:
+        print(f"tidings: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ntidings: stopped", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tidings", description="Listen, understand, remember, show.")
+    p.add_argument(
+        "--config",
+        default=None,
+        help=f"config file (default: ${CONFIG_ENV} or ./tidings.toml)",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("init", help="write a starter tidings.toml")
+    c.add_argument("--force", action="store_true", help="overwrite an existing file")
+    c.set_defaults(handler=cmd_init)
+
+    c = sub.add_parser("run", help="run one pipeline pass now")
+    c.add_argument("--all", action="store_true", help="fetch every source, due or not")
+    c.set_defaults(handler=cmd_run)
+
+    c = sub.add_parser("serve", help="run the pipeline on its schedule, with the dashboard")
+    c.add_argument("--no-dashboard", action="store_true", help="run the pipeline only")
+    c.set_defaults(handler=cmd_serve)
+
+    c = sub.add_parser("dashboard", help="start the dashboard only")
+    c.set_defaults(handler=cmd_dashboard)
+
+    c = sub.add_parser("demo", help="the whole product offline, on bundled recorded feeds")
+    c.add_argument("--port", type=int, default=None, help="dashboard port (default 8501)")
+    c.add_argument("--no-dashboard", action="store_true", help="prepare the demo data only")
+    c.set_defaults(handler=cmd_demo)
+
+    c = sub.add_parser("status", help="sources, last run and counts")
+    c.set_defaults(handler=cmd_status)
+
+    c = sub.add_parser("score", help="score JSON lines ({id, text}) from a file or stdin")
+    c.add_argument("file", nargs="?", help="input file (default: stdin)")
+    c.set_defaults(handler=cmd_score)
+    return p
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = config_path(args.config)
+    if path.exists() and not args.force:
+        raise TidingsError(f"{path}: already exists (use --force to overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(resources.files("data").joinpath("starter.toml").read_text("utf-8"))
+    print(f"Wrote {path}. Edit its [[watch]] and [[sources]], then run `tidings run`.")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds):
+        pass  # creates the database and applies migrations, or fails with a clear message
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from flows.pipeline import run_pass
+
+    report = run_pass(config, force=args.all)
+    print(report.summary())
+    for source, error in report.errors.items():
+        print(f"  {source}: {error}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from flows.pipeline import run_pass
+
+    dashboard = None if args.no_dashboard else start_dashboard(config)
+    tick = config.pipeline.tick_minutes * 60
+    print(f"Tidings is running: a pass every {config.pipeline.tick_minutes} min. Ctrl-C stops.")
+    try:
+        while True:
+            started = time.monotonic()
+            report = run_pass(config)
+            print(f"[{store.utcnow():%Y-%m-%d %H:%M}Z] {report.summary()}", flush=True)
+            _sleep_until(started + tick, dashboard)
+    finally:
+        stop(dashboard)
+
+
+def _sleep_until(deadline: float, dashboard: subprocess.Popen | None) -> None:
+    while time.monotonic() < deadline:
+        if dashboard is not None and dashboard.poll() is not None:
+            raise TidingsError(f"the dashboard exited with code {dashboard.returncode}")
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    config = _load(args)
+    proc = start_dashboard(config)
+    try:
+        return proc.wait()
+    finally:
+        stop(proc)
+
+
+def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen:
+    """Start Streamlit on the configured address; refuse a public address without a password."""
+    if not config.dashboard.is_local and not os.environ.get(PASSWORD_ENV):
+        raise TidingsError(
+            f"{config.path}: dashboard.address is {config.dashboard.address!r}, which other "
+            f"machines can reach; set {PASSWORD_ENV} to protect it"
+        )
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    env = {**os.environ, CONFIG_ENV: str(config.path)}
+    port = port or config.dashboard.port
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", config.dashboard.address,
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env)
+    print(f"Dashboard: http://{config.dashboard.address}:{port}", flush=True)
+    return proc
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.demo import run_demo
+
+    return run_demo(port=args.port, dashboard=not args.no_dashboard)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        counts = store.totals(db)
+        run = store.last_run(db)
+        states = store.source_states(db)
+    print(f"Config:   {config.path}")
+    print(f"Database: {config.db_path}")
+    print(f"Mentions: {counts['mentions']} ({counts['scored']} scored)")
+    if run is None:
+        print("Last run: never (start one with `tidings run`)")
+    else:
+        print(
+            f"Last run: {run.finished_at:%Y-%m-%d %H:%M}Z, {run.sources_fetched} source(s), "
+            f"{run.sources_failed} failed, {run.new_mentions} new mention(s)"
+        )
+    print("Sources:")
+    for s in config.sources:
+        st = states.get(s.id)
+        if st is None:
+            health = "never fetched"
+        elif st.last_error:
+            health = f"FAILING ×{st.consecutive_failures}: {st.last_error}"
+        else:
+            health = f"ok, last success {st.last_success_at:%Y-%m-%d %H:%M}Z"
+        enabled = "" if s.enabled else " (disabled)"
+        print(f"  {s.id:<20} {s.kind:<6} {health}{enabled}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    from nlp import build_scorer
+
+    scorer = build_scorer(config.watch)
+    if args.file:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                return score_lines(scorer, f, sys.stdout, sys.stderr)
+        except OSError as e:
+            raise TidingsError(f"{args.file}: cannot read: {e.strerror}") from None
+    return score_lines(scorer, sys.stdin, sys.stdout, sys.stderr)
+
+
+def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
+    """One JSON line out per JSON line in, same order; a bad line is reported on `err`."""
+    bad = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text, ident = item["text"], item.get("id", number)
+            if not isinstance(text, str):
+                raise TypeError("'text' must be a string")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            bad += 1
+            reason = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+            print(json.dumps({"line": number, "error": reason}), file=err)
+            continue
+        s = scorer.score_text(text)
+        record = {
+            "id": ident,
+            "sentiment": s.sentiment,
+            "sentiment_label": s.sentiment_label,
+            "terms": list(s.terms),
+        }
+        print(json.dumps(record), file=out)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""`tidings demo`: the whole product offline, on recorded feeds replayed from 127.0.0.1.
+
+The recorded feeds end on a fixed day; they are replayed shifted so that their newest item is
+a few hours old, which makes the dashboard look as it would on a live install.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+
+from data import store
+from data.config import load_config
+
+_PUBDATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
+
+
+def replay_feeds(target: Path) -> None:
+    """Copy the recorded feeds into `target`, dates shifted to end three hours ago."""
+    target.mkdir(parents=True, exist_ok=True)
+    recorded = resources.files("data").joinpath("demo/feeds")
+    files = {f.name: f.read_bytes() for f in recorded.iterdir() if f.name.endswith(".xml")}
+    newest = max(
+        parsedate_to_datetime(m.decode())
+        for body in files.values()
+        for m in _PUBDATE.findall(body)
+    )
+    shift = (store.utcnow() - timedelta(hours=3)) - newest
+
+    def moved(m: re.Match[bytes]) -> bytes:
+        when = parsedate_to_datetime(m.group(1).decode()) + shift
+        return b"<pubDate>" + format_datetime(when.replace(microsecond=0)).encode() + b"</pubDate>"
+
+    for name, body in files.items():
+        (target / name).write_bytes(_PUBDATE.sub(moved, body))
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def serve_folder(folder: Path) -> tuple[ThreadingHTTPServer, str]:
+    """Serve a folder over HTTP on 127.0.0.1 (a free port) from a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def prepare_demo(workdir: Path, base_url: str) -> Path:
+    """Write the demo config (pointing at `base_url`) into `workdir`, with a fresh database."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    template = resources.files("data").joinpath("demo/demo.toml").read_text("utf-8")
+    path = workdir / "tidings.toml"
+    path.write_text(template.replace("{base_url}", base_url), encoding="utf-8")
+    for stale in workdir.glob("tidings.duckdb*"):
+        stale.unlink()
+    return path
+
+
+def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | None = None) -> int:
+    from flows.cli import start_dashboard, stop
+    from flows.pipeline import run_pass
+
+    workdir = workdir or Path("var/demo")
+    feeds = workdir / "feeds"
+    shutil.rmtree(feeds, ignore_errors=True)
+    replay_feeds(feeds)
+    server, base_url = serve_folder(feeds)
+    try:
+        config = load_config(prepare_demo(workdir, base_url))
+        print(f"Demo feeds served from {base_url}; running one pass…", flush=True)
+        report = run_pass(config, force=True)
+        print(report.summary(), flush=True)
+        if not dashboard:
+            return 0
+        proc = start_dashboard(config, port)
+        print("Ctrl-C stops the demo.", flush=True)
+        try:
+            return proc.wait()
+        finally:
+            stop(proc)
+    finally:
+        server.shutdown()

@@ -1,0 +1,136 @@
+"""The pipeline pass as a Prefect flow: collect (a task per source) → score (a task per batch)
+→ store (one transaction). Everything it calls is a plain function tested without Prefect."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+
+from collectors import COLLECTORS
+from collectors.http import Http
+from data import store
+from data.config import Config, Source
+from data.records import Fetched, Mention, Score, SourceState
+from flows.sources import due_sources, next_state
+from nlp import build_scorer
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    sources_fetched: int = 0
+    sources_failed: int = 0
+    not_modified: int = 0
+    items_seen: int = 0
+    matched: int = 0
+    new_mentions: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.sources_fetched} source(s) fetched ({self.not_modified} unchanged, "
+            f"{self.sources_failed} failed), {self.items_seen} item(s) seen, "
+            f"{self.matched} about watched terms, {self.new_mentions} new"
+        )
+
+
+def store_pass(
+    config: Config,
+    sources: list[Source],
+    fetched: list[Fetched],
+    scored: list[tuple[Mention, Score]],
+    previous: dict[str, SourceState],
+    started: datetime,
+) -> PassReport:
+    """Write a pass's results in one transaction: mentions, scores, source health, the run."""
+    now = store.utcnow()
+    by_id = {s.id: s for s in sources}
+    states = [next_state(by_id[f.source], previous.get(f.source), f, now) for f in fetched]
+    failed = {f.source: f.error for f in fetched if f.error}
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        new = store.upsert_mentions(db, [m for m, _ in scored], now)
+        store.upsert_scores(db, [s for _, s in scored], now)
+        store.save_source_states(db, states)
+        report = PassReport(
+            sources_fetched=len(fetched),
+            sources_failed=len(failed),
+            not_modified=sum(f.not_modified for f in fetched),
+            items_seen=sum(len(f.mentions) for f in fetched),
+            matched=len(scored),
+            new_mentions=new,
+            errors=failed,  # type: ignore[arg-type]
+        )
+        store.record_run(
+            db,
+            store.RunRecord(
+                started, now, report.sources_fetched, report.sources_failed,
+                report.items_seen, report.new_mentions,
+            ),
+        )
+        db.commit()
+    return report
+
+
+@task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
+async def collect_source(http: Http, source: Source, state: SourceState) -> Fetched:
+    return await COLLECTORS[source.kind](http, source, state)
+
+
+@task(name="score-batch", cache_policy=NONE)
+def score_batch(config: Config, mentions: list[Mention]) -> list[tuple[Mention, Score]]:
+    return build_scorer(config.watch).score(mentions)
+
+
+@task(name="store-pass", cache_policy=NONE)
+def store_task(
+    config: Config,
+    sources: list[Source],
+    fetched: list[Fetched],
+    scored: list[tuple[Mention, Score]],
+    previous: dict[str, SourceState],
+    started: datetime,
+) -> PassReport:
+    return store_pass(config, sources, fetched, scored, previous, started)
+
+
+@flow(name="tidings-pass", validate_parameters=False)
+async def pass_once(config: Config, force: bool = False) -> PassReport:
+    """One pass: fetch every due source, score what they published, store it."""
+    log = get_run_logger()
+    started = store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        previous = store.source_states(db)
+    sources = due_sources(config.sources, previous, started, force)
+    if not sources:
+        log.info("No source is due yet.")
+        return PassReport()
+    # Network work happens here, before any write transaction opens.
+    async with Http(config.http) as http:
+        fetched = list(
+            await asyncio.gather(
+                *(
+                    collect_source(http, s, previous.get(s.id) or SourceState(source=s.id))
+                    for s in sources
+                )
+            )
+        )
+    for f in fetched:
+        if f.error:
+            log.warning("Source %s failed: %s", f.source, f.error)
+    mentions = [m for f in fetched for m in f.mentions]
+    size = config.pipeline.batch_size
+    scored: list[tuple[Mention, Score]] = []
+    for i in range(0, len(mentions), size):
+        scored += score_batch(config, mentions[i : i + size])
+    report = store_task(config, sources, fetched, scored, previous, started)
+    log.info("Pass done: %s", report.summary())
+    return report
+
+
+def run_pass(config: Config, force: bool = False) -> PassReport:
+    """Run one pass from synchronous code (the CLI)."""
+    return asyncio.run(pass_once(config, force))

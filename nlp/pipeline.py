@@ -1,0 +1,101 @@
+"""Build the spaCy pipeline from the watchlist and score mentions with it in batches."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc
+
+from data.config import Watch
+from data.records import Mention, Score
+from nlp import sentiment
+
+MODEL_VERSION = "lexicon-1"
+
+if not Doc.has_extension("watch_terms"):
+    Doc.set_extension("watch_terms", default=())
+
+
+class WatchTerms:
+    """Which watched entities a doc is about: a term matched, and none of its exclusions."""
+
+    def __init__(self, nlp: Language, watch: Sequence[Watch]) -> None:
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for w in watch:
+            self.matcher.add(f"+{w.name}", [nlp.make_doc(t) for t in w.terms])
+            if w.exclude:
+                self.matcher.add(f"-{w.name}", [nlp.make_doc(t) for t in w.exclude])
+
+    def __call__(self, doc: Doc) -> Doc:
+        found: set[str] = set()
+        excluded: set[str] = set()
+        for match_id, _, _ in self.matcher(doc):
+            key = doc.vocab.strings[match_id]
+            (found if key[0] == "+" else excluded).add(key[1:])
+        doc._.watch_terms = tuple(sorted(found - excluded))
+        return doc
+
+
+class Scorer:
+    """The compiled watchlist and pipeline. Build once per pass, reuse for every batch."""
+
+    def __init__(self, watch: Sequence[Watch]) -> None:
+        self.nlp = spacy.blank("en")
+        self.nlp.add_pipe("tidings_watch_terms", config={"watch": [w.model_dump() for w in watch]})
+        self.nlp.add_pipe("tidings_sentiment")
+        # A cheap regex over the raw text finds the few items that can match at all, so that
+        # tokenizing is spent only on those: most feed items mention nothing we watch.
+        words = sorted({t for w in watch for t in w.terms}, key=len, reverse=True)
+        self._maybe = (
+            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.I)
+            if words
+            else None
+        )
+
+    def might_mention(self, text: str) -> bool:
+        return bool(self._maybe and self._maybe.search(text))
+
+    def score(self, mentions: Iterable[Mention], batch_size: int = 256) -> list[tuple[Mention, Score]]:
+        """The mentions that are about a watched entity, each with its score."""
+        candidates = [m for m in mentions if self.might_mention(f"{m.title}\n{m.text}")]
+        out = []
+        docs = self.nlp.pipe((f"{m.title}\n{m.text}" for m in candidates), batch_size=batch_size)
+        for m, doc in zip(candidates, docs, strict=True):
+            if doc._.watch_terms:
+                out.append((m, self._score(m.id, doc)))
+        return out
+
+    def score_text(self, text: str) -> Score:
+        return self._score("", self.nlp(text))
+
+    @staticmethod
+    def _score(mention_id: str, doc: Doc) -> Score:
+        polarity = round(doc._.sentiment, 4)
+        return Score(
+            mention_id=mention_id,
+            model_version=MODEL_VERSION,
+            terms=doc._.watch_terms,
+            sentiment=polarity,
+            sentiment_label=sentiment.label(polarity),
+        )
+
+
+@Language.factory("tidings_watch_terms", default_config={"watch": []})
+def _make_watch_terms(nlp: Language, name: str, watch: list[dict]) -> WatchTerms:
+    return WatchTerms(nlp, [Watch.model_validate(w) for w in watch])
+
+
+def build_scorer(watch: Sequence[Watch]) -> Scorer:
+    """The compiled pipeline for this watchlist, built once per process and watchlist."""
+    return _cached_scorer(json.dumps([w.model_dump() for w in watch], sort_keys=True))
+
+
+@lru_cache(maxsize=4)
+def _cached_scorer(watch_json: str) -> Scorer:
+    return Scorer([Watch.model_validate(w) for w in json.loads(watch_json)])
