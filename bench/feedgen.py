@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 ANCHOR = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # the newest item of the recorded feeds
 
-BRANDS = ["Nimbus Notes", "Nimbus Notes", "NimbusNotes", "Nimbus Sync", "Dana Whitfield"]
+BRANDS = ["Nimbus Notes", "Nimbus Notes", "NimbusNotes", "Nimbus Sync"]
 RIVALS = ["Quillpad", "PaperTrail app"]
 
 POSITIVE = [
@@ -53,6 +53,12 @@ OUTAGE = [
     "{b} status page says degraded performance; sync failing for many users.",
     "Still no word from {b} on the sync failure. Very poor communication.",
 ]
+PERSON = [
+    "Interview: Nimbus Notes CEO Dana Whitfield on building a calm, profitable company.",
+    "Dana Whitfield says the sync problems are fixed and apologises to customers.",
+    "Great keynote by Dana Whitfield today, inspiring and honest.",
+    "Dana Whitfield dodged every question about the price increase. Not impressed.",
+]
 RIVAL_ONLY = [
     "{r} launched a redesigned mobile app with faster search.",
     "{r} raised prices again, users are not happy about it.",
@@ -72,7 +78,7 @@ OFF_TOPIC = [
 FILLER = [
     "The company, founded in 2019, serves around 40,000 teams worldwide.",
     "Prices start at &pound;6 per user per month, with a free plan for individuals.",
-    "More details are on the <a href=\"https://example.com/blog\">official blog</a>.",
+    'More details are on the <a href="https://example.com/blog">official blog</a>.',
     "Several readers wrote in to share similar experiences &mdash; thank you.",
     "<em>Update:</em> this post was edited to add a response from the company.",
     "The discussion thread has more than 120 replies so far.",
@@ -100,8 +106,10 @@ def _sentence(rng: random.Random, outage: bool, on_topic: float) -> tuple[str, s
         pool = POSITIVE
     elif roll < on_topic * 0.6:
         pool = NEGATIVE
-    elif roll < on_topic * 0.85:
+    elif roll < on_topic * 0.8:
         pool = NEUTRAL
+    elif roll < on_topic * 0.87:
+        pool = PERSON
     elif roll < on_topic:
         pool = RIVAL_ONLY
     else:
@@ -116,8 +124,12 @@ def generate_items(
     rng = random.Random(seed)
     items = []
     outage_day = end - timedelta(days=5)
-    for i in range(n):
-        published = end - timedelta(seconds=rng.randrange(days * 86400))
+    spike = n // 6 if days >= 10 else 0  # extra items around the outage day
+    for i in range(n + spike):
+        if i < n:
+            published = end - timedelta(seconds=rng.randrange(days * 86400))
+        else:
+            published = outage_day + timedelta(seconds=rng.randrange(-43200, 43200))
         outage = abs((published - outage_day).total_seconds()) < 86400 and rng.random() < 0.8
         lead, title = _sentence(rng, outage, on_topic)
         paragraphs = [escape(lead)] + [rng.choice(FILLER) for _ in range(rng.randint(1, 3))]
@@ -139,7 +151,7 @@ def generate_items(
 def render_rss(items: list[Item], title: str, site: str) -> bytes:
     entries = "".join(
         f"<item><title>{escape(it.title)}</title><link>{escape(it.link)}</link>"
-        f"<guid isPermaLink=\"true\">{escape(it.guid)}</guid>"
+        f'<guid isPermaLink="true">{escape(it.guid)}</guid>'
         f"<dc:creator>{escape(it.author)}</dc:creator>"
         f"<pubDate>{format_datetime(it.published)}</pubDate>"
         f"<description>{escape(it.description_html)}</description></item>\n"

@@ -17,6 +17,7 @@ from data.errors import ConfigError
 
 DEFAULT_CONFIG = "tidings.toml"
 CONFIG_ENV = "TIDINGS_CONFIG"
+PASSWORD_ENV = "TIDINGS_DASHBOARD_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -91,7 +92,9 @@ class Config(_Strict):
             seen: set[str] = set()
             for i, v in enumerate(values):
                 if v in seen:
-                    raise ValueError(f"{key}[{i}]: duplicate {'id' if key == 'sources' else 'name'} {v!r}")
+                    raise ValueError(
+                        f"{key}[{i}]: duplicate {'id' if key == 'sources' else 'name'} {v!r}"
+                    )
                 seen.add(v)
         return self
 

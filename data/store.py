@@ -145,7 +145,9 @@ def upsert_mentions(
     return int(new)
 
 
-def upsert_scores(db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime) -> int:
+def upsert_scores(
+    db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
+) -> int:
     """Store scores; a (mention, model version) pair already scored is replaced."""
     if not scores:
         return 0

@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from data import store
-from data.config import CONFIG_ENV, Config, config_path, load_config
+from data.config import CONFIG_ENV, PASSWORD_ENV, Config, config_path, load_config
 from data.errors import TidingsError
 
 if TYPE_CHECKING:
     from nlp import Scorer
-
-PASSWORD_ENV = "TIDINGS_DASHBOARD_PASSWORD"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,6 +154,7 @@ def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
+        "--client.toolbarMode", "minimal",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env)
     print(f"Dashboard: http://{config.dashboard.address}:{port}", flush=True)

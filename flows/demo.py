@@ -28,9 +28,7 @@ def replay_feeds(target: Path) -> None:
     recorded = resources.files("data").joinpath("demo/feeds")
     files = {f.name: f.read_bytes() for f in recorded.iterdir() if f.name.endswith(".xml")}
     newest = max(
-        parsedate_to_datetime(m.decode())
-        for body in files.values()
-        for m in _PUBDATE.findall(body)
+        parsedate_to_datetime(m.decode()) for body in files.values() for m in _PUBDATE.findall(body)
     )
     shift = (store.utcnow() - timedelta(hours=3)) - newest
 

@@ -67,8 +67,12 @@ def store_pass(
         store.record_run(
             db,
             store.RunRecord(
-                started, now, report.sources_fetched, report.sources_failed,
-                report.items_seen, report.new_mentions,
+                started,
+                now,
+                report.sources_fetched,
+                report.sources_failed,
+                report.items_seen,
+                report.new_mentions,
             ),
         )
         db.commit()

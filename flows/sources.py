@@ -25,7 +25,9 @@ def due_sources(
     return due
 
 
-def next_state(source: Source, previous: SourceState | None, fetched: Fetched, now: datetime) -> SourceState:
+def next_state(
+    source: Source, previous: SourceState | None, fetched: Fetched, now: datetime
+) -> SourceState:
     """The source's state after a fetch: caching headers kept, failures counted, back-off set."""
     previous = previous or SourceState(source=source.id)
     interval = timedelta(minutes=source.interval_minutes)

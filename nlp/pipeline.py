@@ -61,7 +61,9 @@ class Scorer:
     def might_mention(self, text: str) -> bool:
         return bool(self._maybe and self._maybe.search(text))
 
-    def score(self, mentions: Iterable[Mention], batch_size: int = 256) -> list[tuple[Mention, Score]]:
+    def score(
+        self, mentions: Iterable[Mention], batch_size: int = 256
+    ) -> list[tuple[Mention, Score]]:
         """The mentions that are about a watched entity, each with its score."""
         candidates = [m for m in mentions if self.might_mention(f"{m.title}\n{m.text}")]
         out = []

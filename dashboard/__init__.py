@@ -1,0 +1,1 @@
+"""Show: the Streamlit dashboard. One file per page under pages/."""

@@ -1,0 +1,14 @@
+"""Entry point: `streamlit run dashboard/app.py` (the CLI's `tidings dashboard` does this)."""
+
+import streamlit as st
+
+from dashboard.auth import require_password
+
+st.set_page_config(page_title="Tidings", page_icon=":material/forum:", layout="wide")
+require_password()
+pages = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/insights:", default=True),
+    st.Page("pages/mentions.py", title="Mentions", icon=":material/forum:"),
+    st.Page("pages/sources.py", title="Sources", icon=":material/rss_feed:"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,66 @@
+"""Mentions: every mention, filtered by term, source, sentiment, date and text."""
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from dashboard import reads
+from data.store import MentionFilter
+
+st.title("Mentions")
+terms, sources = reads.choices()
+c1, c2, c3 = st.columns(3)
+chosen_terms = c1.multiselect("Watched terms", terms)
+chosen_sources = c2.multiselect("Sources", sources)
+sentiments = c3.multiselect("Sentiment", ["negative", "neutral", "positive"])
+c4, c5 = st.columns([1, 2])
+today = date.today()
+period = c4.date_input("Published between", (today - timedelta(days=29), today), max_value=today)
+text = c5.text_input("Text contains", placeholder="refund, outage, love…")
+since, until = period if len(period) == 2 else (period[0], period[0])
+
+f = MentionFilter(
+    since=since,
+    until=until,
+    terms=tuple(chosen_terms),
+    sources=tuple(chosen_sources),
+    sentiments=tuple(sentiments),
+    text=text,
+    limit=1000,
+)
+found = reads.mentions(f)
+if found.empty:
+    st.info("No mention matches these filters.")
+    st.stop()
+
+st.caption(
+    f"{len(found):,} mention(s), newest first" + (" (first 1,000)" if len(found) == 1000 else "")
+)
+# Text from the internet is shown as data, never rendered as HTML or Markdown.
+st.dataframe(
+    found,
+    hide_index=True,
+    use_container_width=True,
+    column_order=[
+        "published",
+        "sentiment_label",
+        "sentiment",
+        "terms",
+        "source",
+        "title",
+        "author",
+        "url",
+        "text",
+    ],
+    column_config={
+        "published": st.column_config.DatetimeColumn("Published (UTC)", format="YYYY-MM-DD HH:mm"),
+        "sentiment_label": "Feeling",
+        "sentiment": st.column_config.NumberColumn("Score", format="%.2f"),
+        "terms": st.column_config.ListColumn("About"),
+        "source": "Source",
+        "title": st.column_config.TextColumn("Title", width="large"),
+        "author": "Author",
+        "url": st.column_config.LinkColumn("Original", display_text="open ↗"),
+        "text": st.column_config.TextColumn("Text", width="large"),
+    },
+)

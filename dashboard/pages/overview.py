@@ -1,0 +1,101 @@
+"""Overview: how often people talk about each watched term, how they feel, and where."""
+
+import altair as alt
+import streamlit as st
+
+from dashboard import reads
+from data.store import MentionFilter
+
+st.title("Overview")
+since, until = reads.period_picker()
+f = MentionFilter(since=since, until=until)
+daily = reads.per_day(f)
+
+if daily.empty:
+    st.info(
+        "No mentions in this period yet. Run a pass with `tidings run` (or `make demo` for "
+        "recorded data), and check the Sources page if one stays empty."
+    )
+    st.stop()
+
+per_term = daily.groupby("term", as_index=False).agg(
+    mentions=("mentions", "sum"), negative=("negative", "sum"), positive=("positive", "sum")
+)
+total = int(per_term["mentions"].sum())
+negative = int(per_term["negative"].sum())
+positive = int(per_term["positive"].sum())
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Mentions", f"{total:,}")
+c2.metric("Positive", f"{positive / total:.0%}")
+c3.metric("Negative", f"{negative / total:.0%}")
+busiest = daily.groupby("day")["mentions"].sum()
+c4.metric("Busiest day", f"{busiest.idxmax():%d %b}", help=f"{int(busiest.max())} mentions")
+
+st.subheader("Mentions per day")
+st.altair_chart(
+    alt.Chart(daily)
+    .mark_bar()
+    .encode(
+        x=alt.X("day:T", title=None),
+        y=alt.Y("sum(mentions):Q", title="mentions"),
+        color=alt.Color("term:N", title="watched term"),
+        tooltip=["day:T", "term:N", "mentions:Q"],
+    ),
+    use_container_width=True,
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("How people feel")
+    st.caption("Mentions per day by feeling, all watched terms together.")
+    feeling = (
+        daily.assign(neutral=daily["mentions"] - daily["negative"] - daily["positive"])
+        .groupby("day", as_index=False)[["negative", "neutral", "positive"]]
+        .sum()
+        .melt(id_vars="day", var_name="feeling", value_name="mentions")
+    )
+    st.altair_chart(
+        alt.Chart(feeling)
+        .mark_area()
+        .encode(
+            x=alt.X("day:T", title=None),
+            y=alt.Y("mentions:Q", stack=True, title="mentions"),
+            color=alt.Color(
+                "feeling:N",
+                scale=alt.Scale(
+                    domain=["negative", "neutral", "positive"],
+                    range=["#d62728", "#bbbbbb", "#2ca02c"],
+                ),
+            ),
+            tooltip=["day:T", "feeling:N", "mentions:Q"],
+        ),
+        use_container_width=True,
+    )
+with right:
+    st.subheader("Share of voice")
+    st.caption("Mentions of each watched term in the period.")
+    st.altair_chart(
+        alt.Chart(per_term)
+        .mark_arc(innerRadius=50)
+        .encode(
+            theta="mentions:Q",
+            color=alt.Color("term:N", title="watched term"),
+            tooltip=["term:N", "mentions:Q", "negative:Q", "positive:Q"],
+        ),
+        use_container_width=True,
+    )
+
+st.subheader("Top sources")
+top = reads.sources_ranked(f)
+st.dataframe(
+    top,
+    hide_index=True,
+    use_container_width=True,
+    column_config={
+        "source": "Source",
+        "mentions": st.column_config.ProgressColumn(
+            "Mentions", format="%d", min_value=0, max_value=int(top["mentions"].max())
+        ),
+        "sentiment": st.column_config.NumberColumn("Mean sentiment", format="%.2f"),
+    },
+)

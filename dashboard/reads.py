@@ -1,0 +1,64 @@
+"""What the pages read: the store's named queries, cached briefly.
+
+The dashboard never holds a DuckDB connection between reruns: each read opens the file, runs
+one query and closes it, so the pipeline can take the file in between.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from data import store
+from data.config import Config, load_config
+from data.store import MentionFilter
+
+TTL = 30  # seconds: fresh enough for a monitoring screen, cheap enough for many reruns
+
+
+def config() -> Config:
+    return load_config()
+
+
+def _read(fn, f: MentionFilter | None = None) -> pd.DataFrame:  # noqa: ANN001
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return fn(db) if f is None else fn(db, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def mentions(f: MentionFilter) -> pd.DataFrame:
+    return _read(store.find_mentions, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def per_day(f: MentionFilter) -> pd.DataFrame:
+    return _read(store.mentions_per_day, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def sources_ranked(f: MentionFilter) -> pd.DataFrame:
+    return _read(store.top_sources, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def source_health() -> pd.DataFrame:
+    return _read(store.source_health)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def choices() -> tuple[list[str], list[str]]:
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return store.known_terms(db), store.known_sources(db)
+
+
+def period_picker(key: str = "period") -> tuple[date, date]:
+    """A shared 'last N days' control; returns (since, until) inclusive."""
+    days = st.segmented_control(
+        "Period", options=[7, 30, 90, 365], default=30, format_func=lambda d: f"{d} days", key=key
+    )
+    until = date.today()
+    return until - timedelta(days=(days or 30) - 1), until
