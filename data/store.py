@@ -295,9 +295,9 @@ def _where(f: MentionFilter) -> tuple[str, list]:
         clauses.append("list_contains(?, sentiment_label)")
         params.append(list(f.sentiments))
     if f.text.strip():
-        clauses.append("(title ILIKE ? OR text ILIKE ?)")
-        pattern = "%" + f.text.strip().replace("\\", "\\\\").replace("%", "\\%") + "%"
-        params += [pattern, pattern]
+        clauses.append("(contains(lower(title), ?) OR contains(lower(text), ?))")
+        needle = f.text.strip().lower()
+        params += [needle, needle]
     return " AND ".join(clauses), params
 
 

@@ -1,0 +1,124 @@
+"""The pass end to end under Prefect's test harness, against feeds served from 127.0.0.1."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from werkzeug import Response
+
+from data import store
+from data.config import Source
+from data.records import Fetched, SourceState
+from flows.pipeline import pass_once
+from flows.sources import due_sources, next_state
+from tests.conftest import DEMO_FEEDS, make_config
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def serve_demo(httpserver, name: str) -> str:
+    body = (DEMO_FEEDS / f"{name}.xml").read_bytes()
+
+    def handler(request):
+        if request.headers.get("If-None-Match") == '"1"':
+            return Response(status=304)
+        return Response(body, headers={"ETag": '"1"', "Content-Type": "application/rss+xml"})
+
+    httpserver.expect_request(f"/{name}.xml").respond_with_handler(handler)
+    return httpserver.url_for(f"/{name}.xml")
+
+
+def run(config, force=False):
+    return asyncio.run(pass_once(config, force))
+
+
+def test_pass_stores_mentions_and_a_second_pass_adds_nothing(httpserver, tmp_path, caplog):
+    sources = [
+        {"id": "reviews", "url": serve_demo(httpserver, "app-reviews")},
+        {"id": "forum", "url": serve_demo(httpserver, "community-forum")},
+    ]
+    config = make_config(tmp_path, sources)
+    with caplog.at_level(logging.INFO):
+        first = run(config)
+    assert first.sources_fetched == 2 and first.sources_failed == 0
+    assert 0 < first.matched < first.items_seen  # some items are about nothing we watch
+    assert first.new_mentions == first.matched
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    with store.connect(config.db_path) as db:
+        stored = store.totals(db)
+        states = store.source_states(db)
+    assert stored == {"mentions": first.new_mentions, "scored": first.new_mentions}
+    assert states["reviews"].etag == '"1"' and states["reviews"].last_error is None
+
+    assert run(config).sources_fetched == 0  # nothing is due yet
+    again = run(config, force=True)
+    assert again.not_modified == 2 and again.new_mentions == 0
+    with store.connect(config.db_path) as db:
+        assert store.totals(db) == stored
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 2  # idle pass: no row
+
+
+def test_failing_sources_are_recorded_and_the_pass_goes_on(httpserver, tmp_path):
+    httpserver.expect_request("/down.xml").respond_with_data("busy", status=503)
+    httpserver.expect_request("/junk.xml").respond_with_data("<html>not a feed</html>")
+    sources = [
+        {"id": "good", "url": serve_demo(httpserver, "nimbus-blog")},
+        {"id": "down", "url": httpserver.url_for("/down.xml")},
+        {"id": "junk", "url": httpserver.url_for("/junk.xml")},
+        {"id": "nowhere", "url": "http://127.0.0.1:9/feed.xml"},
+    ]
+    config = make_config(tmp_path, sources, http={"timeout_seconds": 2, "max_attempts": 2})
+    report = run(config)
+    assert report.sources_failed == 3 and report.new_mentions > 0
+    assert set(report.errors) == {"down", "junk", "nowhere"}
+    with store.connect(config.db_path) as db:
+        states = store.source_states(db)
+        health = store.source_health(db).set_index("source")
+    assert "HTTP 503" in states["down"].last_error and states["down"].consecutive_failures == 1
+    assert "not" in states["junk"].last_error and "feed" in states["junk"].last_error
+    assert "connection failed" in states["nowhere"].last_error
+    assert health.loc["good", "health"] == "ok" and health.loc["down", "health"] == "error"
+
+
+# --- pure decisions -----------------------------------------------------------------------
+
+SRC = Source(id="s", url="https://x.example/feed", interval_minutes=60)
+
+
+def test_due_sources_respects_next_fetch_and_enabled():
+    off = Source(id="off", url="https://x.example/f", enabled=False)
+    later = {"s": SourceState("s", next_fetch_at=NOW + timedelta(minutes=5))}
+    assert due_sources([SRC, off], {}, NOW) == [SRC]
+    assert due_sources([SRC], later, NOW) == []
+    assert due_sources([SRC], later, NOW, force=True) == [SRC]
+    assert due_sources([SRC], later, NOW + timedelta(minutes=5)) == [SRC]
+
+
+def test_failures_back_off_exponentially_and_honour_retry_after():
+    state = None
+    waits = []
+    for _ in range(4):
+        state = next_state(SRC, state, Fetched("s", error="boom"), NOW)
+        waits.append(state.next_fetch_at - NOW)
+    assert waits == [timedelta(hours=h) for h in (1, 2, 4, 8)]
+    assert state.consecutive_failures == 4 and state.last_error == "boom"
+    slow = next_state(SRC, None, Fetched("s", error="429", retry_after=7200), NOW)
+    assert slow.next_fetch_at == NOW + timedelta(hours=2)
+    healed = next_state(SRC, state, Fetched("s", etag='"e"'), NOW)
+    assert healed.consecutive_failures == 0 and healed.last_error is None
+    assert healed.next_fetch_at == NOW + timedelta(hours=1) and healed.etag == '"e"'
+
+
+def test_a_failure_keeps_the_caching_headers():
+    ok = next_state(SRC, None, Fetched("s", etag='"e"', last_modified="Mon"), NOW)
+    failed = next_state(SRC, ok, Fetched("s", error="boom"), NOW)
+    assert failed.etag == '"e"' and failed.last_modified == "Mon" and failed.last_success_at == NOW

@@ -1,0 +1,79 @@
+"""Watched-term matching and sentiment on hand-written cases."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from data.config import Watch
+from data.records import Mention
+from nlp import MODEL_VERSION, build_scorer
+
+WATCH = [
+    Watch(name="Apple", terms=["Apple", "iPhone"], exclude=["apple pie", "orchard"]),
+    Watch(name="Nimbus Notes", terms=["Nimbus Notes", "NimbusNotes"]),
+    Watch(name="Quillpad", kind="competitor", terms=["Quillpad"]),
+]
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return build_scorer(WATCH)
+
+
+def m(text: str, i: int = 0) -> Mention:
+    return Mention("s", str(i), "", "", text, None, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("I love my new IPHONE", ("Apple",)),
+        ("nimbus notes vs QUILLPAD: a comparison", ("Nimbus Notes", "Quillpad")),
+        ("Grandma's apple pie recipe", ()),
+        ("A day at the apple orchard", ()),
+        ("Pineapple season is here", ()),
+        ("NimbusNotes.", ("Nimbus Notes",)),
+        ("Nimbus is a cloud; notes are paper", ()),
+    ],
+)
+def test_watched_terms_match_whole_words_case_insensitively_with_exclusions(scorer, text, terms):
+    assert scorer.score_text(text).terms == terms
+
+
+def test_items_about_nothing_we_watch_are_not_mentions(scorer):
+    items = [m("The weather is nice", 1), m("Nimbus Notes lost my data", 2), m("apple pie", 3)]
+    scored = scorer.score(items)
+    assert [mention.native_id for mention, _ in scored] == ["2"]
+    assert scored[0][1].mention_id == items[1].id and scored[0][1].model_version == MODEL_VERSION
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Nimbus Notes is great", "positive"),
+        ("Nimbus Notes is not great", "negative"),
+        ("Nimbus Notes is not bad at all", "positive"),
+        ("Nimbus Notes lost my notes, this is terrible", "negative"),
+        ("Nimbus Notes released version 4.2 on Tuesday", "neutral"),
+        ("The old editor was awful but Nimbus Notes is excellent now", "positive"),
+        ("Nimbus Notes :(", "negative"),
+        ("Nimbus Notes :)", "positive"),
+    ],
+)
+def test_sentiment_label(scorer, text, label):
+    assert scorer.score_text(text).sentiment_label == label
+
+
+def test_intensifiers_caps_and_exclamations_strengthen(scorer):
+    plain = scorer.score_text("Nimbus Notes is good").sentiment
+    assert scorer.score_text("Nimbus Notes is very good").sentiment > plain
+    assert scorer.score_text("Nimbus Notes is GOOD").sentiment > plain
+    assert scorer.score_text("Nimbus Notes is good!!!").sentiment > plain
+    assert scorer.score_text("Nimbus Notes is slightly good").sentiment < plain
+
+
+def test_sentiment_is_bounded(scorer):
+    text = "Nimbus Notes " + "amazing wonderful excellent " * 50
+    assert 0.99 < scorer.score_text(text).sentiment <= 1.0
+    text = "Nimbus Notes " + "horrible awful terrible " * 50
+    assert -1.0 <= scorer.score_text(text).sentiment < -0.99

@@ -1,0 +1,213 @@
+"""The RSS/Atom collector: parsing (pure) and fetching (against a real server on 127.0.0.1)."""
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from collectors import rss
+from collectors.http import Http
+from data.config import Http as HttpSettings
+from data.config import Source
+from data.records import SourceState
+from tests.conftest import FIXTURES
+
+FAST = HttpSettings(timeout_seconds=1, max_attempts=3, max_retry_after_seconds=5, max_body_mb=0.5)
+
+
+def collect(url: str, state: SourceState | None = None, settings: HttpSettings = FAST):
+    source = Source(id="feed", url=url)
+
+    async def go():
+        async with Http(settings, backoff_seconds=0.01) as http:
+            return await rss.collect(http, source, state or SourceState(source="feed"))
+
+    return asyncio.run(go())
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def test_rss_items_become_plain_text_mentions_in_utc(demo_feed):
+    mentions = rss.parse_feed(demo_feed, "reviews")
+    assert len(mentions) == demo_feed.count(b"<item>")
+    first = mentions[0]
+    assert first.source == "reviews" and first.url.startswith("https://appreviews.example/")
+    assert first.native_id == first.url and first.author
+    assert first.published.tzinfo is not None and first.published.utcoffset().total_seconds() == 0
+    for m in mentions:
+        assert "<p>" not in m.text and "&lt;" not in m.text and "&pound;" not in m.text
+
+
+def test_atom_entries_strip_markup_decode_entities_and_drop_unsafe_links():
+    body = (FIXTURES / "atom.xml").read_bytes()
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    first, second = rss.parse_feed(body, "atom", now=now)
+    assert first.title == "Why I left Quillpad for Nimbus Notes"
+    assert first.text == "Nimbus Notes is fast & calm.\nCafé notes sync well."
+    assert "alert" not in first.text
+    assert first.author == "Ana Lima"
+    assert first.published == datetime(2026, 11, 2, 16, 30, 2, tzinfo=UTC)
+    assert second.url == "" and second.native_id == "tag:quill.example,2026:2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"garbage \x00\xff not xml", b"<html><body><p>Hello</p></body></html>", b'{"a": 1}'],
+)
+def test_a_body_that_is_not_a_feed_is_refused(body):
+    with pytest.raises(rss.FeedError):
+        rss.parse_feed(body, "x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000) | st.text(max_size=2000).map(str.encode))
+def test_any_bytes_either_parse_or_raise_feed_error(body):
+    try:
+        mentions = rss.parse_feed(body, "x")
+    except rss.FeedError:
+        return
+    for m in mentions:
+        assert m.published.tzinfo is not None
+
+
+# --- fetching -----------------------------------------------------------------------------
+
+
+def test_conditional_get_turns_an_unchanged_feed_into_304(httpserver, demo_feed):
+    def handler(request):
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304)
+        return Response(
+            demo_feed, headers={"ETag": '"v1"', "Last-Modified": "Mon, 02 Nov 2026 10:00:00 GMT"}
+        )
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    first = collect(httpserver.url_for("/feed"))
+    assert first.error is None and len(first.mentions) > 100 and first.etag == '"v1"'
+    second = collect(
+        httpserver.url_for("/feed"),
+        SourceState(source="feed", etag=first.etag, last_modified=first.last_modified),
+    )
+    assert second.not_modified and second.mentions == [] and second.etag == '"v1"'
+    assert second.error is None
+
+
+def test_429_with_retry_after_waits_then_succeeds(httpserver, demo_feed):
+    httpserver.expect_oneshot_request("/feed").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "1"}
+    )
+    httpserver.expect_request("/feed").respond_with_data(demo_feed)
+    started = time.monotonic()
+    fetched = collect(httpserver.url_for("/feed"))
+    assert fetched.error is None and fetched.mentions
+    assert time.monotonic() - started >= 1.0
+
+
+def test_retry_after_longer_than_we_wait_fails_fast_and_reports_it(httpserver):
+    httpserver.expect_request("/feed").respond_with_data(
+        "later", status=429, headers={"Retry-After": "3600"}
+    )
+    started = time.monotonic()
+    fetched = collect(httpserver.url_for("/feed"))
+    assert time.monotonic() - started < 1.0
+    assert "HTTP 429" in fetched.error and "asked to wait 3600s" in fetched.error
+    assert fetched.retry_after == 3600
+
+
+def test_persistent_5xx_gives_up_after_bounded_attempts(httpserver):
+    httpserver.expect_request("/feed").respond_with_data("oops", status=503)
+    fetched = collect(httpserver.url_for("/feed"))
+    assert "HTTP 503" in fetched.error and "after 3 attempts" in fetched.error
+    assert len(httpserver.log) == 3
+
+
+def test_a_server_that_never_answers_times_out(httpserver):
+    def slow(request):
+        time.sleep(2.5)
+        return Response("too late")
+
+    httpserver.expect_request("/feed").respond_with_handler(slow)
+    fast = HttpSettings(timeout_seconds=0.3, max_attempts=2)
+    started = time.monotonic()
+    fetched = collect(httpserver.url_for("/feed"), settings=fast)
+    assert "timed out after 0.3s" in fetched.error
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_redirect_loop_is_an_error_not_a_hang(httpserver):
+    httpserver.expect_request("/a").respond_with_data("", status=302, headers={"Location": "/b"})
+    httpserver.expect_request("/b").respond_with_data("", status=302, headers={"Location": "/a"})
+    fetched = collect(httpserver.url_for("/a"))
+    assert "too many redirects" in fetched.error
+
+
+def test_a_redirect_is_followed(httpserver, demo_feed):
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=301, headers={"Location": "/new"}
+    )
+    httpserver.expect_request("/new").respond_with_data(demo_feed)
+    assert collect(httpserver.url_for("/old")).mentions
+
+
+def test_a_body_over_the_cap_is_refused(httpserver):
+    httpserver.expect_request("/feed").respond_with_data(b"<rss>" + b" " * 1_000_000)
+    fetched = collect(httpserver.url_for("/feed"))
+    assert "exceeds the cap" in fetched.error
+
+
+def test_garbage_and_404_are_reported_with_the_url(httpserver):
+    httpserver.expect_request("/junk").respond_with_data(b"\x00\x01 binary junk")
+    httpserver.expect_request("/gone").respond_with_data("no", status=404)
+    junk = collect(httpserver.url_for("/junk"))
+    gone = collect(httpserver.url_for("/gone"))
+    assert junk.error.startswith(httpserver.url_for("/junk")) and "not" in junk.error
+    assert gone.error == f"{httpserver.url_for('/gone')}: HTTP 404 NOT FOUND"
+
+
+def test_connection_refused_is_an_error(httpserver):
+    url = httpserver.url_for("/feed")
+    httpserver.stop()
+    try:
+        fetched = collect(url, settings=HttpSettings(timeout_seconds=1, max_attempts=1))
+    finally:
+        httpserver.start()
+    assert "connection failed" in fetched.error
+
+
+def test_requests_to_one_host_are_capped(demo_feed):
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    def handler(request):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return Response(demo_feed)
+
+    server.expect_request("/feed").respond_with_handler(handler)
+    settings = HttpSettings(per_host=2, timeout_seconds=5)
+
+    async def go():
+        async with Http(settings) as http:
+            sources = [Source(id=f"s{i}", url=server.url_for("/feed")) for i in range(6)]
+            return await asyncio.gather(
+                *(rss.collect(http, s, SourceState(source=s.id)) for s in sources)
+            )
+
+    try:
+        results = asyncio.run(go())
+    finally:
+        server.stop()
+    assert all(r.error is None for r in results)
+    assert peak[0] == 2

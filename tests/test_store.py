@@ -1,0 +1,155 @@
+"""The DuckDB store on a real file: migrations, idempotent bulk writes, a locked file."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from data import store
+from data.errors import StoreLockedError
+from data.records import Mention, Score, SourceState
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def mention(i: int, source: str = "blog", text: str = "Nimbus Notes is fine") -> Mention:
+    return Mention(
+        source,
+        f"id-{i}",
+        f"https://x.example/{i}",
+        f"title {i}",
+        text,
+        None,
+        NOW - timedelta(hours=i),
+    )
+
+
+def score(m: Mention, sentiment: float = 0.5, version: str = "v1") -> Score:
+    return Score(
+        m.id, version, ("Nimbus Notes",), sentiment, "positive" if sentiment > 0 else "negative"
+    )
+
+
+def test_migrations_apply_once(tmp_path):
+    path = tmp_path / "t.duckdb"
+    with store.connect(path) as db:
+        assert store.migrate(db) == 1
+        tables = {
+            r[0] for r in db.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+    assert {"mentions", "scores", "sources", "runs", "schema_migrations"} <= tables
+    with store.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+
+
+def test_second_upsert_of_same_mentions_adds_nothing(tmp_path):
+    batch = [mention(i) for i in range(2000)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        assert store.upsert_mentions(db, batch + batch[:10], NOW) == 2000
+        assert store.upsert_mentions(db, batch, NOW) == 0
+        store.upsert_scores(db, [score(m) for m in batch], NOW)
+        store.upsert_scores(db, [score(m, -0.5) for m in batch], NOW)
+        assert store.totals(db) == {"mentions": 2000, "scored": 2000}
+        assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 2000
+        assert db.execute("SELECT max(sentiment) FROM scores").fetchone()[0] == -0.5
+
+
+def test_the_latest_score_wins_and_old_versions_are_kept(tmp_path):
+    m = mention(1)
+    with store.connect(tmp_path / "t.duckdb") as db:
+        store.upsert_mentions(db, [m], NOW)
+        store.upsert_scores(db, [score(m, 0.5, "v1")], NOW)
+        store.upsert_scores(db, [score(m, -0.7, "v2")], NOW + timedelta(minutes=1))
+        found = store.find_mentions(db, store.MentionFilter())
+        assert found["sentiment"].tolist() == [-0.7]
+        assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 2
+
+
+def test_filters_combine(tmp_path):
+    a = mention(1, "blog", "Nimbus Notes lost my data")
+    b = mention(2, "forum", "Nimbus Notes is great, 100% recommended")
+    with store.connect(tmp_path / "t.duckdb") as db:
+        store.upsert_mentions(db, [a, b], NOW)
+        store.upsert_scores(db, [score(a, -0.6), score(b, 0.8)], NOW)
+        f = store.MentionFilter
+        assert store.find_mentions(db, f(sources=("forum",)))["source"].tolist() == ["forum"]
+        assert store.find_mentions(db, f(sentiments=("negative",)))["text"].tolist() == [a.text]
+        assert store.find_mentions(db, f(text="100%"))["text"].tolist() == [b.text]
+        assert store.find_mentions(db, f(text="LOST"))["text"].tolist() == [a.text]
+        assert store.find_mentions(db, f(terms=("Quillpad",))).empty
+        day = NOW.date()
+        assert len(store.find_mentions(db, f(since=day, until=day))) == 2
+        assert store.find_mentions(db, f(since=day + timedelta(days=1))).empty
+        per_day = store.mentions_per_day(db, f())
+        assert per_day["mentions"].sum() == 2 and per_day["negative"].sum() == 1
+
+
+def test_source_state_round_trips(tmp_path):
+    state = SourceState(
+        "blog",
+        etag='"x"',
+        last_modified="Mon",
+        last_attempt_at=NOW,
+        last_error="boom",
+        consecutive_failures=2,
+        next_fetch_at=NOW,
+    )
+    with store.connect(tmp_path / "t.duckdb") as db:
+        store.save_source_states(db, [state])
+        store.save_source_states(db, [state])
+        assert store.source_states(db) == {"blog": state}
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    db = duckdb.connect(sys.argv[1])
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+    db.close()
+    """
+)
+
+
+def hold(path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_file_held_by_another_process_fails_with_a_clear_message(tmp_path):
+    path = tmp_path / "t.duckdb"
+    with store.connect(path) as db:
+        store.upsert_mentions(db, [mention(1)], NOW)
+    holder = hold(path, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as err:
+            with store.connect(path, lock_timeout=1.0):
+                pass
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 1.0 <= waited < 5
+    assert str(err.value).startswith(f"{path}: database is locked by another process")
+    assert "gave up after 1s" in str(err.value)
+    with store.connect(path) as db:  # nothing was lost
+        assert store.totals(db)["mentions"] == 1
+
+
+def test_a_briefly_held_file_is_waited_for(tmp_path):
+    path = tmp_path / "t.duckdb"
+    with store.connect(path):
+        pass
+    holder = hold(path, 1.0)
+    try:
+        with store.connect(path, lock_timeout=20) as db:
+            assert store.upsert_mentions(db, [mention(1)], NOW) == 1
+    finally:
+        holder.wait()
