@@ -34,6 +34,13 @@ def mentions(f: MentionFilter) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def summary(f: MentionFilter) -> dict[str, int]:
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return store.summary(db, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def per_day(f: MentionFilter) -> pd.DataFrame:
     return _read(store.mentions_per_day, f)
 

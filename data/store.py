@@ -313,6 +313,20 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
     ).df()
 
 
+def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
+    """Distinct mentions matching the filter, and how many are negative or positive."""
+    where, params = _where(f)
+    total, negative, positive = db.execute(
+        f"""
+        SELECT count(*), count(*) FILTER (sentiment_label = 'negative'),
+               count(*) FILTER (sentiment_label = 'positive')
+        FROM scored_mentions WHERE {where}
+        """,
+        params,
+    ).fetchone()
+    return {"mentions": total, "negative": negative, "positive": positive}
+
+
 def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
     """Columns day, term, mentions, sentiment (mean), negative, positive."""
     where, params = _where(f)

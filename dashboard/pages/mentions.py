@@ -40,7 +40,7 @@ st.caption(
 st.dataframe(
     found,
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     column_order=[
         "published",
         "sentiment_label",

@@ -21,14 +21,13 @@ if daily.empty:
 per_term = daily.groupby("term", as_index=False).agg(
     mentions=("mentions", "sum"), negative=("negative", "sum"), positive=("positive", "sum")
 )
-total = int(per_term["mentions"].sum())
-negative = int(per_term["negative"].sum())
-positive = int(per_term["positive"].sum())
+counts = reads.summary(f)
+total = counts["mentions"]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Mentions", f"{total:,}")
-c2.metric("Positive", f"{positive / total:.0%}")
-c3.metric("Negative", f"{negative / total:.0%}")
-busiest = daily.groupby("day")["mentions"].sum()
+c2.metric("Positive", f"{counts['positive'] / total:.0%}")
+c3.metric("Negative", f"{counts['negative'] / total:.0%}")
+busiest = daily.groupby("day")["mentions"].sum()  # per term: a mention of two counts twice
 c4.metric("Busiest day", f"{busiest.idxmax():%d %b}", help=f"{int(busiest.max())} mentions")
 
 st.subheader("Mentions per day")
@@ -41,7 +40,7 @@ st.altair_chart(
         color=alt.Color("term:N", title="watched term"),
         tooltip=["day:T", "term:N", "mentions:Q"],
     ),
-    use_container_width=True,
+    width="stretch",
 )
 
 left, right = st.columns(2)
@@ -69,7 +68,7 @@ with left:
             ),
             tooltip=["day:T", "feeling:N", "mentions:Q"],
         ),
-        use_container_width=True,
+        width="stretch",
     )
 with right:
     st.subheader("Share of voice")
@@ -82,7 +81,7 @@ with right:
             color=alt.Color("term:N", title="watched term"),
             tooltip=["term:N", "mentions:Q", "negative:Q", "positive:Q"],
         ),
-        use_container_width=True,
+        width="stretch",
     )
 
 st.subheader("Top sources")
@@ -90,7 +89,7 @@ top = reads.sources_ranked(f)
 st.dataframe(
     top,
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     column_config={
         "source": "Source",
         "mentions": st.column_config.ProgressColumn(

@@ -32,7 +32,7 @@ if not failing.empty:
 st.dataframe(
     table,
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     column_order=[
         "source",
         "health",

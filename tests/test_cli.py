@@ -1,0 +1,58 @@
+"""The `tidings` command line: one pass, status and score, as a user runs them."""
+
+import io
+import json
+import subprocess
+import sys
+
+from flows.cli import main, score_lines
+from nlp import build_scorer
+from tests.conftest import WATCH, make_config
+
+
+def test_score_reads_json_lines_and_reports_bad_lines(tmp_path):
+    config = make_config(tmp_path, [])
+    lines = io.StringIO(
+        '{"id": "a", "text": "Nimbus Notes is wonderful"}\n'
+        "not json\n"
+        '{"id": "c"}\n'
+        '{"id": "d", "text": "nothing to see"}\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert score_lines(build_scorer(config.watch), lines, out, err) == 1
+    results = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["id"] for r in results] == ["a", "d"]
+    assert results[0]["sentiment_label"] == "positive" and results[0]["terms"] == ["Nimbus Notes"]
+    assert results[1]["terms"] == [] and -1 <= results[1]["sentiment"] <= 1
+    errors = [json.loads(line) for line in err.getvalue().splitlines()]
+    assert [e["line"] for e in errors] == [2, 3]
+
+
+def test_status_before_any_run(tmp_path, capsys):
+    config = make_config(tmp_path, [{"id": "blog", "url": "https://x.example/feed"}])
+    path = tmp_path / "tidings.toml"
+    path.write_text(
+        f'[database]\npath = "{config.db_path}"\n[[sources]]\nid = "blog"\nurl = "https://x.example/feed"\n'
+    )
+    assert main(["--config", str(path), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "Mentions: 0" in out and "Last run: never" in out and "never fetched" in out
+
+
+def test_score_command_needs_no_prefect_server(tmp_path):
+    path = tmp_path / "tidings.toml"
+    path.write_text(
+        "".join(
+            f'[[watch]]\nname = "{w["name"]}"\nterms = {json.dumps(w["terms"])}\n' for w in WATCH
+        )
+    )
+    code = "import sys, flows.cli as c; rc = c.main(sys.argv[1:]); assert 'prefect' not in sys.modules; sys.exit(rc)"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--config", str(path), "score"],
+        input='{"id": 1, "text": "Quillpad crashed again, awful"}\n',
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sentiment_label"] == "negative"

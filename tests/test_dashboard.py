@@ -1,0 +1,131 @@
+"""Each dashboard page under Streamlit's AppTest, on a real store filled from the demo feeds."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from collectors import rss
+from data import store
+from data.config import Source
+from data.records import Fetched
+from flows.demo import replay_feeds
+from flows.pipeline import store_pass
+from nlp import build_scorer
+from tests.conftest import ROOT, make_config
+
+PAGES = ROOT / "dashboard"
+
+
+@pytest.fixture
+def filled(tmp_path, monkeypatch):
+    """A config and store holding the demo feeds (dated as if fresh) and one failing source."""
+    feeds = tmp_path / "feeds"
+    replay_feeds(feeds)
+    names = ["app-reviews", "community-forum", "nimbus-blog"]
+    sources = [{"id": n, "url": f"http://127.0.0.1:9/{n}.xml"} for n in names]
+    sources.append({"id": "old-press", "url": "http://127.0.0.1:9/gone.xml"})
+    config = make_config(tmp_path, sources)
+    fetched = [Fetched(n, rss.parse_feed((feeds / f"{n}.xml").read_bytes(), n)) for n in names]
+    fetched.append(Fetched("old-press", error="http://127.0.0.1:9/gone.xml: HTTP 404 Not Found"))
+    mentions = [m for f in fetched for m in f.mentions]
+    scored = build_scorer(config.watch).score(mentions)
+    store_pass(config, list(config.sources), fetched, scored, {}, store.utcnow())
+    config_file = tmp_path / "tidings.toml"
+    config_file.write_text(
+        f'[database]\npath = "{config.db_path}"\n'
+        + "".join(f'[[sources]]\nid = "{s["id"]}"\nurl = "{s["url"]}"\n' for s in sources)
+    )
+    monkeypatch.setenv("TIDINGS_CONFIG", str(config_file))
+    st.cache_data.clear()
+    return config, scored
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / "pages" / f"{name}.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_overview_counts_mentions_and_draws_charts(filled):
+    _, scored = filled
+    at = page("overview")
+    metrics = {m.label: m.value for m in at.metric}
+    since = date.today() - timedelta(days=29)
+    in_period = [s for m, s in scored if m.published.date() >= since]
+    assert metrics["Mentions"] == f"{len(in_period):,}"
+    negative = sum(s.sentiment_label == "negative" for s in in_period)
+    assert metrics["Negative"] == f"{negative / len(in_period):.0%}"
+    assert metrics["Negative"].endswith("%") and metrics["Positive"].endswith("%")
+    subheaders = [h.value for h in at.subheader]
+    assert subheaders == ["Mentions per day", "How people feel", "Share of voice", "Top sources"]
+    top = at.dataframe[0].value
+    assert set(top["source"]) == {"app-reviews", "community-forum", "nimbus-blog"}
+
+
+def test_overview_says_what_to_do_when_empty(tmp_path, monkeypatch):
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{tmp_path / "empty.duckdb"}"\n')
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = page("overview")
+    assert "No mentions in this period yet" in at.info[0].value
+
+
+def test_mentions_filters_by_text_source_and_sentiment(filled):
+    at = page("mentions")
+    everything = at.dataframe[0].value
+    assert len(everything) > 100 and {"url", "title", "sentiment_label"} <= set(everything.columns)
+    at.text_input[0].input("outage").run()
+    found = at.dataframe[0].value
+    assert 0 < len(found) < len(everything)
+    assert all(
+        "outage" in (t + x).lower() for t, x in zip(found["title"], found["text"], strict=True)
+    )
+    at.multiselect[2].select("negative").run()
+    assert set(at.dataframe[0].value["sentiment_label"]) == {"negative"}
+    at.multiselect[1].select("nimbus-blog").run()
+    narrowed = at.dataframe[0].value
+    assert narrowed.empty or set(narrowed["source"]) == {"nimbus-blog"}
+    at.text_input[0].input("zzz-nothing-like-this").run()
+    assert "No mention matches these filters." in at.info[0].value
+
+
+def test_sources_page_shows_health_and_last_error(filled):
+    at = page("sources")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Sources": "4", "Healthy": "3", "Failing": "1"}
+    assert "old-press" in at.error[0].value
+    table = at.dataframe[0].value.set_index("source")
+    assert "HTTP 404" in table.loc["old-press", "last_error"]
+    assert table.loc["app-reviews", "health"] == "ok" and table.loc["app-reviews", "mentions"] > 0
+
+
+def test_password_gate_when_a_password_is_set(filled, monkeypatch):
+    monkeypatch.setenv("TIDINGS_DASHBOARD_PASSWORD", "s3cret")
+    at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60)
+    at.run()
+    assert [t.label for t in at.text_input] == ["Password"] and not at.metric
+    at.text_input[0].input("wrong").run()
+    assert at.error[0].value == "Wrong password." and not at.metric
+    at.text_input[0].input("s3cret").run()
+    assert not at.exception
+    assert any(t.value == "Overview" for t in at.title) and at.metric
+
+
+def test_no_password_asked_on_loopback(filled):
+    at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception and not at.text_input
+    assert any(t.value == "Overview" for t in at.title)
+
+
+def test_dashboard_refuses_a_public_address_without_password(tmp_path, capsys):
+    path = Path(tmp_path / "tidings.toml")
+    path.write_text('[dashboard]\naddress = "0.0.0.0"\n')
+    from flows.cli import main
+
+    assert main(["--config", str(path), "dashboard"]) == 2
+    assert "set TIDINGS_DASHBOARD_PASSWORD" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""`tidings demo` as a newcomer runs it: recorded feeds on 127.0.0.1, one pass, the dashboard
+in a real headless Chromium, then Ctrl-C. Slow (about 30 s): it starts the real processes."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"demo exited early with {proc.returncode}:\n{proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (127.0.0.1 only)
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {seconds}s")
+
+
+def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (make test does it as root)"
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    tidings = shutil.which("tidings", path=str(Path(sys.executable).parent))
+    proc = subprocess.Popen(
+        [tidings, "demo", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    shot = tmp_path / "overview.png"
+    started = time.monotonic()
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 110)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
+            page.locator("canvas, svg").first.wait_for(timeout=30_000)
+            page.screenshot(path=str(shot), full_page=True)
+            body = page.inner_text("body")
+            first_metric = page.get_by_test_id("stMetricValue").first.inner_text()
+            page.get_by_role("link", name="Sources").click()
+            page.get_by_text("Failing: old-press-feed").wait_for(timeout=30_000)
+            browser.close()
+        ready_in = time.monotonic() - started
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output, _ = proc.communicate()
+    assert shot.stat().st_size > 20_000
+    assert "Overview" in body and "Mentions per day" in body
+    assert int(first_metric.replace(",", "")) >= 200, body[:500]  # the "Mentions" metric
+    assert "Traceback" not in body and "Error" not in body
+    assert ready_in < 120
+    assert "Traceback" not in output and "| ERROR" not in output, output
+    assert proc.returncode is not None
