@@ -46,7 +46,10 @@ def test_score_command_needs_no_prefect_server(tmp_path):
             f'[[watch]]\nname = "{w["name"]}"\nterms = {json.dumps(w["terms"])}\n' for w in WATCH
         )
     )
-    code = "import sys, flows.cli as c; rc = c.main(sys.argv[1:]); assert 'prefect' not in sys.modules; sys.exit(rc)"
+    code = (
+        "import sys, flows.cli as c; rc = c.main(sys.argv[1:]); "
+        "assert 'prefect' not in sys.modules; sys.exit(rc)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, "--config", str(path), "score"],
         input='{"id": 1, "text": "Quillpad crashed again, awful"}\n',

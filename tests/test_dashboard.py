@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 
 from collectors import rss
 from data import store
-from data.config import Source
 from data.records import Fetched
 from flows.demo import replay_feeds
 from flows.pipeline import store_pass
