@@ -42,7 +42,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--items", type=int, default=50_000)
     ap.add_argument("--feeds", type=int, default=50)
-    ap.add_argument("--on-topic", type=float, default=0.3, help="share of items about the watchlist")
+    ap.add_argument(
+        "--on-topic", type=float, default=0.3, help="share of items about the watchlist"
+    )
     args = ap.parse_args()
 
     per_feed = args.items // args.feeds
@@ -56,7 +58,10 @@ def main() -> None:
     ]
     n_items = sum(b.count(b"<item>") for b in bodies)
     mb = sum(map(len, bodies)) / 1e6
-    print(f"feeds: {args.feeds}, items: {n_items:,} ({mb:.1f} MB of RSS), on-topic share {args.on_topic}")
+    print(
+        f"feeds: {args.feeds}, items: {n_items:,} ({mb:.1f} MB of RSS), "
+        f"on-topic share {args.on_topic}"
+    )
     print(f"peak RSS after generating: {peak_mb():.0f} MB")
 
     started = time.perf_counter()
@@ -71,7 +76,8 @@ def main() -> None:
                 "database": {"path": str(Path(tmp) / "bench.duckdb")},
                 "watch": WATCH,
                 "sources": [
-                    {"id": f"site{i}", "url": f"http://127.0.0.1/{i}.xml"} for i in range(args.feeds)
+                    {"id": f"site{i}", "url": f"http://127.0.0.1/{i}.xml"}
+                    for i in range(args.feeds)
                 ],
             }
         )
@@ -96,10 +102,12 @@ def main() -> None:
         whole = time.perf_counter() - started
 
     print(f"whole parse→score→store:   {n_items / whole:8,.0f} items/s ({whole:.1f} s)")
-    print(f"  of which parse+clean {t_parse:.1f} s, score {t_score:.1f} s "
-          f"({len(scored):,} mentions matched, {len(scored) / t_score if t_score else 0:,.0f}/s "
-          f"of {len(mentions) / t_score if t_score else 0:,.0f} items/s), store {t_store:.2f} s "
-          f"({report.new_mentions:,} rows, {report.new_mentions / t_store:,.0f} rows/s)")
+    print(
+        f"  of which parse+clean {t_parse:.1f} s, score {t_score:.1f} s "
+        f"({len(scored):,} mentions matched, {len(scored) / t_score if t_score else 0:,.0f}/s "
+        f"of {len(mentions) / t_score if t_score else 0:,.0f} items/s), store {t_store:.2f} s "
+        f"({report.new_mentions:,} rows, {report.new_mentions / t_store:,.0f} rows/s)"
+    )
     print(f"whole path / bare parse:   {bare / whole:8.0%}  (goal ≥ 70 %)")
     print(f"peak memory (max RSS):     {peak_mb():8.0f} MB  (goal < 500 MB)")
 

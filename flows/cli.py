@@ -108,6 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
     from flows.pipeline import run_pass
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl-C
     dashboard = None if args.no_dashboard else start_dashboard(config)
     tick = config.pipeline.tick_minutes * 60
     print(f"Tidings is running: a pass every {config.pipeline.tick_minutes} min. Ctrl-C stops.")
@@ -119,6 +120,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             _sleep_until(started + tick, dashboard)
     finally:
         stop(dashboard)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _sleep_until(deadline: float, dashboard: subprocess.Popen | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -17,6 +17,8 @@ from data.config import Config, Source
 from data.records import Fetched, Mention, Score, SourceState
 from flows.sources import due_sources, next_state
 from nlp import build_scorer
+
+DUE_SLACK = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,9 @@ def store_pass(
     """Write a pass's results in one transaction: mentions, scores, source health, the run."""
     now = store.utcnow()
     by_id = {s.id: s for s in sources}
-    states = [next_state(by_id[f.source], previous.get(f.source), f, now) for f in fetched]
+    # Intervals count from the pass's start, so a source is due again exactly one interval
+    # after it was last fetched, whatever the pass cost.
+    states = [next_state(by_id[f.source], previous.get(f.source), f, started) for f in fetched]
     failed = {f.source: f.error for f in fetched if f.error}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
@@ -108,7 +112,8 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     started = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         previous = store.source_states(db)
-    sources = due_sources(config.sources, previous, started, force)
+    # A little slack, so that a source due a moment after this tick is not left to the next one.
+    sources = due_sources(config.sources, previous, started + DUE_SLACK, force)
     if not sources:
         log.info("No source is due yet.")
         return PassReport()
