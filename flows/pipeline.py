@@ -93,16 +93,7 @@ def score_batch(config: Config, mentions: list[Mention]) -> list[tuple[Mention, 
     return build_scorer(config.watch).score(mentions)
 
 
-@task(name="store-pass", cache_policy=NONE)
-def store_task(
-    config: Config,
-    sources: list[Source],
-    fetched: list[Fetched],
-    scored: list[tuple[Mention, Score]],
-    previous: dict[str, SourceState],
-    started: datetime,
-) -> PassReport:
-    return store_pass(config, sources, fetched, scored, previous, started)
+store_task = task(store_pass, name="store-pass", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
