@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from calendar import timegm
 from datetime import UTC, datetime
@@ -70,7 +71,8 @@ async def collect(http: Http, source: Source, state: SourceState) -> Fetched:
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
         )
     try:
-        mentions = parse_feed(response.body, source.id)
+        # Parsing is CPU work: off the event loop, so other sources' downloads keep flowing.
+        mentions = await asyncio.to_thread(parse_feed, response.body, source.id)
     except FeedError as e:
         return Fetched(source.id, error=f"{url}: {e}")
     return Fetched(
