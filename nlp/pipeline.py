@@ -15,6 +15,7 @@ from spacy.tokens import Doc
 from data.config import Watch
 from data.records import Mention, Score
 from nlp import sentiment
+from nlp.tokenizer import RegexTokenizer
 
 MODEL_VERSION = "lexicon-1"
 
@@ -47,6 +48,7 @@ class Scorer:
 
     def __init__(self, watch: Sequence[Watch]) -> None:
         self.nlp = spacy.blank("en")
+        self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
         self.nlp.add_pipe("tidings_watch_terms", config={"watch": [w.model_dump() for w in watch]})
         self.nlp.add_pipe("tidings_sentiment")
         # A cheap regex over the raw text finds the few items that can match at all, so that

@@ -3,10 +3,14 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spacy.vocab import Vocab
 
 from data.config import Watch
 from data.records import Mention
 from nlp import MODEL_VERSION, build_scorer
+from nlp.tokenizer import RegexTokenizer
 
 WATCH = [
     Watch(name="Apple", terms=["Apple", "iPhone"], exclude=["apple pie", "orchard"]),
@@ -33,6 +37,8 @@ def m(text: str, i: int = 0) -> Mention:
         ("A day at the apple orchard", ()),
         ("Pineapple season is here", ()),
         ("NimbusNotes.", ("Nimbus Notes",)),
+        ("#NimbusNotes is down again", ("Nimbus Notes",)),
+        ("@quillpad why?", ("Quillpad",)),
         ("Nimbus is a cloud; notes are paper", ()),
     ],
 )
@@ -77,3 +83,28 @@ def test_sentiment_is_bounded(scorer):
     assert 0.99 < scorer.score_text(text).sentiment <= 1.0
     text = "Nimbus Notes " + "horrible awful terrible " * 50
     assert -1.0 <= scorer.score_text(text).sentiment < -0.99
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_tokenizer_keeps_the_text_exactly(text):
+    doc = RegexTokenizer(Vocab())(text)
+    assert doc.text == text
+    assert all(t.text for t in doc)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("I don't like it :)", ["I", "do", "n't", "like", "it", ":)"]),
+        ("isn’t it", ["is", "n’t", "it"]),
+        (
+            "See https://x.example/a?b=1. Great!!",
+            ["See", "https://x.example/a?b=1", ".", "Great", "!", "!"],
+        ),
+        ("#NimbusNotes rocks 😀 <3 @dana", ["#", "NimbusNotes", "rocks", "😀", "<3", "@", "dana"]),
+        ("line one\nline two", ["line", "one", "\n", "line", "two"]),
+    ],
+)
+def test_tokenizer_keeps_social_tokens_whole(text, tokens):
+    assert [t.text for t in RegexTokenizer(Vocab())(text)] == tokens
