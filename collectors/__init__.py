@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
-from collectors import rss
+from collectors import hackernews, rss
 from collectors.http import Http
 from data.config import Source
 from data.records import Fetched, SourceState
 
-Collector = Callable[[Http, Source, SourceState], Awaitable[Fetched]]
+# A collector fetches one source: the queries are the watched terms (or the source's own).
+Collector = Callable[[Http, Source, SourceState, Sequence[str]], Awaitable[Fetched]]
 
 COLLECTORS: dict[str, Collector] = {
     "rss": rss.collect,
+    "hackernews": hackernews.collect,
 }

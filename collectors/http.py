@@ -9,7 +9,9 @@ on body size, a cap on concurrent requests per host, and one User-Agent.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
+import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,9 +29,16 @@ RETRYABLE = {429, 500, 502, 503, 504}
 class FetchError(Exception):
     """A URL could not be fetched; the message says why in one line and names the URL."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def needs_credentials(self) -> bool:
+        return self.status in (401, 403)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class Http:
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
+        self._next_slot: dict[str, float] = defaultdict(float)  # per host, loop time
 
     async def __aenter__(self) -> Http:
         return self
@@ -67,16 +77,59 @@ class Http:
     ) -> None:
         await self._client.aclose()
 
-    async def get(self, url: str, headers: dict[str, str] | None = None) -> Response:
-        """GET with retries. Returns 2xx and 304 responses; raises FetchError otherwise."""
+    async def get(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str | int] | None = None,
+        min_interval: float = 0.0,
+    ) -> Response:
+        """GET with retries. Returns 2xx and 304 responses; raises FetchError otherwise.
+
+        `min_interval` spaces requests to the URL's host by that many seconds, for APIs that
+        document a request rate.
+        """
+        return await self.request(
+            "GET", url, headers=headers, params=params, min_interval=min_interval
+        )
+
+    async def get_json(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str | int] | None = None,
+        min_interval: float = 0.0,
+    ) -> object:
+        response = await self.get(url, headers, params, min_interval)
+        try:
+            return json.loads(response.body)
+        except ValueError:
+            raise FetchError(f"{url}: the answer is not JSON") from None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str | int] | None = None,
+        data: dict[str, str] | None = None,
+        json_body: dict[str, str] | None = None,
+        min_interval: float = 0.0,
+    ) -> Response:
         s = self.settings
+        host = urlsplit(url).netloc.lower()
+        request = self._client.build_request(
+            method, url, headers=headers, params=params, data=data, json=json_body
+        )
         reason = "no attempt made"
         for attempt in range(1, s.max_attempts + 1):
             wait: float | None = None
-            async with self._hosts[urlsplit(url).netloc.lower()]:
+            async with self._hosts[host]:
+                await self._take_slot(host, min_interval)
                 try:
                     async with asyncio.timeout(s.timeout_seconds):
-                        return await self._get_once(url, headers or {})
+                        return await self._send_once(url, request)
                 except _Retryable as e:
                     reason, wait = str(e), e.retry_after
                 except (TimeoutError, httpx.TimeoutException):
@@ -96,16 +149,28 @@ class Http:
             await asyncio.sleep(wait if wait is not None else backoff)
         raise FetchError(f"{url}: {reason} (after {s.max_attempts} attempts)", retry_after=wait)
 
-    async def _get_once(self, url: str, headers: dict[str, str]) -> Response:
+    async def _take_slot(self, host: str, min_interval: float) -> None:
+        if min_interval <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._next_slot[host] - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._next_slot[host] = loop.time() + min_interval
+
+    async def _send_once(self, url: str, request: httpx.Request) -> Response:
         cap = int(self.settings.max_body_mb * 1024 * 1024)
-        async with self._client.stream("GET", url, headers=headers) as r:
+        r = await self._client.send(request, stream=True)
+        try:
             if r.status_code in RETRYABLE:
                 raise _Retryable(
                     f"HTTP {r.status_code} {r.reason_phrase}".strip(),
                     parse_retry_after(r.headers.get("retry-after")),
                 )
             if r.status_code >= 400:
-                raise FetchError(f"{url}: HTTP {r.status_code} {r.reason_phrase}".strip())
+                raise FetchError(
+                    f"{url}: HTTP {r.status_code} {r.reason_phrase}".strip(), status=r.status_code
+                )
             if r.status_code == 304:
                 return Response(str(r.url), 304, b"", r.headers)
             declared = r.headers.get("content-length", "")
@@ -118,6 +183,8 @@ class Http:
                     raise FetchError(f"{url}: body exceeds the cap of {cap:,} bytes")
                 chunks.append(chunk)
             return Response(str(r.url), r.status_code, b"".join(chunks), r.headers)
+        finally:
+            await r.aclose()
 
 
 class _Retryable(Exception):
@@ -140,6 +207,11 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from calendar import timegm
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import feedparser
@@ -59,7 +60,9 @@ def _digest(*parts: str) -> str:
     return "sha1:" + hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()
 
 
-async def collect(http: Http, source: Source, state: SourceState) -> Fetched:
+async def collect(
+    http: Http, source: Source, state: SourceState, queries: Sequence[str] = ()
+) -> Fetched:
     """Fetch a feed (conditionally) and parse it. Failures come back as `Fetched.error`."""
     url = str(source.url)
     try:

@@ -35,14 +35,52 @@ class Watch(_Strict):
     exclude: list[NonEmpty] = []
 
 
+SourceKind = Literal["rss", "hackernews", "reddit", "mastodon", "bluesky", "newssearch", "webpage"]
+NEEDS_URL = {"rss", "webpage"}
+
+
+class Selectors(_Strict):
+    """CSS selectors that pick items out of a web page without a feed."""
+
+    item: NonEmpty  # each match is one item; the others are looked up inside it
+    title: str | None = None
+    link: str | None = None  # an <a> (its href) inside the item; default: the first <a>
+    text: str | None = None  # default: the item's whole text
+    date: str | None = None  # an element with a datetime attribute or a date as text
+    author: str | None = None
+
+
 class Source(_Strict):
-    """A place to listen to."""
+    """A place to listen to.
+
+    Feeds and web pages take a `url`. Search sources (hackernews, reddit, mastodon, bluesky,
+    newssearch) take `queries`, which default to every watched term, so a new watched term is
+    searched everywhere without per-source configuration.
+    """
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    kind: Literal["rss"] = "rss"
-    url: HttpUrl
+    kind: SourceKind = "rss"
+    url: HttpUrl | None = None
+    base_url: HttpUrl | None = None  # the API's address, when not the public default
+    queries: list[NonEmpty] | None = None
     interval_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 60
+    lookback_days: Annotated[int, Field(ge=1, le=365)] = 7  # how far back a first pass goes
+    max_pages: Annotated[int, Field(ge=1, le=100)] = 5  # per query and pass
+    requests_per_minute: Annotated[float, Field(gt=0)] | None = None  # default: the API's limit
     enabled: bool = True
+    # mastodon
+    instances: list[HttpUrl] = [HttpUrl("https://mastodon.social")]
+    hashtags: list[NonEmpty] | None = None  # default: the watched terms, spaces removed
+    # webpage
+    selectors: Selectors | None = None
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> Source:
+        if self.kind in NEEDS_URL and self.url is None:
+            raise ValueError(f"a {self.kind} source needs a url")
+        if self.kind == "webpage" and self.selectors is None:
+            raise ValueError("a webpage source needs [sources.selectors] with at least item")
+        return self
 
 
 class Database(_Strict):
@@ -97,6 +135,12 @@ class Config(_Strict):
                     )
                 seen.add(v)
         return self
+
+    def queries_for(self, source: Source) -> list[str]:
+        """What a search source looks for: its own queries, else every watched term."""
+        if source.queries:
+            return list(source.queries)
+        return list(dict.fromkeys(t for w in self.watch for t in w.terms))
 
     @property
     def db_path(self) -> Path:

@@ -19,6 +19,7 @@ class Mention:
     author: str | None
     published: datetime  # timezone-aware UTC
     reach: int | None = None  # followers, points, karma… as the source gives it
+    shared_url: str | None = None  # the link a post shares, if any: cross-posts are linked by it
 
     @property
     def id(self) -> str:
@@ -54,6 +55,9 @@ class SourceState:
     consecutive_failures: int = 0
     next_fetch_at: datetime | None = None
     items_last_fetch: int = 0
+    skipped_last_fetch: int = 0  # items that did not have the shape we expect
+    needs_credentials: bool = False  # the source answered 401/403
+    cursors: dict[str, str] = field(default_factory=dict)  # per query: where the last pass ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +71,6 @@ class Fetched:
     not_modified: bool = False
     error: str | None = None
     retry_after: float | None = None  # seconds the source asked us to wait, if it did
+    cursors: dict[str, str] = field(default_factory=dict)  # per query, for the next pass
+    skipped: int = 0  # items skipped because their shape was not what we expect
+    needs_credentials: bool = False

@@ -9,9 +9,10 @@ held elsewhere.
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,6 +25,7 @@ import pyarrow as pa
 
 from data.errors import StoreLockedError, TidingsError
 from data.records import Mention, Score, SourceState
+from data.text import canonical_url
 
 _migrated: set[Path] = set()
 
@@ -112,11 +114,18 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
 
 
 def upsert_mentions(
-    db: duckdb.DuckDBPyConnection, mentions: Sequence[Mention], collected_at: datetime
+    db: duckdb.DuckDBPyConnection,
+    mentions: Sequence[Mention],
+    collected_at: datetime,
+    kinds: Mapping[str, str] | None = None,
 ) -> int:
-    """Insert the mentions not stored yet, in bulk; return how many were new."""
+    """Insert the mentions not stored yet, in bulk; return how many were new.
+
+    `kinds` maps source ids to their kind (rss, reddit…), for filtering by kind.
+    """
     if not mentions:
         return 0
+    kinds = kinds or {}
     table = pa.table(
         {
             "id": [m.id for m in mentions],
@@ -128,13 +137,16 @@ def upsert_mentions(
             "author": [m.author for m in mentions],
             "published": pa.array([_naive_utc(m.published) for m in mentions], pa.timestamp("us")),
             "reach": pa.array([m.reach for m in mentions], pa.int64()),
+            "kind": [kinds.get(m.source) for m in mentions],
+            "shared_url": [m.shared_url for m in mentions],
+            "story_key": [canonical_url(m.shared_url or m.url) or m.id for m in mentions],
         }
     )
     db.register("incoming_mentions", table)
     try:
         (new,) = db.execute(
-            """
-            INSERT INTO mentions
+            f"""
+            INSERT INTO mentions ({", ".join(table.column_names)}, collected_at)
             SELECT DISTINCT ON (i.id) i.*, ?::TIMESTAMP AS collected_at
             FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
             """,
@@ -183,7 +195,10 @@ def save_source_states(db: duckdb.DuckDBPyConnection, states: Sequence[SourceSta
         return
     db.executemany(
         """
-        INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT OR REPLACE INTO sources (id, etag, last_modified, last_attempt_at,
+            last_success_at, last_error, consecutive_failures, next_fetch_at, items_last_fetch,
+            skipped_last_fetch, needs_credentials, cursors)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             (
@@ -196,6 +211,9 @@ def save_source_states(db: duckdb.DuckDBPyConnection, states: Sequence[SourceSta
                 s.consecutive_failures,
                 _naive_utc(s.next_fetch_at),
                 s.items_last_fetch,
+                s.skipped_last_fetch,
+                s.needs_credentials,
+                json.dumps(s.cursors, sort_keys=True),
             )
             for s in states
         ],
@@ -232,7 +250,8 @@ def record_run(db: duckdb.DuckDBPyConnection, run: RunRecord) -> None:
 def source_states(db: duckdb.DuckDBPyConnection) -> dict[str, SourceState]:
     rows = db.execute(
         "SELECT id, etag, last_modified, last_attempt_at, last_success_at, last_error, "
-        "consecutive_failures, next_fetch_at, items_last_fetch FROM sources"
+        "consecutive_failures, next_fetch_at, items_last_fetch, skipped_last_fetch, "
+        "needs_credentials, cursors FROM sources"
     ).fetchall()
     return {
         r[0]: SourceState(
@@ -245,6 +264,9 @@ def source_states(db: duckdb.DuckDBPyConnection) -> dict[str, SourceState]:
             consecutive_failures=r[6],
             next_fetch_at=_aware(r[7]),
             items_last_fetch=r[8],
+            skipped_last_fetch=r[9] or 0,
+            needs_credentials=bool(r[10]),
+            cursors=json.loads(r[11] or "{}"),
         )
         for r in rows
     }
@@ -272,6 +294,7 @@ class MentionFilter:
     until: date | None = None  # inclusive
     terms: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
     sentiments: tuple[str, ...] = ()
     text: str = ""
     limit: int = 500
@@ -291,6 +314,9 @@ def _where(f: MentionFilter) -> tuple[str, list]:
     if f.sources:
         clauses.append("list_contains(?, source)")
         params.append(list(f.sources))
+    if f.kinds:
+        clauses.append("list_contains(?, kind)")
+        params.append(list(f.kinds))
     if f.sentiments:
         clauses.append("list_contains(?, sentiment_label)")
         params.append(list(f.sentiments))
@@ -305,21 +331,30 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
     where, params = _where(f)
     return db.execute(
         f"""
-        SELECT published, source, title, terms, sentiment, sentiment_label, author, url, text
-        FROM scored_mentions WHERE {where}
-        ORDER BY published DESC LIMIT ?
+        WITH found AS (
+            SELECT published, source, kind, title, terms, sentiment, sentiment_label, author,
+                   reach, url, text, story_key
+            FROM scored_mentions WHERE {where}
+            ORDER BY published DESC LIMIT ?
+        )
+        SELECT found.* EXCLUDE (story_key),
+               (SELECT count(DISTINCT m.source) FROM mentions m
+                WHERE m.story_key = found.story_key AND m.source <> found.source) AS also_on
+        FROM found ORDER BY published DESC
         """,
         [*params, f.limit],
     ).df()
 
 
 def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
-    """Distinct mentions matching the filter, and how many are negative or positive."""
+    """Stories matching the filter (cross-posts of one link count once), and how many of
+    them are negative or positive."""
     where, params = _where(f)
     total, negative, positive = db.execute(
         f"""
-        SELECT count(*), count(*) FILTER (sentiment_label = 'negative'),
-               count(*) FILTER (sentiment_label = 'positive')
+        SELECT count(DISTINCT story_key),
+               count(DISTINCT story_key) FILTER (sentiment_label = 'negative'),
+               count(DISTINCT story_key) FILTER (sentiment_label = 'positive')
         FROM scored_mentions WHERE {where}
         """,
         params,
@@ -328,14 +363,14 @@ def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
 
 
 def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
-    """Columns day, term, mentions, sentiment (mean), negative, positive."""
+    """Columns day, term, mentions (stories), sentiment (mean), negative, positive."""
     where, params = _where(f)
     return db.execute(
         f"""
-        SELECT published::DATE AS day, term, count(*) AS mentions,
+        SELECT published::DATE AS day, term, count(DISTINCT story_key) AS mentions,
                avg(sentiment) AS sentiment,
-               count(*) FILTER (sentiment_label = 'negative') AS negative,
-               count(*) FILTER (sentiment_label = 'positive') AS positive
+               count(DISTINCT story_key) FILTER (sentiment_label = 'negative') AS negative,
+               count(DISTINCT story_key) FILTER (sentiment_label = 'positive') AS positive
         FROM (SELECT *, unnest(terms) AS term FROM scored_mentions WHERE {where})
         GROUP BY ALL ORDER BY day, term
         """,
@@ -347,7 +382,7 @@ def top_sources(db: duckdb.DuckDBPyConnection, f: MentionFilter, limit: int = 10
     where, params = _where(f)
     return db.execute(
         f"""
-        SELECT source, count(*) AS mentions, avg(sentiment) AS sentiment
+        SELECT source, any_value(kind) AS kind, count(*) AS mentions, avg(sentiment) AS sentiment
         FROM scored_mentions WHERE {where}
         GROUP BY source ORDER BY mentions DESC, source LIMIT ?
         """,
@@ -358,6 +393,11 @@ def top_sources(db: duckdb.DuckDBPyConnection, f: MentionFilter, limit: int = 10
 def known_terms(db: duckdb.DuckDBPyConnection) -> list[str]:
     rows = db.execute("SELECT DISTINCT unnest(terms) AS t FROM scores ORDER BY t").fetchall()
     return [r[0] for r in rows]
+
+
+def known_kinds(db: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = db.execute("SELECT DISTINCT kind FROM mentions WHERE kind IS NOT NULL ORDER BY 1")
+    return [r[0] for r in rows.fetchall()]
 
 
 def known_sources(db: duckdb.DuckDBPyConnection) -> list[str]:
@@ -371,11 +411,12 @@ def source_health(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return db.execute(
         """
         SELECT s.id AS source,
-               CASE WHEN s.last_error IS NULL THEN 'ok'
+               CASE WHEN s.needs_credentials THEN 'needs credentials'
+                    WHEN s.last_error IS NULL THEN 'ok'
                     WHEN s.consecutive_failures >= 3 THEN 'failing'
                     ELSE 'error' END AS health,
                s.last_success_at, s.last_attempt_at, s.consecutive_failures,
-               s.last_error, s.next_fetch_at, s.items_last_fetch,
+               s.last_error, s.next_fetch_at, s.items_last_fetch, s.skipped_last_fetch,
                (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions
         FROM sources s ORDER BY s.consecutive_failures DESC, s.id
         """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +20,25 @@ from data import store
 from data.config import load_config
 
 _PUBDATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
+_EPOCH_KEYS = {"created_at_i", "created_utc"}
+_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def shift_times(value: object, shift: timedelta) -> object:
+    """A recorded API answer with every timestamp in it moved by `shift`: epoch fields of
+    Hacker News and Reddit, ISO-8601 strings of Mastodon and Bluesky."""
+    if isinstance(value, dict):
+        return {
+            k: (v + shift.total_seconds() if k in _EPOCH_KEYS and isinstance(v, int | float)
+                else shift_times(v, shift))
+            for k, v in value.items()
+        }  # fmt: skip
+    if isinstance(value, list):
+        return [shift_times(v, shift) for v in value]
+    if isinstance(value, str) and _ISO.match(value):
+        when = datetime.fromisoformat(value.replace("Z", "+00:00")) + shift
+        return when.isoformat().replace("+00:00", "Z")
+    return value
 
 
 def replay_feeds(target: Path) -> None:

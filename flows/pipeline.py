@@ -56,7 +56,8 @@ def store_pass(
     failed = {f.source: f.error for f in fetched if f.error}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        new = store.upsert_mentions(db, [m for m, _ in scored], now)
+        kinds = {s.id: s.kind for s in sources}
+        new = store.upsert_mentions(db, [m for m, _ in scored], now, kinds)
         store.upsert_scores(db, [s for _, s in scored], now)
         store.save_source_states(db, states)
         report = PassReport(
@@ -84,8 +85,10 @@ def store_pass(
 
 
 @task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
-async def collect_source(http: Http, source: Source, state: SourceState) -> Fetched:
-    return await COLLECTORS[source.kind](http, source, state)
+async def collect_source(
+    http: Http, source: Source, state: SourceState, queries: list[str]
+) -> Fetched:
+    return await COLLECTORS[source.kind](http, source, state, queries)
 
 
 @task(name="score-batch", cache_policy=NONE)
@@ -113,7 +116,12 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         fetched = list(
             await asyncio.gather(
                 *(
-                    collect_source(http, s, previous.get(s.id) or SourceState(source=s.id))
+                    collect_source(
+                        http,
+                        s,
+                        previous.get(s.id) or SourceState(source=s.id),
+                        config.queries_for(s),
+                    )
                     for s in sources
                 )
             )

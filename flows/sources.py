@@ -42,6 +42,8 @@ def next_state(
             consecutive_failures=0,
             next_fetch_at=now + interval,
             items_last_fetch=len(fetched.mentions),
+            skipped_last_fetch=fetched.skipped,
+            cursors={**previous.cursors, **fetched.cursors},
         )
     failures = previous.consecutive_failures + 1
     backoff = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
@@ -57,4 +59,6 @@ def next_state(
         consecutive_failures=failures,
         next_fetch_at=now + backoff,
         items_last_fetch=0,
+        needs_credentials=fetched.needs_credentials,
+        cursors=previous.cursors,
     )

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from data.config import Config, parse_config
+from collectors.http import Http
+from data.config import Config, Source, parse_config
+from data.config import Http as HttpSettings
+from data.records import SourceState
+from flows.demo import shift_times
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FEEDS = ROOT / "data" / "demo" / "feeds"
@@ -46,3 +53,34 @@ def _no_stray_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TIDINGS_CONFIG", raising=False)
     monkeypatch.delenv("TIDINGS_DASHBOARD_PASSWORD", raising=False)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+ANCHOR = datetime(2026, 11, 20, 12, tzinfo=UTC)  # "now" when the fixtures were recorded
+
+
+def recorded(relative: str) -> bytes:
+    """A recorded API answer from tests/fixtures, its timestamps moved as if recorded now."""
+    body = (FIXTURES / relative).read_bytes()
+    shift = datetime.now(UTC) - ANCHOR
+    return json.dumps(shift_times(json.loads(body), shift)).encode()
+
+
+def fast_source(kind: str, base_url: str | None, **extra: object) -> Source:
+    return Source.model_validate(
+        {"id": kind, "kind": kind, "base_url": base_url, "requests_per_minute": 60_000, **extra}
+    )
+
+
+def collect_with(
+    collect, source: Source, queries=("Nimbus Notes",), state: SourceState | None = None
+):
+    """Run a collector once, with a fast-failing HTTP client, against whatever source says."""
+    settings = HttpSettings(timeout_seconds=2, max_attempts=2, max_retry_after_seconds=2)
+
+    async def go():
+        async with Http(settings, backoff_seconds=0.01) as http:
+            return await collect(
+                http, source, state or SourceState(source=source.id), list(queries)
+            )
+
+    return asyncio.run(go())

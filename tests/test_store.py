@@ -36,13 +36,13 @@ def score(m: Mention, sentiment: float = 0.5, version: str = "v1") -> Score:
 def test_migrations_apply_once(tmp_path):
     path = tmp_path / "t.duckdb"
     with store.connect(path) as db:
-        assert store.migrate(db) == 1
+        assert store.migrate(db) == 2  # 001_init, 002_social_sources
         tables = {
             r[0] for r in db.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
     assert {"mentions", "scores", "sources", "runs", "schema_migrations"} <= tables
     with store.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
 
 
 def test_second_upsert_of_same_mentions_adds_nothing(tmp_path):
@@ -66,6 +66,28 @@ def test_the_latest_score_wins_and_old_versions_are_kept(tmp_path):
         found = store.find_mentions(db, store.MentionFilter())
         assert found["sentiment"].tolist() == [-0.7]
         assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 2
+
+
+def test_cross_posts_of_one_link_count_once(tmp_path):
+    story = "https://news.example/nimbus-outage?utm_source=hn"
+    posts = [
+        Mention("hn", "1", "https://hn.example/1", "Nimbus outage", "Nimbus Notes down", None, NOW, 10, shared_url=story),
+        Mention("reddit", "2", "https://reddit.example/2", "Nimbus outage", "Nimbus Notes down", None, NOW, 5, shared_url="https://www.news.example/nimbus-outage/"),
+        Mention("blog", "3", "https://news.example/nimbus-outage", "Nimbus outage", "Nimbus Notes down", None, NOW),
+        Mention("blog", "4", "https://news.example/other", "Other", "Nimbus Notes up", None, NOW),
+    ]  # fmt: skip
+    kinds = {"hn": "hackernews", "reddit": "reddit", "blog": "rss"}
+    with store.connect(tmp_path / "t.duckdb") as db:
+        store.upsert_mentions(db, posts, NOW, kinds)
+        store.upsert_scores(db, [score(m, -0.5) for m in posts], NOW)
+        assert store.summary(db, store.MentionFilter())["mentions"] == 2
+        assert store.mentions_per_day(db, store.MentionFilter())["mentions"].sum() == 2
+        found = store.find_mentions(db, store.MentionFilter()).set_index("source")
+        assert found.loc["hn", "also_on"] == 2 and found.loc["hn", "kind"] == "hackernews"
+        assert found.loc["hn", "reach"] == 10
+        assert store.find_mentions(db, store.MentionFilter(kinds=("reddit",)))[
+            "source"
+        ].tolist() == ["reddit"]
 
 
 def test_filters_combine(tmp_path):

@@ -1,0 +1,79 @@
+"""What every search source shares: one search per query (or per query and channel), a cursor
+for each so a pass fetches only what is new, a bounded first look back, a request rate, and
+errors turned into a failed `Fetched` that says what to do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from collectors.http import FetchError
+from data.config import Source
+from data.records import Fetched, Mention, SourceState
+
+# (query key, its cursor or None, the oldest time wanted) -> (mentions, new cursor, skipped)
+Search = Callable[[str, str | None, datetime], Awaitable[tuple[list[Mention], str | None, int]]]
+
+ITEM_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def min_interval(source: Source, documented_per_minute: float) -> float:
+    """Seconds between two requests to the API: the source's setting, else the documented rate."""
+    return 60.0 / (source.requests_per_minute or documented_per_minute)
+
+
+def oldest_wanted(source: Source, now: datetime) -> datetime:
+    return now - timedelta(days=source.lookback_days)
+
+
+async def search_all(
+    source: Source,
+    state: SourceState,
+    keys: Sequence[str],
+    search: Search,
+    credentials_hint: str = "",
+) -> Fetched:
+    """Run `search` for every key concurrently; one failure fails the source, cursors intact."""
+    since = oldest_wanted(source, datetime.now(UTC))
+    results = await asyncio.gather(
+        *(search(key, state.cursors.get(key), since) for key in keys), return_exceptions=True
+    )
+    for r in results:
+        if isinstance(r, FetchError):
+            message = str(r)
+            if r.needs_credentials and credentials_hint:
+                message += f" — needs credentials: {credentials_hint}"
+            return Fetched(
+                source.id,
+                error=message,
+                retry_after=r.retry_after,
+                needs_credentials=r.needs_credentials,
+            )
+        if isinstance(r, BaseException):
+            raise r
+    mentions: dict[str, Mention] = {}
+    cursors: dict[str, str] = {}
+    skipped = 0
+    for key, (found, cursor, bad) in zip(keys, results, strict=True):  # type: ignore[misc]
+        for m in found:
+            mentions.setdefault(m.native_id, m)
+        if cursor:
+            cursors[key] = cursor
+        skipped += bad
+    return Fetched(source.id, list(mentions.values()), cursors=cursors, skipped=skipped)
+
+
+def epoch(value: object) -> datetime:
+    return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
+
+
+def iso(value: object) -> datetime:
+    """An ISO-8601 time as aware UTC ("Z" and offsets accepted)."""
+    when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def first_line(text: str, limit: int = 120) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

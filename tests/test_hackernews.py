@@ -1,0 +1,78 @@
+"""Hacker News through a recorded Algolia API served from 127.0.0.1."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from werkzeug import Response
+
+from collectors import hackernews
+from data.records import SourceState
+from tests.conftest import collect_with, fast_source, recorded
+
+
+def serve_pages(httpserver):
+    def handler(request):
+        page = request.args.get("page", "0")
+        return Response(recorded(f"hackernews/page{page}.json"), content_type="application/json")
+
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(handler)
+    return fast_source("hackernews", httpserver.url_for("/api/v1"))
+
+
+def test_stories_and_comments_across_pages_with_bad_hit_skipped(httpserver):
+    fetched = collect_with(hackernews.collect, serve_pages(httpserver))
+    assert fetched.error is None and fetched.skipped == 1
+    by_id = {m.native_id: m for m in fetched.mentions}
+    assert set(by_id) == {"41000001", "41000005", "41000009"}
+    story, comment, ask = by_id["41000001"], by_id["41000005"], by_id["41000009"]
+    assert story.url == "https://news.ycombinator.com/item?id=41000001"
+    assert story.reach == 87 and story.author == "pg_fan"
+    assert story.shared_url == "https://blog.nimbusnotes.example/post-mortem?utm_source=hn"
+    assert comment.title == "Re: Nimbus Notes sync outage post-mortem"
+    assert (
+        comment.text
+        == "I moved to Nimbus Notes from Quillpad last year and it's been great, apart from this week.\nStill recommend it."
+    )
+    assert comment.reach is None and comment.shared_url is None
+    assert ask.text == "We are 6 people & need shared notebooks." and ask.shared_url is None
+    assert story.published.tzinfo == UTC
+    assert abs(datetime.now(UTC) - timedelta(hours=1) - story.published) < timedelta(minutes=1)
+    queries = [r.args for r, _ in httpserver.log]
+    assert [q["page"] for q in queries] == ["0", "1"]
+    assert queries[0]["query"] == "Nimbus Notes" and queries[0]["tags"] == "(story,comment)"
+
+
+def test_first_pass_looks_back_a_bounded_window_then_resumes_from_newest(httpserver):
+    source = serve_pages(httpserver)
+    before = datetime.now(UTC)
+    first = collect_with(hackernews.collect, source)
+    since = int(httpserver.log[0][0].args["numericFilters"].removeprefix("created_at_i>"))
+    assert abs(since - (before - timedelta(days=7)).timestamp()) < 5
+    cursor = first.cursors["Nimbus Notes"]
+    assert int(cursor) == max(int(m.published.timestamp()) for m in first.mentions)
+    httpserver.clear_log()
+    collect_with(hackernews.collect, source, state=SourceState("hackernews", cursors=first.cursors))
+    assert httpserver.log[0][0].args["numericFilters"] == f"created_at_i>{cursor}"
+
+
+def test_one_search_per_watched_term(httpserver):
+    collect_with(hackernews.collect, serve_pages(httpserver), queries=["Nimbus Notes", "Quillpad"])
+    assert {r.args["query"] for r, _ in httpserver.log} == {"Nimbus Notes", "Quillpad"}
+
+
+def test_429_is_retried_after_the_wait_it_asks_for(httpserver):
+    httpserver.expect_oneshot_request("/api/v1/search_by_date").respond_with_data(
+        "rate limited", status=429, headers={"Retry-After": "1"}
+    )
+    fetched = collect_with(hackernews.collect, serve_pages(httpserver))
+    assert fetched.error is None and len(fetched.mentions) == 3
+
+
+def test_an_answer_of_the_wrong_shape_fails_the_source_not_the_pass(httpserver):
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_data(
+        json.dumps({"message": "changed API"}), content_type="application/json"
+    )
+    fetched = collect_with(
+        hackernews.collect, fast_source("hackernews", httpserver.url_for("/api/v1"))
+    )
+    assert "unexpected answer (no 'hits' list)" in fetched.error and not fetched.mentions
