@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from collectors import hackernews, rss
+from collectors import hackernews, reddit, rss
 from collectors.http import Http
 from data.config import Source
 from data.records import Fetched, SourceState
@@ -15,4 +15,5 @@ Collector = Callable[[Http, Source, SourceState, Sequence[str]], Awaitable[Fetch
 COLLECTORS: dict[str, Collector] = {
     "rss": rss.collect,
     "hackernews": hackernews.collect,
+    "reddit": reddit.collect,
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,13 +56,13 @@ def _no_stray_config(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 ANCHOR = datetime(2026, 11, 20, 12, tzinfo=UTC)  # "now" when the fixtures were recorded
+SHIFT = (datetime.now(UTC) - ANCHOR) // timedelta(seconds=1) * timedelta(seconds=1)  # per session
 
 
 def recorded(relative: str) -> bytes:
     """A recorded API answer from tests/fixtures, its timestamps moved as if recorded now."""
     body = (FIXTURES / relative).read_bytes()
-    shift = datetime.now(UTC) - ANCHOR
-    return json.dumps(shift_times(json.loads(body), shift)).encode()
+    return json.dumps(shift_times(json.loads(body), SHIFT)).encode()
 
 
 def fast_source(kind: str, base_url: str | None, **extra: object) -> Source:

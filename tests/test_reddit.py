@@ -1,0 +1,86 @@
+"""Reddit through recorded search listings served from 127.0.0.1."""
+
+import base64
+import json
+
+from werkzeug import Response
+
+from collectors import reddit
+from data.records import SourceState
+from tests.conftest import collect_with, fast_source, recorded
+
+
+def serve(httpserver, token_required: bool = False):
+    def search(request):
+        if token_required and request.headers.get("Authorization") != "Bearer tok-123":
+            return Response("unauthorized", status=401)
+        if request.args["type"] == "comment":
+            name = "comments"
+        else:
+            name = "posts_page2" if request.args.get("after") else "posts_page1"
+        return Response(recorded(f"reddit/{name}.json"), content_type="application/json")
+
+    httpserver.expect_request("/search.json").respond_with_handler(search)
+    return fast_source("reddit", httpserver.url_for(""))
+
+
+def test_posts_and_comments_newest_first_until_the_window_ends(httpserver, monkeypatch):
+    monkeypatch.delenv("REDDIT_CLIENT_ID", raising=False)
+    fetched = collect_with(reddit.collect, serve(httpserver))
+    assert fetched.error is None
+    by_id = {m.native_id: m for m in fetched.mentions}
+    assert set(by_id) == {"t3_1gx0001", "t3_1gx0002", "t3_1gw0001", "t1_lz00001"}  # not the old one
+    assert fetched.skipped == 1
+    post = by_id["t3_1gx0001"]
+    assert (
+        post.url
+        == "https://www.reddit.com/r/productivity/comments/1gx0001/nimbus_notes_sync_broken/"
+    )
+    assert post.text == "After the update **Nimbus Notes** won't sync on my phone. Anyone else?"
+    assert post.author == "u/notes_nerd" and post.reach == 154 and post.shared_url is None
+    link = by_id["t3_1gx0002"]
+    assert link.shared_url == "https://blog.nimbusnotes.example/post-mortem" and link.author is None
+    comment = by_id["t1_lz00001"]
+    assert comment.title == "Re: Nimbus Notes sync broken?" and comment.reach == 33
+    assert set(fetched.cursors) == {"Nimbus Notes", "Nimbus Notes [comments]"}
+    user_agents = {r.headers["User-Agent"] for r, _ in httpserver.log}
+    assert user_agents == {"Tidings/0.1 (self-hosted mention monitor)"}
+
+
+def test_second_pass_stops_at_what_it_already_has(httpserver, monkeypatch):
+    monkeypatch.delenv("REDDIT_CLIENT_ID", raising=False)
+    source = serve(httpserver)
+    first = collect_with(reddit.collect, source)
+    httpserver.clear_log()
+    again = collect_with(reddit.collect, source, state=SourceState("reddit", cursors=first.cursors))
+    assert again.mentions == [] and again.error is None
+    assert not any(r.args.get("after") for r, _ in httpserver.log)  # no second page fetched
+
+
+def test_oauth_client_credentials_from_the_environment(httpserver, monkeypatch):
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "cid")
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "shh")
+    expected = "Basic " + base64.b64encode(b"cid:shh").decode()
+    httpserver.expect_request(
+        "/api/v1/access_token", method="POST", headers={"Authorization": expected}
+    ).respond_with_data(json.dumps({"access_token": "tok-123", "token_type": "bearer"}))
+    fetched = collect_with(reddit.collect, serve(httpserver, token_required=True))
+    assert fetched.error is None and len(fetched.mentions) == 4
+
+
+def test_refusal_marks_the_source_as_needing_credentials(httpserver, monkeypatch):
+    monkeypatch.delenv("REDDIT_CLIENT_ID", raising=False)
+    fetched = collect_with(reddit.collect, serve(httpserver, token_required=True))
+    assert fetched.needs_credentials
+    assert "HTTP 401" in fetched.error and "REDDIT_CLIENT_ID" in fetched.error
+
+
+def test_a_wrong_secret_is_reported_as_such(httpserver, monkeypatch):
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "cid")
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "wrong")
+    httpserver.expect_request("/api/v1/access_token", method="POST").respond_with_data(
+        "no", status=401
+    )
+    fetched = collect_with(reddit.collect, serve(httpserver, token_required=True))
+    assert fetched.needs_credentials and "access_token: HTTP 401" in fetched.error
+    assert "shh" not in fetched.error and "wrong" not in fetched.error
