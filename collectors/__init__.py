@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from collectors import hackernews, reddit, rss
+from collectors import hackernews, mastodon, reddit, rss
 from collectors.http import Http
 from data.config import Source
 from data.records import Fetched, SourceState
@@ -16,4 +16,5 @@ COLLECTORS: dict[str, Collector] = {
     "rss": rss.collect,
     "hackernews": hackernews.collect,
     "reddit": reddit.collect,
+    "mastodon": mastodon.collect,
 }

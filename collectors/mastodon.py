@@ -1,0 +1,103 @@
+"""Mastodon: public hashtag timelines on a list of instances and, with a token
+(MASTODON_TOKEN in the environment), full-text search of statuses.
+
+Boosts are resolved to the status they boost, so a boost and its original are one mention.
+Documented limit: 300 requests per 5 minutes per account or IP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from urllib.parse import quote, urlsplit
+
+from collectors.http import FetchError, Http
+from collectors.search import ITEM_SHAPE_ERRORS, first_line, iso, min_interval, search_all
+from data.config import Source
+from data.records import Fetched, Mention, SourceState
+from data.text import html_to_text, safe_url
+
+PER_MINUTE = 60
+CREDENTIALS = "set MASTODON_TOKEN (an access token with read:search scope)"
+
+
+def hashtag(term: str) -> str:
+    """The hashtag people would use for a term: "Nimbus Notes" -> "nimbusnotes"."""
+    return re.sub(r"\W", "", term).lower()
+
+
+def parse_status(status: dict, source: str) -> Mention:
+    """A status (or the status a boost boosts) as a mention; raises on the wrong shape."""
+    original = status.get("reblog") or status
+    account = original["account"]
+    text = html_to_text(original["content"])
+    warning = original.get("spoiler_text")
+    card = original.get("card") or {}
+    return Mention(
+        source=source,
+        native_id=original["uri"],  # the same status seen through any instance has one uri
+        url=safe_url(original.get("url")) or safe_url(original["uri"]),
+        title=first_line(warning or text),
+        text=text,
+        author="@" + account["acct"],
+        published=iso(original["created_at"]),
+        reach=account.get("followers_count"),
+        shared_url=safe_url(card.get("url")) or None,
+    )
+
+
+async def collect(
+    http: Http, source: Source, state: SourceState, queries: Sequence[str]
+) -> Fetched:
+    token = os.environ.get("MASTODON_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    interval = min_interval(source, PER_MINUTE)
+    instances = {urlsplit(str(i)).netloc: str(i).rstrip("/") for i in source.instances}
+    tags = source.hashtags or list(dict.fromkeys(hashtag(q) for q in queries if hashtag(q)))
+
+    async def search(key: str, cursor: str | None, since: datetime) -> tuple[list, str | None, int]:
+        host, what, term = key.split(" ", 2)
+        base = instances[host]
+        if what == "tag":
+            url = f"{base}/api/v1/timelines/tag/{quote(term.lstrip('#'))}"
+            params: dict[str, str | int] = {"limit": 40}
+        else:
+            url = f"{base}/api/v2/search"
+            params = {"q": term, "type": "statuses", "limit": 40, "resolve": "false"}
+        if cursor:
+            params["since_id"] = cursor
+        mentions, skipped, newest, max_id = [], 0, cursor, None
+        for _ in range(source.max_pages):
+            if max_id:
+                params["max_id"] = max_id
+            data = await http.get_json(url, headers=headers, params=params, min_interval=interval)
+            statuses = data.get("statuses") if isinstance(data, dict) else data
+            if not isinstance(statuses, list):
+                raise FetchError(f"{url}: unexpected answer (no list of statuses)")
+            ids, too_old = [], False
+            for status in statuses:
+                try:
+                    ids.append(int(status["id"]))
+                    m = parse_status(status, source.id)
+                except ITEM_SHAPE_ERRORS:
+                    skipped += 1
+                    continue
+                if m.published < since:
+                    too_old = True
+                    continue
+                mentions.append(m)
+            if ids:
+                top = max(ids)
+                newest = str(top) if newest is None or top > int(newest) else newest
+            # Pages run newest first: the next is older than the smallest id on this one.
+            if not ids or too_old or len(statuses) < int(params["limit"]) or what != "tag":
+                break
+            max_id = str(min(ids))
+        return mentions, newest, skipped
+
+    keys = [f"{host} tag {tag}" for host in instances for tag in tags]
+    if token:
+        keys += [f"{host} search {q}" for host in instances for q in queries]
+    return await search_all(source, state, keys, search, CREDENTIALS)

@@ -1,0 +1,69 @@
+"""Mastodon through recorded hashtag timelines and search served from 127.0.0.1."""
+
+from werkzeug import Response
+
+from collectors import mastodon
+from data.records import SourceState
+from tests.conftest import collect_with, fast_source, recorded
+
+
+def serve(httpserver, search_needs_token: bool = True):
+    httpserver.expect_request("/api/v1/timelines/tag/nimbusnotes").respond_with_handler(
+        lambda r: Response(recorded("mastodon/tag.json"), content_type="application/json")
+    )
+
+    def search(request):
+        if search_needs_token and request.headers.get("Authorization") != "Bearer tok":
+            return Response('{"error":"The access token is invalid"}', status=401)
+        return Response(recorded("mastodon/search.json"), content_type="application/json")
+
+    httpserver.expect_request("/api/v2/search").respond_with_handler(search)
+    return fast_source("mastodon", None, instances=[httpserver.url_for("")])
+
+
+def test_hashtag_timeline_resolves_boosts_and_skips_broken_statuses(httpserver, monkeypatch):
+    monkeypatch.delenv("MASTODON_TOKEN", raising=False)
+    fetched = collect_with(mastodon.collect, serve(httpserver))
+    assert fetched.error is None and fetched.skipped == 1
+    by_author = {m.author: m for m in fetched.mentions}
+    assert set(by_author) == {"@dana@fosstodon.example", "@kai@social.example"}
+    dana = by_author["@dana@fosstodon.example"]
+    assert dana.text == "We just shipped offline mode in #NimbusNotes 🎉"
+    assert dana.reach == 5400 and dana.shared_url == "https://blog.nimbusnotes.example/offline"
+    assert dana.url == "https://fosstodon.example/@dana/113500000000000003"
+    boosted = by_author["@kai@social.example"]
+    assert boosted.native_id == "https://social.example/users/kai/statuses/113499999999999999"
+    assert boosted.text == "Is #nimbusnotes down for anyone else? Sync isn't working."
+    host = httpserver.url_for("").split("//")[1].rstrip("/")
+    assert fetched.cursors == {f"{host} tag nimbusnotes": "113500000000000003"}
+    assert [r.path for r, _ in httpserver.log] == ["/api/v1/timelines/tag/nimbusnotes"]
+
+
+def test_next_pass_asks_only_for_newer_statuses(httpserver, monkeypatch):
+    monkeypatch.delenv("MASTODON_TOKEN", raising=False)
+    source = serve(httpserver)
+    first = collect_with(mastodon.collect, source)
+    httpserver.clear_log()
+    collect_with(mastodon.collect, source, state=SourceState("mastodon", cursors=first.cursors))
+    assert httpserver.log[0][0].args["since_id"] == "113500000000000003"
+
+
+def test_full_text_search_with_a_token(httpserver, monkeypatch):
+    monkeypatch.setenv("MASTODON_TOKEN", "tok")
+    fetched = collect_with(mastodon.collect, serve(httpserver))
+    assert fetched.error is None
+    assert "@priya" in {m.author for m in fetched.mentions}
+    search = [r for r, _ in httpserver.log if r.path == "/api/v2/search"][0]
+    assert search.args["q"] == "Nimbus Notes" and search.args["type"] == "statuses"
+
+
+def test_a_refused_token_marks_the_source(httpserver, monkeypatch):
+    monkeypatch.setenv("MASTODON_TOKEN", "expired")
+    fetched = collect_with(mastodon.collect, serve(httpserver))
+    assert fetched.needs_credentials and "MASTODON_TOKEN" in fetched.error
+    assert "expired" not in fetched.error
+
+
+def test_hashtags_come_from_watched_terms():
+    assert mastodon.hashtag("Nimbus Notes") == "nimbusnotes"
+    assert mastodon.hashtag("@quillpad") == "quillpad"
