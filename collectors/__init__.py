@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from collectors import hackernews, mastodon, reddit, rss
+from collectors import bluesky, hackernews, mastodon, reddit, rss
 from collectors.http import Http
 from data.config import Source
 from data.records import Fetched, SourceState
@@ -17,4 +17,5 @@ COLLECTORS: dict[str, Collector] = {
     "hackernews": hackernews.collect,
     "reddit": reddit.collect,
     "mastodon": mastodon.collect,
+    "bluesky": bluesky.collect,
 }
