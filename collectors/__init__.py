@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from collectors import bluesky, hackernews, mastodon, reddit, rss
+from collectors import bluesky, hackernews, mastodon, newssearch, reddit, rss, webpage
 from collectors.http import Http
 from data.config import Source
 from data.records import Fetched, SourceState
@@ -18,4 +18,6 @@ COLLECTORS: dict[str, Collector] = {
     "reddit": reddit.collect,
     "mastodon": mastodon.collect,
     "bluesky": bluesky.collect,
+    "newssearch": newssearch.collect,
+    "webpage": webpage.collect,
 }

@@ -48,12 +48,17 @@ def parse_feed(body: bytes, source: str, now: datetime | None = None) -> list[Me
                 url=url,
                 title=title,
                 text=text,
-                author=html_to_text(entry.get("author", "")) or None,
+                author=html_to_text(entry.get("author") or publisher(entry)) or None,
                 published=min(published, now),
                 reach=None,
             )
         )
     return mentions
+
+
+def publisher(entry: dict) -> str:
+    """The RSS 2.0 <source> of an item: the publication it comes from (news aggregators)."""
+    return (entry.get("source") or {}).get("title") or ""
 
 
 def _digest(*parts: str) -> str:

@@ -1,0 +1,47 @@
+"""News search feeds (Google News RSS by default): one search feed per watched term, the
+publisher recovered from the item, only items newer than the last pass kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from collectors.http import FetchError, Http
+from collectors.rss import FeedError, parse_feed
+from collectors.search import iso, min_interval, search_all
+from data.config import Source
+from data.records import Fetched, Mention, SourceState
+
+SEARCH = "https://news.google.com/rss/search"
+PER_MINUTE = 30  # undocumented; stay polite
+
+
+def with_publisher(m: Mention) -> Mention:
+    """Google News titles read "Headline - Publisher": keep the headline, credit the publisher."""
+    if m.author and m.title.endswith(f" - {m.author}"):
+        return replace(m, title=m.title.removesuffix(f" - {m.author}"))
+    return m
+
+
+async def collect(
+    http: Http, source: Source, state: SourceState, queries: Sequence[str]
+) -> Fetched:
+    url = str(source.base_url or SEARCH)
+    interval = min_interval(source, PER_MINUTE)
+
+    async def search(query: str, cursor: str | None, since: datetime) -> tuple[list, str, int]:
+        oldest = iso(cursor) if cursor else since
+        q = f'"{query}" when:{source.lookback_days}d'
+        params: dict[str, str | int] = {"q": q, "hl": "en-US", "gl": "US", "ceid": "US:en"}
+        response = await http.get(url, params=params, min_interval=interval)
+        try:
+            items = await asyncio.to_thread(parse_feed, response.body, source.id)
+        except FeedError as e:
+            raise FetchError(f"{url}: {e}") from None
+        fresh = [with_publisher(m) for m in items if m.published > oldest]
+        newest = max((m.published for m in fresh), default=oldest)
+        return fresh, newest.isoformat(), 0
+
+    return await search_all(source, state, queries, search)

@@ -1,0 +1,116 @@
+"""Web pages without a feed (review pages, forums, changelogs): items picked out by the CSS
+selectors in the config, parsed with BeautifulSoup."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Tag
+
+from collectors.http import FetchError, Http, conditional_headers
+from collectors.search import iso
+from data.config import Selectors, Source
+from data.records import Fetched, Mention, SourceState
+from data.text import html_to_text, safe_url
+
+
+def parse_page(
+    body: bytes, page_url: str, selectors: Selectors, source: str, now: datetime | None = None
+) -> tuple[list[Mention], int]:
+    """The items on a page as mentions, and how many matched `item` but had no title or text."""
+    now = now or datetime.now(UTC)
+    soup = BeautifulSoup(body, "html.parser")
+    for junk in soup(["script", "style", "template", "noscript"]):
+        junk.decompose()
+    mentions, skipped = [], 0
+    for item in soup.select(selectors.item):
+        title = _text(item, selectors.title) if selectors.title else _heading(item)
+        text = (
+            _text(item, selectors.text) if selectors.text else html_to_text(item.decode_contents())
+        )
+        if not title and not text:
+            skipped += 1
+            continue
+        link_el = item.select_one(selectors.link or "a[href]")
+        if link_el is None and item.name == "a":
+            link_el = item
+        href = link_el.get("href") if link_el is not None else None
+        url = safe_url(urljoin(page_url, str(href))) if href else ""
+        native_id = (
+            url
+            or "sha1:"
+            + hashlib.sha1(f"{title}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+        )
+        mentions.append(
+            Mention(
+                source=source,
+                native_id=native_id,
+                url=url or page_url,
+                title=title or text[:120],
+                text=text,
+                author=(_text(item, selectors.author) if selectors.author else "") or None,
+                published=min(_date(item, selectors.date) or now, now),
+            )
+        )
+    return mentions, skipped
+
+
+def _text(item: Tag, selector: str) -> str:
+    found = item.select_one(selector)
+    return html_to_text(found.decode_contents()) if found is not None else ""
+
+
+def _heading(item: Tag) -> str:
+    found = item.find(["h1", "h2", "h3", "h4"])
+    return html_to_text(found.decode_contents()) if isinstance(found, Tag) else ""
+
+
+def _date(item: Tag, selector: str | None) -> datetime | None:
+    found = item.select_one(selector) if selector else item.find("time")
+    if found is None:
+        return None
+    raw = str(found.get("datetime") or found.get_text(strip=True))
+    for parse in (iso, parsedate_to_datetime):
+        try:
+            when = parse(raw)
+        except (TypeError, ValueError):
+            continue
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+async def collect(
+    http: Http, source: Source, state: SourceState, queries: Sequence[str] = ()
+) -> Fetched:
+    url = str(source.url)
+    assert source.selectors is not None  # the config requires them for this kind
+    try:
+        response = await http.get(url, conditional_headers(state.etag, state.last_modified))
+    except FetchError as e:
+        return Fetched(
+            source.id,
+            error=str(e),
+            retry_after=e.retry_after,
+            needs_credentials=e.needs_credentials,
+        )
+    if response.status == 304:
+        return Fetched(
+            source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
+        )
+    mentions, skipped = await asyncio.to_thread(
+        parse_page, response.body, response.url, source.selectors, source.id
+    )
+    if not mentions and not skipped:
+        return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")
+    return Fetched(
+        source.id,
+        mentions,
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+        skipped=skipped,
+    )

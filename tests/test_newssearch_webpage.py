@@ -1,0 +1,93 @@
+"""News-search feeds and feedless web pages, served from 127.0.0.1."""
+
+from datetime import UTC, datetime
+
+from collectors import newssearch, webpage
+from data.config import Source
+from data.records import SourceState
+from tests.conftest import FIXTURES, collect_with, fast_source
+
+
+def serve_news(httpserver):
+    httpserver.expect_request("/rss/search").respond_with_data(
+        (FIXTURES / "newssearch/search.xml").read_bytes(), content_type="application/rss+xml"
+    )
+    return fast_source("newssearch", httpserver.url_for("/rss/search"), lookback_days=365)
+
+
+def test_news_search_credits_the_publisher(httpserver):
+    fetched = collect_with(newssearch.collect, serve_news(httpserver))
+    assert fetched.error is None
+    first = fetched.mentions[0]
+    assert first.title == "Nimbus Notes apologises after two-day sync outage"
+    assert first.author == "Tech Daily"
+    assert first.url == "https://news.google.com/rss/articles/CBMiAAA?oc=5"
+    args = httpserver.log[0][0].args
+    assert args["q"] == '"Nimbus Notes" when:365d' and args["hl"] == "en-US"
+
+
+def test_news_search_keeps_only_what_is_newer_than_the_last_pass(httpserver):
+    source = serve_news(httpserver)
+    first = collect_with(newssearch.collect, source)
+    again = collect_with(
+        newssearch.collect, source, state=SourceState("newssearch", cursors=first.cursors)
+    )
+    assert len(first.mentions) == 2 and again.mentions == []
+
+
+def page_source(url: str) -> Source:
+    return Source.model_validate(
+        {
+            "id": "reviews",
+            "kind": "webpage",
+            "url": url,
+            "selectors": {
+                "item": "article.review",
+                "title": ".title",
+                "link": "a.permalink",
+                "text": ".body",
+                "author": ".by",
+            },
+        }
+    )
+
+
+def test_items_picked_out_by_css_selectors(httpserver):
+    httpserver.expect_request("/reviews").respond_with_data(
+        (FIXTURES / "webpage/reviews.html").read_bytes(),
+        content_type="text/html",
+        headers={"ETag": '"r1"'},
+    )
+    fetched = collect_with(webpage.collect, page_source(httpserver.url_for("/reviews")))
+    assert fetched.error is None and fetched.skipped == 1 and fetched.etag == '"r1"'
+    calm, lost, undated = fetched.mentions
+    assert calm.title == "Calm and fast" and calm.author == "Ana L."
+    assert calm.url == httpserver.url_for("/reviews/101")
+    assert calm.text == "Nimbus Notes is the first notes app that stays out of my way."
+    assert calm.published == datetime(2026, 11, 19, 8, 30, tzinfo=UTC)
+    assert lost.published == datetime(2026, 11, 18, 17, tzinfo=UTC)
+    assert (
+        lost.text == "Two days of edits gone after the Nimbus Sync update & no reply from support."
+    )
+    assert undated.url == httpserver.url_for("/reviews") and undated.native_id.startswith("sha1:")
+
+
+def test_a_page_where_nothing_matches_is_an_error(httpserver):
+    httpserver.expect_request("/changed").respond_with_data(
+        "<html><body><p>Redesigned!</p></body></html>"
+    )
+    fetched = collect_with(webpage.collect, page_source(httpserver.url_for("/changed")))
+    assert fetched.error.endswith("no element matches 'article.review'")
+
+
+def test_webpage_source_requires_selectors():
+    import pytest
+
+    from data.config import parse_config
+    from data.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError,
+        match=r"sources\[0\]: a webpage source needs \[sources.selectors\]",
+    ):
+        parse_config({"sources": [{"id": "p", "kind": "webpage", "url": "https://x.example/"}]})
