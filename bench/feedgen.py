@@ -1,13 +1,15 @@
 """Realistic generated RSS feeds about a fictional business, for the demo and the benchmarks.
 
-`python -m bench.feedgen --demo` rewrites the recorded demo feeds in data/demo/feeds/ (the
+`python -m bench.feedgen --demo` rewrites the recorded demo feeds in data/demo/recorded/ (the
 same seed gives the same files). The benchmarks call `generate_feed` directly.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -183,7 +185,136 @@ def write_demo_feeds(folder: Path) -> None:
         (folder / f"{stem}.xml").write_bytes(render_rss(items, title, site))
 
 
+# --- recorded answers of the social and search APIs, in their real shapes -----------------
+
+SHARED_LINK = "https://blog.nimbusnotes.example/post-mortem"
+
+
+def _epoch(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _text(it: Item) -> str:
+    return re.sub(r"<[^>]+>", " ", it.description_html.split("</p>", 1)[0]).strip()
+
+
+def hackernews_answer(items: list[Item]) -> dict:
+    hits = []
+    for i, it in enumerate(items):
+        base = {"author": it.author.replace(" ", "_"), "created_at": _iso(it.published),
+                "created_at_i": _epoch(it.published), "objectID": str(42000000 + i)}  # fmt: skip
+        if i % 3:
+            hits.append({**base, "_tags": ["comment"], "comment_text": f"<p>{escape(_text(it))}</p>",
+                         "story_title": "Nimbus Notes sync outage post-mortem", "points": None})  # fmt: skip
+        else:
+            hits.append({**base, "_tags": ["story"], "title": it.title, "points": 5 + (i * 37) % 300,
+                         "url": SHARED_LINK if i % 9 == 0 else None, "num_comments": i % 40})  # fmt: skip
+    return {"hits": hits, "nbHits": len(hits), "page": 0, "nbPages": 1, "hitsPerPage": 100}
+
+
+def reddit_answer(items: list[Item]) -> dict:
+    children = []
+    for i, it in enumerate(items):
+        name = f"{'t1' if i % 2 else 't3'}_demo{i}"
+        data = {"name": name, "id": f"demo{i}", "author": it.author.replace(" ", "_"),
+                "created_utc": float(_epoch(it.published)), "score": (i * 53) % 900,
+                "subreddit": "productivity",
+                "permalink": f"/r/productivity/comments/demo{i}/"}  # fmt: skip
+        if i % 2:
+            data |= {"body": _text(it), "link_title": it.title}
+        else:
+            shared = SHARED_LINK if i % 8 == 0 else None
+            data |= {"title": it.title, "selftext": "" if shared else _text(it),
+                     "is_self": shared is None, "url": shared or f"https://www.reddit.com{data['permalink']}"}  # fmt: skip
+        children.append({"kind": name[:2], "data": data})
+    return {"kind": "Listing", "data": {"after": None, "children": children}}
+
+
+def mastodon_answer(items: list[Item]) -> list:
+    statuses = []
+    for i, it in enumerate(items):
+        acct = f"{it.author.split()[0].lower().strip('.')}{i}@social.example"
+        statuses.append({
+            "id": str(113600000000000000 + i), "created_at": _iso(it.published),
+            "uri": f"https://social.example/users/u{i}/statuses/{i}",
+            "url": f"https://social.example/@u{i}/{i}", "spoiler_text": "", "reblog": None,
+            "content": f"<p>{escape(_text(it))} <a href=\"https://social.example/tags/nimbusnotes\">#<span>NimbusNotes</span></a></p>",
+            "account": {"acct": acct, "followers_count": (i * 97) % 4000},
+            "card": {"url": SHARED_LINK} if i % 10 == 0 else None,
+        })  # fmt: skip
+    return sorted(statuses, key=lambda s: s["id"], reverse=True)
+
+
+def bluesky_answer(items: list[Item]) -> dict:
+    posts = []
+    for i, it in enumerate(items):
+        handle = f"{it.author.split()[0].lower().strip('.')}{i}.bsky.social"
+        record = {"text": _text(it), "createdAt": _iso(it.published)}
+        if i % 7 == 0:
+            record["embed"] = {"external": {"uri": SHARED_LINK}}
+        posts.append({"uri": f"at://did:plc:demo{i}/app.bsky.feed.post/3kdemo{i}",
+                      "author": {"handle": handle}, "record": record,
+                      "likeCount": (i * 13) % 200, "repostCount": i % 9})  # fmt: skip
+    return {"posts": posts}
+
+
+def news_search_rss(items: list[Item]) -> bytes:
+    publishers = ["Tech Daily", "Startup Wire", "The Productive Week", "Business Insider-ish"]
+    entries = "".join(
+        f"<item><title>{escape(it.title)} - {publishers[i % 4]}</title>"
+        f"<link>https://news.google.example/rss/articles/demo{i}</link>"
+        f'<guid isPermaLink="false">demo{i}</guid><pubDate>{format_datetime(it.published)}</pubDate>'
+        f"<description>{escape(it.title)}</description>"
+        f'<source url="https://publisher{i % 4}.example">{publishers[i % 4]}</source></item>\n'
+        for i, it in enumerate(items)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Nimbus Notes - Google News</title>\n{entries}</channel></rss>\n"
+    ).encode()
+
+
+def reviews_page(items: list[Item]) -> bytes:
+    articles = "".join(
+        f'<article class="review"><h3 class="title">{escape(it.title)}</h3>'
+        f'<a class="permalink" href="/reviews/{i}">link</a><span class="by">{escape(it.author)}</span>'
+        f'<time datetime="{_iso(it.published)}">{it.published:%d %b %Y}</time>'
+        f'<div class="body">{it.description_html}</div></article>\n'
+        for i, it in enumerate(items)
+    )
+    return (
+        "<!doctype html><html><head><title>Nimbus Notes reviews</title></head><body>"
+        f'<section id="reviews">\n{articles}</section></body></html>\n'
+    ).encode()
+
+
+def write_demo_social(folder: Path) -> None:
+    """The recorded answers `tidings demo` serves, at the paths each API uses."""
+
+    def items(seed: int, n: int) -> list[Item]:
+        return generate_items(n, 100 + seed, "social.example", on_topic=0.95)
+
+    files = {
+        "hn/api/v1/search_by_date": json.dumps(hackernews_answer(items(1, 45))),
+        "reddit/search.json": json.dumps(reddit_answer(items(2, 45))),
+        "mastodon/api/v1/timelines/tag/nimbusnotes": json.dumps(mastodon_answer(items(3, 35))),
+        "bsky/xrpc/app.bsky.feed.searchPosts": json.dumps(bluesky_answer(items(4, 35))),
+        "news/rss/search": news_search_rss(items(5, 25)).decode(),
+        "reviews.html": reviews_page(items(6, 15)).decode(),
+    }
+    for relative, body in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--demo", type=Path, default=Path("data/demo/feeds"))
-    write_demo_feeds(parser.parse_args().demo)
+    parser.add_argument("--demo", type=Path, default=Path("data/demo/recorded"))
+    folder = parser.parse_args().demo
+    write_demo_feeds(folder)
+    write_demo_social(folder)

@@ -56,10 +56,11 @@ def source_health() -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def choices() -> tuple[list[str], list[str]]:
+def choices() -> tuple[list[str], list[str], list[str]]:
+    """Watched terms, source ids and source kinds that have mentions, for the filters."""
     cfg = config()
     with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-        return store.known_terms(db), store.known_sources(db)
+        return store.known_terms(db), store.known_sources(db), store.known_kinds(db)
 
 
 def period_picker(key: str = "period") -> tuple[date, date]:

@@ -378,7 +378,7 @@ def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.Data
     ).df()
 
 
-def top_sources(db: duckdb.DuckDBPyConnection, f: MentionFilter, limit: int = 10) -> pd.DataFrame:
+def top_sources(db: duckdb.DuckDBPyConnection, f: MentionFilter, limit: int = 100) -> pd.DataFrame:
     where, params = _where(f)
     return db.execute(
         f"""

@@ -6,6 +6,7 @@ a few hours old, which makes the dashboard look as it would on a live install.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -20,6 +21,7 @@ from data import store
 from data.config import load_config
 
 _PUBDATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
+_DATETIME_ATTR = re.compile(rb'datetime="([^"]+)"')
 _EPOCH_KEYS = {"created_at_i", "created_utc"}
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
@@ -42,21 +44,31 @@ def shift_times(value: object, shift: timedelta) -> object:
 
 
 def replay_feeds(target: Path) -> None:
-    """Copy the recorded feeds into `target`, dates shifted to end three hours ago."""
+    """Copy the recorded feeds and API answers into `target`, every date in them shifted so
+    that the newest is three hours old."""
     target.mkdir(parents=True, exist_ok=True)
-    recorded = resources.files("data").joinpath("demo/feeds")
-    files = {f.name: f.read_bytes() for f in recorded.iterdir() if f.name.endswith(".xml")}
+    root = Path(str(resources.files("data").joinpath("demo/recorded")))
+    files = {f.relative_to(root): f.read_bytes() for f in root.rglob("*") if f.is_file()}
     newest = max(
         parsedate_to_datetime(m.decode()) for body in files.values() for m in _PUBDATE.findall(body)
     )
     shift = (store.utcnow() - timedelta(hours=3)) - newest
+    shift = shift // timedelta(seconds=1) * timedelta(seconds=1)
 
     def moved(m: re.Match[bytes]) -> bytes:
         when = parsedate_to_datetime(m.group(1).decode()) + shift
         return b"<pubDate>" + format_datetime(when.replace(microsecond=0)).encode() + b"</pubDate>"
 
-    for name, body in files.items():
-        (target / name).write_bytes(_PUBDATE.sub(moved, body))
+    def moved_attr(m: re.Match[bytes]) -> bytes:
+        return b'datetime="' + shift_times(m.group(1).decode(), shift).encode() + b'"'  # type: ignore[union-attr]
+
+    for relative, body in files.items():
+        if body.lstrip()[:1] in (b"{", b"["):
+            body = json.dumps(shift_times(json.loads(body), shift)).encode()
+        else:
+            body = _DATETIME_ATTR.sub(moved_attr, _PUBDATE.sub(moved, body))
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        (target / relative).write_bytes(body)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -15,7 +15,7 @@ from data.records import SourceState
 from flows.demo import shift_times
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_FEEDS = ROOT / "data" / "demo" / "feeds"
+DEMO_FEEDS = ROOT / "data" / "demo" / "recorded"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 WATCH = [

@@ -1,5 +1,6 @@
 """Each dashboard page under Streamlit's AppTest, on a real store filled from the demo feeds."""
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -7,13 +8,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from collectors import rss
+from collectors import hackernews, rss
 from data import store
 from data.records import Fetched
 from flows.demo import replay_feeds
 from flows.pipeline import store_pass
 from nlp import build_scorer
-from tests.conftest import ROOT, make_config
+from tests.conftest import ROOT, make_config, recorded
 
 PAGES = ROOT / "dashboard"
 
@@ -26,8 +27,11 @@ def filled(tmp_path, monkeypatch):
     names = ["app-reviews", "community-forum", "nimbus-blog"]
     sources = [{"id": n, "url": f"http://127.0.0.1:9/{n}.xml"} for n in names]
     sources.append({"id": "old-press", "url": "http://127.0.0.1:9/gone.xml"})
+    sources.append({"id": "hn", "kind": "hackernews"})
     config = make_config(tmp_path, sources)
     fetched = [Fetched(n, rss.parse_feed((feeds / f"{n}.xml").read_bytes(), n)) for n in names]
+    hits = json.loads(recorded("hackernews/page0.json"))["hits"][:2]
+    fetched.append(Fetched("hn", [hackernews.parse_hit(h, "hn") for h in hits], skipped=1))
     fetched.append(Fetched("old-press", error="http://127.0.0.1:9/gone.xml: HTTP 404 Not Found"))
     mentions = [m for f in fetched for m in f.mentions]
     scored = build_scorer(config.watch).score(mentions)
@@ -35,7 +39,8 @@ def filled(tmp_path, monkeypatch):
     config_file = tmp_path / "tidings.toml"
     config_file.write_text(
         f'[database]\npath = "{config.db_path}"\n'
-        + "".join(f'[[sources]]\nid = "{s["id"]}"\nurl = "{s["url"]}"\n' for s in sources)
+        + "".join(f'[[sources]]\nid = "{s["id"]}"\nurl = "{s["url"]}"\n' for s in sources[:-1])
+        + '[[sources]]\nid = "hn"\nkind = "hackernews"\n'
     )
     monkeypatch.setenv("TIDINGS_CONFIG", str(config_file))
     st.cache_data.clear()
@@ -60,9 +65,15 @@ def test_overview_counts_mentions_and_draws_charts(filled):
     assert metrics["Negative"] == f"{negative / len(in_period):.0%}"
     assert metrics["Negative"].endswith("%") and metrics["Positive"].endswith("%")
     subheaders = [h.value for h in at.subheader]
-    assert subheaders == ["Mentions per day", "How people feel", "Share of voice", "Top sources"]
+    assert subheaders == [
+        "Mentions per day", "How people feel", "Share of voice", "Where people talk", "Top sources",
+    ]  # fmt: skip
     top = at.dataframe[0].value
-    assert set(top["source"]) == {"app-reviews", "community-forum", "nimbus-blog"}
+    assert set(top["source"]) == {"app-reviews", "community-forum", "nimbus-blog", "hn"}
+    assert set(top["kind"]) == {"rss", "hackernews"}
+    at.multiselect[0].select("hackernews").run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["kind"]) == {"hackernews"}
 
 
 def test_overview_says_what_to_do_when_empty(tmp_path, monkeypatch):
@@ -88,6 +99,14 @@ def test_mentions_filters_by_text_source_and_sentiment(filled):
     at.multiselect[1].select("nimbus-blog").run()
     narrowed = at.dataframe[0].value
     assert narrowed.empty or set(narrowed["source"]) == {"nimbus-blog"}
+    at.multiselect[1].unselect("nimbus-blog").run()
+    at.multiselect[2].unselect("negative").run()
+    at.text_input[0].input("").run()
+    at.multiselect[3].select("hackernews").run()
+    social = at.dataframe[0].value
+    assert set(social["kind"]) == {"hackernews"} and len(social) == 2
+    story = social.set_index("author").loc["pg_fan"]
+    assert story["reach"] == 87 and story["url"] == "https://news.ycombinator.com/item?id=41000001"
     at.text_input[0].input("zzz-nothing-like-this").run()
     assert "No mention matches these filters." in at.info[0].value
 
@@ -95,7 +114,8 @@ def test_mentions_filters_by_text_source_and_sentiment(filled):
 def test_sources_page_shows_health_and_last_error(filled):
     at = page("sources")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Sources": "4", "Healthy": "3", "Failing": "1"}
+    assert metrics == {"Sources": "5", "Healthy": "4", "Failing": "1"}
+    assert "hn (1)" in at.info[0].value
     assert "old-press" in at.error[0].value
     table = at.dataframe[0].value.set_index("source")
     assert "HTTP 404" in table.loc["old-press", "last_error"]
@@ -128,3 +148,23 @@ def test_dashboard_refuses_a_public_address_without_password(tmp_path, capsys):
 
     assert main(["--config", str(path), "dashboard"]) == 2
     assert "set TIDINGS_DASHBOARD_PASSWORD" in capsys.readouterr().err
+
+
+def test_sources_page_says_which_source_needs_credentials(tmp_path, monkeypatch):
+    config = make_config(tmp_path, [{"id": "reddit", "kind": "reddit"}])
+    refused = Fetched(
+        "reddit",
+        error="https://www.reddit.com/search.json: HTTP 403 Forbidden — needs credentials: set REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET",
+        needs_credentials=True,
+    )
+    store_pass(config, list(config.sources), [refused], [], {}, store.utcnow())
+    (tmp_path / "tidings.toml").write_text(
+        f'[database]\npath = "{config.db_path}"\n[[sources]]\nid = "reddit"\nkind = "reddit"\n'
+    )
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = page("sources")
+    assert at.warning[0].value.startswith("Needs credentials: reddit.")
+    table = at.dataframe[0].value.set_index("source")
+    assert table.loc["reddit", "health"] == "needs credentials"
+    assert "REDDIT_CLIENT_ID" in table.loc["reddit", "last_error"]

@@ -122,3 +122,31 @@ def test_a_failure_keeps_the_caching_headers():
     ok = next_state(SRC, None, Fetched("s", etag='"e"', last_modified="Mon"), NOW)
     failed = next_state(SRC, ok, Fetched("s", error="boom"), NOW)
     assert failed.etag == '"e"' and failed.last_modified == "Mon" and failed.last_success_at == NOW
+
+
+def test_search_sources_store_their_kind_and_resume_from_their_cursor(httpserver, tmp_path):
+    from tests.conftest import recorded
+
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(
+        lambda r: Response(recorded(f"hackernews/page{r.args.get('page', '0')}.json"))
+    )
+    source = {
+        "id": "hn",
+        "kind": "hackernews",
+        "base_url": httpserver.url_for("/api/v1"),
+        "requests_per_minute": 6000,
+    }
+    config = make_config(tmp_path, [source])
+    first = run(config)
+    assert first.new_mentions == 3 and first.sources_failed == 0
+    with store.connect(config.db_path) as db:
+        found = store.find_mentions(db, store.MentionFilter(kinds=("hackernews",)))
+        state = store.source_states(db)["hn"]
+    assert len(found) == 3 and state.skipped_last_fetch == 4  # the bad hit, once per query
+    assert set(state.cursors) == {"Nimbus Notes", "NimbusNotes", "Nimbus Sync", "Quillpad"}
+    httpserver.clear_log()
+    again = run(config, force=True)
+    assert again.new_mentions == 0
+    cursor = state.cursors["Nimbus Notes"]
+    filters = {r.args["query"]: r.args["numericFilters"] for r, _ in httpserver.log}
+    assert filters["Nimbus Notes"] == f"created_at_i>{cursor}"

@@ -8,11 +8,12 @@ from dashboard import reads
 from data.store import MentionFilter
 
 st.title("Mentions")
-terms, sources = reads.choices()
-c1, c2, c3 = st.columns(3)
+terms, sources, kinds = reads.choices()
+c1, c2, c3, c6 = st.columns(4)
 chosen_terms = c1.multiselect("Watched terms", terms)
 chosen_sources = c2.multiselect("Sources", sources)
 sentiments = c3.multiselect("Sentiment", ["negative", "neutral", "positive"])
+chosen_kinds = c6.multiselect("Kinds of source", kinds)
 c4, c5 = st.columns([1, 2])
 today = date.today()
 period = c4.date_input("Published between", (today - timedelta(days=29), today), max_value=today)
@@ -24,6 +25,7 @@ f = MentionFilter(
     until=until,
     terms=tuple(chosen_terms),
     sources=tuple(chosen_sources),
+    kinds=tuple(chosen_kinds),
     sentiments=tuple(sentiments),
     text=text,
     limit=1000,
@@ -47,8 +49,11 @@ st.dataframe(
         "sentiment",
         "terms",
         "source",
+        "kind",
         "title",
         "author",
+        "reach",
+        "also_on",
         "url",
         "text",
     ],
@@ -58,8 +63,15 @@ st.dataframe(
         "sentiment": st.column_config.NumberColumn("Score", format="%.2f"),
         "terms": st.column_config.ListColumn("About"),
         "source": "Source",
+        "kind": "Kind",
         "title": st.column_config.TextColumn("Title", width="large"),
         "author": "Author",
+        "reach": st.column_config.NumberColumn(
+            "Reach", format="%d", help="Followers, points, karma or likes, as the source gives it"
+        ),
+        "also_on": st.column_config.NumberColumn(
+            "Also on", format="%d", help="Other sources sharing the same link: one story"
+        ),
         "url": st.column_config.LinkColumn("Original", display_text="open ↗"),
         "text": st.column_config.TextColumn("Text", width="large"),
     },

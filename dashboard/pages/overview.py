@@ -7,8 +7,12 @@ from dashboard import reads
 from data.store import MentionFilter
 
 st.title("Overview")
-since, until = reads.period_picker()
-f = MentionFilter(since=since, until=until)
+left, right = st.columns([1, 1])
+with left:
+    since, until = reads.period_picker()
+with right:
+    kinds = st.multiselect("Kinds of source", reads.choices()[2], placeholder="all kinds")
+f = MentionFilter(since=since, until=until, kinds=tuple(kinds))
 daily = reads.per_day(f)
 
 if daily.empty:
@@ -84,14 +88,31 @@ with right:
         width="stretch",
     )
 
-st.subheader("Top sources")
+left, right = st.columns(2)
 top = reads.sources_ranked(f)
-st.dataframe(
+with left:
+    st.subheader("Where people talk")
+    st.caption("Mentions by kind of source.")
+    st.altair_chart(
+        alt.Chart(top)
+        .mark_bar()
+        .encode(
+            x=alt.X("sum(mentions):Q", title="mentions"),
+            y=alt.Y("kind:N", title=None, sort="-x"),
+            color=alt.Color("kind:N", legend=None),
+            tooltip=["kind:N", alt.Tooltip("sum(mentions):Q", title="mentions")],
+        ),
+        width="stretch",
+    )
+right.subheader("Top sources")
+top = top.head(10)
+right.dataframe(
     top,
     hide_index=True,
     width="stretch",
     column_config={
         "source": "Source",
+        "kind": "Kind",
         "mentions": st.column_config.ProgressColumn(
             "Mentions", format="%d", min_value=0, max_value=int(top["mentions"].max())
         ),

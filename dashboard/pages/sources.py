@@ -18,16 +18,31 @@ if configured.empty:
 
 table = configured.merge(health, on="source", how="left")
 table["health"] = table["health"].fillna("never fetched")
-failing = table[table["health"].isin(["error", "failing"])]
+failing = table[table["health"].isin(["error", "failing", "needs credentials"])]
 ok = int((table["health"] == "ok").sum())
 c1, c2, c3 = st.columns(3)
 c1.metric("Sources", len(table))
 c2.metric("Healthy", ok)
 c3.metric("Failing", len(failing))
-if not failing.empty:
-    # Source ids are config-validated ([A-Za-z0-9_.-]); error texts stay in the table, as data.
-    names = ", ".join(failing["source"])
-    st.error(f"Failing: {names}. The last error of each is in the table below.")
+# Source ids are config-validated ([A-Za-z0-9_.-]); error texts stay in the table, as data.
+locked = failing[failing["health"] == "needs credentials"]
+if not locked.empty:
+    st.warning(
+        f"Needs credentials: {', '.join(locked['source'])}. The source refused us (401/403); "
+        "the last error says which environment variables to set, then restart Tidings."
+    )
+broken = failing[failing["health"] != "needs credentials"]
+if not broken.empty:
+    st.error(
+        f"Failing: {', '.join(broken['source'])}. The last error of each is in the table below."
+    )
+odd = table[table["skipped_last_fetch"].fillna(0) > 0]
+if not odd.empty:
+    st.info(
+        "Items skipped for an unexpected shape on the last fetch: "
+        + ", ".join(f"{r.source} ({int(r.skipped_last_fetch)})" for r in odd.itertuples())
+        + ". A source that changed its API shows up here first."
+    )
 
 st.dataframe(
     table,
@@ -40,6 +55,7 @@ st.dataframe(
         "kind",
         "mentions",
         "items_last_fetch",
+        "skipped_last_fetch",
         "last_success_at",
         "last_attempt_at",
         "next_fetch_at",
@@ -54,6 +70,9 @@ st.dataframe(
         "kind": "Kind",
         "mentions": st.column_config.NumberColumn("Mentions stored", format="%d"),
         "items_last_fetch": st.column_config.NumberColumn("Items last fetch", format="%d"),
+        "skipped_last_fetch": st.column_config.NumberColumn(
+            "Skipped (bad shape)", format="%d", help="Items that did not look as the API should"
+        ),
         "last_success_at": st.column_config.DatetimeColumn(
             "Last success (UTC)", format="YYYY-MM-DD HH:mm"
         ),
