@@ -203,12 +203,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         st = states.get(s.id)
         if st is None:
             health = "never fetched"
+        elif st.needs_credentials:
+            health = f"NEEDS CREDENTIALS: {st.last_error}"
         elif st.last_error:
             health = f"FAILING ×{st.consecutive_failures}: {st.last_error}"
         else:
             health = f"ok, last success {st.last_success_at:%Y-%m-%d %H:%M}Z"
+            if st.skipped_last_fetch:
+                health += f", {st.skipped_last_fetch} item(s) of an unexpected shape skipped"
         enabled = "" if s.enabled else " (disabled)"
-        print(f"  {s.id:<20} {s.kind:<6} {health}{enabled}")
+        print(f"  {s.id:<20} {s.kind:<10} {health}{enabled}")
     return 0
 
 
