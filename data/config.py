@@ -10,6 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
@@ -112,13 +113,82 @@ class Pipeline(_Strict):
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
 
 
+EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
+Email = Annotated[str, Field(pattern=EMAIL)]
+SMTP_PASSWORD_ENV = "TIDINGS_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
+
+
+class Smtp(_Strict):
+    """Where mail goes out. The password comes from $TIDINGS_SMTP_PASSWORD, never this file."""
+
+    host: NonEmpty = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    sender: NonEmpty = "Tidings <tidings@localhost>"
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+
+
+class AlertRule(_Strict):
+    """When something needs a human, and whom to tell.
+
+    spike: mentions of an entity in the last window well above its usual level for that hour
+    and weekday (a Poisson test against the same hours of past weeks); `negative_only` counts
+    negative mentions alone. match: any new mention containing one of `any_terms`, optionally
+    only with a given sentiment and from an author with at least `min_reach`. competitor: a
+    competitor's spike, or a mention naming us and a competitor together. reminder: an
+    assigned mention still open `sla_hours` after assignment reminds its assignee, and after
+    twice that escalates to `escalate_to`.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["spike", "match", "competitor", "reminder"]
+    watch: list[NonEmpty] = []  # entity names; default: ours (spike) or competitors
+    negative_only: bool = False
+    window_hours: Annotated[int, Field(ge=1, le=168)] = 1
+    baseline_weeks: Annotated[int, Field(ge=1, le=52)] = 4
+    significance: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
+    min_mentions: Annotated[int, Field(ge=1)] = 5
+    any_terms: list[NonEmpty] = []
+    sentiment: Literal["negative", "neutral", "positive"] | None = None
+    min_reach: Annotated[int, Field(ge=0)] | None = None
+    sla_hours: Annotated[float, Field(gt=0)] = 24.0
+    escalate_to: list[Email] = []
+    recipients: list[Email] = []
+    delivery: Literal["instant", "hourly", "daily"] = "instant"
+    quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
+    timezone: str = "UTC"
+    cooldown_hours: Annotated[float, Field(ge=0)] = 6.0
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AlertRule:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {self.timezone!r} (e.g. Europe/London)") from None
+        if self.kind != "reminder" and not self.recipients:
+            raise ValueError(f"a {self.kind} rule needs recipients")
+        if self.kind == "match" and not (self.any_terms or self.sentiment or self.min_reach):
+            raise ValueError("a match rule needs any_terms, sentiment or min_reach")
+        if self.quiet_hours:
+            for part in self.quiet_hours.split("-"):
+                hours, minutes = map(int, part.split(":"))
+                if hours > 23 or minutes > 59:
+                    raise ValueError(f"quiet_hours: {part} is not a time of day")
+        return self
+
+
 class Config(_Strict):
     database: Database = Database()
     dashboard: Dashboard = Dashboard()
     http: Http = Http()
     pipeline: Pipeline = Pipeline()
+    smtp: Smtp = Smtp()
     watch: list[Watch] = []
     sources: list[Source] = []
+    alerts: list[AlertRule] = []
     path: Path | None = Field(default=None, exclude=True)  # the file this came from
 
     @model_validator(mode="after")
@@ -126,6 +196,7 @@ class Config(_Strict):
         for key, values in (
             ("sources", [s.id for s in self.sources]),
             ("watch", [w.name.casefold() for w in self.watch]),
+            ("alerts", [a.name for a in self.alerts]),
         ):
             seen: set[str] = set()
             for i, v in enumerate(values):
@@ -134,6 +205,11 @@ class Config(_Strict):
                         f"{key}[{i}]: duplicate {'id' if key == 'sources' else 'name'} {v!r}"
                     )
                 seen.add(v)
+        names = {w.name for w in self.watch}
+        for i, rule in enumerate(self.alerts):
+            for name in rule.watch:
+                if name not in names:
+                    raise ValueError(f"alerts[{i}].watch: {name!r} is not a [[watch]] name")
         return self
 
     def queries_for(self, source: Source) -> list[str]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -420,4 +420,55 @@ def source_health(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions
         FROM sources s ORDER BY s.consecutive_failures DESC, s.id
         """
+    ).df()
+
+
+# --- what alert rules look at ----------------------------------------------------------------
+
+
+def window_counts(
+    db: duckdb.DuckDBPyConnection,
+    terms: Sequence[str],
+    now: datetime,
+    window: timedelta,
+    weeks: int,
+    negative_only: bool = False,
+) -> dict[str, tuple[int, list[int]]]:
+    """Per watched term: stories in the window ending now, and in the same window of each of
+    the `weeks` weeks before (same hour, same weekday). Weeks before the first stored mention
+    are left out of the list, so a new install has a short baseline, not a baseline of zeros."""
+    if not terms:
+        return {}
+    rows = db.execute(
+        """
+        WITH weeks AS (
+            SELECT k, ?::TIMESTAMP - k * INTERVAL 7 DAY AS hi FROM range(0, ? + 1) t(k)
+        ), first AS (SELECT min(published) AS at FROM mentions)
+        SELECT term, k, count(DISTINCT story_key) AS n
+        FROM weeks, first, unnest(?::VARCHAR[]) u(term)
+        LEFT JOIN (SELECT published, story_key, sentiment_label, unnest(terms) AS t
+                   FROM scored_mentions) m
+          ON m.t = term AND m.published >= weeks.hi - ?::INTERVAL AND m.published < weeks.hi
+             AND (NOT ? OR m.sentiment_label = 'negative')
+        WHERE k = 0 OR weeks.hi - ?::INTERVAL >= first.at
+        GROUP BY term, k ORDER BY term, k
+        """,
+        [_naive_utc(now), weeks, list(terms), window, negative_only, window],
+    ).fetchall()
+    out: dict[str, tuple[int, list[int]]] = {t: (0, []) for t in terms}
+    for term, k, n in rows:
+        observed, baseline = out[term]
+        out[term] = (n, baseline) if k == 0 else (observed, [*baseline, n])
+    return out
+
+
+def recent_mentions(db: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFrame:
+    """Mentions collected since a time, with their latest scores: what match rules look at."""
+    return db.execute(
+        """
+        SELECT id, published, source, kind, title, text, author, reach, url, terms, sentiment,
+               sentiment_label
+        FROM scored_mentions WHERE collected_at >= ? ORDER BY published
+        """,
+        [_naive_utc(since)],
     ).df()

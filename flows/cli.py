@@ -67,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-dashboard", action="store_true", help="prepare the demo data only")
     c.set_defaults(handler=cmd_demo)
 
+    c = sub.add_parser("alerts", help="evaluate the alert rules now and send what fires")
+    c.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print which rules would fire and why; change nothing",
+    )
+    c.set_defaults(handler=cmd_alerts)
+
     c = sub.add_parser("status", help="sources, last run and counts")
     c.set_defaults(handler=cmd_status)
 
@@ -180,6 +188,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
     return run_demo(port=args.port, dashboard=not args.no_dashboard)
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if not config.alerts:
+        print(f"No [[alerts]] rule in {config.path}.")
+        return 0
+    from notify.alerts import dry_run, run_alerts
+
+    if args.dry_run:
+        for rule, conditions in dry_run(config):
+            if not conditions:
+                print(f"{rule.name} ({rule.kind}): nothing would fire")
+            for c in conditions:
+                to = ", ".join(c.recipients)
+                print(f"{rule.name} ({rule.kind}) would fire: {c.subject}")
+                print(f"  why: {c.reason}\n  to: {to}")
+        return 0
+    report = run_alerts(config)
+    for c in report.fired:
+        print(f"{c.rule}: {c.subject}")
+    print(report.summary())
+    if report.sent.error:
+        print(f"  mail server: {report.sent.error} (mail kept in the outbox for later)")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

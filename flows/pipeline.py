@@ -17,6 +17,7 @@ from data.config import Config, Source
 from data.records import Fetched, Mention, Score, SourceState
 from flows.sources import due_sources, next_state
 from nlp import build_scorer
+from notify.alerts import run_alerts
 
 DUE_SLACK = timedelta(seconds=30)
 
@@ -97,6 +98,7 @@ def score_batch(config: Config, mentions: list[Mention]) -> list[tuple[Mention, 
 
 
 store_task = task(store_pass, name="store-pass", cache_policy=NONE)
+alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
@@ -110,6 +112,8 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     sources = due_sources(config.sources, previous, started + DUE_SLACK, force)
     if not sources:
         log.info("No source is due yet.")
+        if config.alerts:  # reminders and quiet hours run on the clock, not on new mentions
+            log.info("Alerts: %s", alerts_task(config).summary())
         return PassReport()
     # Network work happens here, before any write transaction opens.
     async with Http(config.http) as http:
@@ -136,6 +140,11 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         scored += score_batch(config, mentions[i : i + size])
     report = store_task(config, sources, fetched, scored, previous, started)
     log.info("Pass done: %s", report.summary())
+    if config.alerts:
+        alerts = alerts_task(config)
+        log.info("Alerts: %s", alerts.summary())
+        if alerts.sent.error:
+            log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
     return report
 
 

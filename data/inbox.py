@@ -1,0 +1,143 @@
+"""The inbox: what people do with mentions (status, assignee, tags, note) and its history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from data.store import _aware, _naive_utc
+
+STATUSES = ("new", "assigned", "responded", "done", "ignored")
+OPEN = ("new", "assigned")
+
+
+def update(
+    db: duckdb.DuckDBPyConnection,
+    mention_ids: Sequence[str],
+    actor: str,
+    now: datetime,
+    *,
+    status: str | None = None,
+    assignee: str | None = None,
+    add_tags: Sequence[str] = (),
+    note: str | None = None,
+) -> int:
+    """Change the work state of mentions, keeping who changed what; return how many changed.
+
+    Assigning a new mention also moves it to 'assigned'.
+    """
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    ids = list(dict.fromkeys(mention_ids))
+    current = {
+        r[0]: r[1:]
+        for r in db.execute(
+            "SELECT mention_id, status, assignee, tags, note, assigned_at FROM inbox "
+            "WHERE list_contains(?, mention_id)",
+            [ids],
+        ).fetchall()
+    }
+    rows, history = [], []
+    at = _naive_utc(now)
+    for mid in ids:
+        old_status, old_assignee, tags, old_note, assigned_at = current.get(
+            mid, ("new", None, [], None, None)
+        )
+        new_status, new_assignee, new_tags, new_note = (
+            old_status,
+            old_assignee,
+            list(tags),
+            old_note,
+        )
+        changes = []
+        if assignee is not None and assignee != old_assignee:
+            new_assignee, assigned_at = assignee or None, at
+            changes.append(f"assignee: {old_assignee or '—'} → {assignee or '—'}")
+            if status is None and old_status == "new" and assignee:
+                new_status = "assigned"
+        if status is not None:
+            new_status = status
+        if new_status != old_status:
+            changes.append(f"status: {old_status} → {new_status}")
+        for tag in add_tags:
+            if tag and tag not in new_tags:
+                new_tags.append(tag)
+                changes.append(f"tag: +{tag}")
+        if note is not None and note != (old_note or ""):
+            new_note = note
+            changes.append(f"note: {note[:200]}")
+        if changes:
+            rows.append((mid, new_status, new_assignee, new_tags, new_note, assigned_at, at))
+            history += [(mid, at, actor, change) for change in changes]
+    if rows:
+        db.executemany("INSERT OR REPLACE INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO inbox_history VALUES (?, ?, ?, ?)", history)
+    return len(rows)
+
+
+_QUEUE = """
+    SELECT m.id, m.published, m.source, m.kind, m.title, m.text, m.author, m.reach, m.url,
+           m.terms, m.sentiment, m.sentiment_label,
+           coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags, i.note,
+           m.sentiment_label = 'negative' AS likely_complaint,
+           contains(m.title || ' ' || m.text, '?') AS likely_question
+    FROM scored_mentions m LEFT JOIN inbox i ON i.mention_id = m.id
+"""
+
+
+def queue(
+    db: duckdb.DuckDBPyConnection,
+    statuses: Sequence[str] = OPEN,
+    since: datetime | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """What needs action first: likely complaints and questions, then by reach and recency."""
+    return db.execute(
+        f"""
+        {_QUEUE}
+        WHERE list_contains(?, coalesce(i.status, 'new')) AND m.published >= ?
+        ORDER BY (likely_complaint OR likely_question) DESC, m.reach DESC NULLS LAST,
+                 m.published DESC
+        LIMIT ?
+        """,
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), limit],
+    ).df()
+
+
+def mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
+    found = db.execute(f"{_QUEUE} WHERE m.id = ?", [mention_id]).df()
+    return None if found.empty else found.iloc[0].to_dict()
+
+
+def history(db: duckdb.DuckDBPyConnection, mention_id: str) -> pd.DataFrame:
+    return db.execute(
+        "SELECT changed_at, actor, change FROM inbox_history WHERE mention_id = ? "
+        "ORDER BY changed_at DESC, change",
+        [mention_id],
+    ).df()
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    mention_id: str
+    assignee: str
+    assigned_at: datetime
+    title: str
+    url: str
+    terms: tuple[str, ...]
+
+
+def open_assigned(db: duckdb.DuckDBPyConnection) -> list[Assigned]:
+    """Mentions assigned to someone and not yet responded to, done or ignored."""
+    rows = db.execute(
+        """
+        SELECT i.mention_id, i.assignee, i.assigned_at, m.title, m.url, m.terms
+        FROM inbox i JOIN scored_mentions m ON m.id = i.mention_id
+        WHERE i.status = 'assigned' AND i.assignee IS NOT NULL AND i.assigned_at IS NOT NULL
+        """
+    ).fetchall()
+    return [Assigned(r[0], r[1], _aware(r[2]), r[3], r[4], tuple(r[5])) for r in rows]  # type: ignore[arg-type]

@@ -1,0 +1,172 @@
+"""Mail waiting to go out, and the alert bookkeeping that decides what goes in it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from data.store import _aware, _naive_utc
+
+STUCK_AFTER = timedelta(minutes=15)  # a mail left 'sending' this long was cut off by a crash
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    id: str  # stable for what it carries: enqueuing the same id twice stores it once
+    kind: str  # alert | digest | reminder
+    rule: str | None
+    recipients: tuple[str, ...]
+    subject: str
+    text_body: str
+    html_body: str
+    not_before: datetime
+    attempts: int = 0
+
+
+def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime) -> int:
+    """Store mails not stored yet; return how many are new."""
+    before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    db.executemany(
+        "INSERT OR IGNORE INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
+        "created_at, not_before, status, attempts, next_attempt_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+        [
+            (m.id, m.kind, m.rule, list(m.recipients), m.subject, m.text_body, m.html_body,
+             _naive_utc(now), _naive_utc(m.not_before), _naive_utc(m.not_before))
+            for m in mails
+        ],
+    )  # fmt: skip
+    return db.execute("SELECT count(*) FROM outbox").fetchone()[0] - before
+
+
+def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) -> list[Mail]:
+    """Mails whose time has come, marked 'sending' (in the caller's transaction)."""
+    at = _naive_utc(now)
+    rows = db.execute(
+        """
+        SELECT id, kind, rule, recipients, subject, text_body, html_body, not_before, attempts
+        FROM outbox
+        WHERE (status = 'pending' AND next_attempt_at <= ? AND not_before <= ?)
+           OR (status = 'sending' AND next_attempt_at <= ?)
+        ORDER BY created_at LIMIT ?
+        """,
+        [at, at, _naive_utc(now - STUCK_AFTER), limit],
+    ).fetchall()
+    mails = [
+        Mail(r[0], r[1], r[2], tuple(r[3]), r[4], r[5], r[6], _aware(r[7]), r[8]) for r in rows
+    ]  # type: ignore[arg-type]
+    if mails:
+        db.execute(
+            "UPDATE outbox SET status = 'sending', next_attempt_at = ? WHERE list_contains(?, id)",
+            [at, [m.id for m in mails]],
+        )
+    return mails
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    mail_id: str
+    sent: bool
+    error: str | None = None
+    permanent: bool = False
+
+
+def record_outcomes(
+    db: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome], now: datetime, max_attempts: int
+) -> None:
+    at = _naive_utc(now)
+    for o in outcomes:
+        if o.sent:
+            db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+                "last_error = NULL WHERE id = ?",
+                [at, o.mail_id],
+            )
+            continue
+        (attempts,) = db.execute(
+            "SELECT attempts + 1 FROM outbox WHERE id = ?", [o.mail_id]
+        ).fetchone()
+        failed = o.permanent or attempts >= max_attempts
+        retry_at = now + timedelta(minutes=min(2**attempts, 240))
+        db.execute(
+            "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
+            "WHERE id = ?",
+            ["failed" if failed else "pending", attempts, o.error, _naive_utc(retry_at), o.mail_id],
+        )
+
+
+def outbox_view(db: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
+    return db.execute(
+        "SELECT created_at, status, kind, rule, subject, recipients, attempts, last_error, "
+        "not_before, sent_at FROM outbox ORDER BY created_at DESC LIMIT ?",
+        [limit],
+    ).df()
+
+
+# --- alert bookkeeping ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    rule: str
+    key: str
+    active: bool
+    last_fired_at: datetime | None = None
+    cleared_at: datetime | None = None
+
+
+def alert_states(db: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], AlertState]:
+    rows = db.execute("SELECT rule, key, active, last_fired_at, cleared_at FROM alert_state")
+    return {
+        (r[0], r[1]): AlertState(r[0], r[1], r[2], _aware(r[3]), _aware(r[4]))
+        for r in rows.fetchall()
+    }
+
+
+def save_alert_states(db: duckdb.DuckDBPyConnection, states: Sequence[AlertState]) -> None:
+    if states:
+        db.executemany(
+            "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?)",
+            [
+                (s.rule, s.key, s.active, _naive_utc(s.last_fired_at), _naive_utc(s.cleared_at))
+                for s in states
+            ],
+        )
+
+
+def add_events(
+    db: duckdb.DuckDBPyConnection, events: Sequence[tuple[str, str, str, dict]], now: datetime
+) -> None:
+    """(id, rule, subject, payload) of alerts that wait for their rule's digest."""
+    if events:
+        db.executemany(
+            "INSERT OR IGNORE INTO alert_events VALUES (?, ?, ?, ?, ?, NULL)",
+            [(i, rule, _naive_utc(now), subject, json.dumps(p)) for i, rule, subject, p in events],
+        )
+
+
+def unmailed_events(db: duckdb.DuckDBPyConnection, rule: str) -> list[tuple[str, str, dict]]:
+    rows = db.execute(
+        "SELECT id, subject, payload FROM alert_events WHERE rule = ? AND mailed_in IS NULL "
+        "ORDER BY fired_at",
+        [rule],
+    ).fetchall()
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+def mark_events_mailed(db: duckdb.DuckDBPyConnection, ids: Sequence[str], mail_id: str) -> None:
+    db.execute(
+        "UPDATE alert_events SET mailed_in = ? WHERE list_contains(?, id)", [mail_id, list(ids)]
+    )
+
+
+def last_digest_at(db: duckdb.DuckDBPyConnection, rule: str) -> datetime | None:
+    (at,) = db.execute(
+        "SELECT max(created_at) FROM outbox WHERE rule = ? AND kind = 'digest'", [rule]
+    ).fetchone()
+    return _aware(at)

@@ -1,0 +1,132 @@
+"""Evaluate the alert rules against the store and queue what fires: instant mails at once,
+digests when due; quiet hours hold a mail in the outbox until they end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+
+from data import inbox, outbox, store
+from data.config import AlertRule, Config
+from data.outbox import AlertState, Mail
+from notify import rules
+from notify.email import SendReport, render, send_pending
+from notify.rules import Condition
+
+CHECKED = "__checked__"  # alert_state key: when a per-mention rule last looked
+
+
+@dataclass(frozen=True, slots=True)
+class AlertReport:
+    fired: list[Condition] = field(default_factory=list)
+    queued: int = 0
+    sent: SendReport = SendReport()
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.fired)} alert(s) fired, {self.queued} mail(s) queued; sent "
+            f"{self.sent.sent}, retrying {self.sent.retrying}, failed {self.sent.failed}"
+        )
+
+
+def evaluate(
+    config: Config, db: duckdb.DuckDBPyConnection, now: datetime
+) -> tuple[list[tuple[AlertRule, list[Condition]]], list[AlertState]]:
+    """What fires now under each enabled rule, and the alert states to store. Reads only."""
+    states = outbox.alert_states(db)
+    ours = {w.name for w in config.watch if w.kind != "competitor"}
+    competitors = {w.name for w in config.watch if w.kind == "competitor"}
+    fired, updates = [], []
+    assigned = None
+    for rule in config.alerts:
+        if not rule.enabled:
+            continue
+        conditions: list[Condition] = []
+        checked: list[str] = []
+        if rule.kind in ("spike", "competitor"):
+            terms = rules.entities(rule, config.watch)
+            counts = store.window_counts(
+                db, terms, now, timedelta(hours=rule.window_hours), rule.baseline_weeks,
+                rule.negative_only,
+            )  # fmt: skip
+            for term, (observed, baseline) in counts.items():
+                c = rules.spike(rule, term, observed, baseline, rule.kind == "competitor")
+                conditions += [c] if c else []
+            checked = terms
+        if rule.kind in ("match", "competitor"):
+            last = states.get((rule.name, CHECKED))
+            since = (last and last.last_fired_at) or now - timedelta(hours=rule.window_hours)
+            for m in store.recent_mentions(db, since).to_dict("records"):
+                c = rules.matches(rule, m, ours, competitors)
+                conditions += [c] if c else []
+            updates.append(AlertState(rule.name, CHECKED, False, now, None))
+        if rule.kind == "reminder":
+            assigned = inbox.open_assigned(db) if assigned is None else assigned
+            conditions = rules.reminders(rule, assigned, now)
+        firing, changed = rules.to_fire(rule, conditions, states, now, checked)
+        fired.append((rule, firing))
+        updates += changed
+    return fired, updates
+
+
+def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -> AlertReport:
+    """Evaluate, queue and (unless told not to) send. One transaction for the bookkeeping."""
+    now = now or store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        fired, updates = evaluate(config, db, now)
+        mails: list[Mail] = []
+        for rule, conditions in fired:
+            hold = rules.hold_until(rule, now)
+            if rule.delivery == "instant" or rule.kind == "reminder":
+                mails += [
+                    render(config, "reminder" if rule.kind == "reminder" else "alert", rule.name,
+                           c.subject, [c], c.recipients, hold, now)
+                    for c in conditions
+                ]  # fmt: skip
+                continue
+            outbox.add_events(
+                db,
+                [(f"{c.rule}/{c.key}/{now.isoformat()}", c.rule, c.subject, _payload(c))
+                 for c in conditions],
+                now,
+            )  # fmt: skip
+            mails += _digest(config, db, rule, now, hold)
+        outbox.save_alert_states(db, updates)
+        queued = outbox.enqueue(db, mails, now)
+        db.commit()
+    sent = send_pending(config, now) if send else SendReport()
+    return AlertReport([c for _, cs in fired for c in cs], queued, sent)
+
+
+def _digest(
+    config: Config, db: duckdb.DuckDBPyConnection, rule: AlertRule, now: datetime, hold: datetime
+) -> list[Mail]:
+    if not rules.digest_due(rule, outbox.last_digest_at(db, rule.name), now):
+        return []
+    events = outbox.unmailed_events(db, rule.name)
+    if not events:
+        return []
+    conditions = [Condition(**payload) for _, _, payload in events]
+    every = "Hourly" if rule.delivery == "hourly" else "Daily"
+    subject = f"{every} digest: {len(conditions)} alert(s) from {rule.name}"
+    mail = render(config, "digest", rule.name, subject, conditions, rule.recipients, hold, now)
+    outbox.mark_events_mailed(db, [i for i, _, _ in events], mail.id)
+    return [mail]
+
+
+def _payload(c: Condition) -> dict:
+    return {
+        "rule": c.rule, "key": c.key, "subject": c.subject, "reason": c.reason,
+        "recipients": list(c.recipients), "mentions": list(c.mentions),
+    }  # fmt: skip
+
+
+def dry_run(config: Config, now: datetime | None = None) -> list[tuple[AlertRule, list[Condition]]]:
+    """What would fire now, and why, without storing or sending anything."""
+    now = now or store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        fired, _ = evaluate(config, db, now)
+    return fired
