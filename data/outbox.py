@@ -30,6 +30,8 @@ class Mail:
 
 def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime) -> int:
     """Store mails not stored yet; return how many are new."""
+    if not mails:
+        return 0
     before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
     db.executemany(
         "INSERT OR IGNORE INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "

@@ -435,8 +435,8 @@ def window_counts(
     negative_only: bool = False,
 ) -> dict[str, tuple[int, list[int]]]:
     """Per watched term: stories in the window ending now, and in the same window of each of
-    the `weeks` weeks before (same hour, same weekday). Weeks before the first stored mention
-    are left out of the list, so a new install has a short baseline, not a baseline of zeros."""
+    the `weeks` weeks before (same hour, same weekday). Weeks that ended before the first
+    stored mention are left out, so a new install has a short baseline, not one of zeros."""
     if not terms:
         return {}
     rows = db.execute(
@@ -450,10 +450,10 @@ def window_counts(
                    FROM scored_mentions) m
           ON m.t = term AND m.published >= weeks.hi - ?::INTERVAL AND m.published < weeks.hi
              AND (NOT ? OR m.sentiment_label = 'negative')
-        WHERE k = 0 OR weeks.hi - ?::INTERVAL >= first.at
+        WHERE k = 0 OR weeks.hi > first.at
         GROUP BY term, k ORDER BY term, k
         """,
-        [_naive_utc(now), weeks, list(terms), window, negative_only, window],
+        [_naive_utc(now), weeks, list(terms), window, negative_only],
     ).fetchall()
     out: dict[str, tuple[int, list[int]]] = {t: (0, []) for t in terms}
     for term, k, n in rows:

@@ -131,7 +131,7 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
                 outcomes.append(_send_one(server, m, config.smtp.sender))
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        outbox.record_outcomes(db, outcomes, store.utcnow(), config.smtp.max_attempts)
+        outbox.record_outcomes(db, outcomes, now, config.smtp.max_attempts)
         db.commit()
         (failed,) = db.execute(
             "SELECT count(*) FROM outbox WHERE status = 'failed' AND list_contains(?, id)",

@@ -103,11 +103,14 @@ def matches(
         by = f" by {who}" + (f" (reach {int(reach):,})" if reach is not None else "")
         subject = " ".join(p for p in parts if p) + f" mention of {', '.join(sorted(terms))}{by}"
         subject = subject[0].upper() + subject[1:]
-        reason = "matches " + ", ".join(
-            [f"any of {rule.any_terms}"] * bool(rule.any_terms)
-            + [f"sentiment {rule.sentiment}"] * bool(rule.sentiment)
-            + [f"reach ≥ {rule.min_reach:,}"] * (rule.min_reach is not None)
-        )
+        why = []
+        if rule.any_terms:
+            why.append(f"contains {', '.join(repr(t) for t in found)}")
+        if rule.sentiment:
+            why.append(f"sentiment is {rule.sentiment}")
+        if rule.min_reach is not None:
+            why.append(f"author's reach is at least {rule.min_reach:,}")
+        reason = "; ".join(why)
     return Condition(
         rule=rule.name,
         key=str(mention["id"]),
