@@ -7,8 +7,10 @@ from dashboard.auth import require_password
 st.set_page_config(page_title="Tidings", page_icon=":material/forum:", layout="wide")
 require_password()
 pages = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/insights:", default=True),
-    st.Page("pages/mentions.py", title="Mentions", icon=":material/forum:"),
-    st.Page("pages/sources.py", title="Sources", icon=":material/rss_feed:"),
+    st.Page("views/overview.py", title="Overview", icon=":material/insights:", default=True),
+    st.Page("views/inbox.py", title="Inbox", icon=":material/inbox:"),
+    st.Page("views/mentions.py", title="Mentions", icon=":material/forum:"),
+    st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
+    st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:"),
 ]
 st.navigation(pages).run()

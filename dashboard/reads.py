@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from data import store
+from data import inbox, outbox, store
 from data.config import Config, load_config
 from data.store import MentionFilter
 
@@ -48,6 +48,28 @@ def per_day(f: MentionFilter) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def sources_ranked(f: MentionFilter) -> pd.DataFrame:
     return _read(store.top_sources, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def inbox_queue(statuses: tuple[str, ...]) -> pd.DataFrame:
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return inbox.queue(db, statuses)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def alerts_overview() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Spikes firing now, and the outbox (newest first)."""
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        active = db.execute(
+            "SELECT rule, key AS about, last_fired_at FROM alert_state "
+            "WHERE active AND list_contains(?, rule) ORDER BY last_fired_at DESC",
+            [[r.name for r in cfg.alerts if r.kind in ("spike", "competitor")]],
+        ).df()
+        # Per-mention conditions (matches, reminders) fire once each; only spikes stay "on".
+        active = active[~active["about"].str.fullmatch(r"[0-9a-f]{24}(:\w+)?")]
+        return active, outbox.outbox_view(db)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

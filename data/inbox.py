@@ -79,6 +79,33 @@ def update(
     return len(rows)
 
 
+ACTIONS = ("Mark done", "Mark responded", "Ignore", "Assign to…", "Add tag…")
+
+
+def apply(
+    db: duckdb.DuckDBPyConnection,
+    mention_ids: Sequence[str],
+    action: str,
+    value: str,
+    actor: str,
+    now: datetime,
+) -> int:
+    """A bulk action from the inbox page. Raises ValueError with what the person must fix."""
+    value = value.strip()
+    if not mention_ids:
+        raise ValueError("Select at least one mention first.")
+    if action in ("Assign to…", "Add tag…") and not value:
+        raise ValueError("Say whom to assign to, or which tag to add.")
+    changes: dict = {
+        "Mark done": {"status": "done"},
+        "Mark responded": {"status": "responded"},
+        "Ignore": {"status": "ignored"},
+        "Assign to…": {"assignee": value},
+        "Add tag…": {"add_tags": [value]},
+    }[action]
+    return update(db, mention_ids, actor, now, **changes)
+
+
 _QUEUE = """
     SELECT m.id, m.published, m.source, m.kind, m.title, m.text, m.author, m.reach, m.url,
            m.terms, m.sentiment, m.sentiment_label,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import threading
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -17,8 +18,12 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
-from data import store
-from data.config import load_config
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+from data import inbox, store
+from data.config import Config, load_config
+from notify.alerts import AlertReport, run_alerts
 
 _PUBDATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
 _DATETIME_ATTR = re.compile(rb'datetime="([^"]+)"')
@@ -83,12 +88,36 @@ def serve_folder(folder: Path) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def prepare_demo(workdir: Path, base_url: str) -> Path:
+class _MailFolder:
+    """An SMTP handler that keeps each mail as an .eml file, so the demo can show them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+        n = len(list(self.folder.glob("*.eml"))) + 1
+        (self.folder / f"{n:03d}.eml").write_bytes(envelope.content)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+def serve_mail(folder: Path) -> tuple[Controller, int]:
+    """A local SMTP server on 127.0.0.1 that writes what it receives into `folder`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(_MailFolder(folder), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port
+
+
+def prepare_demo(workdir: Path, base_url: str, smtp_port: int = 25) -> Path:
     """Write the demo config (pointing at `base_url`) into `workdir`, with a fresh database."""
     workdir.mkdir(parents=True, exist_ok=True)
     template = resources.files("data").joinpath("demo/demo.toml").read_text("utf-8")
     path = workdir / "tidings.toml"
-    path.write_text(template.replace("{base_url}", base_url), encoding="utf-8")
+    text = template.replace("{base_url}", base_url).replace("{smtp_port}", str(smtp_port))
+    path.write_text(text, encoding="utf-8")
     for stale in workdir.glob("tidings.duckdb*"):
         stale.unlink()
     return path
@@ -101,13 +130,18 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
     workdir = workdir or Path("var/demo")
     feeds = workdir / "feeds"
     shutil.rmtree(feeds, ignore_errors=True)
+    shutil.rmtree(workdir / "mail", ignore_errors=True)
     replay_feeds(feeds)
     server, base_url = serve_folder(feeds)
+    mail, smtp_port = serve_mail(workdir / "mail")
     try:
-        config = load_config(prepare_demo(workdir, base_url))
+        config = load_config(prepare_demo(workdir, base_url, smtp_port))
         print(f"Demo feeds served from {base_url}; running one pass…", flush=True)
         report = run_pass(config, force=True)
         print(report.summary(), flush=True)
+        alerts = seed_inbox(config)
+        print(f"Inbox: some complaints assigned and handled. Alerts: {alerts.summary()}.")
+        print(f"Mail the demo sent is in {workdir / 'mail'}/", flush=True)
         if not dashboard:
             return 0
         proc = start_dashboard(config, port)
@@ -118,3 +152,24 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
             stop(proc)
     finally:
         server.shutdown()
+        mail.stop()
+
+
+def seed_inbox(config: Config) -> AlertReport:
+    """Show the inbox in use: the loudest complaints assigned a day and a half ago (so that a
+    reminder is due), a few handled; then evaluate the alerts as a later pass would."""
+    now = store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        queue = inbox.queue(db)
+        complaints = queue[queue["likely_complaint"]]["id"].tolist()
+        db.begin()
+        lead, sam = "dana@nimbusnotes.example", "sam@nimbusnotes.example"
+        others = queue[~queue["likely_complaint"]]["id"].tolist()
+        inbox.update(db, complaints[:3], lead, now - timedelta(hours=30), assignee=sam)
+        inbox.update(
+            db, complaints[3:5], sam, now - timedelta(hours=5), status="responded",
+            add_tags=["sync"], note="Replied with the post-mortem link.",
+        )  # fmt: skip
+        inbox.update(db, others[:4], sam, now - timedelta(hours=2), status="done")
+        db.commit()
+    return run_alerts(config, now)

@@ -4,7 +4,7 @@ digests when due; quiet hours hold a mail in the outbox until they end."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -16,6 +16,7 @@ from notify.email import SendReport, render, send_pending
 from notify.rules import Condition
 
 CHECKED = "__checked__"  # alert_state key: when a per-mention rule last looked
+FRESH = timedelta(hours=24)  # per-mention rules ignore mentions published longer ago
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,12 @@ def evaluate(
         if rule.kind in ("match", "competitor"):
             last = states.get((rule.name, CHECKED))
             since = (last and last.last_fired_at) or now - timedelta(hours=rule.window_hours)
+            # Only what is recent news: a first pass that collects a week of history must not
+            # send a week of alerts.
+            fresh = now - max(timedelta(hours=rule.window_hours), FRESH)
             for m in store.recent_mentions(db, since).to_dict("records"):
+                if m["published"].replace(tzinfo=UTC) < fresh:
+                    continue
                 c = rules.matches(rule, m, ours, competitors)
                 conditions += [c] if c else []
             updates.append(AlertState(rule.name, CHECKED, False, now, None))

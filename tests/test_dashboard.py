@@ -48,7 +48,7 @@ def filled(tmp_path, monkeypatch):
 
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(PAGES / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(PAGES / "views" / f"{name}.py"), default_timeout=60)
     at.run()
     assert not at.exception, at.exception
     return at

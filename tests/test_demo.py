@@ -56,6 +56,7 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     shot = tmp_path / "overview.png"
+    inbox_shot = tmp_path / "inbox.png"
     started = time.monotonic()
     try:
         wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 110)
@@ -68,6 +69,14 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
             page.screenshot(path=str(shot), full_page=True)
             body = page.inner_text("body")
             first_metric = page.get_by_test_id("stMetricValue").first.inner_text()
+            page.get_by_role("link", name="Inbox").click()
+            page.get_by_text("Likely complaints and questions first").wait_for(timeout=30_000)
+            page.get_by_text("History").wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # let the grid draw its rows
+            page.screenshot(path=str(inbox_shot), full_page=True)
+            inbox_body = page.inner_text("body")
+            page.get_by_role("link", name="Alerts").click()
+            page.get_by_text("Outbox").wait_for(timeout=30_000)
             page.get_by_role("link", name="Sources").click()
             page.get_by_text("Failing: old-press-feed").wait_for(timeout=30_000)
             browser.close()
@@ -84,5 +93,10 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert int(first_metric.replace(",", "")) >= 200, body[:500]  # the "Mentions" metric
     assert "Traceback" not in body and "Error" not in body
     assert ready_in < 120
+    assert inbox_shot.stat().st_size > 20_000
+    assert "Apply to 0 selected" in inbox_body and "Traceback" not in inbox_body
+    mails = sorted((tmp_path / "var" / "demo" / "mail").glob("*.eml"))
+    assert mails, "the demo's alerts should have sent mail to its local SMTP server"
+    assert b"Reminder: a mention assigned to you" in b"".join(m.read_bytes() for m in mails)
     assert "Traceback" not in output and "| ERROR" not in output, output
     assert proc.returncode is not None

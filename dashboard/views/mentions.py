@@ -4,10 +4,17 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import reads
+from dashboard import mention_detail, reads
 from data.store import MentionFilter
 
 st.title("Mentions")
+if "id" in st.query_params:  # a link from an alert mail
+    mention_detail.ask_actor()
+    mention_detail.show(st.query_params["id"])
+    if st.button("All mentions"):
+        st.query_params.clear()
+        st.rerun()
+    st.stop()
 terms, sources, kinds = reads.choices()
 c1, c2, c3, c6 = st.columns(4)
 chosen_terms = c1.multiselect("Watched terms", terms)

@@ -1,0 +1,82 @@
+"""Inbox: the mentions to act on, most urgent first, with bulk actions."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import mention_detail, reads
+from data import inbox, store
+
+st.title("Inbox")
+mention_detail.ask_actor()
+statuses = st.multiselect("Status", inbox.STATUSES, default=list(inbox.OPEN))
+queue = reads.inbox_queue(tuple(statuses))
+if queue.empty:
+    st.success("Nothing waiting: every mention in these statuses has been handled.")
+    st.stop()
+
+flags = queue["likely_complaint"].map({True: "complaint?", False: ""}) + queue[
+    "likely_question"
+].map({True: " question?", False: ""})
+table = pd.DataFrame(
+    {
+        "flag": flags.str.strip(),
+        "published": queue["published"],
+        "status": queue["status"],
+        "assignee": queue["assignee"],
+        "tags": queue["tags"],
+        "title": queue["title"],
+        "author": queue["author"],
+        "reach": queue["reach"],
+        "source": queue["source"],
+        "url": queue["url"],
+    }
+)
+st.caption(
+    f"{len(queue):,} mention(s). Likely complaints and questions first, then by reach and "
+    "recency. Select rows (click their left edge), then apply an action below."
+)
+picked_rows = st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="multi-row",
+    column_config={
+        "flag": "Needs",
+        "published": st.column_config.DatetimeColumn("Published (UTC)", format="YYYY-MM-DD HH:mm"),
+        "status": "Status",
+        "assignee": "Assigned to",
+        "tags": st.column_config.ListColumn("Tags"),
+        "title": st.column_config.TextColumn("Title", width="large"),
+        "author": "Author",
+        "reach": st.column_config.NumberColumn("Reach", format="%d"),
+        "source": "Source",
+        "url": st.column_config.LinkColumn("Original", display_text="open ↗"),
+    },
+    key="queue",
+)
+chosen = queue["id"].iloc[picked_rows["selection"]["rows"]].tolist()
+
+with st.form("bulk"):
+    c1, c2, c3 = st.columns([2, 2, 1])
+    action = c1.selectbox("Action", inbox.ACTIONS)
+    value = c2.text_input("Assignee or tag", placeholder="sam@example.com / billing")
+    apply = c3.form_submit_button(f"Apply to {len(chosen)} selected", type="primary")
+if apply:
+    cfg = reads.config()
+    try:
+        with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+            db.begin()
+            n = inbox.apply(db, chosen, action, value, mention_detail.actor(), store.utcnow())
+            db.commit()
+    except ValueError as e:
+        st.warning(str(e))
+    else:
+        st.cache_data.clear()
+        st.toast(f"{n} mention(s) updated.")
+        st.rerun()
+
+st.subheader("Mention")
+labels = dict(zip(queue["id"], queue["title"].str.slice(0, 90), strict=True))
+picked = st.selectbox("Open", list(labels), format_func=lambda i: labels[i], index=0)
+mention_detail.show(picked)

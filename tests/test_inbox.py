@@ -1,0 +1,172 @@
+"""The inbox: work states, history, the queue, and its dashboard page under AppTest."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from data import inbox, store
+from data.records import Mention, Score
+from tests.conftest import ROOT, make_config
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def filled(tmp_path):
+    config = make_config(tmp_path, [])
+    ms = [
+        Mention(
+            "forum",
+            "1",
+            "https://f.example/1",
+            "Love it",
+            "Nimbus Notes is great",
+            "ana",
+            NOW - timedelta(hours=1),
+            10,
+        ),
+        Mention(
+            "forum",
+            "2",
+            "https://f.example/2",
+            "Broken",
+            "Nimbus Notes lost my data",
+            "bob",
+            NOW - timedelta(hours=2),
+            50,
+        ),
+        Mention(
+            "forum",
+            "3",
+            "https://f.example/3",
+            "How?",
+            "How do I export from Nimbus Notes?",
+            "cy",
+            NOW - timedelta(hours=3),
+            5,
+        ),
+        Mention(
+            "forum",
+            "4",
+            "https://f.example/4",
+            "Awful",
+            "Nimbus Notes support is awful",
+            "dee",
+            NOW - timedelta(hours=4),
+            5000,
+        ),
+    ]
+    labels = ["positive", "negative", "neutral", "negative"]
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, ms, NOW)
+        store.upsert_scores(
+            db,
+            [
+                Score(m.id, "v", ("Nimbus Notes",), 0.0, lab)
+                for m, lab in zip(ms, labels, strict=True)
+            ],
+            NOW,
+        )
+    return config, ms
+
+
+def test_complaints_and_questions_come_first_by_reach(tmp_path):
+    config, ms = filled(tmp_path)
+    with store.connect(config.db_path) as db:
+        order = inbox.queue(db)["id"].tolist()
+    assert order == [ms[3].id, ms[1].id, ms[2].id, ms[0].id]
+
+
+def test_changes_are_kept_with_who_and_when(tmp_path):
+    config, ms = filled(tmp_path)
+    m = ms[1].id
+    with store.connect(config.db_path) as db:
+        assert inbox.update(db, [m], "ana@example.com", NOW, assignee="sam@example.com") == 1
+        assert (
+            inbox.update(
+                db,
+                [m],
+                "sam@example.com",
+                NOW + timedelta(hours=1),
+                add_tags=["sync"],
+                note="Called them",
+            )
+            == 1
+        )
+        assert (
+            inbox.update(db, [m], "sam@example.com", NOW + timedelta(hours=2), status="done") == 1
+        )
+        assert (
+            inbox.update(db, [m], "sam@example.com", NOW + timedelta(hours=3), status="done") == 0
+        )
+        item = inbox.mention(db, m)
+        changes = inbox.history(db, m)
+        open_ids = inbox.queue(db)["id"].tolist()
+    assert (
+        item["status"] == "done"
+        and item["assignee"] == "sam@example.com"
+        and list(item["tags"]) == ["sync"]
+    )
+    assert changes["change"].tolist() == [
+        "status: assigned → done", "note: Called them", "tag: +sync",
+        "assignee: — → sam@example.com", "status: new → assigned",
+    ]  # fmt: skip
+    assert changes["actor"].tolist()[-1] == "ana@example.com"
+    assert m not in open_ids
+
+
+def test_bulk_actions(tmp_path):
+    config, ms = filled(tmp_path)
+    ids = [ms[1].id, ms[3].id]
+    with store.connect(config.db_path) as db:
+        assert inbox.apply(db, ids, "Assign to…", " sam@example.com ", "lead@example.com", NOW) == 2
+        assert inbox.apply(db, ids, "Add tag…", "billing", "lead@example.com", NOW) == 2
+        assert inbox.apply(db, [ms[1].id], "Mark done", "", "sam@example.com", NOW) == 1
+        for bad, value, message in [([], "", "Select at least one"), (ids, "", "Say whom")]:
+            with pytest.raises(ValueError, match=message):
+                inbox.apply(db, bad, "Assign to…", value, "x", NOW)
+        rows = dict(db.execute("SELECT mention_id, status FROM inbox").fetchall())
+    assert rows == {ms[1].id: "done", ms[3].id: "assigned"}
+
+
+def test_inbox_page_lists_what_needs_action(tmp_path, monkeypatch):
+    config, ms = filled(tmp_path)
+    with store.connect(config.db_path) as db:
+        inbox.update(db, [ms[0].id], "x", NOW, status="done")
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "inbox.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["title"].tolist() == ["Awful", "Broken", "How?"]
+    assert table["flag"].tolist() == ["complaint?", "complaint?", "question?"]
+    at.button[0].click().run()  # apply with nothing selected
+    assert "Select at least one mention first." in at.warning[0].value
+    assert [t.value for t in at.text][:1] == ["Awful"]  # the first one is open below
+
+
+def test_a_mention_link_from_an_email_opens_it(tmp_path, monkeypatch):
+    config, ms = filled(tmp_path)
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "mentions.py"), default_timeout=60)
+    at.query_params["id"] = ms[1].id
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.text][:2] == ["Broken", "Nimbus Notes lost my data"]
+    at.selectbox[0].select("responded")
+    at.text_area[0].input("Refunded.")
+    at.button[0].click().run()
+    with store.connect(config.db_path) as db:
+        assert inbox.mention(db, ms[1].id)["status"] == "responded"
+        assert "note: Refunded." in inbox.history(db, ms[1].id)["change"].tolist()
+
+
+def test_no_streamlit_pages_folder_can_bypass_the_password_gate():
+    # Streamlit serves a folder named pages/ beside the entry script on its own, without
+    # running app.py (and so without its password gate). Our pages live in views/.
+    assert not (ROOT / "dashboard" / "pages").exists()
