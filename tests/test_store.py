@@ -36,13 +36,13 @@ def score(m: Mention, sentiment: float = 0.5, version: str = "v1") -> Score:
 def test_migrations_apply_once(tmp_path):
     path = tmp_path / "t.duckdb"
     with store.connect(path) as db:
-        assert store.migrate(db) == 2  # 001_init, 002_social_sources
+        assert store.migrate(db) == 3  # 001_init, 002_social_sources, 003_inbox_alerts
         tables = {
             r[0] for r in db.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
-    assert {"mentions", "scores", "sources", "runs", "schema_migrations"} <= tables
+    assert {"mentions", "scores", "sources", "runs", "schema_migrations", "inbox", "outbox"} <= tables
     with store.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
 
 
 def test_second_upsert_of_same_mentions_adds_nothing(tmp_path):
