@@ -11,8 +11,8 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from data import inbox, outbox, store
-from data.config import Config, load_config
+from data import alert_rules, inbox, outbox, store
+from data.config import AlertRule, Config, load_config
 from data.store import MentionFilter
 
 TTL = 30  # seconds: fresh enough for a monitoring screen, cheap enough for many reruns
@@ -65,11 +65,19 @@ def alerts_overview() -> tuple[pd.DataFrame, pd.DataFrame]:
         active = db.execute(
             "SELECT rule, key AS about, last_fired_at FROM alert_state "
             "WHERE active AND list_contains(?, rule) ORDER BY last_fired_at DESC",
-            [[r.name for r in cfg.alerts if r.kind in ("spike", "competitor")]],
+            [[r.name for r in alert_rules.in_effect(cfg, db) if r.kind in ("spike", "competitor")]],
         ).df()
         # Per-mention conditions (matches, reminders) fire once each; only spikes stay "on".
         active = active[~active["about"].str.fullmatch(r"[0-9a-f]{24}(:\w+)?")]
         return active, outbox.outbox_view(db)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def rules_in_effect() -> tuple[list[AlertRule], set[str]]:
+    """The rules in effect, and the names of those edited on the dashboard."""
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return alert_rules.in_effect(cfg, db), set(alert_rules.edits(db))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -192,10 +192,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     config = _load(args)
-    if not config.alerts:
-        print(f"No [[alerts]] rule in {config.path}.")
-        return 0
+    from data import alert_rules
     from notify.alerts import dry_run, run_alerts
+
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        if not alert_rules.in_effect(config, db):
+            print(f"No alert rule: add [[alerts]] to {config.path} or one on the dashboard.")
+            return 0
 
     if args.dry_run:
         for rule, conditions in dry_run(config):

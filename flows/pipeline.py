@@ -112,8 +112,8 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     sources = due_sources(config.sources, previous, started + DUE_SLACK, force)
     if not sources:
         log.info("No source is due yet.")
-        if config.alerts:  # reminders and quiet hours run on the clock, not on new mentions
-            log.info("Alerts: %s", alerts_task(config).summary())
+        # Reminders and quiet hours run on the clock, not on new mentions.
+        log.info("Alerts: %s", alerts_task(config).summary())
         return PassReport()
     # Network work happens here, before any write transaction opens.
     async with Http(config.http) as http:
@@ -140,11 +140,10 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         scored += score_batch(config, mentions[i : i + size])
     report = store_task(config, sources, fetched, scored, previous, started)
     log.info("Pass done: %s", report.summary())
-    if config.alerts:
-        alerts = alerts_task(config)
-        log.info("Alerts: %s", alerts.summary())
-        if alerts.sent.error:
-            log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
+    alerts = alerts_task(config)
+    log.info("Alerts: %s", alerts.summary())
+    if alerts.sent.error:
+        log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
     return report
 
 

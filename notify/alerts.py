@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from data import inbox, outbox, store
+from data import alert_rules, inbox, outbox, store
 from data.config import AlertRule, Config
 from data.outbox import AlertState, Mail
 from notify import rules
@@ -41,7 +41,7 @@ def evaluate(
     competitors = {w.name for w in config.watch if w.kind == "competitor"}
     fired, updates = [], []
     assigned = None
-    for rule in config.alerts:
+    for rule in alert_rules.in_effect(config, db):
         if not rule.enabled:
             continue
         conditions: list[Condition] = []

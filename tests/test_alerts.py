@@ -342,3 +342,80 @@ def test_alerts_page_shows_rules_spikes_and_failed_mail(tmp_path, smtp, monkeypa
     assert "could not be delivered" in at.error[0].value
     mails = at.dataframe[2].value
     assert mails["status"].tolist() == ["failed"] and "550" in mails["last_error"].iloc[0]
+
+
+def test_rules_edited_on_the_dashboard_take_effect(tmp_path, smtp, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from data import alert_rules
+    from tests.conftest import ROOT
+
+    config = config_with(tmp_path, smtp, {**SPIKE, "recipients": ["old@example.com"]})
+    baseline_and_spike(config)
+    (tmp_path / "tidings.toml").write_text(
+        f'[database]\npath = "{config.db_path}"\n[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
+        '[[alerts]]\nname = "negative-spike"\nkind = "spike"\nnegative_only = true\nrecipients = ["old@example.com"]\n'
+    )
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "alerts.py"), default_timeout=60)
+    at.run()
+    form_inputs = {t.label: t for t in at.text_input}
+    form_inputs["Recipients (comma-separated)"].input("not-an-address")
+    at.button[0].click().run()
+    assert at.error[0].value.startswith("Not saved: recipients[0]: String should match pattern")
+    form_inputs = {t.label: t for t in at.text_input}
+    form_inputs["Recipients (comma-separated)"].input("new@example.com, lead@example.com")
+    form_inputs["Quiet hours"].input("")
+    at.button[0].click().run()
+    assert not at.exception
+    with store.connect(config.db_path) as db:
+        (rule,) = alert_rules.in_effect(config, db)
+    assert rule.recipients == ["new@example.com", "lead@example.com"]
+    run_alerts(config, NOW)
+    assert smtp.messages[0]["X-Envelope-To"] == "new@example.com, lead@example.com"
+    assert "dashboard" in at.dataframe[0].value["defined in"].tolist()
+
+
+def test_login_uses_the_password_from_the_environment_and_never_shows_it(tmp_path, monkeypatch):
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"tidings" and auth_data.password == b"s3cret-pw"
+        return AuthResult(success=ok)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Inbox()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, authenticator=authenticate, auth_require_tls=False
+    )
+    controller.start()
+    handler.port = port
+    try:
+        config = config_with(tmp_path, handler, SPIKE)
+        config = config.model_copy(
+            update={"smtp": config.smtp.model_copy(update={"username": "tidings"})}
+        )
+        baseline_and_spike(config)
+        monkeypatch.setenv("TIDINGS_SMTP_PASSWORD", "wrong-pw")
+        refused = run_alerts(config, NOW)
+        assert refused.sent.sent == 0 and handler.messages == []
+        assert "wrong-pw" not in refused.sent.error  # (aiosmtpd drops the session after a refusal)
+        with store.connect(config.db_path) as db:
+            db.execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?",
+                [NOW.replace(tzinfo=None)],
+            )
+        monkeypatch.setenv("TIDINGS_SMTP_PASSWORD", "s3cret-pw")
+        assert send_pending(config, NOW + timedelta(minutes=1)).sent == 1
+        assert len(handler.messages) == 1
+        with store.connect(config.db_path) as db:
+            stored = " ".join(
+                str(v) for row in db.execute("SELECT * FROM outbox").fetchall() for v in row
+            )
+        assert "s3cret-pw" not in stored and "wrong-pw" not in stored
+    finally:
+        controller.stop()

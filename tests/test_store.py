@@ -40,7 +40,15 @@ def test_migrations_apply_once(tmp_path):
         tables = {
             r[0] for r in db.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
-    assert {"mentions", "scores", "sources", "runs", "schema_migrations", "inbox", "outbox"} <= tables
+    assert {
+        "mentions",
+        "scores",
+        "sources",
+        "runs",
+        "schema_migrations",
+        "inbox",
+        "outbox",
+    } <= tables
     with store.connect(path) as db:
         assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
 

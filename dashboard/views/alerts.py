@@ -1,21 +1,20 @@
-"""Alerts: the rules, what is firing, and every mail sent or waiting, failures first."""
+"""Alerts: the rules (editable here), the spikes firing, and every mail sent or waiting."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import reads
+from dashboard import mention_detail, reads
+from data import alert_rules, store
 
 st.title("Alerts")
+mention_detail.ask_actor()
 cfg = reads.config()
-if not cfg.alerts:
-    st.info("No alert rule yet. Add [[alerts]] to your tidings.toml (see the README).")
-    st.stop()
-
+rules, edited = reads.rules_in_effect()
 active, mails = reads.alerts_overview()
 failed = mails[mails["status"] == "failed"]
 waiting = mails[mails["status"].isin(["pending", "sending"])]
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Rules", len(cfg.alerts))
+c1.metric("Rules", len(rules))
 c2.metric("Spikes firing now", len(active))
 c3.metric("Mail waiting", len(waiting))
 c4.metric("Mail failed", len(failed))
@@ -26,25 +25,109 @@ if not failed.empty:
     )
 
 st.subheader("Rules")
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "rule": r.name,
-                "kind": r.kind,
-                "watch": ", ".join(r.watch) or "(default)",
-                "delivery": r.delivery,
-                "recipients": ", ".join(r.recipients or r.escalate_to) or "(assignee)",
-                "quiet hours": f"{r.quiet_hours} {r.timezone}" if r.quiet_hours else "—",
-                "cool-down (h)": r.cooldown_hours,
-                "enabled": r.enabled,
-            }
-            for r in cfg.alerts
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-)
+if rules:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "rule": r.name,
+                    "kind": r.kind,
+                    "watch": ", ".join(r.watch) or "(default)",
+                    "delivery": r.delivery,
+                    "recipients": ", ".join(r.recipients or r.escalate_to) or "(assignee)",
+                    "quiet hours": f"{r.quiet_hours} {r.timezone}" if r.quiet_hours else "—",
+                    "cool-down (h)": r.cooldown_hours,
+                    "enabled": r.enabled,
+                    "defined in": "dashboard" if r.name in edited else "config file",
+                }
+                for r in rules
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+else:
+    st.info("No alert rule yet: add one below, or [[alerts]] in your tidings.toml.")
+
+with st.expander("Edit a rule, or add one"):
+    names = [r.name for r in rules]
+    choice = st.selectbox("Rule", [*names, "New rule…"], key="rule_choice")
+    base = next((r for r in rules if r.name == choice), None)
+    d = base.model_dump() if base else {}
+    kinds = ["spike", "match", "competitor", "reminder"]
+    with st.form("rule"):
+        c1, c2, c3 = st.columns(3)
+        name = c1.text_input("Name", value=d.get("name", ""), disabled=base is not None)
+        kind = c2.selectbox("Kind", kinds, index=kinds.index(d.get("kind", "spike")))
+        enabled = c3.checkbox("Enabled", value=d.get("enabled", True))
+        watch = st.multiselect(
+            "Watched entities (empty: ours, or competitors for a competitor rule)",
+            [w.name for w in cfg.watch],
+            default=d.get("watch", []),
+        )
+        recipients = st.text_input(
+            "Recipients (comma-separated)", ", ".join(d.get("recipients", []))
+        )
+        c1, c2, c3 = st.columns(3)
+        delivery = c1.selectbox(
+            "Delivery", ["instant", "hourly", "daily"],
+            index=["instant", "hourly", "daily"].index(d.get("delivery", "instant")),
+        )  # fmt: skip
+        quiet = c2.text_input("Quiet hours", d.get("quiet_hours") or "", placeholder="22:00-07:00")
+        zone = c3.text_input("Time zone", d.get("timezone", "UTC"))
+        c1, c2, c3, c4 = st.columns(4)
+        cooldown = c1.number_input("Cool-down (h)", 0.0, value=float(d.get("cooldown_hours", 6)))
+        window = c2.number_input("Window (h)", 1, 168, value=int(d.get("window_hours", 1)))
+        minimum = c3.number_input("Min mentions", 1, value=int(d.get("min_mentions", 5)))
+        negative = c4.checkbox("Negative only", value=d.get("negative_only", False))
+        st.caption("Match rules")
+        c1, c2, c3 = st.columns(3)
+        any_terms = c1.text_input("Any of these words", ", ".join(d.get("any_terms", [])))
+        sentiments = ["", "negative", "neutral", "positive"]
+        sentiment = c2.selectbox(
+            "Sentiment", sentiments, index=sentiments.index(d.get("sentiment") or "")
+        )
+        reach = c3.number_input("Min reach (0: any)", 0, value=int(d.get("min_reach") or 0))
+        st.caption("Reminder rules")
+        c1, c2 = st.columns(2)
+        sla = c1.number_input("SLA (h)", 0.5, value=float(d.get("sla_hours", 24)))
+        escalate = c2.text_input(
+            "Escalate to (comma-separated)", ", ".join(d.get("escalate_to", []))
+        )
+        save = st.form_submit_button("Save rule", type="primary")
+
+    def _list(text: str) -> list[str]:
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    if save:
+        definition = {
+            **d,
+            "name": (base.name if base else name.strip()),
+            "kind": kind, "enabled": enabled, "watch": watch, "recipients": _list(recipients),
+            "delivery": delivery, "quiet_hours": quiet.strip() or None, "timezone": zone.strip(),
+            "cooldown_hours": cooldown, "window_hours": window, "min_mentions": minimum,
+            "negative_only": negative, "any_terms": _list(any_terms),
+            "sentiment": sentiment or None, "min_reach": reach or None, "sla_hours": sla,
+            "escalate_to": _list(escalate),
+        }  # fmt: skip
+        try:
+            rule = alert_rules.validate(cfg, definition)
+        except ValueError as e:
+            st.error(f"Not saved: {e}")
+        else:
+            with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+                alert_rules.save(db, rule, mention_detail.actor(), store.utcnow())
+            st.cache_data.clear()
+            st.toast(f"Rule {rule.name} saved.")
+            st.rerun()
+    if base is not None and base.name in edited:
+        in_file = any(r.name == base.name for r in cfg.alerts)
+        label = "Back to the config file's version" if in_file else "Delete this rule"
+        if st.button(label):
+            with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+                alert_rules.reset(db, base.name)
+            st.cache_data.clear()
+            st.rerun()
 
 st.subheader("Spikes firing now")
 if active.empty:
@@ -63,10 +146,9 @@ else:
     )
 
 st.subheader("Outbox")
+order = {"failed": 0, "pending": 1, "sending": 1}
 st.dataframe(
-    mails.sort_values(
-        "status", key=lambda s: s.map({"failed": 0, "pending": 1, "sending": 1}).fillna(2)
-    ),
+    mails.sort_values("status", key=lambda s: s.map(order).fillna(2), kind="stable"),
     hide_index=True,
     width="stretch",
     column_config={
