@@ -7,7 +7,7 @@ from werkzeug import Response
 
 from collectors import hackernews
 from data.records import SourceState
-from tests.conftest import collect_with, fast_source, recorded
+from tests.conftest import ANCHOR, SHIFT, collect_with, fast_source, recorded
 
 
 def serve_pages(httpserver):
@@ -36,7 +36,7 @@ def test_stories_and_comments_across_pages_with_bad_hit_skipped(httpserver):
     assert comment.reach is None and comment.shared_url is None
     assert ask.text == "We are 6 people & need shared notebooks." and ask.shared_url is None
     assert story.published.tzinfo == UTC
-    assert abs(datetime.now(UTC) - timedelta(hours=1) - story.published) < timedelta(minutes=1)
+    assert story.published == ANCHOR + SHIFT - timedelta(hours=1)  # recorded an hour before
     queries = [r.args for r, _ in httpserver.log]
     assert [q["page"] for q in queries] == ["0", "1"]
     assert queries[0]["query"] == "Nimbus Notes" and queries[0]["tags"] == "(story,comment)"

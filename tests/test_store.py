@@ -11,6 +11,7 @@ import pytest
 from data import store
 from data.errors import StoreLockedError
 from data.records import Mention, Score, SourceState
+from tests.conftest import ROOT
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -35,8 +36,9 @@ def score(m: Mention, sentiment: float = 0.5, version: str = "v1") -> Score:
 
 def test_migrations_apply_once(tmp_path):
     path = tmp_path / "t.duckdb"
+    numbered = sorted((ROOT / "data" / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
     with store.connect(path) as db:
-        assert store.migrate(db) == 3  # 001_init, 002_social_sources, 003_inbox_alerts
+        assert store.migrate(db) == len(numbered) == int(numbered[-1].name[:3])
         tables = {
             r[0] for r in db.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }
@@ -50,7 +52,7 @@ def test_migrations_apply_once(tmp_path):
         "outbox",
     } <= tables
     with store.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(numbered)
 
 
 def test_second_upsert_of_same_mentions_adds_nothing(tmp_path):
