@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,16 @@ SHIFT = (datetime.now(UTC) - ANCHOR) // timedelta(seconds=1) * timedelta(seconds
 def recorded(relative: str) -> bytes:
     """A recorded API answer from tests/fixtures, its timestamps moved as if recorded now."""
     body = (FIXTURES / relative).read_bytes()
+    if relative.endswith(".xml"):
+        return re.sub(
+            rb"<pubDate>([^<]+)</pubDate>",
+            lambda m: (
+                b"<pubDate>"
+                + format_datetime(parsedate_to_datetime(m[1].decode()) + SHIFT).encode()
+                + b"</pubDate>"
+            ),
+            body,
+        )
     return json.dumps(shift_times(json.loads(body), SHIFT)).encode()
 
 

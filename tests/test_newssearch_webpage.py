@@ -5,14 +5,14 @@ from datetime import UTC, datetime
 from collectors import newssearch, webpage
 from data.config import Source
 from data.records import SourceState
-from tests.conftest import FIXTURES, collect_with, fast_source
+from tests.conftest import FIXTURES, collect_with, fast_source, recorded
 
 
 def serve_news(httpserver):
     httpserver.expect_request("/rss/search").respond_with_data(
-        (FIXTURES / "newssearch/search.xml").read_bytes(), content_type="application/rss+xml"
+        recorded("newssearch/search.xml"), content_type="application/rss+xml"
     )
-    return fast_source("newssearch", httpserver.url_for("/rss/search"), lookback_days=365)
+    return fast_source("newssearch", httpserver.url_for("/rss/search"))
 
 
 def test_news_search_credits_the_publisher(httpserver):
@@ -23,7 +23,7 @@ def test_news_search_credits_the_publisher(httpserver):
     assert first.author == "Tech Daily"
     assert first.url == "https://news.google.com/rss/articles/CBMiAAA?oc=5"
     args = httpserver.log[0][0].args
-    assert args["q"] == '"Nimbus Notes" when:365d' and args["hl"] == "en-US"
+    assert args["q"] == '"Nimbus Notes" when:7d' and args["hl"] == "en-US"
 
 
 def test_news_search_keeps_only_what_is_newer_than_the_last_pass(httpserver):
