@@ -69,6 +69,7 @@ class Source(_Strict):
     max_pages: Annotated[int, Field(ge=1, le=100)] = 5  # per query and pass
     requests_per_minute: Annotated[float, Field(gt=0)] | None = None  # default: the API's limit
     enabled: bool = True
+    knowledge: bool = False  # keep every item as an article for client digests, watched or not
     # mastodon
     instances: list[HttpUrl] = [HttpUrl("https://mastodon.social")]
     hashtags: list[NonEmpty] | None = None  # default: the watched terms, spaces removed
@@ -180,12 +181,26 @@ class AlertRule(_Strict):
         return self
 
 
+class Push(_Strict):
+    """The knowledge feed's small web endpoint: per-client feeds and one-click unsubscribe."""
+
+    address: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8502
+    base_url: str | None = None  # how clients reach it (links in mail); default address:port
+    max_age_days: Annotated[int, Field(ge=1, le=365)] = 14  # older articles are not pushed
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.address}:{self.port}").rstrip("/")
+
+
 class Config(_Strict):
     database: Database = Database()
     dashboard: Dashboard = Dashboard()
     http: Http = Http()
     pipeline: Pipeline = Pipeline()
     smtp: Smtp = Smtp()
+    push: Push = Push()
     watch: list[Watch] = []
     sources: list[Source] = []
     alerts: list[AlertRule] = []
@@ -259,6 +274,9 @@ def _describe(error: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling)"
+        elif err["type"] == "string_pattern_mismatch":
+            pattern = err.get("ctx", {}).get("pattern")
+            msg = "not an email address" if pattern == EMAIL else f"must match {pattern}"
         if "input" in err and err["type"] not in ("missing", "extra_forbidden"):
             shown = repr(err["input"])
             msg += f" (got {shown[:60]})"

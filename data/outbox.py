@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
@@ -26,6 +26,7 @@ class Mail:
     html_body: str
     not_before: datetime
     attempts: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe
 
 
 def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime) -> int:
@@ -35,11 +36,12 @@ def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime)
     before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
     db.executemany(
         "INSERT OR IGNORE INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
-        "created_at, not_before, status, attempts, next_attempt_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+        "created_at, not_before, status, attempts, next_attempt_at, headers) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
         [
             (m.id, m.kind, m.rule, list(m.recipients), m.subject, m.text_body, m.html_body,
-             _naive_utc(now), _naive_utc(m.not_before), _naive_utc(m.not_before))
+             _naive_utc(now), _naive_utc(m.not_before), _naive_utc(m.not_before),
+             json.dumps(m.headers))
             for m in mails
         ],
     )  # fmt: skip
@@ -51,7 +53,8 @@ def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
     at = _naive_utc(now)
     rows = db.execute(
         """
-        SELECT id, kind, rule, recipients, subject, text_body, html_body, not_before, attempts
+        SELECT id, kind, rule, recipients, subject, text_body, html_body, not_before, attempts,
+               headers
         FROM outbox
         WHERE (status = 'pending' AND next_attempt_at <= ? AND not_before <= ?)
            OR (status = 'sending' AND next_attempt_at <= ?)
@@ -60,8 +63,9 @@ def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
         [at, at, _naive_utc(now - STUCK_AFTER), limit],
     ).fetchall()
     mails = [
-        Mail(r[0], r[1], r[2], tuple(r[3]), r[4], r[5], r[6], _aware(r[7]), r[8]) for r in rows
-    ]  # type: ignore[arg-type]
+        Mail(r[0], r[1], r[2], tuple(r[3]), r[4], r[5], r[6], _aware(r[7]), r[8], json.loads(r[9]))  # type: ignore[arg-type]
+        for r in rows
+    ]
     if mails:
         db.execute(
             "UPDATE outbox SET status = 'sending', next_attempt_at = ? WHERE list_contains(?, id)",

@@ -118,10 +118,12 @@ def upsert_mentions(
     mentions: Sequence[Mention],
     collected_at: datetime,
     kinds: Mapping[str, str] | None = None,
+    knowledge: frozenset[str] = frozenset(),
 ) -> int:
     """Insert the mentions not stored yet, in bulk; return how many were new.
 
-    `kinds` maps source ids to their kind (rss, reddit…), for filtering by kind.
+    `kinds` maps source ids to their kind (rss, reddit…), for filtering by kind; items from the
+    `knowledge` sources are marked as articles, for client digests.
     """
     if not mentions:
         return 0
@@ -140,6 +142,7 @@ def upsert_mentions(
             "kind": [kinds.get(m.source) for m in mentions],
             "shared_url": [m.shared_url for m in mentions],
             "story_key": [canonical_url(m.shared_url or m.url) or m.id for m in mentions],
+            "article": [m.source in knowledge for m in mentions],
         }
     )
     db.register("incoming_mentions", table)

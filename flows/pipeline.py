@@ -47,8 +47,12 @@ def store_pass(
     scored: list[tuple[Mention, Score]],
     previous: dict[str, SourceState],
     started: datetime,
+    articles: list[Mention] | tuple[Mention, ...] = (),
 ) -> PassReport:
-    """Write a pass's results in one transaction: mentions, scores, source health, the run."""
+    """Write a pass's results in one transaction: mentions, scores, source health, the run.
+
+    `articles` are items of knowledge sources that are about nothing we watch: kept for
+    client digests, without scores, so they never count as mentions."""
     now = store.utcnow()
     by_id = {s.id: s for s in sources}
     # Intervals count from the pass's start, so a source is due again exactly one interval
@@ -58,7 +62,9 @@ def store_pass(
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
         kinds = {s.id: s.kind for s in sources}
-        new = store.upsert_mentions(db, [m for m, _ in scored], now, kinds)
+        knowledge = frozenset(s.id for s in sources if s.knowledge)
+        new = store.upsert_mentions(db, [m for m, _ in scored], now, kinds, knowledge)
+        store.upsert_mentions(db, list(articles), now, kinds, knowledge)
         store.upsert_scores(db, [s for _, s in scored], now)
         store.save_source_states(db, states)
         report = PassReport(
@@ -138,7 +144,10 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     scored: list[tuple[Mention, Score]] = []
     for i in range(0, len(mentions), size):
         scored += score_batch(config, mentions[i : i + size])
-    report = store_task(config, sources, fetched, scored, previous, started)
+    matched = {m.id for m, _ in scored}
+    knowledge = {s.id for s in sources if s.knowledge}
+    articles = [m for m in mentions if m.source in knowledge and m.id not in matched]
+    report = store_task(config, sources, fetched, scored, previous, started, articles)
     log.info("Pass done: %s", report.summary())
     alerts = alerts_task(config)
     log.info("Alerts: %s", alerts.summary())

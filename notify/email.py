@@ -23,7 +23,7 @@ from data.config import SMTP_PASSWORD_ENV, Config, Smtp
 from data.outbox import Mail, Outcome
 from notify.rules import Condition
 
-_templates = Environment(
+templates = Environment(
     loader=PackageLoader("notify", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
     trim_blocks=True,
@@ -66,8 +66,8 @@ def render(
         rule=rule,
         recipients=tuple(dict.fromkeys(recipients)),
         subject=subject,
-        text_body=_templates.get_template("alert.txt.j2").render(context),
-        html_body=_templates.get_template("alert.html.j2").render(context),
+        text_body=templates.get_template("alert.txt.j2").render(context),
+        html_body=templates.get_template("alert.html.j2").render(context),
         not_before=not_before,
     )
 
@@ -81,6 +81,8 @@ def message(mail: Mail, sender: str) -> EmailMessage:
     # Stable per outbox row: if a crash ever makes us send a mail twice, clients see one.
     msg["Message-ID"] = f"<{mail.id}@tidings>"
     msg["Auto-Submitted"] = "auto-generated"
+    for name, value in mail.headers.items():
+        msg[name] = value
     msg.set_content(mail.text_body)
     msg.add_alternative(mail.html_body, subtype="html")
     return msg

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import json
 import os
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from collectors.http import Http
 from data.config import Config, Source, parse_config
@@ -96,3 +100,32 @@ def collect_with(
             )
 
     return asyncio.run(go())
+
+
+class Inbox:
+    """An SMTP server's handler that keeps what it is sent, or refuses while told to."""
+
+    def __init__(self):
+        self.messages: list[email.message.Message] = []
+        self.refuse: str | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return self.refuse
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port
+    yield handler
+    controller.stop()
