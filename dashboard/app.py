@@ -11,6 +11,8 @@ pages = [
     st.Page("views/inbox.py", title="Inbox", icon=":material/inbox:"),
     st.Page("views/mentions.py", title="Mentions", icon=":material/forum:"),
     st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
+    st.Page("views/clients.py", title="Clients", icon=":material/group:"),
+    st.Page("views/curation.py", title="Curation", icon=":material/auto_stories:"),
     st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:"),
 ]
 st.navigation(pages).run()

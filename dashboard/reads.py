@@ -11,9 +11,12 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from data import alert_rules, inbox, outbox, store
+from data import alert_rules, clients, inbox, outbox, store
+from data.clients import Client
 from data.config import AlertRule, Config, load_config
 from data.store import MentionFilter
+from notify import push
+from notify.digest import Pick, is_due
 
 TTL = 30  # seconds: fresh enough for a monitoring screen, cheap enough for many reruns
 
@@ -100,3 +103,30 @@ def period_picker(key: str = "period") -> tuple[date, date]:
     )
     until = date.today()
     return until - timedelta(days=(days or 30) - 1), until
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def all_clients() -> list[Client]:
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return clients.all_clients(db)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def client_history(client_id: str) -> pd.DataFrame:
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return clients.history(db, client_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list[dict]]:
+    """A client's next digest as it stands, whether it is due, their note, recent articles."""
+    cfg = config()
+    now = store.utcnow()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        client = next(c for c in clients.all_clients(db) if c.id == client_id)
+        picks = push.next_digests(cfg, db, now, [client_id])[client_id]
+        sent = clients.digests_since(db, client_id, now - timedelta(days=7))
+        recent = clients.candidate_articles(db, now - timedelta(days=cfg.push.max_age_days))
+        return picks, is_due(client, sent, now), clients.note(db, client_id), recent[:300]

@@ -107,6 +107,11 @@ def set_status(db: duckdb.DuckDBPyConnection, client_id: str, status: str, now: 
     )
 
 
+def describe(error: ValueError) -> str:
+    """One line for a person: pydantic's errors as the config file's, others as they are."""
+    return _describe(error) if isinstance(error, ValidationError) else str(error)
+
+
 def parse_csv(text: str) -> tuple[list[Client], list[str]]:
     """Clients from CSV (a header row; list columns separated by ';'), and one line per row
     rejected, saying which row and why."""

@@ -75,6 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(handler=cmd_alerts)
 
+    c = sub.add_parser("push", help="send the client digests that are due now")
+    c.add_argument("--client", action="append", help="only this client id (repeatable)")
+    c.add_argument(
+        "--now", action="store_true", help="with --client: send now, whatever the cadence"
+    )
+    c.set_defaults(handler=cmd_push)
+
+    c = sub.add_parser("clients", help="import clients from a CSV file")
+    c.add_argument(
+        "csv",
+        help="columns id, name, email, interests (';'-separated) and optionally cadence, "
+        "weekday, hour, timezone, max_items, max_emails_per_week, status",
+    )
+    c.set_defaults(handler=cmd_clients)
+
     c = sub.add_parser("status", help="sources, last run and counts")
     c.set_defaults(handler=cmd_status)
 
@@ -118,6 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl-C
     dashboard = None if args.no_dashboard else start_dashboard(config)
+    endpoint = start_endpoint(config)
     tick = config.pipeline.tick_minutes * 60
     print(f"Tidings is running: a pass every {config.pipeline.tick_minutes} min. Ctrl-C stops.")
     try:
@@ -127,7 +143,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"[{store.utcnow():%Y-%m-%d %H:%M}Z] {report.summary()}", flush=True)
             _sleep_until(started + tick, dashboard)
     finally:
+        endpoint.should_exit = True
         stop(dashboard)
+
+
+def start_endpoint(config: Config) -> object:
+    """The clients' feeds and unsubscribe links, on their own port beside the dashboard."""
+    from notify import web
+
+    server = web.start(config)
+    print(f"Client feeds and unsubscribe: http://{config.push.address}:{config.push.port}")
+    return server
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -216,6 +242,46 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if report.sent.error:
         print(f"  mail server: {report.sent.error} (mail kept in the outbox for later)")
     return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.now and not args.client:
+        raise TidingsError("--now needs --client: say whose digest to send now")
+    from flows.pipeline import push_now
+
+    report = push_now(config, only=args.client, force=args.now)
+    for cid in report.sent_to:
+        print(f"{cid}: digest queued")
+    for cid, why in report.skipped.items():
+        print(f"{cid}: not now ({why})")
+    print(f"{report.summary()}; mail sent {report.mail.sent}, retrying {report.mail.retrying}")
+    return 0
+
+
+def cmd_clients(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from data import clients
+
+    try:
+        with open(args.csv, encoding="utf-8-sig") as f:
+            good, rejected = clients.parse_csv(f.read())
+    except OSError as e:
+        raise TidingsError(f"{args.csv}: cannot read: {e.strerror}") from None
+    saved = 0
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        for c in good:
+            try:
+                clients.save(db, c, store.utcnow())
+                saved += 1
+            except ValueError as e:
+                rejected.append(f"{c.id}: {e}")
+        db.commit()
+    print(f"{args.csv}: {saved} client(s) imported, {len(rejected)} row(s) rejected")
+    for line in rejected:
+        print(f"  {line}")
+    return 0 if not rejected else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:

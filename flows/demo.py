@@ -21,9 +21,10 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
-from data import inbox, store
+from data import clients, inbox, store
 from data.config import Config, load_config
 from notify.alerts import AlertReport, run_alerts
+from notify.push import push_digests
 
 _PUBDATE = re.compile(rb"<pubDate>([^<]+)</pubDate>")
 _DATETIME_ATTR = re.compile(rb'datetime="([^"]+)"')
@@ -101,22 +102,30 @@ class _MailFolder:
         return "250 Message accepted"
 
 
-def serve_mail(folder: Path) -> tuple[Controller, int]:
-    """A local SMTP server on 127.0.0.1 that writes what it receives into `folder`."""
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def serve_mail(folder: Path) -> tuple[Controller, int]:
+    """A local SMTP server on 127.0.0.1 that writes what it receives into `folder`."""
+    port = _free_port()
     controller = Controller(_MailFolder(folder), hostname="127.0.0.1", port=port)
     controller.start()
     return controller, port
 
 
-def prepare_demo(workdir: Path, base_url: str, smtp_port: int = 25) -> Path:
+def prepare_demo(workdir: Path, base_url: str, smtp_port: int = 25, push_port: int = 8502) -> Path:
     """Write the demo config (pointing at `base_url`) into `workdir`, with a fresh database."""
     workdir.mkdir(parents=True, exist_ok=True)
     template = resources.files("data").joinpath("demo/demo.toml").read_text("utf-8")
     path = workdir / "tidings.toml"
-    text = template.replace("{base_url}", base_url).replace("{smtp_port}", str(smtp_port))
+    text = (
+        template.replace("{base_url}", base_url)
+        .replace("{smtp_port}", str(smtp_port))
+        .replace("{push_port}", str(push_port))
+    )
     path.write_text(text, encoding="utf-8")
     for stale in workdir.glob("tidings.duckdb*"):
         stale.unlink()
@@ -124,7 +133,7 @@ def prepare_demo(workdir: Path, base_url: str, smtp_port: int = 25) -> Path:
 
 
 def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | None = None) -> int:
-    from flows.cli import start_dashboard, stop
+    from flows.cli import start_dashboard, start_endpoint, stop
     from flows.pipeline import run_pass
 
     workdir = workdir or Path("var/demo")
@@ -135,20 +144,23 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
     server, base_url = serve_folder(feeds)
     mail, smtp_port = serve_mail(workdir / "mail")
     try:
-        config = load_config(prepare_demo(workdir, base_url, smtp_port))
+        config = load_config(prepare_demo(workdir, base_url, smtp_port, _free_port()))
         print(f"Demo feeds served from {base_url}; running one pass…", flush=True)
         report = run_pass(config, force=True)
         print(report.summary(), flush=True)
         alerts = seed_inbox(config)
         print(f"Inbox: some complaints assigned and handled. Alerts: {alerts.summary()}.")
+        print(seed_clients(config), flush=True)
         print(f"Mail the demo sent is in {workdir / 'mail'}/", flush=True)
         if not dashboard:
             return 0
+        endpoint = start_endpoint(config)
         proc = start_dashboard(config, port)
         print("Ctrl-C stops the demo.", flush=True)
         try:
             return proc.wait()
         finally:
+            endpoint.should_exit = True
             stop(proc)
     finally:
         server.shutdown()
@@ -173,3 +185,18 @@ def seed_inbox(config: Config) -> AlertReport:
         inbox.update(db, others[:4], sam, now - timedelta(hours=2), status="done")
         db.commit()
     return run_alerts(config, now)
+
+
+def seed_clients(config: Config) -> str:
+    """Import the demo's clients from CSV (one row is rejected, as the report shows) and send
+    one digest now, so that the Clients page has history and the Curation page a queue."""
+    text = resources.files("data").joinpath("demo/clients.csv").read_text("utf-8")
+    good, rejected = clients.parse_csv(text)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        for c in good:
+            clients.save(db, c, store.utcnow())
+    pushed = push_digests(config, only=["harbor"], force=True)
+    return (
+        f"Clients: {len(good)} imported, {len(rejected)} row(s) rejected "
+        f"({'; '.join(rejected)}); digests sent to: {', '.join(pushed.sent_to) or 'nobody'}."
+    )

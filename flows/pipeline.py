@@ -18,6 +18,7 @@ from data.records import Fetched, Mention, Score, SourceState
 from flows.sources import due_sources, next_state
 from nlp import build_scorer
 from notify.alerts import run_alerts
+from notify.push import PushReport, push_digests
 
 DUE_SLACK = timedelta(seconds=30)
 
@@ -105,6 +106,7 @@ def score_batch(config: Config, mentions: list[Mention]) -> list[tuple[Mention, 
 
 store_task = task(store_pass, name="store-pass", cache_policy=NONE)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
+push_task = task(push_digests, name="push-digests", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
@@ -118,8 +120,9 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     sources = due_sources(config.sources, previous, started + DUE_SLACK, force)
     if not sources:
         log.info("No source is due yet.")
-        # Reminders and quiet hours run on the clock, not on new mentions.
+        # Reminders, quiet hours and digest slots run on the clock, not on new mentions.
         log.info("Alerts: %s", alerts_task(config).summary())
+        log.info("Client digests: %s", push_task(config).summary())
         return PassReport()
     # Network work happens here, before any write transaction opens.
     async with Http(config.http) as http:
@@ -153,9 +156,18 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     log.info("Alerts: %s", alerts.summary())
     if alerts.sent.error:
         log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
+    log.info("Client digests: %s", push_task(config).summary())
     return report
 
 
 def run_pass(config: Config, force: bool = False) -> PassReport:
     """Run one pass from synchronous code (the CLI)."""
     return asyncio.run(pass_once(config, force))
+
+
+@flow(name="tidings-push", validate_parameters=False)
+def push_now(config: Config, only: list[str] | None = None, force: bool = False) -> PushReport:
+    """Client digests outside the pass: the dashboard's "send now", `tidings push`."""
+    report = push_task(config, only=only, force=force)
+    get_run_logger().info("Client digests: %s", report.summary())
+    return report

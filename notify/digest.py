@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,11 @@ def is_due(client: Client, sent: Sequence[datetime], now: datetime) -> tuple[boo
     return True, f"{client.cadence} slot since {start:%a %H:%M} UTC"
 
 
+def fingerprint(title: str) -> str:
+    """A headline reduced to its words, so that syndicated copies compare equal."""
+    return "title:" + " ".join(re.findall(r"\w+", title.casefold())[:8])
+
+
 def pick(
     client: Client,
     matches: Sequence[Match],
@@ -97,14 +103,17 @@ def pick(
     ranked = pinned + sorted(
         (p for p in picks if p.article["id"] not in pinned_ids), key=lambda p: -p.score
     )
-    chosen, stories, per_source = [], set(), {}
+    # One item per story: the same link, or the same headline syndicated elsewhere, and
+    # nothing that repeats a story the client already received.
+    stories = {fingerprint(articles[i]["title"]) for i in delivered if i in articles}
+    chosen, per_source = [], {}
     for p in ranked:
-        story = p.article.get("story_key") or p.article["id"]
+        keys = {p.article.get("story_key") or p.article["id"], fingerprint(p.article["title"])}
         src = p.article["source"]
-        if not p.pinned and (story in stories or per_source.get(src, 0) >= PER_SOURCE):
+        if not p.pinned and (keys & stories or per_source.get(src, 0) >= PER_SOURCE):
             continue
         chosen.append(p)
-        stories.add(story)
+        stories |= keys
         per_source[src] = per_source.get(src, 0) + 1
         if len(chosen) >= client.max_items:
             break

@@ -57,24 +57,33 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     )
     shot = tmp_path / "overview.png"
     inbox_shot = tmp_path / "inbox.png"
+    curation_shot = tmp_path / "curation.png"
     started = time.monotonic()
     try:
         wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 110)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(f"http://127.0.0.1:{port}/")
             page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
             page.locator("canvas, svg").first.wait_for(timeout=30_000)
-            page.screenshot(path=str(shot), full_page=True)
+            page.screenshot(path=str(shot))
             body = page.inner_text("body")
             first_metric = page.get_by_test_id("stMetricValue").first.inner_text()
             page.get_by_role("link", name="Inbox").click()
             page.get_by_text("Likely complaints and questions first").wait_for(timeout=30_000)
             page.get_by_text("History").wait_for(timeout=30_000)
             page.wait_for_timeout(1500)  # let the grid draw its rows
-            page.screenshot(path=str(inbox_shot), full_page=True)
+            page.screenshot(path=str(inbox_shot))
             inbox_body = page.inner_text("body")
+            page.get_by_role("link", name="Curation").click()
+            page.get_by_text("Personal note at the top of the digest").wait_for(timeout=30_000)
+            page.get_by_test_id("stSelectbox").first.click()
+            page.get_by_role("option", name="Lumen Design Studio <hello@lumen.example>").click()
+            page.get_by_text("The best podcasts about design").wait_for(timeout=30_000)
+            page.screenshot(path=str(curation_shot))
+            page.get_by_role("button", name="Send now").click()  # runs the push flow
+            page.get_by_text("Digest sent to hello@lumen.example").wait_for(timeout=120_000)
             page.get_by_role("link", name="Alerts").click()
             page.get_by_text("Outbox").wait_for(timeout=30_000)
             page.get_by_role("link", name="Sources").click()
@@ -93,10 +102,14 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert int(first_metric.replace(",", "")) >= 200, body[:500]  # the "Mentions" metric
     assert "Traceback" not in body and "Error" not in body
     assert ready_in < 120
-    assert inbox_shot.stat().st_size > 20_000
+    assert inbox_shot.stat().st_size > 20_000 and curation_shot.stat().st_size > 20_000
     assert "Apply to 0 selected" in inbox_body and "Traceback" not in inbox_body
     mails = sorted((tmp_path / "var" / "demo" / "mail").glob("*.eml"))
     assert mails, "the demo's alerts should have sent mail to its local SMTP server"
-    assert b"Reminder: a mention assigned to you" in b"".join(m.read_bytes() for m in mails)
+    sent = b"".join(m.read_bytes() for m in mails)
+    assert b"Reminder: a mention assigned to you" in sent
+    assert sent.count(b"To: office@harbor-accounting.example") == 1  # sent by the demo itself
+    assert sent.count(b"To: hello@lumen.example") == 1  # sent with "Send now"
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
     assert "Traceback" not in output and "| ERROR" not in output, output
     assert proc.returncode is not None

@@ -257,3 +257,72 @@ def test_csv_import_reports_rejected_rows():
         [],
         ["header: missing column(s) id, interests"],
     )
+
+
+def test_syndicated_copies_of_one_story_count_once(tmp_path, smtp):
+    copies = [
+        article(1, "Remote work is here to stay, survey says", source="industry-blog"),
+        article(
+            2,
+            "Remote work is here to stay, survey says",
+            source="security-weekly",
+            url="https://other.example/x",
+        ),
+        article(3, "Remote work tools compared", source="industry-blog"),
+    ]
+    config = setup(tmp_path, smtp, ALICE, articles=copies)
+    with store.connect(config.db_path) as db:
+        picks = next_digests(config, db, MONDAY)["alice"]
+    assert sorted(p.article["title"] for p in picks) == [
+        "Remote work is here to stay, survey says",
+        "Remote work tools compared",
+    ]
+
+
+def test_clients_and_curation_pages(tmp_path, smtp, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    config = setup(tmp_path, smtp, ALICE, BOB)
+    push_digests(config, MONDAY, only=["bob"], force=True)
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    views = ROOT / "dashboard" / "views"
+
+    page = AppTest.from_file(str(views / "clients.py"), default_timeout=60)
+    page.run()
+    assert not page.exception
+    assert page.dataframe[0].value["name"].tolist() == ["Alice", "Bob"]
+    page.selectbox(key="who").select("bob").run()
+    assert page.dataframe[1].value["title"].tolist() == [
+        "Invoices made simple for small accounting teams"
+    ]
+    fields = {t.label: t for t in page.text_input}
+    page.selectbox(key="client_choice").select("New client…").run()
+    fields = {t.label: t for t in page.text_input}
+    fields["Id"].input("dan")
+    fields["Name"].input("Dan")
+    fields["Email"].input("bob@example.com")  # taken
+    fields["Interests (comma-separated; -word excludes)"].input("security")
+    page.button[0].click().run()
+    assert (
+        page.error[0].value
+        == "Not saved: bob@example.com: another client already has this email address"
+    )
+
+    curation = AppTest.from_file(str(views / "curation.py"), default_timeout=60)
+    curation.run()
+    assert not curation.exception
+    shown = {t.value for t in curation.text}
+    assert {
+        "Security basics for remote work",
+        "Remote work policies that actually work in 2026",
+    } <= shown
+    assert "Invoices made simple for small accounting teams" not in shown
+    curation.button(key=f"rm-{ARTICLES[0].id}").click().run()
+    assert "Remote work policies that actually work in 2026" not in {t.value for t in curation.text}
+    with store.connect(config.db_path) as db:
+        assert clients.curation(db, "alice") == {ARTICLES[0].id: "remove"}

@@ -1,0 +1,144 @@
+"""Clients: who gets the knowledge feed, what they care about, and what they were sent."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import mention_detail, reads
+from data import clients, store
+from data.clients import Client
+from notify.push import feed_url
+
+st.title("Clients")
+mention_detail.ask_actor()
+cfg = reads.config()
+everyone = reads.all_clients()
+
+if everyone:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "name": c.name,
+                    "email": c.email,
+                    "status": c.status,
+                    "cadence": c.cadence,
+                    "interests": c.interests,
+                    "items per digest": c.max_items,
+                    "emails per week": c.max_emails_per_week,
+                    "id": c.id,
+                }
+                for c in everyone
+            ]
+        ),  # fmt: skip
+        hide_index=True,
+        width="stretch",
+        column_config={"interests": st.column_config.ListColumn("Interests")},
+    )
+else:
+    st.info("No client yet. Add one below, or import a CSV file.")
+
+with st.expander("Add or edit a client", expanded=not everyone):
+    ids = [c.id for c in everyone]
+    choice = st.selectbox("Client", [*ids, "New client…"], key="client_choice")
+    base = next((c for c in everyone if c.id == choice), None)
+    d = base.model_dump() if base else {}
+    cadences = ["instant", "daily", "weekly"]
+    with st.form("client"):
+        c1, c2, c3 = st.columns(3)
+        cid = c1.text_input("Id", d.get("id", ""), disabled=base is not None)
+        name = c2.text_input("Name", d.get("name", ""))
+        email = c3.text_input("Email", d.get("email", ""))
+        interests = st.text_input(
+            "Interests (comma-separated; -word excludes)", ", ".join(d.get("interests", []))
+        )
+        c1, c2 = st.columns(2)
+        liked = c1.text_input("Sources they like", ", ".join(d.get("liked_sources", [])))
+        disliked = c2.text_input("Sources they dislike", ", ".join(d.get("disliked_sources", [])))
+        c1, c2, c3, c4 = st.columns(4)
+        cadence = c1.selectbox(
+            "Cadence", cadences, index=cadences.index(d.get("cadence", "weekly"))
+        )
+        weekday = c2.selectbox(
+            "Weekday (weekly)", range(7), index=d.get("weekday", 0),
+            format_func=lambda i: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][i],
+        )  # fmt: skip
+        hour = c3.number_input("Hour (their time)", 0, 23, value=d.get("hour", 8))
+        zone = c4.text_input("Time zone", d.get("timezone", "UTC"))
+        c1, c2, c3 = st.columns(3)
+        max_items = c1.number_input("Items per digest", 1, 50, value=d.get("max_items", 5))
+        per_week = c2.number_input("Emails per week", 1, 50, value=d.get("max_emails_per_week", 3))
+        statuses = list(clients.STATUSES)
+        status = c3.selectbox("Status", statuses, index=statuses.index(d.get("status", "active")))
+        saved = st.form_submit_button("Save client", type="primary")
+
+    def _list(text: str) -> list[str]:
+        return [p.strip() for p in text.split(",") if p.strip()]
+
+    if saved:
+        try:
+            client = Client.model_validate(
+                {
+                    **d, "id": base.id if base else cid.strip(), "name": name.strip(),
+                    "email": email.strip(), "interests": _list(interests),
+                    "liked_sources": _list(liked), "disliked_sources": _list(disliked),
+                    "cadence": cadence, "weekday": weekday, "hour": hour, "timezone": zone.strip(),
+                    "max_items": max_items, "max_emails_per_week": per_week, "status": status,
+                }
+            )  # fmt: skip
+            with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+                clients.save(db, client, store.utcnow())
+        except ValueError as e:  # pydantic's ValidationError is a ValueError
+            st.error(f"Not saved: {clients.describe(e)}")
+        else:
+            st.cache_data.clear()
+            st.toast(f"{client.name} saved.")
+            st.rerun()
+
+with st.expander("Import clients from CSV"):
+    st.caption(
+        "A header row with id, name, email, interests (separated by ';') and optionally cadence, "
+        "weekday (0 = Monday), hour, timezone, max_items, max_emails_per_week, status."
+    )
+    upload = st.file_uploader("CSV file", type=["csv"])
+    if upload is not None and st.button("Import"):
+        good, rejected = clients.parse_csv(upload.getvalue().decode("utf-8-sig", errors="replace"))
+        saved_n = 0
+        with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+            for c in good:
+                try:
+                    clients.save(db, c, store.utcnow())
+                    saved_n += 1
+                except ValueError as e:
+                    rejected.append(f"{c.id}: {e}")
+        st.cache_data.clear()
+        st.success(f"{saved_n} client(s) imported.")
+        if rejected:
+            st.warning(f"{len(rejected)} row(s) rejected:")
+            st.dataframe(pd.DataFrame({"rejected row": rejected}), hide_index=True, width="stretch")
+
+if everyone:
+    st.subheader("What a client received")
+    by_id = {c.id: c for c in everyone}
+    who = by_id[
+        st.selectbox(
+            "Client", list(by_id), format_func=lambda i: f"{by_id[i].name} <{by_id[i].email}>",
+            key="who",
+        )
+    ]  # fmt: skip
+    st.caption(f"Personal feed: {feed_url(cfg, who)}")
+    sent = reads.client_history(who.id)
+    if sent.empty:
+        st.caption("Nothing sent yet.")
+    else:
+        st.dataframe(
+            sent,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "delivered_at": st.column_config.DatetimeColumn(
+                    "When (UTC)", format="YYYY-MM-DD HH:mm"
+                ),
+                "channels": st.column_config.ListColumn("Channels"),
+                "url": st.column_config.LinkColumn("Link", display_text="open ↗"),
+            },
+        )
