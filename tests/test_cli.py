@@ -59,3 +59,16 @@ def test_score_command_needs_no_prefect_server(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sentiment_label"] == "negative"
+
+
+def test_clients_import_reports_rejected_rows_and_exits_1(tmp_path, capsys):
+    path = tmp_path / "tidings.toml"
+    path.write_text(f'[database]\npath = "{tmp_path / "t.duckdb"}"\n')
+    csv = tmp_path / "clients.csv"
+    csv.write_text("id,name,email,interests\nana,Ana,ana@example.com,design;type\nbo,Bo,nope,x\n")
+    assert main(["--config", str(path), "clients", str(csv)]) == 1
+    out = capsys.readouterr().out
+    assert f"{csv}: 1 client(s) imported, 1 row(s) rejected" in out
+    assert "row 3 (nope): email: not an email address" in out
+    assert main(["--config", str(path), "clients", str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv: cannot read" in capsys.readouterr().err
