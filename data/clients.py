@@ -147,6 +147,19 @@ def parse_csv(text: str) -> tuple[list[Client], list[str]]:
     return unique, rejected
 
 
+def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple[int, list[str]]:
+    """Save the valid rows of a CSV file; return how many were saved and the rejected rows."""
+    good, rejected = parse_csv(text)
+    saved = 0
+    for c in good:
+        try:
+            save(db, c, now)
+            saved += 1
+        except ValueError as e:
+            rejected.append(f"{c.id}: {e}")
+    return saved, rejected
+
+
 # --- what was sent -------------------------------------------------------------------------
 
 

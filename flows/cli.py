@@ -265,18 +265,12 @@ def cmd_clients(args: argparse.Namespace) -> int:
 
     try:
         with open(args.csv, encoding="utf-8-sig") as f:
-            good, rejected = clients.parse_csv(f.read())
+            text = f.read()
     except OSError as e:
         raise TidingsError(f"{args.csv}: cannot read: {e.strerror}") from None
-    saved = 0
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        for c in good:
-            try:
-                clients.save(db, c, store.utcnow())
-                saved += 1
-            except ValueError as e:
-                rejected.append(f"{c.id}: {e}")
+        saved, rejected = clients.import_csv(db, text, store.utcnow())
         db.commit()
     print(f"{args.csv}: {saved} client(s) imported, {len(rejected)} row(s) rejected")
     for line in rejected:

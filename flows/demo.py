@@ -191,12 +191,10 @@ def seed_clients(config: Config) -> str:
     """Import the demo's clients from CSV (one row is rejected, as the report shows) and send
     one digest now, so that the Clients page has history and the Curation page a queue."""
     text = resources.files("data").joinpath("demo/clients.csv").read_text("utf-8")
-    good, rejected = clients.parse_csv(text)
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        for c in good:
-            clients.save(db, c, store.utcnow())
+        saved, rejected = clients.import_csv(db, text, store.utcnow())
     pushed = push_digests(config, only=["harbor"], force=True)
     return (
-        f"Clients: {len(good)} imported, {len(rejected)} row(s) rejected "
+        f"Clients: {saved} imported, {len(rejected)} row(s) rejected "
         f"({'; '.join(rejected)}); digests sent to: {', '.join(pushed.sent_to) or 'nobody'}."
     )

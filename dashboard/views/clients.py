@@ -101,15 +101,9 @@ with st.expander("Import clients from CSV"):
     )
     upload = st.file_uploader("CSV file", type=["csv"])
     if upload is not None and st.button("Import"):
-        good, rejected = clients.parse_csv(upload.getvalue().decode("utf-8-sig", errors="replace"))
-        saved_n = 0
+        text = upload.getvalue().decode("utf-8-sig", errors="replace")
         with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-            for c in good:
-                try:
-                    clients.save(db, c, store.utcnow())
-                    saved_n += 1
-                except ValueError as e:
-                    rejected.append(f"{c.id}: {e}")
+            saved_n, rejected = clients.import_csv(db, text, store.utcnow())
         st.cache_data.clear()
         st.success(f"{saved_n} client(s) imported.")
         if rejected:
