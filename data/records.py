@@ -39,7 +39,8 @@ class Score:
     model_version: str
     terms: tuple[str, ...]  # names of the watched entities the mention is about
     sentiment: float  # in [-1, 1]
-    sentiment_label: str  # negative | neutral | positive
+    sentiment_label: str  # negative | neutral | positive | unscored (not English)
+    lang: str = "und"  # ISO 639-1, or "und" when it could not be told
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,6 +173,7 @@ def upsert_scores(
             "terms": pa.array([list(s.terms) for s in scores], pa.list_(pa.string())),
             "sentiment": pa.array([s.sentiment for s in scores], pa.float64()),
             "sentiment_label": [s.sentiment_label for s in scores],
+            "lang": [s.lang for s in scores],
         }
     )
     db.register("incoming_scores", table)
@@ -184,8 +185,9 @@ def upsert_scores(
             """
         )
         (n,) = db.execute(
-            "INSERT INTO scores SELECT DISTINCT ON (mention_id, model_version) *, "
-            "?::TIMESTAMP FROM incoming_scores",
+            "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
+            "lang, scored_at) SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP "
+            "FROM incoming_scores",
             [_naive_utc(scored_at)],
         ).fetchone()
     finally:
@@ -335,8 +337,8 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
     return db.execute(
         f"""
         WITH found AS (
-            SELECT published, source, kind, title, terms, sentiment, sentiment_label, author,
-                   reach, url, text, story_key
+            SELECT published, source, kind, title, terms, sentiment, sentiment_label, lang,
+                   author, reach, url, text, story_key
             FROM scored_mentions WHERE {where}
             ORDER BY published DESC LIMIT ?
         )
@@ -366,14 +368,16 @@ def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
 
 
 def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
-    """Columns day, term, mentions (stories), sentiment (mean), negative, positive."""
+    """Columns day, term, mentions (stories), sentiment (mean), negative, positive, unscored
+    (not in English)."""
     where, params = _where(f)
     return db.execute(
         f"""
         SELECT published::DATE AS day, term, count(DISTINCT story_key) AS mentions,
                avg(sentiment) AS sentiment,
                count(DISTINCT story_key) FILTER (sentiment_label = 'negative') AS negative,
-               count(DISTINCT story_key) FILTER (sentiment_label = 'positive') AS positive
+               count(DISTINCT story_key) FILTER (sentiment_label = 'positive') AS positive,
+               count(DISTINCT story_key) FILTER (sentiment_label = 'unscored') AS unscored
         FROM (SELECT *, unnest(terms) AS term FROM scored_mentions WHERE {where})
         GROUP BY ALL ORDER BY day, term
         """,

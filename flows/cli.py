@@ -347,6 +347,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "id": ident,
             "sentiment": s.sentiment,
             "sentiment_label": s.sentiment_label,
+            "lang": s.lang,
             "terms": list(s.terms),
         }
         print(json.dumps(record), file=out)

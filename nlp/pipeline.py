@@ -14,10 +14,10 @@ from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
-from nlp import sentiment
+from nlp import language, sentiment
 from nlp.tokenizer import RegexTokenizer
 
-MODEL_VERSION = "lexicon-1"
+MODEL_VERSION = "lexicon-2"  # 2: language detected; other languages than English unscored
 
 if not Doc.has_extension("watch_terms"):
     Doc.set_extension("watch_terms", default=())
@@ -80,13 +80,20 @@ class Scorer:
 
     @staticmethod
     def _score(mention_id: str, doc: Doc) -> Score:
-        polarity = round(doc._.sentiment, 4)
+        lang = language.detect(doc.text)
+        if lang not in language.SCORED_AS_ENGLISH:
+            # An English lexicon would read noise into French or German: keep, mark, skip.
+            polarity, label = 0.0, "unscored"
+        else:
+            polarity = round(doc._.sentiment, 4)
+            label = sentiment.label(polarity)
         return Score(
             mention_id=mention_id,
             model_version=MODEL_VERSION,
             terms=doc._.watch_terms,
             sentiment=polarity,
-            sentiment_label=sentiment.label(polarity),
+            sentiment_label=label,
+            lang=lang,
         )
 
 

@@ -44,6 +44,21 @@ def lexicon() -> dict[str, float]:
     return valences
 
 
+@cache
+def emoji_valences() -> dict[str, float]:
+    """Emoji as VADER reads them: the valence of the words of their name ("😍": smiling face
+    with heart-shaped eyes). Emoji whose names carry no feeling are left out."""
+    words = lexicon()
+    text = resources.files("vaderSentiment").joinpath("emoji_utf8_lexicon.txt").read_text("utf-8")
+    valences = {}
+    for line in text.splitlines():
+        emoji, _, name = line.partition("\t")
+        v = sum(words.get(w, 0.0) for w in name.lower().replace("-", " ").split())
+        if emoji and v:
+            valences[emoji] = max(-4.0, min(4.0, v))
+    return valences
+
+
 def label(score: float) -> str:
     if score >= POSITIVE_AT:
         return "positive"
@@ -55,6 +70,7 @@ def label(score: float) -> str:
 def polarity(doc: Doc) -> float:
     """A score in [-1, 1] for the whole doc."""
     lex = lexicon()
+    emoji = emoji_valences()
     shouting_is_rare = not doc.text.isupper()
     total = 0.0
     for sent_start, sent_end in _clauses(doc):
@@ -66,6 +82,8 @@ def polarity(doc: Doc) -> float:
             if lower == "but":
                 but_at = len(values)
             v = lex.get(lower)
+            if v is None:
+                v = emoji.get(token.text)
             if v is None or lower in BOOSTERS:
                 values.append(0.0)
                 continue

@@ -108,3 +108,19 @@ def test_tokenizer_keeps_the_text_exactly(text):
 )
 def test_tokenizer_keeps_social_tokens_whole(text, tokens):
     assert [t.text for t in RegexTokenizer(Vocab())(text)] == tokens
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "label"),
+    [
+        ("Nimbus Notes lost all my notes again and support is terrible", "en", "negative"),
+        ("Nimbus Notes a perdu toutes mes notes, le support ne répond jamais", "fr", "unscored"),
+        ("Nimbus Notes stürzt ständig ab und der Support antwortet nicht", "de", "unscored"),
+        ("Nimbus Notes 😍", "und", "positive"),
+    ],
+)
+def test_other_languages_are_kept_and_marked_not_scored_as_english(scorer, text, lang, label):
+    s = scorer.score_text(text)
+    assert s.terms == ("Nimbus Notes",) and s.lang == lang and s.sentiment_label == label
+    if label == "unscored":
+        assert s.sentiment == 0.0

@@ -19,7 +19,7 @@ terms, sources, kinds = reads.choices()
 c1, c2, c3, c6 = st.columns(4)
 chosen_terms = c1.multiselect("Watched terms", terms)
 chosen_sources = c2.multiselect("Sources", sources)
-sentiments = c3.multiselect("Sentiment", ["negative", "neutral", "positive"])
+sentiments = c3.multiselect("Sentiment", ["negative", "neutral", "positive", "unscored"])
 chosen_kinds = c6.multiselect("Kinds of source", kinds)
 c4, c5 = st.columns([1, 2])
 today = date.today()
@@ -54,6 +54,7 @@ st.dataframe(
         "published",
         "sentiment_label",
         "sentiment",
+        "lang",
         "terms",
         "source",
         "kind",
@@ -68,6 +69,7 @@ st.dataframe(
         "published": st.column_config.DatetimeColumn("Published (UTC)", format="YYYY-MM-DD HH:mm"),
         "sentiment_label": "Feeling",
         "sentiment": st.column_config.NumberColumn("Score", format="%.2f"),
+        "lang": st.column_config.TextColumn("Lang", help="und: could not be told"),
         "terms": st.column_config.ListColumn("About"),
         "source": "Source",
         "kind": "Kind",

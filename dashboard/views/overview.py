@@ -52,8 +52,11 @@ with left:
     st.subheader("How people feel")
     st.caption("Mentions per day by feeling, all watched terms together.")
     feeling = (
-        daily.assign(neutral=daily["mentions"] - daily["negative"] - daily["positive"])
-        .groupby("day", as_index=False)[["negative", "neutral", "positive"]]
+        daily.assign(
+            neutral=daily["mentions"] - daily["negative"] - daily["positive"] - daily["unscored"]
+        )
+        .rename(columns={"unscored": "not English"})
+        .groupby("day", as_index=False)[["negative", "neutral", "positive", "not English"]]
         .sum()
         .melt(id_vars="day", var_name="feeling", value_name="mentions")
     )
@@ -66,8 +69,8 @@ with left:
             color=alt.Color(
                 "feeling:N",
                 scale=alt.Scale(
-                    domain=["negative", "neutral", "positive"],
-                    range=["#d62728", "#bbbbbb", "#2ca02c"],
+                    domain=["negative", "neutral", "positive", "not English"],
+                    range=["#d62728", "#bbbbbb", "#2ca02c", "#9ecae1"],
                 ),
             ),
             tooltip=["day:T", "feeling:N", "mentions:Q"],
