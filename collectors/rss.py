@@ -30,7 +30,10 @@ def parse_feed(body: bytes, source: str, now: datetime | None = None) -> list[Me
         raise FeedError("not an RSS/Atom feed (no feed element found)")
     now = now or datetime.now(UTC)
     mentions = []
-    for entry in parsed.entries:
+    for parsed_entry in parsed.entries:
+        # FeedParserDict's own get() resolves aliases on every call and dominates the cost of
+        # reading an entry; the canonical keys we use are plain dict keys.
+        entry = dict(parsed_entry)
         title = html_to_text(entry.get("title", ""))
         content = entry.get("content")
         body_html = content[0].get("value", "") if content else entry.get("summary", "")

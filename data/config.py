@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from data.errors import ConfigError
+from data.query import parse as parse_query
 
 DEFAULT_CONFIG = "tidings.toml"
 CONFIG_ENV = "TIDINGS_CONFIG"
@@ -27,13 +36,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Context(_Strict):
+    """For ambiguous names: words that must (or must not) stand near a match."""
+
+    requires: list[NonEmpty] = []  # one of these within `window` words of the match
+    excludes: list[NonEmpty] = []  # none of these within `window` words of the match
+    window: Annotated[int, Field(ge=1, le=100)] = 15
+
+
 class Watch(_Strict):
-    """Something the business wants to hear about: itself, a product, a person, a rival."""
+    """Something the business wants to hear about: itself, a product, a person, a rival.
+
+    `terms` are alternatives matched as whole words; `query` is a boolean query (see
+    data/query.py) for what terms cannot say; either matching is enough. A text containing one
+    of `exclude` is not about this entity, nor one failing its `context`.
+    """
 
     name: NonEmpty
     kind: Literal["brand", "product", "person", "competitor"] = "brand"
-    terms: list[NonEmpty] = Field(min_length=1)
+    terms: list[NonEmpty] = []
+    query: str | None = None
     exclude: list[NonEmpty] = []
+    context: Context | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _query_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_query(value)  # QuerySyntaxError is a ValueError: pydantic reports it
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> Watch:
+        if not self.terms and not self.query:
+            raise ValueError("a watch needs terms or a query")
+        return self
 
 
 SourceKind = Literal["rss", "hackernews", "reddit", "mastodon", "bluesky", "newssearch", "webpage"]
@@ -277,7 +314,8 @@ def _describe(error: ValidationError) -> str:
         elif err["type"] == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern")
             msg = "not an email address" if pattern == EMAIL else f"must match {pattern}"
-        if "input" in err and err["type"] not in ("missing", "extra_forbidden"):
+        shown_input = "input" in err and not isinstance(err["input"], dict)
+        if shown_input and err["type"] not in ("missing", "extra_forbidden"):
             shown = repr(err["input"])
             msg += f" (got {shown[:60]})"
         problems.append(f"{key}: {msg}" if key else msg)

@@ -9,12 +9,12 @@ from functools import lru_cache
 
 import spacy
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
 from nlp import language, sentiment
+from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer
 
 MODEL_VERSION = "lexicon-2"  # 2: language detected; other languages than English unscored
@@ -24,22 +24,14 @@ if not Doc.has_extension("watch_terms"):
 
 
 class WatchTerms:
-    """Which watched entities a doc is about: a term matched, and none of its exclusions."""
+    """Which watched entities a doc is about: their terms or query match, their exclusions
+    and context rules do not rule it out."""
 
     def __init__(self, nlp: Language, watch: Sequence[Watch]) -> None:
-        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for w in watch:
-            self.matcher.add(f"+{w.name}", [nlp.make_doc(t) for t in w.terms])
-            if w.exclude:
-                self.matcher.add(f"-{w.name}", [nlp.make_doc(t) for t in w.exclude])
+        self.queries = QueryMatcher(nlp, watch)
 
     def __call__(self, doc: Doc) -> Doc:
-        found: set[str] = set()
-        excluded: set[str] = set()
-        for match_id, _, _ in self.matcher(doc):
-            key = doc.vocab.strings[match_id]
-            (found if key[0] == "+" else excluded).add(key[1:])
-        doc._.watch_terms = tuple(sorted(found - excluded))
+        doc._.watch_terms = self.queries(doc)
         return doc
 
 
@@ -53,12 +45,11 @@ class Scorer:
         self.nlp.add_pipe("tidings_sentiment")
         # A cheap regex over the raw text finds the few items that can match at all, so that
         # tokenizing is spent only on those: most feed items mention nothing we watch.
-        words = sorted({t for w in watch for t in w.terms}, key=len, reverse=True)
-        self._maybe = (
-            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.I)
-            if words
-            else None
-        )
+        words = [
+            re.escape(word) + (r"\w*" if prefix else r"(?!\w)")
+            for word, prefix in prefilter_words(watch)
+        ]
+        self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
 
     def might_mention(self, text: str) -> bool:
         return bool(self._maybe and self._maybe.search(text))

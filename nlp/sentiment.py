@@ -8,10 +8,13 @@ applied to spaCy tokens so that they cost one dict look-up per token.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
+from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LOWER
 from spacy.language import Language
+from spacy.strings import StringStore
 from spacy.tokens import Doc
 
 NEGATORS = frozenset(
@@ -67,62 +70,69 @@ def label(score: float) -> str:
     return "neutral"
 
 
+class _Hashed:
+    """The lexicons keyed by the vocabulary's string hashes, so that scoring a doc reads one
+    array of token attributes and never builds a Token object."""
+
+    def __init__(self, strings: StringStore) -> None:
+        def h(words: Iterable[str]) -> set[int]:
+            return {strings.add(w) for w in words}
+
+        self.valence = {strings.add(w): v for w, v in lexicon().items()}
+        for emoji, v in emoji_valences().items():
+            self.valence.setdefault(strings.add(emoji), v)
+        self.negators, self.boosters, self.dampeners = h(NEGATORS), h(BOOSTERS), h(DAMPENERS)
+        self.but = strings.add("but")
+        self.bang = strings.add("!")
+        self.stops = h([".", "!", "?"])
+
+
+_hashed: dict[int, _Hashed] = {}
+
+
 def polarity(doc: Doc) -> float:
     """A score in [-1, 1] for the whole doc."""
-    lex = lexicon()
-    emoji = emoji_valences()
+    lex = _hashed.get(id(doc.vocab.strings))
+    if lex is None:
+        lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
+    rows = doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]).tolist()
     shouting_is_rare = not doc.text.isupper()
-    total = 0.0
-    for sent_start, sent_end in _clauses(doc):
-        values: list[float] = []
-        but_at = None
-        for i in range(sent_start, sent_end):
-            token = doc[i]
-            lower = token.lower_
-            if lower == "but":
-                but_at = len(values)
-            v = lex.get(lower)
-            if v is None:
-                v = emoji.get(token.text)
-            if v is None or lower in BOOSTERS:
-                values.append(0.0)
-                continue
+    total, values, but_at, bangs = 0.0, [], None, 0
+    for i, (lower, space, upper, length) in enumerate(rows):
+        if lower == lex.but:
+            but_at = len(values)
+        elif lower == lex.bang:
+            bangs += 1
+        v = lex.valence.get(lower)
+        if v is not None and lower not in lex.boosters:
             sign = 1.0 if v > 0 else -1.0
-            if shouting_is_rare and token.is_upper and len(token) > 1:
+            if shouting_is_rare and upper and length > 1:
                 v += CAPS_BOOST * sign
-            for back in range(1, 4):
-                if i - back < sent_start:
-                    break
-                prev = doc[i - back].lower_
-                if back == 1 and prev in BOOSTERS:
+            for back in range(1, min(4, len(values) + 1)):
+                prev = rows[i - back][0]
+                if back == 1 and prev in lex.boosters:
                     v += BOOST * sign
-                elif back == 1 and prev in DAMPENERS:
+                elif back == 1 and prev in lex.dampeners:
                     v -= BOOST * sign
-                if prev in NEGATORS:
+                if prev in lex.negators:
                     v *= NEGATION
                     break
             values.append(v)
-        if but_at is not None:
-            values = [v * 0.5 for v in values[:but_at]] + [v * 1.5 for v in values[but_at:]]
-        clause = sum(values)
-        bangs = min(4, doc[sent_start:sent_end].text.count("!"))
-        if clause:
-            clause += math.copysign(0.292 * bangs, clause)
-        total += clause
+        else:
+            values.append(0.0)
+        if space or lower in lex.stops or i == len(rows) - 1:  # the end of a clause
+            total += _clause(values, but_at, bangs)
+            values, but_at, bangs = [], None, 0
     return total / math.sqrt(total * total + 15.0)
 
 
-def _clauses(doc: Doc) -> list[tuple[int, int]]:
-    """Sentence-ish spans split at . ! ? and line breaks, without needing a parser."""
-    spans, start = [], 0
-    for token in doc:
-        if token.text in {".", "!", "?", "\n"} or "\n" in token.text:
-            if token.i + 1 > start:
-                spans.append((start, token.i + 1))
-            start = token.i + 1
-    if start < len(doc):
-        spans.append((start, len(doc)))
-    return spans
+def _clause(values: list[float], but_at: int | None, bangs: int) -> float:
+    if but_at is not None:  # what follows "but" counts more than what precedes it
+        values = [v * 0.5 for v in values[:but_at]] + [v * 1.5 for v in values[but_at:]]
+    clause = sum(values)
+    if clause:
+        clause += math.copysign(0.292 * min(4, bangs), clause)
+    return clause
 
 
 @Language.component("tidings_sentiment")

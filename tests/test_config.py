@@ -34,7 +34,15 @@ def test_init_refuses_to_overwrite(tmp_path, capsys):
             "sources[0].intervl: unknown key",
         ),
         ('[[sources]]\nid = "a"\nurl = "ftp://x.example/feed"\n', "sources[0].url"),
-        ('[[watch]]\nname = "Acme"\nterms = []\n', "watch[0].terms"),
+        ('[[watch]]\nname = "Acme"\nterms = []\n', "watch[0]: a watch needs terms or a query"),
+        (
+            '[[watch]]\nname = "Acme"\nquery = \'acme AND "big corp\'\n',
+            "watch[0].query: unclosed quote at column 10",
+        ),
+        (
+            '[[watch]]\nname = "Acme"\nquery = "acme AND (x OR"\n',
+            "watch[0].query: a term is missing at column 15",
+        ),
         ('[[sources]]\nid = "a b"\nurl = "https://x.example/"\n', "sources[0].id"),
         (
             '[[sources]]\nid = "a"\nurl = "https://x.example/1"\n'

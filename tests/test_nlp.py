@@ -1,5 +1,6 @@
 """Watched-term matching and sentiment on hand-written cases."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -124,3 +125,59 @@ def test_other_languages_are_kept_and_marked_not_scored_as_english(scorer, text,
     assert s.terms == ("Nimbus Notes",) and s.lang == lang and s.sentiment_label == label
     if label == "unscored":
         assert s.sentiment == 0.0
+
+
+# --- boolean queries and context rules ------------------------------------------------------
+
+QUERIES = [
+    Watch(
+        name="Apple",
+        query="apple OR iphone",
+        context={
+            "requires": ["iphone", "mac", "ios", "tim cook", "app store"],
+            "excludes": ["pie", "orchard"],
+            "window": 8,
+        },
+    ),
+    Watch(name="Refunds", query='acme NEAR/3 refund* OR "acme corp" NEAR/3 refund*'),
+    Watch(name="Acme support", query='acme AND (support OR helpdesk) AND NOT "job opening"'),
+]
+
+
+@pytest.fixture(scope="module")
+def queries():
+    return build_scorer(QUERIES)
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("Apple updated iOS again and my mac is slow", ("Apple",)),
+        ("Tim Cook on stage: Apple will change the App Store", ("Apple",)),
+        ("Grandma's apple pie with fresh apples from the orchard", ()),
+        ("An apple a day keeps the doctor away", ()),  # no required word nearby
+        ("Acme refunded me in two days", ("Refunds",)),
+        ("Acme Corp, refund me now please", ("Refunds",)),
+        ("Acme Corp still has not processed my refund", ()),  # five words apart
+        ("Acme is great. Much later in a long post, unrelated, a word about a refund", ()),
+        ("Acme support answered within an hour", ("Acme support",)),
+        ("Acme helpdesk job opening in Leeds", ()),
+    ],
+)
+def test_boolean_queries_near_wildcards_and_context(queries, text, terms):
+    assert queries.score_text(text).terms == terms
+
+
+def test_query_syntax_errors_point_at_the_column():
+    from data.query import QuerySyntaxError, parse
+
+    for query, message in [
+        ('acme AND "big corp', "unclosed quote at column 10"),
+        ("(acme OR x", "unclosed parenthesis at column 1"),
+        ("acme OR", "a term is missing at column 8"),
+        ("acme )", "unexpected ')' at column 6"),
+        ("NOT acme", "at least one term that is not negated"),
+        ("ac*me", "* may only end a term at column 1"),
+    ]:
+        with pytest.raises(QuerySyntaxError, match=re.escape(message)):
+            parse(query)

@@ -1,0 +1,135 @@
+"""Boolean watch queries compiled into one spaCy Matcher, evaluated per doc.
+
+Every term of every query (and of context rules) becomes a token pattern; one pass of the
+Matcher over a doc finds them all; each query's tree is then evaluated over where they were
+found (for NEAR and context windows, in tokens)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc
+
+from data.config import Watch
+from data.query import And, Near, Node, Not, Or, Term, parse, positive_terms
+
+Spans = dict[Term, list[tuple[int, int]]]
+
+
+def watch_tree(w: Watch) -> Node:
+    """What a watch matches, as one tree: its terms OR its query, AND NOT its exclusions."""
+    alternatives: list[Node] = [_term(t) for t in w.terms]
+    if w.query:
+        alternatives.append(parse(w.query))
+    tree: Node = alternatives[0] if len(alternatives) == 1 else Or(tuple(alternatives))
+    if w.exclude:
+        tree = And((tree, Not(Or(tuple(_term(x) for x in w.exclude)))))
+    return tree
+
+
+def _term(text: str) -> Term:
+    return Term(tuple(re.findall(r"\w+(?:[-'’.&]\w+)*|[^\w\s]", text.lower())))
+
+
+class QueryMatcher:
+    def __init__(self, nlp: Language, watch: Sequence[Watch]) -> None:
+        # Whole words and phrases go to a PhraseMatcher (hashing, fast); only terms ending
+        # in * need the Matcher's regular expressions.
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.matcher = Matcher(nlp.vocab)
+        self.keys: dict[Term, str] = {}
+        self.entities: list[tuple[str, Node, list[Term], Watch]] = []
+        for w in watch:
+            tree = watch_tree(w)
+            terms = _all(tree)
+            if w.context:
+                terms += [_term(t) for t in w.context.requires + w.context.excludes]
+            for t in terms:
+                if t not in self.keys:
+                    self.keys[t] = key = f"q{len(self.keys)}"
+                    if t.prefix:
+                        self.matcher.add(key, [_pattern(t)])
+                    else:
+                        self.phrases.add(key, [Doc(nlp.vocab, words=list(t.words))])
+            self.entities.append((w.name, tree, positive_terms(tree), w))
+        self.by_key = {k: t for t, k in self.keys.items()}
+
+    def __call__(self, doc: Doc) -> tuple[str, ...]:
+        found: Spans = {}
+        matches = self.phrases(doc) + (self.matcher(doc) if len(self.matcher) else [])
+        for match_id, start, end in matches:
+            term = self.by_key[doc.vocab.strings[match_id]]
+            found.setdefault(term, []).append((start, end))
+        return tuple(
+            sorted(
+                name
+                for name, tree, positive, w in self.entities
+                if _holds(tree, found) and _in_context(w, positive, found)
+            )
+        )
+
+
+def _pattern(t: Term) -> list[dict]:
+    """A token pattern for a term whose last word is a prefix."""
+    pattern: list[dict] = [{"LOWER": w} for w in t.words[:-1]]
+    return [*pattern, {"LOWER": {"REGEX": f"^{re.escape(t.words[-1])}"}}]
+
+
+def _all(node: Node) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, Near):
+        return [node.left, node.right]
+    if isinstance(node, Not):
+        return _all(node.node)
+    return [t for n in node.nodes for t in _all(n)]
+
+
+def _holds(node: Node, found: Spans) -> bool:
+    if isinstance(node, Term):
+        return node in found
+    if isinstance(node, Near):
+        return any(
+            max(b0 - a1, a0 - b1, 0) <= node.distance
+            for a0, a1 in found.get(node.left, [])
+            for b0, b1 in found.get(node.right, [])
+        )
+    if isinstance(node, Not):
+        return not _holds(node.node, found)
+    if isinstance(node, And):
+        return all(_holds(n, found) for n in node.nodes)
+    return any(_holds(n, found) for n in node.nodes)
+
+
+def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
+    """The entity's context rule holds near at least one of its matches."""
+    if w.context is None:
+        return True
+    hits = [span for t in positive for span in found.get(t, [])]
+    window = w.context.window
+
+    def near(words: list[str], start: int, end: int) -> bool:
+        return any(
+            max(s - end, start - e, 0) <= window
+            for t in map(_term, words)
+            for s, e in found.get(t, [])
+        )
+
+    for start, end in hits:
+        required = not w.context.requires or near(w.context.requires, start, end)
+        if required and not near(w.context.excludes, start, end):
+            return True
+    return False
+
+
+def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:
+    """First words of every positive term, with whether they are prefixes: a text without any
+    of them cannot match, so the pipeline can skip it without tokenizing."""
+    out = []
+    for w in watch:
+        for t in positive_terms(watch_tree(w)):
+            out.append((t.words[0], t.prefix and len(t.words) == 1))
+    return sorted(set(out), key=lambda x: -len(x[0]))
