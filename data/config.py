@@ -190,6 +190,10 @@ class AlertRule(_Strict):
     min_mentions: Annotated[int, Field(ge=1)] = 5
     any_terms: list[NonEmpty] = []
     sentiment: Literal["negative", "neutral", "positive"] | None = None
+    intents: list[
+        Literal["complaint", "compliment", "question", "recommendation", "purchase_intent",
+                "churn_risk", "job_post", "spam"]
+    ] = []  # fmt: skip
     min_reach: Annotated[int, Field(ge=0)] | None = None
     sla_hours: Annotated[float, Field(gt=0)] = 24.0
     escalate_to: list[Email] = []
@@ -208,8 +212,10 @@ class AlertRule(_Strict):
             raise ValueError(f"unknown timezone {self.timezone!r} (e.g. Europe/London)") from None
         if self.kind != "reminder" and not self.recipients:
             raise ValueError(f"a {self.kind} rule needs recipients")
-        if self.kind == "match" and not (self.any_terms or self.sentiment or self.min_reach):
-            raise ValueError("a match rule needs any_terms, sentiment or min_reach")
+        if self.kind == "match" and not (
+            self.any_terms or self.sentiment or self.intents or self.min_reach
+        ):
+            raise ValueError("a match rule needs any_terms, sentiment, intents or min_reach")
         if self.quiet_hours:
             for part in self.quiet_hours.split("-"):
                 hours, minutes = map(int, part.split(":"))

@@ -41,6 +41,7 @@ class Score:
     sentiment: float  # in [-1, 1]
     sentiment_label: str  # negative | neutral | positive | unscored (not English)
     lang: str = "und"  # ISO 639-1, or "und" when it could not be told
+    intents: dict[str, float] = field(default_factory=dict)  # every intent's confidence, 0..1
 
 
 @dataclass(frozen=True, slots=True)

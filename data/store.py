@@ -28,6 +28,7 @@ from data.records import Mention, Score, SourceState
 from data.text import canonical_url
 
 _migrated: set[Path] = set()
+INTENT_THRESHOLD = 0.5  # as nlp.intent.THRESHOLD: an intent at least this confident is present
 
 
 def utcnow() -> datetime:
@@ -174,6 +175,11 @@ def upsert_scores(
             "sentiment": pa.array([s.sentiment for s in scores], pa.float64()),
             "sentiment_label": [s.sentiment_label for s in scores],
             "lang": [s.lang for s in scores],
+            "intents": pa.array(
+                [[i for i, c in s.intents.items() if c >= INTENT_THRESHOLD] for s in scores],
+                pa.list_(pa.string()),
+            ),
+            "intent_scores": [json.dumps(s.intents, sort_keys=True) for s in scores],
         }
     )
     db.register("incoming_scores", table)
@@ -186,8 +192,8 @@ def upsert_scores(
         )
         (n,) = db.execute(
             "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, scored_at) SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP "
-            "FROM incoming_scores",
+            "lang, intents, intent_scores, scored_at) "
+            "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
             [_naive_utc(scored_at)],
         ).fetchone()
     finally:
@@ -338,7 +344,7 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
         f"""
         WITH found AS (
             SELECT published, source, kind, title, terms, sentiment, sentiment_label, lang,
-                   author, reach, url, text, story_key
+                   intents, author, reach, url, text, story_key
             FROM scored_mentions WHERE {where}
             ORDER BY published DESC LIMIT ?
         )
@@ -474,7 +480,7 @@ def recent_mentions(db: duckdb.DuckDBPyConnection, since: datetime) -> pd.DataFr
     return db.execute(
         """
         SELECT id, published, source, kind, title, text, author, reach, url, terms, sentiment,
-               sentiment_label
+               sentiment_label, intents
         FROM scored_mentions WHERE collected_at >= ? ORDER BY published
         """,
         [_naive_utc(since)],

@@ -347,6 +347,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "id": ident,
             "sentiment": s.sentiment,
             "sentiment_label": s.sentiment_label,
+            "intents": s.intents,
             "lang": s.lang,
             "terms": list(s.terms),
         }

@@ -13,11 +13,11 @@ from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
-from nlp import language, sentiment
+from nlp import intent, language, sentiment
 from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer
 
-MODEL_VERSION = "lexicon-2"  # 2: language detected; other languages than English unscored
+MODEL_VERSION = "lexicon-3"  # 2: language, non-English unscored; 3: intents
 
 if not Doc.has_extension("watch_terms"):
     Doc.set_extension("watch_terms", default=())
@@ -73,11 +73,12 @@ class Scorer:
     def _score(mention_id: str, doc: Doc) -> Score:
         lang = language.detect(doc.text)
         if lang not in language.SCORED_AS_ENGLISH:
-            # An English lexicon would read noise into French or German: keep, mark, skip.
-            polarity, label = 0.0, "unscored"
+            # English lexicons and cues would read noise into French or German: keep, mark, skip.
+            polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
         else:
             polarity = round(doc._.sentiment, 4)
             label = sentiment.label(polarity)
+            wants = intent.intents(doc.text, polarity)
         return Score(
             mention_id=mention_id,
             model_version=MODEL_VERSION,
@@ -85,6 +86,7 @@ class Scorer:
             sentiment=polarity,
             sentiment_label=label,
             lang=lang,
+            intents=wants,
         )
 
 

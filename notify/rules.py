@@ -92,12 +92,17 @@ def matches(
             return None
         if rule.sentiment and mention["sentiment_label"] != rule.sentiment:
             return None
+        present = mention.get("intents")  # a list, or a numpy array from a DataFrame row
+        wanted = [i for i in rule.intents if present is not None and i in list(present)]
+        if rule.intents and not wanted:
+            return None
         reach = mention.get("reach")
         if rule.min_reach is not None and (reach is None or reach < rule.min_reach):
             return None
         parts = [
             f"“{found[0]}”" if found else "",
             mention["sentiment_label"] if rule.sentiment else "",
+            wanted[0].replace("_", " ") if wanted else "",
         ]
         who = mention.get("author") or "someone"
         by = f" by {who}" + (f" (reach {int(reach):,})" if reach is not None else "")
@@ -108,6 +113,8 @@ def matches(
             why.append(f"contains {', '.join(repr(t) for t in found)}")
         if rule.sentiment:
             why.append(f"sentiment is {rule.sentiment}")
+        if rule.intents:
+            why.append(f"intent is {', '.join(wanted)}")
         if rule.min_reach is not None:
             why.append(f"author's reach is at least {rule.min_reach:,}")
         reason = "; ".join(why)

@@ -199,6 +199,30 @@ def test_match_rule_names_the_big_unhappy_author_and_escapes_html(tmp_path, smtp
     assert run_alerts(config, NOW + timedelta(minutes=5)).fired == []
 
 
+def test_match_rule_on_an_intent(tmp_path, smtp):
+    rule = {
+        "name": "churn",
+        "kind": "match",
+        "intents": ["churn_risk"],
+        "recipients": ["cs@example.com"],
+    }
+    config = config_with(tmp_path, smtp, rule)
+    leaving, happy = (
+        mention(1, NOW, "Cancelling Nimbus Notes today"),
+        mention(2, NOW, "Nimbus Notes is fine"),
+    )
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, [leaving, happy], NOW - timedelta(minutes=5))
+        store.upsert_scores(db, [
+            Score(leaving.id, "v", ("Nimbus Notes",), -0.3, "negative", "en", {"churn_risk": 0.8, "complaint": 0.3}),
+            Score(happy.id, "v", ("Nimbus Notes",), 0.3, "positive", "en", {"churn_risk": 0.0}),
+        ], NOW)  # fmt: skip
+    report = run_alerts(config, NOW)
+    assert [c.key for c in report.fired] == [leaving.id]
+    assert report.fired[0].subject.startswith("Churn risk mention of Nimbus Notes")
+    assert report.fired[0].reason == "intent is churn_risk"
+
+
 def test_comparison_with_a_competitor(tmp_path, smtp):
     rule = {"name": "versus", "kind": "competitor", "recipients": ["pm@example.com"]}
     config = config_with(tmp_path, smtp, rule)

@@ -23,6 +23,8 @@ def test_score_reads_json_lines_and_reports_bad_lines(tmp_path):
     results = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["id"] for r in results] == ["a", "d"]
     assert results[0]["sentiment_label"] == "positive" and results[0]["terms"] == ["Nimbus Notes"]
+    assert results[0]["lang"] == "en" and results[0]["intents"]["compliment"] >= 0.5
+    assert len(results[0]["intents"]) == 8
     assert results[1]["terms"] == [] and -1 <= results[1]["sentiment"] <= 1
     errors = [json.loads(line) for line in err.getvalue().splitlines()]
     assert [e["line"] for e in errors] == [2, 3]

@@ -181,3 +181,29 @@ def test_query_syntax_errors_point_at_the_column():
     ]:
         with pytest.raises(QuerySyntaxError, match=re.escape(message)):
             parse(query)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Nimbus Notes lost my notes again, this is unacceptable", {"complaint"}),
+        ("I love Nimbus Notes, thanks team!", {"compliment"}),
+        ("Does Nimbus Notes export to PDF?", {"question"}),
+        ("I am cancelling Nimbus Notes and switching to Quillpad", {"churn_risk"}),
+        ("Nimbus Notes is hiring a full-time engineer, apply now", {"job_post"}),
+        ("Nimbus Notes 50% off with promo code SAVE50, click here", {"spam"}),
+        ("Highly recommend Nimbus Notes, worth it", {"recommendation"}),
+        (
+            "Looking for an app like Nimbus Notes, what is the pricing?",
+            {"question", "purchase_intent"},
+        ),
+        ("Nimbus Notes released version 4.2 on Tuesday", set()),
+        ("Nimbus Notes is not bad at all", set()),
+    ],
+)
+def test_intents_are_multi_label_with_a_confidence_each(scorer, text, expected):
+    from nlp.intent import INTENTS, THRESHOLD
+
+    s = scorer.score_text(text)
+    assert set(s.intents) == set(INTENTS) and all(0 <= c <= 1 for c in s.intents.values())
+    assert {i for i, c in s.intents.items() if c >= THRESHOLD} == expected

@@ -1,0 +1,65 @@
+"""Intent, multi-label, with a confidence each: what the author wants or is doing.
+
+Cue phrases (regular expressions over the lower-cased text) and the sentiment combine into a
+confidence in [0, 1] per intent. Rules, not a trained model: every cue is readable here, and
+corrections made on the dashboard are the data a trained classifier will learn from."""
+
+from __future__ import annotations
+
+import re
+
+INTENTS = (
+    "complaint", "compliment", "question", "recommendation", "purchase_intent", "churn_risk",
+    "job_post", "spam",
+)  # fmt: skip
+THRESHOLD = 0.5  # the confidence from which an intent counts as present
+
+_CUES = {
+    "complaint": r"not working|doesn'?t work|does not work|broken|\bbug(gy|s)?\b|crash|"
+    r"lost (my|all)|charged (me )?twice|refund|unacceptable|terrible|awful|worst|disappoint|"
+    r"frustrat|"
+    r"still (no|not|waiting)|no (reply|answer|response)|(is|was|went) down\b|outage|useless|"
+    r"ridiculous|"
+    r"keeps? (crashing|failing|freezing)|can'?t (log ?in|sync|open|find)",
+    "compliment": r"\blove\b|\bgreat\b|awesome|amazing|brilliant|excellent|wonderful|superb|"
+    r"perfect|delight|thank(s| you)|kudos|"
+    r"best .{0,20}(ever|used|tool|app)|impressed|fantastic|well done|happy with",
+    "question": r"\?|^(how|what|why|when|where|which|who|does|do|is|are|can|could|should|will|has|"
+    r"have)\b|anyone (know|tried|using)|any (idea|advice|tips)",
+    "recommendation": r"recommend|you should (try|use)|check out|worth (it|a try)|go with|"
+    r"switched to .{0,30} and|highly suggest|give .{0,15} a try",
+    "purchase_intent": r"looking for (a|an)? ?(tool|app|solution|alternative)|want to buy|"
+    r"thinking (of|about) (buying|getting|trying)|pricing|how much (is|does)|free trial|"
+    r"\bdemo\b|\bquote\b|upgrade to|sign(ing)? up|worth (paying|buying)",
+    "churn_risk": r"cancel(l)?(ing|ed)?\b|switching (to|from)|switch(ed)? to|moving (to|away)|"
+    r"leaving|alternatives? to|done with|not renewing|unsubscrib|migrat(e|ing) (to|away)",
+    "job_post": r"\bhiring\b|job (opening|offer|posting)|we'?re looking for (a|an)|"
+    r"apply (now|here|at)|"
+    r"\bposition\b|\bsalary\b|full[- ]time|part[- ]time|remote role",
+    "spam": r"promo code|discount|% off|click here|limited time|buy now|dm me|free money|"
+    r"giveaway|crypto|earn \$|follow (me|back)",
+}
+_COMPILED = {intent: re.compile(pattern, re.I | re.M) for intent, pattern in _CUES.items()}
+
+
+def intents(text: str, sentiment: float) -> dict[str, float]:
+    """A confidence in [0, 1] for every intent."""
+    out = {}
+    for intent, pattern in _COMPILED.items():
+        hits = len(pattern.findall(text))
+        confidence = 1 - 0.45**hits if hits else 0.0
+        if intent == "complaint":
+            confidence = (
+                confidence * (0.6 if sentiment > 0.3 else 1.0) + max(0.0, -sentiment) * 0.35
+            )
+        elif intent == "compliment":
+            confidence = confidence * (0.5 if sentiment < 0 else 1.0) + max(0.0, sentiment) * 0.35
+        elif intent == "spam":
+            links = len(re.findall(r"https?://", text)) + text.count("#")
+            confidence += 0.1 * max(0, links - 2)
+        out[intent] = round(min(1.0, max(0.0, confidence)), 3)
+    return out
+
+
+def present(confidences: dict[str, float]) -> tuple[str, ...]:
+    return tuple(i for i in INTENTS if confidences.get(i, 0.0) >= THRESHOLD)
