@@ -22,6 +22,10 @@ from data.config import Config
 ATOM = "http://www.w3.org/2005/Atom"
 
 
+def not_found() -> Response:
+    return PlainTextResponse("No such feed or subscription.", status_code=404)
+
+
 def atom_feed(feed_url: str, client: Client, items: list[dict], now: datetime) -> bytes:
     """An Atom 1.0 document of what was pushed to the client, newest first."""
     ET.register_namespace("", ATOM)
@@ -57,26 +61,32 @@ def atom_feed(feed_url: str, client: Client, items: list[dict], now: datetime) -
 
 
 def create_app(config: Config) -> Starlette:
+    # Plain (not async) handlers: Starlette runs them in its thread pool, so a DuckDB file
+    # held by the pipeline for a moment never blocks the event loop.
     def connect():  # noqa: ANN202
         return store.connect(config.db_path, config.database.lock_timeout_seconds)
 
-    async def feed(request: Request) -> Response:
-        token = request.path_params["token"]
+    def set_status(token: str, status: str) -> Client | None:
         with connect() as db:
             client = clients.by_token(db, token)
-            if client is None:
-                return PlainTextResponse("No such feed.", status_code=404)
-            items = clients.feed_items(db, client.id)
+            if client is not None:
+                clients.set_status(db, client.id, status, store.utcnow())
+        return client
+
+    def feed(request: Request) -> Response:
+        with connect() as db:
+            client = clients.by_token(db, request.path_params["token"])
+            items = clients.feed_items(db, client.id) if client else []
+        if client is None:
+            return not_found()
         body = atom_feed(str(request.url), client, items, store.utcnow())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
-    async def unsubscribe(request: Request) -> Response:
+    def unsubscribe(request: Request) -> Response:
         token = request.path_params["token"]
-        with connect() as db:
-            client = clients.by_token(db, token)
-            if client is None:
-                return PlainTextResponse("No such subscription.", status_code=404)
-            clients.set_status(db, client.id, "unsubscribed", store.utcnow())
+        client = set_status(token, "unsubscribed")
+        if client is None:
+            return not_found()
         if request.method == "POST":  # a mail client's one-click request
             return PlainTextResponse("Unsubscribed.")
         return HTMLResponse(
@@ -86,16 +96,12 @@ def create_app(config: Config) -> Starlette:
             f"<button>That was a mistake: subscribe me again</button></form></body>"
         )
 
-    async def resubscribe(request: Request) -> Response:
-        token = request.path_params["token"]
-        with connect() as db:
-            client = clients.by_token(db, token)
-            if client is None:
-                return PlainTextResponse("No such subscription.", status_code=404)
-            clients.set_status(db, client.id, "active", store.utcnow())
+    def resubscribe(request: Request) -> Response:
+        if set_status(request.path_params["token"], "active") is None:
+            return not_found()
         return HTMLResponse("<!doctype html><title>Subscribed</title><h2>Welcome back.</h2>")
 
-    async def health(request: Request) -> Response:
+    def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
     return Starlette(
