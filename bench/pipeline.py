@@ -22,7 +22,7 @@ from collectors.rss import parse_feed  # noqa: E402
 from data import store  # noqa: E402
 from data.config import parse_config  # noqa: E402
 from data.records import Fetched  # noqa: E402
-from flows.pipeline import store_pass  # noqa: E402
+from flows.pipeline import keep_candidates, store_pass  # noqa: E402
 from nlp import build_scorer  # noqa: E402
 
 WATCH = [
@@ -87,7 +87,13 @@ def main() -> None:
         t_parse = t_score = t_store = 0.0
         started = time.perf_counter()
         t0 = time.perf_counter()
-        fetched = [Fetched(f"site{i}", parse_feed(b, f"site{i}")) for i, b in enumerate(bodies)]
+        by_id = {s.id: s for s in config.sources}
+        fetched = [
+            keep_candidates(
+                Fetched(f"site{i}", parse_feed(b, f"site{i}")), by_id[f"site{i}"], scorer
+            )
+            for i, b in enumerate(bodies)
+        ]  # as the flow's collect task: parse, then keep what may be about a watched entity
         t_parse = time.perf_counter() - t0
         t0 = time.perf_counter()
         mentions = [m for f in fetched for m in f.mentions]
@@ -103,9 +109,9 @@ def main() -> None:
 
     print(f"whole parse→score→store:   {n_items / whole:8,.0f} items/s ({whole:.1f} s)")
     print(
-        f"  of which parse+clean {t_parse:.1f} s, score {t_score:.1f} s "
-        f"({len(scored):,} mentions matched, {len(scored) / t_score if t_score else 0:,.0f}/s "
-        f"of {len(mentions) / t_score if t_score else 0:,.0f} items/s), store {t_store:.2f} s "
+        f"  of which parse+clean+prefilter {t_parse:.1f} s ({len(mentions):,} candidates kept), "
+        f"score {t_score:.1f} s ({len(scored):,} mentions, "
+        f"{len(scored) / t_score if t_score else 0:,.0f}/s), store {t_store:.2f} s "
         f"({report.new_mentions:,} rows, {report.new_mentions / t_store:,.0f} rows/s)"
     )
     print(f"whole path / bare parse:   {bare / whole:8.0%}  (goal ≥ 70 %)")

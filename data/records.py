@@ -76,3 +76,8 @@ class Fetched:
     cursors: dict[str, str] = field(default_factory=dict)  # per query, for the next pass
     skipped: int = 0  # items skipped because their shape was not what we expect
     needs_credentials: bool = False
+    seen: int | None = None  # items the source returned, when `mentions` holds fewer
+
+    @property
+    def items_seen(self) -> int:
+        return len(self.mentions) if self.seen is None else self.seen

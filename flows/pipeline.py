@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger, task
@@ -16,7 +16,7 @@ from data import store
 from data.config import Config, Source
 from data.records import Fetched, Mention, Score, SourceState
 from flows.sources import due_sources, next_state
-from nlp import build_scorer
+from nlp import Scorer, build_scorer
 from notify.alerts import run_alerts
 from notify.push import PushReport, push_digests
 
@@ -72,7 +72,7 @@ def store_pass(
             sources_fetched=len(fetched),
             sources_failed=len(failed),
             not_modified=sum(f.not_modified for f in fetched),
-            items_seen=sum(len(f.mentions) for f in fetched),
+            items_seen=sum(f.items_seen for f in fetched),
             matched=len(scored),
             new_mentions=new,
             errors=failed,  # type: ignore[arg-type]
@@ -92,11 +92,22 @@ def store_pass(
     return report
 
 
+def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched:
+    """Drop, as soon as they are parsed, the items that cannot be about a watched entity (a
+    cheap regex says so), unless the source is a knowledge source that keeps every article.
+    A pass then holds and scores only what may matter, whatever the feeds' size."""
+    if source.knowledge or not fetched.mentions:
+        return fetched
+    keep = [m for m in fetched.mentions if scorer.might_mention(f"{m.title}\n{m.text}")]
+    return replace(fetched, mentions=keep, seen=fetched.items_seen)
+
+
 @task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
 async def collect_source(
-    http: Http, source: Source, state: SourceState, queries: list[str]
+    http: Http, source: Source, state: SourceState, queries: list[str], scorer: Scorer
 ) -> Fetched:
-    return await COLLECTORS[source.kind](http, source, state, queries)
+    fetched = await COLLECTORS[source.kind](http, source, state, queries)
+    return keep_candidates(fetched, source, scorer)
 
 
 @task(name="score-batch", cache_policy=NONE)
@@ -124,6 +135,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         log.info("Alerts: %s", alerts_task(config).summary())
         log.info("Client digests: %s", push_task(config).summary())
         return PassReport()
+    scorer = build_scorer(config.watch)
     # Network work happens here, before any write transaction opens.
     async with Http(config.http) as http:
         fetched = list(
@@ -134,6 +146,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
                         s,
                         previous.get(s.id) or SourceState(source=s.id),
                         config.queries_for(s),
+                        scorer,
                     )
                     for s in sources
                 )

@@ -41,7 +41,7 @@ def next_state(
             last_error=None,
             consecutive_failures=0,
             next_fetch_at=now + interval,
-            items_last_fetch=len(fetched.mentions),
+            items_last_fetch=fetched.items_seen,
             skipped_last_fetch=fetched.skipped,
             cursors={**previous.cursors, **fetched.cursors},
         )
