@@ -42,6 +42,7 @@ class Score:
     sentiment_label: str  # negative | neutral | positive | unscored (not English)
     lang: str = "und"  # ISO 639-1, or "und" when it could not be told
     intents: dict[str, float] = field(default_factory=dict)  # every intent's confidence, 0..1
+    term_sentiments: tuple[float, ...] = ()  # per entity in `terms`: the clauses naming it
 
 
 @dataclass(frozen=True, slots=True)

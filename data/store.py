@@ -180,6 +180,9 @@ def upsert_scores(
                 pa.list_(pa.string()),
             ),
             "intent_scores": [json.dumps(s.intents, sort_keys=True) for s in scores],
+            "term_sentiments": pa.array(
+                [list(s.term_sentiments) for s in scores], pa.list_(pa.float64())
+            ),
         }
     )
     db.register("incoming_scores", table)
@@ -192,7 +195,7 @@ def upsert_scores(
         )
         (n,) = db.execute(
             "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, intents, intent_scores, scored_at) "
+            "lang, intents, intent_scores, term_sentiments, scored_at) "
             "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
             [_naive_utc(scored_at)],
         ).fetchone()
@@ -374,17 +377,18 @@ def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
 
 
 def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
-    """Columns day, term, mentions (stories), sentiment (mean), negative, positive, unscored
-    (not in English)."""
+    """Columns day, term, mentions (stories), sentiment (mean, of the clauses naming the term
+    where known), negative, positive, unscored (not in English)."""
     where, params = _where(f)
     return db.execute(
         f"""
         SELECT published::DATE AS day, term, count(DISTINCT story_key) AS mentions,
-               avg(sentiment) AS sentiment,
+               avg(coalesce(term_sentiment, sentiment)) AS sentiment,
                count(DISTINCT story_key) FILTER (sentiment_label = 'negative') AS negative,
                count(DISTINCT story_key) FILTER (sentiment_label = 'positive') AS positive,
                count(DISTINCT story_key) FILTER (sentiment_label = 'unscored') AS unscored
-        FROM (SELECT *, unnest(terms) AS term FROM scored_mentions WHERE {where})
+        FROM (SELECT *, unnest(terms) AS term, unnest(term_sentiments) AS term_sentiment
+              FROM scored_mentions WHERE {where})
         GROUP BY ALL ORDER BY day, term
         """,
         params,

@@ -350,6 +350,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "intents": s.intents,
             "lang": s.lang,
             "terms": list(s.terms),
+            "term_sentiment": dict(zip(s.terms, s.term_sentiments, strict=True)),
         }
         print(json.dumps(record), file=out)
     return 1 if bad else 0

@@ -17,10 +17,12 @@ from nlp import intent, language, sentiment
 from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer
 
-MODEL_VERSION = "lexicon-3"  # 2: language, non-English unscored; 3: intents
+MODEL_VERSION = "lexicon-4"  # 2: language; 3: intents; 4: sentiment per watched entity
 
 if not Doc.has_extension("watch_terms"):
     Doc.set_extension("watch_terms", default=())
+if not Doc.has_extension("watch_positions"):
+    Doc.set_extension("watch_positions", default={})
 
 
 class WatchTerms:
@@ -31,7 +33,8 @@ class WatchTerms:
         self.queries = QueryMatcher(nlp, watch)
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.watch_terms = self.queries(doc)
+        doc._.watch_positions = self.queries(doc)
+        doc._.watch_terms = tuple(doc._.watch_positions)
         return doc
 
 
@@ -75,10 +78,15 @@ class Scorer:
         if lang not in language.SCORED_AS_ENGLISH:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
             polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
+            per_term = tuple(0.0 for _ in doc._.watch_terms)
         else:
             polarity = round(doc._.sentiment, 4)
             label = sentiment.label(polarity)
             wants = intent.intents(doc.text, polarity)
+            per_term = tuple(
+                round(sentiment.around(doc._.clauses, doc._.watch_positions[t]), 4)
+                for t in doc._.watch_terms
+            )
         return Score(
             mention_id=mention_id,
             model_version=MODEL_VERSION,
@@ -87,6 +95,7 @@ class Scorer:
             sentiment_label=label,
             lang=lang,
             intents=wants,
+            term_sentiments=per_term,
         )
 
 

@@ -57,19 +57,18 @@ class QueryMatcher:
             self.entities.append((w.name, tree, positive_terms(tree), w))
         self.by_key = {k: t for t, k in self.keys.items()}
 
-    def __call__(self, doc: Doc) -> tuple[str, ...]:
+    def __call__(self, doc: Doc) -> dict[str, list[int]]:
+        """The entities the doc is about, each with the token positions where it is named."""
         found: Spans = {}
         matches = self.phrases(doc) + (self.matcher(doc) if len(self.matcher) else [])
         for match_id, start, end in matches:
             term = self.by_key[doc.vocab.strings[match_id]]
             found.setdefault(term, []).append((start, end))
-        return tuple(
-            sorted(
-                name
-                for name, tree, positive, w in self.entities
-                if _holds(tree, found) and _in_context(w, positive, found)
-            )
-        )
+        return {
+            name: sorted(s for t in positive for s, _ in found.get(t, []))
+            for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
+            if _holds(tree, found) and _in_context(w, positive, found)
+        }
 
 
 def _pattern(t: Term) -> list[dict]:

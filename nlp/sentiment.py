@@ -34,6 +34,8 @@ POSITIVE_AT, NEGATIVE_AT = 0.05, -0.05
 
 if not Doc.has_extension("sentiment"):
     Doc.set_extension("sentiment", default=0.0)
+if not Doc.has_extension("clauses"):
+    Doc.set_extension("clauses", default=[])
 
 
 @cache
@@ -92,12 +94,29 @@ _hashed: dict[int, _Hashed] = {}
 
 def polarity(doc: Doc) -> float:
     """A score in [-1, 1] for the whole doc."""
+    return normalize(sum(raw for _, _, raw in clauses(doc)))
+
+
+def around(clause_scores: list[tuple[int, int, float]], positions: list[int]) -> float:
+    """A score in [-1, 1] for the clauses (sentence parts) holding any of the token positions:
+    how the text feels about one entity, not about everything it mentions."""
+    return normalize(
+        sum(raw for start, end, raw in clause_scores if any(start <= p < end for p in positions))
+    )
+
+
+def normalize(total: float) -> float:
+    return total / math.sqrt(total * total + 15.0)
+
+
+def clauses(doc: Doc) -> list[tuple[int, int, float]]:
+    """(first token, token after the last, raw valence) of each clause of the doc."""
     lex = _hashed.get(id(doc.vocab.strings))
     if lex is None:
         lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
     rows = doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]).tolist()
     shouting_is_rare = not doc.text.isupper()
-    total, values, but_at, bangs = 0.0, [], None, 0
+    out, start, values, but_at, bangs = [], 0, [], None, 0
     for i, (lower, space, upper, length) in enumerate(rows):
         if lower == lex.but:
             but_at = len(values)
@@ -121,9 +140,9 @@ def polarity(doc: Doc) -> float:
         else:
             values.append(0.0)
         if space or lower in lex.stops or i == len(rows) - 1:  # the end of a clause
-            total += _clause(values, but_at, bangs)
-            values, but_at, bangs = [], None, 0
-    return total / math.sqrt(total * total + 15.0)
+            out.append((start, i + 1, _clause(values, but_at, bangs)))
+            start, values, but_at, bangs = i + 1, [], None, 0
+    return out
 
 
 def _clause(values: list[float], but_at: int | None, bangs: int) -> float:
@@ -137,5 +156,6 @@ def _clause(values: list[float], but_at: int | None, bangs: int) -> float:
 
 @Language.component("tidings_sentiment")
 def sentiment_component(doc: Doc) -> Doc:
-    doc._.sentiment = polarity(doc)
+    doc._.clauses = clauses(doc)
+    doc._.sentiment = normalize(sum(raw for _, _, raw in doc._.clauses))
     return doc

@@ -207,3 +207,10 @@ def test_intents_are_multi_label_with_a_confidence_each(scorer, text, expected):
     s = scorer.score_text(text)
     assert set(s.intents) == set(INTENTS) and all(0 <= c <= 1 for c in s.intents.values())
     assert {i for i, c in s.intents.items() if c >= THRESHOLD} == expected
+
+
+def test_sentiment_per_watched_entity_reads_the_clauses_that_name_it(scorer):
+    s = scorer.score_text("Quillpad crashed and lost my work, awful. Nimbus Notes is wonderful!")
+    by_term = dict(zip(s.terms, s.term_sentiments, strict=True))
+    assert by_term["Nimbus Notes"] > 0.5 and by_term["Quillpad"] < -0.5
+    assert -1 <= s.sentiment <= 1

@@ -185,3 +185,22 @@ def test_a_briefly_held_file_is_waited_for(tmp_path):
             assert store.upsert_mentions(db, [mention(1)], NOW) == 1
     finally:
         holder.wait()
+
+
+def test_per_term_sentiment_drives_the_daily_mean(tmp_path):
+    m = mention(1, text="Quillpad awful, Nimbus Notes great")
+    with store.connect(tmp_path / "t.duckdb") as db:
+        store.upsert_mentions(db, [m], NOW)
+        store.upsert_scores(
+            db,
+            [
+                Score(
+                    m.id, "v", ("Nimbus Notes", "Quillpad"), 0.1, "positive", "en", {}, (0.8, -0.7)
+                )
+            ],
+            NOW,
+        )
+        daily = store.mentions_per_day(db, store.MentionFilter()).set_index("term")
+    assert (
+        daily.loc["Nimbus Notes", "sentiment"] == 0.8 and daily.loc["Quillpad", "sentiment"] == -0.7
+    )
