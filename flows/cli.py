@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from importlib import resources
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A service manager's stop (SIGTERM) is handled like Ctrl-C, so that the dashboard, the
+    # feed endpoint and Prefect's temporary server are all stopped, never orphaned.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.handler(args) or 0
     except TidingsError as e:
@@ -131,7 +136,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
     from flows.pipeline import run_pass
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is a Ctrl-C
     dashboard = None if args.no_dashboard else start_dashboard(config)
     endpoint = start_endpoint(config)
     tick = config.pipeline.tick_minutes * 60
