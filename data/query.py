@@ -81,6 +81,14 @@ def positive_terms(node: Node) -> list[Term]:
     return [t for n in node.nodes for t in positive_terms(n)]
 
 
+_WORDS = re.compile(r"\w+(?:[-'’.&]\w+)*|[^\w\s*]")
+
+
+def phrase(text: str) -> Term:
+    """A plain word or phrase (a watch's terms, exclusions, context words) as a query term."""
+    return Term(tuple(_WORDS.findall(text.lower())))
+
+
 def all_terms(node: Node) -> list[Term]:
     if isinstance(node, Term):
         return [node]
@@ -163,7 +171,7 @@ class _Parser:
             raise QuerySyntaxError(f"a term is missing before {value!r}", col)
         self.pos += 1
         text = value[1:-1] if kind == "phrase" else value
-        words = tuple(re.findall(r"\w+(?:[-'’.&]\w+)*|[^\w\s*]", text.lower()))
+        words = tuple(_WORDS.findall(text.lower()))
         prefix = text.endswith("*")
         if not words:
             raise QuerySyntaxError("an empty term", col)

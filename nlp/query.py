@@ -14,24 +14,20 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from data.config import Watch
-from data.query import And, Near, Node, Not, Or, Term, parse, positive_terms
+from data.query import And, Near, Node, Not, Or, Term, all_terms, parse, phrase, positive_terms
 
 Spans = dict[Term, list[tuple[int, int]]]
 
 
 def watch_tree(w: Watch) -> Node:
     """What a watch matches, as one tree: its terms OR its query, AND NOT its exclusions."""
-    alternatives: list[Node] = [_term(t) for t in w.terms]
+    alternatives: list[Node] = [phrase(t) for t in w.terms]
     if w.query:
         alternatives.append(parse(w.query))
     tree: Node = alternatives[0] if len(alternatives) == 1 else Or(tuple(alternatives))
     if w.exclude:
-        tree = And((tree, Not(Or(tuple(_term(x) for x in w.exclude)))))
+        tree = And((tree, Not(Or(tuple(phrase(x) for x in w.exclude)))))
     return tree
-
-
-def _term(text: str) -> Term:
-    return Term(tuple(re.findall(r"\w+(?:[-'’.&]\w+)*|[^\w\s]", text.lower())))
 
 
 class QueryMatcher:
@@ -44,9 +40,9 @@ class QueryMatcher:
         self.entities: list[tuple[str, Node, list[Term], Watch]] = []
         for w in watch:
             tree = watch_tree(w)
-            terms = _all(tree)
+            terms = all_terms(tree)
             if w.context:
-                terms += [_term(t) for t in w.context.requires + w.context.excludes]
+                terms += [phrase(t) for t in w.context.requires + w.context.excludes]
             for t in terms:
                 if t not in self.keys:
                     self.keys[t] = key = f"q{len(self.keys)}"
@@ -77,16 +73,6 @@ def _pattern(t: Term) -> list[dict]:
     return [*pattern, {"LOWER": {"REGEX": f"^{re.escape(t.words[-1])}"}}]
 
 
-def _all(node: Node) -> list[Term]:
-    if isinstance(node, Term):
-        return [node]
-    if isinstance(node, Near):
-        return [node.left, node.right]
-    if isinstance(node, Not):
-        return _all(node.node)
-    return [t for n in node.nodes for t in _all(n)]
-
-
 def _holds(node: Node, found: Spans) -> bool:
     if isinstance(node, Term):
         return node in found
@@ -113,7 +99,7 @@ def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
     def near(words: list[str], start: int, end: int) -> bool:
         return any(
             max(s - end, start - e, 0) <= window
-            for t in map(_term, words)
+            for t in map(phrase, words)
             for s, e in found.get(t, [])
         )
 
