@@ -81,7 +81,7 @@ def main() -> None:
                 ],
             }
         )
-        scorer = build_scorer(config.watch)
+        scorer = build_scorer(config.watch, config.models_dir)
         with store.connect(config.db_path):
             pass  # migrations, outside the timing
         t_parse = t_score = t_store = 0.0

@@ -283,6 +283,11 @@ class Config(_Strict):
             return self.database.path
         return self.path.parent / self.database.path
 
+    @property
+    def models_dir(self) -> Path:
+        """Where `tidings train` keeps the models it trains: beside the database."""
+        return self.db_path.parent / "models"
+
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Where the config is: the explicit path, else $TIDINGS_CONFIG, else ./tidings.toml."""

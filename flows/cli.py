@@ -320,7 +320,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     from nlp import build_scorer
 
-    scorer = build_scorer(config.watch)
+    scorer = build_scorer(config.watch, config.models_dir)
     if args.file:
         try:
             with open(args.file, encoding="utf-8") as f:

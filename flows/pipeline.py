@@ -112,7 +112,7 @@ async def collect_source(
 
 @task(name="score-batch", cache_policy=NONE)
 def score_batch(config: Config, mentions: list[Mention]) -> list[tuple[Mention, Score]]:
-    return build_scorer(config.watch).score(mentions)
+    return build_scorer(config.watch, config.models_dir).score(mentions)
 
 
 store_task = task(store_pass, name="store-pass", cache_policy=NONE)
@@ -135,7 +135,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         log.info("Alerts: %s", alerts_task(config).summary())
         log.info("Client digests: %s", push_task(config).summary())
         return PassReport()
-    scorer = build_scorer(config.watch)
+    scorer = build_scorer(config.watch, config.models_dir)
     # Network work happens here, before any write transaction opens.
     async with Http(config.http) as http:
         fetched = list(

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
@@ -13,11 +14,14 @@ from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
-from nlp import intent, language, sentiment
+from nlp import intent, language, model, sentiment
 from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer
 
-MODEL_VERSION = "lexicon-4"  # 2: language; 3: intents; 4: sentiment per watched entity
+# The rules' version; a score's model_version is this plus the trained model's, e.g.
+# "rules-5+textcat-base". 2: language; 3: intents; 4: sentiment per watched entity;
+# 5: a trained classifier beside the lexicon.
+RULES_VERSION = "rules-5"
 
 if not Doc.has_extension("watch_terms"):
     Doc.set_extension("watch_terms", default=())
@@ -41,10 +45,13 @@ class WatchTerms:
 class Scorer:
     """The compiled watchlist and pipeline. Build once per pass, reuse for every batch."""
 
-    def __init__(self, watch: Sequence[Watch]) -> None:
+    def __init__(self, watch: Sequence[Watch], models_dir: Path | None = None) -> None:
+        self.model = model.current(models_dir)
+        self.version = f"{RULES_VERSION}+{self.model.version}"
         self.nlp = spacy.blank("en")
         self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
         self.nlp.add_pipe("tidings_watch_terms", config={"watch": [w.model_dump() for w in watch]})
+        model.add_to(self.nlp, self.model)
         self.nlp.add_pipe("tidings_sentiment")
         # A cheap regex over the raw text finds the few items that can match at all, so that
         # tokenizing is spent only on those: most feed items mention nothing we watch.
@@ -72,8 +79,7 @@ class Scorer:
     def score_text(self, text: str) -> Score:
         return self._score("", self.nlp(text))
 
-    @staticmethod
-    def _score(mention_id: str, doc: Doc) -> Score:
+    def _score(self, mention_id: str, doc: Doc) -> Score:
         lang = language.detect(doc.text)
         if lang not in language.SCORED_AS_ENGLISH:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
@@ -83,13 +89,15 @@ class Scorer:
             polarity = round(doc._.sentiment, 4)
             label = sentiment.label(polarity)
             wants = intent.intents(doc.text, polarity)
+            if self.model.has_intents:  # learned from corrections: half the say
+                wants = {i: round((c + doc.cats.get(i, c)) / 2, 3) for i, c in wants.items()}
             per_term = tuple(
-                round(sentiment.around(doc._.clauses, doc._.watch_positions[t]), 4)
+                round(sentiment.around(doc, doc._.watch_positions[t]), 4)
                 for t in doc._.watch_terms
             )
         return Score(
             mention_id=mention_id,
-            model_version=MODEL_VERSION,
+            model_version=self.version,
             terms=doc._.watch_terms,
             sentiment=polarity,
             sentiment_label=label,
@@ -104,11 +112,14 @@ def _make_watch_terms(nlp: Language, name: str, watch: list[dict]) -> WatchTerms
     return WatchTerms(nlp, [Watch.model_validate(w) for w in watch])
 
 
-def build_scorer(watch: Sequence[Watch]) -> Scorer:
-    """The compiled pipeline for this watchlist, built once per process and watchlist."""
-    return _cached_scorer(json.dumps([w.model_dump() for w in watch], sort_keys=True))
+def build_scorer(watch: Sequence[Watch], models_dir: Path | None = None) -> Scorer:
+    """The compiled pipeline for this watchlist and the newest model under `models_dir`
+    (else the shipped one), built once per process, watchlist and model."""
+    newest = model.current(models_dir).path
+    watch_json = json.dumps([w.model_dump() for w in watch], sort_keys=True)
+    return _cached_scorer(watch_json, models_dir, newest)
 
 
 @lru_cache(maxsize=4)
-def _cached_scorer(watch_json: str) -> Scorer:
-    return Scorer([Watch.model_validate(w) for w in json.loads(watch_json)])
+def _cached_scorer(watch_json: str, models_dir: Path | None, newest: Path) -> Scorer:
+    return Scorer([Watch.model_validate(w) for w in json.loads(watch_json)], models_dir)
