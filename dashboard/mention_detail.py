@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from data import inbox, store
+from data import corrections, inbox, store
+from nlp.intent import INTENTS
 
 
 def actor() -> str:
@@ -28,8 +29,14 @@ def show(mention_id: str) -> None:
     with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
         m = inbox.mention(db, mention_id)
         changes = inbox.history(db, mention_id)
+        fixed = corrections.of_mention(db, mention_id)
     if m is None:
-        st.warning("No such mention (it may have been removed).")
+        if fixed.get("relevance") == corrections.NOT_ABOUT:
+            st.info("This mention was marked “not about us”: it counts nowhere.")
+            if st.button("It is about us after all", key=f"undo-relevance-{mention_id}"):
+                _undo(mention_id, "relevance")
+        else:
+            st.warning("No such mention (it may have been removed).")
         return
     # Internet text is shown as plain text (st.text / code-free captions), never as Markdown.
     st.text(m["title"] or "(no title)")
@@ -63,6 +70,7 @@ def show(mention_id: str) -> None:
             st.cache_data.clear()
             st.toast("Saved." if changed else "Nothing changed.")
             st.rerun()
+    correction_form(m, fixed)
     st.caption("History")
     if changes.empty:
         st.caption("No change yet.")
@@ -79,3 +87,47 @@ def show(mention_id: str) -> None:
                 "change": "What",
             },
         )
+
+
+def correction_form(m: dict, fixed: dict[str, str]) -> None:
+    """Tell the model it read this mention wrong: applied at once, learned by `tidings train`."""
+    mention_id = m["id"]
+    with st.expander("Wrong reading? Correct it", expanded=bool(fixed)):
+        if fixed:
+            st.caption(
+                "Corrected: " + ", ".join(f"{k} → {v or 'none'}" for k, v in sorted(fixed.items()))
+            )
+        with st.form(f"correct-{mention_id}"):
+            labels = list(corrections.SENTIMENTS)
+            current = m["sentiment_label"] if m["sentiment_label"] in labels else "neutral"
+            feeling = st.radio("Sentiment", labels, index=labels.index(current), horizontal=True)
+            present = [i for i in m.get("intents", []) if i in INTENTS]
+            wanted = st.multiselect("Intents", INTENTS, default=present)
+            not_about = st.checkbox("Not about us (remove it from every count)")
+            if st.form_submit_button("Save correction"):
+                cfg = reads.config()
+                with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+                    db.begin()
+                    n = corrections.correct(
+                        db, mention_id, actor(), store.utcnow(),
+                        sentiment=feeling if feeling != m["sentiment_label"] else None,
+                        intents=wanted if sorted(wanted) != sorted(present) else None,
+                        not_about=not_about,
+                        known_intents=INTENTS,
+                    )  # fmt: skip
+                    db.commit()
+                st.cache_data.clear()
+                st.toast("Correction saved; `tidings train` will learn from it." if n else
+                         "Nothing changed.")  # fmt: skip
+                st.rerun()
+        for kind in sorted(k for k in fixed if k != "relevance"):
+            if st.button(f"Undo the {kind} correction", key=f"undo-{kind}-{mention_id}"):
+                _undo(mention_id, kind)
+
+
+def _undo(mention_id: str, kind: str) -> None:
+    cfg = reads.config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        corrections.undo(db, mention_id, kind, actor(), store.utcnow())
+    st.cache_data.clear()
+    st.rerun()

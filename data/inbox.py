@@ -108,10 +108,11 @@ def apply(
 
 _QUEUE = """
     SELECT m.id, m.published, m.source, m.kind, m.title, m.text, m.author, m.reach, m.url,
-           m.terms, m.sentiment, m.sentiment_label,
+           m.terms, m.sentiment, m.sentiment_label, m.intents,
            coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags, i.note,
-           m.sentiment_label = 'negative' AS likely_complaint,
-           contains(m.title || ' ' || m.text, '?') AS likely_question
+           list_contains(m.intents, 'complaint') OR list_contains(m.intents, 'churn_risk')
+               OR m.sentiment_label = 'negative' AS likely_complaint,
+           list_contains(m.intents, 'question') AS likely_question
     FROM scored_mentions m LEFT JOIN inbox i ON i.mention_id = m.id
 """
 

@@ -161,6 +161,20 @@ def upsert_mentions(
     return int(new)
 
 
+def scored_mention_records(db: duckdb.DuckDBPyConnection) -> list[Mention]:
+    """Every mention that has a score, as collected: for re-scoring with a new model."""
+    rows = db.execute(
+        """
+        SELECT source, native_id, url, title, text, author, published, reach, shared_url
+        FROM mentions WHERE id IN (SELECT mention_id FROM scores) ORDER BY id
+        """
+    ).fetchall()
+    return [
+        Mention(src, nid, url, title, text, author, _aware(pub), reach, shared)
+        for src, nid, url, title, text, author, pub, reach, shared in rows
+    ]
+
+
 def upsert_scores(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:

@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("score", help="score JSON lines ({id, text}) from a file or stdin")
     c.add_argument("file", nargs="?", help="input file (default: stdin)")
     c.set_defaults(handler=cmd_score)
+
+    c = sub.add_parser("train", help="train the next model version from the corrections made")
+    c.add_argument("--rescore", action="store_true", help="then re-score the stored mentions")
+    c.set_defaults(handler=cmd_train)
+
+    c = sub.add_parser("rescore", help="re-score the stored mentions with the newest model")
+    c.set_defaults(handler=cmd_rescore)
     return p
 
 
@@ -328,6 +335,45 @@ def cmd_score(args: argparse.Namespace) -> int:
         except OSError as e:
             raise TidingsError(f"{args.file}: cannot read: {e.strerror}") from None
     return score_lines(scorer, sys.stdin, sys.stdout, sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from data import corrections
+    from nlp import model
+
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        sentiments, intents, silver = corrections.training_data(db)
+    trained = model.train(config.models_dir, sentiments, intents, silver if intents else ())
+    print(
+        f"Trained {trained.version} from the rated sentences, {len(sentiments)} sentiment and "
+        f"{len(intents)} intent corrections ({trained.path})."
+    )
+    if args.rescore:
+        return cmd_rescore(args)
+    print("New mentions are scored with it; `tidings rescore` re-scores the stored ones.")
+    return 0
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from nlp import build_scorer
+
+    scorer = build_scorer(config.watch, config.models_dir)
+    lock = config.database.lock_timeout_seconds
+    with store.connect(config.db_path, lock) as db:
+        mentions = store.scored_mention_records(db)
+    scored = scorer.score(mentions)
+    with store.connect(config.db_path, lock) as db:
+        db.begin()
+        store.upsert_scores(db, [s for _, s in scored], store.utcnow())
+        db.commit()
+    kept = len(mentions) - len(scored)
+    print(
+        f"Re-scored {len(scored):,} mentions with {scorer.version}"
+        + (f"; {kept:,} no longer match the watchlist and keep their old scores." if kept else ".")
+    )
+    return 0
 
 
 def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:

@@ -112,9 +112,7 @@ def _blank() -> Language:
     return nlp
 
 
-def _fit(
-    nlp: Language, labelled: Sequence[tuple[str, dict[str, float]]], epochs: int
-) -> None:
+def _fit(nlp: Language, labelled: Sequence[tuple[str, dict[str, float]]], epochs: int) -> None:
     examples = [Example.from_dict(nlp.make_doc(t), {"cats": cats}) for t, cats in labelled]
     fix_random_seed(SEED)
     rng = random.Random(SEED)

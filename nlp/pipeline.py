@@ -92,8 +92,7 @@ class Scorer:
             if self.model.has_intents:  # learned from corrections: half the say
                 wants = {i: round((c + doc.cats.get(i, c)) / 2, 3) for i, c in wants.items()}
             per_term = tuple(
-                round(sentiment.around(doc, doc._.watch_positions[t]), 4)
-                for t in doc._.watch_terms
+                round(sentiment.around(doc, doc._.watch_positions[t]), 4) for t in doc._.watch_terms
             )
         return Score(
             mention_id=mention_id,

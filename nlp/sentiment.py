@@ -98,9 +98,7 @@ _hashed: dict[int, _Hashed] = {}
 def around(doc: Doc, positions: list[int]) -> float:
     """A score in [-1, 1] for the clauses (sentence parts) holding any of the token positions:
     how the text feels about one entity, not about everything it mentions."""
-    near = sum(
-        raw for start, end, raw in doc._.clauses if any(start <= p < end for p in positions)
-    )
+    near = sum(raw for start, end, raw in doc._.clauses if any(start <= p < end for p in positions))
     return combine(normalize(near), learned(doc))
 
 

@@ -58,13 +58,14 @@ def filled(tmp_path):
         ),
     ]
     labels = ["positive", "negative", "neutral", "negative"]
+    wants = [{}, {"complaint": 0.8}, {"question": 0.9}, {"complaint": 0.9}]
     with store.connect(config.db_path) as db:
         store.upsert_mentions(db, ms, NOW)
         store.upsert_scores(
             db,
             [
-                Score(m.id, "v", ("Nimbus Notes",), 0.0, lab)
-                for m, lab in zip(ms, labels, strict=True)
+                Score(m.id, "v", ("Nimbus Notes",), 0.0, lab, intents=w)
+                for m, lab, w in zip(ms, labels, wants, strict=True)
             ],
             NOW,
         )

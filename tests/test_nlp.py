@@ -10,7 +10,7 @@ from spacy.vocab import Vocab
 
 from data.config import Watch
 from data.records import Mention
-from nlp import MODEL_VERSION, build_scorer
+from nlp import RULES_VERSION, build_scorer
 from nlp.tokenizer import RegexTokenizer
 
 WATCH = [
@@ -51,7 +51,7 @@ def test_items_about_nothing_we_watch_are_not_mentions(scorer):
     items = [m("The weather is nice", 1), m("Nimbus Notes lost my data", 2), m("apple pie", 3)]
     scored = scorer.score(items)
     assert [mention.native_id for mention, _ in scored] == ["2"]
-    assert scored[0][1].mention_id == items[1].id and scored[0][1].model_version == MODEL_VERSION
+    assert scored[0][1].mention_id == items[1].id and scored[0][1].model_version == f"{RULES_VERSION}+textcat-base"
 
 
 @pytest.mark.parametrize(
