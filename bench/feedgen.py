@@ -86,6 +86,34 @@ FILLER = [
     "The discussion thread has more than 120 replies so far.",
     "<strong>Disclosure:</strong> the author pays for the product with their own money.",
 ]
+# What makes one person's post their own: without these, two posts from the same template would
+# be word-for-word copies, which the near-duplicate grouping rightly counts as one story.
+OPENERS = ["", "", "", "Honest take:", "Quick update.", "Day {n} with it.", "PSA:", "Small rant.",
+           "Just noticed:", "FWIW,", "Okay so", "Update from our office:"]  # fmt: skip
+DETAILS = [
+    "I keep about {n} notebooks in it, {m} of them shared with my team.",
+    "Running it on a {d} and a {e}, both on the latest version.",
+    "We have {m} seats on the business plan since {y}.",
+    "Ticket #{t} if anyone from the company reads this.",
+    "My setup: {d}, roughly {n}00 notes, daily use since {y}.",
+    "Our team of {m} moved over from spreadsheets back in {y}.",
+    "Been a paying customer for {m} years, mostly for meeting notes and recipes.",
+    "Tried it again this morning on my {d} before writing this.",
+    "Our {m} person studio in {c} relies on it for client briefs.",
+    "Posting from {c}, where it is {n} degrees and raining.",
+]
+DEVICES = ["Pixel 8", "ThinkPad", "iPad Air", "MacBook Pro", "Galaxy S23", "Surface Go",
+           "Chromebook", "iPhone 15", "Linux desktop", "Windows 11 laptop"]  # fmt: skip
+CITIES = ["Leeds", "Porto", "Austin", "Lyon", "Dublin", "Pune", "Malmo", "Ghent", "Quito"]
+# One news story that several sites publish, lightly edited: syndication the dashboard should
+# count once ("also on N sites").
+SYNDICATED = (
+    "Nimbus Notes has published a post-mortem of last week's sync outage. The company says a "
+    "faulty database migration left notes unsynced for up to nine hours for about a fifth of "
+    "its users, that no notes were permanently lost, and that affected customers on paid plans "
+    "will receive a month of service for free. Chief executive Dana Whitfield apologised and "
+    "promised a public status page and staged roll-outs of future updates."
+)
 AUTHORS = ["Priya S.", "Tom Becker", "Ana Lima", "jdoe", "M. Okafor", "Lena", "Chris P.", "kai_r"]
 
 
@@ -117,7 +145,17 @@ def _sentence(rng: random.Random, outage: bool, on_topic: float) -> tuple[str, s
     else:
         pool = OFF_TOPIC
     s = rng.choice(pool).format(b=b, r=r)
-    return s, s.split(".")[0].split("?")[0][:90]
+    title = s.split(".")[0].split("?")[0][:90]
+    opener = rng.choice(OPENERS).format(n=rng.randint(2, 90))
+    details = [
+        rng.choice(DETAILS).format(
+            n=rng.randint(3, 60), m=rng.randint(2, 25), y=rng.randint(2015, 2025),
+            t=rng.randint(10000, 99999), d=rng.choice(DEVICES), e=rng.choice(DEVICES),
+            c=rng.choice(CITIES),
+        )
+        for _ in range(rng.randint(1, 2))
+    ]  # fmt: skip
+    return " ".join(x for x in [opener, s, *details] if x), title
 
 
 def generate_items(
@@ -178,10 +216,30 @@ DEMO_FEEDS = {
 }
 
 
+SYNDICATED_ON = {  # feed stem: its own first words for the syndicated story
+    "technews": "From our partners:",
+    "startup-news": "Reported by Startup Wire staff.",
+    "productivity-blog": "Worth a read for anyone who lost work last week.",
+}
+
+
 def write_demo_feeds(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for seed, (stem, (title, site, n, on_topic)) in enumerate(DEMO_FEEDS.items(), 1):
         items = generate_items(n, seed, site, on_topic=on_topic)
+        if stem in SYNDICATED_ON:
+            when = ANCHOR - timedelta(days=3, hours=seed)
+            items.append(
+                Item(
+                    f"https://{site}/news/sync-post-mortem",
+                    "Nimbus Notes explains the outage",
+                    f"https://{site}/news/sync-post-mortem",
+                    f"<p>{escape(SYNDICATED_ON[stem])} {escape(SYNDICATED)}</p>",
+                    "Newsdesk",
+                    when,
+                )  # fmt: skip
+            )
+            items.sort(key=lambda it: it.published, reverse=True)
         (folder / f"{stem}.xml").write_bytes(render_rss(items, title, site))
 
 

@@ -43,6 +43,7 @@ class Score:
     lang: str = "und"  # ISO 639-1, or "und" when it could not be told
     intents: dict[str, float] = field(default_factory=dict)  # every intent's confidence, 0..1
     term_sentiments: tuple[float, ...] = ()  # per entity in `terms`: the clauses naming it
+    fingerprint: bytes | None = None  # MinHash of the wording, for near-duplicates (nlp.duplicates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,15 +120,19 @@ def upsert_mentions(
     collected_at: datetime,
     kinds: Mapping[str, str] | None = None,
     knowledge: frozenset[str] = frozenset(),
+    fingerprints: Mapping[str, bytes] | None = None,
+    story_keys: Mapping[str, str] | None = None,
 ) -> int:
     """Insert the mentions not stored yet, in bulk; return how many were new.
 
     `kinds` maps source ids to their kind (rss, reddit…), for filtering by kind; items from the
-    `knowledge` sources are marked as articles, for client digests.
+    `knowledge` sources are marked as articles, for client digests. `fingerprints` and
+    `story_keys` (by mention id) are the near-duplicate grouping's (nlp.duplicates); a mention
+    without one is its own story, or that of the link it shares.
     """
     if not mentions:
         return 0
-    kinds = kinds or {}
+    kinds, fingerprints, story_keys = kinds or {}, fingerprints or {}, story_keys or {}
     table = pa.table(
         {
             "id": [m.id for m in mentions],
@@ -142,8 +146,9 @@ def upsert_mentions(
             "reach": pa.array([m.reach for m in mentions], pa.int64()),
             "kind": [kinds.get(m.source) for m in mentions],
             "shared_url": [m.shared_url for m in mentions],
-            "story_key": [canonical_url(m.shared_url or m.url) or m.id for m in mentions],
+            "story_key": [story_keys.get(m.id) or story_key(m) for m in mentions],
             "article": [m.source in knowledge for m in mentions],
+            "fingerprint": pa.array([fingerprints.get(m.id) for m in mentions], pa.binary()),
         }
     )
     db.register("incoming_mentions", table)
@@ -159,6 +164,20 @@ def upsert_mentions(
     finally:
         db.unregister("incoming_mentions")
     return int(new)
+
+
+def story_key(m: Mention) -> str:
+    """A mention's own story: the link it shares or points to, canonical, else itself."""
+    return canonical_url(m.shared_url or m.url) or m.id
+
+
+def fingerprints_since(db: duckdb.DuckDBPyConnection, since: datetime) -> list[tuple[bytes, str]]:
+    """(fingerprint, story key) of the mentions published since `since` that have one."""
+    return db.execute(
+        "SELECT fingerprint, story_key FROM mentions "
+        "WHERE fingerprint IS NOT NULL AND published >= ?",
+        [_naive_utc(since)],
+    ).fetchall()
 
 
 def scored_mention_records(db: duckdb.DuckDBPyConnection) -> list[Mention]:

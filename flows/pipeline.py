@@ -16,7 +16,7 @@ from data import store
 from data.config import Config, Source
 from data.records import Fetched, Mention, Score, SourceState
 from flows.sources import due_sources, next_state
-from nlp import Scorer, build_scorer
+from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
 from notify.push import PushReport, push_digests
 
@@ -64,7 +64,14 @@ def store_pass(
         db.begin()
         kinds = {s.id: s.kind for s in sources}
         knowledge = frozenset(s.id for s in sources if s.knowledge)
-        new = store.upsert_mentions(db, [m for m, _ in scored], now, kinds, knowledge)
+        prints = {m.id: s.fingerprint for m, s in scored if s.fingerprint is not None}
+        known = store.fingerprints_since(db, now - timedelta(days=duplicates.WINDOW_DAYS))
+        stories = duplicates.story_keys(
+            [(m.id, prints[m.id], store.story_key(m)) for m, _ in scored if m.id in prints], known
+        )
+        new = store.upsert_mentions(
+            db, [m for m, _ in scored], now, kinds, knowledge, prints, stories
+        )
         store.upsert_mentions(db, list(articles), now, kinds, knowledge)
         store.upsert_scores(db, [s for _, s in scored], now)
         store.save_source_states(db, states)

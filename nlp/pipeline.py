@@ -14,7 +14,7 @@ from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
-from nlp import intent, language, model, sentiment
+from nlp import duplicates, intent, language, model, sentiment
 from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer
 
@@ -103,6 +103,7 @@ class Scorer:
             lang=lang,
             intents=wants,
             term_sentiments=per_term,
+            fingerprint=duplicates.signature(doc),
         )
 
 

@@ -51,7 +51,10 @@ def test_items_about_nothing_we_watch_are_not_mentions(scorer):
     items = [m("The weather is nice", 1), m("Nimbus Notes lost my data", 2), m("apple pie", 3)]
     scored = scorer.score(items)
     assert [mention.native_id for mention, _ in scored] == ["2"]
-    assert scored[0][1].mention_id == items[1].id and scored[0][1].model_version == f"{RULES_VERSION}+textcat-base"
+    assert (
+        scored[0][1].mention_id == items[1].id
+        and scored[0][1].model_version == f"{RULES_VERSION}+textcat-base"
+    )
 
 
 @pytest.mark.parametrize(
