@@ -8,6 +8,8 @@ applied to spaCy tokens so that they cost one dict look-up per token.
 from __future__ import annotations
 
 import math
+import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -34,6 +36,37 @@ POSITIVE_AT, NEGATIVE_AT = 0.05, -0.05
 # Chosen on the held-out development split (best mean of Pearson r and 3-class macro-F1 among
 # 0, 0.2 … 0.6): without it, texts with no feeling drift off neutral.
 CLASSIFIER_DEAD_ZONE = 0.2
+CLASSIFIER_LEADS_FROM = 0.6
+
+# The emoji people use most, valued by hand on VADER's -4..4 scale: reading them by the words of
+# their names gets some wrong ("thumbs up sign" carries no feeling; "fire" is praise online).
+EMOJI = {
+    "👍": 1.8, "👎": -1.8, "🔥": 1.5, "💩": -2.2, "😡": -2.8, "🤬": -3.2, "😠": -2.4,
+    "😤": -1.8, "😢": -2.0, "😭": -1.8, "🙄": -1.5, "😒": -1.8, "🤮": -2.8, "😞": -2.0,
+    "😔": -1.8, "😩": -2.0, "😫": -2.0, "💔": -2.4, "❤": 2.8, "❤️": 2.8, "♥": 2.5, "💯": 1.8,
+    "🎉": 2.2, "🙌": 2.0, "👏": 1.8, "😊": 2.2, "😀": 2.0, "😁": 2.0, "😂": 1.2, "🤣": 1.2,
+    "😍": 3.0, "🥰": 3.0, "😘": 2.2, "🤩": 2.8, "😎": 1.5, "🙏": 1.2, "✅": 0.8, "❌": -1.2,
+    "🐛": -1.0, "😕": -1.2, "😬": -1.0, "🤦": -1.8, "🤷": -0.3, "💀": -0.5, "🚀": 1.5,
+}  # fmt: skip
+# Phrases whose feeling is not that of their words, valued as a whole (on the first token).
+IDIOMS = {
+    "is a joke": -2.0, "such a joke": -2.2, "what a joke": -2.2, "never fails to disappoint": -2.5,
+    "fails to impress": -1.5, "not a fan": -1.5, "waste of time": -2.0, "waste of money": -2.2,
+    "rip off": -2.2, "ripoff": -2.2, "rip-off": -2.2, "game changer": 2.5, "game-changer": 2.5,
+    "life saver": 2.5, "lifesaver": 2.5, "works like a charm": 2.5, "to die for": 2.5,
+    "the bomb": 2.2, "no joke": 0.0, "kind of": 0.0, "sort of": 0.0,
+}  # fmt: skip
+_IDIOMS = re.compile(
+    r"(?<!\w)(" + "|".join(re.escape(i) for i in sorted(IDIOMS, key=len, reverse=True)) + r")(?!\w)"
+)
+# Markers of sarcasm: with one, praise words read as their opposite, at half strength
+# ("Oh great, another outage 🙄").
+_SARCASM = re.compile(
+    r"🙄|😒|🙃|#sarcasm|(?:^|\s)/s\b|\byeah,? right\b|\boh,? (?:great|wonderful|joy|perfect|"
+    r"fantastic|good)\b|\bjust what i needed\b|\bthanks for nothing\b|\bwhat a surprise\b|"
+    r"\bthanks a lot\b.*\b(?:broke|lost|crash|down|fail)"
+)
+SARCASM_FLIP = -0.5
 
 if not Doc.has_extension("sentiment"):
     Doc.set_extension("sentiment", default=0.0)
@@ -64,7 +97,7 @@ def emoji_valences() -> dict[str, float]:
         v = sum(words.get(w, 0.0) for w in name.lower().replace("-", " ").split())
         if emoji and v:
             valences[emoji] = max(-4.0, min(4.0, v))
-    return valences
+    return valences | EMOJI
 
 
 def label(score: float) -> str:
@@ -113,14 +146,27 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
         lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
     rows = doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]).tolist()
     shouting_is_rare = not doc.text.isupper()
+    low = doc.text.lower()
+    sarcastic = _SARCASM.search(low) is not None
+    idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
+    if _IDIOMS.search(low):
+        starts = [t.idx for t in doc]
+        for found in _IDIOMS.finditer(low):
+            first = bisect_right(starts, found.start()) - 1
+            last = bisect_right(starts, found.end() - 1) - 1
+            idioms[first] = IDIOMS[found.group(1)]
+            for k in range(first + 1, last + 1):
+                idioms[k] = 0.0
     out, start, values, but_at, bangs = [], 0, [], None, 0
     for i, (lower, space, upper, length) in enumerate(rows):
         if lower == lex.but:
             but_at = len(values)
         elif lower == lex.bang:
             bangs += 1
-        v = lex.valence.get(lower)
-        if v is not None and lower not in lex.boosters:
+        v = idioms.get(i, lex.valence.get(lower)) if idioms else lex.valence.get(lower)
+        if sarcastic and v is not None and v > 0:
+            v *= SARCASM_FLIP
+        if v is not None and v != 0.0 and lower not in lex.boosters:
             sign = 1.0 if v > 0 else -1.0
             if shouting_is_rare and upper and length > 1:
                 v += CAPS_BOOST * sign
@@ -161,13 +207,17 @@ def learned(doc: Doc) -> float:
 
 def combine(lexical: float, classifier: float) -> float:
     """The lexicon's score, with the classifier filling in the part of the scale the lexicon
-    leaves open: all of it when the lexicon found no feeling, none when it is certain.
+    leaves open: all of it when the lexicon found no feeling, none when it is certain. Only a
+    classifier more certain than both the lexicon and CLASSIFIER_LEADS_FROM leads instead
+    (what it learned from corrections, say "borked" is bad).
 
     The lexicon (VADER's, built for social media: emoji, slang, caps, negation) is right on
     posts that say how they feel in words it knows; the classifier, trained on review and
     editorial sentences, reads feeling that no single word carries ("the plot goes nowhere").
-    Gating by the lexicon's own certainty keeps the first and adds the second; a plain average
-    lost accuracy on social posts in bench/nlp.py. Stays in [-1, 1]."""
+    Gating by certainty keeps the first and adds the second; a plain average lost accuracy on
+    social posts in bench/nlp.py. Stays in [-1, 1]."""
+    if abs(classifier) > max(CLASSIFIER_LEADS_FROM, abs(lexical)):
+        return classifier + (1.0 - abs(classifier)) * lexical
     return lexical + (1.0 - abs(lexical)) * classifier
 
 

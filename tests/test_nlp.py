@@ -68,6 +68,25 @@ def test_items_about_nothing_we_watch_are_not_mentions(scorer):
         ("The old editor was awful but Nimbus Notes is excellent now", "positive"),
         ("Nimbus Notes :(", "negative"),
         ("Nimbus Notes :)", "positive"),
+        # emoji-only posts
+        ("Nimbus Notes 😍😍😍", "positive"),
+        ("Nimbus Notes 😡", "negative"),
+        ("Nimbus Notes 👍", "positive"),
+        ("Nimbus Notes 👎", "negative"),
+        ("Nimbus Notes 💩", "negative"),
+        # sarcasm markers turn praise words around
+        ("Great, Nimbus Notes crashed again. Just what I needed 🙄", "negative"),
+        ("Oh great, another Nimbus Notes outage", "negative"),
+        ("Nimbus Notes is the best /s", "negative"),
+        ("I love how easy Nimbus Notes makes sharing", "positive"),
+        # idioms whose feeling is not their words'
+        ("Nimbus Notes support is a joke", "negative"),
+        ("Nimbus Notes never fails to disappoint", "negative"),
+        ("Nimbus Notes is a game changer", "positive"),
+        ("Nimbus Notes is not a game changer", "negative"),
+        # feeling no lexicon word carries: the trained classifier reads it
+        ("Nimbus Notes: the plot goes nowhere and the acting is wooden", "negative"),
+        ("Nimbus Notes shipped the export we asked for", "neutral"),
     ],
 )
 def test_sentiment_label(scorer, text, label):

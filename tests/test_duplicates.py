@@ -1,0 +1,70 @@
+"""Near-duplicates: copies grouped into one story, independent mentions kept apart, across
+passes through the real flow's store step and a real DuckDB file."""
+
+from datetime import UTC, datetime, timedelta
+
+from data import store
+from data.records import Mention
+from flows.pipeline import store_pass
+from nlp import build_scorer, duplicates
+from tests.conftest import make_config
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+ARTICLE = (
+    "Nimbus Notes has published a post-mortem of last week's sync outage. The company says a "
+    "faulty database migration left notes unsynced for up to nine hours for about a fifth of its "
+    "users, and that no notes were permanently lost."
+)
+POST = "Nimbus Notes lost a week of my notes after the update and support has not replied in days"
+
+
+def sig(text: str) -> bytes | None:
+    return build_scorer([]).score_text(text).fingerprint
+
+
+def test_copies_are_similar_and_different_texts_are_not():
+    syndicated = "From our partners: " + ARTICLE.replace("says", "said")
+    retweet = f"RT @ana: {POST}!! https://t.co/abc"
+    assert duplicates.similarity(sig(ARTICLE), sig(syndicated)) >= duplicates.SIMILAR
+    assert duplicates.similarity(sig(POST), sig(retweet)) >= duplicates.SIMILAR
+    other = "Nimbus Notes shipped a new sync engine today with faster uploads and a new sidebar"
+    assert duplicates.similarity(sig(POST), sig(other)) < 0.2
+    # Same complaint, own words: two people, two stories.
+    own = "After the update Nimbus Notes ate a whole week of my notes and nobody at support answers"
+    assert duplicates.similarity(sig(POST), sig(own)) < duplicates.SIMILAR
+    assert sig("Nimbus Notes is down again") is None  # too short to call a copy
+
+
+def test_story_keys_join_the_nearest_stored_or_earlier_copy():
+    a, b, c = sig(ARTICLE), sig("Update: " + ARTICLE), sig(POST)
+    keys = duplicates.story_keys(
+        [("m1", b, "site-b/1"), ("m2", c, "site-c/2"), ("m3", sig(POST + " +1"), "site-d/3")],
+        known=[(a, "site-a/article")],
+    )
+    assert keys == {"m1": "site-a/article", "m2": "site-c/2", "m3": "site-c/2"}
+    # A mention whose own link is already a stored story keeps it.
+    assert duplicates.story_keys([("m4", c, "site-a/article")], [(a, "site-a/article")]) == {
+        "m4": "site-a/article"
+    }
+
+
+def test_a_syndicated_story_counts_once_and_shows_also_on(tmp_path):
+    config = make_config(tmp_path, [])
+    scorer = build_scorer(config.watch)
+    first = [Mention("technews", "1", "https://technews.example/a", "Post-mortem", ARTICLE, None,
+                     NOW - timedelta(hours=5))]  # fmt: skip
+    later = [
+        Mention("startup-news", "9", "https://startup.example/x", "Nimbus explains",
+                "Reported by staff. " + ARTICLE, None, NOW - timedelta(hours=2)),
+        Mention("forum", "2", "https://forum.example/2", "", POST, "bo", NOW - timedelta(hours=1)),
+        Mention("forum", "3", "https://forum.example/3", "", "Nimbus Notes is down again", "cy",
+                NOW - timedelta(hours=1)),
+    ]  # fmt: skip
+    for batch in (first, later):  # two passes: the copy arrives after the original is stored
+        store_pass(config, [], [], scorer.score(batch), {}, NOW)
+    with store.connect(config.db_path) as db:
+        f = store.MentionFilter(since=(NOW - timedelta(days=1)).date())
+        assert store.summary(db, f)["mentions"] == 3  # 4 mentions, 3 stories
+        rows = store.find_mentions(db, f)
+    also = dict(zip(rows["source"], rows["also_on"], strict=True))
+    assert also["technews"] == 1 and also["startup-news"] == 1 and also["forum"] == 0

@@ -1,0 +1,158 @@
+"""Learning from users: corrections on the dashboard apply at once; `tidings train` turns them
+into a new, versioned model; `tidings rescore` applies it to what is stored. Real DuckDB file,
+real training (a few seconds), the dashboard under AppTest."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from data import corrections, store
+from data.records import Mention
+from flows.cli import main
+from nlp import RULES_VERSION, build_scorer, model
+from tests.conftest import ROOT, make_config
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+# "borked" is in no lexicon and in none of the rated sentences: only corrections can teach it.
+BORKED = [
+    "Nimbus Notes sync is borked again this morning",
+    "the Nimbus Notes export is completely borked",
+    "Nimbus Notes search borked after the update",
+    "is it just me or is Nimbus Notes borked today",
+    "Nimbus Notes login page is borked on firefox",
+    "Nimbus Notes borked my calendar integration",
+]
+
+
+def stored(tmp_path, texts):
+    config = make_config(tmp_path, [])
+    ms = [
+        Mention(
+            "forum", str(i), f"https://f.example/{i}", "", t, "ana", NOW - timedelta(hours=i + 1)
+        )  # fmt: skip
+        for i, t in enumerate(texts)
+    ]
+    scorer = build_scorer(config.watch, config.models_dir)
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, ms, NOW)
+        store.upsert_scores(db, [s for _, s in scorer.score(ms)], NOW)
+    return config, ms
+
+
+def view(config, mention_id):
+    with store.connect(config.db_path) as db:
+        found = db.execute(
+            "SELECT sentiment_label, sentiment, intents, model_version FROM scored_mentions "
+            "WHERE id = ?",
+            [mention_id],
+        ).fetchone()
+    return found
+
+
+def test_corrections_apply_at_once_and_can_be_undone(tmp_path):
+    config, ms = stored(tmp_path, ["Nimbus Notes is great", "Nimbus Notes released 4.2"])
+    assert view(config, ms[0].id)[0] == "positive"
+    with store.connect(config.db_path) as db:
+        n = corrections.correct(db, ms[0].id, "ana@example.com", NOW, sentiment="negative",
+                                intents=["complaint"])  # fmt: skip
+        corrections.correct(db, ms[1].id, "ana@example.com", NOW, not_about=True)
+        assert n == 2
+        assert (
+            store.summary(db, store.MentionFilter(since=(NOW - timedelta(days=2)).date()))[
+                "mentions"
+            ]
+            == 1
+        )
+        history = db.execute("SELECT change FROM inbox_history ORDER BY change").fetchall()
+    label, score, intents, _ = view(config, ms[0].id)
+    assert (label, score, list(intents)) == ("negative", -0.5, ["complaint"])
+    assert view(config, ms[1].id) is None  # not about us: it counts nowhere
+    assert ("corrected sentiment → negative",) in history and ("marked not about us",) in history
+    with store.connect(config.db_path) as db:
+        assert corrections.undo(db, ms[1].id, "relevance", "ana@example.com", NOW)
+        assert not corrections.undo(db, ms[1].id, "relevance", "ana@example.com", NOW)
+    assert view(config, ms[1].id) is not None
+    with store.connect(config.db_path) as db, pytest.raises(ValueError, match="sentiment must"):
+        corrections.correct(db, ms[0].id, "ana", NOW, sentiment="angry")
+
+
+def test_train_learns_from_corrections_and_rescore_applies_the_new_version(tmp_path, capsys):
+    texts = [*BORKED, "Nimbus Notes offline mode is borked for me too"]
+    config, ms = stored(tmp_path, texts)
+    before = build_scorer(config.watch, config.models_dir)
+    assert before.version == f"{RULES_VERSION}+textcat-base"
+    unseen = "Nimbus Notes sharing is borked"
+    assert before.score_text(unseen).sentiment_label != "negative"
+    with store.connect(config.db_path) as db:
+        for m in ms[:-1]:  # the last one is left for rescore to fix
+            corrections.correct(db, m.id, "ana", NOW, sentiment="negative")
+    (tmp_path / "tidings.toml").write_text(
+        f'[database]\npath = "{config.db_path}"\n\n'
+        '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
+    )
+    assert main(["--config", str(tmp_path / "tidings.toml"), "train"]) == 0
+    out = capsys.readouterr().out
+    assert "Trained textcat-1" in out and "6 sentiment and 0 intent corrections" in out
+    trained = model.current(config.models_dir)
+    assert trained.version == "textcat-1" and (trained.path / "meta.json").is_file()
+    after = build_scorer(config.watch, config.models_dir)
+    assert after.version == f"{RULES_VERSION}+textcat-1"
+    assert after.score_text(unseen).sentiment_label == "negative"
+    # Stored mentions keep the version that scored them until re-scored.
+    assert view(config, ms[-1].id)[3] == f"{RULES_VERSION}+textcat-base"
+
+    assert main(["--config", str(tmp_path / "tidings.toml"), "rescore"]) == 0
+    assert f"Re-scored {len(ms)} mentions with {RULES_VERSION}+textcat-1" in capsys.readouterr().out
+    label, _, _, version = view(config, ms[-1].id)
+    assert (label, version) == ("negative", f"{RULES_VERSION}+textcat-1")
+    with store.connect(config.db_path) as db:
+        versions = db.execute("SELECT DISTINCT model_version FROM scores").fetchall()
+    assert len(versions) == 2  # the old scores are kept beside the new ones
+
+    # The next training is the next version; a half-written model folder is never picked up.
+    (config.models_dir / ".partial-textcat-9").mkdir()
+    (config.models_dir / "textcat-7").mkdir()  # no meta.json: incomplete
+    assert model.current(config.models_dir).version == "textcat-1"
+
+
+def test_intent_corrections_train_an_intent_classifier(tmp_path):
+    texts = [f"Nimbus Notes feature request: {w} please" for w in
+             ("dark mode", "tags", "tables", "math", "kanban", "calendar")]  # fmt: skip
+    config, ms = stored(tmp_path, texts)
+    with store.connect(config.db_path) as db:
+        for m in ms:
+            corrections.correct(db, m.id, "ana", NOW, intents=["purchase_intent"])
+        sentiments, intents, silver = corrections.training_data(db)
+    assert not sentiments and len(intents) == 6 and silver == []
+    trained = model.train(config.models_dir, sentiments, intents, silver)
+    assert trained.has_intents
+    before = build_scorer(config.watch).score_text("Nimbus Notes feature request: sync please")
+    after = build_scorer(config.watch, config.models_dir).score_text(
+        "Nimbus Notes feature request: sync please"
+    )
+    assert after.intents["purchase_intent"] > before.intents["purchase_intent"] + 0.2
+
+
+def test_the_mention_page_takes_a_correction(tmp_path, monkeypatch):
+    config, ms = stored(tmp_path, ["Nimbus Notes is great", "Nimbus Notes released 4.2"])
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "mentions.py"), default_timeout=60)
+    at.query_params["id"] = ms[0].id
+    at.run()
+    assert not at.exception
+    at.radio[0].set_value("negative")
+    at.multiselect[0].set_value(["complaint"])
+    next(b for b in at.button if b.label == "Save correction").click().run()
+    assert not at.exception
+    assert view(config, ms[0].id)[:1] == ("negative",)
+    with store.connect(config.db_path) as db:
+        assert corrections.of_mention(db, ms[0].id) == {
+            "sentiment": "negative",
+            "intents": "complaint",
+        }
+    next(b for b in at.button if b.label == "Undo the sentiment correction").click().run()
+    assert view(config, ms[0].id)[0] == "positive"
