@@ -340,11 +340,17 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     config = _load(args)
     from data import corrections
-    from nlp import model
+    from nlp import build_scorer, model
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, silver = corrections.training_data(db)
-    trained = model.train(config.models_dir, sentiments, intents, silver if intents else ())
+    mask = build_scorer(config.watch, config.models_dir).mask
+    trained = model.train(
+        config.models_dir,
+        [(mask(t), label) for t, label in sentiments],
+        [(mask(t), wanted) for t, wanted in intents],
+        [(mask(t), wanted) for t, wanted in silver] if intents else (),
+    )
     print(
         f"Trained {trained.version} from the rated sentences, {len(sentiments)} sentiment and "
         f"{len(intents)} intent corrections ({trained.path})."

@@ -37,7 +37,7 @@ from nlp.tokenizer import RegexTokenizer
 BASE = Path(__file__).resolve().parent / "models" / "textcat-base"
 LABELS = ("negative", "neutral", "positive")
 NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
-CORRECTION_WEIGHT = 10  # a correction counts as this many rated sentences
+CORRECTION_WEIGHT = 5  # a correction counts as this many rated sentences
 SEED = 7
 
 

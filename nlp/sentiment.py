@@ -36,7 +36,6 @@ POSITIVE_AT, NEGATIVE_AT = 0.05, -0.05
 # Chosen on the held-out development split (best mean of Pearson r and 3-class macro-F1 among
 # 0, 0.2 … 0.6): without it, texts with no feeling drift off neutral.
 CLASSIFIER_DEAD_ZONE = 0.2
-CLASSIFIER_LEADS_FROM = 0.6
 
 # The emoji people use most, valued by hand on VADER's -4..4 scale: reading them by the words of
 # their names gets some wrong ("thumbs up sign" carries no feeling; "fire" is praise online).
@@ -207,17 +206,14 @@ def learned(doc: Doc) -> float:
 
 def combine(lexical: float, classifier: float) -> float:
     """The lexicon's score, with the classifier filling in the part of the scale the lexicon
-    leaves open: all of it when the lexicon found no feeling, none when it is certain. Only a
-    classifier more certain than both the lexicon and CLASSIFIER_LEADS_FROM leads instead
-    (what it learned from corrections, say "borked" is bad).
+    leaves open: all of it when the lexicon found no feeling, none when it is certain.
 
     The lexicon (VADER's, built for social media: emoji, slang, caps, negation) is right on
     posts that say how they feel in words it knows; the classifier, trained on review and
     editorial sentences, reads feeling that no single word carries ("the plot goes nowhere").
-    Gating by certainty keeps the first and adds the second; a plain average lost accuracy on
-    social posts in bench/nlp.py. Stays in [-1, 1]."""
-    if abs(classifier) > max(CLASSIFIER_LEADS_FROM, abs(lexical)):
-        return classifier + (1.0 - abs(classifier)) * lexical
+    Gating by the lexicon's certainty keeps the first and adds the second; in bench/nlp.py a
+    plain average lost accuracy on social posts, and letting a confident classifier lead
+    overrode the lexicon's negation handling ("not bad at all"). Stays in [-1, 1]."""
     return lexical + (1.0 - abs(lexical)) * classifier
 
 

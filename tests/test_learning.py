@@ -83,7 +83,7 @@ def test_train_learns_from_corrections_and_rescore_applies_the_new_version(tmp_p
     config, ms = stored(tmp_path, texts)
     before = build_scorer(config.watch, config.models_dir)
     assert before.version == f"{RULES_VERSION}+textcat-base"
-    unseen = "Nimbus Notes sharing is borked"
+    unseen = "Nimbus Notes is borked"  # no lexicon word: the classifier decides
     assert before.score_text(unseen).sentiment_label != "negative"
     with store.connect(config.db_path) as db:
         for m in ms[:-1]:  # the last one is left for rescore to fix
@@ -100,6 +100,9 @@ def test_train_learns_from_corrections_and_rescore_applies_the_new_version(tmp_p
     after = build_scorer(config.watch, config.models_dir)
     assert after.version == f"{RULES_VERSION}+textcat-1"
     assert after.score_text(unseen).sentiment_label == "negative"
+    # Names were masked in training: the model learned "borked", not that the brand is bad.
+    not_bad = "Nimbus Notes is not bad at all"
+    assert abs(after.score_text(not_bad).sentiment - before.score_text(not_bad).sentiment) < 0.05
     # Stored mentions keep the version that scored them until re-scored.
     assert view(config, ms[-1].id)[3] == f"{RULES_VERSION}+textcat-base"
 
