@@ -140,7 +140,7 @@ def test_tokenizer_keeps_social_tokens_whole(text, tokens):
         ("Nimbus Notes a perdu toutes mes notes, le support ne répond jamais", "fr", "unscored"),
         ("Nimbus Notes stürzt ständig ab und der Support antwortet nicht", "de", "unscored"),
         ("Nimbus Notes 😍", "und", "positive"),
-        ("Nimbus Notes is down", "en", "neutral"),
+        ("Nimbus Notes is down", "en", "negative"),
         ("Nimbus Notes не синхронизирует", "ru", "unscored"),  # short, mostly Cyrillic
         ("Nimbus Notes funciona muy bien", "es", "unscored"),  # short, no English word
     ],
