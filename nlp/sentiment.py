@@ -47,6 +47,16 @@ EMOJI = {
     "😍": 3.0, "🥰": 3.0, "😘": 2.2, "🤩": 2.8, "😎": 1.5, "🙏": 1.2, "✅": 0.8, "❌": -1.2,
     "🐛": -1.0, "😕": -1.2, "😬": -1.0, "🤦": -1.8, "🤷": -0.3, "💀": -0.5, "🚀": 1.5,
 }  # fmt: skip
+# Words about software and service that VADER's lexicon (built on general social text) lacks,
+# valued by hand on its scale. Mentions of a product are full of them.
+PRODUCT_WORDS = {
+    "crashes": -1.8, "crashed": -1.8, "crashing": -1.8, "buggy": -1.8, "bugs": -1.0,
+    "laggy": -1.5, "glitchy": -1.5, "glitch": -1.2, "glitches": -1.2, "outage": -2.0,
+    "downtime": -1.5, "unusable": -2.5, "unresponsive": -1.5, "bricked": -2.5, "flaky": -1.5,
+    "unreliable": -1.8, "clunky": -1.5, "overpriced": -1.8, "ripoff": -2.2, "slow": -1.0,
+    "reliable": 1.5, "intuitive": 1.8, "seamless": 1.8, "smooth": 1.2, "snappy": 1.5,
+    "fixed": 0.8, "lifesaver": 2.5,
+}  # fmt: skip
 # Phrases whose feeling is not that of their words, valued as a whole (on the first token).
 IDIOMS = {
     "is a joke": -2.0, "such a joke": -2.2, "what a joke": -2.2, "never fails to disappoint": -2.5,
@@ -118,6 +128,8 @@ class _Hashed:
         self.valence = {strings.add(w): v for w, v in lexicon().items()}
         for emoji, v in emoji_valences().items():
             self.valence.setdefault(strings.add(emoji), v)
+        for word, v in PRODUCT_WORDS.items():
+            self.valence.setdefault(strings.add(word), v)
         self.negators, self.boosters, self.dampeners = h(NEGATORS), h(BOOSTERS), h(DAMPENERS)
         self.but = strings.add("but")
         self.bang = strings.add("!")
@@ -156,10 +168,15 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
             idioms[first] = IDIOMS[found.group(1)]
             for k in range(first + 1, last + 1):
                 idioms[k] = 0.0
-    out, start, values, but_at, bangs = [], 0, [], None, 0
+    out, start, values, bangs, after_but = [], 0, [], 0, False
     for i, (lower, space, upper, length) in enumerate(rows):
-        if lower == lex.but:
-            but_at = len(values)
+        if lower == lex.but and i > start:
+            # "X is awful but Y is fine": two clauses, one per entity; as in VADER, what
+            # follows "but" counts more (1.5) than what precedes it (0.5).
+            out.append(
+                (start, i, _clause([v * (1.5 if after_but else 0.5) for v in values], bangs))
+            )
+            start, values, bangs, after_but = i, [], 0, True
         elif lower == lex.bang:
             bangs += 1
         v = idioms.get(i, lex.valence.get(lower)) if idioms else lex.valence.get(lower)
@@ -182,14 +199,13 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
         else:
             values.append(0.0)
         if space or lower in lex.stops or i == len(rows) - 1:  # the end of a clause
-            out.append((start, i + 1, _clause(values, but_at, bangs)))
-            start, values, but_at, bangs = i + 1, [], None, 0
+            scale = 1.5 if after_but else 1.0
+            out.append((start, i + 1, _clause([v * scale for v in values], bangs)))
+            start, values, bangs, after_but = i + 1, [], 0, False
     return out
 
 
-def _clause(values: list[float], but_at: int | None, bangs: int) -> float:
-    if but_at is not None:  # what follows "but" counts more than what precedes it
-        values = [v * 0.5 for v in values[:but_at]] + [v * 1.5 for v in values[but_at:]]
+def _clause(values: list[float], bangs: int) -> float:
     clause = sum(values)
     if clause:
         clause += math.copysign(0.292 * min(4, bangs), clause)

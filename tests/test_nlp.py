@@ -239,3 +239,19 @@ def test_sentiment_per_watched_entity_reads_the_clauses_that_name_it(scorer):
     by_term = dict(zip(s.terms, s.term_sentiments, strict=True))
     assert by_term["Nimbus Notes"] > 0.5 and by_term["Quillpad"] < -0.5
     assert -1 <= s.sentiment <= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "ours", "theirs"),
+    [
+        ("Quillpad is awful but Nimbus Notes is fine", "positive", "negative"),
+        ("Nimbus Notes is great but Quillpad keeps crashing", "positive", "negative"),
+        ("Quillpad is fine I guess, but Nimbus Notes is unusable", "negative", "positive"),
+    ],
+)
+def test_but_splits_the_feeling_between_entities(scorer, text, ours, theirs):
+    from nlp.sentiment import label
+
+    s = scorer.score_text(text)
+    by_term = dict(zip(s.terms, s.term_sentiments, strict=True))
+    assert (label(by_term["Nimbus Notes"]), label(by_term["Quillpad"])) == (ours, theirs)
