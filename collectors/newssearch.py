@@ -3,11 +3,11 @@ publisher recovered from the item, only items newer than the last pass kept."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from collectors import offload
 from collectors.http import FetchError, Http
 from collectors.rss import FeedError, parse_feed
 from collectors.search import iso, min_interval, search_all
@@ -37,7 +37,7 @@ async def collect(
         params: dict[str, str | int] = {"q": q, "hl": "en-US", "gl": "US", "ceid": "US:en"}
         response = await http.get(url, params=params, min_interval=interval)
         try:
-            items = await asyncio.to_thread(parse_feed, response.body, source.id)
+            items = await offload.run(parse_feed, response.body, source.id)
         except FeedError as e:
             raise FetchError(f"{url}: {e}") from None
         fresh = [with_publisher(m) for m in items if m.published > oldest]

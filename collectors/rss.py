@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from calendar import timegm
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from datetime import UTC, datetime
 
 import feedparser
 
+from collectors import offload
 from collectors.http import FetchError, Http, conditional_headers
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -82,8 +82,8 @@ async def collect(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
         )
     try:
-        # Parsing is CPU work: off the event loop, so other sources' downloads keep flowing.
-        mentions = await asyncio.to_thread(parse_feed, response.body, source.id)
+        # Parsing is CPU work: in a worker process, so other sources' downloads keep flowing.
+        mentions = await offload.run(parse_feed, response.body, source.id)
     except FeedError as e:
         return Fetched(source.id, error=f"{url}: {e}")
     return Fetched(

@@ -3,7 +3,6 @@ selectors in the config, parsed with BeautifulSoup."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
+from collectors import offload
 from collectors.http import FetchError, Http, conditional_headers
 from collectors.search import iso
 from data.config import Selectors, Source
@@ -102,7 +102,7 @@ async def collect(
         return Fetched(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
         )
-    mentions, skipped = await asyncio.to_thread(
+    mentions, skipped = await offload.run(
         parse_page, response.body, response.url, source.selectors, source.id
     )
     if not mentions and not skipped:

@@ -28,6 +28,7 @@ from data.records import Mention, Score, SourceState
 from data.text import canonical_url
 
 _migrated: set[Path] = set()
+CHUNK = 5000  # rows per bulk insert
 INTENT_THRESHOLD = 0.5  # as nlp.intent.THRESHOLD: an intent at least this confident is present
 
 
@@ -130,6 +131,12 @@ def upsert_mentions(
     `story_keys` (by mention id) are the near-duplicate grouping's (nlp.duplicates); a mention
     without one is its own story, or that of the link it shares.
     """
+    if len(mentions) > CHUNK:  # bounded memory: Arrow and DuckDB hold one chunk at a time
+        return sum(
+            upsert_mentions(db, mentions[i : i + CHUNK], collected_at, kinds, knowledge,
+                            fingerprints, story_keys)
+            for i in range(0, len(mentions), CHUNK)
+        )  # fmt: skip
     if not mentions:
         return 0
     kinds, fingerprints, story_keys = kinds or {}, fingerprints or {}, story_keys or {}
@@ -198,6 +205,11 @@ def upsert_scores(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:
     """Store scores; a (mention, model version) pair already scored is replaced."""
+    if len(scores) > CHUNK:
+        return sum(
+            upsert_scores(db, scores[i : i + CHUNK], scored_at)
+            for i in range(0, len(scores), CHUNK)
+        )
     if not scores:
         return 0
     table = pa.table(

@@ -9,13 +9,14 @@ same batch) reaches SIMILAR joins that mention's story. Texts of fewer than MIN_
 get no signature: two people writing "Acme is down again" are two people.
 
 Candidates are found by locality-sensitive hashing: the signature in BANDS bands of
-HASHES / BANDS values; texts sharing any whole band are compared. With 16 bands of 4, a pair
+HASHES / BANDS values; texts sharing any whole band are compared. Each story is indexed by its
+first mention, and a band bucket holds at most BUCKET_CAP stories, so that boilerplate shared
+by many texts never makes a look-up compare thousands. With 16 bands of 4, a pair
 of Jaccard 0.5 is compared with probability 0.64, of 0.7 with 0.98, of 0.8 with 0.9999.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -26,6 +27,7 @@ MIN_WORDS = 12
 HASHES, BANDS = 64, 16
 SIMILAR = 0.6  # estimated Jaccard similarity of word triples from which two texts are one story
 WINDOW_DAYS = 14  # stored mentions this recent are looked at
+BUCKET_CAP = 32  # a band shared by more stories than this (boilerplate) stops taking more
 SIGNATURE_BYTES = HASHES * 4
 
 _rng = np.random.default_rng(20261123)  # fixed: signatures must be comparable across runs
@@ -41,9 +43,9 @@ def signature(doc: Doc) -> bytes | None:
     words = rows[(rows[:, 1] == 1) | (rows[:, 2] == 1), 0].astype(np.uint64)
     if len(words) < MIN_WORDS:
         return None
-    with np.errstate(over="ignore"):  # arithmetic modulo 2**64 is the point
-        triples = words[:-2] * _MIX[0] ^ words[1:-1] * _MIX[1] ^ words[2:] * _MIX[2]
-        hashed = (triples[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+    # Array arithmetic on unsigned integers wraps modulo 2**64, silently: the point here.
+    triples = words[:-2] * _MIX[0] ^ words[1:-1] * _MIX[1] ^ words[2:] * _MIX[2]
+    hashed = (triples[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
     return hashed.min(axis=0).astype("<u4").tobytes()
 
 
@@ -52,37 +54,63 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.mean(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4")))
 
 
-def _bands(sig: bytes) -> Iterable[tuple[int, bytes]]:
-    width = SIGNATURE_BYTES // BANDS
-    for band in range(BANDS):
-        yield band, sig[band * width : (band + 1) * width]
+_BAND_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.uint64)
+_BAND_IDS = np.arange(BANDS, dtype=np.uint64) << np.uint64(56)
+
+
+def _band_keys(signatures: Sequence[bytes]) -> list[list[int]]:
+    """For each signature, one int per band (which band, and a hash of its values): all at
+    once, as numpy works best."""
+    if not signatures:
+        return []
+    values = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), BANDS, -1)
+    # (Array arithmetic on unsigned integers wraps modulo 2**64 silently, as wanted.)
+    mixed = (values.astype(np.uint64) * _BAND_MIX).sum(axis=2)
+    return (mixed ^ _BAND_IDS).tolist()
 
 
 class Index:
     """Signatures with the story each belongs to, searchable by near match."""
 
     def __init__(self, known: Iterable[tuple[bytes, str]] = ()) -> None:
-        self._by_band: dict[tuple[int, bytes], list[int]] = defaultdict(list)
-        self._signatures: list[np.ndarray] = []
+        # band key → one row, or a list of rows: most bands are a single story's, and a dict
+        # of hundreds of thousands of one-element lists would cost tens of MB.
+        self._by_band: dict[int, int | list[int]] = {}
+        self._signatures = np.empty((64, HASHES), dtype="<u4")
         self._keys: list[str] = []
-        for sig, key in known:
-            self.add(sig, key)
+        known = list(known)
+        for (sig, key), bands in zip(known, _band_keys([s for s, _ in known]), strict=True):
+            self.add(sig, key, bands)
 
-    def add(self, sig: bytes, key: str) -> None:
+    def add(self, sig: bytes, key: str, bands: list[int] | None = None) -> None:
+        values = np.frombuffer(sig, "<u4")
         row = len(self._keys)
-        self._signatures.append(np.frombuffer(sig, "<u4"))
+        if row == len(self._signatures):
+            self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
+        self._signatures[row] = values
         self._keys.append(key)
-        for band in _bands(sig):
-            self._by_band[band].append(row)
+        for band in bands if bands is not None else _band_keys([sig])[0]:
+            bucket = self._by_band.get(band)
+            if bucket is None:
+                self._by_band[band] = row
+            elif isinstance(bucket, int):
+                self._by_band[band] = [bucket, row]
+            elif len(bucket) < BUCKET_CAP:
+                bucket.append(row)
 
-    def story_of(self, sig: bytes) -> str | None:
+    def story_of(self, sig: bytes, bands: list[int] | None = None) -> str | None:
         """The story of the most similar signature reaching SIMILAR, if any."""
-        rows = {r for band in _bands(sig) for r in self._by_band.get(band, ())}
+        rows: set[int] = set()
+        for band in bands if bands is not None else _band_keys([sig])[0]:
+            bucket = self._by_band.get(band)
+            if isinstance(bucket, int):
+                rows.add(bucket)
+            elif bucket:
+                rows.update(bucket)
         if not rows:
             return None
-        order = sorted(rows)
-        mine = np.frombuffer(sig, "<u4")
-        shares = (np.stack([self._signatures[r] for r in order]) == mine).mean(axis=1)
+        order = np.sort(np.fromiter(rows, dtype=np.intp, count=len(rows)))
+        shares = (self._signatures[order] == np.frombuffer(sig, "<u4")).mean(axis=1)
         best = int(np.argmax(shares))
         return self._keys[order[best]] if shares[best] >= SIMILAR else None
 
@@ -97,9 +125,15 @@ def story_keys(
     taken = {key for _, key in known}
     index = Index(known)
     out = {}
-    for mention_id, sig, own in incoming:
-        key = own if own in taken else (index.story_of(sig) or own)
+    all_bands = _band_keys([sig for _, sig, _ in incoming])
+    for (mention_id, sig, own), bands in zip(incoming, all_bands, strict=True):
+        if own in taken:
+            key = own
+        else:
+            key = index.story_of(sig, bands)
+            if key is None:  # a new story: its first mention stands for it in the index
+                key = own
+                index.add(sig, key, bands)
         out[mention_id] = key
-        index.add(sig, key)
         taken.add(key)
     return out

@@ -16,7 +16,7 @@ from data.config import Watch
 from data.records import Mention, Score
 from nlp import duplicates, intent, language, model, sentiment
 from nlp.query import QueryMatcher, positive_terms, prefilter_words, watch_tree
-from nlp.tokenizer import RegexTokenizer
+from nlp.tokenizer import RegexTokenizer, text_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
 # "rules-5+textcat-base". 2: language; 3: intents; 4: sentiment per watched entity;
@@ -95,7 +95,8 @@ class Scorer:
         return self._score("", self.nlp(text))
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
-        lang = language.detect(doc.text)
+        text = text_of(doc)
+        lang = language.detect(text)
         if lang not in language.SCORED_AS_ENGLISH:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
             polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
@@ -103,7 +104,7 @@ class Scorer:
         else:
             polarity = round(doc._.sentiment, 4)
             label = sentiment.label(polarity)
-            wants = intent.intents(doc.text, polarity)
+            wants = intent.intents(text, polarity)
             if self.model.has_intents:  # learned from corrections: half the say
                 wants = {i: round((c + doc.cats.get(i, c)) / 2, 3) for i, c in wants.items()}
             per_term = tuple(

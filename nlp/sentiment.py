@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
-from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LOWER
+from spacy.attrs import IDX, IS_SPACE, IS_UPPER, LENGTH, LOWER
 from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
+
+from nlp.tokenizer import text_of
 
 NEGATORS = frozenset(
     "not n't no never none nobody nothing neither nor nowhere cannot without hardly "
@@ -156,12 +158,13 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
     if lex is None:
         lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
     rows = doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]).tolist()
-    shouting_is_rare = not doc.text.isupper()
-    low = doc.text.lower()
+    text = text_of(doc)
+    shouting_is_rare = not text.isupper()
+    low = text.lower()
     sarcastic = _SARCASM.search(low) is not None
     idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
     if _IDIOMS.search(low):
-        starts = [t.idx for t in doc]
+        starts = doc.to_array([IDX]).tolist()
         for found in _IDIOMS.finditer(low):
             first = bisect_right(starts, found.start()) - 1
             last = bisect_right(starts, found.end() - 1) - 1

@@ -42,7 +42,9 @@ class RegexTokenizer:
         spaces = [bool(sp) for _, sp in pairs]
         if sum(map(len, words)) + sum(spaces) != len(text):
             words, spaces = self._with_gaps(text)  # runs of white space: the slow path
-        return Doc(self.vocab, words=words, spaces=spaces)
+        doc = Doc(self.vocab, words=words, spaces=spaces)
+        doc.user_data["text"] = text  # doc.text rebuilds the string from its tokens each time
+        return doc
 
     @staticmethod
     def _with_gaps(text: str) -> tuple[list[str], list[bool]]:
@@ -81,3 +83,8 @@ def _gap(gap: str, words: list[str], spaces: list[bool]) -> None:
     if gap:
         words.append(gap)
         spaces.append(False)
+
+
+def text_of(doc: Doc) -> str:
+    """The doc's text, without rebuilding it from the tokens when the tokenizer kept it."""
+    return doc.user_data.get("text") or doc.text
