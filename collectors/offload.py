@@ -44,9 +44,9 @@ async def run(fn: Callable[..., T], *args: object) -> T:
 def worker_peak_mb() -> float:
     """The largest peak memory (VmHWM) of the live workers, in MB, for the benchmarks."""
     peaks = [0.0]
-    for pid in _pool._processes if _pool is not None else {}:  # noqa: SLF001
+    for pid in _pool._processes if _pool is not None else {}:
         try:
-            status = open(f"/proc/{pid}/status", encoding="ascii").read()
+            status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
         except OSError:
             continue
         for line in status.splitlines():
