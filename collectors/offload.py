@@ -8,6 +8,7 @@ import asyncio
 import atexit
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,9 +25,17 @@ def _shared() -> ProcessPoolExecutor:
     if _pool is None:
         # forkserver: workers never inherit the threads (Prefect's, uvicorn's) of this process.
         context = multiprocessing.get_context("forkserver")
-        _pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context)
+        _pool = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1, mp_context=context, initializer=_worker_start
+        )
         atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
     return _pool
+
+
+def _worker_start() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the workers, which must not
+    # die on their own with a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 async def run(fn: Callable[..., T], *args: object) -> T:

@@ -6,12 +6,12 @@ one query and closes it, so the pipeline can take the file in between.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from data import alert_rules, clients, inbox, outbox, store
+from data import alert_rules, clients, corrections, inbox, outbox, store
 from data.clients import Client
 from data.config import AlertRule, Config, load_config
 from data.store import MentionFilter
@@ -130,3 +130,10 @@ def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list
         sent = clients.digests_since(db, client_id, now - timedelta(days=7))
         recent = clients.candidate_articles(db, now - timedelta(days=cfg.push.max_age_days))
         return picks, is_due(client, sent, now), clients.note(db, client_id), recent[:300]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def corrections_since(since: datetime | None) -> int:
+    cfg = config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        return corrections.made_since(db, since)

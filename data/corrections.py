@@ -82,6 +82,16 @@ def of_mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, str]
     )
 
 
+def made_since(db: duckdb.DuckDBPyConnection, since: datetime | None) -> int:
+    """How many corrections were made after `since` (all, if None): what training has not
+    learned yet."""
+    (n,) = db.execute(
+        "SELECT count(*) FROM corrections WHERE ?::TIMESTAMP IS NULL OR made_at > ?",
+        [_naive_utc(since), _naive_utc(since)],
+    ).fetchone()
+    return int(n)
+
+
 def not_about_us(db: duckdb.DuckDBPyConnection, limit: int = 200) -> list[tuple]:
     """Mentions marked not about us, newest first: (id, title, source, actor, made_at)."""
     return db.execute(

@@ -50,6 +50,14 @@ class Model:
     def has_intents(self) -> bool:
         return (self.path / "intents").is_dir()
 
+    @property
+    def meta(self) -> dict:
+        """What `train` recorded: when, from how many sentences and corrections."""
+        try:
+            return json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
 
 def current(models_dir: Path | None) -> Model:
     """The newest complete trained model under `models_dir`, else the shipped base model."""

@@ -159,3 +159,20 @@ def test_the_mention_page_takes_a_correction(tmp_path, monkeypatch):
         }
     next(b for b in at.button if b.label == "Undo the sentiment correction").click().run()
     assert view(config, ms[0].id)[0] == "positive"
+
+
+def test_sources_page_says_which_model_scores_and_what_it_has_not_learned(tmp_path, monkeypatch):
+    config, ms = stored(tmp_path, ["Nimbus Notes is great"])
+    with store.connect(config.db_path) as db:
+        corrections.correct(db, ms[0].id, "ana", NOW, sentiment="neutral")
+    (tmp_path / "tidings.toml").write_text(
+        f'[database]\npath = "{config.db_path}"\n\n'
+        '[[sources]]\nid = "blog"\nurl = "http://127.0.0.1:9/feed.xml"\n'
+    )
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "sources.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any(f"{RULES_VERSION}+textcat-base" in c.value for c in at.caption)
+    assert "1 correction(s) made since the model was trained" in at.info[0].value

@@ -1,9 +1,12 @@
 """Sources: each configured source's health, last error and next fetch."""
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import reads
+from nlp import RULES_VERSION, model
 
 st.title("Sources")
 cfg = reads.config()
@@ -87,3 +90,20 @@ st.dataframe(
         "url": st.column_config.LinkColumn("URL"),
     },
 )
+
+st.subheader("Model")
+current = model.current(cfg.models_dir)
+meta = current.meta
+trained_at = datetime.fromisoformat(meta["trained_at"]) if meta.get("trained_at") else None
+learned = meta.get("sentiment_corrections", 0) + meta.get("intent_corrections", 0)
+st.caption(
+    f"Mentions are scored with {RULES_VERSION}+{current.version}"
+    + (f", trained {trained_at:%Y-%m-%d %H:%M} UTC with {learned} correction(s)."
+       if trained_at else ", the model shipped with Tidings.")
+)  # fmt: skip
+pending = reads.corrections_since(trained_at)
+if pending:
+    st.info(
+        f"{pending} correction(s) made since the model was trained. "
+        "`tidings train --rescore` learns from them and re-scores the stored mentions."
+    )
