@@ -187,6 +187,24 @@ def fingerprints_since(db: duckdb.DuckDBPyConnection, since: datetime) -> list[t
     ).fetchall()
 
 
+def fill_fingerprints(db: duckdb.DuckDBPyConnection, fingerprints: Mapping[str, bytes]) -> None:
+    """Give mentions stored before near-duplicates were grouped their fingerprint (their story
+    stays as it was; new copies of them will join it)."""
+    if not fingerprints:
+        return
+    table = pa.table(
+        {"id": list(fingerprints), "fp": pa.array(list(fingerprints.values()), pa.binary())}
+    )
+    db.register("incoming_fingerprints", table)
+    try:
+        db.execute(
+            "UPDATE mentions SET fingerprint = i.fp FROM incoming_fingerprints i "
+            "WHERE mentions.id = i.id AND mentions.fingerprint IS NULL"
+        )
+    finally:
+        db.unregister("incoming_fingerprints")
+
+
 def scored_mention_records(db: duckdb.DuckDBPyConnection) -> list[Mention]:
     """Every mention that has a score, as collected: for re-scoring with a new model."""
     rows = db.execute(

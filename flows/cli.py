@@ -373,6 +373,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     with store.connect(config.db_path, lock) as db:
         db.begin()
         store.upsert_scores(db, [s for _, s in scored], store.utcnow())
+        store.fill_fingerprints(db, {m.id: s.fingerprint for m, s in scored if s.fingerprint})
         db.commit()
     kept = len(mentions) - len(scored)
     print(
@@ -407,6 +408,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "lang": s.lang,
             "terms": list(s.terms),
             "term_sentiment": dict(zip(s.terms, s.term_sentiments, strict=True)),
+            "model_version": s.model_version,
         }
         print(json.dumps(record), file=out)
     return 1 if bad else 0
