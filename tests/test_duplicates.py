@@ -68,3 +68,15 @@ def test_a_syndicated_story_counts_once_and_shows_also_on(tmp_path):
         rows = store.find_mentions(db, f)
     also = dict(zip(rows["source"], rows["also_on"], strict=True))
     assert also["technews"] == 1 and also["startup-news"] == 1 and also["forum"] == 0
+
+
+def test_mentions_stored_before_fingerprints_get_them_once(tmp_path):
+    config = make_config(tmp_path, [])
+    m = Mention("forum", "1", "https://forum.example/1", "", POST, "bo", NOW)
+    fp = sig(POST)
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, [m], NOW)  # as before migration 010: no fingerprint
+        store.fill_fingerprints(db, {m.id: fp})
+        store.fill_fingerprints(db, {m.id: b"x" * duplicates.SIGNATURE_BYTES})  # never replaced
+        stored = store.fingerprints_since(db, NOW - timedelta(days=1))
+    assert [f for f, _ in stored] == [fp]
