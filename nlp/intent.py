@@ -37,7 +37,10 @@ _CUES = {
     r"apply (now|here|at)|"
     r"\bposition\b|\bsalary\b|full[- ]time|part[- ]time|remote role",
     "spam": r"promo code|discount|% off|click here|limited time|buy now|dm me|free money|"
-    r"giveaway|crypto|earn \$|follow (me|back)",
+    r"giveaway|crypto|earn \$|follow (me|back)|act now|order now|call now|special offer|"
+    r"exclusive (deal|offer)|risk[- ]free|100% free|no cost|lowest price|make money|"
+    r"work from home|congratulations.{0,20}(won|winner|selected)|claim your|save big|"
+    r"free (gift|shipping)|guaranteed",
 }
 # Patterns are lower-case and run on lower-cased text: re.IGNORECASE makes them ~3x slower.
 _COMPILED = {intent: re.compile(pattern, re.M) for intent, pattern in _CUES.items()}
