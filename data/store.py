@@ -123,23 +123,26 @@ def upsert_mentions(
     knowledge: frozenset[str] = frozenset(),
     fingerprints: Mapping[str, bytes] | None = None,
     story_keys: Mapping[str, str] | None = None,
+    bands: Mapping[str, Sequence[int]] | None = None,
 ) -> int:
     """Insert the mentions not stored yet, in bulk; return how many were new.
 
     `kinds` maps source ids to their kind (rss, reddit…), for filtering by kind; items from the
     `knowledge` sources are marked as articles, for client digests. `fingerprints` and
-    `story_keys` (by mention id) are the near-duplicate grouping's (nlp.duplicates); a mention
-    without one is its own story, or that of the link it shares.
+    `story_keys` and `bands` (by mention id) are the near-duplicate grouping's
+    (nlp.duplicates); a mention without a story key is its own story, or that of the link it
+    shares.
     """
     if len(mentions) > CHUNK:  # bounded memory: Arrow and DuckDB hold one chunk at a time
         return sum(
             upsert_mentions(db, mentions[i : i + CHUNK], collected_at, kinds, knowledge,
-                            fingerprints, story_keys)
+                            fingerprints, story_keys, bands)
             for i in range(0, len(mentions), CHUNK)
         )  # fmt: skip
     if not mentions:
         return 0
     kinds, fingerprints, story_keys = kinds or {}, fingerprints or {}, story_keys or {}
+    bands = bands or {}
     table = pa.table(
         {
             "id": [m.id for m in mentions],
@@ -156,6 +159,7 @@ def upsert_mentions(
             "story_key": [story_keys.get(m.id) or story_key(m) for m in mentions],
             "article": [m.source in knowledge for m in mentions],
             "fingerprint": pa.array([fingerprints.get(m.id) for m in mentions], pa.binary()),
+            "bands": pa.array([bands.get(m.id) for m in mentions], pa.list_(pa.uint64())),
         }
     )
     db.register("incoming_mentions", table)
@@ -178,27 +182,68 @@ def story_key(m: Mention) -> str:
     return canonical_url(m.shared_url or m.url) or m.id
 
 
-def fingerprints_since(db: duckdb.DuckDBPyConnection, since: datetime) -> list[tuple[bytes, str]]:
-    """(fingerprint, story key) of the mentions published since `since` that have one."""
-    return db.execute(
-        "SELECT fingerprint, story_key FROM mentions "
-        "WHERE fingerprint IS NOT NULL AND published >= ?",
-        [_naive_utc(since)],
+def story_candidates(
+    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]], since: datetime
+) -> list[tuple[int, bytes, str]]:
+    """For new mentions' band keys (one list per mention), the stored story heads published
+    since `since` that share a band with each: (index into `bands`, fingerprint, story key)."""
+    pairs = [(i, b) for i, keys in enumerate(bands) for b in keys]
+    if not pairs:
+        return []
+    table = pa.table(
+        {
+            "idx": pa.array([i for i, _ in pairs], pa.int32()),
+            "band": pa.array([b for _, b in pairs], pa.uint64()),
+        }
+    )
+    db.register("incoming_bands", table)
+    try:
+        return db.execute(
+            """
+            SELECT DISTINCT i.idx, h.fingerprint, h.story_key
+            FROM incoming_bands i
+            JOIN (SELECT fingerprint, story_key, unnest(bands) AS band FROM mentions
+                  WHERE bands IS NOT NULL AND published >= ?) h ON h.band = i.band
+            ORDER BY i.idx
+            """,
+            [_naive_utc(since)],
+        ).fetchall()
+    finally:
+        db.unregister("incoming_bands")
+
+
+def existing_story_keys(db: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
+    """Which of these story keys stored mentions already have."""
+    if not keys:
+        return set()
+    rows = db.execute(
+        "SELECT DISTINCT story_key FROM mentions WHERE story_key IN (SELECT unnest(?::VARCHAR[]))",
+        [list(set(keys))],
     ).fetchall()
+    return {k for (k,) in rows}
 
 
-def fill_fingerprints(db: duckdb.DuckDBPyConnection, fingerprints: Mapping[str, bytes]) -> None:
-    """Give mentions stored before near-duplicates were grouped their fingerprint (their story
-    stays as it was; new copies of them will join it)."""
+def fill_fingerprints(
+    db: duckdb.DuckDBPyConnection,
+    fingerprints: Mapping[str, bytes],
+    bands: Mapping[str, Sequence[int]],
+) -> None:
+    """Give mentions stored before near-duplicates were grouped their fingerprint and band
+    keys (each stays the head of its own story; new copies of it will join it)."""
     if not fingerprints:
         return
+    ids = list(fingerprints)
     table = pa.table(
-        {"id": list(fingerprints), "fp": pa.array(list(fingerprints.values()), pa.binary())}
+        {
+            "id": ids,
+            "fp": pa.array([fingerprints[i] for i in ids], pa.binary()),
+            "bands": pa.array([bands[i] for i in ids], pa.list_(pa.uint64())),
+        }
     )
     db.register("incoming_fingerprints", table)
     try:
         db.execute(
-            "UPDATE mentions SET fingerprint = i.fp FROM incoming_fingerprints i "
+            "UPDATE mentions SET fingerprint = i.fp, bands = i.bands FROM incoming_fingerprints i "
             "WHERE mentions.id = i.id AND mentions.fingerprint IS NULL"
         )
     finally:

@@ -363,7 +363,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     config = _load(args)
-    from nlp import build_scorer
+    from nlp import build_scorer, duplicates
 
     scorer = build_scorer(config.watch, config.models_dir)
     lock = config.database.lock_timeout_seconds
@@ -373,7 +373,9 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     with store.connect(config.db_path, lock) as db:
         db.begin()
         store.upsert_scores(db, [s for _, s in scored], store.utcnow())
-        store.fill_fingerprints(db, {m.id: s.fingerprint for m, s in scored if s.fingerprint})
+        prints = {m.id: s.fingerprint for m, s in scored if s.fingerprint}
+        bands = dict(zip(prints, duplicates.band_keys(list(prints.values())), strict=True))
+        store.fill_fingerprints(db, prints, bands)
         db.commit()
     kept = len(mentions) - len(scored)
     print(

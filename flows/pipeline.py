@@ -64,14 +64,20 @@ def store_pass(
         db.begin()
         kinds = {s.id: s.kind for s in sources}
         knowledge = frozenset(s.id for s in sources if s.knowledge)
-        prints = {m.id: s.fingerprint for m, s in scored if s.fingerprint is not None}
-        known = store.fingerprints_since(db, now - timedelta(days=duplicates.WINDOW_DAYS))
-        stories = duplicates.story_keys(
-            [(m.id, prints[m.id], store.story_key(m)) for m, _ in scored if m.id in prints], known
+        # Near-duplicates: the story each new mention belongs to (nlp.duplicates).
+        incoming = [(m.id, s.fingerprint, store.story_key(m)) for m, s in scored if s.fingerprint]
+        bands = duplicates.band_keys([sig for _, sig, _ in incoming])
+        since = now - timedelta(days=duplicates.WINDOW_DAYS)
+        stories = duplicates.group(
+            incoming,
+            bands,
+            store.story_candidates(db, bands, since),
+            store.existing_story_keys(db, [own for _, _, own in incoming]),
         )
         new = store.upsert_mentions(
-            db, [m for m, _ in scored], now, kinds, knowledge, prints, stories
-        )
+            db, [m for m, _ in scored], now, kinds, knowledge,
+            {mid: sig for mid, sig, _ in incoming}, stories.keys, stories.heads,
+        )  # fmt: skip
         store.upsert_mentions(db, list(articles), now, kinds, knowledge)
         store.upsert_scores(db, [s for _, s in scored], now)
         store.save_source_states(db, states)

@@ -9,15 +9,19 @@ same batch) reaches SIMILAR joins that mention's story. Texts of fewer than MIN_
 get no signature: two people writing "Acme is down again" are two people.
 
 Candidates are found by locality-sensitive hashing: the signature in BANDS bands of
-HASHES / BANDS values; texts sharing any whole band are compared. Each story is indexed by its
-first mention, and a band bucket holds at most BUCKET_CAP stories, so that boilerplate shared
-by many texts never makes a look-up compare thousands. With 16 bands of 4, a pair
-of Jaccard 0.5 is compared with probability 0.64, of 0.7 with 0.98, of 0.8 with 0.9999.
+HASHES / BANDS values; texts sharing any whole band are compared. Each story is represented by
+its first mention (its head), whose band keys are stored with it: the store finds the stored
+heads sharing a band with new mentions by a join, so a pass never loads weeks of signatures.
+Within a pass, an in-memory index does the same; a band bucket there holds at most BUCKET_CAP
+stories, so that boilerplate shared by many texts never makes a look-up compare thousands.
+With 16 bands of 4, a pair of Jaccard 0.5 is compared with probability 0.64, of 0.7 with
+0.98, of 0.8 with 0.9999.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
@@ -58,7 +62,7 @@ _BAND_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.
 _BAND_IDS = np.arange(BANDS, dtype=np.uint64) << np.uint64(56)
 
 
-def _band_keys(signatures: Sequence[bytes]) -> list[list[int]]:
+def band_keys(signatures: Sequence[bytes]) -> list[list[int]]:
     """For each signature, one int per band (which band, and a hash of its values): all at
     once, as numpy works best."""
     if not signatures:
@@ -70,17 +74,15 @@ def _band_keys(signatures: Sequence[bytes]) -> list[list[int]]:
 
 
 class Index:
-    """Signatures with the story each belongs to, searchable by near match."""
+    """Signatures with the story each belongs to, searchable by near match (in memory, for the
+    mentions of one pass)."""
 
-    def __init__(self, known: Iterable[tuple[bytes, str]] = ()) -> None:
+    def __init__(self) -> None:
         # band key → one row, or a list of rows: most bands are a single story's, and a dict
         # of hundreds of thousands of one-element lists would cost tens of MB.
         self._by_band: dict[int, int | list[int]] = {}
         self._signatures = np.empty((64, HASHES), dtype="<u4")
         self._keys: list[str] = []
-        known = list(known)
-        for (sig, key), bands in zip(known, _band_keys([s for s, _ in known]), strict=True):
-            self.add(sig, key, bands)
 
     def add(self, sig: bytes, key: str, bands: list[int] | None = None) -> None:
         values = np.frombuffer(sig, "<u4")
@@ -89,7 +91,7 @@ class Index:
             self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
         self._signatures[row] = values
         self._keys.append(key)
-        for band in bands if bands is not None else _band_keys([sig])[0]:
+        for band in bands if bands is not None else band_keys([sig])[0]:
             bucket = self._by_band.get(band)
             if bucket is None:
                 self._by_band[band] = row
@@ -101,7 +103,7 @@ class Index:
     def story_of(self, sig: bytes, bands: list[int] | None = None) -> str | None:
         """The story of the most similar signature reaching SIMILAR, if any."""
         rows: set[int] = set()
-        for band in bands if bands is not None else _band_keys([sig])[0]:
+        for band in bands if bands is not None else band_keys([sig])[0]:
             bucket = self._by_band.get(band)
             if isinstance(bucket, int):
                 rows.add(bucket)
@@ -115,25 +117,41 @@ class Index:
         return self._keys[order[best]] if shares[best] >= SIMILAR else None
 
 
-def story_keys(
-    incoming: Sequence[tuple[str, bytes, str]], known: Iterable[tuple[bytes, str]]
-) -> dict[str, str]:
-    """For (mention id, signature, own story key) of new mentions, the story key each should
-    have: its own when stored mentions already share it (the same link), else that of a near
-    copy stored or earlier in `incoming`, else its own."""
-    known = list(known)
-    taken = {key for _, key in known}
-    index = Index(known)
-    out = {}
-    all_bands = _band_keys([sig for _, sig, _ in incoming])
-    for (mention_id, sig, own), bands in zip(incoming, all_bands, strict=True):
-        if own in taken:
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    keys: dict[str, str]  # mention id → the story it belongs to
+    heads: dict[str, list[int]]  # mention id → band keys, for the mentions that begin a story
+
+
+def group(
+    incoming: Sequence[tuple[str, bytes, str]],
+    bands: Sequence[list[int]],
+    stored: Iterable[tuple[int, bytes, str]] = (),
+    existing: Iterable[str] = (),
+) -> Grouping:
+    """The story of each new mention: (id, signature, own story key) with its `bands`
+    (band_keys). `stored` are (index into incoming, signature, story key) of stored story
+    heads sharing a band with that mention (the store finds them); `existing` the own keys
+    already stored. A mention keeps its own story when it is already stored (the same link),
+    else joins the most similar stored head, else a near copy earlier in `incoming`, else
+    begins a story of its own."""
+    by_index: dict[int, list[tuple[bytes, str]]] = {}
+    for i, sig, key in stored:
+        by_index.setdefault(i, []).append((sig, key))
+    taken = set(existing)
+    index = Index()
+    keys, heads = {}, {}
+    for i, ((mention_id, sig, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
+        key = own if own in taken else None
+        if key is None and i in by_index:
+            share, best = max((similarity(sig, other), k) for other, k in by_index[i])
+            key = best if share >= SIMILAR else None
+        if key is None:
+            key = index.story_of(sig, own_bands)
+        if key is None:
             key = own
-        else:
-            key = index.story_of(sig, bands)
-            if key is None:  # a new story: its first mention stands for it in the index
-                key = own
-                index.add(sig, key, bands)
-        out[mention_id] = key
+            index.add(sig, key, own_bands)
+            heads[mention_id] = own_bands
+        keys[mention_id] = key
         taken.add(key)
-    return out
+    return Grouping(keys, heads)

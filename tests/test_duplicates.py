@@ -35,17 +35,19 @@ def test_copies_are_similar_and_different_texts_are_not():
     assert sig("Nimbus Notes is down again") is None  # too short to call a copy
 
 
-def test_story_keys_join_the_nearest_stored_or_earlier_copy():
+def test_group_joins_the_nearest_stored_or_earlier_copy():
     a, b, c = sig(ARTICLE), sig("Update: " + ARTICLE), sig(POST)
-    keys = duplicates.story_keys(
-        [("m1", b, "site-b/1"), ("m2", c, "site-c/2"), ("m3", sig(POST + " +1"), "site-d/3")],
-        known=[(a, "site-a/article")],
-    )
-    assert keys == {"m1": "site-a/article", "m2": "site-c/2", "m3": "site-c/2"}
+    d = sig(POST + " +1")
+    incoming = [("m1", b, "site-b/1"), ("m2", c, "site-c/2"), ("m3", d, "site-d/3")]
+    bands = duplicates.band_keys([b, c, d])
+    # The store found that m1 shares a band with a stored head (index 0 of incoming).
+    grouped = duplicates.group(incoming, bands, stored=[(0, a, "site-a/article")])
+    assert grouped.keys == {"m1": "site-a/article", "m2": "site-c/2", "m3": "site-c/2"}
+    assert list(grouped.heads) == ["m2"]  # the only new story; its bands are stored with it
     # A mention whose own link is already a stored story keeps it.
-    assert duplicates.story_keys([("m4", c, "site-a/article")], [(a, "site-a/article")]) == {
-        "m4": "site-a/article"
-    }
+    grouped = duplicates.group([("m4", c, "site-a/article")], duplicates.band_keys([c]),
+                               existing=["site-a/article"])  # fmt: skip
+    assert grouped.keys == {"m4": "site-a/article"} and grouped.heads == {}
 
 
 def test_a_syndicated_story_counts_once_and_shows_also_on(tmp_path):
@@ -74,9 +76,13 @@ def test_mentions_stored_before_fingerprints_get_them_once(tmp_path):
     config = make_config(tmp_path, [])
     m = Mention("forum", "1", "https://forum.example/1", "", POST, "bo", NOW)
     fp = sig(POST)
+    (bands,) = duplicates.band_keys([fp])
     with store.connect(config.db_path) as db:
         store.upsert_mentions(db, [m], NOW)  # as before migration 010: no fingerprint
-        store.fill_fingerprints(db, {m.id: fp})
-        store.fill_fingerprints(db, {m.id: b"x" * duplicates.SIGNATURE_BYTES})  # never replaced
-        stored = store.fingerprints_since(db, NOW - timedelta(days=1))
-    assert [f for f, _ in stored] == [fp]
+        assert store.story_candidates(db, [bands], NOW - timedelta(days=1)) == []
+        store.fill_fingerprints(db, {m.id: fp}, {m.id: bands})
+        other = b"x" * duplicates.SIGNATURE_BYTES
+        store.fill_fingerprints(db, {m.id: other}, {m.id: bands})  # never replaced
+        found = store.story_candidates(db, [[1, 2], bands], NOW - timedelta(days=1))
+        assert found == [(1, fp, store.story_key(m))]
+        assert store.story_candidates(db, [bands], NOW + timedelta(days=1)) == []  # too old
