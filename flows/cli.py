@@ -345,12 +345,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, silver = corrections.training_data(db)
     mask = build_scorer(config.watch, config.models_dir).mask
-    trained = model.train(
-        config.models_dir,
-        [(mask(t), label) for t, label in sentiments],
-        [(mask(t), wanted) for t, wanted in intents],
-        [(mask(t), wanted) for t, wanted in silver] if intents else (),
-    )
+    try:
+        trained = model.train(
+            config.models_dir,
+            [(mask(t), label) for t, label in sentiments],
+            [(mask(t), wanted) for t, wanted in intents],
+            [(mask(t), wanted) for t, wanted in silver] if intents else (),
+        )
+    except OSError as e:
+        raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
     print(
         f"Trained {trained.version} from the rated sentences, {len(sentiments)} sentiment and "
         f"{len(intents)} intent corrections ({trained.path})."

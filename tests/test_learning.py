@@ -176,3 +176,13 @@ def test_sources_page_says_which_model_scores_and_what_it_has_not_learned(tmp_pa
     assert not at.exception
     assert any(f"{RULES_VERSION}+textcat-base" in c.value for c in at.caption)
     assert "1 correction(s) made since the model was trained" in at.info[0].value
+
+
+def test_train_reports_an_unwritable_models_folder_in_one_line(tmp_path, capsys):
+    config, _ = stored(tmp_path, ["Nimbus Notes is great"])
+    config.models_dir.write_text("not a folder")  # where the models folder should be
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    assert main(["--config", str(tmp_path / "tidings.toml"), "train"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"tidings: error: {config.models_dir}: cannot write the model")
+    assert "\n" not in err
