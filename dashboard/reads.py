@@ -134,6 +134,4 @@ def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def corrections_since(since: datetime | None) -> int:
-    cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-        return corrections.made_since(db, since)
+    return _read(lambda db: corrections.made_since(db, since))

@@ -340,11 +340,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     config = _load(args)
     from data import corrections
-    from nlp import build_scorer, model
+    from nlp import model
+    from nlp.query import name_masker
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, silver = corrections.training_data(db)
-    mask = build_scorer(config.watch, config.models_dir).mask
+    mask = name_masker(config.watch)
     try:
         trained = model.train(
             config.models_dir,

@@ -84,14 +84,14 @@ class Index:
         self._signatures = np.empty((64, HASHES), dtype="<u4")
         self._keys: list[str] = []
 
-    def add(self, sig: bytes, key: str, bands: list[int] | None = None) -> None:
+    def add(self, sig: bytes, key: str, bands: list[int]) -> None:
         values = np.frombuffer(sig, "<u4")
         row = len(self._keys)
         if row == len(self._signatures):
             self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
         self._signatures[row] = values
         self._keys.append(key)
-        for band in bands if bands is not None else band_keys([sig])[0]:
+        for band in bands:
             bucket = self._by_band.get(band)
             if bucket is None:
                 self._by_band[band] = row
@@ -100,10 +100,10 @@ class Index:
             elif len(bucket) < BUCKET_CAP:
                 bucket.append(row)
 
-    def story_of(self, sig: bytes, bands: list[int] | None = None) -> str | None:
+    def story_of(self, sig: bytes, bands: list[int]) -> str | None:
         """The story of the most similar signature reaching SIMILAR, if any."""
         rows: set[int] = set()
-        for band in bands if bands is not None else band_keys([sig])[0]:
+        for band in bands:
             bucket = self._by_band.get(band)
             if isinstance(bucket, int):
                 rows.add(bucket)

@@ -59,18 +59,19 @@ class Model:
             return {}
 
 
+def _numbered(models_dir: Path | None) -> list[tuple[int, Path]]:
+    """(N, folder) of every `textcat-N` folder under `models_dir`, complete or not."""
+    if models_dir is None or not models_dir.is_dir():
+        return []
+    found = ((p.name.removeprefix("textcat-"), p) for p in models_dir.glob("textcat-*"))
+    return [(int(n), p) for n, p in found if n.isdigit()]
+
+
 def current(models_dir: Path | None) -> Model:
     """The newest complete trained model under `models_dir`, else the shipped base model."""
-    numbered = []
-    if models_dir is not None and models_dir.is_dir():
-        for p in models_dir.glob("textcat-*"):
-            n = p.name.removeprefix("textcat-")
-            if n.isdigit() and (p / "meta.json").is_file():
-                numbered.append((int(n), p))
-    if numbered:
-        _, path = max(numbered)
-        return Model(path, path.name)
-    return Model(BASE, BASE.name)
+    complete = [(n, p) for n, p in _numbered(models_dir) if (p / "meta.json").is_file()]
+    path = max(complete)[1] if complete else BASE
+    return Model(path, path.name)
 
 
 def _config(exclusive: bool) -> dict:
@@ -162,12 +163,7 @@ def train(
     """Train the next model version from the shipped ratings plus the corrections, and save it
     as `models_dir/textcat-N` (N one more than the newest). Returns it."""
     models_dir.mkdir(parents=True, exist_ok=True)
-    existing = [
-        int(p.name.removeprefix("textcat-"))
-        for p in models_dir.glob("textcat-*")
-        if p.name.removeprefix("textcat-").isdigit()
-    ]
-    n = max(existing, default=0) + 1
+    n = max((n for n, _ in _numbered(models_dir)), default=0) + 1
     final = models_dir / f"textcat-{n}"
     partial = models_dir / f".partial-textcat-{n}"
     shutil.rmtree(partial, ignore_errors=True)
@@ -196,11 +192,12 @@ def train(
 def train_base(out: Path = BASE) -> None:
     """(Re)build the shipped base model from the shipped ratings alone:
     `python -m nlp.model`."""
-    nlp = train_sentiment(rated_sentences())
+    rated = rated_sentences()
+    nlp = train_sentiment(rated)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     nlp.get_pipe("sentiment_model").to_disk(out / "sentiment", exclude=["vocab"])
-    meta = {"version": out.name, "rated_sentences": len(rated_sentences())}
+    meta = {"version": out.name, "rated_sentences": len(rated)}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 

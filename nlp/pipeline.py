@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from data.config import Watch
 from data.records import Mention, Score
 from nlp import duplicates, intent, language, model, sentiment
-from nlp.query import QueryMatcher, positive_terms, prefilter_words, watch_tree
+from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer, text_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
@@ -60,21 +60,6 @@ class Scorer:
             for word, prefix in prefilter_words(watch)
         ]
         self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
-        names = sorted(
-            {
-                r"\s+".join(re.escape(w) for w in t.words) + (r"\w*" if t.prefix else r"(?!\w)")
-                for w in watch
-                for t in positive_terms(watch_tree(w))
-            },
-            key=len,
-            reverse=True,
-        )
-        self._names = re.compile(r"(?<!\w)(?:" + "|".join(names) + ")", re.I) if names else None
-
-    def mask(self, text: str) -> str:
-        """The text with the watched names replaced by "it": what the classifiers learn from,
-        so that corrections teach how people say things, not that a brand is bad."""
-        return self._names.sub("it", text) if self._names else text
 
     def might_mention(self, text: str) -> bool:
         return bool(self._maybe and self._maybe.search(text))

@@ -7,7 +7,8 @@ found (for NEAR and context windows, in tokens)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -118,3 +119,21 @@ def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:
         for t in positive_terms(watch_tree(w)):
             out.append((t.words[0], t.prefix and len(t.words) == 1))
     return sorted(set(out), key=lambda x: -len(x[0]))
+
+
+def name_masker(watch: Sequence[Watch]) -> Callable[[str], str]:
+    """A function replacing the watched names in a text by "it": what the classifiers learn
+    from, so that corrections teach how people say things, not that a brand is bad."""
+    names = sorted(
+        {
+            r"\s+".join(re.escape(w) for w in t.words) + (r"\w*" if t.prefix else r"(?!\w)")
+            for w in watch
+            for t in positive_terms(watch_tree(w))
+        },
+        key=len,
+        reverse=True,
+    )
+    if not names:
+        return lambda text: text
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(names) + ")", re.I)
+    return partial(pattern.sub, "it")

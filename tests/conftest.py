@@ -10,6 +10,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -19,6 +20,9 @@ from data.config import Config, Source, parse_config
 from data.config import Http as HttpSettings
 from data.records import SourceState
 from flows.demo import shift_times
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FEEDS = ROOT / "data" / "demo" / "recorded"
@@ -79,6 +83,23 @@ def recorded(relative: str) -> bytes:
             body,
         )
     return json.dumps(shift_times(json.loads(body), SHIFT)).encode()
+
+
+def open_view(
+    monkeypatch: pytest.MonkeyPatch, config_file: Path, toml: str, name: str, **query: str
+) -> AppTest:
+    """A dashboard page (dashboard/views/NAME.py) under AppTest, run once, with the config
+    `toml` written to `config_file` and the page's query parameters `query`."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    config_file.write_text(toml)
+    monkeypatch.setenv("TIDINGS_CONFIG", str(config_file))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / f"{name}.py"), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
 
 
 def fast_source(kind: str, base_url: str | None, **extra: object) -> Source:

@@ -307,23 +307,17 @@ def test_alert_rules_are_validated(tmp_path):
 
 
 def test_alerts_page_shows_rules_spikes_and_failed_mail(tmp_path, smtp, monkeypatch):
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import ROOT
+    from tests.conftest import open_view
 
     config = config_with(tmp_path, smtp, SPIKE)
     baseline_and_spike(config)
     smtp.refuse = "550 5.1.1 No such user"
     run_alerts(config, NOW)
-    (tmp_path / "tidings.toml").write_text(
+    toml = (
         f'[database]\npath = "{config.db_path}"\n[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
         '[[alerts]]\nname = "negative-spike"\nkind = "spike"\nnegative_only = true\nrecipients = ["ops@example.com"]\n'
     )
-    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "alerts.py"), default_timeout=60)
-    at.run()
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "alerts")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {
@@ -338,22 +332,16 @@ def test_alerts_page_shows_rules_spikes_and_failed_mail(tmp_path, smtp, monkeypa
 
 
 def test_rules_edited_on_the_dashboard_take_effect(tmp_path, smtp, monkeypatch):
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
     from data import alert_rules
-    from tests.conftest import ROOT
+    from tests.conftest import open_view
 
     config = config_with(tmp_path, smtp, {**SPIKE, "recipients": ["old@example.com"]})
     baseline_and_spike(config)
-    (tmp_path / "tidings.toml").write_text(
+    toml = (
         f'[database]\npath = "{config.db_path}"\n[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
         '[[alerts]]\nname = "negative-spike"\nkind = "spike"\nnegative_only = true\nrecipients = ["old@example.com"]\n'
     )
-    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "alerts.py"), default_timeout=60)
-    at.run()
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "alerts")
     form_inputs = {t.label: t for t in at.text_input}
     form_inputs["Recipients (comma-separated)"].input("not-an-address")
     at.button[0].click().run()

@@ -3,12 +3,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from data import inbox, store
 from data.records import Mention, Score
-from tests.conftest import ROOT, make_config
+from tests.conftest import ROOT, make_config, open_view
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -135,11 +133,8 @@ def test_inbox_page_lists_what_needs_action(tmp_path, monkeypatch):
     config, ms = filled(tmp_path)
     with store.connect(config.db_path) as db:
         inbox.update(db, [ms[0].id], "x", NOW, status="done")
-    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
-    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "inbox.py"), default_timeout=60)
-    at.run()
+    toml = f'[database]\npath = "{config.db_path}"\n'
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "inbox")
     assert not at.exception
     table = at.dataframe[0].value
     assert table["title"].tolist() == ["Awful", "Broken", "How?"]
@@ -151,12 +146,8 @@ def test_inbox_page_lists_what_needs_action(tmp_path, monkeypatch):
 
 def test_a_mention_link_from_an_email_opens_it(tmp_path, monkeypatch):
     config, ms = filled(tmp_path)
-    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
-    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "mentions.py"), default_timeout=60)
-    at.query_params["id"] = ms[1].id
-    at.run()
+    toml = f'[database]\npath = "{config.db_path}"\n'
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "mentions", id=ms[1].id)
     assert not at.exception
     assert [t.value for t in at.text][:2] == ["Broken", "Nimbus Notes lost my data"]
     at.selectbox[0].select("responded")

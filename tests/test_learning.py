@@ -5,14 +5,12 @@ real training (a few seconds), the dashboard under AppTest."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from data import corrections, store
 from data.records import Mention
 from flows.cli import main
 from nlp import RULES_VERSION, build_scorer, model
-from tests.conftest import ROOT, make_config
+from tests.conftest import make_config, open_view
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 # "borked" is in no lexicon and in none of the rated sentences: only corrections can teach it.
@@ -140,12 +138,8 @@ def test_intent_corrections_train_an_intent_classifier(tmp_path):
 
 def test_the_mention_page_takes_a_correction(tmp_path, monkeypatch):
     config, ms = stored(tmp_path, ["Nimbus Notes is great", "Nimbus Notes released 4.2"])
-    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
-    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "mentions.py"), default_timeout=60)
-    at.query_params["id"] = ms[0].id
-    at.run()
+    toml = f'[database]\npath = "{config.db_path}"\n'
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "mentions", id=ms[0].id)
     assert not at.exception
     at.radio[0].set_value("negative")
     at.multiselect[0].set_value(["complaint"])
@@ -165,14 +159,11 @@ def test_sources_page_says_which_model_scores_and_what_it_has_not_learned(tmp_pa
     config, ms = stored(tmp_path, ["Nimbus Notes is great"])
     with store.connect(config.db_path) as db:
         corrections.correct(db, ms[0].id, "ana", NOW, sentiment="neutral")
-    (tmp_path / "tidings.toml").write_text(
+    toml = (
         f'[database]\npath = "{config.db_path}"\n\n'
         '[[sources]]\nid = "blog"\nurl = "http://127.0.0.1:9/feed.xml"\n'
     )
-    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "sources.py"), default_timeout=60)
-    at.run()
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "sources")
     assert not at.exception
     assert any(f"{RULES_VERSION}+textcat-base" in c.value for c in at.caption)
     assert "1 correction(s) made since the model was trained" in at.info[0].value
