@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
+from data.text import clean_text
 from nlp import duplicates, intent, language, model, sentiment
 from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer, text_of
@@ -22,6 +23,16 @@ from nlp.tokenizer import RegexTokenizer, text_of
 # "rules-5+textcat-base". 2: language; 3: intents; 4: sentiment per watched entity;
 # 5: a trained classifier beside the lexicon.
 RULES_VERSION = "rules-5"
+
+# Scoring reads at most this much of a text: enough for any post or article, far below
+# spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.
+MAX_SCORED_CHARS = 20_000
+
+
+def for_scoring(text: str) -> str:
+    """The part of `text` that is scored: its first MAX_SCORED_CHARS characters, valid UTF-8."""
+    return clean_text(text[:MAX_SCORED_CHARS])
+
 
 if not Doc.has_extension("watch_terms"):
     Doc.set_extension("watch_terms", default=())
@@ -65,19 +76,41 @@ class Scorer:
         return bool(self._maybe and self._maybe.search(text))
 
     def score(
-        self, mentions: Iterable[Mention], batch_size: int = 256
+        self,
+        mentions: Iterable[Mention],
+        batch_size: int = 256,
+        failed: list[tuple[Mention, str]] | None = None,
     ) -> list[tuple[Mention, Score]]:
-        """The mentions that are about a watched entity, each with its score."""
+        """The mentions that are about a watched entity, each with its score.
+
+        If a batch fails, its mentions are scored one by one, and the ones that still fail are
+        left out (and listed in `failed`, with the reason, when given): one bad item never
+        costs the others their scores."""
         candidates = [m for m in mentions if self.might_mention(f"{m.title}\n{m.text}")]
+        try:
+            return self._score_all(candidates, batch_size)
+        except Exception:
+            if failed is None:
+                raise
         out = []
-        docs = self.nlp.pipe((f"{m.title}\n{m.text}" for m in candidates), batch_size=batch_size)
+        for m in candidates:
+            try:
+                out += self._score_all([m], 1)
+            except Exception as e:  # noqa: BLE001 — the item is skipped and counted
+                failed.append((m, f"{type(e).__name__}: {e}".splitlines()[0][:200]))
+        return out
+
+    def _score_all(self, candidates: list[Mention], batch_size: int) -> list[tuple[Mention, Score]]:
+        out = []
+        texts = (for_scoring(f"{m.title}\n{m.text}") for m in candidates)
+        docs = self.nlp.pipe(texts, batch_size=batch_size)
         for m, doc in zip(candidates, docs, strict=True):
             if doc._.watch_terms:
                 out.append((m, self._score(m.id, doc)))
         return out
 
     def score_text(self, text: str) -> Score:
-        return self._score("", self.nlp(text))
+        return self._score("", self.nlp(for_scoring(text)))
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
         text = text_of(doc)
