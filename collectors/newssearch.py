@@ -9,7 +9,7 @@ from datetime import datetime
 
 from collectors import offload
 from collectors.http import FetchError, Http
-from collectors.rss import FeedError, parse_feed
+from collectors.rss import FeedError, read_feed
 from collectors.search import iso, min_interval, search_all
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -37,11 +37,11 @@ async def collect(
         params: dict[str, str | int] = {"q": q, "hl": "en-US", "gl": "US", "ceid": "US:en"}
         response = await http.get(url, params=params, min_interval=interval)
         try:
-            items = await offload.run(parse_feed, response.body, source.id)
+            items, skipped = await offload.run(read_feed, response.body, source.id)
         except FeedError as e:
             raise FetchError(f"{url}: {e}") from None
         fresh = [with_publisher(m) for m in items if m.published > oldest]
         newest = max((m.published for m in fresh), default=oldest)
-        return fresh, newest.isoformat(), 0
+        return fresh, newest.isoformat(), skipped
 
     return await search_all(source, state, queries, search)

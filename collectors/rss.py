@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from calendar import timegm
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import feedparser
 
 from collectors import offload
 from collectors.http import FetchError, Http, conditional_headers
+from collectors.search import ITEM_SHAPE_ERRORS
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -20,43 +22,78 @@ class FeedError(Exception):
     """The body is not a feed we can read."""
 
 
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
+
+
+def _char_ref(match: re.Match[bytes]) -> bytes:
+    hexa, decimal = match.groups()
+    code = int(hexa, 16) if hexa else int(decimal)
+    if code in (9, 10, 13) or 0x20 <= code < 0xD800 or 0xE000 <= code <= 0x10FFFF:
+        return match[0]
+    return b"&#xFFFD;"
+
+
+def neutralize_char_refs(body: bytes) -> bytes:
+    """The body with character references no text may hold (lone surrogates, controls, beyond
+    U+10FFFF) replaced by U+FFFD: feedparser's lenient parser raises on some of them, which
+    would fail the whole feed for one bad title."""
+    return _CHAR_REF.sub(_char_ref, body) if b"&#" in body else body
+
+
 def parse_feed(body: bytes, source: str, now: datetime | None = None) -> list[Mention]:
     """The entries of an RSS/Atom document as mentions. Pure: no network, no clock but `now`."""
-    parsed = feedparser.parse(body)
+    return read_feed(body, source, now)[0]
+
+
+def read_feed(body: bytes, source: str, now: datetime | None = None) -> tuple[list[Mention], int]:
+    """The entries of a feed as mentions, and how many entries could not be read: one bad
+    entry is skipped and counted, never the end of the feed."""
+    try:
+        parsed = feedparser.parse(neutralize_char_refs(body))
+    except (ValueError, OverflowError, LookupError, RecursionError) as e:
+        # feedparser is lenient by design, but hostile input still finds its corners.
+        raise FeedError(f"not a readable RSS/Atom feed ({type(e).__name__}: {e})"[:200]) from e
     if parsed.bozo and not parsed.entries:
         problem = str(parsed.get("bozo_exception", "unknown problem")).splitlines()[0][:160]
         raise FeedError(f"not a readable RSS/Atom feed ({problem})")
     if not parsed.entries and not parsed.get("version"):
         raise FeedError("not an RSS/Atom feed (no feed element found)")
     now = now or datetime.now(UTC)
-    mentions = []
+    mentions, skipped = [], 0
     for parsed_entry in parsed.entries:
-        # FeedParserDict's own get() resolves aliases on every call and dominates the cost of
-        # reading an entry; the canonical keys we use are plain dict keys.
-        entry = dict(parsed_entry)
-        title = html_to_text(entry.get("title", ""))
-        content = entry.get("content")
-        body_html = content[0].get("value", "") if content else entry.get("summary", "")
-        text = html_to_text(body_html)
-        if not title and not text:
+        try:
+            m = _entry(dict(parsed_entry), source, now)
+        except ITEM_SHAPE_ERRORS:
+            skipped += 1
             continue
-        url = safe_url(entry.get("link"))
-        native_id = entry.get("id") or url or _digest(title, text)
-        when = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(timegm(when), UTC) if when else now
-        mentions.append(
-            Mention(
-                source=source,
-                native_id=native_id,
-                url=url,
-                title=title,
-                text=text,
-                author=html_to_text(entry.get("author") or publisher(entry)) or None,
-                published=min(published, now),
-                reach=None,
-            )
-        )
-    return mentions
+        if m is not None:
+            mentions.append(m)
+    return mentions, skipped
+
+
+def _entry(entry: dict, source: str, now: datetime) -> Mention | None:
+    # FeedParserDict's own get() resolves aliases on every call and dominates the cost of
+    # reading an entry; the canonical keys we use are plain dict keys.
+    title = html_to_text(entry.get("title", ""))
+    content = entry.get("content")
+    body_html = content[0].get("value", "") if content else entry.get("summary", "")
+    text = html_to_text(body_html)
+    if not title and not text:
+        return None
+    url = safe_url(entry.get("link"))
+    native_id = entry.get("id") or url or _digest(title, text)
+    when = entry.get("published_parsed") or entry.get("updated_parsed")
+    published = datetime.fromtimestamp(timegm(when), UTC) if when else now
+    return Mention(
+        source=source,
+        native_id=native_id,
+        url=url,
+        title=title,
+        text=text,
+        author=html_to_text(entry.get("author") or publisher(entry)) or None,
+        published=min(published, now),
+        reach=None,
+    )
 
 
 def publisher(entry: dict) -> str:
@@ -83,12 +120,13 @@ async def collect(
         )
     try:
         # Parsing is CPU work: in a worker process, so other sources' downloads keep flowing.
-        mentions = await offload.run(parse_feed, response.body, source.id)
+        mentions, skipped = await offload.run(read_feed, response.body, source.id)
     except FeedError as e:
         return Fetched(source.id, error=f"{url}: {e}")
     return Fetched(
         source.id,
         mentions,
+        skipped=skipped,
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )

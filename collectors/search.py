@@ -15,7 +15,8 @@ from data.records import Fetched, Mention, SourceState
 # (query key, its cursor or None, the oldest time wanted) -> (mentions, new cursor, skipped)
 Search = Callable[[str, str | None, datetime], Awaitable[tuple[list[Mention], str | None, int]]]
 
-ITEM_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+# What reading one malformed item raises: a missing key, a wrong type, a date out of range.
+ITEM_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
 
 def min_interval(source: Source, documented_per_minute: float) -> float:

@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup, Tag
 
 from collectors import offload
 from collectors.http import FetchError, Http, conditional_headers
-from collectors.search import iso
+from collectors.search import ITEM_SHAPE_ERRORS, iso
 from data.config import Selectors, Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -29,35 +29,42 @@ def parse_page(
         junk.decompose()
     mentions, skipped = [], 0
     for item in soup.select(selectors.item):
-        title = _text(item, selectors.title) if selectors.title else _heading(item)
-        text = (
-            _text(item, selectors.text) if selectors.text else html_to_text(item.decode_contents())
-        )
-        if not title and not text:
+        try:
+            m = _item(item, page_url, selectors, source, now)
+        except ITEM_SHAPE_ERRORS:
+            m = None
+        if m is None:
             skipped += 1
-            continue
-        link_el = item.select_one(selectors.link or "a[href]")
-        if link_el is None and item.name == "a":
-            link_el = item
-        href = link_el.get("href") if link_el is not None else None
-        url = safe_url(urljoin(page_url, str(href))) if href else ""
-        native_id = (
-            url
-            or "sha1:"
-            + hashlib.sha1(f"{title}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
-        )
-        mentions.append(
-            Mention(
-                source=source,
-                native_id=native_id,
-                url=url or page_url,
-                title=title or text[:120],
-                text=text,
-                author=(_text(item, selectors.author) if selectors.author else "") or None,
-                published=min(_date(item, selectors.date) or now, now),
-            )
-        )
+        else:
+            mentions.append(m)
     return mentions, skipped
+
+
+def _item(
+    item: Tag, page_url: str, selectors: Selectors, source: str, now: datetime
+) -> Mention | None:
+    title = _text(item, selectors.title) if selectors.title else _heading(item)
+    text = _text(item, selectors.text) if selectors.text else html_to_text(item.decode_contents())
+    if not title and not text:
+        return None
+    link_el = item.select_one(selectors.link or "a[href]")
+    if link_el is None and item.name == "a":
+        link_el = item
+    href = link_el.get("href") if link_el is not None else None
+    url = safe_url(urljoin(page_url, str(href))) if href else ""
+    native_id = (
+        url
+        or "sha1:" + hashlib.sha1(f"{title}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
+    )
+    return Mention(
+        source=source,
+        native_id=native_id,
+        url=url or page_url,
+        title=title or text[:120],
+        text=text,
+        author=(_text(item, selectors.author) if selectors.author else "") or None,
+        published=min(_date(item, selectors.date) or now, now),
+    )
 
 
 def _text(item: Tag, selector: str) -> str:

@@ -1,8 +1,11 @@
 """Entry point: `streamlit run dashboard/app.py` (the CLI's `tidings dashboard` does this)."""
 
+import time
+
 import streamlit as st
 
 from dashboard.auth import require_password
+from data.errors import StoreLockedError, TidingsError
 
 st.set_page_config(page_title="Tidings", page_icon=":material/forum:", layout="wide")
 require_password()
@@ -15,4 +18,14 @@ pages = [
     st.Page("views/curation.py", title="Curation", icon=":material/auto_stories:"),
     st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+try:
+    page.run()
+except StoreLockedError:
+    # A pass holds the file while it writes (seconds): say so, wait, read again. Never a
+    # traceback; a change that could not wait is reported by the page that tried it.
+    st.info("The database is busy: a pipeline pass is writing to it. Retrying in a moment…")
+    time.sleep(2)
+    st.rerun()
+except TidingsError as e:
+    st.error(str(e))

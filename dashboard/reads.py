@@ -19,6 +19,9 @@ from notify import push
 from notify.digest import Pick, is_due
 
 TTL = 30  # seconds: fresh enough for a monitoring screen, cheap enough for many reruns
+# A read waits this long at most for a pass to release the file; the page then says it is busy
+# and tries again, rather than hanging for the whole lock time-out.
+READ_WAIT = 3.0
 
 
 def config() -> Config:
@@ -27,7 +30,7 @@ def config() -> Config:
 
 def _read(fn, f: MentionFilter | None = None) -> pd.DataFrame:  # noqa: ANN001
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return fn(db) if f is None else fn(db, f)
 
 
@@ -39,7 +42,7 @@ def mentions(f: MentionFilter) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def summary(f: MentionFilter) -> dict[str, int]:
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return store.summary(db, f)
 
 
@@ -56,7 +59,7 @@ def sources_ranked(f: MentionFilter) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def inbox_queue(statuses: tuple[str, ...]) -> pd.DataFrame:
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return inbox.queue(db, statuses)
 
 
@@ -64,7 +67,7 @@ def inbox_queue(statuses: tuple[str, ...]) -> pd.DataFrame:
 def alerts_overview() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Spikes firing now, and the outbox (newest first)."""
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         active = db.execute(
             "SELECT rule, key AS about, last_fired_at FROM alert_state "
             "WHERE active AND list_contains(?, rule) ORDER BY last_fired_at DESC",
@@ -79,7 +82,7 @@ def alerts_overview() -> tuple[pd.DataFrame, pd.DataFrame]:
 def rules_in_effect() -> tuple[list[AlertRule], set[str]]:
     """The rules in effect, and the names of those edited on the dashboard."""
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return alert_rules.in_effect(cfg, db), set(alert_rules.edits(db))
 
 
@@ -92,7 +95,7 @@ def source_health() -> pd.DataFrame:
 def choices() -> tuple[list[str], list[str], list[str]]:
     """Watched terms, source ids and source kinds that have mentions, for the filters."""
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return store.known_terms(db), store.known_sources(db), store.known_kinds(db)
 
 
@@ -108,14 +111,14 @@ def period_picker(key: str = "period") -> tuple[date, date]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def all_clients() -> list[Client]:
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return clients.all_clients(db)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def client_history(client_id: str) -> pd.DataFrame:
     cfg = config()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return clients.history(db, client_id)
 
 
@@ -124,7 +127,7 @@ def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list
     """A client's next digest as it stands, whether it is due, their note, recent articles."""
     cfg = config()
     now = store.utcnow()
-    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         client = next(c for c in clients.all_clients(db) if c.id == client_id)
         picks = push.next_digests(cfg, db, now, [client_id])[client_id]
         sent = clients.digests_since(db, client_id, now - timedelta(days=7))

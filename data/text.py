@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from urllib.parse import urlsplit
+
+from data.records import Mention
 
 _DROP = re.compile(r"<(script|style|template|noscript)\b.*?</\1\s*>", re.I | re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -15,6 +18,36 @@ _INLINE = re.compile(
 _TAG = re.compile(r"</?[A-Za-z][^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _LINES = re.compile(r"\s*\n\s*")
+# What no stored or shown text may hold: C0/C1 controls but tab and newline, lone surrogates
+# (they cannot be encoded, so one would stop a write), and the two noncharacters XML forbids.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Longest text kept for a mention; a longer one (a whole book pasted into a feed) is cut here.
+MAX_TEXT = 100_000
+
+
+def clean_text(text: str) -> str:
+    """`text` without the characters that cannot be stored, encoded or put in XML."""
+    return _UNSAFE.sub("", text)
+
+
+def clean_mention(m: Mention) -> Mention:
+    """The mention as it may be stored: every field encodable, the text at most MAX_TEXT long.
+
+    Collectors already clean what they turn from HTML into text; this is the one gate that
+    every item passes, whatever its source, so that no single item can stop a write."""
+    text = clean_text(m.text)
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT].rstrip() + " […]"
+    author = clean_text(m.author) if m.author else m.author
+    return replace(
+        m,
+        native_id=clean_text(m.native_id)[:2000],
+        url=clean_text(m.url),
+        title=" ".join(clean_text(m.title).split())[:1000],
+        text=text,
+        author=" ".join(author.split())[:200] if author else None,
+        shared_url=clean_text(m.shared_url) if m.shared_url else m.shared_url,
+    )
 
 
 def html_to_text(markup: str) -> str:
@@ -23,10 +56,10 @@ def html_to_text(markup: str) -> str:
     The result is text, not markup: whoever puts it back into HTML must escape it.
     """
     if "<" not in markup and "&" not in markup:
-        return _SPACES.sub(" ", markup).strip()
+        return clean_text(_SPACES.sub(" ", markup)).strip()
     text = _COMMENT.sub(" ", _DROP.sub(" ", markup))
     text = _TAG.sub(" ", _INLINE.sub("", _BREAK.sub("\n", text)))
-    text = html.unescape(text)
+    text = clean_text(html.unescape(text))
     return _LINES.sub("\n", _SPACES.sub(" ", text)).strip()
 
 

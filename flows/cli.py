@@ -7,7 +7,9 @@ ephemeral server costs seconds per process.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args) or 0
     except TidingsError as e:
         print(f"tidings: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         print("\ntidings: stopped", file=sys.stderr)
         return 130
@@ -58,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("run", help="run one pipeline pass now")
     c.add_argument("--all", action="store_true", help="fetch every source, due or not")
+    c.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="if a pass is already running, wait this long for it (else exit 75 at once)",
+    )
     c.set_defaults(handler=cmd_run)
 
     c = sub.add_parser("serve", help="run the pipeline on its schedule, with the dashboard")
@@ -132,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     from flows.pipeline import run_pass
 
-    report = run_pass(config, force=args.all)
+    report = run_pass(config, force=args.all, wait=args.wait)
     print(report.summary())
     for source, error in report.errors.items():
         print(f"  {source}: {error}")
@@ -141,8 +150,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
-    from flows.pipeline import run_pass
-
     dashboard = None if args.no_dashboard else start_dashboard(config)
     endpoint = start_endpoint(config)
     tick = config.pipeline.tick_minutes * 60
@@ -150,12 +157,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         while True:
             started = time.monotonic()
-            report = run_pass(config)
-            print(f"[{store.utcnow():%Y-%m-%d %H:%M}Z] {report.summary()}", flush=True)
+            print(f"[{store.utcnow():%Y-%m-%d %H:%M}Z] {_serve_pass(config)}", flush=True)
             _sleep_until(started + tick, dashboard)
     finally:
         endpoint.should_exit = True
         stop(dashboard)
+
+
+def _serve_pass(config: Config) -> str:
+    """One scheduled pass, summed up in a line. A pass that fails is reported and the service
+    goes on: the next tick tries again, and the dashboard and client feeds stay up."""
+    from flows.pipeline import one_line_error, run_pass
+
+    try:
+        return run_pass(config).summary()
+    except TidingsError as e:
+        return f"pass skipped: {e}"
+    except Exception as e:  # noqa: BLE001 — a bug in one pass must not stop the service
+        logging.getLogger("tidings").exception("The pass failed")
+        return f"pass failed, will try again next tick: {one_line_error(e)}"
 
 
 def start_endpoint(config: Config) -> object:
@@ -328,13 +348,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     from nlp import build_scorer
 
     scorer = build_scorer(config.watch, config.models_dir)
+    # Bytes that are not UTF-8 become U+FFFD: the line they are on is then reported (not JSON)
+    # or scored, and never stops the others.
     if args.file:
         try:
-            with open(args.file, encoding="utf-8") as f:
+            with open(args.file, encoding="utf-8", errors="replace") as f:
                 return score_lines(scorer, f, sys.stdout, sys.stderr)
         except OSError as e:
             raise TidingsError(f"{args.file}: cannot read: {e.strerror}") from None
-    return score_lines(scorer, sys.stdin, sys.stdout, sys.stderr)
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    return score_lines(scorer, stdin, sys.stdout, sys.stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -400,12 +423,18 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             text, ident = item["text"], item.get("id", number)
             if not isinstance(text, str):
                 raise TypeError("'text' must be a string")
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as e:
             bad += 1
             reason = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+            print(json.dumps({"line": number, "error": reason[:300]}), file=err)
+            continue
+        try:
+            s = scorer.score_text(text)
+        except Exception as e:  # noqa: BLE001 — one line's failure never stops the others
+            bad += 1
+            reason = f"cannot score: {type(e).__name__}: {e}".splitlines()[0][:300]
             print(json.dumps({"line": number, "error": reason}), file=err)
             continue
-        s = scorer.score_text(text)
         record = {
             "id": ident,
             "sentiment": s.sentiment,

@@ -4,8 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -14,7 +21,9 @@ from collectors import COLLECTORS
 from collectors.http import Http
 from data import store
 from data.config import Config, Source
+from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
+from data.text import clean_mention
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
@@ -108,24 +117,44 @@ def store_pass(
 def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched:
     """Drop, as soon as they are parsed, the items that cannot be about a watched entity (a
     cheap regex says so), unless the source is a knowledge source that keeps every article.
-    A pass then holds and scores only what may matter, whatever the feeds' size."""
-    if source.knowledge or not fetched.mentions:
+    A pass then holds and scores only what may matter, whatever the feeds' size. What is kept
+    is cleaned for storage (data.text.clean_mention)."""
+    if not fetched.mentions:
         return fetched
-    keep = [m for m in fetched.mentions if scorer.might_mention(f"{m.title}\n{m.text}")]
-    return replace(fetched, mentions=keep, seen=fetched.items_seen)
+    mentions = fetched.mentions
+    if not source.knowledge:
+        mentions = [m for m in mentions if scorer.might_mention(f"{m.title}\n{m.text}")]
+    mentions = [clean_mention(m) for m in mentions]
+    return replace(fetched, mentions=mentions, seen=fetched.items_seen)
 
 
 @task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
 async def collect_source(
     http: Http, source: Source, state: SourceState, queries: list[str], scorer: Scorer
 ) -> Fetched:
-    fetched = await COLLECTORS[source.kind](http, source, state, queries)
+    try:
+        fetched = await COLLECTORS[source.kind](http, source, state, queries)
+    except Exception as e:  # noqa: BLE001 — one source's bug must not stop the pass
+        # Collectors report what they expect (HTTP, parse errors) in Fetched.error; anything
+        # else is a bug met on this source's data: logged whole, recorded in one line.
+        get_run_logger().exception("Source %s failed unexpectedly", source.id)
+        return Fetched(source.id, error=one_line_error(e))
     return keep_candidates(fetched, source, scorer)
 
 
+def one_line_error(error: BaseException) -> str:
+    """An unexpected error as the one line a Sources page can show."""
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"unexpected error: {type(error).__name__}: {first}"[:300]
+
+
 @task(name="score-batch", cache_policy=NONE)
-def score_batch(config: Config, mentions: list[Mention]) -> list[tuple[Mention, Score]]:
-    return build_scorer(config.watch, config.models_dir).score(mentions)
+def score_batch(
+    config: Config, mentions: list[Mention]
+) -> tuple[list[tuple[Mention, Score]], list[tuple[Mention, str]]]:
+    """The batch's scored mentions, and the items that could not be scored, with why."""
+    failed: list[tuple[Mention, str]] = []
+    return build_scorer(config.watch, config.models_dir).score(mentions, failed=failed), failed
 
 
 store_task = task(store_pass, name="store-pass", cache_policy=NONE)
@@ -171,8 +200,15 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     mentions = [m for f in fetched for m in f.mentions]
     size = config.pipeline.batch_size
     scored: list[tuple[Mention, Score]] = []
+    unscored: Counter[str] = Counter()
     for i in range(0, len(mentions), size):
-        scored += score_batch(config, mentions[i : i + size])
+        ok, failed = score_batch(config, mentions[i : i + size])
+        scored += ok
+        for m, why in failed:
+            log.warning("Item %s of source %s skipped: %s", m.native_id[:200], m.source, why)
+            unscored[m.source] += 1
+    if unscored:  # skipped items are counted on the Sources page with the source's own
+        fetched = [replace(f, skipped=f.skipped + unscored[f.source]) for f in fetched]
     matched = {m.id for m, _ in scored}
     knowledge = {s.id for s in sources if s.knowledge}
     articles = [m for m in mentions if m.source in knowledge and m.id not in matched]
@@ -186,9 +222,39 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     return report
 
 
-def run_pass(config: Config, force: bool = False) -> PassReport:
-    """Run one pass from synchronous code (the CLI)."""
-    return asyncio.run(pass_once(config, force))
+def run_pass(config: Config, force: bool = False, wait: float = 0.0) -> PassReport:
+    """Run one pass from synchronous code (the CLI), unless another process is running one on
+    the same store: then wait up to `wait` seconds for it, else raise PassRunningError."""
+    with pass_lock(config.db_path, wait):
+        return asyncio.run(pass_once(config, force))
+
+
+@contextmanager
+def pass_lock(db_path: Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold the store's pass lock: one pass at a time per store, across processes. The lock is
+    the OS's (flock), so it is released when its holder exits, however it exits."""
+    path = db_path.with_name(db_path.name + ".pass-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                    raise PassRunningError(
+                        f"{db_path}: a pass is already running ({holder}); this one did not "
+                        "start (use `tidings run --wait SECONDS` to wait for it)"
+                    ) from None
+                time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, since {store.utcnow():%Y-%m-%d %H:%M:%S}Z".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @flow(name="tidings-push", validate_parameters=False)
