@@ -7,6 +7,7 @@ import csv
 import io
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,27 +63,37 @@ class Client(BaseModel):
 _COLUMNS = list(Client.model_fields)
 
 
-def save(db: duckdb.DuckDBPyConnection, client: Client, now: datetime) -> Client:
-    """Insert or update a client; a new client gets its unguessable token. Raises ValueError
-    when another client already has the email address."""
-    (taken,) = db.execute(
-        "SELECT count(*) FROM clients WHERE lower(email) = lower(?) AND id <> ?",
+def save(
+    db: duckdb.DuckDBPyConnection, client: Client, now: datetime, by: str = "operator"
+) -> Client:
+    """Insert or update a client and return it as stored; a new client gets its unguessable
+    token. `by` (who saves: an operator, "import") is logged with any change of status.
+
+    An unsubscribe is the client's decision: saving never undoes it (the stored client stays
+    unsubscribed); only `resubscribe` does. Raises ValueError when another client already
+    has the email address."""
+    taken = db.execute(
+        "SELECT id FROM clients WHERE lower(email) = lower(?) AND id <> ?",
         [client.email, client.id],
     ).fetchone()
     if taken:
-        raise ValueError(f"{client.email}: another client already has this email address")
+        raise ValueError(f"email: another client ({taken[0]}) already has this address")
     existing = db.execute(
-        "SELECT token, created_at FROM clients WHERE id = ?", [client.id]
+        "SELECT token, created_at, status FROM clients WHERE id = ?", [client.id]
     ).fetchone()
     token = client.token or (existing[0] if existing else secrets.token_urlsafe(24))
     created = existing[1] if existing else _naive_utc(now)
-    client = client.model_copy(update={"token": token})
+    previous = existing[2] if existing else None
+    status = "unsubscribed" if previous == "unsubscribed" else client.status
+    client = client.model_copy(update={"token": token, "status": status})
     values = [getattr(client, c) for c in _COLUMNS]
     db.execute(
         f"INSERT OR REPLACE INTO clients ({', '.join(_COLUMNS)}, created_at, updated_at) "
         f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
         [*values, created, _naive_utc(now)],
     )
+    if status != previous:
+        _log_status(db, client.id, status, previous, by, now)
     return client
 
 
@@ -98,13 +109,59 @@ def by_token(db: duckdb.DuckDBPyConnection, token: str) -> Client | None:
     return Client.model_validate(dict(zip(_COLUMNS, row, strict=True))) if row else None
 
 
-def set_status(db: duckdb.DuckDBPyConnection, client_id: str, status: str, now: datetime) -> None:
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}")
+def unsubscribe(db: duckdb.DuckDBPyConnection, client_id: str, by: str, now: datetime) -> None:
+    """The client asked for no more mail (their link), or an operator did it for them."""
+    _set_status(db, client_id, "unsubscribed", by, now)
+
+
+def resubscribe(db: duckdb.DuckDBPyConnection, client_id: str, by: str, now: datetime) -> bool:
+    """Undo an unsubscribe: the client's own undo link, or an operator's explicit action on
+    the dashboard, logged with `by`. A paused or active client is left as is. Returns whether
+    the client was unsubscribed."""
+    row = db.execute("SELECT status FROM clients WHERE id = ?", [client_id]).fetchone()
+    if row is None or row[0] != "unsubscribed":
+        return False
+    _set_status(db, client_id, "active", by, now)
+    return True
+
+
+def _set_status(
+    db: duckdb.DuckDBPyConnection, client_id: str, status: str, by: str, now: datetime
+) -> None:
+    row = db.execute("SELECT status FROM clients WHERE id = ?", [client_id]).fetchone()
+    if row is None or row[0] == status:
+        return
     db.execute(
         "UPDATE clients SET status = ?, updated_at = ? WHERE id = ?",
         [status, _naive_utc(now), client_id],
     )
+    _log_status(db, client_id, status, row[0], by, now)
+
+
+def _log_status(
+    db: duckdb.DuckDBPyConnection,
+    client_id: str,
+    status: str,
+    previous: str | None,
+    by: str,
+    now: datetime,
+) -> None:
+    db.execute(
+        "INSERT INTO client_status_log VALUES (?, ?, ?, ?, ?)",
+        [client_id, status, previous, by, _naive_utc(now)],
+    )
+
+
+def status_log(
+    db: duckdb.DuckDBPyConnection, client_id: str
+) -> list[tuple[datetime, str, str | None, str]]:
+    """Each change of a client's status, oldest first: (when, status, previous, by whom)."""
+    rows = db.execute(
+        "SELECT changed_at, status, previous, changed_by FROM client_status_log "
+        "WHERE client_id = ? ORDER BY changed_at, rowid",
+        [client_id],
+    ).fetchall()
+    return [(_aware(r[0]), r[1], r[2], r[3]) for r in rows]  # type: ignore[misc]
 
 
 def describe(error: ValueError) -> str:
@@ -112,7 +169,19 @@ def describe(error: ValueError) -> str:
     return _describe(error) if isinstance(error, ValidationError) else str(error)
 
 
-def parse_csv(text: str) -> tuple[list[Client], list[str]]:
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """A valid row of a clients CSV file, and its line in the file."""
+
+    line: int
+    client: Client
+
+    @property
+    def label(self) -> str:
+        return f"row {self.line} ({self.client.email})"
+
+
+def parse_csv(text: str) -> tuple[list[CsvRow], list[str]]:
     """Clients from CSV (a header row; list columns separated by ';'), and one line per row
     rejected, saying which row and why."""
     reader = csv.DictReader(io.StringIO(text))
@@ -131,32 +200,45 @@ def parse_csv(text: str) -> tuple[list[Client], list[str]]:
             else:
                 data[key] = value.strip()
         try:
-            good.append(Client.model_validate(data))
+            good.append(CsvRow(line, Client.model_validate(data)))
         except ValidationError as e:
             rejected.append(
                 f"row {line} ({row.get('email') or row.get('id') or '?'}): {_describe(e)}"
             )
     seen: set[str] = set()
     unique = []
-    for c in good:
-        if c.email.lower() in seen:
-            rejected.append(f"{c.id}: email {c.email} appears twice in the file")
+    for r in good:
+        if r.client.email.lower() in seen:
+            rejected.append(f"{r.client.id}: email {r.client.email} appears twice in the file")
             continue
-        seen.add(c.email.lower())
-        unique.append(c)
+        seen.add(r.client.email.lower())
+        unique.append(r)
     return unique, rejected
 
 
 def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple[int, list[str]]:
-    """Save the valid rows of a CSV file; return how many were saved and the rejected rows."""
-    good, rejected = parse_csv(text)
+    """Save the valid rows of a CSV file; return how many were saved and the rejected rows.
+
+    A row without a status keeps the stored client's; no row undoes an unsubscribe."""
+    rows, rejected = parse_csv(text)
     saved = 0
-    for c in good:
+    for r in rows:
+        given = r.client
+        if "status" not in given.model_fields_set:
+            stored = db.execute("SELECT status FROM clients WHERE id = ?", [given.id]).fetchone()
+            if stored:
+                given = given.model_copy(update={"status": stored[0]})
         try:
-            save(db, c, now)
-            saved += 1
+            kept = save(db, given, now, "import")
         except ValueError as e:
-            rejected.append(f"{c.id}: {e}")
+            rejected.append(f"{r.label}: {e}")
+            continue
+        saved += 1
+        if kept.status != given.status:
+            rejected.append(
+                f"{r.label}: status: kept {kept.status!r}: the client unsubscribed; only their "
+                "undo link or Resubscribe on the dashboard changes that (other fields updated)"
+            )
     return saved, rejected
 
 

@@ -69,8 +69,10 @@ def create_app(config: Config) -> Starlette:
     def set_status(token: str, status: str) -> Client | None:
         with connect() as db:
             client = clients.by_token(db, token)
-            if client is not None:
-                clients.set_status(db, client.id, status, store.utcnow())
+            if client is not None and status == "unsubscribed":
+                clients.unsubscribe(db, client.id, "client (unsubscribe link)", store.utcnow())
+            elif client is not None:
+                clients.resubscribe(db, client.id, "client (undo link)", store.utcnow())
         return client
 
     def feed(request: Request) -> Response:

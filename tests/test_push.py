@@ -246,7 +246,8 @@ def test_csv_import_reports_rejected_rows():
         "dup,Dup,ANA@example.com,tax,daily,UTC\n"
     )
     good, rejected = clients.parse_csv(text)
-    assert [c.id for c in good] == ["ana"] and good[0].interests == ["remote work", "security"]
+    assert [r.client.id for r in good] == ["ana"]
+    assert good[0].client.interests == ["remote work", "security"]
     assert rejected == [
         "row 3 (not-an-email): email: not an email address (got 'not-an-email')",
         "row 4 (n@example.com): interests: Field required",
@@ -308,10 +309,7 @@ def test_clients_and_curation_pages(tmp_path, smtp, monkeypatch):
     fields["Email"].input("bob@example.com")  # taken
     fields["Interests (comma-separated; -word excludes)"].input("security")
     page.button[0].click().run()
-    assert (
-        page.error[0].value
-        == "Not saved: bob@example.com: another client already has this email address"
-    )
+    assert page.error[0].value == "Not saved: email: another client (bob) already has this address"
 
     curation = AppTest.from_file(str(views / "curation.py"), default_timeout=60)
     curation.run()

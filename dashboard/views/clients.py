@@ -68,7 +68,11 @@ with st.expander("Add or edit a client", expanded=not everyone):
         max_items = c1.number_input("Items per digest", 1, 50, value=d.get("max_items", 5))
         per_week = c2.number_input("Emails per week", 1, 50, value=d.get("max_emails_per_week", 3))
         statuses = list(clients.STATUSES)
-        status = c3.selectbox("Status", statuses, index=statuses.index(d.get("status", "active")))
+        gone = d.get("status") == "unsubscribed"  # only the client or Resubscribe below undo it
+        status = c3.selectbox(
+            "Status", statuses, index=statuses.index(d.get("status", "active")), disabled=gone,
+            help="The client unsubscribed: see Resubscribe below." if gone else None,
+        )  # fmt: skip
         saved = st.form_submit_button("Save client", type="primary")
 
     def _list(text: str) -> list[str]:
@@ -86,12 +90,27 @@ with st.expander("Add or edit a client", expanded=not everyone):
                 }
             )  # fmt: skip
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-                clients.save(db, client, store.utcnow())
+                clients.save(db, client, store.utcnow(), mention_detail.actor())
         except ValueError as e:  # pydantic's ValidationError is a ValueError
             st.error(f"Not saved: {clients.describe(e)}")
         else:
             st.cache_data.clear()
             st.toast(f"{client.name} saved.")
+            st.rerun()
+
+    if gone and base is not None:
+        st.warning(
+            f"{base.name} unsubscribed. Subscribe them again only if they asked you to: "
+            "the change is logged with your name."
+        )
+        asked = st.checkbox(f"{base.name} asked to be subscribed again", key="resubscribe_asked")
+        if st.button(f"Resubscribe {base.name}", key="resubscribe", disabled=not asked):
+            with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+                clients.resubscribe(
+                    db, base.id, f"{mention_detail.actor()} (dashboard)", store.utcnow()
+                )
+            st.cache_data.clear()
+            st.toast(f"{base.name} is subscribed again.")
             st.rerun()
 
 with st.expander("Import clients from CSV"):
