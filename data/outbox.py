@@ -82,28 +82,37 @@ class Outcome:
     permanent: bool = False
 
 
-def record_outcomes(
-    db: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome], now: datetime, max_attempts: int
-) -> None:
+def record_outcome(
+    db: duckdb.DuckDBPyConnection, outcome: Outcome, now: datetime, max_attempts: int
+) -> str:
+    """Store what became of one mail; return its status now (sent, pending or failed).
+
+    A client digest sent by mail gains the email channel on its deliveries here: until its mail
+    is accepted it was delivered to the client's feed only."""
     at = _naive_utc(now)
-    for o in outcomes:
-        if o.sent:
-            db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                "last_error = NULL WHERE id = ?",
-                [at, o.mail_id],
-            )
-            continue
-        (attempts,) = db.execute(
-            "SELECT attempts + 1 FROM outbox WHERE id = ?", [o.mail_id]
-        ).fetchone()
-        failed = o.permanent or attempts >= max_attempts
-        retry_at = now + timedelta(minutes=min(2**attempts, 240))
+    if outcome.sent:
         db.execute(
-            "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
-            "WHERE id = ?",
-            ["failed" if failed else "pending", attempts, o.error, _naive_utc(retry_at), o.mail_id],
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
+            "last_error = ? WHERE id = ?",
+            [at, outcome.error, outcome.mail_id],
         )
+        db.execute(
+            "UPDATE deliveries SET channels = list_append(channels, 'email') "
+            "WHERE digest_id = ? AND NOT list_contains(channels, 'email')",
+            [outcome.mail_id],
+        )
+        return "sent"
+    (attempts,) = db.execute(
+        "SELECT attempts + 1 FROM outbox WHERE id = ?", [outcome.mail_id]
+    ).fetchone()
+    status = "failed" if outcome.permanent or attempts >= max_attempts else "pending"
+    retry_at = now + timedelta(minutes=min(2**attempts, 240))
+    db.execute(
+        "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
+        "WHERE id = ?",
+        [status, attempts, outcome.error, _naive_utc(retry_at), outcome.mail_id],
+    )
+    return status
 
 
 def outbox_view(db: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -72,17 +74,40 @@ def render(
     )
 
 
+# RFC 5322 field names: printable ASCII except the colon.
+HEADER_NAME = re.compile(r"[!-9;-~]+")
+# What may not stand in a header even once lines are joined: control characters, marks that
+# reorder text (a subject could read backwards) and lone surrogates (which cannot be encoded).
+_UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def header_value(text: str) -> str:
+    """A header value as one line: every run of white space (line breaks included) becomes one
+    space and control characters go. Text from the internet (an author, a title) reaches the
+    Subject, and a line break there would start a header of its own."""
+    return " ".join(_UNPRINTABLE.sub("", " ".join(text.split())).split())
+
+
 def message(mail: Mail, sender: str) -> EmailMessage:
+    """The mail as it goes out; every header passes through `header_value` here. Raises
+    ValueError for a mail that cannot be built."""
+    headers = [
+        ("From", sender),
+        ("To", ", ".join(mail.recipients)),
+        ("Subject", mail.subject),
+        ("Date", formatdate(usegmt=True)),
+        # Stable per outbox row: if a crash ever makes us send a mail twice, clients see one.
+        ("Message-ID", f"<{mail.id}@tidings>"),
+        ("Auto-Submitted", "auto-generated"),
+        *mail.headers.items(),
+    ]
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = ", ".join(mail.recipients)
-    msg["Subject"] = mail.subject
-    msg["Date"] = formatdate(usegmt=True)
-    # Stable per outbox row: if a crash ever makes us send a mail twice, clients see one.
-    msg["Message-ID"] = f"<{mail.id}@tidings>"
-    msg["Auto-Submitted"] = "auto-generated"
-    for name, value in mail.headers.items():
-        msg[name] = value
+    for name, value in headers:
+        if not HEADER_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a header name")
+        msg[name] = header_value(value)
     msg.set_content(mail.text_body)
     msg.add_alternative(mail.html_body, subtype="html")
     return msg
@@ -95,10 +120,14 @@ def _connect(smtp: Smtp) -> smtplib.SMTP:
         )
     else:
         server = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+    try:
         if smtp.security == "starttls":
             server.starttls(context=ssl.create_default_context())
-    if smtp.username:
-        server.login(smtp.username, os.environ.get(SMTP_PASSWORD_ENV, ""))
+        if smtp.username:
+            server.login(smtp.username, os.environ.get(SMTP_PASSWORD_ENV, ""))
+    except BaseException:
+        server.close()
+        raise
     return server
 
 
@@ -111,51 +140,78 @@ class SendReport:
 
 
 def send_pending(config: Config, now: datetime | None = None) -> SendReport:
-    """Send what the outbox holds and is due. The database is not held during SMTP work."""
+    """Send what the outbox holds and is due. The database is not held during SMTP work; what
+    became of each mail is stored as soon as it is known, in a transaction of its own, so a
+    mail the server accepted is never sent again, whatever happens to the rest of the batch."""
     now = now or store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
         mails = outbox.claim_due(db, now)
         db.commit()
-    if not mails:
-        return SendReport()
-    outcomes: list[Outcome] = []
-    server_error = None
+    counts = {"sent": 0, "pending": 0, "failed": 0}
+    session = _Session(config.smtp)
     try:
-        server = _connect(config.smtp)
-    except (OSError, smtplib.SMTPException) as e:
-        server_error = f"{config.smtp.host}:{config.smtp.port}: {_describe(e)}"
-        permanent = isinstance(e, smtplib.SMTPAuthenticationError)
-        outcomes = [Outcome(m.id, False, server_error, permanent) for m in mails]
-    else:
-        with server:
-            for m in mails:
-                outcomes.append(_send_one(server, m, config.smtp.sender))
-    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        db.begin()
-        outbox.record_outcomes(db, outcomes, now, config.smtp.max_attempts)
-        db.commit()
-        (failed,) = db.execute(
-            "SELECT count(*) FROM outbox WHERE status = 'failed' AND list_contains(?, id)",
-            [[o.mail_id for o in outcomes]],
-        ).fetchone()
-    sent = sum(o.sent for o in outcomes)
-    return SendReport(sent, len(outcomes) - sent - failed, failed, server_error)
+        for mail in mails:
+            try:
+                msg = message(mail, config.smtp.sender)
+            except (ValueError, MessageError) as e:
+                outcome = Outcome(mail.id, False, f"cannot build this mail: {e}", permanent=True)
+            else:
+                outcome = session.send(mail.id, msg)
+            with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+                db.begin()
+                counts[outbox.record_outcome(db, outcome, now, config.smtp.max_attempts)] += 1
+                db.commit()
+    finally:
+        session.close()
+    return SendReport(counts["sent"], counts["pending"], counts["failed"], session.error)
 
 
-def _send_one(server: smtplib.SMTP, mail: Mail, sender: str) -> Outcome:
-    try:
-        refused = server.send_message(message(mail, sender))
-    except smtplib.SMTPRecipientsRefused as e:
-        codes = [code for code, _ in e.recipients.values()]
-        return Outcome(mail.id, False, f"recipients refused: {_describe(e)}", min(codes) >= 500)
-    except smtplib.SMTPResponseException as e:
-        return Outcome(mail.id, False, _describe(e), e.smtp_code >= 500)
-    except (OSError, smtplib.SMTPException) as e:
-        return Outcome(mail.id, False, _describe(e))
-    if refused:
-        return Outcome(mail.id, True, f"some recipients refused: {', '.join(refused)}")
-    return Outcome(mail.id, True)
+class _Session:
+    """The SMTP connection of one batch: opened when the first mail needs it, opened again
+    after the server drops it; once it cannot be opened, the rest of the batch waits."""
+
+    def __init__(self, smtp: Smtp):
+        self.smtp = smtp
+        self.server: smtplib.SMTP | None = None
+        self.error: str | None = None  # why the server could not be used at all
+        self.permanent = False
+
+    def send(self, mail_id: str, msg: EmailMessage) -> Outcome:
+        if self.server is None and self.error is None:
+            try:
+                self.server = _connect(self.smtp)
+            except (OSError, smtplib.SMTPException) as e:
+                self.error = f"{self.smtp.host}:{self.smtp.port}: {_describe(e)}"
+                self.permanent = isinstance(e, smtplib.SMTPAuthenticationError)
+        if self.server is None:
+            return Outcome(mail_id, False, self.error, self.permanent)
+        try:
+            refused = self.server.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as e:
+            codes = [code for code, _ in e.recipients.values()]
+            return Outcome(mail_id, False, f"recipients refused: {_describe(e)}", min(codes) >= 500)
+        except smtplib.SMTPResponseException as e:  # a reply: the session goes on
+            return Outcome(mail_id, False, _describe(e), e.smtp_code >= 500)
+        except (ValueError, MessageError) as e:  # raised while flattening, before any command
+            return Outcome(mail_id, False, f"cannot build this mail: {e}", permanent=True)
+        except (OSError, smtplib.SMTPException) as e:
+            # Dropped or timed out: whether the server kept the mail is unknown, and it is
+            # sent again later (same Message-ID). The next mail gets a new connection.
+            self.close()
+            return Outcome(mail_id, False, _describe(e))
+        if refused:
+            return Outcome(mail_id, True, f"some recipients refused: {', '.join(refused)}")
+        return Outcome(mail_id, True)
+
+    def close(self) -> None:
+        if self.server is None:
+            return
+        try:
+            self.server.quit()
+        except (OSError, smtplib.SMTPException):
+            self.server.close()
+        self.server = None
 
 
 def _describe(error: BaseException) -> str:

@@ -84,8 +84,10 @@ def push_digests(
             client = everyone[cid]
             mail = render_digest(config, client, picks, clients.note(db, cid), now)
             mails.append(mail)
+            # In the client's feed from now on; by email once the server accepts the mail
+            # (the outbox adds the channel then).
             clients.record_delivery(
-                db, cid, [p.article["id"] for p in picks], ["email", "feed"], mail.id, now
+                db, cid, [p.article["id"] for p in picks], ["feed"], mail.id, now
             )
             clients.clear_curation(db, cid)
             sent_to.append(cid)
