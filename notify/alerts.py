@@ -3,6 +3,7 @@ digests when due; quiet hours hold a mail in the outbox until they end."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -62,7 +63,8 @@ def evaluate(
             # Only what is recent news: a first pass that collects a week of history must not
             # send a week of alerts.
             fresh = now - max(timedelta(hours=rule.window_hours), FRESH)
-            for m in store.recent_mentions(db, since).to_dict("records"):
+            for row in store.recent_mentions(db, since).to_dict("records"):
+                m = _known(row)
                 if m["published"].replace(tzinfo=UTC) < fresh:
                     continue
                 c = rules.matches(rule, m, ours, competitors)
@@ -121,6 +123,12 @@ def _digest(
     mail = render(config, "digest", rule.name, subject, conditions, rule.recipients, hold, now)
     outbox.mark_events_mailed(db, [i for i, _, _ in events], mail.id)
     return [mail]
+
+
+def _known(row: dict) -> dict:
+    """A mention row from a DataFrame with its missing values as None: pandas gives NaN for a
+    missing author or reach, which would read "by nan" in a subject."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
 def _payload(c: Condition) -> dict:

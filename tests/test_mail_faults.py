@@ -279,3 +279,18 @@ def test_a_digest_whose_mail_is_refused_stays_a_feed_only_delivery(tmp_path, ser
     assert push_digests(config, MONDAY).mail.failed == 1
     assert channels(config) == [["feed"]]
     assert server.messages == []
+
+
+def test_a_mention_without_author_or_reach_says_someone_not_nan(tmp_path, server):
+    config = config_for(tmp_path, server.port, {**REFUNDS, "sentiment": "negative"})
+    add(config, [mention(1, None), mention(2, "@bo", reach=50)])
+
+    report = run_alerts(config, NOW)
+
+    assert sorted(c.subject for c in report.fired) == [
+        "“refund” negative mention of Nimbus Notes by @bo (reach 50)",
+        "“refund” negative mention of Nimbus Notes by someone",
+    ]
+    bodies = [m.get_body(("plain",)).get_content() for m in server.messages]
+    bodies += [m.get_body(("html",)).get_content() for m in server.messages]
+    assert len(bodies) == 4 and not any("nan" in b for b in bodies)
