@@ -40,7 +40,7 @@ class Client(BaseModel):
     max_items: Annotated[int, Field(ge=1, le=50)] = 5
     max_emails_per_week: Annotated[int, Field(ge=1, le=50)] = 3
     status: Literal["active", "paused", "unsubscribed"] = "active"
-    token: str = ""  # set when stored
+    token: str = ""  # made when first stored, never taken from input (see save)
 
     @field_validator("timezone")
     @classmethod
@@ -78,19 +78,20 @@ def save(
     ).fetchone()
     if taken:
         raise ValueError(f"email: another client ({taken[0]}) already has this address")
-    existing = db.execute(
-        "SELECT token, created_at, status FROM clients WHERE id = ?", [client.id]
-    ).fetchone()
-    token = client.token or (existing[0] if existing else secrets.token_urlsafe(24))
-    created = existing[1] if existing else _naive_utc(now)
-    previous = existing[2] if existing else None
+    existing = db.execute("SELECT token, status FROM clients WHERE id = ?", [client.id]).fetchone()
+    # A token is only ever made here (a given one is ignored): the one secret in the links
+    # that act for this client, so no file or form can hand a client another's.
+    token = existing[0] if existing else secrets.token_urlsafe(24)
+    previous = existing[1] if existing else None
     status = "unsubscribed" if previous == "unsubscribed" else client.status
     client = client.model_copy(update={"token": token, "status": status})
     values = [getattr(client, c) for c in _COLUMNS]
+    updated = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("id", "token"))
     db.execute(
-        f"INSERT OR REPLACE INTO clients ({', '.join(_COLUMNS)}, created_at, updated_at) "
-        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
-        [*values, created, _naive_utc(now)],
+        f"INSERT INTO clients ({', '.join(_COLUMNS)}, created_at, updated_at) "
+        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updated}, updated_at = excluded.updated_at",
+        [*values, _naive_utc(now), _naive_utc(now)],
     )
     if status != previous:
         _log_status(db, client.id, status, previous, by, now)
@@ -189,10 +190,14 @@ def parse_csv(text: str) -> tuple[list[CsvRow], list[str]]:
     if missing:
         return [], [f"header: missing column(s) {', '.join(sorted(missing))}"]
     good, rejected = [], []
+    if "token" in (reader.fieldnames or []):
+        rejected.append(
+            "header: column 'token' ignored: tokens are made by Tidings, never imported"
+        )
     for line, row in enumerate(reader, start=2):
         data: dict = {}
         for key, value in row.items():
-            if key is None or value is None or value.strip() == "":
+            if key is None or key == "token" or value is None or value.strip() == "":
                 continue
             key = key.strip()
             if key in ("interests", "liked_sources", "disliked_sources"):
@@ -240,6 +245,20 @@ def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple
                 "undo link or Resubscribe on the dashboard changes that (other fields updated)"
             )
     return saved, rejected
+
+
+EXPORTED = [c for c in _COLUMNS if c != "token"]
+
+
+def export_csv(everyone: Sequence[Client]) -> str:
+    """The clients as a CSV file that `import_csv` reads back; never their tokens."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORTED)
+    for c in everyone:
+        values = [getattr(c, k) for k in EXPORTED]
+        writer.writerow([";".join(v) if isinstance(v, list) else v for v in values])
+    return out.getvalue()
 
 
 # --- what was sent -------------------------------------------------------------------------

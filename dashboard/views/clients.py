@@ -34,6 +34,10 @@ if everyone:
         width="stretch",
         column_config={"interests": st.column_config.ListColumn("Interests")},
     )
+    st.download_button(
+        "Download clients (CSV)", clients.export_csv(everyone), "clients.csv", "text/csv",
+        help="The columns an import reads (never the clients' private link tokens).",
+    )  # fmt: skip
 else:
     st.info("No client yet. Add one below, or import a CSV file.")
 
