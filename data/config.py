@@ -7,12 +7,17 @@ the file, the key and what is wrong.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import soupsieve
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +35,50 @@ CONFIG_ENV = "TIDINGS_CONFIG"
 PASSWORD_ENV = "TIDINGS_DASHBOARD_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # line breaks among them
+
+
+def _one_line(value: str) -> str:
+    """Settings that end up in a header or a protocol command (User-Agent, SMTP login)."""
+    if CONTROL.search(value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
+def _host(value: str) -> str:
+    if not value or CONTROL.search(value) or any(c.isspace() for c in value):
+        raise ValueError("must be a host name or address, without spaces")
+    return value
+
+
+def _base_url(value: str) -> str:
+    """Where people reach us, for links in mail and feeds: a plain http(s) address to which
+    paths are appended (so no query or fragment), never a script and no password."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or CONTROL.search(value)
+        or any(c.isspace() for c in value)
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or "?" in value
+        or "#" in value
+    ):
+        raise ValueError(
+            "must be an http(s) address such as https://tidings.example.com "
+            "(no query, fragment or password)"
+        )
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Host = Annotated[str, AfterValidator(_host)]
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
 
 
 class _Strict(BaseModel):
@@ -87,6 +136,18 @@ class Selectors(_Strict):
     date: str | None = None  # an element with a datetime attribute or a date as text
     author: str | None = None
 
+    @field_validator("item", "title", "link", "text", "date", "author")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        """A selector that cannot compile would stop the source at run time: say so now."""
+        if value is not None:
+            try:
+                soupsieve.compile(value)
+            except soupsieve.SelectorSyntaxError as e:
+                # Its message goes on over lines, drawing a caret under the fault.
+                raise ValueError(f"not a valid CSS selector: {str(e).splitlines()[0]}") from None
+        return value
+
 
 class Source(_Strict):
     """A place to listen to.
@@ -128,9 +189,9 @@ class Database(_Strict):
 
 
 class Dashboard(_Strict):
-    address: str = "127.0.0.1"
+    address: Host = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8501
-    base_url: str | None = None  # how people reach it, for links in emails
+    base_url: BaseUrl | None = None  # how people reach it, for links in emails
 
     @property
     def is_local(self) -> bool:
@@ -143,7 +204,9 @@ class Http(_Strict):
     max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
     max_body_mb: Annotated[float, Field(gt=0, le=200)] = 10.0
     per_host: Annotated[int, Field(ge=1, le=32)] = 2
-    user_agent: NonEmpty = "Tidings/0.1 (self-hosted mention monitor)"
+    user_agent: Annotated[OneLine, Field(min_length=1)] = (
+        "Tidings/0.1 (self-hosted mention monitor)"
+    )
 
 
 class Pipeline(_Strict):
@@ -151,7 +214,7 @@ class Pipeline(_Strict):
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
 
 
-EMAIL = r"^[^@\s<>]+@[^@\s<>]+$"
+EMAIL = r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+$"
 Email = Annotated[str, Field(pattern=EMAIL)]
 SMTP_PASSWORD_ENV = "TIDINGS_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 
@@ -159,13 +222,24 @@ SMTP_PASSWORD_ENV = "TIDINGS_SMTP_PASSWORD"  # noqa: S105 (the variable's name, 
 class Smtp(_Strict):
     """Where mail goes out. The password comes from $TIDINGS_SMTP_PASSWORD, never this file."""
 
-    host: NonEmpty = "localhost"
+    host: Host = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    sender: NonEmpty = "Tidings <tidings@localhost>"
+    username: OneLine | None = None
+    sender: str = "Tidings <tidings@localhost>"
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8
+
+    @field_validator("sender")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        """The From header of every mail: one address, or a line break would add headers."""
+        found = getaddresses([value])
+        if CONTROL.search(value) or len(found) != 1 or not re.fullmatch(EMAIL, found[0][1]):
+            raise ValueError(
+                "must be one address on one line, such as Tidings <tidings@example.com>"
+            )
+        return value
 
 
 class AlertRule(_Strict):
@@ -221,15 +295,21 @@ class AlertRule(_Strict):
                 hours, minutes = map(int, part.split(":"))
                 if hours > 23 or minutes > 59:
                     raise ValueError(f"quiet_hours: {part} is not a time of day")
+            start, end = self.quiet_hours.split("-")
+            if start == end:
+                raise ValueError(
+                    f"quiet_hours: {self.quiet_hours} starts and ends at the same time "
+                    "(leave quiet_hours out for none)"
+                )
         return self
 
 
 class Push(_Strict):
     """The knowledge feed's small web endpoint: per-client feeds and one-click unsubscribe."""
 
-    address: str = "127.0.0.1"
+    address: Host = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8502
-    base_url: str | None = None  # how clients reach it (links in mail); default address:port
+    base_url: BaseUrl | None = None  # how clients reach it (links in mail); default address:port
     max_age_days: Annotated[int, Field(ge=1, le=365)] = 14  # older articles are not pushed
 
     @property
