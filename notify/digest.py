@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from data.clients import Client
 from nlp.interests import Match
+from notify.rules import local_instant
 
 FRESH_HALF_LIFE_DAYS = 3.0
 PER_SOURCE = 2  # at most this many items of one source in a digest
@@ -28,11 +29,15 @@ def slot_start(client: Client, now: datetime) -> datetime:
     """The start of the client's current delivery slot (their local hour; weekday if weekly)."""
     zone = ZoneInfo(client.timezone)
     local = now.astimezone(zone)
-    start = local.replace(hour=client.hour, minute=0, second=0, microsecond=0)
+    day = local.date()
     if client.cadence == "weekly":
-        start -= timedelta(days=(local.weekday() - client.weekday) % 7)
-    if start > local:
-        start -= timedelta(days=7 if client.cadence == "weekly" else 1)
+        day -= timedelta(days=(local.weekday() - client.weekday) % 7)
+    # Through local_instant: an hour the clocks show twice starts one slot, not two, and an
+    # hour they skip starts when they jump.
+    start = local_instant(day, time(client.hour), zone)
+    if start > now:
+        day -= timedelta(days=7 if client.cadence == "weekly" else 1)
+        start = local_instant(day, time(client.hour), zone)
     return start.astimezone(now.tzinfo)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from data.config import AlertRule, Watch
@@ -204,10 +204,35 @@ def hold_until(rule: AlertRule, now: datetime) -> datetime:
     quiet = start <= t < end if start < end else (t >= start or t < end)
     if not quiet:
         return now
-    release = datetime.combine(local.date(), end, tzinfo=zone)
-    if release <= local:
-        release += timedelta(days=1)
-    return release.astimezone(now.tzinfo)
+    # They end when the clock next reads `end`: today if it has not yet, else tomorrow.
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return local_instant(day, end, zone, not_before=now).astimezone(now.tzinfo)
+
+
+def local_instant(
+    day: date, at: time, zone: ZoneInfo, not_before: datetime | None = None
+) -> datetime:
+    """The moment clocks in `zone` read `at` on `day`.
+
+    When summer time ends that time shows twice: the first time, or the second if the first
+    is before `not_before`. When summer time begins it may never show: then the moment the
+    clocks jump past it.
+    """
+    wall = datetime.combine(day, at)
+    first, second = (wall.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+    if first == second:
+        return first.astimezone(zone)
+    if first < second:  # shown twice
+        later = not_before is not None and first < not_before
+        return (second if later else first).astimezone(zone)
+    # Skipped: fold=0 reads it with the offset before the change (`first`, after the jump)
+    # and fold=1 with the one after (`second`, before it). Find the jump between them.
+    lo, hi = second, first
+    offset = lo.astimezone(zone).utcoffset()
+    while hi - lo > timedelta(microseconds=1):
+        mid = lo + (hi - lo) / 2
+        lo, hi = (mid, hi) if mid.astimezone(zone).utcoffset() == offset else (lo, mid)
+    return hi.astimezone(zone)
 
 
 def digest_due(rule: AlertRule, last_digest: datetime | None, now: datetime) -> bool:

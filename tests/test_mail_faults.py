@@ -17,11 +17,14 @@ from aiosmtpd.controller import Controller
 
 from data import clients, outbox, store
 from data.clients import Client
+from data.config import AlertRule
 from data.outbox import Mail
 from data.records import Mention, Score
 from notify.alerts import run_alerts
+from notify.digest import is_due, slot_start
 from notify.email import SendReport, header_value, send_pending
 from notify.push import push_digests
+from notify.rules import hold_until
 from tests.conftest import ROOT, Inbox, make_config
 
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
@@ -294,3 +297,71 @@ def test_a_mention_without_author_or_reach_says_someone_not_nan(tmp_path, server
     bodies = [m.get_body(("plain",)).get_content() for m in server.messages]
     bodies += [m.get_body(("html",)).get_content() for m in server.messages]
     assert len(bodies) == 4 and not any("nan" in b for b in bodies)
+
+
+# --- quiet hours and delivery slots across summer time -------------------------------------
+# Europe/London, 2026: clocks go forward 29 March at 01:00 GMT (01:00-02:00 never shows) and
+# back 25 October at 02:00 BST (01:00-02:00 shows twice: BST, then GMT).
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=UTC)
+
+
+def quiet_rule(hours):
+    return AlertRule.model_validate({**REFUNDS, "quiet_hours": hours, "timezone": "Europe/London"})
+
+
+@pytest.mark.parametrize(
+    ("hours", "now", "release"),
+    [
+        # the repeated hour, second time round (GMT): held until 01:50 GMT, not 01:50 BST
+        ("22:00-01:50", utc(2026, 10, 25, 1, 10), utc(2026, 10, 25, 1, 50)),
+        # the repeated hour, first time round (BST)
+        ("22:00-01:50", utc(2026, 10, 25, 0, 10), utc(2026, 10, 25, 0, 50)),
+        ("01:30-03:00", utc(2026, 10, 25, 1, 40), utc(2026, 10, 25, 3, 0)),
+        ("22:00-07:00", utc(2026, 10, 24, 22, 0), utc(2026, 10, 25, 7, 0)),  # 07:00 GMT
+        # 01:30 never shows on 29 March: quiet ends when the clocks jump to 02:00 BST
+        ("22:00-01:30", utc(2026, 3, 29, 0, 45), utc(2026, 3, 29, 1, 0)),
+        ("22:00-07:00", utc(2026, 3, 28, 23, 0), utc(2026, 3, 29, 6, 0)),  # 07:00 BST
+        ("22:00-07:00", utc(2026, 3, 29, 12, 0), utc(2026, 3, 29, 12, 0)),  # not quiet
+    ],
+)
+def test_quiet_hours_end_at_the_local_time_across_summer_time_changes(hours, now, release):
+    assert hold_until(quiet_rule(hours), now) == release
+
+
+def test_a_mail_held_in_the_repeated_hour_waits_for_the_second_end_of_quiet_hours(tmp_path, server):
+    rule = {**REFUNDS, "quiet_hours": "22:00-01:50", "timezone": "Europe/London"}
+    config = config_for(tmp_path, server.port, rule)
+    now = utc(2026, 10, 25, 1, 10)  # 01:10 GMT, after 01:10 BST an hour earlier
+    late = Mention("forum", "m1", "https://forum.example/1", "post", "I want a refund", "@ann",
+                   now - timedelta(minutes=5))  # fmt: skip
+    add(config, [late], now - timedelta(minutes=1))
+
+    report = run_alerts(config, now)
+    assert report.queued == 1 and report.sent.sent == 0
+    assert send_pending(config, utc(2026, 10, 25, 1, 49)).sent == 0
+    assert send_pending(config, utc(2026, 10, 25, 1, 50)).sent == 1
+
+
+def daily(hour):
+    return Client(id="dana", name="Dana", email="dana@example.com", interests=["x"], hour=hour,
+                  cadence="daily", timezone="Europe/London")  # fmt: skip
+
+
+def test_a_daily_digest_at_an_hour_shown_twice_goes_once():
+    client = daily(1)
+    first = utc(2026, 10, 25, 0, 5)  # 01:05 BST
+    assert is_due(client, [], first)[0]
+    again = utc(2026, 10, 25, 1, 5)  # 01:05 GMT, the same hour on the clock
+    assert is_due(client, [first], again) == (False, "this slot's digest already went")
+    assert slot_start(client, again) == utc(2026, 10, 25, 0, 0)
+    assert is_due(client, [first], utc(2026, 10, 26, 1, 5))[0]  # next day, 01:05 GMT
+
+
+def test_a_daily_digest_at_an_hour_that_never_shows_goes_when_the_clocks_jump():
+    client = daily(1)
+    assert slot_start(client, utc(2026, 3, 29, 0, 30)) == utc(2026, 3, 28, 1, 0)
+    assert slot_start(client, utc(2026, 3, 29, 1, 0)) == utc(2026, 3, 29, 1, 0)  # 02:00 BST
+    assert slot_start(client, utc(2026, 3, 30, 0, 30)) == utc(2026, 3, 30, 0, 0)  # 01:00 BST
