@@ -3,6 +3,8 @@ accepts, refuses (4xx, 5xx), drops the connection in the middle of a DATA transa
 hangs while the sender is killed; a real DuckDB file. Every accepted mail arrives exactly once."""
 
 import asyncio
+import email
+import email.policy
 import os
 import signal
 import socket
@@ -14,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data import clients, outbox, store
 from data.clients import Client
@@ -22,7 +26,7 @@ from data.outbox import Mail
 from data.records import Mention, Score
 from notify.alerts import run_alerts
 from notify.digest import is_due, slot_start
-from notify.email import SendReport, header_value, send_pending
+from notify.email import SendReport, header_value, message, send_pending
 from notify.push import push_digests
 from notify.rules import hold_until
 from tests.conftest import ROOT, Inbox, make_config
@@ -136,6 +140,26 @@ def test_a_header_value_is_one_line_without_control_characters():
     assert header_value("mallory\r\nBcc: x@example.com") == "mallory Bcc: x@example.com"
     assert header_value("a\x00b\x1b[31mc\u2028d\u202ee\ud800f\x85g") == "ab[31mc def g"
     assert header_value("  spaced \t out  ") == "spaced out"
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300)  # DuckDB refuses Cs
+
+
+@settings(max_examples=200, deadline=None)
+@given(subject=ANY_TEXT, header=ANY_TEXT, body=ANY_TEXT)
+def test_any_text_in_a_subject_or_header_builds_a_mail_with_only_its_own_headers(
+    subject, header, body
+):
+    msg = message(
+        mail("x", subject=subject, text_body=body, headers={"List-Unsubscribe": header}), SENDER
+    )
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert sorted(parsed.keys()) == sorted([
+        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "List-Unsubscribe",
+        "Content-Type", "MIME-Version",
+    ])  # fmt: skip
+    assert parsed["Subject"] == header_value(subject)
+    assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
 
 
 def test_an_author_with_a_line_break_adds_no_header_and_every_mail_goes_once(tmp_path, server):
