@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from data.config import EMAIL, _describe
+from data.errors import TidingsError
 from data.store import _aware, _naive_utc
+from data.text import clean_text
 
 STATUSES = ("active", "paused", "unsubscribed")
 
@@ -170,6 +173,59 @@ def describe(error: ValueError) -> str:
     return _describe(error) if isinstance(error, ValidationError) else str(error)
 
 
+# --- the clients CSV file ------------------------------------------------------------------
+
+EXPORTED = [c for c in _COLUMNS if c != "token"]  # the columns of a clients file
+_LISTS = ("interests", "liked_sources", "disliked_sources")  # ';'-separated in a file
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). Such
+# values are kept: a leading '-' is an interest's exclusion, '+' and '@' start real names and
+# handles, and nothing in Tidings runs them (mail and feeds escape text). A file written for
+# spreadsheets puts a ' before them, which Excel, LibreOffice and Sheets show as text; an
+# import removes that ', so an exported file imports as it was.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+class CsvFileError(TidingsError):
+    """A clients file that is not UTF-8 text."""
+
+
+def decode_csv(data: bytes, name: str) -> str:
+    """The text of a clients file (UTF-8, with or without a byte-order mark). Anything else is a
+    one-line CsvFileError naming the file and where it stops being UTF-8 text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise CsvFileError(f"{name}: UTF-16 text; save it as CSV UTF-8 and import again")
+    if b"\0" in data:
+        line = data.count(b"\n", 0, data.index(b"\0")) + 1
+        raise CsvFileError(f"{name}: not a text file (a NUL byte on line {line})")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CsvFileError(
+            f"{name}: not UTF-8 text (byte 0x{data[e.start]:02x} on line {line}); "
+            "save it as CSV UTF-8 and import again"
+        ) from None
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell as a spreadsheet shows it as text, never runs it: see _FORMULA."""
+    return f"'{cell}" if _FORMULA.match(cell) else cell
+
+
+def export_csv(everyone: Sequence[Client]) -> str:
+    """The clients as a CSV file that `import_csv` reads back as they were, that spreadsheets
+    open without running anything, and that never holds a token."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORTED)
+    for c in everyone:
+        values = [getattr(c, k) for k in EXPORTED]
+        writer.writerow(
+            [spreadsheet_safe(";".join(v) if isinstance(v, list) else str(v)) for v in values]
+        )
+    return out.getvalue()
+
+
 @dataclass(frozen=True, slots=True)
 class CsvRow:
     """A valid row of a clients CSV file, and its line in the file."""
@@ -183,42 +239,122 @@ class CsvRow:
 
 
 def parse_csv(text: str) -> tuple[list[CsvRow], list[str]]:
-    """Clients from CSV (a header row; list columns separated by ';'), and one line per row
-    rejected, saying which row and why."""
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"id", "name", "email", "interests"} - set(reader.fieldnames or [])
-    if missing:
-        return [], [f"header: missing column(s) {', '.join(sorted(missing))}"]
+    """Clients from CSV text (a header row; list columns separated by ';'), and one line per
+    problem: the header's (then no row is read), or a row's, naming its line and column. A row
+    with a problem is left out whole; the others stand.
+
+    One line is one row: no client field may hold a line break, so a quote left open spoils its
+    own row and never swallows the rows after it."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cells, problem = _cells(lines[0], [])
+    header = [h.strip() for h in cells]
+    problem = problem or _header_problem(header)
+    if problem:
+        return [], [f"header: {problem}"]
     good, rejected = [], []
-    if "token" in (reader.fieldnames or []):
+    if "token" in header:
         rejected.append(
             "header: column 'token' ignored: tokens are made by Tidings, never imported"
         )
-    for line, row in enumerate(reader, start=2):
-        data: dict = {}
-        for key, value in row.items():
-            if key is None or key == "token" or value is None or value.strip() == "":
-                continue
-            key = key.strip()
-            if key in ("interests", "liked_sources", "disliked_sources"):
-                data[key] = [v.strip() for v in value.split(";") if v.strip()]
-            else:
-                data[key] = value.strip()
-        try:
-            good.append(CsvRow(line, Client.model_validate(data)))
-        except ValidationError as e:
-            rejected.append(
-                f"row {line} ({row.get('email') or row.get('id') or '?'}): {_describe(e)}"
-            )
-    seen: set[str] = set()
-    unique = []
-    for r in good:
-        if r.client.email.lower() in seen:
-            rejected.append(f"{r.client.id}: email {r.client.email} appears twice in the file")
+    first_id: dict[str, int] = {}  # -> the row that had it first
+    first_email: dict[str, int] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
             continue
-        seen.add(r.client.email.lower())
-        unique.append(r)
-    return unique, rejected
+        cells, problem = _cells(line, header)
+        row = dict(zip(header, (c.strip() for c in cells), strict=False))
+        if problem is None and len(cells) > len(header):
+            problem = (
+                f"{len(cells)} cells for {len(header)} columns (a value holding a comma needs "
+                "quotes)"
+            )
+        read = _client(row) if problem is None else problem
+        if isinstance(read, Client):
+            email = read.email.lower()
+            if read.id in first_id:
+                read = (
+                    f"id: {read.id!r} appears twice in the file (first on row {first_id[read.id]})"
+                )
+            elif email in first_email:
+                read = f"email: appears twice in the file (first on row {first_email[email]})"
+            else:
+                first_id[read.id] = first_email[email] = number
+                good.append(CsvRow(number, read))
+                continue
+        rejected.append(f"row {number} ({row.get('email') or row.get('id') or '?'}): {read}")
+    return good, rejected
+
+
+def _header_problem(header: list[str]) -> str | None:
+    missing = {"id", "name", "email", "interests"} - set(header)
+    if missing:
+        return f"missing column(s) {', '.join(sorted(missing))}"
+    unknown = [h for h in header if h not in EXPORTED and h != "token"]
+    if unknown:
+        names = ", ".join(repr(h) for h in unknown)
+        return (
+            f"unknown column{'s' if len(unknown) > 1 else ''} {names} (the columns are "
+            f"{', '.join(EXPORTED)}); nothing imported"
+        )
+    twice = sorted({h for h in header if header.count(h) > 1})
+    return f"column {twice[0]!r} appears twice; nothing imported" if twice else None
+
+
+def _client(row: dict[str, str]) -> Client | str:
+    """The client a row describes, or what is wrong with it (naming the column)."""
+    data: dict = {}
+    for key, value in row.items():
+        if value.startswith("'") and _FORMULA.match(value):
+            value = value[1:]  # the ' that spreadsheet_safe put before a formula-like cell
+        if key == "token" or value == "":
+            continue
+        if bad := next((ch for ch in value if not clean_text(ch)), None):
+            return f"{key}: control character U+{ord(bad):04X}"
+        data[key] = [v.strip() for v in value.split(";") if v.strip()] if key in _LISTS else value
+    try:
+        return Client.model_validate(data)
+    except ValidationError as e:
+        return _describe(e)
+
+
+def _cells(line: str, header: Sequence[str]) -> tuple[list[str], str | None]:
+    """The cells of one line, or those the csv module reads leniently and what is wrong with
+    the line's quotes, naming the cell (its column in `header`)."""
+    try:
+        return next(csv.reader([line], strict=True), []), None
+    except csv.Error:
+        pass
+    cells = next(csv.reader([line]), [])
+    column, unclosed = _bad_quote(line)
+    name = header[column] if column < len(header) else f"cell {column + 1}"
+    if unclosed:
+        return cells, f"{name}: the quote is not closed on this line"
+    return cells, f'{name}: text after the closing quote (write a quote inside a value as "")'
+
+
+def _bad_quote(line: str) -> tuple[int, bool]:
+    """Which cell's quotes the csv module cannot read: (its index, whether the quote is left
+    open) — else there is text after its closing quote."""
+    column = i = 0
+    while i <= len(line):
+        if line.startswith('"', i):
+            i += 1
+            while True:
+                close = line.find('"', i)
+                if close < 0:
+                    return column, True
+                if not line.startswith('"', close + 1):
+                    break
+                i = close + 2
+            i = close + 1
+            if i < len(line) and line[i] != ",":
+                return column, False
+        else:
+            comma = line.find(",", i)
+            i = len(line) if comma < 0 else comma
+        column += 1
+        i += 1
+    return max(column - 1, 0), True
 
 
 def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple[int, list[str]]:
@@ -245,20 +381,6 @@ def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple
                 "undo link or Resubscribe on the dashboard changes that (other fields updated)"
             )
     return saved, rejected
-
-
-EXPORTED = [c for c in _COLUMNS if c != "token"]
-
-
-def export_csv(everyone: Sequence[Client]) -> str:
-    """The clients as a CSV file that `import_csv` reads back; never their tokens."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORTED)
-    for c in everyone:
-        values = [getattr(c, k) for k in EXPORTED]
-        writer.writerow([";".join(v) if isinstance(v, list) else v for v in values])
-    return out.getvalue()
 
 
 # --- what was sent -------------------------------------------------------------------------

@@ -295,10 +295,11 @@ def cmd_clients(args: argparse.Namespace) -> int:
     from data import clients
 
     try:
-        with open(args.csv, encoding="utf-8-sig") as f:
-            text = f.read()
+        with open(args.csv, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise TidingsError(f"{args.csv}: cannot read: {e.strerror}") from None
+    text = clients.decode_csv(data, args.csv)  # not UTF-8: one line naming the file
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
         saved, rejected = clients.import_csv(db, text, store.utcnow())

@@ -1,10 +1,14 @@
 """The clients CSV and what an import may change: a real DuckDB file in tmp_path."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data import clients, store
 
@@ -184,3 +188,148 @@ def test_the_clients_export_never_holds_a_token(db):
     assert [r.client.model_dump(exclude={"token"}) for r in rows] == [
         c.model_dump(exclude={"token"}) for c in everyone
     ]  # what is exported imports as it was
+
+
+# --- the file itself: encodings, quotes, columns, formulas ---------------------------------
+
+
+def test_a_latin1_or_binary_file_is_one_line_naming_the_file():
+    latin1 = (HEADER + "jo,José,jose@example.com,design\n").encode("latin-1")
+    with pytest.raises(clients.CsvFileError) as e:
+        clients.decode_csv(latin1, "people.csv")
+    assert str(e.value) == (
+        "people.csv: not UTF-8 text (byte 0xe9 on line 2); save it as CSV UTF-8 and import again"
+    )
+    with pytest.raises(clients.CsvFileError, match=r"^photo\.csv: not a text file \(a NUL byte"):
+        clients.decode_csv(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "photo.csv")
+    with pytest.raises(clients.CsvFileError, match=r"^u16\.csv: UTF-16 text; save it as CSV UTF-8"):
+        clients.decode_csv((HEADER + ROWS).encode("utf-16"), "u16.csv")
+    assert clients.decode_csv(b"\xef\xbb\xbf" + (HEADER + ROWS).encode(), "x.csv") == HEADER + ROWS
+
+
+def test_the_cli_reports_a_latin1_file_in_one_line(tmp_path, capsys):
+    from flows.cli import main
+
+    config = tmp_path / "tidings.toml"
+    config.write_text(f'[database]\npath = "{tmp_path / "t.duckdb"}"\n')
+    path = tmp_path / "people.csv"
+    path.write_bytes((HEADER + "jo,José,jose@example.com,design\n").encode("latin-1"))
+    assert main(["--config", str(config), "clients", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"tidings: error: {path}: not UTF-8 text (byte 0xe9 on line 2); save it as "
+        "CSV UTF-8 and import again\n"
+    )
+
+
+def test_an_unclosed_quote_spoils_its_own_row_only(db):
+    saved, report = clients.import_csv(
+        db,
+        HEADER
+        + 'ana,"Ana,ana@example.com,design\n'
+        + "bob,Bob,bob@example.com,accounting\n"
+        + 'cy,"Cy" Young,cy@example.com,x\n'
+        + 'dee,"Dee ""D"" Day",dee@example.com,x\n',
+        NOW,
+    )
+    assert report == [
+        "row 2 (ana): name: the quote is not closed on this line",
+        'row 4 (cy@example.com): name: text after the closing quote (write a quote inside a value as "")',
+    ]
+    assert saved == 2
+    assert sorted((c.id, c.name) for c in clients.all_clients(db)) == [
+        ("bob", "Bob"), ("dee", 'Dee "D" Day'),
+    ]  # fmt: skip
+
+
+def test_unknown_columns_stop_the_file_before_anything_is_imported(db):
+    saved, report = clients.import_csv(
+        db, "id,name,email,interests,cadense\nana,Ana,ana@example.com,x,daily\n", NOW
+    )
+    assert (saved, clients.all_clients(db)) == (0, [])
+    assert report == [
+        "header: unknown column 'cadense' (the columns are id, name, email, interests, "
+        "liked_sources, disliked_sources, cadence, weekday, hour, timezone, max_items, "
+        "max_emails_per_week, status); nothing imported"
+    ]
+    saved, report = clients.import_csv(db, HEADER + "ana,Ana,ana@example.com,x,extra\n", NOW)
+    assert (saved, report) == (0, ["row 2 (ana@example.com): 5 cells for 4 columns (a value "
+                                   "holding a comma needs quotes)"])  # fmt: skip
+
+
+def test_every_problem_row_is_one_line_with_its_row_and_column(db):
+    saved, report = clients.import_csv(
+        db,
+        HEADER
+        + "ana,Ana,ana@example.com,design\n"
+        + "\n"
+        + "ana,Ana Again,other@example.com,design\n"
+        + "bo,Bo,ANA@example.com,design\n"
+        + "esc,Esc\x1b[31m,esc@example.com,design\n",
+        NOW,
+    )
+    assert saved == 1 and report == [
+        "row 4 (other@example.com): id: 'ana' appears twice in the file (first on row 2)",
+        "row 5 (ANA@example.com): email: appears twice in the file (first on row 2)",
+        "row 6 (esc@example.com): name: control character U+001B",
+    ]
+
+
+def test_formulas_are_kept_but_exported_so_that_spreadsheets_show_them_as_text(db):
+    rows = (
+        'f1,=HYPERLINK("http://evil.example"),f1@example.com,design\n'
+        "f2,+1+1,f2@example.com,-crypto;design\n"
+        "f3,@SUM(A1),f3@example.com,design\n"
+        "f4,'=already quoted,f4@example.com,design\n"
+    )
+    assert clients.import_csv(db, HEADER + rows, NOW) == (4, [])
+    everyone = clients.all_clients(db)
+    assert {c.name for c in everyone} == {
+        '=HYPERLINK("http://evil.example")', "+1+1", "@SUM(A1)", "=already quoted",
+    }  # fmt: skip
+    exported = clients.export_csv(everyone)
+    for row in csv.reader(io.StringIO(exported)):
+        assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row), row
+    assert "'-crypto;design" in exported
+    rows, report = clients.parse_csv(exported)
+    assert report == [] and sorted(r.client.name for r in rows) == sorted(c.name for c in everyone)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(
+        st.characters(blacklist_categories=("Cc", "Cs", "Cn", "Zl", "Zp")), min_size=1, max_size=30
+    )
+    .map(str.strip)
+    .filter(bool),
+    interests=st.lists(
+        st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cn", "Zl", "Zp")), min_size=1)
+        .map(lambda s: s.replace(";", " ").strip())
+        .filter(bool),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_any_exported_client_imports_as_it_was_and_no_cell_is_a_formula(name, interests):
+    client = clients.Client(id="c1", name=name, email="c@example.com", interests=interests)
+    exported = clients.export_csv([client])
+    for row in csv.reader(io.StringIO(exported)):
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in row)
+    rows, report = clients.parse_csv(exported)
+    assert report == [] and rows[0].client == client
+
+
+def test_the_clients_table_downloads_no_formula(tmp_path, monkeypatch):
+    from tests.conftest import open_view
+
+    path = tmp_path / "tidings.duckdb"
+    with store.connect(path) as db:
+        clients.import_csv(db, HEADER + "f1,=1+2,f1@example.com,-crypto;design\n", NOW)
+    page = open_view(
+        monkeypatch, tmp_path / "tidings.toml", f'[database]\npath = "{path}"\n', "clients"
+    )
+    assert not page.exception
+    table = page.dataframe[0].value
+    assert table["name"].tolist() == ["'=1+2"] and table["interests"].tolist() == [
+        "'-crypto; design"
+    ]

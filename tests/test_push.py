@@ -252,7 +252,7 @@ def test_csv_import_reports_rejected_rows():
         "row 3 (not-an-email): email: not an email address (got 'not-an-email')",
         "row 4 (n@example.com): interests: Field required",
         "row 5 (tz@example.com): timezone: unknown timezone 'Mars/Base' (e.g. Europe/Paris) (got 'Mars/Base')",
-        "dup: email ANA@example.com appears twice in the file",
+        "row 6 (ANA@example.com): email: appears twice in the file (first on row 2)",
     ]
     assert clients.parse_csv("name,email\nx,y@z.example\n") == (
         [],

@@ -13,26 +13,27 @@ mention_detail.ask_actor()
 cfg = reads.config()
 everyone = reads.all_clients()
 
+safe = clients.spreadsheet_safe  # the table's own CSV download must not carry formulas
+
 if everyone:
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "name": c.name,
-                    "email": c.email,
+                    "name": safe(c.name),
+                    "email": safe(c.email),
                     "status": c.status,
                     "cadence": c.cadence,
-                    "interests": c.interests,
+                    "interests": safe("; ".join(c.interests)),
                     "items per digest": c.max_items,
                     "emails per week": c.max_emails_per_week,
-                    "id": c.id,
+                    "id": safe(c.id),
                 }
                 for c in everyone
             ]
         ),  # fmt: skip
         hide_index=True,
         width="stretch",
-        column_config={"interests": st.column_config.ListColumn("Interests")},
     )
     st.download_button(
         "Download clients (CSV)", clients.export_csv(everyone), "clients.csv", "text/csv",
@@ -120,18 +121,28 @@ with st.expander("Add or edit a client", expanded=not everyone):
 with st.expander("Import clients from CSV"):
     st.caption(
         "A header row with id, name, email, interests (separated by ';') and optionally cadence, "
-        "weekday (0 = Monday), hour, timezone, max_items, max_emails_per_week, status."
+        "weekday (0 = Monday), hour, timezone, max_items, max_emails_per_week, status; "
+        "UTF-8 text, one client per line. A row with a problem is left out (the report says "
+        "which and why), the others are imported; a file with an unknown column is not "
+        "imported at all. Tokens are never imported, and an import never resubscribes a client "
+        "who unsubscribed."
     )
     upload = st.file_uploader("CSV file", type=["csv"])
     if upload is not None and st.button("Import"):
-        text = upload.getvalue().decode("utf-8-sig", errors="replace")
-        with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-            saved_n, rejected = clients.import_csv(db, text, store.utcnow())
-        st.cache_data.clear()
-        st.success(f"{saved_n} client(s) imported.")
-        if rejected:
-            st.warning(f"{len(rejected)} row(s) rejected:")
-            st.dataframe(pd.DataFrame({"rejected row": rejected}), hide_index=True, width="stretch")
+        try:
+            text = clients.decode_csv(upload.getvalue(), upload.name)
+        except clients.CsvFileError as e:
+            st.error(str(e))
+        else:
+            with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+                db.begin()  # all the valid rows, or none if anything stops the import
+                saved_n, report = clients.import_csv(db, text, store.utcnow())
+                db.commit()
+            st.cache_data.clear()
+            st.success(f"{saved_n} client(s) imported.")
+            if report:
+                st.warning(f"{len(report)} problem(s):")
+                st.dataframe(pd.DataFrame({"problem": report}), hide_index=True, width="stretch")
 
 if everyone:
     st.subheader("What a client received")
@@ -148,7 +159,7 @@ if everyone:
         st.caption("Nothing sent yet.")
     else:
         st.dataframe(
-            sent,
+            sent.assign(title=sent["title"].fillna("").map(safe)),
             hide_index=True,
             width="stretch",
             column_config={
