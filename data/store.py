@@ -182,11 +182,28 @@ def story_key(m: Mention) -> str:
     return canonical_url(m.shared_url or m.url) or m.id
 
 
+# Stored story heads compared with each new mention at most: those sharing the most bands
+# with it (the likeliest near copies). Templated items share bands with thousands of heads;
+# comparing them all costs memory and time and changes nothing.
+CANDIDATES_PER_MENTION = 8
+
+
+def stored_ids(db: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
+    """Which of these mention ids are stored already."""
+    if not ids:
+        return set()
+    rows = db.execute(
+        "SELECT id FROM mentions WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(set(ids))]
+    ).fetchall()
+    return {i for (i,) in rows}
+
+
 def story_candidates(
     db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]], since: datetime
 ) -> list[tuple[int, bytes, str]]:
     """For new mentions' band keys (one list per mention), the stored story heads published
-    since `since` that share a band with each: (index into `bands`, fingerprint, story key)."""
+    since `since` that share a band with each, at most CANDIDATES_PER_MENTION of them:
+    (index into `bands`, fingerprint, story key)."""
     pairs = [(i, b) for i, keys in enumerate(bands) for b in keys]
     if not pairs:
         return []
@@ -200,13 +217,20 @@ def story_candidates(
     try:
         return db.execute(
             """
-            SELECT DISTINCT i.idx, h.fingerprint, h.story_key
-            FROM incoming_bands i
-            JOIN (SELECT fingerprint, story_key, unnest(bands) AS band FROM mentions
-                  WHERE bands IS NOT NULL AND published >= ?) h ON h.band = i.band
-            ORDER BY i.idx
+            WITH heads AS (
+                SELECT id, unnest(bands) AS band FROM mentions
+                WHERE bands IS NOT NULL AND published >= ?
+            ), shared AS (
+                SELECT i.idx, h.id, count(*) AS n
+                FROM incoming_bands i JOIN heads h ON h.band = i.band
+                GROUP BY i.idx, h.id
+                QUALIFY row_number() OVER (PARTITION BY i.idx ORDER BY count(*) DESC, h.id) <= ?
+            )
+            SELECT s.idx, m.fingerprint, m.story_key
+            FROM shared s JOIN mentions m ON m.id = s.id
+            ORDER BY s.idx, s.n DESC
             """,
-            [_naive_utc(since)],
+            [_naive_utc(since), CANDIDATES_PER_MENTION],
         ).fetchall()
     finally:
         db.unregister("incoming_bands")

@@ -40,6 +40,7 @@ class PassReport:
     items_seen: int = 0
     matched: int = 0
     new_mentions: int = 0
+    already_stored: int = 0  # items about watched terms stored by an earlier pass: not rescored
     errors: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -47,6 +48,7 @@ class PassReport:
             f"{self.sources_fetched} source(s) fetched ({self.not_modified} unchanged, "
             f"{self.sources_failed} failed), {self.items_seen} item(s) seen, "
             f"{self.matched} about watched terms, {self.new_mentions} new"
+            + (f", {self.already_stored} already stored" if self.already_stored else "")
         )
 
 
@@ -198,6 +200,11 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         if f.error:
             log.warning("Source %s failed: %s", f.source, f.error)
     mentions = [m for f in fetched for m in f.mentions]
+    # What an earlier pass stored is neither scored, fingerprinted nor grouped again: a pass
+    # costs what is new, however often unchanged feeds (without ETags) repeat their items.
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        known = store.stored_ids(db, [m.id for m in mentions])
+    mentions = [m for m in mentions if m.id not in known]
     size = config.pipeline.batch_size
     scored: list[tuple[Mention, Score]] = []
     unscored: Counter[str] = Counter()
@@ -213,6 +220,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     knowledge = {s.id for s in sources if s.knowledge}
     articles = [m for m in mentions if m.source in knowledge and m.id not in matched]
     report = store_task(config, sources, fetched, scored, previous, started, articles)
+    report = replace(report, already_stored=len(known))
     log.info("Pass done: %s", report.summary())
     alerts = alerts_task(config)
     log.info("Alerts: %s", alerts.summary())
