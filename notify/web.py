@@ -8,6 +8,7 @@ import html
 import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -22,8 +23,64 @@ from data.config import Config
 ATOM = "http://www.w3.org/2005/Atom"
 
 
+# The pages carry the client's token in their URL: never cached, never sent to another site.
+# (same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the form's
+# POST, which resubscribe could not tell from a cross-site one.)
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+PAGE = (
+    "<!doctype html><meta charset='utf-8'><meta name='robots' content='noindex'>"
+    "<title>{title}</title><body style='font-family:sans-serif'>{body}</body>"
+)
+
+
 def not_found() -> Response:
     return PlainTextResponse("No such feed or subscription.", status_code=404)
+
+
+def page(
+    title: str, text: str, action: str, button: str, hidden: tuple[str, str] | None = None
+) -> Response:
+    """A page with one button, a form POSTing to `action` (relative to the page's URL, so it
+    works behind a proxy that serves the endpoint under a path)."""
+    field = f"<input type='hidden' name='{hidden[0]}' value='{hidden[1]}'>" if hidden else ""
+    body = (
+        f"<h2>{title}</h2><p>{text}</p><form method='post' action='{html.escape(action)}'>"
+        f"{field}<button>{button}</button></form>"
+    )
+    return HTMLResponse(PAGE.format(title=title, body=body), headers=NO_STORE)
+
+
+def mask_email(address: str) -> str:
+    """Enough of an address for its owner to recognise it, e.g. a***@example.com: the page
+    is reachable by whoever holds the link (a forwarded mail, a scanner)."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] as a browser writes it in an Origin header."""
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    shown = f":{port}" if port and port != default else ""
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{shown}"
+
+
+def same_origin(request: Request, own: str) -> bool:
+    """Whether a POST comes from a page of this endpoint. Browsers say where a request comes
+    from in Sec-Fetch-Site (a header no page can set), else in Origin (compared with the
+    endpoint's public URL from the config, never the request's own Host header), else in
+    Referer. A request with none of them is refused: every browser sends at least one on a
+    form's POST, and so would a forged one. This needs no secret and no stored nonce, and a
+    page served before a restart still works."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    return sent is not None and origin(sent) == own
 
 
 def atom_feed(feed_url: str, client: Client, items: list[dict], now: datetime) -> bytes:
@@ -66,15 +123,6 @@ def create_app(config: Config) -> Starlette:
     def connect():  # noqa: ANN202
         return store.connect(config.db_path, config.database.lock_timeout_seconds)
 
-    def set_status(token: str, status: str) -> Client | None:
-        with connect() as db:
-            client = clients.by_token(db, token)
-            if client is not None and status == "unsubscribed":
-                clients.unsubscribe(db, client.id, "client (unsubscribe link)", store.utcnow())
-            elif client is not None:
-                clients.resubscribe(db, client.id, "client (undo link)", store.utcnow())
-        return client
-
     def feed(request: Request) -> Response:
         with connect() as db:
             client = clients.by_token(db, request.path_params["token"])
@@ -84,24 +132,60 @@ def create_app(config: Config) -> Starlette:
         body = atom_feed(str(request.url), client, items, store.utcnow())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
+    own_origin = origin(config.push.public_url)
+
     def unsubscribe(request: Request) -> Response:
+        """GET and HEAD (mail link scanners send both) only show the page; the POST acts: the
+        page's button, or a mail client's one-click request (RFC 8058), which comes from the
+        mail provider's servers without Origin or cookies, so any POST is taken."""
         token = request.path_params["token"]
-        client = set_status(token, "unsubscribed")
+        with connect() as db:
+            client = clients.by_token(db, token)
+            if client is not None and request.method == "POST":
+                clients.unsubscribe(db, client.id, "client (unsubscribe link)", store.utcnow())
+                client = client.model_copy(update={"status": "unsubscribed"})
         if client is None:
             return not_found()
-        if request.method == "POST":  # a mail client's one-click request
-            return PlainTextResponse("Unsubscribed.")
-        return HTMLResponse(
-            f"<!doctype html><title>Unsubscribed</title><body style='font-family:sans-serif'>"
-            f"<h2>You are unsubscribed</h2><p>{html.escape(client.email)} will get no more "
-            f"reading lists from us.</p><form method='post' action='/resubscribe/{token}'>"
-            f"<button>That was a mistake: subscribe me again</button></form></body>"
+        who = html.escape(mask_email(client.email))
+        if client.status == "unsubscribed":
+            return page(
+                "You are unsubscribed",
+                f"{who} will get no more reading lists from us.",
+                f"../resubscribe/{token}",
+                "Subscribe me again",
+            )
+        return page(
+            "Unsubscribe?",
+            f"Stop the reading lists we send to {who}.",
+            "",  # this same URL
+            "Unsubscribe",
+            hidden=("List-Unsubscribe", "One-Click"),
         )
 
     def resubscribe(request: Request) -> Response:
-        if set_status(request.path_params["token"], "active") is None:
+        """Undo an unsubscribe, from the button on the endpoint's own page only: a form on
+        another site could otherwise subscribe someone again with a token it has seen."""
+        if not same_origin(request, own_origin):
+            return HTMLResponse(
+                PAGE.format(
+                    title="Not subscribed",
+                    body="<p>This request did not come from this site. To subscribe again, use "
+                    "the button on the page of your unsubscribe link.</p>",
+                ),
+                status_code=403,
+                headers=NO_STORE,
+            )
+        with connect() as db:
+            client = clients.by_token(db, request.path_params["token"])
+            back = client is not None and clients.resubscribe(
+                db, client.id, "client (undo link)", store.utcnow()
+            )
+        if client is None:
             return not_found()
-        return HTMLResponse("<!doctype html><title>Subscribed</title><h2>Welcome back.</h2>")
+        said = "Welcome back: you are subscribed again." if back else "You are subscribed."
+        return HTMLResponse(
+            PAGE.format(title="Subscribed", body=f"<h2>{said}</h2>"), headers=NO_STORE
+        )
 
     def health(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -109,7 +193,7 @@ def create_app(config: Config) -> Starlette:
     return Starlette(
         routes=[
             Route("/feed/{token}", feed),
-            Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+            Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
             Route("/resubscribe/{token}", resubscribe, methods=["POST"]),
             Route("/health", health),
         ]
