@@ -91,16 +91,17 @@ def record_outcome(
     is accepted it was delivered to the client's feed only."""
     at = _naive_utc(now)
     if outcome.sent:
-        db.execute(
+        (kind,) = db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-            "last_error = ? WHERE id = ?",
+            "last_error = ? WHERE id = ? RETURNING kind",
             [at, outcome.error, outcome.mail_id],
-        )
-        db.execute(
-            "UPDATE deliveries SET channels = list_append(channels, 'email') "
-            "WHERE digest_id = ? AND NOT list_contains(channels, 'email')",
-            [outcome.mail_id],
-        )
+        ).fetchone()
+        if kind == "client-digest":
+            db.execute(
+                "UPDATE deliveries SET channels = list_append(channels, 'email') "
+                "WHERE digest_id = ? AND NOT list_contains(channels, 'email')",
+                [outcome.mail_id],
+            )
         return "sent"
     (attempts,) = db.execute(
         "SELECT attempts + 1 FROM outbox WHERE id = ?", [outcome.mail_id]
