@@ -430,19 +430,19 @@ def history(db: duckdb.DuckDBPyConnection, client_id: str) -> pd.DataFrame:
 
 
 def feed_items(db: duckdb.DuckDBPyConnection, client_id: str, limit: int = 50) -> list[dict]:
-    return (
-        db.execute(
-            """
+    """What was pushed to a client's feed, newest first; a missing value is None (rows are
+    read as tuples: through pandas a missing author would become NaN)."""
+    keys = ("id", "title", "text", "url", "author", "source", "published", "delivered_at")
+    rows = db.execute(
+        """
         SELECT m.id, m.title, m.text, m.url, m.author, m.source, m.published, d.delivered_at
         FROM deliveries d JOIN mentions m ON m.id = d.mention_id
         WHERE d.client_id = ? AND list_contains(d.channels, 'feed')
         ORDER BY d.delivered_at DESC, d.position LIMIT ?
         """,
-            [client_id, limit],
-        )
-        .df()
-        .to_dict("records")
-    )
+        [client_id, limit],
+    ).fetchall()
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 # --- curation ------------------------------------------------------------------------------

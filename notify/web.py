@@ -19,6 +19,8 @@ from starlette.routing import Route
 from data import clients, store
 from data.clients import Client
 from data.config import Config
+from data.text import clean_text
+from notify.push import feed_url
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -84,13 +86,15 @@ def same_origin(request: Request, own: str) -> bool:
 
 
 def atom_feed(feed_url: str, client: Client, items: list[dict], now: datetime) -> bytes:
-    """An Atom 1.0 document of what was pushed to the client, newest first."""
+    """An Atom 1.0 document of what was pushed to the client, newest first. Always valid XML:
+    text is stored as the internet gave it, so characters XML cannot hold (controls, lone
+    surrogates) are left out here, and a missing author is no author element."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_text(v) for k, v in attrs.items()})
         if text is not None:
-            el.text = text
+            el.text = xml_text(text)
         return el
 
     def stamp(when: datetime) -> str:
@@ -107,14 +111,19 @@ def atom_feed(feed_url: str, client: Client, items: list[dict], now: datetime) -
     for item in items:
         entry = sub(feed, "entry")
         sub(entry, "id", f"urn:tidings:item:{item['id']}")
-        sub(entry, "title", item["title"] or "(untitled)")
+        sub(entry, "title", xml_text(item["title"]) or "(untitled)")
         sub(entry, "updated", stamp(item["delivered_at"]))
         sub(entry, "published", stamp(item["published"]))
         sub(entry, "link", rel="alternate", href=item["url"])
-        if item.get("author"):
-            sub(sub(entry, "author"), "name", item["author"])
-        sub(entry, "summary", (item["text"] or "")[:500], type="text")
+        if name := xml_text(item.get("author")).strip():
+            sub(sub(entry, "author"), "name", name)
+        sub(entry, "summary", xml_text(item["text"])[:500], type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def xml_text(value: object) -> str:
+    """Text that XML 1.0 can hold; anything but a string (None, a NaN) is no text."""
+    return clean_text(value) if isinstance(value, str) else ""
 
 
 def create_app(config: Config) -> Starlette:
@@ -129,7 +138,9 @@ def create_app(config: Config) -> Starlette:
             items = clients.feed_items(db, client.id) if client else []
         if client is None:
             return not_found()
-        body = atom_feed(str(request.url), client, items, store.utcnow())
+        # The self link is the URL the clients were given, never one built from the request's
+        # Host header, which whoever sends the request chooses.
+        body = atom_feed(feed_url(config, client), client, items, store.utcnow())
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     own_origin = origin(config.push.public_url)

@@ -3,12 +3,15 @@ over a real DuckDB file in tmp_path."""
 
 import re
 import warnings
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
+import feedparser
 import pytest
 
 from data import clients, store
 from data.clients import Client
+from data.records import Mention
 from notify import web
 from notify.digest import Pick
 from notify.email import message
@@ -123,3 +126,73 @@ def test_resubscribe_never_unpauses_a_client_the_operator_paused(endpoint):
         clients.save(db, ALICE.model_copy(update={"status": "paused"}), NOW)
     answer = http.post(f"/resubscribe/{token}", headers={"Origin": BASE})
     assert answer.status_code == 200 and status(config) == "paused"
+
+
+# --- the client's Atom feed ----------------------------------------------------------------
+
+
+def deliver(config, *mentions):
+    """Store mentions and record them as pushed to alice's feed."""
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, list(mentions), NOW, knowledge=frozenset({"blog"}))
+        clients.record_delivery(db, "alice", [m.id for m in mentions], ["feed"], "d1", NOW)
+
+
+def article(i, title, author=None, text="", url=None):
+    return Mention(
+        "blog", f"a{i}", url or f"https://blog.example/{i}", title, text or title, author,
+        NOW - timedelta(hours=i),
+    )  # fmt: skip
+
+
+def valid_atom(body: bytes):
+    ET.fromstring(body)  # well-formed XML, or this raises
+    feed = feedparser.parse(body)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.version == "atom10"
+    return feed
+
+
+def test_an_item_without_author_is_valid_atom_never_nan(endpoint):
+    config, http, token = endpoint
+    deliver(config, article(1, "No author here"), article(2, "Signed", author="Editor"))
+    answer = http.get(f"/feed/{token}")
+    assert answer.status_code == 200
+    feed = valid_atom(answer.content)
+    assert [e.get("author") for e in feed.entries] == [None, "Editor"]
+    assert b"nan" not in answer.content.lower()
+
+
+def test_control_characters_in_stored_text_still_give_valid_atom(endpoint):
+    config, http, token = endpoint
+    deliver(config, article(1, "placeholder"))
+    with store.connect(config.db_path) as db:  # as older passes may have stored them
+        db.execute(
+            "UPDATE mentions SET title = ?, text = ?, author = ?",
+            ["Red \x1b[31malert\x07", "bell \x07 and \x0c form feed\x00", "ed\x1bitor"],
+        )
+    feed = valid_atom(http.get(f"/feed/{token}").content)
+    entry = feed.entries[0]
+    assert entry.title == "Red [31malert" and entry.author == "editor"
+    assert entry.summary == "bell  and  form feed"
+
+
+def test_lone_surrogates_and_controls_anywhere_give_valid_atom():
+    client = ALICE.model_copy(update={"name": "Al\ud800ice\x1b", "token": "t"})
+    items = [
+        {
+            "id": "m\udfff1", "title": "T\ud83d", "text": "\x1b" * 3 + "x", "url": "https://b.example/\x01",
+            "author": float("nan"), "published": NOW.replace(tzinfo=None),
+            "delivered_at": NOW.replace(tzinfo=None),
+        }
+    ]  # fmt: skip
+    feed = valid_atom(web.atom_feed(f"{BASE}/feed/t", client, items, NOW))
+    assert feed.feed.title == "Reading for Alice" and "author" not in feed.entries[0]
+
+
+def test_the_self_link_comes_from_the_config_never_the_host_header(endpoint):
+    config, http, token = endpoint
+    answer = http.get(f"/feed/{token}", headers={"Host": "evil.example"})
+    feed = valid_atom(answer.content)
+    assert [link.href for link in feed.feed.links if link.rel == "self"] == [f"{BASE}/feed/{token}"]
+    assert b"evil.example" not in answer.content
