@@ -1,12 +1,15 @@
 """Intent, multi-label, with a confidence each: what the author wants or is doing.
 
-Cue phrases (regular expressions over the lower-cased text) and the sentiment combine into a
-confidence in [0, 1] per intent. Rules, not a trained model: every cue is readable here, and
-corrections made on the dashboard are the data a trained classifier will learn from."""
+Complaint, question and compliment (and any intent corrections have taught) are read by the
+learned model (nlp.model): calibrated confidences, each with its own threshold chosen on
+development data. The others (recommendation, purchase intent, churn risk, job post, spam)
+have no labelled data yet: cue phrases (regular expressions over the lower-cased text) and
+the sentiment combine into a confidence in [0, 1], present from THRESHOLD."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 INTENTS = (
     "complaint", "compliment", "question", "recommendation", "purchase_intent", "churn_risk",
@@ -31,8 +34,9 @@ _CUES = {
     "purchase_intent": r"looking for (a|an)? ?(tool|app|solution|alternative)|want to buy|"
     r"thinking (of|about) (buying|getting|trying)|pricing|how much (is|does)|free trial|"
     r"\bdemo\b|\bquote\b|upgrade to|sign(ing)? up|worth (paying|buying)",
-    "churn_risk": r"cancel(l)?(ing|ed)?\b|switching (to|from)|switch(ed)? to|moving (to|away)|"
-    r"leaving|alternatives? to|done with|not renewing|unsubscrib|migrat(e|ing) (to|away)",
+    "churn_risk": r"cancel(l)?(ing|ed)?\b|switching (to|from)|switch(ed)? (to|from)|"
+    r"moving (to|away|from)|leaving|alternatives? to|done with|not renewing|unsubscrib|"
+    r"migrat(e|ing) (to|away)",
     "job_post": r"\bhiring\b|job (opening|offer|posting)|we'?re looking for (a|an)|"
     r"apply (now|here|at)|"
     r"\bposition\b|\bsalary\b|full[- ]time|part[- ]time|remote role",
@@ -46,11 +50,18 @@ _CUES = {
 _COMPILED = {intent: re.compile(pattern, re.M) for intent, pattern in _CUES.items()}
 
 
-def intents(text: str, sentiment: float) -> dict[str, float]:
-    """A confidence in [0, 1] for every intent."""
+def intents(
+    text: str, sentiment: float, learned: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """A confidence in [0, 1] for every intent: the learned model's where it has one, else
+    the cue rules'."""
+    learned = learned or {}
     out = {}
     low = text.lower()
     for intent, pattern in _COMPILED.items():
+        if intent in learned:
+            out[intent] = round(learned[intent], 3)
+            continue
         hits = len(pattern.findall(low))
         confidence = 1 - 0.45**hits if hits else 0.0
         if intent == "complaint":
@@ -59,6 +70,9 @@ def intents(text: str, sentiment: float) -> dict[str, float]:
             )
         elif intent == "compliment":
             confidence = confidence * (0.5 if sentiment < 0 else 1.0) + max(0.0, sentiment) * 0.35
+        elif intent == "churn_risk" and sentiment > 0.3:
+            # "I switched to X and it's been great" is a customer won, not one lost.
+            confidence *= 0.3
         elif intent == "spam":
             links = len(re.findall(r"https?://", text)) + text.count("#")
             confidence += 0.1 * max(0, links - 2)
@@ -66,5 +80,9 @@ def intents(text: str, sentiment: float) -> dict[str, float]:
     return out
 
 
-def present(confidences: dict[str, float]) -> tuple[str, ...]:
-    return tuple(i for i in INTENTS if confidences.get(i, 0.0) >= THRESHOLD)
+def present(
+    confidences: Mapping[str, float], thresholds: Mapping[str, float] | None = None
+) -> tuple[str, ...]:
+    """The intents whose confidence reaches their threshold (the model's, else THRESHOLD)."""
+    thresholds = thresholds or {}
+    return tuple(i for i in INTENTS if confidences.get(i, 0.0) >= thresholds.get(i, THRESHOLD))

@@ -1,110 +1,37 @@
-"""The learned part of scoring: spaCy text classifiers, trained here, versioned on disk.
+"""The learned readings: a linear model over nlp.features, loaded from a versioned folder.
 
-- `sentiment`: an exclusive textcat (negative / neutral / positive) over words and word pairs,
-  trained on human-rated sentences shipped in `nlp/data/` plus the sentiment corrections
-  made on the dashboard. It fills in where the lexicon finds no feeling (see
-  `sentiment.combine`).
-- `intents` (only once someone corrected an intent): a multi-label textcat trained on the
-  corrected mentions and, so that it keeps what the cue rules know, on stored mentions labelled
-  by those rules. Its confidence is averaged with the rules'.
+One model gives the sentiment (negative / neutral / positive) and a calibrated confidence
+for each intent it has data for (complaint, question and compliment as shipped; others once
+corrections teach them), with the threshold from which each intent counts as present, chosen
+on development data (see nlp/train.py, which builds it, and metrics.json beside it).
 
-A model is a folder `textcat-N/` (N counts up) holding the components and `meta.json`; the
-newest complete one under the models folder is used, else the base model shipped in
-`nlp/models/textcat-base/`. Folders are written under a temporary name and renamed when
-complete, so a crash mid-training never leaves a model that half loads.
+A model is a folder `linear-N/` (N counts up) holding `weights.npz`, `meta.json` and
+`metrics.json`; the newest complete one under the models folder is used, else the base model
+shipped in `nlp/models/linear-base/`. Folders are written under a temporary name and renamed
+when complete, so a crash mid-training never leaves a model that half loads.
+
+    .venv/bin/python -m nlp.model     # rebuilds the shipped model (the same as nlp.train)
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-import random
-import shutil
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import resources
+from functools import cache, cached_property
 from pathlib import Path
 
-import spacy
+import numpy as np
 from spacy.language import Language
-from spacy.training import Example
-from spacy.util import fix_random_seed, minibatch
+from spacy.tokens import Doc
 
-from nlp.intent import INTENTS
-from nlp.tokenizer import RegexTokenizer
+from nlp import features, sentiment
 
-BASE = Path(__file__).resolve().parent / "models" / "textcat-base"
-LABELS = ("negative", "neutral", "positive")
+BASE = Path(__file__).resolve().parent / "models" / "linear-base"
+SENTIMENTS = ("negative", "neutral", "positive")
 NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
-CORRECTION_WEIGHT = 5  # a correction counts as this many rated sentences
-SEED = 7
-
-
-@dataclass(frozen=True, slots=True)
-class Model:
-    path: Path
-    version: str  # "textcat-base", "textcat-3"…: stored with every score it made
-
-    @property
-    def has_intents(self) -> bool:
-        return (self.path / "intents").is_dir()
-
-    @property
-    def meta(self) -> dict:
-        """What `train` recorded: when, from how many sentences and corrections."""
-        try:
-            return json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-
-
-def _numbered(models_dir: Path | None) -> list[tuple[int, Path]]:
-    """(N, folder) of every `textcat-N` folder under `models_dir`, complete or not."""
-    if models_dir is None or not models_dir.is_dir():
-        return []
-    found = ((p.name.removeprefix("textcat-"), p) for p in models_dir.glob("textcat-*"))
-    return [(int(n), p) for n, p in found if n.isdigit()]
-
-
-def current(models_dir: Path | None) -> Model:
-    """The newest complete trained model under `models_dir`, else the shipped base model."""
-    complete = [(n, p) for n, p in _numbered(models_dir) if (p / "meta.json").is_file()]
-    path = max(complete)[1] if complete else BASE
-    return Model(path, path.name)
-
-
-def _config(exclusive: bool) -> dict:
-    return {
-        "model": {
-            "@architectures": "spacy.TextCatBOW.v3",
-            "exclusive_classes": exclusive,
-            "ngram_size": 2,
-            "no_output_layer": False,
-            "length": 2**16,
-            "nO": None,
-        }
-    }
-
-
-def add_to(nlp: Language, model: Model) -> None:
-    """Add the model's classifiers to a pipeline (after the tokenizer, before sentiment)."""
-    nlp.add_pipe("textcat", name="sentiment_model", config=_config(True))
-    nlp.get_pipe("sentiment_model").from_disk(model.path / "sentiment", exclude=["vocab"])
-    if model.has_intents:
-        nlp.add_pipe("textcat_multilabel", name="intent_model", config=_config(False))
-        nlp.get_pipe("intent_model").from_disk(model.path / "intents", exclude=["vocab"])
-
-
-def rated_sentences() -> list[tuple[str, str]]:
-    """(text, label) for the shipped human-rated sentences (see nlp/data/README.md)."""
-    raw = resources.files("nlp").joinpath("data/ratings.tsv.gz").read_bytes()
-    out = []
-    for line in gzip.decompress(raw).decode("utf-8").splitlines():
-        rating, _, text = line.partition("\t")
-        if text:
-            out.append((text, rating_label(float(rating))))
-    return out
+PREFIX = "linear-"
 
 
 def rating_label(rating: float) -> str:
@@ -115,43 +42,132 @@ def rating_label(rating: float) -> str:
     return "neutral"
 
 
-def _blank() -> Language:
-    nlp = spacy.blank("en")
-    nlp.tokenizer = RegexTokenizer(nlp.vocab)
-    return nlp
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    weights: np.ndarray  # BUCKETS × (3 sentiments + intents), float32
+    bias: np.ndarray
+    intents: tuple[str, ...]
+    calibration: dict[str, tuple[float, float]]  # intent → (a, c): sigmoid(a·logit + c)
+    thresholds: dict[str, float]  # intent → the confidence from which it is present
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.weights[x].sum(axis=0) + self.bias
+
+    def readings(self, x: np.ndarray) -> np.ndarray:
+        """P(negative), P(neutral), P(positive), then each intent's calibrated confidence."""
+        z = self.logits(x)
+        s = np.exp(z[:3] - z[:3].max())
+        out = np.empty(len(z))
+        out[:3] = s / s.sum()
+        for i, intent in enumerate(self.intents):
+            a, c = self.calibration.get(intent, (1.0, 0.0))
+            out[3 + i] = 1 / (1 + math.exp(-(a * z[3 + i] + c)))
+        return out
+
+    def save(self, folder: Path) -> None:
+        # Only the rows some feature reached, in half precision: a few MB instead of 12.
+        rows = np.flatnonzero(np.any(self.weights != 0, axis=1)).astype(np.int32)
+        np.savez_compressed(
+            folder / "weights.npz",
+            rows=rows,
+            values=self.weights[rows].astype(np.float16),
+            bias=self.bias,
+            intents=np.array(self.intents),
+            calibration=np.array([self.calibration.get(i, (1.0, 0.0)) for i in self.intents]),
+            thresholds=np.array([self.thresholds.get(i, 0.5) for i in self.intents]),
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> LinearModel:
+        with np.load(folder / "weights.npz") as f:
+            intents = tuple(str(i) for i in f["intents"])
+            weights = np.zeros((features.BUCKETS, 3 + len(intents)), np.float32)
+            weights[f["rows"]] = f["values"].astype(np.float32)
+            pairs = zip(intents, f["calibration"], strict=True)
+            calibration = {i: (float(a), float(c)) for i, (a, c) in pairs}
+            thresholds = {i: float(t) for i, t in zip(intents, f["thresholds"], strict=True)}
+            return cls(weights, f["bias"].astype(np.float32), intents, calibration, thresholds)
 
 
-def _fit(nlp: Language, labelled: Sequence[tuple[str, dict[str, float]]], epochs: int) -> None:
-    examples = [Example.from_dict(nlp.make_doc(t), {"cats": cats}) for t, cats in labelled]
-    fix_random_seed(SEED)
-    rng = random.Random(SEED)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(epochs):
-        rng.shuffle(examples)
-        for batch in minibatch(examples, size=64):
-            nlp.update(batch, sgd=optimizer, drop=0.2)
+@dataclass(frozen=True)
+class Model:
+    path: Path
+    version: str  # "linear-base", "linear-3"…: stored with every score it made
+
+    @property
+    def meta(self) -> dict:
+        """What training recorded: when, from what, which intents and thresholds."""
+        try:
+            return json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def metrics(self) -> dict:
+        try:
+            return json.loads((self.path / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    @cached_property
+    def linear(self) -> LinearModel:
+        return _load(self.path)
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        return self.linear.intents
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return self.linear.thresholds
 
 
-def train_sentiment(labelled: Sequence[tuple[str, str]], epochs: int = 3) -> Language:
-    """A fitted sentiment classifier for (text, label) pairs; label one of LABELS."""
-    nlp = _blank()
-    pipe = nlp.add_pipe("textcat", name="sentiment_model", config=_config(True))
-    for label in LABELS:
-        pipe.add_label(label)
-    cats = [(t, {lab: float(lab == label) for lab in LABELS}) for t, label in labelled]
-    _fit(nlp, cats, epochs)
-    return nlp
+@cache
+def _load(path: Path) -> LinearModel:
+    return LinearModel.load(path)
 
 
-def train_intents(labelled: Sequence[tuple[str, Sequence[str]]], epochs: int = 5) -> Language:
-    """A fitted multi-label intent classifier for (text, intents present) pairs."""
-    nlp = _blank()
-    pipe = nlp.add_pipe("textcat_multilabel", name="intent_model", config=_config(False))
-    for label in INTENTS:
-        pipe.add_label(label)
-    cats = [(t, {i: float(i in present) for i in INTENTS}) for t, present in labelled]
-    _fit(nlp, cats, epochs)
-    return nlp
+def numbered(models_dir: Path | None) -> list[tuple[int, Path]]:
+    """(N, folder) of every `linear-N` folder under `models_dir`, complete or not."""
+    if models_dir is None or not models_dir.is_dir():
+        return []
+    found = ((p.name.removeprefix(PREFIX), p) for p in models_dir.glob(f"{PREFIX}*"))
+    return [(int(n), p) for n, p in found if n.isdigit()]
+
+
+def current(models_dir: Path | None) -> Model:
+    """The newest complete trained model under `models_dir`, else the shipped base model."""
+    complete = [(n, p) for n, p in numbered(models_dir) if (p / "meta.json").is_file()]
+    path = max(complete)[1] if complete else BASE
+    return Model(path, path.name)
+
+
+class Readings:
+    """The pipeline component: the model's readings of a doc into doc.cats (each sentiment's
+    probability, each learned intent's confidence), and the doc's sentiment score from the
+    lexicon and the model together (sentiment.reading)."""
+
+    def __init__(self, path: Path) -> None:
+        self.model = _load(path)
+        self.names = (*SENTIMENTS, *self.model.intents)
+
+    def __call__(self, doc: Doc) -> Doc:
+        raw = [r for _, _, r in doc._.clauses]
+        lexical = sentiment.normalize(sum(raw))
+        values = self.model.readings(features.of_doc(doc, lexical, raw))
+        doc.cats = dict(zip(self.names, values.tolist(), strict=True))
+        doc._.sentiment = sentiment.reading(lexical, *values[:3].tolist())
+        return doc
+
+
+@Language.factory("tidings_readings", default_config={"path": str(BASE)})
+def _make_readings(nlp: Language, name: str, path: str) -> Readings:
+    return Readings(Path(path))
+
+
+def add_to(nlp: Language, model: Model) -> None:
+    """Add the model's readings to a pipeline that already reads the lexicon's sentiment."""
+    nlp.add_pipe("tidings_readings", config={"path": str(model.path)})
 
 
 def train(
@@ -160,46 +176,20 @@ def train(
     intent_corrections: Sequence[tuple[str, Sequence[str]]] = (),
     intent_silver: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> Model:
-    """Train the next model version from the shipped ratings plus the corrections, and save it
-    as `models_dir/textcat-N` (N one more than the newest). Returns it."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    n = max((n for n, _ in _numbered(models_dir)), default=0) + 1
-    final = models_dir / f"textcat-{n}"
-    partial = models_dir / f".partial-textcat-{n}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
+    """The next model version under `models_dir`, from the shipped data and the corrections
+    (see nlp.train.train; `intent_silver`, the rules' own readings, is no longer learned
+    from: it taught the model the rules' mistakes)."""
+    from nlp.train import train as train_next
 
-    base = rated_sentences()
-    sentiment = train_sentiment(base + list(sentiment_corrections) * CORRECTION_WEIGHT)
-    sentiment.get_pipe("sentiment_model").to_disk(partial / "sentiment", exclude=["vocab"])
-    if intent_corrections:
-        labelled = list(intent_corrections) * CORRECTION_WEIGHT + list(intent_silver)
-        intents = train_intents(labelled)
-        intents.get_pipe("intent_model").to_disk(partial / "intents", exclude=["vocab"])
-    meta = {
-        "version": final.name,
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rated_sentences": len(base),
-        "sentiment_corrections": len(sentiment_corrections),
-        "intent_corrections": len(intent_corrections),
-        "intent_silver": len(intent_silver),
-    }
-    (partial / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    partial.rename(final)
-    return Model(final, final.name)
+    trained, _ = train_next(models_dir, sentiment_corrections, intent_corrections, log=_quiet)
+    return trained
 
 
-def train_base(out: Path = BASE) -> None:
-    """(Re)build the shipped base model from the shipped ratings alone:
-    `python -m nlp.model`."""
-    rated = rated_sentences()
-    nlp = train_sentiment(rated)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    nlp.get_pipe("sentiment_model").to_disk(out / "sentiment", exclude=["vocab"])
-    meta = {"version": out.name, "rated_sentences": len(rated)}
-    (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+def _quiet(message: str) -> None:
+    pass
 
 
 if __name__ == "__main__":
+    from nlp.train import train_base
+
     train_base()

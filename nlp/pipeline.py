@@ -20,9 +20,9 @@ from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer, text_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
-# "rules-5+textcat-base". 2: language; 3: intents; 4: sentiment per watched entity;
-# 5: a trained classifier beside the lexicon.
-RULES_VERSION = "rules-5"
+# "rules-6+linear-base". 2: language; 3: intents; 4: sentiment per watched entity;
+# 5: a trained classifier beside the lexicon; 6: learned intents and sentiment (nlp.model).
+RULES_VERSION = "rules-6"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.
@@ -62,8 +62,8 @@ class Scorer:
         self.nlp = spacy.blank("en")
         self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
         self.nlp.add_pipe("tidings_watch_terms", config={"watch": [w.model_dump() for w in watch]})
-        model.add_to(self.nlp, self.model)
         self.nlp.add_pipe("tidings_sentiment")
+        model.add_to(self.nlp, self.model)
         # A cheap regex over the raw text finds the few items that can match at all, so that
         # tokenizing is spent only on those: most feed items mention nothing we watch.
         words = [
@@ -122,9 +122,7 @@ class Scorer:
         else:
             polarity = round(doc._.sentiment, 4)
             label = sentiment.label(polarity)
-            wants = intent.intents(text, polarity)
-            if self.model.has_intents:  # learned from corrections: half the say
-                wants = {i: round((c + doc.cats.get(i, c)) / 2, 3) for i, c in wants.items()}
+            wants = intent.intents(text, polarity, {i: doc.cats[i] for i in self.model.intents})
             per_term = tuple(
                 round(sentiment.around(doc, doc._.watch_positions[t]), 4) for t in doc._.watch_terms
             )

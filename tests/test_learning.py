@@ -80,7 +80,7 @@ def test_train_learns_from_corrections_and_rescore_applies_the_new_version(tmp_p
     texts = [*BORKED, "Nimbus Notes offline mode is borked for me too"]
     config, ms = stored(tmp_path, texts)
     before = build_scorer(config.watch, config.models_dir)
-    assert before.version == f"{RULES_VERSION}+textcat-base"
+    assert before.version == f"{RULES_VERSION}+linear-base"
     unseen = "Nimbus Notes is borked"  # no lexicon word: the classifier decides
     assert before.score_text(unseen).sentiment_label != "negative"
     with store.connect(config.db_path) as db:
@@ -92,47 +92,51 @@ def test_train_learns_from_corrections_and_rescore_applies_the_new_version(tmp_p
     )
     assert main(["--config", str(tmp_path / "tidings.toml"), "train"]) == 0
     out = capsys.readouterr().out
-    assert "Trained textcat-1" in out and "6 sentiment and 0 intent corrections" in out
+    assert "Trained linear-1" in out and "6 sentiment and 0 intent corrections" in out
     trained = model.current(config.models_dir)
-    assert trained.version == "textcat-1" and (trained.path / "meta.json").is_file()
+    assert trained.version == "linear-1" and (trained.path / "meta.json").is_file()
     after = build_scorer(config.watch, config.models_dir)
-    assert after.version == f"{RULES_VERSION}+textcat-1"
+    assert after.version == f"{RULES_VERSION}+linear-1"
     assert after.score_text(unseen).sentiment_label == "negative"
     # Names were masked in training: the model learned "borked", not that the brand is bad.
     not_bad = "Nimbus Notes is not bad at all"
     assert abs(after.score_text(not_bad).sentiment - before.score_text(not_bad).sentiment) < 0.05
     # Stored mentions keep the version that scored them until re-scored.
-    assert view(config, ms[-1].id)[3] == f"{RULES_VERSION}+textcat-base"
+    assert view(config, ms[-1].id)[3] == f"{RULES_VERSION}+linear-base"
 
     assert main(["--config", str(tmp_path / "tidings.toml"), "rescore"]) == 0
-    assert f"Re-scored {len(ms)} mentions with {RULES_VERSION}+textcat-1" in capsys.readouterr().out
+    assert f"Re-scored {len(ms)} mentions with {RULES_VERSION}+linear-1" in capsys.readouterr().out
     label, _, _, version = view(config, ms[-1].id)
-    assert (label, version) == ("negative", f"{RULES_VERSION}+textcat-1")
+    assert (label, version) == ("negative", f"{RULES_VERSION}+linear-1")
     with store.connect(config.db_path) as db:
         versions = db.execute("SELECT DISTINCT model_version FROM scores").fetchall()
     assert len(versions) == 2  # the old scores are kept beside the new ones
 
     # The next training is the next version; a half-written model folder is never picked up.
-    (config.models_dir / ".partial-textcat-9").mkdir()
-    (config.models_dir / "textcat-7").mkdir()  # no meta.json: incomplete
-    assert model.current(config.models_dir).version == "textcat-1"
+    (config.models_dir / ".partial-linear-9").mkdir()
+    (config.models_dir / "linear-7").mkdir()  # no meta.json: incomplete
+    assert model.current(config.models_dir).version == "linear-1"
 
 
-def test_intent_corrections_train_an_intent_classifier(tmp_path):
-    texts = [f"Nimbus Notes feature request: {w} please" for w in
-             ("dark mode", "tags", "tables", "math", "kanban", "calendar")]  # fmt: skip
+def test_intent_corrections_teach_an_intent_the_shipped_model_lacks(tmp_path):
+    things = ("dark mode", "tags", "tables", "math", "kanban", "calendar", "templates", "maps",
+              "voice notes", "web clipper", "reminders", "backups")  # fmt: skip
+    texts = [f"Nimbus Notes feature request: {w} please" for w in things]
     config, ms = stored(tmp_path, texts)
     with store.connect(config.db_path) as db:
         for m in ms:
             corrections.correct(db, m.id, "ana", NOW, intents=["purchase_intent"])
         sentiments, intents, silver = corrections.training_data(db)
-    assert not sentiments and len(intents) == 6 and silver == []
+    assert not sentiments and len(intents) == 12
     trained = model.train(config.models_dir, sentiments, intents, silver)
-    assert trained.has_intents
-    before = build_scorer(config.watch).score_text("Nimbus Notes feature request: sync please")
-    after = build_scorer(config.watch, config.models_dir).score_text(
-        "Nimbus Notes feature request: sync please"
+    assert (
+        "purchase_intent" in trained.intents
+        and "purchase_intent" not in model.current(None).intents
     )
+    assert "purchase_intent" in trained.thresholds
+    unseen = "Nimbus Notes feature request: sync please"
+    before = build_scorer(config.watch).score_text(unseen)
+    after = build_scorer(config.watch, config.models_dir).score_text(unseen)
     assert after.intents["purchase_intent"] > before.intents["purchase_intent"] + 0.2
 
 
@@ -165,7 +169,7 @@ def test_sources_page_says_which_model_scores_and_what_it_has_not_learned(tmp_pa
     )
     at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "sources")
     assert not at.exception
-    assert any(f"{RULES_VERSION}+textcat-base" in c.value for c in at.caption)
+    assert any(f"{RULES_VERSION}+linear-base" in c.value for c in at.caption)
     assert "1 correction(s) made since the model was trained" in at.info[0].value
 
 

@@ -1,0 +1,85 @@
+"""What the learned readings see of a text: hashed words, word pairs and lexicon signals.
+
+One function turns a tokenized Doc into an array of feature indices (with repeats, which
+count). Training (nlp/train.py) and scoring (nlp/model.py) both call it, so what was tuned
+is what runs. It reads one array of token attributes and does array arithmetic only: about
+20 µs a post, where spaCy's own bag-of-words classifier costs several times that.
+
+- words and word pairs, lower-cased, with the start and end of the text as words of their own
+  ("how …" at the start, "… ?" at the end); links, numbers and @handles each become one word;
+- the lexicon's reading (nlp.sentiment, VADER's valences with negation, sarcasm, idioms): the
+  overall score in nine steps and each clause's sign, so that words the training data never
+  saw still carry their known feeling;
+- a question mark anywhere, a shouted word, the length in five steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
+from spacy.strings import hash_string
+from spacy.tokens import Doc
+
+BITS = 18
+BUCKETS = 2**BITS
+_SHIFT = np.uint64(64 - BITS)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
+_UNI, _BI = np.uint64(0x165667B19E3779F9), np.uint64(0x27D4EB2F165667C5)
+
+
+def _h(word: str) -> int:
+    return hash_string(word)
+
+
+URL, NUM, USER, AT = _h("<url>"), _h("<num>"), _h("<user>"), _h("@")
+START, END = _h("<s>"), _h("</s>")
+QUESTION_MARK = _h("?")
+_SIGNALS = {
+    name: _h(f"<signal:{name}>")
+    for name in (
+        *(f"lex{k}" for k in range(-4, 5)),
+        "clause-",
+        "clause+",
+        "has?",
+        "shout",
+        *(f"len{k}" for k in range(5)),
+    )
+}
+
+
+def _bucket(hashes: np.ndarray, salt: np.uint64) -> np.ndarray:
+    # Array arithmetic on unsigned integers wraps modulo 2**64: the point here.
+    return (((hashes ^ salt) * _GOLDEN) >> _SHIFT).astype(np.int64)
+
+
+def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
+    """The feature indices of a doc (in [0, BUCKETS)), given the lexicon's normalized score
+    and the raw valence of each clause."""
+    rows = doc.to_array([LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH])
+    rows = rows[rows[:, 1] == 0]
+    words = rows[:, 0].copy()
+    words[rows[:, 2] == 1] = URL
+    words[rows[:, 3] == 1] = NUM
+    if len(words) > 1:
+        after_at = np.flatnonzero(words[:-1] == AT) + 1
+        words[after_at] = USER
+    framed = np.concatenate(([START], words, [END])).astype(np.uint64)
+    pairs = framed[:-1] * _PAIR ^ framed[1:]
+    signals = [
+        _SIGNALS[f"lex{max(-4, min(4, round(lexical * 4)))}"],
+        _SIGNALS[f"len{min(4, max(0, int(len(words)).bit_length() - 2))}"],
+    ]
+    signals += [_SIGNALS["clause-"] for v in clause_values if v < -0.5]
+    signals += [_SIGNALS["clause+"] for v in clause_values if v > 0.5]
+    if np.any(words == QUESTION_MARK):
+        signals.append(_SIGNALS["has?"])
+    if np.any((rows[:, 4] == 1) & (rows[:, 5] > 2)):
+        signals.append(_SIGNALS["shout"])
+    return np.concatenate(
+        (
+            _bucket(framed[1:-1], _UNI),
+            _bucket(pairs, _BI),
+            _bucket(np.array(signals, dtype=np.uint64), _UNI),
+        )
+    )
