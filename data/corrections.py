@@ -4,11 +4,16 @@ history. `tidings train` learns from them (see nlp.model)."""
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
+from data.errors import TidingsError
 from data.store import _naive_utc
 
 KINDS = ("sentiment", "intents", "relevance")
@@ -105,10 +110,83 @@ def not_about_us(db: duckdb.DuckDBPyConnection, limit: int = 200) -> list[tuple]
     ).fetchall()
 
 
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """One labelled text of a team's history: any of the labels may be unsaid (None)."""
+
+    text: str
+    sentiment: str | None = None
+    intents: tuple[str, ...] | None = None
+    relevant: bool | None = None
+
+
+def read_labelled(path: Path, known_intents: Sequence[str]) -> list[Labelled]:
+    """Labelled texts from a JSON-lines file (`{"text", "intents": [...], "sentiment",
+    "relevant"}`, any of the labels) or a CSV file with those columns (intents separated by
+    ';' or ','). Raises TidingsError naming the file, line and what is wrong."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise TidingsError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+    if path.suffix.lower() == ".csv":
+        rows = [(n + 2, row) for n, row in enumerate(csv.DictReader(raw.splitlines()))]
+    else:
+        rows = []
+        for n, line in enumerate(raw.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append((n, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise TidingsError(f"{path}:{n}: not JSON: {e.msg}") from None
+    out = []
+    for n, row in rows:
+        where = f"{path}:{n}"
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
+            raise TidingsError(f'{where}: each line needs a non-empty "text"')
+        feeling = row.get("sentiment") or None
+        if feeling is not None and feeling not in SENTIMENTS:
+            raise TidingsError(f"{where}: sentiment must be one of {', '.join(SENTIMENTS)}")
+        wants = row.get("intents")
+        if isinstance(wants, str):
+            wants = [w.strip() for w in wants.replace(";", ",").split(",") if w.strip()]
+        if wants is not None and not isinstance(wants, list):
+            raise TidingsError(f"{where}: intents must be a list")
+        unknown = [w for w in wants or () if w not in known_intents]
+        if unknown:
+            raise TidingsError(f"{where}: unknown intent {unknown[0]!r}")
+        relevant = row.get("relevant")
+        if isinstance(relevant, str):
+            relevant = {"true": True, "false": False, "1": True, "0": False, "": None}.get(
+                relevant.strip().lower(), "bad"
+            )
+        if relevant is not None and not isinstance(relevant, bool):
+            raise TidingsError(f"{where}: relevant must be true or false")
+        if feeling is None and wants is None and relevant is None:
+            raise TidingsError(f"{where}: no label (sentiment, intents or relevant)")
+        out.append(
+            Labelled(row["text"], feeling, None if wants is None else tuple(wants), relevant)
+        )
+    return out
+
+
+def import_labelled(
+    db: duckdb.DuckDBPyConnection, labelled: Sequence[Labelled], source: str, now: datetime
+) -> int:
+    """Store imported labelled texts for training; return how many."""
+    rows = [
+        (x.text, x.sentiment, None if x.intents is None else ",".join(sorted(set(x.intents))),
+         x.relevant, source, _naive_utc(now))
+        for x in {x.text: x for x in labelled}.values()
+    ]  # fmt: skip
+    db.executemany("INSERT OR REPLACE INTO imported_labels VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
 def training_data(
     db: duckdb.DuckDBPyConnection, silver_limit: int = 3000
 ) -> tuple[list[tuple[str, str]], list[tuple[str, list[str]]], list[tuple[str, list[str]]]]:
-    """What `tidings train` learns from: (text, sentiment) and (text, intents) corrections, and
+    """What `tidings train` learns from: (text, sentiment) and (text, intents) corrections (and
+    imported labelled texts), and
     up to `silver_limit` recent uncorrected English mentions with the intents the rules gave."""
 
     def rows(kind: str) -> list[tuple[str, str]]:
@@ -120,6 +198,12 @@ def training_data(
 
     sentiments = rows("sentiment")
     intents = [(text, [i for i in value.split(",") if i]) for text, value in rows("intents")]
+    imported = db.execute(
+        "SELECT text, sentiment, intents FROM imported_labels ORDER BY imported_at, text"
+    ).fetchall()
+    sentiments += [(text, feeling) for text, feeling, _ in imported if feeling]
+    intents += [(text, [i for i in listed.split(",") if i]) for text, _, listed in imported
+                if listed is not None]  # fmt: skip
     silver = db.execute(
         """
         SELECT title || chr(10) || text, intents FROM scored_mentions sm

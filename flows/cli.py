@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file", nargs="?", help="input file (default: stdin)")
     c.set_defaults(handler=cmd_score)
 
+    c = sub.add_parser("corrections", help="import labelled texts for `tidings train`")
+    c.add_argument("action", choices=["import"])
+    c.add_argument("file", help='JSON lines {"text", "intents", "sentiment", "relevant"} or CSV')
+    c.set_defaults(handler=cmd_corrections)
+
     c = sub.add_parser("train", help="train the next model version from the corrections made")
     c.add_argument("--rescore", action="store_true", help="then re-score the stored mentions")
     c.set_defaults(handler=cmd_train)
@@ -359,6 +364,18 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise TidingsError(f"{args.file}: cannot read: {e.strerror}") from None
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     return score_lines(scorer, stdin, sys.stdout, sys.stderr)
+
+
+def cmd_corrections(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from data import corrections
+    from nlp.intent import INTENTS
+
+    labelled = corrections.read_labelled(Path(args.file), INTENTS)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        n = corrections.import_labelled(db, labelled, Path(args.file).name, store.utcnow())
+    print(f"Imported {n:,} labelled texts from {args.file}; `tidings train` learns from them.")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -181,3 +181,31 @@ def test_train_reports_an_unwritable_models_folder_in_one_line(tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"tidings: error: {config.models_dir}: cannot write the model")
     assert "\n" not in err
+
+
+def test_corrections_import_bootstraps_training_from_a_labelled_history(tmp_path, capsys):
+    config, _ = stored(tmp_path, ["Nimbus Notes is great"])
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        '{"text": "my order never came", "intents": ["complaint"], "sentiment": "negative"}\n'
+        '{"text": "do you ship to Spain?", "intents": ["question"]}\n'
+        '{"text": "lovely staff", "sentiment": "positive", "relevant": true}\n'
+    )
+    cli = ["--config", str(tmp_path / "tidings.toml")]
+    assert main([*cli, "corrections", "import", str(history)]) == 0
+    assert "Imported 3 labelled texts" in capsys.readouterr().out
+    table = tmp_path / "history.csv"
+    table.write_text('text,intents,sentiment\n"the app crashes on start",complaint,negative\n')
+    assert main([*cli, "corrections", "import", str(table)]) == 0
+    with store.connect(config.db_path) as db:
+        sentiments, intents, _ = corrections.training_data(db)
+    assert ("my order never came", "negative") in sentiments
+    assert ("the app crashes on start", ["complaint"]) in intents
+    assert ("do you ship to Spain?", ["question"]) in intents
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine"}\n{"text": "x", "intents": ["angry"]}\n')
+    assert main([*cli, "corrections", "import", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"tidings: error: {bad}:1: no label (sentiment, intents or relevant)"
