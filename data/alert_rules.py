@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 
 import duckdb
@@ -10,6 +11,8 @@ from pydantic import ValidationError
 
 from data.config import AlertRule, Config, _describe
 from data.store import _naive_utc
+
+log = logging.getLogger("tidings.alerts")
 
 
 def in_effect(config: Config, db: duckdb.DuckDBPyConnection) -> list[AlertRule]:
@@ -19,8 +22,19 @@ def in_effect(config: Config, db: duckdb.DuckDBPyConnection) -> list[AlertRule]:
 
 
 def edits(db: duckdb.DuckDBPyConnection) -> dict[str, AlertRule]:
-    rows = db.execute("SELECT name, definition FROM alert_rules ORDER BY name").fetchall()
-    return {name: AlertRule.model_validate(json.loads(d)) for name, d in rows}
+    """The rules edited on the dashboard. One saved under older, looser checks that no longer
+    passes them is left out (with a warning naming it and why), never the end of a pass: the
+    config file's rule of that name, if any, applies until the rule is saved again."""
+    out = {}
+    for name, definition in db.execute(
+        "SELECT name, definition FROM alert_rules ORDER BY name"
+    ).fetchall():
+        try:
+            out[name] = AlertRule.model_validate(json.loads(definition))
+        except (ValidationError, ValueError) as e:
+            problem = _describe(e) if isinstance(e, ValidationError) else str(e)
+            log.warning("alert rule %r edited on the dashboard is ignored: %s", name, problem)
+    return out
 
 
 def validate(config: Config, definition: dict) -> AlertRule:

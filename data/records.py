@@ -44,6 +44,9 @@ class Score:
     intents: dict[str, float] = field(default_factory=dict)  # every intent's confidence, 0..1
     term_sentiments: tuple[float, ...] = ()  # per entity in `terms`: the clauses naming it
     fingerprint: bytes | None = None  # MinHash of the wording, for near-duplicates (nlp.duplicates)
+    # The intents that count as present, each from its own threshold (the model's); None: the
+    # store applies one plain threshold to `intents`.
+    present: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

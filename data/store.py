@@ -29,7 +29,9 @@ from data.text import canonical_url
 
 _migrated: set[Path] = set()
 CHUNK = 5000  # rows per bulk insert
-INTENT_THRESHOLD = 0.5  # as nlp.intent.THRESHOLD: an intent at least this confident is present
+# As nlp.intent.THRESHOLD: an intent at least this confident is present, for scores that do not
+# carry their own reading of it (Score.present, from the model's per-intent thresholds).
+INTENT_THRESHOLD = 0.5
 
 
 def utcnow() -> datetime:
@@ -308,7 +310,12 @@ def upsert_scores(
             "sentiment_label": [s.sentiment_label for s in scores],
             "lang": [s.lang for s in scores],
             "intents": pa.array(
-                [[i for i, c in s.intents.items() if c >= INTENT_THRESHOLD] for s in scores],
+                [
+                    list(s.present)
+                    if s.present is not None
+                    else [i for i, c in s.intents.items() if c >= INTENT_THRESHOLD]
+                    for s in scores
+                ],
                 pa.list_(pa.string()),
             ),
             "intent_scores": [json.dumps(s.intents, sort_keys=True) for s in scores],

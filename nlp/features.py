@@ -76,10 +76,14 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
         signals.append(_SIGNALS["has?"])
     if np.any((rows[:, 4] == 1) & (rows[:, 5] > 2)):
         signals.append(_SIGNALS["shout"])
-    return np.concatenate(
-        (
-            _bucket(framed[1:-1], _UNI),
-            _bucket(pairs, _BI),
-            _bucket(np.array(signals, dtype=np.uint64), _UNI),
+    # Each feature once (presence, not count): a long article, or a word repeated a thousand
+    # times, must not sum one word's weight into a certainty.
+    return np.unique(
+        np.concatenate(
+            (
+                _bucket(framed[1:-1], _UNI),
+                _bucket(pairs, _BI),
+                _bucket(np.array(signals, dtype=np.uint64), _UNI),
+            )
         )
     )

@@ -61,7 +61,8 @@ class LinearModel:
         out[:3] = s / s.sum()
         for i, intent in enumerate(self.intents):
             a, c = self.calibration.get(intent, (1.0, 0.0))
-            out[3 + i] = 1 / (1 + math.exp(-(a * z[3 + i] + c)))
+            # Clipped: a long text sums many features, and exp() of a huge logit overflows.
+            out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, a * z[3 + i] + c))))
         return out
 
     def save(self, folder: Path) -> None:

@@ -136,6 +136,7 @@ class Scorer:
             intents=wants,
             term_sentiments=per_term,
             fingerprint=duplicates.signature(doc),
+            present=intent.present(wants, self.model.thresholds),
         )
 
 

@@ -158,7 +158,7 @@ def test_score_reports_bad_lines_and_scores_every_other_one():
             json.dumps({"id": "a", "text": "Nimbus Notes is great"}).encode(),
             b'{"id": "s", "text": "Nimbus Notes \\ud800 broke"}',
             huge.encode(),
-            b"\x89PNG\r\n\x1a\n\x00\x00binary\xff\xfe",
+            b"\x89PNG\x1a\x00\x00binary\xff\xfe",
             json.dumps({"id": "z", "text": "Quillpad crashed again"}).encode(),
         ]
     )
@@ -195,3 +195,24 @@ def test_a_busy_store_shows_a_note_not_a_traceback(tmp_path, monkeypatch):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_dashboard_rule_saved_under_looser_checks_is_ignored_not_fatal(tmp_path, caplog):
+    from data import alert_rules
+
+    rule = {
+        "name": "complaints",
+        "kind": "match",
+        "sentiment": "negative",
+        "recipients": ["a@b.co"],
+    }
+    config = make_config(tmp_path, [], alerts=[rule])
+    old = {**rule, "quiet_hours": "07:00-07:00"}  # accepted once, refused since
+    with store.connect(config.db_path) as db:
+        db.execute(
+            "INSERT INTO alert_rules VALUES (?, ?, now(), 'someone')",
+            ["complaints", json.dumps(old)],
+        )
+        rules = alert_rules.in_effect(config, db)
+    assert [r.name for r in rules] == ["complaints"] and rules[0].quiet_hours is None
+    assert "'complaints' edited on the dashboard is ignored" in caplog.text
