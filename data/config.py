@@ -245,8 +245,9 @@ class Smtp(_Strict):
 class AlertRule(_Strict):
     """When something needs a human, and whom to tell.
 
-    spike: mentions of an entity in the last window well above its usual level for that hour
-    and weekday (a Poisson test against the same hours of past weeks); `negative_only` counts
+    spike: mentions of an entity in the last window well above its usual level for that time
+    of day and weekday, beyond its ordinary daily peaks (notify/rules.py); `sensitivity` says
+    how eager, `significance` overrides its p-value; `negative_only` counts
     negative mentions alone. match: any new mention containing one of `any_terms`, optionally
     only with a given sentiment and from an author with at least `min_reach`. competitor: a
     competitor's spike, or a mention naming us and a competitor together. reminder: an
@@ -260,7 +261,8 @@ class AlertRule(_Strict):
     negative_only: bool = False
     window_hours: Annotated[int, Field(ge=1, le=168)] = 1
     baseline_weeks: Annotated[int, Field(ge=1, le=52)] = 4
-    significance: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
+    sensitivity: Literal["quiet", "normal", "eager"] = "normal"  # spike rules: how eager
+    significance: Annotated[float, Field(gt=0, lt=0.5)] | None = None  # default: sensitivity's
     min_mentions: Annotated[int, Field(ge=1)] = 5
     any_terms: list[NonEmpty] = []
     sentiment: Literal["negative", "neutral", "positive"] | None = None

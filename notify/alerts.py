@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from data import alert_rules, inbox, outbox, store
+from data import alert_rules, inbox, outbox, store, term_counts
 from data.config import AlertRule, Config
 from data.outbox import AlertState, Mail
 from notify import rules
@@ -49,12 +49,11 @@ def evaluate(
         checked: list[str] = []
         if rule.kind in ("spike", "competitor"):
             terms = rules.entities(rule, config.watch)
-            counts = store.window_counts(
-                db, terms, now, timedelta(hours=rule.window_hours), rule.baseline_weeks,
-                rule.negative_only,
-            )  # fmt: skip
-            for term, (observed, baseline) in counts.items():
-                c = rules.spike(rule, term, observed, baseline, rule.kind == "competitor")
+            counts = term_counts.step_counts(
+                db, terms, now, rules.history_steps(rule), rules.STEP, rule.negative_only
+            )
+            for term, history in counts.items():
+                c = rules.spike(rule, term, history, rule.kind == "competitor")
                 conditions += [c] if c else []
             checked = terms
         if rule.kind in ("match", "competitor"):

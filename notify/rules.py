@@ -4,15 +4,16 @@ delivered. No I/O: every function takes plain values and returns plain values.""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from data.config import AlertRule, Watch
 from data.outbox import AlertState
-
-BASELINE_FLOOR = 0.1  # expected count never taken below this: a quiet term can still spike
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +28,233 @@ class Condition:
     mentions: tuple[dict, ...] = field(default=())  # title, url, author, reach, sentiment, id
 
 
-def poisson_tail(k: int, lam: float) -> float:
-    """P(X >= k) for X ~ Poisson(lam)."""
+# Spike detection. Counts are kept per 5-minute step and a spike rule is evaluated every step,
+# on its window (`window_hours`) ending now. Three questions, each robust to the term's own past
+# spikes:
+# 1. What is usual now? The median of the same window at the same time of day (±30 minutes)
+#    over the last seven days, or over the same weekday of past weeks when that is higher
+#    (weekly seasonality: a busy Saturday is usual on Saturdays).
+# 2. How far above usual does this term go on an ordinary day? Its highest excursion of each
+#    past day, as a log-ratio to what was usual then; the usual daily peak is the quartile
+#    below which three days in four stay. One past spike moves one day of many: it does not
+#    mask the next.
+# 3. Is it beyond chance at this count? A negative binomial whose dispersion is estimated from
+#    the baseline (median absolute deviation), so 6 mentions against 1 is not a spike by luck
+#    and thousands an hour are judged by their own noise, not Poisson's.
+STEP = timedelta(minutes=5)
+_HOUR, _DAY, _WEEK = 12, 288, 2016  # in steps
+_SMOOTH = (-6, 0, 6)  # the same time of past days, and 30 minutes either side
+_DAILY_LAGS = 7
+_MIN_DAYS = 2  # days of history before the usual level is known
+_MIN_PEAK_DAYS = 3  # days of excursions before the usual daily peak is known
+EXPECTED_FLOOR = 0.1  # a term usually silent at this hour can still spike
+MIN_DISPERSION = 0.01  # real counts are never more regular than 10 % at large volumes
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitivity:
+    """How far a term must go before a spike rule speaks."""
+
+    peak_quantile: float  # its usual daily peak: this quantile of past days' highest excursions
+    beyond_peak: float  # the window must stand this many times higher than that excursion
+    min_ratio: float  # and hold at least this many times the usual count
+    p_value: float  # and be this unlikely under the negative binomial of its baseline
+
+
+SENSITIVITIES = {
+    "quiet": Sensitivity(peak_quantile=0.75, beyond_peak=2.0, min_ratio=2.0, p_value=1e-4),
+    "normal": Sensitivity(peak_quantile=0.75, beyond_peak=1.3, min_ratio=1.5, p_value=1e-3),
+    "eager": Sensitivity(peak_quantile=0.75, beyond_peak=1.0, min_ratio=1.25, p_value=1e-2),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeScores:
+    """What a spike rule saw at each evaluated end: arrays, one entry per end."""
+
+    observed: np.ndarray  # mentions in the window
+    expected: np.ndarray  # the usual count for it (NaN: too little history)
+    threshold: np.ndarray  # the count it had to exceed (NaN where not needed)
+    p: np.ndarray  # negative binomial tail of observed (NaN where not needed)
+    fires: np.ndarray  # bool
+    weeks: np.ndarray  # past weeks that set the usual count (0: the past days did)
+    days: np.ndarray  # past days it was taken over
+
+
+def history_steps(rule: AlertRule) -> int:
+    """How many steps of counts before now the decision reads: its baseline weeks, once for
+    the usual level and once more for the past days' excursions, each with a window."""
+    w = rule.window_hours * _HOUR
+    return 2 * rule.baseline_weeks * _WEEK + 2 * w + max(_SMOOTH)
+
+
+def sensitivity(rule: AlertRule) -> Sensitivity:
+    s = SENSITIVITIES[rule.sensitivity]
+    return s if rule.significance is None else replace(s, p_value=rule.significance)
+
+
+def spike_scores(rule: AlertRule, counts: Sequence[int], ends: Sequence[int]) -> SpikeScores:
+    """Evaluate a spike rule over per-step counts (oldest first; step 0 is the first one with
+    data) at each end in `ends` (the window is counts[end - w:end]). An end reads only the
+    `history_steps(rule)` steps before it, so the live evaluation (one end, that much history)
+    and a backtest (every end of a long history) decide alike."""
+    sens = sensitivity(rule)
+    w = rule.window_hours * _HOUR
+    days = rule.baseline_weeks * 7
+    c = np.asarray(counts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    prefix = np.concatenate([[0], np.cumsum(c)])
+    # Every position whose window, usual level and excursion some end reads.
+    lo = max(int(ends.min()) - w - days * _DAY + 1, 1) if len(ends) else 1
+    pos = np.arange(lo, int(ends.max()) + 1 if len(ends) else lo)
+    level, week_n, day_n = _usual(prefix, pos, w, rule.baseline_weeks)
+    obs_all = _window(prefix, pos, w)
+    offset = np.maximum(1.0, _mean_window(prefix, pos, w))
+    excursion = np.log((obs_all + offset) / (level + offset))
+    at = ends - lo  # index of each end in pos
+    observed = obs_all[at]
+    expected = level[at]
+    n = len(ends)
+    threshold = np.full(n, np.nan)
+    p = np.full(n, np.nan)
+    fires = np.zeros(n, dtype=bool)
+    usual = np.maximum(expected, EXPECTED_FLOOR)
+    candidates = np.flatnonzero(
+        ~np.isnan(expected) & (observed >= rule.min_mentions) & (observed >= sens.min_ratio * usual)
+    )
+    if len(candidates):
+        peak = _usual_peak(excursion, at[candidates], w, days, sens.peak_quantile)
+        beyond = peak + math.log(sens.beyond_peak)
+        off = offset[at[candidates]]
+        threshold[candidates] = (expected[candidates] + off) * np.exp(beyond) - off
+        for k in candidates[excursion[at[candidates]] > beyond]:
+            dispersion = _dispersion(obs_all, level, at[k], w, days)
+            p[k] = nb_tail(int(observed[k]), usual[k], dispersion)
+            fires[k] = p[k] < sens.p_value
+    return SpikeScores(
+        observed.astype(np.int64), expected, threshold, p, fires, week_n[at], day_n[at]
+    )
+
+
+def _window(prefix: np.ndarray, pos: np.ndarray, w: int) -> np.ndarray:
+    """Mentions in the window ending at each position (NaN before the data starts)."""
+    ok = pos >= 1
+    p = np.clip(pos, 0, len(prefix) - 1)
+    out = (prefix[p] - prefix[np.maximum(p - w, 0)]).astype(float)
+    return np.where(ok, out, np.nan)
+
+
+def _mean_window(prefix: np.ndarray, pos: np.ndarray, w: int) -> np.ndarray:
+    """The mean count of a window over the week before each position: a term's scale."""
+    start = np.maximum(pos - _WEEK, 0)
+    return (prefix[pos] - prefix[start]) / np.maximum(pos - start, 1) * w
+
+
+def _usual(
+    prefix: np.ndarray, pos: np.ndarray, w: int, weeks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The usual count of the window ending at each position: the median of the past days at
+    this time (±30 minutes), or of this weekday in past weeks when that is higher."""
+    day_lags = np.arange(1, _DAILY_LAGS + 1) * _DAY
+    week_lags = np.arange(1, weeks + 1) * _WEEK
+    daily, day_n = _lagged_median(prefix, pos, w, day_lags)
+    weekly, week_n = _lagged_median(prefix, pos, w, week_lags)
+    use_weeks = (week_n >= 2) & (weekly > daily)
+    level = np.where(use_weeks, weekly, daily)
+    level = np.where(day_n >= _MIN_DAYS, level, np.nan)
+    return level, np.where(use_weeks, week_n, 0), day_n
+
+
+def _lagged_median(
+    prefix: np.ndarray, pos: np.ndarray, w: int, lags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    shifts = (lags[:, None] - np.asarray(_SMOOTH)[None, :]).ravel()
+    at = pos[:, None] - shifts[None, :]
+    values = _window(prefix, at, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no history yet
+        median = np.nanmedian(values, axis=1)
+    centre = pos[:, None] - lags[None, :]
+    return median, (centre >= 1).sum(axis=1)
+
+
+def _usual_peak(
+    excursion: np.ndarray, at: np.ndarray, w: int, days: int, quantile: float
+) -> np.ndarray:
+    """Per end: the quantile of the highest excursion of each past day, the days ending where
+    the window starts (NaN with fewer than _MIN_PEAK_DAYS such days)."""
+    day_ends = at[:, None] - w - np.arange(days)[None, :] * _DAY  # each day's last position
+    needed, inverse = np.unique(day_ends.ravel(), return_inverse=True)
+    peaks = np.full(len(needed), np.nan)
+    block = np.arange(_DAY)
+    rows = max(1, 2_000_000 // _DAY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a day with no usual level yet: NaN
+        for start in range(0, len(needed), rows):
+            idx = needed[start : start + rows, None] - block[None, :]
+            vals = np.where(idx >= 0, excursion[np.clip(idx, 0, None)], np.nan)
+            peaks[start : start + rows] = np.nanmax(vals, axis=1)
+        peaks = peaks[inverse].reshape(day_ends.shape)
+        enough = (~np.isnan(peaks)).sum(axis=1) >= _MIN_PEAK_DAYS
+        usual = np.nanquantile(peaks, quantile, axis=1)
+    return np.where(enough, usual, np.nan)
+
+
+def _dispersion(observed: np.ndarray, level: np.ndarray, at: int, w: int, days: int) -> float:
+    """The negative binomial's alpha (variance = mu + alpha mu²) from the baseline's hours:
+    the robust spread of their log-ratios to the usual level, less Poisson's share of it."""
+    idx = at - w - np.arange(days * 24) * _HOUR
+    idx = idx[idx >= 0]
+    x, mu = observed[idx], level[idx]
+    ok = ~np.isnan(x) & ~np.isnan(mu)
+    if ok.sum() < _HOUR:
+        return MIN_DISPERSION
+    x, mu = x[ok], mu[ok]
+    ratios = np.log((x + 1) / (mu + 1))
+    spread = 1.4826 * float(np.median(np.abs(ratios - np.median(ratios))))
+    return max(spread**2 - float(np.mean(1 / (mu + 1))), MIN_DISPERSION)
+
+
+def nb_tail(k: int, mean: float, alpha: float) -> float:
+    """P(X >= k) for X negative binomial with this mean and variance mean + alpha·mean²."""
     if k <= 0:
         return 1.0
-    term = math.exp(-lam)
-    below = term
-    for i in range(1, k):
-        term *= lam / i
-        below += term
-    return max(0.0, 1.0 - below)
+    r = 1 / alpha
+    return _beta_inc(k, r, mean / (mean + r))
+
+
+def _beta_inc(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b) (continued fraction, Lentz)."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1 - math.exp(log_front) * _beta_fraction(b, a, 1 - x) / b
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    tiny = 1e-300
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 1000):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < 1e-14:
+            break
+    return h
 
 
 def _window_words(hours: int) -> str:
@@ -44,29 +262,47 @@ def _window_words(hours: int) -> str:
 
 
 def spike(
-    rule: AlertRule, term: str, observed: int, baseline: Sequence[int], competitor: bool = False
+    rule: AlertRule, term: str, counts: Sequence[int], competitor: bool = False
 ) -> Condition | None:
-    """Mentions of `term` in the window are well above the same window of past weeks."""
-    expected = max(sum(baseline) / len(baseline), BASELINE_FLOOR) if baseline else BASELINE_FLOOR
-    p = poisson_tail(observed, expected)
-    if observed < rule.min_mentions or p >= rule.significance:
+    """Mentions of `term` in the window ending now (counts per step, the last ending now) are
+    well above what is usual for this time, beyond the term's ordinary daily peaks."""
+    if len(counts) == 0:
         return None
+    scores = spike_scores(rule, counts, [len(counts)])
+    return spike_condition(rule, term, scores, 0, competitor)
+
+
+def spike_condition(
+    rule: AlertRule, term: str, scores: SpikeScores, i: int, competitor: bool = False
+) -> Condition | None:
+    """The condition a spike rule reports for the i-th end of its scores, if that end fires."""
+    if not scores.fires[i]:
+        return None
+    observed, expected = int(scores.observed[i]), float(scores.expected[i])
     what = "negative mentions" if rule.negative_only else "mentions"
-    times = observed / expected
+    window = _window_words(rule.window_hours)
+    times = observed / max(expected, EXPECTED_FLOOR)
     ratio = f"{times:.0f}×" if times >= 2 else f"{times:.1f}×"
-    subject = f"{ratio} the usual {what} of {term} in {_window_words(rule.window_hours)}"
+    subject = f"{ratio} the usual {what} of {term} in {window}"
+    if expected < 0.5:
+        subject = f"{observed} {what} of {term} in {window}, usually none"
     if competitor:
         subject = f"Competitor: {subject}"
+    weeks, days = int(scores.weeks[i]), int(scores.days[i])
     usual = (
-        f"usually {expected:.1f} at this hour and weekday over {len(baseline)} week(s)"
-        if baseline
-        else "no history yet for this hour and weekday"
+        f"usually {expected:.1f} at this hour and weekday over {weeks} week(s)"
+        if weeks
+        else f"usually {expected:.1f} at this time of day over the last {days} day(s)"
     )
     return Condition(
         rule=rule.name,
         key=term,
         subject=subject,
-        reason=f"{observed} {what} in {_window_words(rule.window_hours)}; {usual} (p = {p:.2g})",
+        reason=(
+            f"{observed} {what} in {window}; {usual}; {rule.sensitivity} sensitivity fires "
+            f"above {scores.threshold[i]:.0f}, beyond {term}'s ordinary daily peaks "
+            f"(p = {scores.p[i]:.2g})"
+        ),
         recipients=tuple(rule.recipients),
     )
 
