@@ -88,6 +88,17 @@ def _parser() -> argparse.ArgumentParser:
         help="print which rules would fire and why; change nothing",
     )
     c.set_defaults(handler=cmd_alerts)
+    b = c.add_subparsers(dest="alerts_command", metavar="{backtest}").add_parser(
+        "backtest",
+        help="print, as JSON lines, every alert spike rules would have sent over past counts",
+    )
+    b.add_argument(
+        "csv", nargs="?", help="a CSV of timestamp,count rows, any bin size (default: the store)"
+    )
+    b.add_argument("--rule", help="only this spike rule (with a CSV: default settings)")
+    b.add_argument("--since", help="how far back: 90d (the store's default), 12h, 2w…")
+    b.add_argument("--sensitivity", choices=["quiet", "normal", "eager"], help="try another")
+    b.set_defaults(handler=cmd_alerts_backtest)
 
     c = sub.add_parser("push", help="send the client digests that are due now")
     c.add_argument("--client", action="append", help="only this client id (repeatable)")
@@ -277,6 +288,53 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     print(report.summary())
     if report.sent.error:
         print(f"  mail server: {report.sent.error} (mail kept in the outbox for later)")
+    return 0
+
+
+def cmd_alerts_backtest(args: argparse.Namespace) -> int:
+    """Every alert a spike rule would have sent: JSON lines on stdout, a summary on stderr."""
+    from data import alert_rules
+    from notify import backtest
+
+    since = backtest.parse_since(args.since) if args.since else None
+    runs = []
+    if args.csv:
+        path = Path(args.csv)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise TidingsError(f"{path}: cannot read: {e}") from None
+        rules = [backtest.DEFAULT_RULE]
+        if args.rule:
+            config = _load(args)
+            with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+                rules = backtest.spike_rules(alert_rules.in_effect(config, db), args.rule)
+        series = backtest.csv_series(text, str(path), path.stem)
+        start = series.last_end - since if since else None
+        runs = [(rule, [series], start) for rule in rules]
+    else:
+        config = _load(args)
+        since = since or backtest.parse_since("90d")
+        now = store.utcnow()
+        with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+            rules = backtest.spike_rules(alert_rules.in_effect(config, db), args.rule)
+            runs = [
+                (rule, backtest.store_series(db, rule, config.watch, now, since), now - since)
+                for rule in rules
+            ]
+        if not rules:
+            print(f"No spike rule: add one to {config.path} or on the dashboard.", file=sys.stderr)
+    for rule, series, start in runs:
+        if args.sensitivity:
+            rule = rule.model_copy(update={"sensitivity": args.sensitivity})
+        alerts = backtest.backtest(rule, series, start)
+        for alert in alerts:
+            print(json.dumps(alert.as_json(), ensure_ascii=False))
+        keys = len(series)
+        print(
+            f"{rule.name} ({rule.sensitivity}): {len(alerts)} alert(s) for {keys} key(s)",
+            file=sys.stderr,
+        )
     return 0
 
 
