@@ -33,14 +33,19 @@ class Condition:
 # spikes:
 # 1. What is usual now? The median of the same window at the same time of day (±30 minutes)
 #    over the last seven days, or over the same weekday of past weeks when that is higher
-#    (weekly seasonality: a busy Saturday is usual on Saturdays).
-# 2. How far above usual does this term go on an ordinary day? Its highest excursion of each
-#    past day, as a log-ratio to what was usual then; the usual daily peak is the quartile
-#    below which three days in four stay. One past spike moves one day of many: it does not
-#    mask the next.
+#    (weekly seasonality: a busy Saturday is usual on Saturdays). Medians: a past spike does
+#    not raise what is usual.
+# 2. How far above usual does this term go on an ordinary day? Each past day's highest
+#    excursion, the log-ratio of a window to what was usual for it, both offset by the term's
+#    mean window count (so a rise from 2 to 8 at night weighs less than from 200 to 800 by
+#    day). The usual daily peak is the level nine days in ten stay below (three in four when
+#    eager); the window must exceed it. Real mention counts burst far beyond any Poisson or
+#    negative binomial tail several times a month; this measures the bursts of this term.
+#    A past spike moves one day of many: it does not mask the next.
 # 3. Is it beyond chance at this count? A negative binomial whose dispersion is estimated from
-#    the baseline (median absolute deviation), so 6 mentions against 1 is not a spike by luck
-#    and thousands an hour are judged by their own noise, not Poisson's.
+#    the baseline (median absolute deviation of the log-ratios, less Poisson's share), so 6
+#    mentions against 2 is not a spike by luck and thousands an hour are judged by their own
+#    noise, not Poisson's.
 STEP = timedelta(minutes=5)
 _HOUR, _DAY, _WEEK = 12, 288, 2016  # in steps
 _SMOOTH = (-6, 0, 6)  # the same time of past days, and 30 minutes either side
@@ -62,8 +67,8 @@ class Sensitivity:
 
 
 SENSITIVITIES = {
-    "quiet": Sensitivity(peak_quantile=0.75, beyond_peak=2.0, min_ratio=2.0, p_value=1e-4),
-    "normal": Sensitivity(peak_quantile=0.75, beyond_peak=1.3, min_ratio=1.5, p_value=1e-3),
+    "quiet": Sensitivity(peak_quantile=0.9, beyond_peak=1.5, min_ratio=2.0, p_value=1e-4),
+    "normal": Sensitivity(peak_quantile=0.9, beyond_peak=1.0, min_ratio=1.5, p_value=1e-3),
     "eager": Sensitivity(peak_quantile=0.75, beyond_peak=1.0, min_ratio=1.25, p_value=1e-2),
 }
 
