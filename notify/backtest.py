@@ -27,12 +27,14 @@ from notify.rules import STEP
 @dataclass(frozen=True, slots=True)
 class StepCounts:
     """Mentions of one key per 5-minute step: per_step[i] in the step ending at
-    first_end + i·STEP. `bin` is how far apart the source's own counts were."""
+    first_end + i·STEP. `bin` is how far apart the source's own counts were, `source` where
+    they came from (for errors)."""
 
     key: str
     first_end: datetime
     per_step: np.ndarray
     bin: timedelta = STEP
+    source: str = ""
 
     @property
     def last_end(self) -> datetime:
@@ -69,8 +71,9 @@ def backtest(
     for s in series:
         if s.bin > window:
             raise TidingsError(
-                f"{s.key}: counts are {_duration(s.bin)} apart, longer than rule {rule.name}'s "
-                f"{rule.window_hours}-hour window: use a rule with window_hours of at least that"
+                f"{s.source or s.key}: counts are {_duration(s.bin)} apart, longer than rule "
+                f"{rule.name}'s {rule.window_hours}-hour window: use a rule with window_hours "
+                "of at least that"
             )
         if (s.first_end - origin) % STEP:
             raise ValueError("backtest: every series must share one 5-minute grid")
@@ -174,7 +177,7 @@ def csv_series(text: str, name: str, key: str) -> StepCounts:
     index = np.array([_ceil_steps(t + bin_ - first_end) for t in times])
     per_step = np.zeros(int(index[-1]) + 1, dtype=np.int64)
     np.add.at(per_step, index, [n for _, n in rows])
-    return StepCounts(key, first_end, per_step, bin_)
+    return StepCounts(key, first_end, per_step, bin_, name)
 
 
 def _timestamp(text: str) -> datetime | None:

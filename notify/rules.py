@@ -31,10 +31,10 @@ class Condition:
 # Spike detection. Counts are kept per 5-minute step and a spike rule is evaluated every step,
 # on its window (`window_hours`) ending now. Three questions, each robust to the term's own past
 # spikes:
-# 1. What is usual now? The median of the same window at the same time of day (±30 minutes)
-#    over the last seven days, or over the same weekday of past weeks when that is higher
-#    (weekly seasonality: a busy Saturday is usual on Saturdays). Medians: a past spike does
-#    not raise what is usual.
+# 1. What is usual now? The same window at the same time of day (±30 minutes) over the last
+#    seven days, or on the same weekday of past weeks when that is higher (weekly seasonality:
+#    a busy Saturday is usual on Saturdays); each the mean of the middle half of its values,
+#    so a past spike does not raise what is usual.
 # 2. How far above usual does this term go on an ordinary day? Each past day's highest
 #    excursion, the log-ratio of a window to what was usual for it, both offset by the term's
 #    mean window count (so a rise from 2 to 8 at night weighs less than from 200 to 800 by
@@ -158,29 +158,35 @@ def _mean_window(prefix: np.ndarray, pos: np.ndarray, w: int) -> np.ndarray:
 def _usual(
     prefix: np.ndarray, pos: np.ndarray, w: int, weeks: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The usual count of the window ending at each position: the median of the past days at
-    this time (±30 minutes), or of this weekday in past weeks when that is higher."""
+    """The usual count of the window ending at each position: the past days at this time
+    (±30 minutes), or this weekday in past weeks when that is higher."""
     day_lags = np.arange(1, _DAILY_LAGS + 1) * _DAY
     week_lags = np.arange(1, weeks + 1) * _WEEK
-    daily, day_n = _lagged_median(prefix, pos, w, day_lags)
-    weekly, week_n = _lagged_median(prefix, pos, w, week_lags)
+    daily, day_n = _lagged_midmean(prefix, pos, w, day_lags)
+    weekly, week_n = _lagged_midmean(prefix, pos, w, week_lags)
     use_weeks = (week_n >= 2) & (weekly > daily)
     level = np.where(use_weeks, weekly, daily)
     level = np.where(day_n >= _MIN_DAYS, level, np.nan)
     return level, np.where(use_weeks, week_n, 0), day_n
 
 
-def _lagged_median(
+def _lagged_midmean(
     prefix: np.ndarray, pos: np.ndarray, w: int, lags: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the middle half of the windows `lags` before each position (±30 minutes):
+    robust to a quarter of them spiking, and not biased low at small counts as a median is.
+    With it, how many of the lags have data."""
     shifts = (lags[:, None] - np.asarray(_SMOOTH)[None, :]).ravel()
-    at = pos[:, None] - shifts[None, :]
-    values = _window(prefix, at, w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no history yet
-        median = np.nanmedian(values, axis=1)
+    values = _window(prefix, pos[:, None] - shifts[None, :], w)
+    ordered = np.sort(values, axis=1)  # NaN (no data yet) last
+    n = (~np.isnan(values)).sum(axis=1)
+    rank = np.arange(values.shape[1])[None, :]
+    cut = n[:, None] // 4
+    middle = (rank >= cut) & (rank < n[:, None] - cut)
+    total = np.where(middle, ordered, 0.0).sum(axis=1)
+    midmean = np.where(n > 0, total / np.maximum(middle.sum(axis=1), 1), np.nan)
     centre = pos[:, None] - lags[None, :]
-    return median, (centre >= 1).sum(axis=1)
+    return midmean, (centre >= 1).sum(axis=1)
 
 
 def _usual_peak(
