@@ -133,7 +133,11 @@ def spike_scores(rule: AlertRule, counts: Sequence[int], ends: Sequence[int]) ->
         off = offset[at[candidates]]
         threshold[candidates] = (expected[candidates] + off) * np.exp(beyond) - off
         for k in candidates[excursion[at[candidates]] > beyond]:
-            dispersion = _dispersion(obs_all, level, at[k], w, days)
+            # The usual count is itself estimated from a few past windows: at small counts
+            # that uncertainty (a gamma of their total, as in a Bayesian Poisson) adds to
+            # the baseline's own dispersion.
+            windows = max(int(week_n[at[k]] or day_n[at[k]]), 1)
+            dispersion = _dispersion(obs_all, level, at[k], w, days) + 1 / (windows * usual[k])
             p[k] = nb_tail(int(observed[k]), usual[k], dispersion)
             fires[k] = p[k] < sens.p_value
     return SpikeScores(
@@ -162,8 +166,8 @@ def _usual(
     (±30 minutes), or this weekday in past weeks when that is higher."""
     day_lags = np.arange(1, _DAILY_LAGS + 1) * _DAY
     week_lags = np.arange(1, weeks + 1) * _WEEK
-    daily, day_n = _lagged_midmean(prefix, pos, w, day_lags)
-    weekly, week_n = _lagged_midmean(prefix, pos, w, week_lags)
+    daily, day_n = _lagged_midmean(prefix, pos, w, day_lags, _SMOOTH)
+    weekly, week_n = _lagged_midmean(prefix, pos, w, week_lags, _SMOOTH)
     use_weeks = (week_n >= 2) & (weekly > daily)
     level = np.where(use_weeks, weekly, daily)
     level = np.where(day_n >= _MIN_DAYS, level, np.nan)
@@ -171,12 +175,12 @@ def _usual(
 
 
 def _lagged_midmean(
-    prefix: np.ndarray, pos: np.ndarray, w: int, lags: np.ndarray
+    prefix: np.ndarray, pos: np.ndarray, w: int, lags: np.ndarray, smooth: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The mean of the middle half of the windows `lags` before each position (±30 minutes):
     robust to a quarter of them spiking, and not biased low at small counts as a median is.
     With it, how many of the lags have data."""
-    shifts = (lags[:, None] - np.asarray(_SMOOTH)[None, :]).ravel()
+    shifts = (lags[:, None] - np.asarray(smooth)[None, :]).ravel()
     values = _window(prefix, pos[:, None] - shifts[None, :], w)
     ordered = np.sort(values, axis=1)  # NaN (no data yet) last
     n = (~np.isnan(values)).sum(axis=1)

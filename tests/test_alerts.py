@@ -79,10 +79,10 @@ def test_a_spike_fires_exactly_one_alert_and_a_second_evaluation_does_not(tmp_pa
     assert run_alerts(config, NOW + timedelta(minutes=5)).fired == []
     assert len(smtp.messages) == 1
     msg = smtp.messages[0]
-    assert msg["Subject"] == "12× the usual negative mentions of Nimbus Notes in the last hour"
+    assert msg["Subject"] == "14× the usual negative mentions of Nimbus Notes in the last hour"
     assert msg["X-Envelope-To"] == "ops@example.com" and msg["Message-ID"].endswith("@tidings>")
     text = msg.get_body(("plain",)).get_content()
-    assert "usually 1.0 at this hour and weekday over 4 week(s)" in text
+    assert "usually 0.9 at this hour and weekday over 4 week(s)" in text
 
 
 def test_a_cleared_spike_can_fire_again_after_its_cool_down(tmp_path, smtp):
@@ -239,7 +239,7 @@ def test_comparison_with_a_competitor(tmp_path, smtp):
 
 
 def test_hourly_digest_gathers_alerts_into_one_mail(tmp_path, smtp):
-    rule = {**SPIKE, "delivery": "hourly"}
+    rule = {**SPIKE, "delivery": "hourly", "sensitivity": "eager"}  # 6 against 1 a week
     match = {
         "name": "refunds",
         "kind": "match",
@@ -283,7 +283,7 @@ def test_dry_run_says_what_would_fire_and_changes_nothing(tmp_path, smtp, capsys
     assert main(["--config", str(path), "alerts", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert (
-        "negative-spike (spike) would fire: 12× the usual negative mentions of Nimbus Notes" in out
+        "negative-spike (spike) would fire: 14× the usual negative mentions of Nimbus Notes" in out
     )
     assert "why: 12 negative mentions in the last hour" in out and "to: ops@example.com" in out
     with store.connect(config.db_path) as db:
