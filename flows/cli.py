@@ -349,7 +349,10 @@ def cmd_push(args: argparse.Namespace) -> int:
         print(f"{cid}: digest queued")
     for cid, why in report.skipped.items():
         print(f"{cid}: not now ({why})")
-    print(f"{report.summary()}; mail sent {report.mail.sent}, retrying {report.mail.retrying}")
+    print(
+        f"{report.summary()}; mail sent {report.mail.sent}, retrying {report.mail.retrying}, "
+        f"failed {report.mail.failed}"
+    )
     return 0
 
 
@@ -367,7 +370,7 @@ def cmd_clients(args: argparse.Namespace) -> int:
         db.begin()
         saved, rejected = clients.import_csv(db, text, store.utcnow())
         db.commit()
-    print(f"{args.csv}: {saved} client(s) imported, {len(rejected)} row(s) rejected")
+    print(f"{args.csv}: {saved} client(s) imported, {len(rejected)} problem(s)")
     for line in rejected:
         print(f"  {line}")
     return 0 if not rejected else 1
@@ -443,14 +446,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nlp.query import name_masker
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        sentiments, intents, silver = corrections.training_data(db)
+        sentiments, intents, _ = corrections.training_data(db)
     mask = name_masker(config.watch)
     try:
         trained = model.train(
             config.models_dir,
             [(mask(t), label) for t, label in sentiments],
             [(mask(t), wanted) for t, wanted in intents],
-            [(mask(t), wanted) for t, wanted in silver] if intents else (),
         )
     except OSError as e:
         raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
@@ -458,10 +460,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"Trained {trained.version} from the rated sentences, {len(sentiments)} sentiment and "
         f"{len(intents)} intent corrections ({trained.path})."
     )
+    for line in held_out_lines(trained.metrics.get("corrections_held_out") or {}):
+        print(line)
     if args.rescore:
         return cmd_rescore(args)
     print("New mentions are scored with it; `tidings rescore` re-scores the stored ones.")
     return 0
+
+
+def held_out_lines(figures: dict) -> list[str]:
+    """What training measured on the corrections it held out (a fifth), before and after."""
+    before, after = figures.get("before") or {}, figures.get("after") or {}
+    lines = []
+    for reading, per in after.items():
+        now, then = per.get("all") or {}, (before.get(reading) or {}).get("all") or {}
+        for key in ("f1", "macro_f1"):
+            if key in now:
+                was = f"{then[key]:.2f}" if key in then else "—"
+                lines.append(
+                    f"  {reading}: {key.replace('_', '-')} {was} → {now[key]:.2f} on "
+                    f"{now.get('n', '?')} held-out corrections "
+                    f"(before: {figures.get('before_version', 'the previous model')})"
+                )
+    return lines
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:

@@ -70,7 +70,7 @@ def test_clients_import_reports_rejected_rows_and_exits_1(tmp_path, capsys):
     csv.write_text("id,name,email,interests\nana,Ana,ana@example.com,design;type\nbo,Bo,nope,x\n")
     assert main(["--config", str(path), "clients", str(csv)]) == 1
     out = capsys.readouterr().out
-    assert f"{csv}: 1 client(s) imported, 1 row(s) rejected" in out
+    assert f"{csv}: 1 client(s) imported, 1 problem(s)" in out
     assert "row 3 (nope): email: not an email address" in out
     assert main(["--config", str(path), "clients", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv: cannot read" in capsys.readouterr().err
