@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -94,7 +94,19 @@ def backtest(
             c = rules.spike_condition(rule, s.key, scores, int(i), competitor)
             at = firing.setdefault(offset + int(ends[i]) - 1, {})
             at[s.key] = (c, int(scores.observed[i]), float(scores.expected[i]))
-    keys = [s.key for s in series]
+    return replay(rule, [s.key for s in series], firing, origin, last_tick)
+
+
+def replay(
+    rule: AlertRule,
+    keys: Sequence[str],
+    firing: Mapping[int, Mapping[str, tuple[rules.Condition, int, float]]],
+    origin: datetime,
+    last_tick: int,
+) -> list[BacktestAlert]:
+    """The alerts sent when the conditions in `firing` (tick -> key -> condition, observed,
+    expected; tick t is the evaluation at origin + t·STEP) meet the rule's cool-down at every
+    step up to `last_tick`, as `rules.to_fire` decides live."""
     states: dict[tuple[str, str], AlertState] = {}
     out = []
     for tick in range(min(firing, default=last_tick + 1), last_tick + 1):

@@ -37,8 +37,8 @@ class Condition:
 #    so a past spike does not raise what is usual.
 # 2. How far above usual does this term go on an ordinary day? Each past day's highest
 #    excursion, the log-ratio of a window to what was usual for it, both offset by the term's
-#    mean window count (so a rise from 2 to 8 at night weighs less than from 200 to 800 by
-#    day). The usual daily peak is the level nine days in ten stay below (three in four when
+#    mean window count up to 100 (so a rise from 2 to 8 at night weighs less than from 20 to
+#    80 by day). The usual daily peak is the level nine days in ten stay below (three in four when
 #    eager); the window must exceed it. Real mention counts burst far beyond any Poisson or
 #    negative binomial tail several times a month; this measures the bursts of this term.
 #    A past spike moves one day of many: it does not mask the next.
@@ -50,6 +50,10 @@ STEP = timedelta(minutes=5)
 _HOUR, _DAY, _WEEK = 12, 288, 2016  # in steps
 _SMOOTH = (-6, 0, 6)  # the same time of past days, and 30 minutes either side
 _DAILY_LAGS = 7
+# Excursions are log-ratios offset by the term's mean window count, up to this many: beyond
+# it Poisson noise (a tenth of it) is smaller than real mention counts' own, and a larger
+# offset would only hide a night-time spike of a busy term.
+_OFFSET_CAP = 100.0
 _MIN_DAYS = 2  # days of history before the usual level is known
 _MIN_PEAK_DAYS = 3  # days of excursions before the usual daily peak is known
 EXPECTED_FLOOR = 0.1  # a term usually silent at this hour can still spike
@@ -114,7 +118,7 @@ def spike_scores(rule: AlertRule, counts: Sequence[int], ends: Sequence[int]) ->
     pos = np.arange(lo, int(ends.max()) + 1 if len(ends) else lo)
     level, week_n, day_n = _usual(prefix, pos, w, rule.baseline_weeks)
     obs_all = _window(prefix, pos, w)
-    offset = np.maximum(1.0, _mean_window(prefix, pos, w))
+    offset = np.clip(_mean_window(prefix, pos, w), 1.0, _OFFSET_CAP)
     excursion = np.log((obs_all + offset) / (level + offset))
     at = ends - lo  # index of each end in pos
     observed = obs_all[at]
