@@ -198,10 +198,11 @@ def mention(i, when):
                    "Nimbus Notes again", None, when, None)  # fmt: skip
 
 
-def test_backtest_over_the_store_finds_the_spike_the_live_rule_fires_on(tmp_path, capsys):
+def store_with_a_spike(tmp_path, now):
+    """Two mentions an hour of Nimbus Notes for thirty days, and forty in the hour three days
+    ago; a config with a spike rule for ours and one for competitors."""
     rng = np.random.default_rng(10)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    minutes = rng.uniform(0, 24 * 60 * 30, 30 * 24 * 2)  # two an hour for thirty days
+    minutes = rng.uniform(0, 24 * 60 * 30, 30 * 24 * 2)
     spike_at = now - timedelta(days=3)
     times = [now - timedelta(minutes=float(m)) for m in minutes]
     times += [spike_at - timedelta(minutes=1 + i) for i in range(40)]
@@ -211,8 +212,7 @@ def test_backtest_over_the_store_finds_the_spike_the_live_rule_fires_on(tmp_path
         store.upsert_mentions(db, mentions, now)
         scores = [Score(m.id, "v", ("Nimbus Notes",), -0.6, "negative") for m in mentions]
         store.upsert_scores(db, scores, now)
-    config = tmp_path / "tidings.toml"
-    config.write_text(
+    toml = (
         f'[database]\npath = "{db_path}"\n'
         + "".join(
             f'[[watch]]\nname = "{w["name"]}"\nkind = "{w.get("kind", "brand")}"\n'
@@ -222,6 +222,13 @@ def test_backtest_over_the_store_finds_the_spike_the_live_rule_fires_on(tmp_path
         + '[[alerts]]\nname = "ours"\nkind = "spike"\nrecipients = ["ops@example.com"]\n'
         + '[[alerts]]\nname = "theirs"\nkind = "competitor"\nrecipients = ["ops@example.com"]\n'
     )
+    return toml, spike_at
+
+
+def test_backtest_over_the_store_finds_the_spike_the_live_rule_fires_on(tmp_path, capsys):
+    toml, spike_at = store_with_a_spike(tmp_path, datetime.now(UTC).replace(microsecond=0))
+    config = tmp_path / "tidings.toml"
+    config.write_text(toml)
     assert main(["--config", str(config), "alerts", "backtest", "--since", "20d"]) == 0
     out, err = capsys.readouterr()
     found = [json.loads(line) for line in out.splitlines()]
@@ -246,3 +253,22 @@ def test_backtest_over_the_store_finds_the_spike_the_live_rule_fires_on(tmp_path
     assert (
         "--rule: no alert rule named 'nope' (spike rules: ours, theirs)" in capsys.readouterr().err
     )
+
+
+def test_alerts_page_backtests_a_rule_before_it_is_saved(tmp_path, monkeypatch):
+    from data import alert_rules
+    from data.config import load_config
+    from tests.conftest import open_view
+
+    toml, _ = store_with_a_spike(tmp_path, datetime.now(UTC).replace(microsecond=0))
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "alerts")
+    at.radio[0].set_value("quiet")
+    backtest_button = next(b for b in at.button if b.label.startswith("Backtest"))
+    backtest_button.click().run()
+    assert not at.exception
+    assert at.info[0].value.startswith("ours (quiet) would have sent 1 alert(s) in the last 90")
+    assert at.info[0].value.endswith(": Nimbus Notes 1.")
+    with store.connect(tmp_path / "tidings.duckdb") as db:  # nothing saved
+        assert alert_rules.edits(db) == {}
+        (ours, _) = alert_rules.in_effect(load_config(tmp_path / "tidings.toml"), db)
+    assert ours.sensitivity == "normal"

@@ -1,10 +1,13 @@
 """Alerts: the rules (editable here), the spikes firing, and every mail sent or waiting."""
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import mention_detail, reads
 from data import alert_rules, store
+from notify import backtest
 
 st.title("Alerts")
 mention_detail.ask_actor()
@@ -23,6 +26,41 @@ if not failed.empty:
         f"{len(failed)} mail(s) could not be delivered and will not be retried; "
         "the reason is in the outbox below."
     )
+
+BACKTEST_DAYS = 90
+
+
+def _backtest(definition: dict) -> None:
+    """How many alerts a rule, as edited and not yet saved, would have sent lately."""
+    # A rule still without recipients can be tried before anyone is chosen to receive it.
+    trial = {**definition, "recipients": definition["recipients"] or ["nobody@example.com"]}
+    try:
+        rule = alert_rules.validate(cfg, trial)
+    except ValueError as e:
+        st.error(f"Not backtested: {e}")
+        return
+    if rule.kind not in ("spike", "competitor"):
+        st.info("The backtest replays spike rules; this one fires on single mentions.")
+        return
+    now = store.utcnow()
+    since = timedelta(days=BACKTEST_DAYS)
+    with st.spinner("Replaying the last 90 days every 5 minutes…"):
+        with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+            series = backtest.store_series(db, rule, cfg.watch, now, since)
+        alerts = backtest.backtest(rule, series, now - since)
+    per_key = pd.Series([a.key for a in alerts], dtype=object).value_counts()
+    which = ", ".join(f"{k} {n}" for k, n in per_key.items())
+    st.info(
+        f"{rule.name} ({rule.sensitivity}) would have sent {len(alerts)} alert(s) in the last "
+        f"{BACKTEST_DAYS} days" + (f": {which}." if which else ".")
+    )
+    if alerts:
+        st.dataframe(
+            pd.DataFrame([a.as_json() for a in alerts]).drop(columns="rule"),
+            hide_index=True,
+            width="stretch",
+        )
+
 
 st.subheader("Rules")
 if rules:
@@ -80,6 +118,13 @@ with st.expander("Edit a rule, or add one"):
         window = c2.number_input("Window (h)", 1, 168, value=int(d.get("window_hours", 1)))
         minimum = c3.number_input("Min mentions", 1, value=int(d.get("min_mentions", 5)))
         negative = c4.checkbox("Negative only", value=d.get("negative_only", False))
+        sensitivities = ["quiet", "normal", "eager"]
+        sensitivity = st.radio(
+            "Spike sensitivity: quiet alerts only on the largest spikes, eager on smaller ones",
+            sensitivities,
+            index=sensitivities.index(d.get("sensitivity", "normal")),
+            horizontal=True,
+        )
         st.caption("Match rules")
         c1, c2, c3 = st.columns(3)
         any_terms = c1.text_input("Any of these words", ", ".join(d.get("any_terms", [])))
@@ -95,11 +140,14 @@ with st.expander("Edit a rule, or add one"):
             "Escalate to (comma-separated)", ", ".join(d.get("escalate_to", []))
         )
         save = st.form_submit_button("Save rule", type="primary")
+        check = st.form_submit_button(
+            f"Backtest: alerts it would have sent in the last {BACKTEST_DAYS} days"
+        )
 
     def _list(text: str) -> list[str]:
         return [part.strip() for part in text.split(",") if part.strip()]
 
-    if save:
+    if save or check:
         definition = {
             **d,
             "name": (base.name if base else name.strip()),
@@ -108,8 +156,11 @@ with st.expander("Edit a rule, or add one"):
             "cooldown_hours": cooldown, "window_hours": window, "min_mentions": minimum,
             "negative_only": negative, "any_terms": _list(any_terms),
             "sentiment": sentiment or None, "min_reach": reach or None, "sla_hours": sla,
-            "escalate_to": _list(escalate),
+            "escalate_to": _list(escalate), "sensitivity": sensitivity,
         }  # fmt: skip
+    if check:
+        _backtest(definition)
+    if save:
         try:
             rule = alert_rules.validate(cfg, definition)
         except ValueError as e:
