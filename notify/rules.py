@@ -185,14 +185,20 @@ def _lagged_midmean(
     robust to a quarter of them spiking, and not biased low at small counts as a median is.
     With it, how many of the lags have data."""
     shifts = (lags[:, None] - np.asarray(smooth)[None, :]).ravel()
-    values = _window(prefix, pos[:, None] - shifts[None, :], w)
-    ordered = np.sort(values, axis=1)  # NaN (no data yet) last
-    n = (~np.isnan(values)).sum(axis=1)
-    rank = np.arange(values.shape[1])[None, :]
-    cut = n[:, None] // 4
-    middle = (rank >= cut) & (rank < n[:, None] - cut)
-    total = np.where(middle, ordered, 0.0).sum(axis=1)
-    midmean = np.where(n > 0, total / np.maximum(middle.sum(axis=1), 1), np.nan)
+    rank = np.arange(len(shifts))[None, :]
+    midmean = np.empty(len(pos))
+    rows = max(1, 1_000_000 // len(shifts))  # a year of weekly lags stays small in memory
+    for start in range(0, len(pos), rows):
+        at = pos[start : start + rows]
+        values = _window(prefix, at[:, None] - shifts[None, :], w)
+        ordered = np.sort(values, axis=1)  # NaN (no data yet) last
+        n = (~np.isnan(values)).sum(axis=1)
+        cut = n[:, None] // 4
+        middle = (rank >= cut) & (rank < n[:, None] - cut)
+        total = np.where(middle, ordered, 0.0).sum(axis=1)
+        midmean[start : start + rows] = np.where(
+            n > 0, total / np.maximum(middle.sum(axis=1), 1), np.nan
+        )
     centre = pos[:, None] - lags[None, :]
     return midmean, (centre >= 1).sum(axis=1)
 
