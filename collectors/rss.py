@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from calendar import timegm
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import feedparser
 
 from collectors import offload
+from collectors.dates import from_struct
 from collectors.http import FetchError, Http, conditional_headers
 from collectors.search import ITEM_SHAPE_ERRORS
 from data.config import Source
@@ -82,8 +82,9 @@ def _entry(entry: dict, source: str, now: datetime) -> Mention | None:
         return None
     url = safe_url(entry.get("link"))
     native_id = entry.get("id") or url or _digest(title, text)
-    when = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = datetime.fromtimestamp(timegm(when), UTC) if when else now
+    # feedparser reads the date with every handler it has, ours for other languages among
+    # them (collectors.dates); a date none can read is unknown, never silently "now".
+    when = from_struct(entry.get("published_parsed") or entry.get("updated_parsed"))
     return Mention(
         source=source,
         native_id=native_id,
@@ -91,8 +92,9 @@ def _entry(entry: dict, source: str, now: datetime) -> Mention | None:
         title=title,
         text=text,
         author=html_to_text(entry.get("author") or publisher(entry)) or None,
-        published=min(published, now),
+        published=min(when, now) if when else now,
         reach=None,
+        published_known=when is not None,
     )
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
 from collectors import offload
+from collectors.dates import read_date
 from collectors.http import FetchError, Http, conditional_headers
 from collectors.search import ITEM_SHAPE_ERRORS, iso
 from data.config import Selectors, Source
@@ -56,6 +56,7 @@ def _item(
         url
         or "sha1:" + hashlib.sha1(f"{title}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
     )
+    when = _date(item, selectors.date)
     return Mention(
         source=source,
         native_id=native_id,
@@ -63,7 +64,8 @@ def _item(
         title=title or text[:120],
         text=text,
         author=(_text(item, selectors.author) if selectors.author else "") or None,
-        published=min(_date(item, selectors.date) or now, now),
+        published=min(when, now) if when else now,
+        published_known=when is not None,
     )
 
 
@@ -82,13 +84,10 @@ def _date(item: Tag, selector: str | None) -> datetime | None:
     if found is None:
         return None
     raw = str(found.get("datetime") or found.get_text(strip=True))
-    for parse in (iso, parsedate_to_datetime):
-        try:
-            when = parse(raw)
-        except (TypeError, ValueError):
-            continue
-        return when if when.tzinfo else when.replace(tzinfo=UTC)
-    return None
+    try:
+        return iso(raw)
+    except (TypeError, ValueError):
+        return read_date(raw)  # RFC 822, or day and month names in another language
 
 
 async def collect(

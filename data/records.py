@@ -20,6 +20,8 @@ class Mention:
     published: datetime  # timezone-aware UTC
     reach: int | None = None  # followers, points, karma… as the source gives it
     shared_url: str | None = None  # the link a post shares, if any: cross-posts are linked by it
+    # False: the source gave no date we could read, and `published` is when we fetched it.
+    published_known: bool = True
 
     @property
     def id(self) -> str:
@@ -65,6 +67,8 @@ class SourceState:
     skipped_last_fetch: int = 0  # items that did not have the shape we expect
     needs_credentials: bool = False  # the source answered 401/403
     cursors: dict[str, str] = field(default_factory=dict)  # per query: where the last pass ended
+    encoding_guessed: str | None = None  # the feed declared no usable encoding: we guessed this
+    unexpected_samples: tuple[str, ...] = ()  # the first few skipped items, raw and cut short
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class Fetched:
     skipped: int = 0  # items skipped because their shape was not what we expect
     needs_credentials: bool = False
     seen: int | None = None  # items the source returned, when `mentions` holds fewer
+    encoding_guessed: str | None = None  # the encoding we detected, when none was declared
+    samples: tuple[str, ...] = ()  # the first few skipped items, raw and cut short
 
     @property
     def items_seen(self) -> int:

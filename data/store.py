@@ -162,6 +162,7 @@ def upsert_mentions(
             "article": [m.source in knowledge for m in mentions],
             "fingerprint": pa.array([fingerprints.get(m.id) for m in mentions], pa.binary()),
             "bands": pa.array([bands.get(m.id) for m in mentions], pa.list_(pa.uint64())),
+            "published_known": pa.array([m.published_known for m in mentions], pa.bool_()),
         }
     )
     db.register("incoming_mentions", table)
@@ -350,8 +351,8 @@ def save_source_states(db: duckdb.DuckDBPyConnection, states: Sequence[SourceSta
         """
         INSERT OR REPLACE INTO sources (id, etag, last_modified, last_attempt_at,
             last_success_at, last_error, consecutive_failures, next_fetch_at, items_last_fetch,
-            skipped_last_fetch, needs_credentials, cursors)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            skipped_last_fetch, needs_credentials, cursors, encoding_guessed, unexpected_samples)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             (
@@ -367,6 +368,8 @@ def save_source_states(db: duckdb.DuckDBPyConnection, states: Sequence[SourceSta
                 s.skipped_last_fetch,
                 s.needs_credentials,
                 json.dumps(s.cursors, sort_keys=True),
+                s.encoding_guessed,
+                json.dumps(list(s.unexpected_samples)),
             )
             for s in states
         ],
@@ -573,7 +576,10 @@ def source_health(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                     ELSE 'error' END AS health,
                s.last_success_at, s.last_attempt_at, s.consecutive_failures,
                s.last_error, s.next_fetch_at, s.items_last_fetch, s.skipped_last_fetch,
-               (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions
+               s.encoding_guessed, s.unexpected_samples,
+               (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions,
+               (SELECT count(*) FROM mentions m
+                WHERE m.source = s.id AND NOT m.published_known) AS dates_unknown
         FROM sources s ORDER BY s.consecutive_failures DESC, s.id
         """
     ).df()

@@ -40,7 +40,7 @@ def step_counts(
             SELECT t AS term, min(published) AS seen
             FROM (SELECT published, coalesce(story_key, id) AS story, sentiment_label,
                          unnest(terms) AS t
-                  FROM scored_mentions WHERE published < ?)
+                  FROM scored_mentions WHERE published < ? AND published_known)
             WHERE t IN (SELECT unnest(?::VARCHAR[])) AND (NOT ? OR sentiment_label = 'negative')
             GROUP BY t, story
         )

@@ -46,6 +46,13 @@ if not odd.empty:
         + ", ".join(f"{r.source} ({int(r.skipped_last_fetch)})" for r in odd.itertuples())
         + ". A source that changed its API shows up here first."
     )
+undated = table[table["dates_unknown"].fillna(0) > 0]
+if not undated.empty:
+    st.info(
+        "Items whose date could not be read: "
+        + ", ".join(f"{r.source} ({int(r.dates_unknown)})" for r in undated.itertuples())
+        + ". They are listed with an unknown date and count in no spike."
+    )
 
 st.dataframe(
     table,
@@ -57,6 +64,7 @@ st.dataframe(
         "last_error",
         "kind",
         "mentions",
+        "dates_unknown",
         "items_last_fetch",
         "skipped_last_fetch",
         "last_success_at",
@@ -72,6 +80,9 @@ st.dataframe(
         "health": "Health",
         "kind": "Kind",
         "mentions": st.column_config.NumberColumn("Mentions stored", format="%d"),
+        "dates_unknown": st.column_config.NumberColumn(
+            "Dates unknown", format="%d", help="Mentions stored without a date we could read"
+        ),
         "items_last_fetch": st.column_config.NumberColumn("Items last fetch", format="%d"),
         "skipped_last_fetch": st.column_config.NumberColumn(
             "Skipped (bad shape)", format="%d", help="Items that did not look as the API should"

@@ -1,0 +1,46 @@
+"""The Sources page says what the collectors met on the real web: dates they could not read,
+encodings they had to guess, items of a shape nobody expected (with samples to report)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from data import store
+from data.records import Mention, SourceState
+from tests.conftest import open_view
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+TOML = """
+[database]
+path = "{db}"
+[[sources]]
+id = "blog"
+url = "https://blog.example/feed.xml"
+[[sources]]
+id = "hn"
+kind = "hackernews"
+"""
+
+
+def sources_page(tmp_path, monkeypatch, states, mentions=()):
+    db_path = tmp_path / "tidings.duckdb"
+    with store.connect(db_path) as db:
+        store.upsert_mentions(db, list(mentions), NOW)
+        store.save_source_states(db, states)
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", TOML.format(db=db_path), "sources")
+    assert not at.exception, at.exception
+    return at
+
+
+def test_mentions_of_unknown_date_are_counted_per_source(tmp_path, monkeypatch):
+    undated = [
+        Mention("blog", f"n{i}", f"https://blog.example/{i}", "t", "x", None, NOW,
+                published_known=False)
+        for i in range(3)
+    ]  # fmt: skip
+    states = [SourceState("blog", last_success_at=NOW), SourceState("hn", last_success_at=NOW)]
+    at = sources_page(tmp_path, monkeypatch, states, undated)
+    notes = " ".join(i.value for i in at.info)
+    assert "Items whose date could not be read: blog (3)" in notes
+    table = at.dataframe[0].value.set_index("source")
+    assert table.loc["blog", "dates_unknown"] == 3 and table.loc["hn", "dates_unknown"] == 0
