@@ -35,11 +35,30 @@ st.caption(
     f"{len(queue):,} mention(s). Likely complaints and questions first, then by reach and "
     "recency. Select rows (click their left edge), then apply an action below."
 )
-picked_rows = st.dataframe(
+# The selection is kept as mention ids, never as row positions: handling a mention reorders
+# and shortens the queue, and a ticked position would then point at another mention.
+shown = queue["id"].tolist()
+where = {mid: row for row, mid in enumerate(shown)}
+chosen = [mid for mid in st.session_state.get("inbox_picked", []) if mid in where]
+st.session_state["inbox_picked"] = chosen
+st.session_state["inbox_shown"] = shown
+st.session_state["queue"] = {
+    "selection": {"rows": [where[mid] for mid in chosen], "columns": [], "cells": []}
+}
+
+
+def remember_selection() -> None:
+    """The rows just ticked, as the ids of the mentions they showed."""
+    rows = st.session_state["queue"]["selection"]["rows"]
+    ids = st.session_state.get("inbox_shown", [])
+    st.session_state["inbox_picked"] = [ids[r] for r in rows if 0 <= r < len(ids)]
+
+
+st.dataframe(
     table,
     hide_index=True,
     width="stretch",
-    on_select="rerun",
+    on_select=remember_selection,
     selection_mode="multi-row",
     column_config={
         "flag": "Needs",
@@ -55,7 +74,6 @@ picked_rows = st.dataframe(
     },
     key="queue",
 )
-chosen = queue["id"].iloc[picked_rows["selection"]["rows"]].tolist()
 
 with st.form("bulk"):
     c1, c2, c3 = st.columns([2, 2, 1])
@@ -73,6 +91,7 @@ if apply:
         st.warning(str(e))
     else:
         st.cache_data.clear()
+        st.session_state["inbox_picked"] = []  # done with: the next action starts afresh
         st.toast(f"{n} mention(s) updated.")
         st.rerun()
 

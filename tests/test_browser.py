@@ -1,0 +1,142 @@
+"""Dashboard pages as a person uses them: the real dashboard (`tidings dashboard`) on 127.0.0.1
+over a real store, driven in headless Chromium. Screenshots of each page are kept in tmp_path."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from data import inbox, store
+from data.records import Fetched, Mention, Score
+from flows.pipeline import store_pass
+from tests.conftest import make_config
+from tests.test_demo import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for
+
+ROW = 35  # pixels: the height of a header or a row in Streamlit's data grid
+
+
+def mention(i: int, now, source: str = "forum") -> Mention:
+    return Mention(
+        source, str(i), f"https://forum.example/{i}", f"Mention {i}", f"Nimbus Notes text {i}",
+        "ana", now - timedelta(hours=i), 100 - i,
+    )  # fmt: skip
+
+
+def fill(tmp_path: Path, failing: str | None = None, ok_sources: int = 1) -> Path:
+    """A store of eight complaints from `forum`, `ok_sources` healthy sources in all and,
+    if named, one failing source; returns the config file."""
+    now = store.utcnow()
+    ids = ["forum"] + [f"feed-{i:02d}" for i in range(1, ok_sources)]
+    sources = [{"id": s, "url": f"http://127.0.0.1:9/{s}.xml"} for s in ids]
+    if failing:
+        sources.append({"id": failing, "url": "http://127.0.0.1:9/gone.xml"})
+    config = make_config(tmp_path, sources)
+    ms = [mention(i, now) for i in range(8)]
+    scores = [
+        Score(m.id, "v", ("Nimbus Notes",), -0.5, "negative", intents={"complaint": 0.9})
+        for m in ms
+    ]
+    fetched = [Fetched(s, ms if s == "forum" else []) for s in ids]
+    if failing:
+        fetched.append(Fetched(failing, error="http://127.0.0.1:9/gone.xml: HTTP 404 Not Found"))
+    store_pass(config, list(config.sources), fetched, list(zip(ms, scores, strict=True)), {}, now)
+    path = tmp_path / "tidings.toml"
+    path.write_text(
+        f'[database]\npath = "{config.db_path}"\n[dashboard]\nport = {free_port()}\n'
+        + "".join(f'[[sources]]\nid = "{s["id"]}"\nurl = "{s["url"]}"\n' for s in sources)
+    )
+    return path
+
+
+@pytest.fixture
+def dashboard():
+    """Start `tidings dashboard` on a config; yields its address. Stopped with Ctrl-C."""
+    started = []
+
+    def start(config_file: Path) -> str:
+        port = int(config_file.read_text().split("port = ")[1].split()[0])
+        tidings = shutil.which("tidings", path=str(Path(sys.executable).parent))
+        proc = subprocess.Popen(
+            [tidings, "--config", str(config_file), "dashboard"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/_stcore/health", proc, 120)
+        return url
+
+    yield start
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+@pytest.fixture
+def browser():
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (make browser)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b.new_page(viewport={"width": 1400, "height": 1000})
+        b.close()
+
+
+def tick_row(page, row: int, grid: int = 0) -> None:
+    """Tick the selection box at the left edge of a data grid's row (0 = first row)."""
+    box = page.get_by_test_id("stDataFrame").nth(grid).bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + ROW + ROW * row + ROW / 2)
+
+
+def statuses(config_file: Path) -> dict[str, str]:
+    config_db = config_file.read_text().split('path = "')[1].split('"')[0]
+    with store.connect(config_db) as db:
+        queue = inbox.queue(db, inbox.STATUSES)
+    return dict(zip(queue["title"], queue["status"], strict=True))
+
+
+def test_inbox_selection_follows_the_mention_and_clears_after_an_action(
+    tmp_path, dashboard, browser
+):
+    config_file = fill(tmp_path)
+    page = browser
+    page.goto(dashboard(config_file) + "/inbox")
+    page.get_by_text("8 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # let the grid draw its rows
+    tick_row(page, 0)
+    page.get_by_role("button", name="Apply to 1 selected").wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "inbox-ticked.png"))
+    page.get_by_role("button", name="Apply to 1 selected").click()  # "Mark done", the default
+    page.get_by_text("7 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Apply to 0 selected").wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "inbox-after.png"))
+    assert statuses(config_file)["Mention 0"] == "done"
+
+    # A second click acts on nothing: the tick did not slide onto the next mention.
+    page.get_by_role("button", name="Apply to 0 selected").click()
+    page.get_by_text("Select at least one mention first.").wait_for(timeout=30_000)
+    assert statuses(config_file)["Mention 1"] == "new"
+
+    # Two mentions ticked, one action: exactly those two change, and the ticks go.
+    tick_row(page, 1)
+    page.get_by_role("button", name="Apply to 1 selected").wait_for(timeout=30_000)
+    tick_row(page, 3)
+    page.get_by_role("button", name="Apply to 2 selected").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Apply to 2 selected").click()
+    page.get_by_text("5 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Apply to 0 selected").wait_for(timeout=30_000)
+    done = {title for title, status in statuses(config_file).items() if status == "done"}
+    assert done == {"Mention 0", "Mention 2", "Mention 4"}
