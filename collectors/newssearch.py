@@ -9,7 +9,7 @@ from datetime import datetime
 
 from collectors import offload
 from collectors.http import FetchError, Http
-from collectors.rss import FeedError, read_feed
+from collectors.rss import FeedError, read
 from collectors.search import iso, min_interval, search_all
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -37,11 +37,15 @@ async def collect(
         params: dict[str, str | int] = {"q": q, "hl": "en-US", "gl": "US", "ceid": "US:en"}
         response = await http.get(url, params=params, min_interval=interval)
         try:
-            items, skipped = await offload.run(read_feed, response.body, source.id)
+            feed = await offload.run(
+                read, response.body, source.id, None, response.headers.get("content-type"),
+                response.url,
+            )  # fmt: skip
         except FeedError as e:
             raise FetchError(f"{url}: {e}") from None
-        fresh = [with_publisher(m) for m in items if m.published > oldest]
-        newest = max((m.published for m in fresh), default=oldest)
-        return fresh, newest.isoformat(), skipped
+        fresh = [with_publisher(m) for m in feed.mentions if m.published > oldest]
+        # An item of unknown date is dated now: it must not move the cursor past the others.
+        newest = max((m.published for m in fresh if m.published_known), default=oldest)
+        return fresh, newest.isoformat(), feed.skipped
 
     return await search_all(source, state, queries, search)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import feedparser
 
 from collectors import offload
+from collectors.charsets import choose_encoding
 from collectors.dates import from_struct
 from collectors.http import FetchError, Http, conditional_headers
 from collectors.search import ITEM_SHAPE_ERRORS
@@ -48,13 +50,42 @@ def parse_feed(body: bytes, source: str, now: datetime | None = None) -> list[Me
 def read_feed(body: bytes, source: str, now: datetime | None = None) -> tuple[list[Mention], int]:
     """The entries of a feed as mentions, and how many entries could not be read: one bad
     entry is skipped and counted, never the end of the feed."""
+    feed = read(body, source, now)
+    return feed.mentions, feed.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRead:
+    """What a feed document held, and what reading it took."""
+
+    mentions: list[Mention]
+    skipped: int = 0  # entries that could not be read
+    encoding_guessed: str | None = None  # the encoding detected, when none usable was declared
+
+
+def read(
+    body: bytes,
+    source: str,
+    now: datetime | None = None,
+    content_type: str | None = None,
+    url: str | None = None,
+) -> FeedRead:
+    """A feed as it came over HTTP: `content_type` is the response's Content-Type (its charset
+    counts), `url` the address it came from after redirects (relative links resolve against
+    it, after any xml:base). Pure: no network, no clock but `now`."""
+    encoding = choose_encoding(body, content_type)
+    headers = {"content-location": url} if url else {}
+    if encoding.name:
+        headers["content-type"] = f"application/xml; charset={encoding.name}"
     try:
-        parsed = feedparser.parse(neutralize_char_refs(body))
+        parsed = feedparser.parse(neutralize_char_refs(body), response_headers=headers)
     except (ValueError, OverflowError, LookupError, RecursionError) as e:
         # feedparser is lenient by design, but hostile input still finds its corners.
         raise FeedError(f"not a readable RSS/Atom feed ({type(e).__name__}: {e})"[:200]) from e
-    if parsed.bozo and not parsed.entries:
-        problem = str(parsed.get("bozo_exception", "unknown problem")).splitlines()[0][:160]
+    problem = parsed.get("bozo_exception")
+    harmless = isinstance(problem, feedparser.CharacterEncodingOverride) and parsed.get("version")
+    if parsed.bozo and not parsed.entries and not harmless:
+        problem = str(problem or "unknown problem").splitlines()[0][:160]
         raise FeedError(f"not a readable RSS/Atom feed ({problem})")
     if not parsed.entries and not parsed.get("version"):
         raise FeedError("not an RSS/Atom feed (no feed element found)")
@@ -68,7 +99,7 @@ def read_feed(body: bytes, source: str, now: datetime | None = None) -> tuple[li
             continue
         if m is not None:
             mentions.append(m)
-    return mentions, skipped
+    return FeedRead(mentions, skipped, encoding.name if encoding.guessed else None)
 
 
 def _entry(entry: dict, source: str, now: datetime) -> Mention | None:
@@ -122,13 +153,17 @@ async def collect(
         )
     try:
         # Parsing is CPU work: in a worker process, so other sources' downloads keep flowing.
-        mentions, skipped = await offload.run(read_feed, response.body, source.id)
+        feed = await offload.run(
+            read, response.body, source.id, None, response.headers.get("content-type"),
+            response.url,
+        )  # fmt: skip
     except FeedError as e:
         return Fetched(source.id, error=f"{url}: {e}")
     return Fetched(
         source.id,
-        mentions,
-        skipped=skipped,
+        feed.mentions,
+        skipped=feed.skipped,
+        encoding_guessed=feed.encoding_guessed,
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )

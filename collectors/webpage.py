@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Tag
 
 from collectors import offload
+from collectors.charsets import choose_encoding
 from collectors.dates import read_date
 from collectors.http import FetchError, Http, conditional_headers
 from collectors.search import ITEM_SHAPE_ERRORS, iso
@@ -20,11 +21,17 @@ from data.text import html_to_text, safe_url
 
 
 def parse_page(
-    body: bytes, page_url: str, selectors: Selectors, source: str, now: datetime | None = None
+    body: bytes,
+    page_url: str,
+    selectors: Selectors,
+    source: str,
+    now: datetime | None = None,
+    encoding: str | None = None,
 ) -> tuple[list[Mention], int]:
-    """The items on a page as mentions, and how many matched `item` but had no title or text."""
+    """The items on a page as mentions, and how many matched `item` but had no title or text.
+    `encoding`: the page's (collectors.charsets); None lets BeautifulSoup work it out."""
     now = now or datetime.now(UTC)
-    soup = BeautifulSoup(body, "html.parser")
+    soup = BeautifulSoup(body, "html.parser", from_encoding=encoding)
     for junk in soup(["script", "style", "template", "noscript"]):
         junk.decompose()
     mentions, skipped = [], 0
@@ -108,8 +115,9 @@ async def collect(
         return Fetched(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
         )
+    encoding = choose_encoding(response.body, response.headers.get("content-type"))
     mentions, skipped = await offload.run(
-        parse_page, response.body, response.url, source.selectors, source.id
+        parse_page, response.body, response.url, source.selectors, source.id, None, encoding.name
     )
     if not mentions and not skipped:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")
@@ -119,4 +127,5 @@ async def collect(
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
         skipped=skipped,
+        encoding_guessed=encoding.name if encoding.guessed else None,
     )

@@ -91,3 +91,33 @@ def test_webpage_source_requires_selectors():
         match=r"sources\[0\]: a webpage source needs \[sources.selectors\]",
     ):
         parse_config({"sources": [{"id": "p", "kind": "webpage", "url": "https://x.example/"}]})
+
+
+SHIFT_JIS_PAGE = """<html><head><title>レビュー</title></head><body>
+<article class="review"><h3 class="title">Nimbus Notes は速くて静か</h3>
+<p class="body">同期が速く、オフラインでもメモを編集できます。毎日使っています。</p></article>
+<article class="review"><h3 class="title">Nimbus Notes の同期で困った</h3>
+<p class="body">更新のあと、二日分のメモが消えてしまいました。サポートからの返事もありません。</p>
+</article></body></html>"""
+
+
+def test_a_page_in_a_legacy_encoding_is_read_from_its_http_charset_or_detected(httpserver):
+    body = SHIFT_JIS_PAGE.encode("shift_jis")
+    selectors = {"item": "article.review", "title": ".title", "text": ".body"}
+    for path, content_type in (
+        ("/declared", "text/html; charset=Shift_JIS"),
+        ("/bare", "text/html"),
+    ):
+        httpserver.expect_request(path).respond_with_data(body, content_type=content_type)
+    declared, bare = (
+        collect_with(webpage.collect, Source.model_validate(
+            {"id": "jp", "kind": "webpage", "url": httpserver.url_for(p), "selectors": selectors}
+        ))
+        for p in ("/declared", "/bare")
+    )  # fmt: skip
+    for fetched in (declared, bare):
+        assert [m.title for m in fetched.mentions] == [
+            "Nimbus Notes は速くて静か",
+            "Nimbus Notes の同期で困った",
+        ]
+    assert declared.encoding_guessed is None and bare.encoding_guessed

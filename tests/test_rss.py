@@ -211,3 +211,74 @@ def test_requests_to_one_host_are_capped(demo_feed):
         server.stop()
     assert all(r.error is None for r in results)
     assert peak[0] == 2
+
+
+# --- the real web: encodings ----------------------------------------------------------------
+
+FEEDS = FIXTURES / "feeds"
+# The first title of each feed in tests/fixtures/feeds/undeclared-*.xml, which declare no
+# encoding anywhere (no XML encoding, served without a charset).
+FIRST_TITLES = {
+    "euc-jp": "Nimbus Notes が日本語に対応しました",
+    "shift_jis": "Nimbus Notes の新機能を試してみた",
+    "euc-kr": "Nimbus Notes 한국어 지원 시작",
+    "gb2312": "Nimbus Notes 推出中文版本",
+    "koi8-r": "Nimbus Notes теперь на русском языке",
+    "tis-620": "Nimbus Notes รองรับภาษาไทยแล้ว",
+    "windows-1255": "Nimbus Notes תומכת עכשיו בעברית",
+}
+
+
+def serve(httpserver, path: str, body: bytes, content_type: str) -> str:
+    httpserver.expect_request(path).respond_with_handler(
+        lambda request: Response(body, headers={"Content-Type": content_type})
+    )
+    return httpserver.url_for(path)
+
+
+def test_a_charset_given_only_in_the_http_header_is_used(httpserver):
+    body = (FEEDS / "undeclared-koi8-r.xml").read_bytes()
+    url = serve(httpserver, "/ru", body, "application/rss+xml; charset=KOI8-R")
+    fetched = collect(url)
+    assert fetched.error is None and fetched.encoding_guessed is None  # declared, not guessed
+    assert [m.title for m in fetched.mentions] == [
+        FIRST_TITLES["koi8-r"],
+        "Сравнение приложений для заметок",
+    ]
+    assert fetched.mentions[0].text.startswith("В новой версии синхронизация")
+
+
+def test_utf8_served_as_latin1_is_still_read_as_utf8(httpserver):
+    body = (FEEDS / "italian.xml").read_bytes().replace(b"completa", "complèta".encode())
+    fetched = collect(serve(httpserver, "/it", body, "text/xml; charset=ISO-8859-1"))
+    assert fetched.mentions[0].title == "Nimbus Notes: la recensione complèta"
+
+
+def test_latin1_declared_in_http_without_xml_declaration(httpserver):
+    body = (FEEDS / "portuguese-latin1.xml").read_bytes().split(b"?>", 1)[1]
+    fetched = collect(serve(httpserver, "/br", body, "text/xml; charset=iso-8859-1"))
+    assert fetched.mentions[0].title == "Nimbus Notes chega ao Brasil com preço em reais"
+    assert fetched.encoding_guessed is None
+
+
+@pytest.mark.parametrize("encoding", sorted(FIRST_TITLES))
+def test_an_undeclared_legacy_encoding_is_detected_and_said_to_be_guessed(httpserver, encoding):
+    body = (FEEDS / f"undeclared-{encoding}.xml").read_bytes()
+    fetched = collect(serve(httpserver, "/feed", body, "application/rss+xml"))
+    assert fetched.error is None
+    assert fetched.mentions[0].title == FIRST_TITLES[encoding]
+    assert "\ufffd" not in fetched.mentions[0].text + fetched.mentions[1].text
+    assert fetched.encoding_guessed  # shown on the Sources page
+
+
+def test_a_feed_declaring_utf8_wrongly_is_detected_too():
+    body = (FEEDS / "undeclared-shift_jis.xml").read_bytes()
+    body = body.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-8"?>')
+    feed = rss.read(body, "jp", content_type="application/xml")
+    assert feed.mentions[0].title == FIRST_TITLES["shift_jis"] and feed.encoding_guessed
+
+
+def test_plain_utf8_and_declared_latin1_are_not_guessed():
+    assert rss.read((FEEDS / "italian.xml").read_bytes(), "it").encoding_guessed is None
+    latin = rss.read((FEEDS / "portuguese-latin1.xml").read_bytes(), "br")
+    assert latin.encoding_guessed is None and latin.mentions[0].author == "João Almeida"

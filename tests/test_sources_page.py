@@ -44,3 +44,12 @@ def test_mentions_of_unknown_date_are_counted_per_source(tmp_path, monkeypatch):
     assert "Items whose date could not be read: blog (3)" in notes
     table = at.dataframe[0].value.set_index("source")
     assert table.loc["blog", "dates_unknown"] == 3 and table.loc["hn", "dates_unknown"] == 0
+
+
+def test_a_guessed_encoding_is_said(tmp_path, monkeypatch):
+    states = [SourceState("blog", last_success_at=NOW, encoding_guessed="koi8-r"),
+              SourceState("hn", last_success_at=NOW)]  # fmt: skip
+    at = sources_page(tmp_path, monkeypatch, states)
+    assert "Character encoding guessed" in at.info[0].value and "blog (koi8-r)" in at.info[0].value
+    table = at.dataframe[0].value.set_index("source")
+    assert table.loc["blog", "encoding_guessed"] == "koi8-r"

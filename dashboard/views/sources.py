@@ -46,6 +46,13 @@ if not odd.empty:
         + ", ".join(f"{r.source} ({int(r.skipped_last_fetch)})" for r in odd.itertuples())
         + ". A source that changed its API shows up here first."
     )
+guessed = table[table["encoding_guessed"].notna()]
+if not guessed.empty:
+    st.info(
+        "Character encoding guessed (the source declares none that fits its text): "
+        + ", ".join(f"{r.source} ({r.encoding_guessed})" for r in guessed.itertuples())
+        + ". If its texts look garbled, ask the site to declare its charset."
+    )
 undated = table[table["dates_unknown"].fillna(0) > 0]
 if not undated.empty:
     st.info(
@@ -65,6 +72,7 @@ st.dataframe(
         "kind",
         "mentions",
         "dates_unknown",
+        "encoding_guessed",
         "items_last_fetch",
         "skipped_last_fetch",
         "last_success_at",
@@ -82,6 +90,9 @@ st.dataframe(
         "mentions": st.column_config.NumberColumn("Mentions stored", format="%d"),
         "dates_unknown": st.column_config.NumberColumn(
             "Dates unknown", format="%d", help="Mentions stored without a date we could read"
+        ),
+        "encoding_guessed": st.column_config.TextColumn(
+            "Encoding guessed", help="Detected from the text: the source declared none that fits"
         ),
         "items_last_fetch": st.column_config.NumberColumn("Items last fetch", format="%d"),
         "skipped_last_fetch": st.column_config.NumberColumn(
