@@ -282,3 +282,21 @@ def test_plain_utf8_and_declared_latin1_are_not_guessed():
     assert rss.read((FEEDS / "italian.xml").read_bytes(), "it").encoding_guessed is None
     latin = rss.read((FEEDS / "portuguese-latin1.xml").read_bytes(), "br")
     assert latin.encoding_guessed is None and latin.mentions[0].author == "João Almeida"
+
+
+# --- the real web: links --------------------------------------------------------------------
+
+
+def test_relative_links_resolve_against_xml_base_and_the_address_after_redirects(httpserver):
+    body = (FEEDS / "relative-links.atom").read_bytes()
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=301, headers={"Location": "/blog/atom.xml"}
+    )
+    serve(httpserver, "/blog/atom.xml", body, "application/atom+xml")
+    fetched = collect(httpserver.url_for("/feed"))
+    assert [m.url for m in fetched.mentions] == [
+        httpserver.url_for("/blog/releases/4.2.html"),
+        httpserver.url_for("/news/2024/offline-editing"),
+        "https://mirror.example/nimbus/4.0.html",
+    ]
+    assert fetched.mentions[0].native_id == "tag:nimbus.example,2024:4.2"  # ids as given
