@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
-from collectors.http import FetchError, Http
+from collectors.http import FetchError, Http, failed, source_headers
 from collectors.search import ITEM_SHAPE_ERRORS, first_line, iso, min_interval, search_all
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -56,8 +56,12 @@ async def _session(http: Http, base: str, handle: str, password: str) -> str:
 async def collect(
     http: Http, source: Source, state: SourceState, queries: Sequence[str]
 ) -> Fetched:
+    try:
+        configured = source_headers(source)  # the config's own headers, from the environment
+    except FetchError as e:
+        return failed(source, e)
     interval = min_interval(source, PER_MINUTE)
-    endpoint = {"base": str(source.base_url or PUBLIC).rstrip("/"), "headers": {}}
+    endpoint = {"base": str(source.base_url or PUBLIC).rstrip("/"), "headers": configured}
 
     async def search(query: str, cursor: str | None, since: datetime) -> tuple[list, str, int]:
         oldest = iso(cursor) if cursor else since
@@ -98,6 +102,8 @@ async def collect(
             token = await _session(http, session_base, handle, password)
         except FetchError as e:
             return Fetched(source.id, error=f"{e} — {CREDENTIALS}", needs_credentials=True)
-        endpoint.update(base=session_base, headers={"Authorization": f"Bearer {token}"})
+        endpoint.update(
+            base=session_base, headers={"Authorization": f"Bearer {token}", **configured}
+        )
         fetched = await search_all(source, state, queries, search, CREDENTIALS)
     return fetched

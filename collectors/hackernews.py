@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from collectors.http import FetchError, Http
+from collectors.http import FetchError, Http, failed, source_headers
 from collectors.search import ITEM_SHAPE_ERRORS, epoch, min_interval, search_all
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -49,6 +49,10 @@ def parse_hit(hit: dict, source: str) -> Mention:
 async def collect(
     http: Http, source: Source, state: SourceState, queries: Sequence[str]
 ) -> Fetched:
+    try:
+        configured = source_headers(source)  # the config's own headers, from the environment
+    except FetchError as e:
+        return failed(source, e)
     base = str(source.base_url or API).rstrip("/")
     url = f"{base}/search_by_date"
     interval = min_interval(source, PER_MINUTE)
@@ -64,7 +68,7 @@ async def collect(
                 "hitsPerPage": 100,
                 "page": page,
             }
-            data = await http.get_json(url, params=params, min_interval=interval)
+            data = await http.get_json(url, configured, params, interval)
             hits = data.get("hits") if isinstance(data, dict) else None
             if not isinstance(hits, list):
                 raise FetchError(f"{url}: unexpected answer (no 'hits' list)")

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import email.utils
 import json
+import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from data.config import Http as HttpSettings
+from data.config import Source
+from data.records import Fetched
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -39,6 +42,14 @@ class FetchError(Exception):
     @property
     def needs_credentials(self) -> bool:
         return self.status in (401, 403)
+
+
+class CredentialsMissing(FetchError):
+    """A source's credentials are not in the environment: nothing was sent."""
+
+    @property
+    def needs_credentials(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +232,48 @@ def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     return headers
+
+
+def source_headers(source: Source) -> dict[str, str]:
+    """The source's own request headers (`headers` in its config), each value read from its
+    environment variable now. Values are never stored, and no message carries them."""
+    headers = {}
+    for name, variable in source.headers.items():
+        value = os.environ.get(variable, "")
+        if not value:
+            raise CredentialsMissing(
+                f"source {source.id}: header {name} needs the environment variable {variable}, "
+                "which is not set"
+            )
+        if not value.isascii() or not value.isprintable():
+            raise CredentialsMissing(
+                f"source {source.id}: the environment variable {variable} holds a line break "
+                f"or a character an HTTP header cannot carry (header {name})"
+            )
+        headers[name] = value
+    return headers
+
+
+def failed(source: Source, error: FetchError) -> Fetched:
+    """A feed's or page's failed fetch as the source's outcome: why, how long it asked us to
+    wait, and whether it wants credentials (and how to give them)."""
+    message = str(error)
+    if error.status in (401, 403):
+        message += f" — {credentials_hint(source)}"
+    return Fetched(
+        source.id,
+        error=message,
+        retry_after=error.retry_after,
+        needs_credentials=error.needs_credentials,
+    )
+
+
+def credentials_hint(source: Source) -> str:
+    """What to do when a feed or page refuses us (401/403)."""
+    if source.headers:
+        names = ", ".join(sorted(set(source.headers.values())))
+        return f"needs credentials: check the value of {names}"
+    return (
+        "needs credentials: give the source headers read from the environment, such as "
+        'headers = {Authorization = "FEED_TOKEN"}, and set FEED_TOKEN'
+    )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from collectors.http import FetchError, Http
+from collectors.http import FetchError, Http, failed, source_headers
 from collectors.search import ITEM_SHAPE_ERRORS, first_line, iso, min_interval, search_all
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -51,8 +51,12 @@ def parse_status(status: dict, source: str) -> Mention:
 async def collect(
     http: Http, source: Source, state: SourceState, queries: Sequence[str]
 ) -> Fetched:
+    try:
+        configured = source_headers(source)  # the config's own headers, from the environment
+    except FetchError as e:
+        return failed(source, e)
     token = os.environ.get("MASTODON_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **configured}
     interval = min_interval(source, PER_MINUTE)
     instances = {urlsplit(str(i)).netloc: str(i).rstrip("/") for i in source.instances}
     tags = source.hashtags or list(dict.fromkeys(hashtag(q) for q in queries if hashtag(q)))

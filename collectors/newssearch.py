@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from collectors import offload
-from collectors.http import FetchError, Http
+from collectors.http import FetchError, Http, failed, source_headers
 from collectors.rss import FeedError, read
 from collectors.search import iso, min_interval, search_all
 from data.config import Source
@@ -28,6 +28,10 @@ def with_publisher(m: Mention) -> Mention:
 async def collect(
     http: Http, source: Source, state: SourceState, queries: Sequence[str]
 ) -> Fetched:
+    try:
+        configured = source_headers(source)  # the config's own headers, from the environment
+    except FetchError as e:
+        return failed(source, e)
     url = str(source.base_url or SEARCH)
     interval = min_interval(source, PER_MINUTE)
 
@@ -35,7 +39,7 @@ async def collect(
         oldest = iso(cursor) if cursor else since
         q = f'"{query}" when:{source.lookback_days}d'
         params: dict[str, str | int] = {"q": q, "hl": "en-US", "gl": "US", "ceid": "US:en"}
-        response = await http.get(url, params=params, min_interval=interval)
+        response = await http.get(url, configured, params, interval)
         try:
             feed = await offload.run(
                 read, response.body, source.id, None, response.headers.get("content-type"),

@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
-from collectors.http import FetchError, Http, basic_auth
+from collectors.http import FetchError, Http, basic_auth, failed, source_headers
 from collectors.search import ITEM_SHAPE_ERRORS, epoch, min_interval, search_all
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -70,9 +70,13 @@ async def _token(http: Http, base: str, client_id: str, secret: str) -> str:
 async def collect(
     http: Http, source: Source, state: SourceState, queries: Sequence[str]
 ) -> Fetched:
+    try:
+        configured = source_headers(source)  # the config's own headers, from the environment
+    except FetchError as e:
+        return failed(source, e)
     client_id = os.environ.get("REDDIT_CLIENT_ID")
     secret = os.environ.get("REDDIT_CLIENT_SECRET")
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(configured)
     if client_id and secret:
         auth_base = str(source.base_url or PUBLIC).rstrip("/")
         try:

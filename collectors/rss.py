@@ -13,7 +13,7 @@ import feedparser
 from collectors import offload
 from collectors.charsets import choose_encoding
 from collectors.dates import from_struct
-from collectors.http import FetchError, Http, conditional_headers
+from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
 from collectors.search import ITEM_SHAPE_ERRORS
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
@@ -144,9 +144,10 @@ async def collect(
     """Fetch a feed (conditionally) and parse it. Failures come back as `Fetched.error`."""
     url = str(source.url)
     try:
-        response = await http.get(url, conditional_headers(state.etag, state.last_modified))
+        headers = {**source_headers(source), **conditional_headers(state.etag, state.last_modified)}
+        response = await http.get(url, headers)
     except FetchError as e:
-        return Fetched(source.id, error=str(e), retry_after=e.retry_after)
+        return failed(source, e)
     if response.status == 304:
         return Fetched(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True

@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup, Tag
 from collectors import offload
 from collectors.charsets import choose_encoding
 from collectors.dates import read_date
-from collectors.http import FetchError, Http, conditional_headers
+from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
 from collectors.search import ITEM_SHAPE_ERRORS, iso
 from data.config import Selectors, Source
 from data.records import Fetched, Mention, SourceState
@@ -103,14 +103,10 @@ async def collect(
     url = str(source.url)
     assert source.selectors is not None  # the config requires them for this kind
     try:
-        response = await http.get(url, conditional_headers(state.etag, state.last_modified))
+        headers = {**source_headers(source), **conditional_headers(state.etag, state.last_modified)}
+        response = await http.get(url, headers)
     except FetchError as e:
-        return Fetched(
-            source.id,
-            error=str(e),
-            retry_after=e.retry_after,
-            needs_credentials=e.needs_credentials,
-        )
+        return failed(source, e)
     if response.status == 304:
         return Fetched(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True

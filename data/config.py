@@ -124,6 +124,10 @@ class Watch(_Strict):
 
 SourceKind = Literal["rss", "hackernews", "reddit", "mastodon", "bluesky", "newssearch", "webpage"]
 NEEDS_URL = {"rss", "webpage"}
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,100}")
+# Set by the HTTP client itself: a source changing them would break the request.
+FORBIDDEN_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "user-agent"}
 
 
 class Selectors(_Strict):
@@ -173,6 +177,23 @@ class Source(_Strict):
     hashtags: list[NonEmpty] | None = None  # default: the watched terms, spaces removed
     # webpage
     selectors: Selectors | None = None
+    # Request headers for private feeds and APIs: header name -> the name of the environment
+    # variable holding its value, read at fetch time (the value never enters this file).
+    headers: dict[str, str] = {}
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, value: dict[str, str]) -> dict[str, str]:
+        # Messages name the header, never the value: it may be a secret pasted in by mistake.
+        for name, variable in value.items():
+            if not HEADER_NAME.fullmatch(name) or name.lower() in FORBIDDEN_HEADERS:
+                raise ValueError(f"{name[:40]!r} is not a header a source may set")
+            if not ENV_NAME.fullmatch(variable):
+                raise ValueError(
+                    f"{name}: give the name of an environment variable holding the value "
+                    "(such as FEED_TOKEN), not the value itself"
+                )
+        return value
 
     @model_validator(mode="after")
     def _kind_needs(self) -> Source:

@@ -76,3 +76,17 @@ def test_an_answer_of_the_wrong_shape_fails_the_source_not_the_pass(httpserver):
         hackernews.collect, fast_source("hackernews", httpserver.url_for("/api/v1"))
     )
     assert "unexpected answer (no 'hits' list)" in fetched.error and not fetched.mentions
+
+
+def test_configured_headers_go_with_every_api_request(httpserver, monkeypatch):
+    monkeypatch.setenv("HN_PROXY_KEY", "k-123")
+    source = serve_pages(httpserver)
+    source = source.model_copy(update={"headers": {"X-Api-Key": "HN_PROXY_KEY"}})
+    fetched = collect_with(hackernews.collect, source)
+    assert fetched.error is None
+    assert {r.headers.get("X-Api-Key") for r, _ in httpserver.log} == {"k-123"}
+    monkeypatch.delenv("HN_PROXY_KEY")
+    httpserver.clear_log()
+    refused = collect_with(hackernews.collect, source)
+    assert refused.needs_credentials and "HN_PROXY_KEY" in refused.error
+    assert httpserver.log == []

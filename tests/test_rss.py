@@ -300,3 +300,113 @@ def test_relative_links_resolve_against_xml_base_and_the_address_after_redirects
         "https://mirror.example/nimbus/4.0.html",
     ]
     assert fetched.mentions[0].native_id == "tag:nimbus.example,2024:4.2"  # ids as given
+
+
+# --- the real web: private feeds --------------------------------------------------------------
+
+TOKEN = "s3cr3t-t0ken-never-shown"  # noqa: S105 (a test value)
+
+
+def private_feed(httpserver, demo_feed) -> str:
+    def handler(request):
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return Response("who are you?", status=401)
+        return Response(demo_feed, headers={"Content-Type": "application/rss+xml"})
+
+    httpserver.expect_request("/private.xml").respond_with_handler(handler)
+    return httpserver.url_for("/private.xml")
+
+
+def collect_source(source: Source):
+    async def go():
+        async with Http(FAST, backoff_seconds=0.01) as http:
+            return await rss.collect(http, source, SourceState(source=source.id))
+
+    return asyncio.run(go())
+
+
+def test_a_private_feed_reads_its_header_from_the_environment(httpserver, demo_feed, monkeypatch):
+    monkeypatch.setenv("FEED_TOKEN", f"Bearer {TOKEN}")
+    source = Source(
+        id="private",
+        url=private_feed(httpserver, demo_feed),
+        headers={"Authorization": "FEED_TOKEN"},
+    )
+    fetched = collect_source(source)
+    assert fetched.error is None and fetched.mentions
+    assert TOKEN not in source.model_dump_json()  # the config holds the variable's name only
+
+
+def test_a_missing_variable_is_one_line_naming_it_and_nothing_is_sent(httpserver, monkeypatch):
+    monkeypatch.delenv("FEED_TOKEN", raising=False)
+    source = Source(
+        id="private",
+        url=httpserver.url_for("/private.xml"),
+        headers={"Authorization": "FEED_TOKEN"},
+    )
+    fetched = collect_source(source)
+    assert fetched.error == (
+        "source private: header Authorization needs the environment variable FEED_TOKEN, "
+        "which is not set"
+    )
+    assert fetched.needs_credentials and httpserver.log == []
+
+
+def test_a_value_with_a_line_break_is_refused_without_showing_it(httpserver, monkeypatch):
+    monkeypatch.setenv("FEED_TOKEN", f"Bearer {TOKEN}\r\nX-Injected: 1")
+    source = Source(
+        id="private",
+        url=httpserver.url_for("/private.xml"),
+        headers={"Authorization": "FEED_TOKEN"},
+    )
+    fetched = collect_source(source)
+    assert "FEED_TOKEN holds a line break" in fetched.error and TOKEN not in fetched.error
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_feed_refusing_us_needs_credentials_and_says_how_to_give_them(httpserver, status):
+    httpserver.expect_request("/private.xml").respond_with_data("no", status=status)
+    fetched = collect(httpserver.url_for("/private.xml"))
+    assert fetched.needs_credentials and f"HTTP {status}" in fetched.error
+    assert 'headers = {Authorization = "FEED_TOKEN"}' in fetched.error
+
+
+def test_a_wrong_token_needs_credentials_and_the_error_never_holds_it(
+    httpserver, demo_feed, monkeypatch, tmp_path
+):
+    from data import store
+    from flows.pipeline import store_pass
+    from tests.conftest import make_config
+
+    monkeypatch.setenv("FEED_TOKEN", "Bearer wrong-token-value")
+    url = private_feed(httpserver, demo_feed)
+    config = make_config(
+        tmp_path, [{"id": "private", "url": url, "headers": {"Authorization": "FEED_TOKEN"}}]
+    )
+    fetched = collect_source(config.sources[0])
+    assert "check the value of FEED_TOKEN" in fetched.error
+    store_pass(config, list(config.sources), [fetched], [], {}, store.utcnow())
+    with store.connect(config.db_path) as db:
+        health = store.source_health(db).set_index("source")
+        everything = str(db.execute("SELECT * FROM sources").fetchall())
+    assert health.loc["private", "health"] == "needs credentials"
+    assert "wrong-token-value" not in everything
+
+
+@pytest.mark.parametrize(
+    ("headers", "problem"),
+    [
+        ({"Authorization": "Bearer abc123"}, "give the name of an environment variable"),
+        ({"X Api Key": "KEY"}, "is not a header a source may set"),
+        ({"Host": "HOST"}, "is not a header a source may set"),
+    ],
+)
+def test_headers_in_the_config_name_variables_and_never_echo_a_value(headers, problem):
+    from data.config import parse_config
+    from data.errors import ConfigError
+
+    raw = {"sources": [{"id": "p", "url": "https://x.example/feed", "headers": headers}]}
+    with pytest.raises(ConfigError, match=problem) as caught:
+        parse_config(raw)
+    assert "abc123" not in str(caught.value) and "\n" not in str(caught.value)
