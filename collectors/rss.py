@@ -1,4 +1,4 @@
-"""RSS and Atom feeds (news, blogs, anything that publishes a feed)."""
+"""RSS, Atom and JSON Feed feeds (news, blogs, anything that publishes a feed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import feedparser
 
-from collectors import offload
+from collectors import jsonfeed, offload
 from collectors.charsets import choose_encoding
 from collectors.dates import from_struct
 from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
@@ -74,6 +74,15 @@ def read(
     counts), `url` the address it came from after redirects (relative links resolve against
     it, after any xml:base). Pure: no network, no clock but `now`."""
     encoding = choose_encoding(body, content_type)
+    guessed = encoding.name if encoding.guessed else None
+    now = now or datetime.now(UTC)
+    if jsonfeed.looks_like_json(body):
+        try:
+            doc = jsonfeed.load(body.decode(encoding.name or "utf-8", errors="replace"))
+        except jsonfeed.NotJsonFeed as e:
+            raise FeedError(str(e)) from None
+        mentions, bad = jsonfeed.read_items(doc, source, now, url)
+        return FeedRead(mentions, len(bad), guessed)
     headers = {"content-location": url} if url else {}
     if encoding.name:
         headers["content-type"] = f"application/xml; charset={encoding.name}"
@@ -89,7 +98,6 @@ def read(
         raise FeedError(f"not a readable RSS/Atom feed ({problem})")
     if not parsed.entries and not parsed.get("version"):
         raise FeedError("not an RSS/Atom feed (no feed element found)")
-    now = now or datetime.now(UTC)
     mentions, skipped = [], 0
     for parsed_entry in parsed.entries:
         try:
@@ -99,7 +107,7 @@ def read(
             continue
         if m is not None:
             mentions.append(m)
-    return FeedRead(mentions, skipped, encoding.name if encoding.guessed else None)
+    return FeedRead(mentions, skipped, guessed)
 
 
 def _entry(entry: dict, source: str, now: datetime) -> Mention | None:

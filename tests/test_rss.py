@@ -410,3 +410,47 @@ def test_headers_in_the_config_name_variables_and_never_echo_a_value(headers, pr
     with pytest.raises(ConfigError, match=problem) as caught:
         parse_config(raw)
     assert "abc123" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+# --- the real web: JSON Feed ----------------------------------------------------------------
+
+
+def test_a_json_feed_1_1_is_read_by_an_rss_source(httpserver):
+    body = (FEEDS / "jsonfeed-1.1.json").read_bytes()
+    fetched = collect(serve(httpserver, "/feed.json", body, "application/feed+json"))
+    assert fetched.error is None and fetched.skipped == 0
+    post, link, note = fetched.mentions
+    assert post.title == "Why I left Quillpad for Nimbus Notes"
+    assert post.text == "Nimbus Notes is fast & calm." and post.author == "Ana Lima"
+    assert post.url == "https://ana.example/2024/07/leaving-quillpad"  # against feed_url
+    assert post.published == datetime(2024, 7, 2, 9, 30, tzinfo=UTC) and post.published_known
+    assert link.text == "Nimbus Sync 4 is out, and it finally syncs folders."
+    assert link.shared_url == "https://nimbus.example/blog/sync-4" and link.author == "Guest Writer"
+    assert note.url == "https://ana.example/2024/06/untitled"
+    assert note.published == datetime(2024, 6, 18, 8, tzinfo=UTC)
+
+
+def test_a_json_feed_1_0_with_odd_items_keeps_the_good_ones():
+    now = datetime(2024, 7, 5, tzinfo=UTC)
+    feed = rss.read((FEEDS / "jsonfeed-1.0.json").read_bytes(), "micro", now)
+    first, second = feed.mentions
+    assert first.native_id == "4812" and first.author == "Ben"
+    assert first.published == datetime(2024, 7, 3, 11, 15, tzinfo=UTC)
+    assert second.text == "Nimbus Notes lost my draft again."
+    assert not second.published_known and second.published == now  # "ieri": unknown
+    assert feed.skipped == 2  # a string and an item whose id is an object
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"a": 1}', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": ', "not valid JSON"),
+        (b'{"version": "1.0", "items": []}', "not a JSON Feed"),
+        (b'{"a": ' + b"[" * 100_000, "not valid JSON"),  # nesting deeper than Python recurses
+    ],
+)
+def test_json_that_is_no_json_feed_says_so_not_xml(body, problem):
+    with pytest.raises(rss.FeedError, match=problem) as caught:
+        rss.parse_feed(body, "x")
+    assert "token" not in str(caught.value)
