@@ -17,8 +17,9 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/tidings serve
 
+# `make demo PORT=8600` when 8501 is taken.
 demo: setup
-	$(BIN)/tidings demo
+	$(BIN)/tidings demo $(if $(PORT),--port $(PORT))
 
 # Debian's Chromium, for the dashboard screenshot tests (Playwright's own download cannot
 # work offline). Installed when missing and we may: CI runs as root.

@@ -7,11 +7,13 @@ ephemeral server costs seconds per process.
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -164,8 +166,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def quiet_stop_for_prefect() -> None:
+    """Ctrl-C reaches Prefect's temporary server together with Tidings; flow logs still queued
+    for it then end in "Error logging to API" on the console that already shows them. With a
+    Prefect server of one's own (PREFECT_API_URL) logs are sent to it as usual."""
+    if not os.environ.get("PREFECT_API_URL"):
+        os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
+    quiet_stop_for_prefect()
+    # Both ports are checked before anything starts: a busy one is found now, not after a pass.
+    if not args.no_dashboard:
+        _dashboard_port_free(config, config.dashboard.port)
+    require_free_port(
+        config.push.address, config.push.port,
+        f"{config.path}: push.port {config.push.port} (the client feeds)",
+        "set another [push] port",
+    )  # fmt: skip
     dashboard = None if args.no_dashboard else start_dashboard(config)
     endpoint = start_endpoint(config)
     tick = config.pipeline.tick_minutes * 60
@@ -175,6 +194,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             started = time.monotonic()
             print(f"[{store.utcnow():%Y-%m-%d %H:%M}Z] {_serve_pass(config)}", flush=True)
             _sleep_until(started + tick, dashboard)
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C or a service manager's stop: the normal way to stop a service
     finally:
         endpoint.should_exit = True
         stop(dashboard)
@@ -209,18 +230,70 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _sleep_until(deadline: float, dashboard: subprocess.Popen | None) -> None:
     while time.monotonic() < deadline:
-        if dashboard is not None and dashboard.poll() is not None:
-            raise TidingsError(f"the dashboard exited with code {dashboard.returncode}")
+        if dashboard is not None and dashboard_stopped(dashboard):
+            raise KeyboardInterrupt  # it was stopped as Tidings is: Ctrl-C reached it first
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+# How the dashboard ends when asked to stop: Streamlit exits 0 on Ctrl-C, or dies of the signal.
+_STOPPED = (0, -signal.SIGINT, -signal.SIGTERM)
+
+
+def dashboard_stopped(proc: subprocess.Popen) -> bool:
+    """Whether the dashboard has stopped as asked; one that stops by itself is an error."""
+    code = proc.poll()
+    if code is None:
+        return False
+    if code in _STOPPED:
+        return True
+    raise TidingsError(
+        f"the dashboard stopped unexpectedly (exit code {code}); see its output above"
+    )
+
+
+def wait_dashboard(proc: subprocess.Popen) -> int:
+    """Wait for the dashboard until Ctrl-C (exit 0), or fail if it stops by itself."""
+    try:
+        proc.wait()
+        dashboard_stopped(proc)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     config = _load(args)
+    _dashboard_port_free(config, config.dashboard.port)
     proc = start_dashboard(config)
     try:
-        return proc.wait()
+        return wait_dashboard(proc)
     finally:
         stop(proc)
+
+
+def require_free_port(address: str, port: int, what: str, choose: str) -> None:
+    """Fail at once, naming the port and how to choose another, if something listens there."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family) as s:
+        # As the servers themselves bind: a port left in TIME_WAIT by a past run is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise TidingsError(f"{what}: cannot listen on {address}: {e.strerror}") from None
+            raise TidingsError(
+                f"{what} is already in use on {address} (another Tidings, or another program, "
+                f"listens there): stop it, or {choose}"
+            ) from None
+
+
+def _dashboard_port_free(config: Config, port: int) -> None:
+    require_free_port(
+        config.dashboard.address, port,
+        f"{config.path}: dashboard.port {port}",
+        "set another [dashboard] port",
+    )  # fmt: skip
 
 
 def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen:

@@ -116,8 +116,15 @@ def serve_mail(folder: Path) -> tuple[Controller, int]:
     return controller, port
 
 
-def prepare_demo(workdir: Path, base_url: str, smtp_port: int = 25, push_port: int = 8502) -> Path:
-    """Write the demo config (pointing at `base_url`) into `workdir`, with a fresh database."""
+def prepare_demo(
+    workdir: Path,
+    base_url: str,
+    smtp_port: int = 25,
+    push_port: int = 8502,
+    dashboard_port: int = 8501,
+) -> Path:
+    """Write the demo config (pointing at `base_url`) into `workdir`, with a fresh database.
+    The dashboard's port is written into it, so that links in the demo's mails lead there."""
     workdir.mkdir(parents=True, exist_ok=True)
     template = resources.files("data").joinpath("demo/demo.toml").read_text("utf-8")
     path = workdir / "tidings.toml"
@@ -126,16 +133,29 @@ def prepare_demo(workdir: Path, base_url: str, smtp_port: int = 25, push_port: i
         .replace("{smtp_port}", str(smtp_port))
         .replace("{push_port}", str(push_port))
     )
+    text += f"\n[dashboard]\nport = {dashboard_port}\n"
     path.write_text(text, encoding="utf-8")
     for stale in workdir.glob("tidings.duckdb*"):
         stale.unlink()
     return path
 
 
+DASHBOARD_PORT = 8501
+
+
 def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | None = None) -> int:
-    from flows.cli import start_dashboard, start_endpoint, stop
+    from flows import cli
+
+    cli.quiet_stop_for_prefect()
     from flows.pipeline import run_pass
 
+    port = port or DASHBOARD_PORT
+    if dashboard:  # said at once, not after the pass
+        other = 8600 if port != 8600 else 8601
+        cli.require_free_port(
+            "127.0.0.1", port, f"Port {port} (the demo's dashboard)",
+            f"choose another: `tidings demo --port {other}` or `make demo PORT={other}`",
+        )  # fmt: skip
     workdir = workdir or Path("var/demo")
     feeds = workdir / "feeds"
     shutil.rmtree(feeds, ignore_errors=True)
@@ -144,7 +164,7 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
     server, base_url = serve_folder(feeds)
     mail, smtp_port = serve_mail(workdir / "mail")
     try:
-        config = load_config(prepare_demo(workdir, base_url, smtp_port, _free_port()))
+        config = load_config(prepare_demo(workdir, base_url, smtp_port, _free_port(), port))
         print(f"Demo feeds served from {base_url}; running one pass…", flush=True)
         report = run_pass(config, force=True)
         print(report.summary(), flush=True)
@@ -154,14 +174,14 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
         print(f"Mail the demo sent is in {workdir / 'mail'}/", flush=True)
         if not dashboard:
             return 0
-        endpoint = start_endpoint(config)
-        proc = start_dashboard(config, port)
+        endpoint = cli.start_endpoint(config)
+        proc = cli.start_dashboard(config)
         print("Ctrl-C stops the demo.", flush=True)
         try:
-            return proc.wait()
+            return cli.wait_dashboard(proc)
         finally:
             endpoint.should_exit = True
-            stop(proc)
+            cli.stop(proc)
     finally:
         server.shutdown()
         mail.stop()

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,8 +35,15 @@ templates = Environment(
 
 
 def dashboard_url(config: Config) -> str:
+    """Where people reach the dashboard, for links in mail: `[dashboard] base_url`, else its
+    address and port. A dashboard listening on every interface (0.0.0.0) is linked by this
+    machine's name, since no one can browse to 0.0.0.0."""
     d = config.dashboard
-    return (d.base_url or f"http://{d.address}:{d.port}").rstrip("/")
+    if d.base_url:
+        return d.base_url.rstrip("/")
+    host = socket.getfqdn() if d.address in ("0.0.0.0", "::", "") else d.address  # noqa: S104
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{d.port}"
 
 
 def render(

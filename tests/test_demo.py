@@ -1,6 +1,9 @@
 """`tidings demo` as a newcomer runs it: recorded feeds on 127.0.0.1, one pass, the dashboard
-in a real headless Chromium, then Ctrl-C. Slow (about 30 s): it starts the real processes."""
+in a real headless Chromium, then Ctrl-C. Slow: it starts the real processes. How fast the demo
+is ready is measured by bench/demo.py, not here: time-outs only keep a test from hanging."""
 
+import email
+import email.policy
 import os
 import shutil
 import signal
@@ -58,42 +61,40 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     shot = tmp_path / "overview.png"
     inbox_shot = tmp_path / "inbox.png"
     curation_shot = tmp_path / "curation.png"
-    started = time.monotonic()
     try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 110)
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 900)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(f"http://127.0.0.1:{port}/")
-            page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
-            page.locator("canvas, svg").first.wait_for(timeout=30_000)
+            page.get_by_text("Mentions per day", exact=True).wait_for(timeout=180_000)
+            page.locator("canvas, svg").first.wait_for(timeout=120_000)
             page.screenshot(path=str(shot))
             body = page.inner_text("body")
             first_metric = page.get_by_test_id("stMetricValue").first.inner_text()
             page.get_by_role("link", name="Inbox").click()
-            page.get_by_text("Likely complaints and questions first").wait_for(timeout=30_000)
-            page.get_by_text("History").wait_for(timeout=30_000)
+            page.get_by_text("Likely complaints and questions first").wait_for(timeout=120_000)
+            page.get_by_text("History").wait_for(timeout=120_000)
             page.wait_for_timeout(1500)  # let the grid draw its rows
             page.screenshot(path=str(inbox_shot))
             inbox_body = page.inner_text("body")
             page.get_by_role("link", name="Curation").click()
-            page.get_by_text("Personal note at the top of the digest").wait_for(timeout=30_000)
+            page.get_by_text("Personal note at the top of the digest").wait_for(timeout=120_000)
             page.get_by_test_id("stSelectbox").first.click()
             page.get_by_role("option", name="Lumen Design Studio <hello@lumen.example>").click()
-            page.get_by_text("The best podcasts about design").wait_for(timeout=30_000)
+            page.get_by_text("The best podcasts about design").wait_for(timeout=120_000)
             page.screenshot(path=str(curation_shot))
             page.get_by_role("button", name="Send now").click()  # runs the push flow
-            page.get_by_text("Digest sent to hello@lumen.example").wait_for(timeout=120_000)
+            page.get_by_text("Digest sent to hello@lumen.example").wait_for(timeout=300_000)
             page.get_by_role("link", name="Alerts").click()
-            page.get_by_text("Outbox").wait_for(timeout=30_000)
+            page.get_by_text("Outbox").wait_for(timeout=120_000)
             page.get_by_role("link", name="Sources").click()
-            page.get_by_text("Failing: old-press-feed").wait_for(timeout=30_000)
+            page.get_by_text("Failing: old-press-feed").wait_for(timeout=120_000)
             browser.close()
-        ready_in = time.monotonic() - started
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         try:
-            output, _ = proc.communicate(timeout=30)
+            output, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             output, _ = proc.communicate()
@@ -101,7 +102,6 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert "Overview" in body and "Mentions per day" in body
     assert int(first_metric.replace(",", "")) >= 200, body[:500]  # the "Mentions" metric
     assert "Traceback" not in body and "Error" not in body
-    assert ready_in < 120
     assert inbox_shot.stat().st_size > 20_000 and curation_shot.stat().st_size > 20_000
     assert "Apply to 0 selected" in inbox_body and "Traceback" not in inbox_body
     mails = sorted((tmp_path / "var" / "demo" / "mail").glob("*.eml"))
@@ -112,4 +112,15 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert sent.count(b"To: hello@lumen.example") == 1  # sent with "Send now"
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
     assert "Traceback" not in output and "| ERROR" not in output, output
-    assert proc.returncode is not None
+    assert "error" not in output.lower(), output
+    assert proc.returncode == 0, output  # Ctrl-C is how a demo ends: no error, exit 0
+
+    # Links in the mails lead to the dashboard where it runs, on the port asked for.
+    texts = [
+        email.message_from_bytes(m.read_bytes(), policy=email.policy.default)
+        .get_body(("plain",))
+        .get_content()
+        for m in mails
+    ]
+    assert any(f"http://127.0.0.1:{port}/mentions?id=" in t for t in texts)
+    assert not any(":8501" in t for t in texts)

@@ -1,0 +1,102 @@
+"""`tidings serve`, `dashboard` and `demo` as services: a busy port is said before any work,
+Ctrl-C is the normal way to stop (quiet, exit 0), links in mail lead where the dashboard is."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data.config import parse_config
+from flows.cli import main
+from notify.email import dashboard_url
+from tests.test_demo import free_port, wait_for
+
+
+@pytest.fixture
+def busy_port():
+    """A port something already listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_demo_on_a_busy_port_says_so_before_the_pass(busy_port, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--port", str(busy_port)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"tidings: error: Port {busy_port} (the demo's dashboard) is already in")
+    assert "`tidings demo --port 8600` or `make demo PORT=8600`" in err
+    assert "running one pass" not in out and not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("section", ["dashboard", "push"])
+def test_serve_on_a_busy_port_says_which_before_any_pass(busy_port, tmp_path, capsys, section):
+    config = tmp_path / "tidings.toml"
+    other = "push" if section == "dashboard" else "dashboard"
+    config.write_text(f"[{section}]\nport = {busy_port}\n[{other}]\nport = {free_port()}\n")
+    assert main(["--config", str(config), "serve"]) == 2
+    out, err = capsys.readouterr()
+    assert f"{section}.port {busy_port}" in err and "is already in use on 127.0.0.1" in err
+    assert err.startswith("tidings: error: ") and err.count("\n") == 1
+    assert f"set another [{section}] port" in err and "running" not in out
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    tidings = shutil.which("tidings", path=str(Path(sys.executable).parent))
+    return subprocess.Popen(
+        [tidings, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def ctrl_c(proc: subprocess.Popen) -> str:
+    """What a terminal's Ctrl-C does: SIGINT to the whole process group."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.communicate(timeout=120)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"still running a minute after Ctrl-C:\n{proc.communicate()[0]}")
+
+
+@pytest.mark.parametrize("command", ["serve", "dashboard"])
+def test_ctrl_c_stops_quietly_with_exit_0(tmp_path, command):
+    port = free_port()
+    (tmp_path / "tidings.toml").write_text(
+        f"[dashboard]\nport = {port}\n[push]\nport = {free_port()}\n"
+    )
+    proc = start([command], tmp_path)
+    wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 300)
+    if command == "serve":  # a pass has run (no source: it is quick), the service is waiting
+        wait_for_line(proc, "source(s) fetched")
+    output = ctrl_c(proc)
+    assert proc.returncode == 0, output
+    assert "error" not in output.lower() and "Traceback" not in output, output
+
+
+def wait_for_line(proc: subprocess.Popen, text: str) -> None:
+    for line in proc.stdout:
+        if text in line:
+            return
+    pytest.fail(f"the output never said {text!r}")
+
+
+def test_links_in_mail_follow_the_dashboard_address(tmp_path):
+    def url(dashboard: dict) -> str:
+        return dashboard_url(parse_config({"dashboard": dashboard}, tmp_path / "t.toml"))
+
+    assert url({}) == "http://127.0.0.1:8501"
+    assert url({"port": 8612}) == "http://127.0.0.1:8612"
+    assert url({"port": 8612, "base_url": "https://tidings.example/"}) == "https://tidings.example"
+    everywhere = url({"address": "0.0.0.0", "port": 8612})
+    assert everywhere == f"http://{socket.getfqdn()}:8612" and "0.0.0.0" not in everywhere
