@@ -14,7 +14,7 @@ from collectors import jsonfeed, offload
 from collectors.charsets import choose_encoding
 from collectors.dates import from_struct
 from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS
+from collectors.search import ITEM_SHAPE_ERRORS, age_limit, keep_recent
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -168,7 +168,7 @@ async def collect(
         )  # fmt: skip
     except FeedError as e:
         return Fetched(source.id, error=f"{url}: {e}")
-    return Fetched(
+    fetched = Fetched(
         source.id,
         feed.mentions,
         skipped=feed.skipped,
@@ -176,3 +176,4 @@ async def collect(
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )
+    return keep_recent(fetched, age_limit(source, datetime.now(UTC)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from collectors.http import FetchError
@@ -26,6 +27,26 @@ def min_interval(source: Source, documented_per_minute: float) -> float:
 
 def oldest_wanted(source: Source, now: datetime) -> datetime:
     return now - timedelta(days=source.lookback_days)
+
+
+def age_limit(source: Source, now: datetime) -> datetime | None:
+    """The oldest publication time a source keeps, or None for no limit. Search sources look
+    back `lookback_days` (7 unless set); a feed or page keeps the history it shows unless its
+    config sets `lookback_days`."""
+    if source.kind in ("rss", "webpage") and "lookback_days" not in source.model_fields_set:
+        return None
+    return oldest_wanted(source, now)
+
+
+def keep_recent(fetched: Fetched, oldest: datetime | None) -> Fetched:
+    """The fetch without items published before `oldest` (whatever the server sent: an API
+    may ignore our filters). Items of unknown date stay: their age cannot be told."""
+    if oldest is None:
+        return fetched
+    kept = [m for m in fetched.mentions if m.published >= oldest or not m.published_known]
+    if len(kept) == len(fetched.mentions):
+        return fetched
+    return replace(fetched, mentions=kept, seen=fetched.items_seen)
 
 
 async def search_all(
@@ -62,7 +83,8 @@ async def search_all(
         if cursor:
             cursors[key] = cursor
         skipped += bad
-    return Fetched(source.id, list(mentions.values()), cursors=cursors, skipped=skipped)
+    fetched = Fetched(source.id, list(mentions.values()), cursors=cursors, skipped=skipped)
+    return keep_recent(fetched, since)
 
 
 def epoch(value: object) -> datetime:

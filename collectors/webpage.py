@@ -14,7 +14,7 @@ from collectors import offload
 from collectors.charsets import choose_encoding
 from collectors.dates import read_date
 from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, iso
+from collectors.search import ITEM_SHAPE_ERRORS, age_limit, iso, keep_recent
 from data.config import Selectors, Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -117,7 +117,7 @@ async def collect(
     )
     if not mentions and not skipped:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")
-    return Fetched(
+    fetched = Fetched(
         source.id,
         mentions,
         etag=response.headers.get("etag"),
@@ -125,3 +125,4 @@ async def collect(
         skipped=skipped,
         encoding_guessed=encoding.name if encoding.guessed else None,
     )
+    return keep_recent(fetched, age_limit(source, datetime.now(UTC)))

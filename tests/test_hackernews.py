@@ -90,3 +90,19 @@ def test_configured_headers_go_with_every_api_request(httpserver, monkeypatch):
     refused = collect_with(hackernews.collect, source)
     assert refused.needs_credentials and "HN_PROXY_KEY" in refused.error
     assert httpserver.log == []
+
+
+def test_hits_older_than_lookback_days_are_not_kept_whatever_the_api_sends(httpserver):
+    # An API (or a mirror) that ignores our created_at_i filter and sends a month-old story.
+    page = json.loads(recorded("hackernews/page0.json"))
+    old = dict(page["hits"][0], objectID="40000001", title="Nimbus Notes, a month ago")
+    old["created_at_i"] = int((datetime.now(UTC) - timedelta(days=30)).timestamp())
+    page["hits"].append(old)
+    page["nbPages"] = 1
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_json(page)
+    fetched = collect_with(
+        hackernews.collect, fast_source("hackernews", httpserver.url_for("/api/v1"))
+    )
+    assert fetched.error is None
+    assert {m.native_id for m in fetched.mentions} == {"41000001", "41000005"}
+    assert fetched.items_seen == 3  # seen, counted, not kept

@@ -454,3 +454,17 @@ def test_json_that_is_no_json_feed_says_so_not_xml(body, problem):
     with pytest.raises(rss.FeedError, match=problem) as caught:
         rss.parse_feed(body, "x")
     assert "token" not in str(caught.value)
+
+
+# --- the real web: age ----------------------------------------------------------------------
+
+
+def test_a_feed_keeps_its_history_unless_the_source_sets_lookback_days(httpserver):
+    body = (FEEDS / "italian.xml").read_bytes()  # items of 2022, two of unknown date
+    url = serve(httpserver, "/it.xml", body, "application/rss+xml")
+    everything = collect_source(Source(id="it", url=url))
+    recent_only = collect_source(Source(id="it", url=url, lookback_days=30))
+    assert len(everything.mentions) == 4
+    # Of unknown date, the age of two cannot be told: they stay, marked.
+    assert [m.published_known for m in recent_only.mentions] == [False, False]
+    assert recent_only.items_seen == 4
