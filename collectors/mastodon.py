@@ -28,8 +28,9 @@ def hashtag(term: str) -> str:
     return re.sub(r"\W", "", term).lower()
 
 
-def parse_status(status: dict, source: str) -> Mention:
-    """A status (or the status a boost boosts) as a mention; raises on the wrong shape."""
+def parse_status(status: dict, source: str, instance: str = "") -> Mention:
+    """A status (or the status a boost boosts) as a mention; raises on the wrong shape.
+    `instance`: the host the status was read from, whose own accounts come as plain `user`."""
     original = status.get("reblog") or status
     account = original["account"]
     text = html_to_text(original["content"])
@@ -41,11 +42,21 @@ def parse_status(status: dict, source: str) -> Mention:
         url=safe_url(original.get("url")) or safe_url(original["uri"]),
         title=first_line(warning or text),
         text=text,
-        author="@" + account["acct"],
+        author=handle(account, instance),
         published=iso(original["created_at"]),
         reach=account.get("followers_count"),
         shared_url=safe_url(card.get("url")) or None,
     )
+
+
+def handle(account: dict, instance: str) -> str:
+    """@user@instance, always: an instance names its own accounts without their instance, so
+    the same person would be two authors depending on where we read them."""
+    acct = str(account["acct"]).lstrip("@")
+    if "@" in acct:
+        return "@" + acct
+    home = urlsplit(str(account.get("url") or "")).hostname or instance.split(":")[0]
+    return f"@{acct}@{home}" if home else "@" + acct
 
 
 async def collect(
@@ -84,7 +95,7 @@ async def collect(
             for status in statuses:
                 try:
                     ids.append(int(status["id"]))
-                    m = parse_status(status, source.id)
+                    m = parse_status(status, source.id, host)
                 except ITEM_SHAPE_ERRORS:
                     skipped += 1
                     continue

@@ -28,7 +28,7 @@ COMMENTS = " [comments]"  # cursor key suffix: posts and comments are searched s
 def parse_child(child: dict, source: str) -> Mention:
     """One listing child (t3 post or t1 comment) as a mention; raises on the wrong shape."""
     kind, data = child["kind"], child["data"]
-    permalink = "https://www.reddit.com" + data["permalink"]
+    permalink = _permalink(kind, data)
     if kind == "t3":
         title = html_to_text(data["title"])
         text = html_to_text(data.get("selftext") or "")
@@ -43,7 +43,7 @@ def parse_child(child: dict, source: str) -> Mention:
     author = data.get("author")
     return Mention(
         source=source,
-        native_id=data["name"],
+        native_id=data.get("name") or f"{kind}_{data['id']}",
         url=permalink,
         title=title,
         text=text,
@@ -52,6 +52,17 @@ def parse_child(child: dict, source: str) -> Mention:
         reach=int(data["score"]) if data.get("score") is not None else None,
         shared_url=shared,
     )
+
+
+def _permalink(kind: str, data: dict) -> str:
+    """The item's page. Some answers (comments especially) come without `permalink`: Reddit
+    finds a comment from its post's id and its own, under any slug."""
+    if data.get("permalink"):
+        return "https://www.reddit.com" + str(data["permalink"])
+    if kind == "t1":
+        post = str(data["link_id"]).removeprefix("t3_")
+        return f"https://www.reddit.com/comments/{post}/_/{data['id']}/"
+    return f"https://www.reddit.com/comments/{data['id']}/"
 
 
 async def _token(http: Http, base: str, client_id: str, secret: str) -> str:

@@ -52,7 +52,7 @@ def test_full_text_search_with_a_token(httpserver, monkeypatch):
     monkeypatch.setenv("MASTODON_TOKEN", "tok")
     fetched = collect_with(mastodon.collect, serve(httpserver))
     assert fetched.error is None
-    assert "@priya" in {m.author for m in fetched.mentions}
+    assert "@priya@127.0.0.1" in {m.author for m in fetched.mentions}  # local: its instance
     search = [r for r, _ in httpserver.log if r.path == "/api/v2/search"][0]
     assert search.args["q"] == "Nimbus Notes" and search.args["type"] == "statuses"
 
@@ -67,3 +67,15 @@ def test_a_refused_token_marks_the_source(httpserver, monkeypatch):
 def test_hashtags_come_from_watched_terms():
     assert mastodon.hashtag("Nimbus Notes") == "nimbusnotes"
     assert mastodon.hashtag("@quillpad") == "quillpad"
+
+
+def test_accounts_of_the_instance_itself_are_stored_with_their_instance(httpserver, monkeypatch):
+    monkeypatch.delenv("MASTODON_TOKEN", raising=False)
+    httpserver.expect_request("/api/v1/timelines/tag/nimbusnotes").respond_with_handler(
+        lambda r: Response(recorded("mastodon/tag_local.json"), content_type="application/json")
+    )
+    source = fast_source("mastodon", None, instances=[httpserver.url_for("")])
+    fetched = collect_with(mastodon.collect, source)
+    assert fetched.error is None
+    # Mira's account gives its own address; Tomás's (boosted) does not: the instance we read.
+    assert {m.author for m in fetched.mentions} == {"@mira@mastodon.example", "@tomas@127.0.0.1"}

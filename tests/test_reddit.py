@@ -84,3 +84,19 @@ def test_a_wrong_secret_is_reported_as_such(httpserver, monkeypatch):
     fetched = collect_with(reddit.collect, serve(httpserver, token_required=True))
     assert fetched.needs_credentials and "access_token: HTTP 401" in fetched.error
     assert "shh" not in fetched.error and "wrong" not in fetched.error
+
+
+def test_comments_without_permalink_are_linked_from_their_post_and_id(httpserver, monkeypatch):
+    monkeypatch.delenv("REDDIT_CLIENT_ID", raising=False)
+    httpserver.expect_request("/search.json").respond_with_handler(
+        lambda r: Response(
+            recorded("reddit/comments_without_permalink.json" if r.args["type"] == "comment"
+                     else "reddit/posts_page2.json"),
+            content_type="application/json",
+        )
+    )  # fmt: skip
+    fetched = collect_with(reddit.collect, fast_source("reddit", httpserver.url_for("")))
+    by_id = {m.native_id: m for m in fetched.mentions}
+    assert by_id["t1_lz00009"].url == "https://www.reddit.com/comments/1gx0001/_/lz00009/"
+    assert by_id["t1_lz0000a"].url == "https://www.reddit.com/comments/1gx0001/_/lz0000a/"
+    assert by_id["t1_lz0000a"].author is None  # "[deleted]"
