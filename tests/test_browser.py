@@ -140,3 +140,27 @@ def test_inbox_selection_follows_the_mention_and_clears_after_an_action(
     page.get_by_role("button", name="Apply to 0 selected").wait_for(timeout=30_000)
     done = {title for title, status in statuses(config_file).items() if status == "done"}
     assert done == {"Mention 0", "Mention 2", "Mention 4"}
+
+
+def grid_rows(page, grid: int = 0) -> list[list[str]]:
+    """The rows a data grid shows on screen now (its accessible cells), as texts."""
+    frame = page.get_by_test_id("stDataFrame").nth(grid)
+    return [
+        [cell.inner_text() for cell in row.locator("[role=gridcell]").all()]
+        for row in frame.locator("[role=row]").all()
+        if row.locator("[role=gridcell]").count()
+    ]
+
+
+def test_sources_page_lists_failing_sources_first_in_view(tmp_path, dashboard, browser):
+    config_file = fill(tmp_path, failing="zz-down", ok_sources=14)  # more rows than fit
+    page = browser
+    page.goto(dashboard(config_file) + "/sources")
+    page.get_by_text("Failing: zz-down.").wait_for(timeout=60_000)
+    page.get_by_test_id("stDataFrame").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(tmp_path / "sources.png"), full_page=True)
+    banner = page.get_by_test_id("stAlert").first.inner_text()
+    assert "listed first in the table below" in banner
+    first = grid_rows(page)[0]
+    assert first[:2] == ["zz-down", "error"] and "HTTP 404" in first[2]

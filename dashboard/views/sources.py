@@ -21,6 +21,14 @@ if configured.empty:
 
 table = configured.merge(health, on="source", how="left")
 table["health"] = table["health"].fillna("never fetched")
+# What needs a person comes first, where the table opens, not below its own scroll.
+RANK = {"needs credentials": 0, "failing": 1, "error": 2, "never fetched": 3, "ok": 4}
+table = (
+    table.assign(rank=table["health"].map(RANK).fillna(3))
+    .sort_values(["rank", "source"], kind="stable")
+    .drop(columns="rank")
+    .reset_index(drop=True)
+)
 failing = table[table["health"].isin(["error", "failing", "needs credentials"])]
 ok = int((table["health"] == "ok").sum())
 c1, c2, c3 = st.columns(3)
@@ -37,7 +45,8 @@ if not locked.empty:
 broken = failing[failing["health"] != "needs credentials"]
 if not broken.empty:
     st.error(
-        f"Failing: {', '.join(broken['source'])}. The last error of each is in the table below."
+        f"Failing: {', '.join(broken['source'])}. They are listed first in the table below, "
+        "with the last error of each."
     )
 odd = table[table["skipped_last_fetch"].fillna(0) > 0]
 if not odd.empty:
