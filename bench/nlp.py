@@ -137,19 +137,39 @@ def sentiment_eval() -> None:
     report("\n### Sentiment\n")
     report("| texts | method | Pearson r | 3-class accuracy | macro-F1 |")
     report("| --- | --- | --- | --- | --- |")
+    calm_rows = []
     for source in ("rated sentences", "GoEmotions", "brand posts"):
         rows = [e for e in test if e.source == source and e.sentiment]
         truth = np.array([model.SENTIMENTS.index(e.sentiment) - 1 for e in rows])
+        # Pearson r with the mean human rating where the set has one, else with the class.
+        value = np.array(
+            [e.rating if e.rating is not None else t for e, t in zip(rows, truth, strict=True)]
+        )
         ours = np.array([scorer.score_text(e.text).sentiment for e in rows])
         theirs = np.array([vader.polarity_scores(e.text)["compound"] for e in rows])
+        kind = "rating" if rows[0].rating is not None else "class"
         for label, x in (("VADER", theirs), ("Tidings", ours)):
             guess = three(x, sentiment.POSITIVE_AT)
-            report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | — | "
+            report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | "
+                   f"{np.corrcoef(value, x)[0, 1]:.3f} ({kind}) | "
                    f"{np.mean(truth == guess):.3f} | {macro_f1(truth, guess):.3f} |")  # fmt: skip
+        _, lexical = train.featurize([e.text for e in rows])
+        calm = (truth == 0) & (lexical == 0)
+        calm_rows.append(f"{source} {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%} "
+                         f"(n={calm.sum()})")  # fmt: skip
+    decision = model.current(None).linear.decision
+    calm_line = (
+        "\nTexts people rated neutral that the lexicon finds no feeling in, labelled negative "
+        f"(test part): {', '.join(calm_rows)}. The decision, chosen on the dev part "
+        f"(nlp.train.pick_decision): log-probability offsets {decision.offsets}, "
+        f"+{decision.silent_neutral} to neutral where the lexicon is silent, the lexicon's "
+        f"share of the score {decision.lexicon_share}."
+    )
     try:
         texts, human = tweets()
     except (subprocess.CalledProcessError, OSError, KeyError) as e:
         report(f"\ntweets: not available ({e}); skipped")
+        report(calm_line)
         return
     ours = np.array([scorer.score_text(t).sentiment for t in texts])
     theirs = np.array([vader.polarity_scores(t)["compound"] for t in texts])
@@ -161,6 +181,7 @@ def sentiment_eval() -> None:
         f"by Tidings {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%}, "
         f"positive {np.mean(ours[calm] >= sentiment.POSITIVE_AT):.1%}."
     )
+    report(calm_line)
 
 
 def readings_eval() -> None:

@@ -49,6 +49,8 @@ class LinearModel:
     intents: tuple[str, ...]
     calibration: dict[str, tuple[float, float]]  # intent → (a, c): sigmoid(a·logit + c)
     thresholds: dict[str, float]  # intent → the confidence from which it is present
+    # How the sentiment's label and score are made (chosen on development data).
+    decision: sentiment.Decision = sentiment.Decision()
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return self.weights[x].sum(axis=0) + self.bias
@@ -76,6 +78,9 @@ class LinearModel:
             intents=np.array(self.intents),
             calibration=np.array([self.calibration.get(i, (1.0, 0.0)) for i in self.intents]),
             thresholds=np.array([self.thresholds.get(i, 0.5) for i in self.intents]),
+            sentiment_offsets=np.array(self.decision.offsets),
+            silent_neutral=np.array(self.decision.silent_neutral),
+            lexicon_share=np.array(self.decision.lexicon_share),
         )
 
     @classmethod
@@ -87,7 +92,15 @@ class LinearModel:
             pairs = zip(intents, f["calibration"], strict=True)
             calibration = {i: (float(a), float(c)) for i, (a, c) in pairs}
             thresholds = {i: float(t) for i, t in zip(intents, f["thresholds"], strict=True)}
-            return cls(weights, f["bias"].astype(np.float32), intents, calibration, thresholds)
+            decision = sentiment.Decision()  # a model trained before decisions were stored
+            if "sentiment_offsets" in f:
+                decision = sentiment.Decision(
+                    tuple(float(v) for v in f["sentiment_offsets"]),
+                    float(f["silent_neutral"]),
+                    float(f["lexicon_share"]),
+                )
+            bias = f["bias"].astype(np.float32)
+            return cls(weights, bias, intents, calibration, thresholds, decision)
 
 
 @dataclass(frozen=True)
@@ -157,7 +170,7 @@ class Readings:
         lexical = sentiment.normalize(sum(raw))
         values = self.model.readings(features.of_doc(doc, lexical, raw))
         doc.cats = dict(zip(self.names, values.tolist(), strict=True))
-        doc._.sentiment = sentiment.reading(lexical, *values[:3].tolist())
+        doc._.sentiment = sentiment.reading(lexical, *values[:3].tolist(), self.model.decision)
         return doc
 
 

@@ -98,6 +98,7 @@ class Example:
     intents: dict[str, int] = field(default_factory=dict)  # intent → 0/1, for those it says
     weight: float = 1.0
     source: str = ""
+    rating: float | None = None  # the mean human rating / 4, where the set has one
 
 
 def _lines(name: str) -> list[str]:
@@ -127,7 +128,10 @@ def rated_sentences() -> list[Example]:
                     if float(rating) < 0
                     else wants
                 )
-            out.append(Example(text, rating_label(float(rating)), wants, source="rated sentences"))
+            out.append(
+                Example(text, rating_label(float(rating)), wants, source="rated sentences",
+                        rating=float(rating) / 4)
+            )  # fmt: skip
     return out
 
 
@@ -245,14 +249,15 @@ def _blank() -> Language:
     return nlp
 
 
-def featurize(texts: Sequence[str]) -> list[np.ndarray]:
-    """The feature indices of each text, as scoring computes them."""
+def featurize(texts: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The feature indices of each text, as scoring computes them, and the lexicon's score."""
     nlp = _blank()
-    out = []
+    out, lexical = [], []
     for doc in nlp.pipe(texts, batch_size=1000):
         raw = [r for _, _, r in doc._.clauses]
-        out.append(features.of_doc(doc, sentiment.normalize(sum(raw)), raw))
-    return out
+        lexical.append(sentiment.normalize(sum(raw)))
+        out.append(features.of_doc(doc, lexical[-1], raw))
+    return out, np.array(lexical, dtype=np.float64)
 
 
 def _targets(examples: Sequence[Example], intents: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -373,11 +378,36 @@ def _macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+def _feelings(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """(sentiment class or -1, the human rating in [-1, 1] or the class as -1 / 0 / 1)."""
+    feel = np.array([SENTIMENTS.index(e.sentiment) if e.sentiment else -1 for e in examples])
+    value = np.array(
+        [e.rating if e.rating is not None else f - 1.0 for e, f in zip(examples, feel, strict=True)]
+    )
+    return feel, value
+
+
+def _silent_neutral_read_negative(
+    feel: np.ndarray, lexical: np.ndarray, label: np.ndarray, pick: np.ndarray
+) -> float | None:
+    """Of the texts rated neutral that the lexicon finds no feeling in, the share labelled
+    negative (None when there are too few to tell)."""
+    calm = pick & (feel == 1) & (lexical == 0.0)
+    return float(np.mean(label[calm] == 0)) if calm.sum() >= 20 else None
+
+
+def _labels(scores: np.ndarray) -> np.ndarray:
+    """Class indices (0 negative, 1 neutral, 2 positive) of scores, as sentiment.label cuts."""
+    return (scores >= sentiment.POSITIVE_AT).astype(int) - (scores <= sentiment.NEGATIVE_AT) + 1
+
+
 def evaluate(
-    model: LinearModel, examples: Sequence[Example], xs: Sequence[np.ndarray]
+    model: LinearModel, examples: Sequence[Example], xs: Sequence[np.ndarray], lexical: np.ndarray
 ) -> dict[str, dict]:
     """Figures per reading and per data set: intents' precision / recall / F1 at the model's
-    threshold, Brier score and reliability; sentiment accuracy and macro-F1."""
+    threshold, Brier score and reliability; sentiment accuracy, macro-F1, Pearson r with the
+    human ratings (or classes) and how often calm texts read negative, all of the label and
+    score scoring gives (sentiment.readings with the model's decision)."""
     probs = np.array([model.readings(x) for x in xs]) if xs else np.zeros((0, 3))
     out: dict[str, dict] = {}
     sources = sorted({e.source for e in examples})
@@ -395,27 +425,83 @@ def evaluate(
                 if source == "all":
                     per[source]["reliability"] = reliability(pp, yy)
         out[intent] = per
-    feel = np.array([SENTIMENTS.index(e.sentiment) if e.sentiment else -1 for e in examples])
+    feel, value = _feelings(examples)
+    scores = sentiment.readings(lexical, probs[:, :3], model.decision) if xs else np.zeros(0)
+    guess = _labels(scores)
     per = {}
     for source in [*sources, "all"]:
         pick = (feel >= 0) & np.array([source in ("all", e.source) for e in examples])
         if pick.sum():
-            guess = probs[pick, :3].argmax(axis=1)
             per[source] = {"n": int(pick.sum()),
-                           "accuracy": round(float(np.mean(guess == feel[pick])), 3),
-                           "macro_f1": round(_macro_f1(feel[pick], guess), 3)}  # fmt: skip
+                           "accuracy": round(float(np.mean(guess[pick] == feel[pick])), 3),
+                           "macro_f1": round(_macro_f1(feel[pick], guess[pick]), 3)}  # fmt: skip
+            if np.std(value[pick]) > 0 and np.std(scores[pick]) > 0:
+                r = np.corrcoef(value[pick], scores[pick])[0, 1]
+                per[source]["pearson"] = round(float(r), 3)
+            calm = _silent_neutral_read_negative(feel, lexical, guess, pick)
+            if calm is not None:
+                per[source]["calm_read_negative"] = round(calm, 3)
     out["sentiment"] = per
     return out
+
+
+CALM_READ_NEGATIVE = 0.10  # at most this share of calm texts (see pick_decision) read negative
+
+
+def pick_decision(
+    probs: np.ndarray, lexical: np.ndarray, examples: Sequence[Example]
+) -> sentiment.Decision:
+    """The sentiment decision with the best macro-F1 on the development texts (each data set
+    with three classes weighing the same), among those that label at most CALM_READ_NEGATIVE
+    of the texts people rated neutral and the lexicon finds no feeling in negative, in every
+    set (all of them, when none does); then the lexicon's share in the score with the best
+    mean Pearson r between score and human rating (or class) over those sets."""
+    feel, value = _feelings(examples)
+    sources = np.array([e.source for e in examples])
+    sets = [
+        pick
+        for pick in (sources == name for name in sorted(set(sources.tolist())))
+        if len(np.unique(feel[pick & (feel >= 0)])) == 3
+    ]
+    if not sets:
+        return sentiment.Decision()
+    steps = np.round(np.arange(-0.6, 0.61, 0.1), 2)
+    candidates = []
+    for negative in steps:
+        for positive in steps:
+            for silent in np.arange(0.0, 2.01, 0.25):
+                decision = sentiment.Decision(
+                    (float(negative), 0.0, float(positive)), float(silent)
+                )
+                guess = _labels(sentiment.readings(lexical, probs, decision))
+                f1 = np.mean(
+                    [_macro_f1(feel[p & (feel >= 0)], guess[p & (feel >= 0)]) for p in sets]
+                )
+                calm = [_silent_neutral_read_negative(feel, lexical, guess, p) for p in sets]
+                worst = max((c for c in calm if c is not None), default=0.0)
+                size = abs(negative) + abs(positive) + silent
+                candidates.append((worst <= CALM_READ_NEGATIVE, round(f1, 4), -size, decision))
+    best = max(candidates, key=lambda c: c[:3])[3]
+
+    def pearson(share: float) -> float:
+        decision = sentiment.Decision(best.offsets, best.silent_neutral, share)
+        scores = sentiment.readings(lexical, probs, decision)
+        return float(np.mean([np.corrcoef(value[p & (feel >= 0)], scores[p & (feel >= 0)])[0, 1]
+                              for p in sets]))  # fmt: skip
+
+    share = max(np.round(np.arange(0.0, 1.01, 0.1), 1), key=lambda a: (round(pearson(a), 3), a))
+    return sentiment.Decision(best.offsets, best.silent_neutral, float(share))
 
 
 def build(
     splits: Splits, intents: Sequence[str], log: Callable[[str], None] = print
 ) -> tuple[LinearModel, dict]:
-    """Fit on train, calibrate and pick thresholds on dev, measure on test."""
+    """Fit on train; calibrate, pick thresholds and the sentiment decision on dev; measure
+    on test."""
     log(f"featurizing {len(splits.train) + len(splits.dev) + len(splits.test):,} texts")
-    xs_train = featurize([e.text for e in splits.train])
-    xs_dev = featurize([e.text for e in splits.dev])
-    xs_test = featurize([e.text for e in splits.test])
+    xs_train, _ = featurize([e.text for e in splits.train])
+    xs_dev, lex_dev = featurize([e.text for e in splits.dev])
+    xs_test, lex_test = featurize([e.text for e in splits.test])
     feel, wants = _targets(splits.train, intents)
     log(f"fitting on {len(xs_train):,} examples, outputs {', '.join((*SENTIMENTS, *intents))}")
     w, bias = fit(xs_train, feel, wants, np.array([e.weight for e in splits.train]))
@@ -430,12 +516,20 @@ def build(
         a, c = calibration[intent]
         sources = np.array([e.source for e in splits.dev])[known]
         thresholds[intent] = best_threshold(1 / (1 + np.exp(-(a * z + c))), y, sources)
-    model = LinearModel(w, bias, tuple(intents), calibration, thresholds)
+    probs = np.array([raw.readings(x)[:3] for x in xs_dev]).reshape(-1, 3)
+    decision = pick_decision(probs, lex_dev, splits.dev)
+    log(f"sentiment decision: {decision}")
+    model = LinearModel(w, bias, tuple(intents), calibration, thresholds, decision)
     metrics = {
         "data": splits.sizes,
         "thresholds": thresholds,
-        "dev": evaluate(model, splits.dev, xs_dev),
-        "test": evaluate(model, splits.test, xs_test),
+        "sentiment_decision": {
+            "offsets": list(decision.offsets),
+            "silent_neutral": decision.silent_neutral,
+            "lexicon_share": decision.lexicon_share,
+        },  # fmt: skip
+        "dev": evaluate(model, splits.dev, xs_dev, lex_dev),
+        "test": evaluate(model, splits.test, xs_test, lex_test),
     }
     return model, metrics
 
@@ -511,10 +605,10 @@ def train(
     previous = current(models_dir)
     model, metrics = build(splits, learned, log)
     if held_out:
-        xs = featurize([e.text for e in held_out])
+        xs, lexical = featurize([e.text for e in held_out])
         metrics["corrections_held_out"] = {
-            "after": evaluate(model, held_out, xs),
-            "before": evaluate(previous.linear, held_out, xs),
+            "after": evaluate(model, held_out, xs, lexical),
+            "before": evaluate(previous.linear, held_out, xs, lexical),
             "before_version": previous.version,
         }
     meta = {

@@ -2,6 +2,7 @@
 worded complaints, cue words out of context, neutral news and questions read as negative, a
 customer won read as churn. None of these texts is in the training data."""
 
+import numpy as np
 import pytest
 
 from data.config import Watch
@@ -86,3 +87,53 @@ def test_the_shipped_model_is_calibrated_with_a_threshold_per_intent():
         for step in measured["reliability"]:  # confidence and observed rate agree
             if step["n"] >= 100:
                 assert abs(step["confidence"] - step["observed"]) < 0.1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Switching the office to the new building on Monday",
+        "Meeting with the design team at 3",
+        "The bus leaves at 7 from the main station",
+        "@anna on my way, see you at the station",
+    ],
+)
+def test_calm_posts_without_a_feeling_word_read_neutral(scorer, text):
+    assert scorer.score_text(text).sentiment_label == "neutral"
+
+
+def test_the_sentiment_decision_leans_neutral_only_where_the_lexicon_is_silent():
+    from nlp.sentiment import Decision, label, readings
+
+    leaning = np.array([[0.5, 0.4, 0.1], [0.5, 0.4, 0.1]])  # the model leans negative
+    lexicon = np.array([0.0, -0.3])  # silent, then a feeling word
+    plain = [label(s) for s in readings(lexicon, leaning, Decision())]
+    calm = [label(s) for s in readings(lexicon, leaning, Decision(silent_neutral=1.0))]
+    assert plain == ["negative", "negative"] and calm == ["neutral", "negative"]
+
+
+def test_the_sentiment_decision_is_stored_with_the_model(tmp_path):
+    from nlp.sentiment import Decision
+
+    shipped = model.current(None).linear
+    assert shipped.decision != Decision()  # chosen on development data, see metrics.json
+    shipped.save(tmp_path)
+    assert model.LinearModel.load(tmp_path).decision == shipped.decision
+    # A model trained before decisions were stored reads as it did then.
+    with np.load(tmp_path / "weights.npz") as f:
+        old = {k: f[k] for k in f.files if k not in ("sentiment_offsets", "silent_neutral",
+                                                      "lexicon_share")}  # fmt: skip
+    np.savez_compressed(tmp_path / "weights.npz", **old)
+    assert model.LinearModel.load(tmp_path).decision == Decision()
+
+
+def test_one_text_is_decided_as_a_batch_of_them():
+    from nlp.sentiment import Decision, reading, readings
+
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet([1, 1, 1], 500)
+    lexicon = np.where(rng.random(500) < 0.3, 0.0, rng.uniform(-1, 1, 500))
+    for decision in (Decision(), Decision((0.4, 0.0, 0.3), 1.25, 0.3)):
+        batch = readings(lexicon, probs, decision)
+        one = [reading(x, *p, decision) for x, p in zip(lexicon, probs, strict=True)]
+        assert np.allclose(batch, one)
