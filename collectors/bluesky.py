@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from collectors.http import FetchError, Http, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, first_line, iso, min_interval, search_all
+from collectors.search import first_line, iso, min_interval, search_all
+from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import safe_url
@@ -65,7 +66,7 @@ async def collect(
 
     async def search(query: str, cursor: str | None, since: datetime) -> tuple[list, str, int]:
         oldest = iso(cursor) if cursor else since
-        mentions, skipped, newest, page_cursor = [], 0, oldest, None
+        mentions, skipped, newest, page_cursor = [], Unexpected(), oldest, None
         for _ in range(source.max_pages):
             params: dict[str, str | int] = {
                 "q": query, "sort": "latest", "limit": 100,
@@ -84,7 +85,7 @@ async def collect(
                 try:
                     m = parse_post(post, source.id)
                 except ITEM_SHAPE_ERRORS:
-                    skipped += 1
+                    skipped.add(post)
                     continue
                 if m.published > oldest:
                     mentions.append(m)

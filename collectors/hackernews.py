@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from collectors.http import FetchError, Http, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, epoch, min_interval, search_all
+from collectors.search import epoch, min_interval, search_all
+from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -57,9 +58,11 @@ async def collect(
     url = f"{base}/search_by_date"
     interval = min_interval(source, PER_MINUTE)
 
-    async def search(query: str, cursor: str | None, since: datetime) -> tuple[list, str, int]:
+    async def search(
+        query: str, cursor: str | None, since: datetime
+    ) -> tuple[list, str, Unexpected]:
         newest = int(cursor) if cursor else int(since.timestamp())
-        mentions, skipped, top = [], 0, newest
+        mentions, skipped, top = [], Unexpected(), newest
         for page in range(source.max_pages):
             params = {
                 "query": query,
@@ -76,7 +79,7 @@ async def collect(
                 try:
                     m = parse_hit(hit, source.id)
                 except ITEM_SHAPE_ERRORS:
-                    skipped += 1
+                    skipped.add(hit)
                     continue
                 mentions.append(m)
                 top = max(top, int(m.published.timestamp()))

@@ -9,7 +9,8 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from collectors.dates import read_date
-from collectors.search import ITEM_SHAPE_ERRORS, iso
+from collectors.search import iso
+from collectors.unexpected import ITEM_SHAPE_ERRORS
 from data.records import Mention
 from data.text import html_to_text, safe_url
 

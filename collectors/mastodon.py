@@ -14,7 +14,8 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 from collectors.http import FetchError, Http, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, first_line, iso, min_interval, search_all
+from collectors.search import first_line, iso, min_interval, search_all
+from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -83,7 +84,7 @@ async def collect(
             params = {"q": term, "type": "statuses", "limit": 40, "resolve": "false"}
         if cursor:
             params["since_id"] = cursor
-        mentions, skipped, newest, max_id = [], 0, cursor, None
+        mentions, skipped, newest, max_id = [], Unexpected(), cursor, None
         for _ in range(source.max_pages):
             if max_id:
                 params["max_id"] = max_id
@@ -97,7 +98,7 @@ async def collect(
                     ids.append(int(status["id"]))
                     m = parse_status(status, source.id, host)
                 except ITEM_SHAPE_ERRORS:
-                    skipped += 1
+                    skipped.add(status)
                     continue
                 if m.published < since:
                     too_old = True

@@ -11,6 +11,7 @@ from collectors import offload
 from collectors.http import FetchError, Http, failed, source_headers
 from collectors.rss import FeedError, read
 from collectors.search import iso, min_interval, search_all
+from collectors.unexpected import Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 
@@ -50,6 +51,8 @@ async def collect(
         fresh = [with_publisher(m) for m in feed.mentions if m.published > oldest]
         # An item of unknown date is dated now: it must not move the cursor past the others.
         newest = max((m.published for m in fresh if m.published_known), default=oldest)
-        return fresh, newest.isoformat(), feed.skipped
+        skipped = Unexpected()
+        skipped.extend(feed.skipped, feed.samples)
+        return fresh, newest.isoformat(), skipped
 
     return await search_all(source, state, queries, search)

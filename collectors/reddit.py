@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from collectors.http import FetchError, Http, basic_auth, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, epoch, min_interval, search_all
+from collectors.search import epoch, min_interval, search_all
+from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -109,7 +110,7 @@ async def collect(
         query = key.removesuffix(COMMENTS)
         kind = "comment" if key.endswith(COMMENTS) else "link"
         oldest = float(cursor) if cursor else since.timestamp()
-        mentions, skipped, newest, after = [], 0, oldest, None
+        mentions, skipped, newest, after = [], Unexpected(), oldest, None
         for _ in range(source.max_pages):
             params: dict[str, str | int] = {
                 "q": query, "sort": "new", "type": kind, "limit": 100, "raw_json": 1,
@@ -129,7 +130,7 @@ async def collect(
                 try:
                     m = parse_child(child, source.id)
                 except ITEM_SHAPE_ERRORS:
-                    skipped += 1
+                    skipped.add(child)
                     continue
                 stamp = m.published.timestamp()
                 if stamp <= oldest:

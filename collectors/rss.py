@@ -14,7 +14,8 @@ from collectors import jsonfeed, offload
 from collectors.charsets import choose_encoding
 from collectors.dates import from_struct
 from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, age_limit, keep_recent
+from collectors.search import age_limit, keep_recent
+from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -61,6 +62,7 @@ class FeedRead:
     mentions: list[Mention]
     skipped: int = 0  # entries that could not be read
     encoding_guessed: str | None = None  # the encoding detected, when none usable was declared
+    samples: tuple[str, ...] = ()  # the first few entries that could not be read, as they came
 
 
 def read(
@@ -82,7 +84,10 @@ def read(
         except jsonfeed.NotJsonFeed as e:
             raise FeedError(str(e)) from None
         mentions, bad = jsonfeed.read_items(doc, source, now, url)
-        return FeedRead(mentions, len(bad), guessed)
+        skipped = Unexpected()
+        for item in bad:
+            skipped.add(item)
+        return FeedRead(mentions, skipped.count, guessed, tuple(skipped.samples))
     headers = {"content-location": url} if url else {}
     if encoding.name:
         headers["content-type"] = f"application/xml; charset={encoding.name}"
@@ -98,16 +103,16 @@ def read(
         raise FeedError(f"not a readable RSS/Atom feed ({problem})")
     if not parsed.entries and not parsed.get("version"):
         raise FeedError("not an RSS/Atom feed (no feed element found)")
-    mentions, skipped = [], 0
+    mentions, skipped = [], Unexpected()
     for parsed_entry in parsed.entries:
         try:
             m = _entry(dict(parsed_entry), source, now)
         except ITEM_SHAPE_ERRORS:
-            skipped += 1
+            skipped.add(dict(parsed_entry))  # as feedparser read it: the markup is gone
             continue
         if m is not None:
             mentions.append(m)
-    return FeedRead(mentions, skipped, guessed)
+    return FeedRead(mentions, skipped.count, guessed, tuple(skipped.samples))
 
 
 def _entry(entry: dict, source: str, now: datetime) -> Mention | None:
@@ -172,6 +177,7 @@ async def collect(
         source.id,
         feed.mentions,
         skipped=feed.skipped,
+        samples=feed.samples,
         encoding_guessed=feed.encoding_guessed,
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),

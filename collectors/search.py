@@ -10,14 +10,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from collectors.http import FetchError
+from collectors.unexpected import Unexpected
 from data.config import Source
 from data.records import Fetched, Mention, SourceState
 
 # (query key, its cursor or None, the oldest time wanted) -> (mentions, new cursor, skipped)
-Search = Callable[[str, str | None, datetime], Awaitable[tuple[list[Mention], str | None, int]]]
-
-# What reading one malformed item raises: a missing key, a wrong type, a date out of range.
-ITEM_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
+Search = Callable[
+    [str, str | None, datetime], Awaitable[tuple[list[Mention], str | None, Unexpected]]
+]
 
 
 def min_interval(source: Source, documented_per_minute: float) -> float:
@@ -76,14 +76,20 @@ async def search_all(
             raise r
     mentions: dict[str, Mention] = {}
     cursors: dict[str, str] = {}
-    skipped = 0
+    skipped = Unexpected()
     for key, (found, cursor, bad) in zip(keys, results, strict=True):  # type: ignore[misc]
         for m in found:
             mentions.setdefault(m.native_id, m)
         if cursor:
             cursors[key] = cursor
-        skipped += bad
-    fetched = Fetched(source.id, list(mentions.values()), cursors=cursors, skipped=skipped)
+        skipped.extend(bad.count, bad.samples)
+    fetched = Fetched(
+        source.id,
+        list(mentions.values()),
+        cursors=cursors,
+        skipped=skipped.count,
+        samples=tuple(skipped.samples),
+    )
     return keep_recent(fetched, since)
 
 

@@ -14,7 +14,8 @@ from collectors import offload
 from collectors.charsets import choose_encoding
 from collectors.dates import read_date
 from collectors.http import FetchError, Http, conditional_headers, failed, source_headers
-from collectors.search import ITEM_SHAPE_ERRORS, age_limit, iso, keep_recent
+from collectors.search import age_limit, iso, keep_recent
+from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Selectors, Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
@@ -27,21 +28,21 @@ def parse_page(
     source: str,
     now: datetime | None = None,
     encoding: str | None = None,
-) -> tuple[list[Mention], int]:
-    """The items on a page as mentions, and how many matched `item` but had no title or text.
+) -> tuple[list[Mention], Unexpected]:
+    """The items on a page as mentions, and those that matched `item` but had no title or text.
     `encoding`: the page's (collectors.charsets); None lets BeautifulSoup work it out."""
     now = now or datetime.now(UTC)
     soup = BeautifulSoup(body, "html.parser", from_encoding=encoding)
     for junk in soup(["script", "style", "template", "noscript"]):
         junk.decompose()
-    mentions, skipped = [], 0
+    mentions, skipped = [], Unexpected()
     for item in soup.select(selectors.item):
         try:
             m = _item(item, page_url, selectors, source, now)
         except ITEM_SHAPE_ERRORS:
             m = None
         if m is None:
-            skipped += 1
+            skipped.add(str(item))
         else:
             mentions.append(m)
     return mentions, skipped
@@ -115,14 +116,15 @@ async def collect(
     mentions, skipped = await offload.run(
         parse_page, response.body, response.url, source.selectors, source.id, None, encoding.name
     )
-    if not mentions and not skipped:
+    if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")
     fetched = Fetched(
         source.id,
         mentions,
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
-        skipped=skipped,
+        skipped=skipped.count,
+        samples=tuple(skipped.samples),
         encoding_guessed=encoding.name if encoding.guessed else None,
     )
     return keep_recent(fetched, age_limit(source, datetime.now(UTC)))

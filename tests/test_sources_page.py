@@ -53,3 +53,15 @@ def test_a_guessed_encoding_is_said(tmp_path, monkeypatch):
     assert "Character encoding guessed" in at.info[0].value and "blog (koi8-r)" in at.info[0].value
     table = at.dataframe[0].value.set_index("source")
     assert table.loc["blog", "encoding_guessed"] == "koi8-r"
+
+
+def test_skipped_items_are_shown_as_received_for_a_bug_report(tmp_path, monkeypatch):
+    hit = '{"created_at_i": 1795171000, "title": "<script>alert(1)</script>"}'
+    states = [SourceState("blog", last_success_at=NOW),
+              SourceState("hn", last_success_at=NOW, skipped_last_fetch=7,
+                          unexpected_samples=(hit,))]  # fmt: skip
+    at = sources_page(tmp_path, monkeypatch, states)
+    assert "hn (7)" in at.info[0].value
+    (expander,) = at.expander
+    assert expander.label == "hn: the first 1 skipped item(s), as received"
+    assert [c.value for c in at.code] == [hit]  # shown as text, never as markup

@@ -1,5 +1,6 @@
 """Sources: each configured source's health, last error and next fetch."""
 
+import json
 from datetime import datetime
 
 import pandas as pd
@@ -55,6 +56,13 @@ if not odd.empty:
         + ", ".join(f"{r.source} ({int(r.skipped_last_fetch)})" for r in odd.itertuples())
         + ". A source that changed its API shows up here first."
     )
+    for r in odd.itertuples():
+        samples = json.loads(r.unexpected_samples) if isinstance(r.unexpected_samples, str) else []
+        if samples:
+            with st.expander(f"{r.source}: the first {len(samples)} skipped item(s), as received"):
+                st.caption("Copy them into a bug report: they show what the source sends now.")
+                for sample in samples:
+                    st.code(sample, language=None, wrap_lines=True)
 guessed = table[table["encoding_guessed"].notna()]
 if not guessed.empty:
     st.info(
