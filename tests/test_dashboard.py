@@ -168,3 +168,50 @@ def test_sources_page_says_which_source_needs_credentials(tmp_path, monkeypatch)
     table = at.dataframe[0].value.set_index("source")
     assert table.loc["reddit", "health"] == "needs credentials"
     assert "REDDIT_CLIENT_ID" in table.loc["reddit", "last_error"]
+
+
+def offline_store(
+    tmp_path,
+    monkeypatch,
+    reason="connection failed: [Errno -3] Temporary failure in name resolution (after 3 attempts)",
+):
+    """A pass where no source could be reached, as `make run` without internet."""
+    sources = [
+        {"id": "blog", "url": "https://blog.example/feed"},
+        {"id": "hn", "kind": "hackernews"},
+    ]
+    config = make_config(tmp_path, sources)
+    failed = [
+        Fetched("blog", error=f"https://blog.example/feed: {reason}"),
+        Fetched("hn", error=f"https://hn.algolia.com/api/v1/search_by_date: {reason}"),
+    ]
+    store_pass(config, list(config.sources), failed, [], {}, store.utcnow())
+    (tmp_path / "tidings.toml").write_text(
+        f'[database]\npath = "{config.db_path}"\n'
+        '[[sources]]\nid = "blog"\nurl = "https://blog.example/feed"\n'
+        '[[sources]]\nid = "hn"\nkind = "hackernews"\n'
+    )
+    monkeypatch.setenv("TIDINGS_CONFIG", str(tmp_path / "tidings.toml"))
+    st.cache_data.clear()
+
+
+def test_overview_and_inbox_say_plainly_that_no_source_could_be_reached(tmp_path, monkeypatch):
+    offline_store(tmp_path, monkeypatch)
+    for name in ("overview", "inbox"):
+        at = page(name)
+        assert at.error[0].value.startswith("No source could be reached on the last pass (2 tried)")
+        assert "no internet connection" in at.error[0].value
+        assert any("Temporary failure in name resolution" in t.value for t in at.text)
+        assert not at.success  # never "every mention has been handled"
+    assert at.info[0].value == "No mention has been collected yet, so there is nothing to act on."
+
+
+def test_a_source_that_answers_badly_is_not_called_offline(tmp_path, monkeypatch):
+    offline_store(tmp_path, monkeypatch, reason="HTTP 404 Not Found")
+    at = page("overview")
+    assert "each one failed" in at.error[0].value and "internet" not in at.error[0].value
+
+
+def test_no_alarm_when_one_source_answers(filled):
+    at = page("overview")
+    assert not at.error

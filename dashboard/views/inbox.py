@@ -3,15 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reads
+from dashboard import mention_detail, reachability, reads
 from data import inbox, store
 
 st.title("Inbox")
 mention_detail.ask_actor()
+reachability.warn_if_nothing_reached()
 statuses = st.multiselect("Status", inbox.STATUSES, default=list(inbox.OPEN))
 queue = reads.inbox_queue(tuple(statuses))
 if queue.empty:
-    st.success("Nothing waiting: every mention in these statuses has been handled.")
+    if reads.inbox_queue(inbox.STATUSES).empty:
+        st.info("No mention has been collected yet, so there is nothing to act on.")
+    else:
+        st.success("Nothing waiting: every mention in these statuses has been handled.")
     st.stop()
 
 flags = queue["likely_complaint"].map({True: "complaint?", False: ""}) + queue[

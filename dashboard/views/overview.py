@@ -3,10 +3,11 @@
 import altair as alt
 import streamlit as st
 
-from dashboard import reads
+from dashboard import reachability, reads
 from data.store import MentionFilter
 
 st.title("Overview")
+unreachable = reachability.warn_if_nothing_reached()
 left, right = st.columns([1, 1])
 with left:
     since, until = reads.period_picker()
@@ -17,8 +18,10 @@ daily = reads.per_day(f)
 
 if daily.empty:
     st.info(
-        "No mentions in this period yet. Run a pass with `tidings run` (or `make demo` for "
-        "recorded data), and check the Sources page if one stays empty."
+        "No mentions in this period yet."
+        if unreachable
+        else "No mentions in this period yet. Run a pass with `tidings run` (or `make demo` "
+        "for recorded data), and check the Sources page if one stays empty."
     )
     st.stop()
 
