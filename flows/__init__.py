@@ -6,3 +6,6 @@ import os
 # self-hosted tool should not phone home by default. Users can still override both.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Prefect's temporary server gets 20 s to start by default; on a loaded two-core machine it
+# takes longer, and the whole command then failed ("Timed out while attempting to connect").
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
