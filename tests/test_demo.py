@@ -108,6 +108,8 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert mails, "the demo's alerts should have sent mail to its local SMTP server"
     sent = b"".join(m.read_bytes() for m in mails)
     assert b"Reminder: a mention assigned to you" in sent
+    # The recorded outage raised its spike alert, as the rule would have on that day.
+    assert b"negative mentions of Nimbus Notes in the last hour" in sent
     assert sent.count(b"To: office@harbor-accounting.example") == 1  # sent by the demo itself
     assert sent.count(b"To: hello@lumen.example") == 1  # sent with "Send now"
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
