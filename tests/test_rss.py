@@ -468,3 +468,30 @@ def test_a_feed_keeps_its_history_unless_the_source_sets_lookback_days(httpserve
     # Of unknown date, the age of two cannot be told: they stay, marked.
     assert [m.published_known for m in recent_only.mentions] == [False, False]
     assert recent_only.items_seen == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("O aplicativo ganhou versão em português e cobrança em reais.", "latin-1"),
+        ("Une fonctionnalité très pratique, déjà présentée l'été dernier.", "cp1252"),
+        ("Größere Änderungen folgen im Frühjahr, heißt es aus München.", "cp1252"),
+        ("Nimbus Notes “just works” — that’s what users say…", "cp1252"),
+        ("Większe zmiany pojawią się wiosną, zapowiada firma z Łodzi.", "cp1250"),
+    ],
+)
+def test_undeclared_latin_text_is_not_read_as_another_latin_encoding(text, encoding):
+    body = f'<rss version="2.0"><channel><item><title>Nimbus Notes</title><description>{text}'
+    body += "</description></item></channel></rss>"
+    (m,) = rss.parse_feed(body.encode(encoding), "x")
+    assert m.text == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.text(max_size=60))
+def test_any_body_and_content_type_give_an_encoding_or_leave_it_to_the_parser(body, header):
+    from collectors.charsets import choose_encoding
+
+    encoding = choose_encoding(body, header)
+    if encoding.name is not None:
+        body.decode(encoding.name, errors="replace")  # a codec Python knows
