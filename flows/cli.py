@@ -138,13 +138,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def mail_goes_nowhere(config: Config) -> str | None:
+    """A sentence saying where mail goes when no [smtp] section was written; None if one was."""
+    if "smtp" in config.model_fields_set:
+        return None
+    return (
+        f"{config.path}: no [smtp] section, so alert and digest mail goes to "
+        f"{config.smtp.host}:{config.smtp.port}, which works only if this machine runs a mail "
+        "server; add [smtp] (the file `tidings init` writes shows one)"
+    )
+
+
+def _note_mail(config: Config, has_mail: bool = True) -> None:
+    if has_mail and (why := mail_goes_nowhere(config)):
+        print(f"tidings: note: {why}", file=sys.stderr)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path = config_path(args.config)
     if path.exists() and not args.force:
         raise TidingsError(f"{path}: already exists (use --force to overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(resources.files("data").joinpath("starter.toml").read_text("utf-8"))
-    print(f"Wrote {path}. Edit its [[watch]] and [[sources]], then run `tidings run`.")
+    print(
+        f"Wrote {path}. Edit its [[watch]] and [[sources]], then run `tidings run`; for alert "
+        "and digest mail, uncomment [smtp] and [[alerts]] and fill them in."
+    )
     return 0
 
 
@@ -187,6 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )  # fmt: skip
     dashboard = None if args.no_dashboard else start_dashboard(config)
     endpoint = start_endpoint(config)
+    _note_mail(config, bool(config.alerts))
     tick = config.pipeline.tick_minutes * 60
     print(f"Tidings is running: a pass every {config.pipeline.tick_minutes} min. Ctrl-C stops.")
     try:
@@ -345,6 +365,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if not alert_rules.in_effect(config, db):
             print(f"No alert rule: add [[alerts]] to {config.path} or one on the dashboard.")
             return 0
+    _note_mail(config)
 
     if args.dry_run:
         for rule, conditions in dry_run(config):
@@ -417,6 +438,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         raise TidingsError("--now needs --client: say whose digest to send now")
     from flows.pipeline import push_now
 
+    _note_mail(config)
     report = push_now(config, only=args.client, force=args.now)
     for cid in report.sent_to:
         print(f"{cid}: digest queued")
