@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -58,6 +58,13 @@ class Response:
     status: int  # 200-class or 304
     body: bytes
     headers: httpx.Headers
+
+    @property
+    def base_url(self) -> str:
+        """What relative links in the body resolve against: its Content-Location, if the
+        server gave one, else the address it came from after redirects."""
+        location = self.headers.get("content-location", "").strip()
+        return urljoin(self.url, location) if location else self.url
 
 
 class Http:

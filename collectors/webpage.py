@@ -35,10 +35,15 @@ def parse_page(
     soup = BeautifulSoup(body, "html.parser", from_encoding=encoding)
     for junk in soup(["script", "style", "template", "noscript"]):
         junk.decompose()
+    base = soup.find("base", href=True)  # <base href>: where the page says its links start
+    if isinstance(base, Tag):
+        links_from = urljoin(page_url, str(base["href"]))
+    else:
+        links_from = page_url
     mentions, skipped = [], Unexpected()
     for item in soup.select(selectors.item):
         try:
-            m = _item(item, page_url, selectors, source, now)
+            m = _item(item, page_url, links_from, selectors, source, now)
         except ITEM_SHAPE_ERRORS:
             m = None
         if m is None:
@@ -49,7 +54,7 @@ def parse_page(
 
 
 def _item(
-    item: Tag, page_url: str, selectors: Selectors, source: str, now: datetime
+    item: Tag, page_url: str, links_from: str, selectors: Selectors, source: str, now: datetime
 ) -> Mention | None:
     title = _text(item, selectors.title) if selectors.title else _heading(item)
     text = _text(item, selectors.text) if selectors.text else html_to_text(item.decode_contents())
@@ -59,7 +64,7 @@ def _item(
     if link_el is None and item.name == "a":
         link_el = item
     href = link_el.get("href") if link_el is not None else None
-    url = safe_url(urljoin(page_url, str(href))) if href else ""
+    url = safe_url(urljoin(links_from, str(href))) if href else ""
     native_id = (
         url
         or "sha1:" + hashlib.sha1(f"{title}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
@@ -114,7 +119,13 @@ async def collect(
         )
     encoding = choose_encoding(response.body, response.headers.get("content-type"))
     mentions, skipped = await offload.run(
-        parse_page, response.body, response.url, source.selectors, source.id, None, encoding.name
+        parse_page,
+        response.body,
+        response.url,
+        source.selectors,
+        source.id,
+        None,
+        encoding.name,
     )
     if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")

@@ -121,3 +121,18 @@ def test_a_page_in_a_legacy_encoding_is_read_from_its_http_charset_or_detected(h
             "Nimbus Notes の同期で困った",
         ]
     assert declared.encoding_guessed is None and bare.encoding_guessed
+
+
+def test_links_on_a_page_start_from_its_base_element(httpserver):
+    page = b"""<html><head><base href="https://reviews.example/app/"></head><body>
+      <article class="review"><h3>Nimbus Notes</h3><a href="r/101">read</a></article>
+      <article class="review"><h3>Nimbus Notes again</h3><p>No link.</p></article>
+    </body></html>"""
+    httpserver.expect_request("/p").respond_with_data(page, content_type="text/html")
+    source = Source.model_validate(
+        {"id": "p", "kind": "webpage", "url": httpserver.url_for("/p"),
+         "selectors": {"item": "article.review"}}
+    )  # fmt: skip
+    linked, unlinked = collect_with(webpage.collect, source).mentions
+    assert linked.url == "https://reviews.example/app/r/101"
+    assert unlinked.url == httpserver.url_for("/p")  # the page itself

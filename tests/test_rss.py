@@ -495,3 +495,14 @@ def test_any_body_and_content_type_give_an_encoding_or_leave_it_to_the_parser(bo
     encoding = choose_encoding(body, header)
     if encoding.name is not None:
         body.decode(encoding.name, errors="replace")  # a codec Python knows
+
+
+def test_a_content_location_header_is_where_relative_links_start(httpserver):
+    body = (FEEDS / "relative-links.atom").read_bytes()
+    httpserver.expect_request("/feed").respond_with_data(
+        body,
+        content_type="application/atom+xml",
+        headers={"Content-Location": "/mirror/blog/atom.xml"},
+    )
+    fetched = collect(httpserver.url_for("/feed"))
+    assert fetched.mentions[0].url == httpserver.url_for("/mirror/blog/releases/4.2.html")
