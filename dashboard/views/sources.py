@@ -75,7 +75,7 @@ if not undated.empty:
     st.info(
         "Items whose date could not be read: "
         + ", ".join(f"{r.source} ({int(r.dates_unknown)})" for r in undated.itertuples())
-        + ". They are listed with an unknown date and count in no spike."
+        + ". They are kept, marked as of unknown date, and count in no spike."
     )
 
 st.dataframe(
