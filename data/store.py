@@ -407,7 +407,7 @@ def source_states(db: duckdb.DuckDBPyConnection) -> dict[str, SourceState]:
     rows = db.execute(
         "SELECT id, etag, last_modified, last_attempt_at, last_success_at, last_error, "
         "consecutive_failures, next_fetch_at, items_last_fetch, skipped_last_fetch, "
-        "needs_credentials, cursors FROM sources"
+        "needs_credentials, cursors, encoding_guessed, unexpected_samples FROM sources"
     ).fetchall()
     return {
         r[0]: SourceState(
@@ -423,6 +423,8 @@ def source_states(db: duckdb.DuckDBPyConnection) -> dict[str, SourceState]:
             skipped_last_fetch=r[9] or 0,
             needs_credentials=bool(r[10]),
             cursors=json.loads(r[11] or "{}"),
+            encoding_guessed=r[12],
+            unexpected_samples=tuple(json.loads(r[13] or "[]")),
         )
         for r in rows
     }

@@ -44,6 +44,11 @@ def next_state(
             items_last_fetch=fetched.items_seen,
             skipped_last_fetch=fetched.skipped,
             cursors={**previous.cursors, **fetched.cursors},
+            # A 304 says nothing new about the body: what was guessed of it still holds.
+            encoding_guessed=(
+                previous.encoding_guessed if fetched.not_modified else fetched.encoding_guessed
+            ),
+            unexpected_samples=fetched.samples,
         )
     failures = previous.consecutive_failures + 1
     backoff = min(interval * 2 ** (failures - 1), MAX_BACKOFF)

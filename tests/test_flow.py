@@ -150,3 +150,12 @@ def test_search_sources_store_their_kind_and_resume_from_their_cursor(httpserver
     cursor = state.cursors["Nimbus Notes"]
     filters = {r.args["query"]: r.args["numericFilters"] for r, _ in httpserver.log}
     assert filters["Nimbus Notes"] == f"created_at_i>{cursor}"
+
+
+def test_a_guessed_encoding_and_samples_reach_the_sources_state_and_a_304_keeps_the_guess():
+    source = Source.model_validate({"id": "ru", "url": "http://127.0.0.1/ru.xml"})
+    fetched = Fetched("ru", skipped=1, encoding_guessed="koi8-r", samples=('{"odd": 1}',))
+    state = next_state(source, None, fetched, NOW)
+    assert state.encoding_guessed == "koi8-r" and state.unexpected_samples == ('{"odd": 1}',)
+    later = next_state(source, state, Fetched("ru", not_modified=True), NOW + timedelta(hours=1))
+    assert later.encoding_guessed == "koi8-r" and later.unexpected_samples == ()
