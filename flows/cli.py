@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -106,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--client", action="append", help="only this client id (repeatable)")
     c.add_argument(
         "--now", action="store_true", help="with --client: send now, whatever the cadence"
+    )
+    c.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print whose digest is due and what it would hold; send and record nothing",
     )
     c.set_defaults(handler=cmd_push)
 
@@ -436,6 +442,18 @@ def cmd_push(args: argparse.Namespace) -> int:
     config = _load(args)
     if args.now and not args.client:
         raise TidingsError("--now needs --client: say whose digest to send now")
+    from data import clients
+
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        everyone = clients.all_clients(db)
+    unknown = sorted(set(args.client or ()) - {c.id for c in everyone})
+    if unknown:
+        known = ", ".join(c.id for c in everyone) or "none yet: `tidings clients FILE` adds them"
+        raise TidingsError(f"--client: no client with id {unknown[0]!r} (clients: {known})")
+    if args.dry_run:
+        for line in push_plan(config, args.client, args.now):
+            print(line)
+        return 0
     from flows.pipeline import push_now
 
     _note_mail(config)
@@ -449,6 +467,39 @@ def cmd_push(args: argparse.Namespace) -> int:
         f"failed {report.mail.failed}"
     )
     return 0
+
+
+def push_plan(config: Config, only: list[str] | None, force: bool) -> list[str]:
+    """What `tidings push` would do now, in lines: per client, the digest it would send and
+    its articles, or why not. Reads only: nothing is sent, recorded or cleared."""
+    from data import clients
+    from notify.digest import is_due, may_send
+    from notify.push import next_digests
+
+    now = store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
+        verdicts = {}
+        for c in everyone:
+            sent = clients.digests_since(db, c.id, now - timedelta(days=7))
+            verdicts[c.id] = may_send(c, sent, now) if force else is_due(c, sent, now)
+        due = [cid for cid, (ok, _) in verdicts.items() if ok]
+        digests = next_digests(config, db, now, due) if due else {}
+    if not everyone:
+        return ["No client yet: `tidings clients FILE` imports them."]
+    lines = []
+    for c in everyone:
+        ok, why = verdicts[c.id]
+        picks = digests.get(c.id, [])
+        if not ok:
+            lines.append(f"{c.id}: not now ({why})")
+        elif not picks:
+            lines.append(f"{c.id}: due, but nothing relevant and new to send")
+        else:
+            lines.append(f"{c.id}: would send {len(picks)} article(s) to {c.email}:")
+            lines += [f"  - {p.article['title'] or '(untitled)'} ({p.article['source']})"
+                      for p in picks]  # fmt: skip
+    return lines
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
@@ -542,6 +593,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, _ = corrections.training_data(db)
+    try:  # a place to write the model is checked first: it is needed whatever was corrected
+        config.models_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    if not sentiments and not intents:
+        raise TidingsError(
+            "nothing to learn from yet: no correction has been made. Correct a reading on the "
+            "dashboard (a mention's “Wrong reading? Correct it”) or import labelled texts with "
+            "`tidings corrections import FILE`; the model in use stays as it is"
+        )
     mask = name_masker(config.watch)
     try:
         trained = model.train(
