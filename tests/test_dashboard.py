@@ -215,3 +215,22 @@ def test_a_source_that_answers_badly_is_not_called_offline(tmp_path, monkeypatch
 def test_no_alarm_when_one_source_answers(filled):
     at = page("overview")
     assert not at.error
+
+
+def test_overview_charts_keep_term_colours_apart_from_feelings_and_show_numbers(filled):
+    at = page("overview")
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    per_day, feelings, share = specs[0], specs[1], specs[2]
+    term_colours = per_day["encoding"]["color"]["scale"]["range"]
+    feeling_colours = feelings["encoding"]["color"]["scale"]["range"]
+    assert not set(term_colours) & set(feeling_colours)
+    assert not {"#d62728", "#2ca02c", "#ff0000"} & set(term_colours)  # no red or green term
+    arc, text = share["layer"]
+    assert arc["encoding"]["color"]["scale"] == per_day["encoding"]["color"]["scale"]
+    assert text["mark"]["type"] == "text" and text["encoding"]["text"]["field"] == "label"
+    assert any("Each watched term a mention names counts it once" in c.value for c in at.caption)
+    # Top sources fits half a page: fixed widths, no column cut off at the right edge.
+    columns = json.loads(at.dataframe[0].proto.columns)
+    shown = {k: v for k, v in columns.items() if not v.get("hidden")}
+    assert set(shown) == {"source", "mentions", "sentiment"}
+    assert sum(v["width"] for v in shown.values()) <= 450

@@ -30,21 +30,40 @@ per_term = daily.groupby("term", as_index=False).agg(
 )
 counts = reads.summary(f)
 total = counts["mentions"]
+days = (until - since).days + 1
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Mentions", f"{total:,}")
-c2.metric("Positive", f"{counts['positive'] / total:.0%}")
-c3.metric("Negative", f"{counts['negative'] / total:.0%}")
+c1.metric(
+    "Mentions",
+    f"{total:,}",
+    help=f"Stories published in these {days} days that name a watched term. A link posted on "
+    "several sources counts once here; the Mentions page lists every post. Articles kept only "
+    "for client digests are not mentions.",
+)
+c2.metric("Positive", f"{counts['positive'] / total:.0%}", help="Of the mentions counted left.")
+c3.metric("Negative", f"{counts['negative'] / total:.0%}", help="Of the mentions counted left.")
 busiest = daily.groupby("day")["mentions"].sum()  # per term: a mention of two counts twice
 c4.metric("Busiest day", f"{busiest.idxmax():%d %b}", help=f"{int(busiest.max())} mentions")
 
+# Watched terms get colours of their own, never the red, green and grey of the feelings: a red
+# term would read as bad news. One term keeps one colour on every chart.
+TERM_COLOURS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#393b79",
+                "#e7ba52", "#7b4173", "#6b6ecf"]  # fmt: skip
+terms = sorted(per_term["term"])
+term_colour = alt.Scale(
+    domain=terms, range=[TERM_COLOURS[i % len(TERM_COLOURS)] for i in range(len(terms))]
+)
+FEELINGS = ["negative", "neutral", "positive", "not English"]
+FEELING_COLOURS = ["#d62728", "#c7c7c7", "#2ca02c", "#dadaeb"]
+
 st.subheader("Mentions per day")
+st.caption("Each watched term a mention names counts it once.")
 st.altair_chart(
     alt.Chart(daily)
     .mark_bar()
     .encode(
         x=alt.X("day:T", title=None),
         y=alt.Y("sum(mentions):Q", title="mentions"),
-        color=alt.Color("term:N", title="watched term"),
+        color=alt.Color("term:N", title="watched term", scale=term_colour),
         tooltip=["day:T", "term:N", "mentions:Q"],
     ),
     width="stretch",
@@ -59,7 +78,7 @@ with left:
             neutral=daily["mentions"] - daily["negative"] - daily["positive"] - daily["unscored"]
         )
         .rename(columns={"unscored": "not English"})
-        .groupby("day", as_index=False)[["negative", "neutral", "positive", "not English"]]
+        .groupby("day", as_index=False)[FEELINGS]
         .sum()
         .melt(id_vars="day", var_name="feeling", value_name="mentions")
     )
@@ -69,28 +88,33 @@ with left:
         .encode(
             x=alt.X("day:T", title=None),
             y=alt.Y("mentions:Q", stack=True, title="mentions"),
-            color=alt.Color(
-                "feeling:N",
-                scale=alt.Scale(
-                    domain=["negative", "neutral", "positive", "not English"],
-                    range=["#d62728", "#bbbbbb", "#2ca02c", "#9ecae1"],
-                ),
-            ),
+            color=alt.Color("feeling:N", scale=alt.Scale(domain=FEELINGS, range=FEELING_COLOURS)),
+            order=alt.Order("feeling_order:Q"),
             tooltip=["day:T", "feeling:N", "mentions:Q"],
+        )
+        .transform_calculate(
+            feeling_order=f"indexof({FEELINGS!r}, datum.feeling)".replace("'", '"')
         ),
         width="stretch",
     )
 with right:
     st.subheader("Share of voice")
-    st.caption("Mentions of each watched term in the period.")
+    st.caption("Mentions of each watched term in the period, and its share.")
+    shares = per_term.assign(
+        share=per_term["mentions"] / per_term["mentions"].sum(),
+    )
+    shares["label"] = [f"{n:,} ({p:.0%})" for n, p in zip(shares["mentions"], shares["share"],
+                                                          strict=True)]  # fmt: skip
+    pie = alt.Chart(shares).encode(
+        theta=alt.Theta("mentions:Q", stack=True),
+        order=alt.Order("term:N"),
+        color=alt.Color("term:N", title="watched term", scale=term_colour),
+        tooltip=["term:N", "mentions:Q", alt.Tooltip("share:Q", format=".0%"), "negative:Q",
+                 "positive:Q"],
+    )  # fmt: skip
     st.altair_chart(
-        alt.Chart(per_term)
-        .mark_arc(innerRadius=50)
-        .encode(
-            theta="mentions:Q",
-            color=alt.Color("term:N", title="watched term"),
-            tooltip=["term:N", "mentions:Q", "negative:Q", "positive:Q"],
-        ),
+        pie.mark_arc(innerRadius=45, outerRadius=100)
+        + pie.mark_text(radius=125, size=12).encode(text="label:N", color=alt.value("#333")),
         width="stretch",
     )
 
@@ -101,27 +125,32 @@ with left:
     st.caption("Mentions by kind of source.")
     st.altair_chart(
         alt.Chart(top)
-        .mark_bar()
+        .mark_bar(color="#5b7083")
         .encode(
             x=alt.X("sum(mentions):Q", title="mentions"),
             y=alt.Y("kind:N", title=None, sort="-x"),
-            color=alt.Color("kind:N", legend=None),
             tooltip=["kind:N", alt.Tooltip("sum(mentions):Q", title="mentions")],
         ),
         width="stretch",
     )
 right.subheader("Top sources")
+right.caption("Mentions of each source in the period; mean sentiment from −1 to +1.")
 top = top.head(10)
 right.dataframe(
     top,
     hide_index=True,
     width="stretch",
+    column_order=["source", "mentions", "sentiment"],  # kinds: the chart beside it
     column_config={
-        "source": "Source",
-        "kind": "Kind",
+        # Widths that fit half a page, so no column is cut off at the right edge.
+        "source": st.column_config.TextColumn("Source", width=170),
         "mentions": st.column_config.ProgressColumn(
-            "Mentions", format="%d", min_value=0, max_value=int(top["mentions"].max())
+            "Mentions",
+            format="%d",
+            min_value=0,
+            max_value=int(top["mentions"].max()),
+            width=120,
         ),
-        "sentiment": st.column_config.NumberColumn("Mean sentiment", format="%.2f"),
+        "sentiment": st.column_config.NumberColumn("Mean sentiment", format="%+.2f", width=120),
     },
 )
