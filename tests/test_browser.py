@@ -6,6 +6,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def dashboard():
     """Start `tidings dashboard` on a config; yields its address. Stopped with Ctrl-C."""
     started = []
 
-    def start(config_file: Path) -> str:
+    def start(config_file: Path, **env: str) -> str:
         port = int(config_file.read_text().split("port = ")[1].split()[0])
         tidings = shutil.which("tidings", path=str(Path(sys.executable).parent))
         proc = subprocess.Popen(
@@ -67,6 +68,7 @@ def dashboard():
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            env={**os.environ, **env},
         )
         started.append(proc)
         url = f"http://127.0.0.1:{port}"
@@ -91,6 +93,18 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b.new_page(viewport={"width": 1400, "height": 1000})
+        b.close()
+
+
+@pytest.fixture
+def chromium():
+    """The browser itself, for tests that need several contexts (sets of cookies)."""
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (make browser)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
         b.close()
 
 
@@ -164,3 +178,45 @@ def test_sources_page_lists_failing_sources_first_in_view(tmp_path, dashboard, b
     assert "listed first in the table below" in banner
     first = grid_rows(page)[0]
     assert first[:2] == ["zz-down", "error"] and "HTTP 404" in first[2]
+
+
+def test_a_password_once_typed_holds_across_reloads_until_signing_out(
+    tmp_path, dashboard, chromium
+):
+    url = dashboard(fill(tmp_path), TIDINGS_DASHBOARD_PASSWORD="s3cret")
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_label("Password", exact=True).fill("s3cret")
+    page.get_by_label("Password", exact=True).press("Enter")
+    page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
+    page.get_by_test_id("stMetricValue").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # the browser stores the session cookie
+    page.screenshot(path=str(tmp_path / "signed-in.png"))
+    cookie = next(c for c in context.cookies() if c["name"] == "tidings_session")
+    assert cookie["sameSite"] == "Strict" and cookie["expires"] > time.time() + 24 * 3600
+
+    page.reload()  # a reload is a new Streamlit session: the cookie signs it in
+    page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
+    page.get_by_test_id("stMetricValue").first.wait_for(timeout=60_000)
+    assert page.get_by_label("Password", exact=True).count() == 0
+    page.screenshot(path=str(tmp_path / "reloaded.png"))
+    page.goto(url + "/inbox")  # so does a new tab on another page
+    page.get_by_text("8 mention(s)", exact=False).wait_for(timeout=60_000)
+
+    stranger = chromium.new_page()  # no cookie
+    stranger.goto(url)
+    stranger.get_by_label("Password", exact=True).wait_for(timeout=60_000)
+    forger = chromium.new_context()
+    forger.add_cookies([{**cookie, "value": f"{int(time.time()) + 3600}.{'0' * 64}"}])
+    forged = forger.new_page()
+    forged.goto(url)
+    forged.get_by_label("Password", exact=True).wait_for(timeout=60_000)
+    stranger.screenshot(path=str(tmp_path / "password.png"))
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.reload()
+    page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
+    assert not [c for c in context.cookies() if c["name"] == "tidings_session"]

@@ -234,3 +234,16 @@ def test_overview_charts_keep_term_colours_apart_from_feelings_and_show_numbers(
     shown = {k: v for k, v in columns.items() if not v.get("hidden")}
     assert set(shown) == {"source", "mentions", "sentiment"}
     assert sum(v["width"] for v in shown.values()) <= 450
+
+
+def test_session_cookies_are_signed_with_the_password_and_expire():
+    from dashboard.auth import session_token, valid_session
+
+    token = session_token("s3cret", 2_000)
+    assert valid_session(token, "s3cret", 1_999)
+    assert not valid_session(token, "s3cret", 2_000)  # expired
+    assert not valid_session(token, "changed", 1_999)  # the password changed: sessions end
+    forged = session_token("s3cret", 9_999).split(".")[1]
+    assert not valid_session(f"9999999.{forged}", "s3cret", 1_999)  # expiry moved by hand
+    for junk in (None, "", "abc", "2000.", ".abc", "2000.zz", "２０００.x", 42):
+        assert not valid_session(junk, "s3cret", 1_999)
