@@ -19,6 +19,7 @@ from notify import push
 from notify.digest import Pick, is_due
 
 TTL = 30  # seconds: fresh enough for a monitoring screen, cheap enough for many reruns
+PAGE = 100  # rows of a list shown at once: lists are read a page at a time, never whole
 # A read waits this long at most for a pass to release the file; the page then says it is busy
 # and tries again, rather than hanging for the whole lock time-out.
 READ_WAIT = 3.0
@@ -36,7 +37,13 @@ def _read(fn, f: MentionFilter | None = None) -> pd.DataFrame:  # noqa: ANN001
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def mentions(f: MentionFilter) -> pd.DataFrame:
+    """The page of mentions `f.limit` and `f.offset` say."""
     return _read(store.find_mentions, f)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def mention_count(f: MentionFilter) -> int:
+    return _read(store.count_mentions, f)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -57,10 +64,18 @@ def sources_ranked(f: MentionFilter) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def inbox_queue(statuses: tuple[str, ...]) -> pd.DataFrame:
+def inbox_queue(statuses: tuple[str, ...], page: int = 0) -> pd.DataFrame:
+    """One page (PAGE rows, from 0) of the queue, most urgent first."""
     cfg = config()
     with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
-        return inbox.queue(db, statuses)
+        return inbox.queue(db, statuses, limit=PAGE, offset=page * PAGE)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def inbox_size(statuses: tuple[str, ...]) -> int:
+    cfg = config()
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
+        return inbox.queue_size(db, statuses)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from data import rollups
 from data.errors import TidingsError
 from data.store import _naive_utc
 
@@ -58,6 +59,8 @@ def correct(
             "INSERT INTO inbox_history (mention_id, changed_at, actor, change) VALUES (?, ?, ?, ?)",
             [mention_id, at, actor, change],
         )
+    if values:  # the mention's current reading and its days' counts change at once
+        rollups.refresh(db, [mention_id])
     return len(values)
 
 
@@ -76,6 +79,7 @@ def undo(
             "INSERT INTO inbox_history (mention_id, changed_at, actor, change) VALUES (?, ?, ?, ?)",
             [mention_id, _naive_utc(now), actor, f"correction of {kind} removed"],
         )
+        rollups.refresh(db, [mention_id])
     return bool(n)
 
 

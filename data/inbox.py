@@ -121,19 +121,46 @@ def queue(
     db: duckdb.DuckDBPyConnection,
     statuses: Sequence[str] = OPEN,
     since: datetime | None = None,
-    limit: int = 500,
+    limit: int = 100,
+    offset: int = 0,
 ) -> pd.DataFrame:
-    """What needs action first: likely complaints and questions, then by reach and recency."""
+    """One page of what needs action first: likely complaints and questions, then by reach and
+    recency. A top-N over the current readings: only the page's mentions are read whole."""
     return db.execute(
-        f"""
-        {_QUEUE}
-        WHERE list_contains(?, coalesce(i.status, 'new')) AND m.published >= ?
-        ORDER BY (likely_complaint OR likely_question) DESC, m.reach DESC NULLS LAST,
-                 m.published DESC
-        LIMIT ?
+        """
+        WITH page AS (
+            SELECT r.*, coalesce(i.status, 'new') AS status, i.assignee,
+                   coalesce(i.tags, []) AS tags, i.note
+            FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+            WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+            ORDER BY r.urgent DESC, r.reach DESC NULLS LAST, r.published DESC, r.mention_id
+            LIMIT ? OFFSET ?
+        )
+        SELECT p.mention_id AS id, p.published, p.source, p.kind, m.title, m.text, m.author,
+               p.reach, m.url, p.terms, p.sentiment, p.sentiment_label, p.intents, p.status,
+               p.assignee, p.tags, p.note,
+               list_contains(p.intents, 'complaint') OR list_contains(p.intents, 'churn_risk')
+                   OR p.sentiment_label = 'negative' AS likely_complaint,
+               list_contains(p.intents, 'question') AS likely_question
+        FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
+        ORDER BY p.urgent DESC, p.reach DESC NULLS LAST, p.published DESC, p.mention_id
         """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), limit],
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), limit, offset],
     ).df()
+
+
+def queue_size(
+    db: duckdb.DuckDBPyConnection, statuses: Sequence[str] = OPEN, since: datetime | None = None
+) -> int:
+    """How many mentions the queue holds (every page of it)."""
+    (n,) = db.execute(
+        """
+        SELECT count(*) FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+        WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+        """,
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1)],
+    ).fetchone()
+    return int(n)
 
 
 def mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from data import rollups
 from data.errors import StoreLockedError, TidingsError
 from data.records import Mention, Score, SourceState
 from data.text import canonical_url
@@ -84,6 +85,11 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
             delay = min(delay * 2, 1.0) * (0.75 + random.random() / 2)
 
 
+# A migration that creates derived tables fills them, in its own transaction, with the one
+# function that rebuilds them from the records.
+_FILLS = {18: rollups.rebuild}
+
+
 def migrate(db: duckdb.DuckDBPyConnection) -> int:
     """Apply the numbered migrations not applied yet; return the schema version."""
     db.execute(
@@ -103,6 +109,8 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
         db.begin()
         try:
             db.execute(f.read_text(encoding="utf-8"))
+            if number in _FILLS:
+                _FILLS[number](db)
             db.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
             )
@@ -294,14 +302,18 @@ def scored_mention_records(db: duckdb.DuckDBPyConnection) -> list[Mention]:
 def upsert_scores(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:
-    """Store scores; a (mention, model version) pair already scored is replaced."""
-    if len(scores) > CHUNK:
-        return sum(
-            upsert_scores(db, scores[i : i + CHUNK], scored_at)
-            for i in range(0, len(scores), CHUNK)
-        )
-    if not scores:
-        return 0
+    """Store scores; a (mention, model version) pair already scored is replaced. The current
+    readings of the mentions, and the daily rollups of their days, follow (data.rollups)."""
+    n = sum(
+        _insert_scores(db, scores[i : i + CHUNK], scored_at) for i in range(0, len(scores), CHUNK)
+    )
+    rollups.refresh(db, [s.mention_id for s in scores])
+    return n
+
+
+def _insert_scores(
+    db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
+) -> int:
     table = pa.table(
         {
             "mention_id": [s.mention_id for s in scores],
@@ -455,115 +467,233 @@ class MentionFilter:
     kinds: tuple[str, ...] = ()
     sentiments: tuple[str, ...] = ()
     text: str = ""
-    limit: int = 500
+    limit: int = 100  # one page of the list
+    offset: int = 0
 
 
-def _where(f: MentionFilter) -> tuple[str, list]:
-    clauses, params = ["TRUE"], []
+def _where(f: MentionFilter, period: bool = True) -> tuple[str, list]:
+    """The filter over current readings (alias r). Text is looked up in the mentions (of the
+    period, when `period`), the only filter that needs their words."""
+    bounds, bound_params = _period(f) if period else ([], [])
+    clauses, params = ["TRUE", *(f"r.{b}" for b in bounds)], list(bound_params)
+    if f.terms:
+        clauses.append("len(list_intersect(r.terms, ?)) > 0")
+        params.append(list(f.terms))
+    if f.sources:
+        clauses.append("list_contains(?, r.source)")
+        params.append(list(f.sources))
+    if f.kinds:
+        clauses.append("list_contains(?, r.kind)")
+        params.append(list(f.kinds))
+    if f.sentiments:
+        clauses.append("list_contains(?, r.sentiment_label)")
+        params.append(list(f.sentiments))
+    if f.text.strip():
+        clauses.append(
+            "r.mention_id IN (SELECT id FROM mentions WHERE "
+            + " AND ".join([*bounds, "(contains(lower(title), ?) OR contains(lower(text), ?))"])
+            + ")"
+        )
+        needle = f.text.strip().lower()
+        params += [*bound_params, needle, needle]
+    return " AND ".join(clauses), params
+
+
+def _period(f: MentionFilter) -> tuple[list[str], list]:
+    clauses, params = [], []
     if f.since:
         clauses.append("published >= ?")
         params.append(f.since)
     if f.until:
         clauses.append("published < ?::DATE + INTERVAL 1 DAY")
         params.append(f.until)
-    if f.terms:
-        clauses.append("len(list_intersect(terms, ?)) > 0")
-        params.append(list(f.terms))
-    if f.sources:
-        clauses.append("list_contains(?, source)")
-        params.append(list(f.sources))
-    if f.kinds:
-        clauses.append("list_contains(?, kind)")
-        params.append(list(f.kinds))
-    if f.sentiments:
-        clauses.append("list_contains(?, sentiment_label)")
-        params.append(list(f.sentiments))
-    if f.text.strip():
-        clauses.append("(contains(lower(title), ?) OR contains(lower(text), ?))")
-        needle = f.text.strip().lower()
-        params += [needle, needle]
-    return " AND ".join(clauses), params
+    return clauses, params
 
 
 def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
+    """One page of the mentions the filter keeps, newest first: `f.limit` from `f.offset`."""
     where, params = _where(f)
-    return db.execute(
+    found = db.execute(
         f"""
-        WITH found AS (
-            SELECT published, source, kind, title, terms, sentiment, sentiment_label, lang,
-                   intents, author, reach, url, text, story_key
-            FROM scored_mentions WHERE {where}
-            ORDER BY published DESC LIMIT ?
+        WITH page AS (
+            SELECT r.* FROM readings r WHERE {where}
+            ORDER BY r.published DESC, r.mention_id LIMIT ? OFFSET ?
         )
-        SELECT found.* EXCLUDE (story_key),
-               (SELECT count(DISTINCT m.source) FROM mentions m
-                WHERE m.story_key = found.story_key AND m.source <> found.source) AS also_on
-        FROM found ORDER BY published DESC
+        SELECT p.published, p.source, p.kind, m.title, p.terms, p.sentiment, p.sentiment_label,
+               p.lang, p.intents, m.author, p.reach, m.url, m.text, p.mention_id AS id,
+               p.story_key
+        FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
+        ORDER BY p.published DESC, p.mention_id
         """,
-        [*params, f.limit],
+        [*params, f.limit, f.offset],
     ).df()
+    # Other sources sharing each story, for this page only: the keys are looked up in the
+    # mentions' story index, one by one (a join would read every mention's key).
+    keys = sorted(set(found["story_key"]))
+    shared: dict[str, list[str]] = {}
+    if keys:
+        rows = db.execute(
+            f"SELECT story_key, list(DISTINCT source) FROM mentions "
+            f"WHERE story_key IN ({', '.join('?' * len(keys))}) GROUP BY story_key",
+            keys,
+        ).fetchall()
+        shared = dict(rows)
+    found["also_on"] = [
+        sum(1 for s in shared.get(k, ()) if s != source)
+        for k, source in zip(found["story_key"], found["source"], strict=True)
+    ]
+    return found.drop(columns="story_key")
+
+
+def count_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> int:
+    """How many mentions the filter keeps (every page of find_mentions)."""
+    where, params = _where(f)
+    (n,) = db.execute(f"SELECT count(*) FROM readings r WHERE {where}", params).fetchone()
+    return int(n)
+
+
+def _from_rollups(f: MentionFilter) -> bool:
+    """The daily rollups answer counts over a period, of all kinds of source or of one: a
+    story on two kinds has a first mention of each."""
+    return not (f.terms or f.sources or f.sentiments or f.text.strip()) and len(f.kinds) <= 1
+
+
+def _days(f: MentionFilter) -> tuple[str, list]:
+    clauses, params = ["TRUE"], []
+    if f.since:
+        clauses.append("day >= ?")
+        params.append(f.since)
+    if f.until:
+        clauses.append("day <= ?")
+        params.append(f.until)
+    if f.kinds:
+        clauses.append("kind = ?")
+        params.append(f.kinds[0])
+    return " AND ".join(clauses), params
+
+
+def _first_mentions(f: MentionFilter, per_term: bool) -> tuple[str, list]:
+    """SQL of the mentions the filter keeps of each story that has one in the period, with
+    `head`: whether it is the story's first kept mention (about the term, if `per_term`).
+    Rollups hold the same counts, kept on write; this answers any other filter."""
+    where, params = _where(f)
+    anywhen, anywhen_params = _where(f, period=False)
+    terms = ", unnest(r.terms) AS term, unnest(r.term_sentiments) AS ts" if per_term else ""
+    partition = "story_key, term" if per_term else "story_key"
+    return (
+        f"""
+        SELECT *, row_number() OVER (PARTITION BY {partition}
+                                     ORDER BY published, mention_id) = 1 AS head
+        FROM (SELECT r.*{terms} FROM readings r
+              WHERE {anywhen} AND r.story_key IN (SELECT r.story_key FROM readings r
+                                                  WHERE {where}))
+        """,
+        [*anywhen_params, *params],
+    )
+
+
+def _in_period(f: MentionFilter) -> tuple[str, list]:
+    clauses, params = _period(f)
+    return " AND ".join(["TRUE", *clauses]), params
 
 
 def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
-    """Stories matching the filter (cross-posts of one link count once), and how many of
-    them are negative or positive."""
-    where, params = _where(f)
-    total, negative, positive = db.execute(
-        f"""
-        SELECT count(DISTINCT story_key),
-               count(DISTINCT story_key) FILTER (sentiment_label = 'negative'),
-               count(DISTINCT story_key) FILTER (sentiment_label = 'positive')
-        FROM scored_mentions WHERE {where}
-        """,
-        params,
-    ).fetchone()
-    return {"mentions": total, "negative": negative, "positive": positive}
+    """Stories the filter keeps first seen in the period (a story: a mention with its
+    cross-posts and near copies, counted once, on the day of its first mention), and how many
+    of them are negative or positive (as their first mention reads)."""
+    if _from_rollups(f):
+        where, params = _days(f)
+        column = "kind_stories" if f.kinds else "stories"
+        sql = f"""
+            SELECT sum({column}), sum({column}) FILTER (feeling = 'negative'),
+                   sum({column}) FILTER (feeling = 'positive')
+            FROM daily_sources WHERE {where}
+        """
+    else:
+        heads, params = _first_mentions(f, per_term=False)
+        period, period_params = _in_period(f)
+        params = [*params, *period_params]
+        sql = f"""
+            SELECT count(*), count(*) FILTER (sentiment_label = 'negative'),
+                   count(*) FILTER (sentiment_label = 'positive')
+            FROM ({heads}) WHERE head AND {period}
+        """
+    total, negative, positive = db.execute(sql, params).fetchone()
+    return {"mentions": int(total or 0), "negative": int(negative or 0),
+            "positive": int(positive or 0)}  # fmt: skip
 
 
 def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
-    """Columns day, term, mentions (stories), sentiment (mean, of the clauses naming the term
-    where known), negative, positive, unscored (not in English)."""
-    where, params = _where(f)
-    return db.execute(
-        f"""
-        SELECT published::DATE AS day, term, count(DISTINCT story_key) AS mentions,
-               avg(coalesce(term_sentiment, sentiment)) AS sentiment,
-               count(DISTINCT story_key) FILTER (sentiment_label = 'negative') AS negative,
-               count(DISTINCT story_key) FILTER (sentiment_label = 'positive') AS positive,
-               count(DISTINCT story_key) FILTER (sentiment_label = 'unscored') AS unscored
-        FROM (SELECT *, unnest(terms) AS term, unnest(term_sentiments) AS term_sentiment
-              FROM scored_mentions WHERE {where})
-        GROUP BY ALL ORDER BY day, term
-        """,
-        params,
-    ).df()
+    """Columns day, term, mentions (stories first seen that day about the term), sentiment
+    (mean of the day's mentions, of the clauses naming the term where known), and of the
+    stories: negative, positive, unscored (not in English), as their first mention reads."""
+    if _from_rollups(f):
+        where, params = _days(f)
+        column = "kind_stories" if f.kinds else "stories"
+        sql = f"""
+            SELECT day, term, sum({column})::BIGINT AS mentions,
+                   sum(sentiment_sum) / sum(daily_terms.mentions) AS sentiment,
+                   coalesce(sum({column}) FILTER (feeling = 'negative'), 0)::BIGINT AS negative,
+                   coalesce(sum({column}) FILTER (feeling = 'positive'), 0)::BIGINT AS positive,
+                   coalesce(sum({column}) FILTER (feeling = 'unscored'), 0)::BIGINT AS unscored
+            FROM daily_terms WHERE {where}
+            GROUP BY day, term HAVING sum({column}) > 0 ORDER BY day, term
+        """
+    else:
+        heads, params = _first_mentions(f, per_term=True)
+        period, period_params = _in_period(f)
+        params = [*params, *period_params]
+        sql = f"""
+            SELECT published::DATE AS day, term, count(*) FILTER (head) AS mentions,
+                   avg(coalesce(ts, sentiment)) AS sentiment,
+                   count(*) FILTER (head AND sentiment_label = 'negative') AS negative,
+                   count(*) FILTER (head AND sentiment_label = 'positive') AS positive,
+                   count(*) FILTER (head AND sentiment_label = 'unscored') AS unscored
+            FROM ({heads}) WHERE term IS NOT NULL AND {period}
+            GROUP BY ALL HAVING count(*) FILTER (head) > 0 ORDER BY day, term
+        """
+    return db.execute(sql, params).df()
 
 
 def top_sources(db: duckdb.DuckDBPyConnection, f: MentionFilter, limit: int = 100) -> pd.DataFrame:
-    where, params = _where(f)
-    return db.execute(
-        f"""
-        SELECT source, any_value(kind) AS kind, count(*) AS mentions, avg(sentiment) AS sentiment
-        FROM scored_mentions WHERE {where}
-        GROUP BY source ORDER BY mentions DESC, source LIMIT ?
-        """,
-        [*params, limit],
-    ).df()
+    """Mentions per source (every post counts) and their mean sentiment, most first."""
+    if not (f.terms or f.text.strip()):
+        where, params = _days(replace(f, kinds=()))
+        for column, values in (("source", f.sources), ("kind", f.kinds),
+                               ("feeling", f.sentiments)):  # fmt: skip
+            if values:
+                where += f" AND list_contains(?, {column})"
+                params.append(list(values))
+        sql = f"""
+            SELECT source, any_value(kind) AS kind, sum(mentions)::BIGINT AS mentions,
+                   sum(sentiment_sum) / sum(mentions) AS sentiment
+            FROM daily_sources WHERE {where}
+            GROUP BY source ORDER BY mentions DESC, source LIMIT ?
+        """
+    else:
+        where, params = _where(f)
+        sql = f"""
+            SELECT source, any_value(kind) AS kind, count(*) AS mentions,
+                   avg(sentiment) AS sentiment
+            FROM readings r WHERE {where}
+            GROUP BY source ORDER BY mentions DESC, source LIMIT ?
+        """
+    return db.execute(sql, [*params, limit]).df()
 
 
 def known_terms(db: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = db.execute("SELECT DISTINCT unnest(terms) AS t FROM scores ORDER BY t").fetchall()
+    rows = db.execute("SELECT DISTINCT term FROM daily_terms ORDER BY 1").fetchall()
     return [r[0] for r in rows]
 
 
 def known_kinds(db: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = db.execute("SELECT DISTINCT kind FROM mentions WHERE kind IS NOT NULL ORDER BY 1")
+    rows = db.execute("SELECT DISTINCT kind FROM daily_sources WHERE kind IS NOT NULL ORDER BY 1")
     return [r[0] for r in rows.fetchall()]
 
 
 def known_sources(db: duckdb.DuckDBPyConnection) -> list[str]:
     rows = db.execute(
-        "SELECT id FROM sources UNION SELECT DISTINCT source FROM mentions ORDER BY 1"
+        "SELECT id FROM sources UNION SELECT DISTINCT source FROM daily_sources ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
 

@@ -38,7 +38,8 @@ def test_migrations_apply_once(tmp_path):
     path = tmp_path / "t.duckdb"
     numbered = sorted((ROOT / "data" / "migrations").glob("[0-9][0-9][0-9]_*.sql"))
     with store.connect(path) as db:
-        assert store.migrate(db) == len(numbered) == int(numbered[-1].name[:3])
+        # Numbers are handed out ahead of the work, so some may not exist (yet).
+        assert store.migrate(db) == int(numbered[-1].name[:3])
         tables = {
             r[0] for r in db.execute("SELECT table_name FROM information_schema.tables").fetchall()
         }

@@ -10,7 +10,14 @@ st.title("Inbox")
 mention_detail.ask_actor()
 reachability.warn_if_nothing_reached()
 statuses = st.multiselect("Status", inbox.STATUSES, default=list(inbox.OPEN))
-queue = reads.inbox_queue(tuple(statuses))
+size = reads.inbox_size(tuple(statuses))
+pages = max(1, -(-size // reads.PAGE))
+page = 1
+if pages > 1:  # a page of the queue at a time, most urgent first
+    page = st.number_input(
+        f"Page (of {pages:,})", 1, pages, 1, key=f"inbox-page-{statuses}-{pages}"
+    )
+queue = reads.inbox_queue(tuple(statuses), page - 1)
 if queue.empty:
     if reads.inbox_queue(inbox.STATUSES).empty:
         st.info("No mention has been collected yet, so there is nothing to act on.")
@@ -36,7 +43,9 @@ table = pd.DataFrame(
     }
 )
 st.caption(
-    f"{len(queue):,} mention(s). Likely complaints and questions first, then by reach and "
+    f"{size:,} mention(s)"
+    + (f", {reads.PAGE} a page" if pages > 1 else "")
+    + ". Likely complaints and questions first, then by reach and "
     "recency. Select rows (click their left edge), then apply an action below."
 )
 # The selection is kept as mention ids, never as row positions: handling a mention reorders

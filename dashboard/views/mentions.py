@@ -1,5 +1,6 @@
 """Mentions: every mention, filtered by term, source, sentiment, date and text."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import streamlit as st
@@ -35,15 +36,20 @@ f = MentionFilter(
     kinds=tuple(chosen_kinds),
     sentiments=tuple(sentiments),
     text=text,
-    limit=1000,
+    limit=reads.PAGE,
 )
-found = reads.mentions(f)
+total = reads.mention_count(f)
+pages = max(1, -(-total // reads.PAGE))
+# A page at a time; another filter (or count) starts again at page 1: the key follows them.
+page = c4.number_input(f"Page (of {pages:,})", 1, pages, 1, key=f"page-{hash(f)}-{pages}")
+found = reads.mentions(replace(f, offset=(page - 1) * reads.PAGE))
 if found.empty:
     st.info("No mention matches these filters.")
     st.stop()
 
 st.caption(
-    f"{len(found):,} mention(s), newest first" + (" (first 1,000)" if len(found) == 1000 else "")
+    f"{total:,} mention(s), newest first"
+    + (f"; {reads.PAGE} a page, page {page:,} of {pages:,}" if pages > 1 else "")
 )
 # Text from the internet is shown as data, never rendered as HTML or Markdown.
 st.dataframe(

@@ -1,0 +1,553 @@
+"""Dashboard reads on a big store: the demo's data spread over a year, written through the
+store's own write path one pass at a time, then every read the dashboard makes timed as the
+dashboard makes it (open the file, one query, close), p50 and p95.
+
+Each read is also timed on the path it took before the current readings and rollups
+(migration 018): the same query through the old `scored_mentions` view, a window function over
+every score of every mention. The store build is timed beside a bare DuckDB Arrow insert of the
+same rows into a table without keys. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/dashboard.py [--mentions 1000000] [--keep DIR] [--runs 15]
+                                        [--results bench/RESULTS.md]
+
+`--keep DIR` leaves the store and a tidings.toml pointing at it in DIR, so the dashboard can be
+opened on it: `tidings --config DIR/tidings.toml dashboard`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collectors import COLLECTORS  # noqa: E402
+from collectors.http import Http  # noqa: E402
+from data import inbox, store  # noqa: E402
+from data.config import Config, load_config  # noqa: E402
+from data.records import Mention, Score, SourceState  # noqa: E402
+from flows.demo import prepare_demo, replay_feeds, serve_folder  # noqa: E402
+from flows.pipeline import keep_candidates, store_pass  # noqa: E402
+from nlp import build_scorer  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+START, END = "<!-- dashboard:start -->", "<!-- dashboard:end -->"
+GOAL_1M_MS = 150  # p95 at 1 M mentions
+GOAL_10M_MS = 500  # p95 at 10 M mentions
+
+
+# --- the seed: the demo's recorded feeds, collected, scored and stored as one pass ------------
+
+
+def demo_pass(workdir: Path) -> tuple[Config, list[Mention], list[Score], dict[str, str]]:
+    """The demo's recorded feeds collected and scored as a pass does (without Prefect), and
+    stored by the pass's own store step; returns the stored mentions (scored ones and
+    knowledge articles), their scores, and each mention's story key."""
+    replay_feeds(workdir / "feeds")
+    server, base_url = serve_folder(workdir / "feeds")
+    try:
+        config = load_config(prepare_demo(workdir, base_url))
+        scorer = build_scorer(config.watch, config.models_dir)
+
+        async def collect() -> list:
+            async with Http(config.http) as http:
+                return await asyncio.gather(
+                    *(
+                        COLLECTORS[s.kind](
+                            http, s, SourceState(source=s.id), config.queries_for(s)
+                        )
+                        for s in config.sources
+                    )
+                )
+
+        fetched = [
+            keep_candidates(f, s, scorer)
+            for f, s in zip(asyncio.run(collect()), config.sources, strict=True)
+        ]
+    finally:
+        server.shutdown()
+    mentions = [m for f in fetched for m in f.mentions]
+    scored = scorer.score(mentions)
+    matched = {m.id for m, _ in scored}
+    knowledge = {s.id for s in config.sources if s.knowledge}
+    articles = [m for m in mentions if m.source in knowledge and m.id not in matched]
+    store_pass(config, list(config.sources), fetched, scored, {}, store.utcnow(), articles)
+    with store.connect(config.db_path) as db:
+        keys = dict(db.execute("SELECT id, story_key FROM mentions").fetchall())
+    stored = [m for m, _ in scored] + articles
+    return config, stored, [s for _, s in scored], keys
+
+
+# --- the big store: copies of the seed, each moved to its own time in the year -------------
+
+
+def copies(
+    seed: list[Mention],
+    scores: list[Score],
+    keys: dict[str, str],
+    n: int,
+    end: datetime,
+    rng: random.Random,
+):
+    """Yield (offset, mentions, scores, story keys) for as many copies of the seed as make n
+    mentions, oldest first. Copy k is the seed with new ids and story keys (its cross-posts
+    stay one story), moved back by a random offset so that the copies cover the year."""
+    newest = max(m.published for m in seed)
+    span = newest - min(m.published for m in seed)
+    room = timedelta(days=365) - span
+    count = -(-n // len(seed))
+    offsets = sorted((rng.random() * room for _ in range(count)), reverse=True)
+    by_id = {s.mention_id: s for s in scores}
+    left = n
+    for k, offset in enumerate(offsets):
+        shift = end - newest - offset
+        batch = seed[:left]
+        left -= len(batch)
+        moved, moved_scores, moved_keys = [], [], {}
+        for m in batch:
+            c = replace(m, native_id=f"{m.native_id}#{k}", published=m.published + shift)
+            moved.append(c)
+            moved_keys[c.id] = f"{keys[m.id]}#{k}"
+            if m.id in by_id:
+                moved_scores.append(replace(by_id[m.id], mention_id=c.id, fingerprint=None))
+        yield shift, moved, moved_scores, moved_keys
+
+
+def build(
+    path: Path,
+    config: Config,
+    seed: list[Mention],
+    scores: list[Score],
+    keys: dict[str, str],
+    n: int,
+    pass_size: int,
+) -> tuple[float, int, float]:
+    """Write n mentions into a new store at `path`, a pass (one transaction) per `pass_size`
+    mentions, through store.upsert_mentions and store.upsert_scores as store_pass calls them.
+    Returns (seconds, scored mentions, seconds of a bare Arrow insert of the same rows)."""
+    kinds = {s.id: s.kind for s in config.sources}
+    knowledge = frozenset(s.id for s in config.sources if s.knowledge)
+    end = store.utcnow()
+    rng = random.Random(13)
+    with store.connect(path):
+        pass  # migrations, outside the timing
+    took = bare = 0.0
+    scored = 0
+    pending: list = []
+
+    def write(group: list) -> tuple[float, float]:
+        mentions = [m for _, ms, _, _ in group for m in ms]
+        new_scores = [s for _, _, ss, _ in group for s in ss]
+        story_keys = {i: k for _, _, _, ks in group for i, k in ks.items()}
+        collected = max(m.published for m in mentions) + timedelta(minutes=5)
+        t0 = time.perf_counter()
+        with store.connect(path) as db:
+            db.begin()
+            store.upsert_mentions(db, mentions, collected, kinds, knowledge, None, story_keys)
+            store.upsert_scores(db, new_scores, collected)
+            db.commit()
+        t1 = time.perf_counter()
+        bare_insert(path.with_name("bare.duckdb"), mentions, new_scores)
+        return t1 - t0, time.perf_counter() - t1
+
+    in_pending = 0
+    for copy in copies(seed, scores, keys, n, end, rng):
+        pending.append(copy)
+        in_pending += len(copy[1])
+        scored += len(copy[2])
+        if in_pending >= pass_size:
+            a, b = write(pending)
+            took, bare = took + a, bare + b
+            pending, in_pending = [], 0
+    if pending:
+        a, b = write(pending)
+        took, bare = took + a, bare + b
+    path.with_name("bare.duckdb").unlink(missing_ok=True)
+    return took, scored, bare
+
+
+def bare_insert(path: Path, mentions: list[Mention], scores: list[Score]) -> None:
+    """The anchor: the same rows appended by a plain Arrow insert into tables without keys."""
+    ms = pa.table(
+        {
+            "id": [m.id for m in mentions],
+            "source": [m.source for m in mentions],
+            "native_id": [m.native_id for m in mentions],
+            "url": [m.url for m in mentions],
+            "title": [m.title for m in mentions],
+            "text": [m.text for m in mentions],
+            "author": [m.author for m in mentions],
+            "published": pa.array([m.published for m in mentions], pa.timestamp("us", "UTC")),
+            "reach": pa.array([m.reach for m in mentions], pa.int64()),
+        }
+    )
+    ss = pa.table(
+        {
+            "mention_id": [s.mention_id for s in scores],
+            "terms": pa.array([list(s.terms) for s in scores], pa.list_(pa.string())),
+            "sentiment": pa.array([s.sentiment for s in scores], pa.float64()),
+            "sentiment_label": [s.sentiment_label for s in scores],
+            "intents": [json.dumps(s.intents) for s in scores],
+        }
+    )
+    db = duckdb.connect(str(path))
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS m AS SELECT * FROM ms LIMIT 0")
+        db.execute("CREATE TABLE IF NOT EXISTS s AS SELECT * FROM ss LIMIT 0")
+        db.begin()
+        db.execute("INSERT INTO m SELECT * FROM ms")
+        db.execute("INSERT INTO s SELECT * FROM ss")
+        db.commit()
+    finally:
+        db.close()
+
+
+# --- the reads, as the dashboard makes them ---------------------------------------------------
+
+# The view every read went through before migration 018 (as migration 009 defined it), created
+# as a temporary view on the bench's own connection: the anchor of each read.
+OLD_VIEW = """
+CREATE OR REPLACE TEMP VIEW old_scored_mentions AS
+WITH latest AS (
+    SELECT * FROM scores
+    QUALIFY row_number() OVER (PARTITION BY mention_id ORDER BY scored_at DESC, model_version DESC) = 1
+)
+SELECT m.*, s.terms,
+       CASE WHEN cs.value IS NULL OR cs.value = s.sentiment_label THEN s.sentiment
+            WHEN cs.value = 'positive' THEN 0.5
+            WHEN cs.value = 'negative' THEN -0.5
+            ELSE 0.0 END AS sentiment,
+       coalesce(cs.value, s.sentiment_label) AS sentiment_label,
+       s.model_version, s.lang,
+       CASE WHEN ci.value IS NULL THEN s.intents
+            WHEN ci.value = '' THEN []::VARCHAR[]
+            ELSE string_split(ci.value, ',') END AS intents,
+       s.intent_scores, s.term_sentiments
+FROM mentions m
+JOIN latest s ON s.mention_id = m.id
+LEFT JOIN corrections cs ON cs.mention_id = m.id AND cs.kind = 'sentiment'
+LEFT JOIN corrections ci ON ci.mention_id = m.id AND ci.kind = 'intents'
+WHERE NOT EXISTS (
+    SELECT 1 FROM corrections cr
+    WHERE cr.mention_id = m.id AND cr.kind = 'relevance' AND cr.value = 'not_about'
+)
+"""
+
+
+def old_where(since: date | None, until: date | None, kinds: tuple[str, ...] = ()) -> tuple:
+    clauses, params = ["TRUE"], []
+    if since:
+        clauses.append("published >= ?")
+        params.append(since)
+    if until:
+        clauses.append("published < ?::DATE + INTERVAL 1 DAY")
+        params.append(until)
+    if kinds:
+        clauses.append("list_contains(?, kind)")
+        params.append(list(kinds))
+    return " AND ".join(clauses), params
+
+
+def old_reads(today: date) -> dict[str, Callable]:
+    """The dashboard's reads as they were before migration 018 (store.py and inbox.py then)."""
+    month, year = today - timedelta(days=29), today - timedelta(days=364)
+
+    def per_day(since: date) -> Callable:
+        def read(db: duckdb.DuckDBPyConnection) -> object:
+            where, params = old_where(since, today)
+            return db.execute(
+                f"""
+                SELECT published::DATE AS day, term, count(DISTINCT story_key) AS mentions,
+                       avg(coalesce(term_sentiment, sentiment)) AS sentiment,
+                       count(DISTINCT story_key) FILTER (sentiment_label = 'negative') AS negative,
+                       count(DISTINCT story_key) FILTER (sentiment_label = 'positive') AS positive,
+                       count(DISTINCT story_key) FILTER (sentiment_label = 'unscored') AS unscored
+                FROM (SELECT *, unnest(terms) AS term, unnest(term_sentiments) AS term_sentiment
+                      FROM old_scored_mentions WHERE {where})
+                GROUP BY ALL ORDER BY day, term
+                """,
+                params,
+            ).df()
+
+        return read
+
+    def summary(since: date) -> Callable:
+        def read(db: duckdb.DuckDBPyConnection) -> object:
+            where, params = old_where(since, today)
+            return db.execute(
+                f"""
+                SELECT count(DISTINCT story_key),
+                       count(DISTINCT story_key) FILTER (sentiment_label = 'negative'),
+                       count(DISTINCT story_key) FILTER (sentiment_label = 'positive')
+                FROM old_scored_mentions WHERE {where}
+                """,
+                params,
+            ).fetchone()
+
+        return read
+
+    def top_sources(db: duckdb.DuckDBPyConnection) -> object:
+        where, params = old_where(month, today)
+        return db.execute(
+            f"""
+            SELECT source, any_value(kind) AS kind, count(*) AS mentions, avg(sentiment)
+            FROM old_scored_mentions WHERE {where}
+            GROUP BY source ORDER BY mentions DESC, source LIMIT 100
+            """,
+            params,
+        ).df()
+
+    def mention_list(db: duckdb.DuckDBPyConnection) -> object:
+        where, params = old_where(month, today)
+        return db.execute(
+            f"""
+            WITH found AS (
+                SELECT published, source, kind, title, terms, sentiment, sentiment_label, lang,
+                       intents, author, reach, url, text, story_key
+                FROM old_scored_mentions WHERE {where}
+                ORDER BY published DESC LIMIT 1000
+            )
+            SELECT found.* EXCLUDE (story_key),
+                   (SELECT count(DISTINCT m.source) FROM mentions m
+                    WHERE m.story_key = found.story_key AND m.source <> found.source) AS also_on
+            FROM found ORDER BY published DESC
+            """,
+            params,
+        ).df()
+
+    def inbox_queue(db: duckdb.DuckDBPyConnection) -> object:
+        return db.execute(
+            """
+            SELECT m.id, m.published, m.source, m.kind, m.title, m.text, m.author, m.reach,
+                   m.url, m.terms, m.sentiment, m.sentiment_label, m.intents,
+                   coalesce(i.status, 'new') AS status, i.assignee,
+                   coalesce(i.tags, []) AS tags, i.note,
+                   list_contains(m.intents, 'complaint') OR list_contains(m.intents, 'churn_risk')
+                       OR m.sentiment_label = 'negative' AS likely_complaint,
+                   list_contains(m.intents, 'question') AS likely_question
+            FROM old_scored_mentions m LEFT JOIN inbox i ON i.mention_id = m.id
+            WHERE list_contains(?, coalesce(i.status, 'new')) AND m.published >= ?
+            ORDER BY (likely_complaint OR likely_question) DESC, m.reach DESC NULLS LAST,
+                     m.published DESC
+            LIMIT 500
+            """,
+            [list(inbox.OPEN), datetime(1970, 1, 1)],
+        ).df()
+
+    def choices(db: duckdb.DuckDBPyConnection) -> object:
+        return (
+            db.execute("SELECT DISTINCT unnest(terms) AS t FROM scores ORDER BY t").fetchall(),
+            store.known_sources(db),
+            store.known_kinds(db),
+        )
+
+    return {
+        "mentions per day, 30 days": per_day(month),
+        "mentions per day, 365 days": per_day(year),
+        "summary (counts), 30 days": summary(month),
+        "summary (counts), 365 days": summary(year),
+        "top sources, 30 days": top_sources,
+        "mention list, 30 days (first page)": mention_list,
+        "inbox queue": inbox_queue,
+        "filter choices (terms, sources, kinds)": choices,
+    }
+
+
+def new_reads(today: date) -> dict[str, Callable]:
+    """The same reads through the store's named queries as they are now."""
+    month, year = today - timedelta(days=29), today - timedelta(days=364)
+    f30 = store.MentionFilter(since=month, until=today)
+    f365 = store.MentionFilter(since=year, until=today)
+    reads: dict[str, Callable] = {
+        "mentions per day, 30 days": lambda db: store.mentions_per_day(db, f30),
+        "mentions per day, 365 days": lambda db: store.mentions_per_day(db, f365),
+        "summary (counts), 30 days": lambda db: store.summary(db, f30),
+        "summary (counts), 365 days": lambda db: store.summary(db, f365),
+        "top sources, 30 days": lambda db: store.top_sources(db, f30),
+        "mention list, 30 days (first page)": lambda db: store.find_mentions(db, f30),
+        "inbox queue": lambda db: inbox.queue(db),
+        "filter choices (terms, sources, kinds)": lambda db: (
+            store.known_terms(db),
+            store.known_sources(db),
+            store.known_kinds(db),
+        ),
+    }
+    return reads
+
+
+def timed(path: Path, read: Callable, runs: int, setup: str | None = None) -> list[float]:
+    """Milliseconds of each run: open the store, read, close, as dashboard.reads does."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with store.connect(path, 5.0) as db:
+            if setup:
+                db.execute(setup)
+            read(db)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores (shared), {mem:.0f} GB memory, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
+
+
+def write_results(section: str, path: Path = RESULTS) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    block = f"{START}\n{section.rstrip()}\n{END}"
+    if START in text and END in text:
+        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--mentions", type=int, nargs="+", default=[1_000_000])
+    ap.add_argument("--pass-size", type=int, default=20_000, help="mentions per pass written")
+    ap.add_argument("--runs", type=int, default=15, help="timed runs of each read")
+    ap.add_argument("--old-runs", type=int, default=5, help="timed runs on the old path")
+    ap.add_argument("--keep", type=Path, help="leave the (last) store and a tidings.toml here")
+    ap.add_argument("--results", default=str(RESULTS), help="'' to write none")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="tidings-bench-"))
+    try:
+        t0 = time.perf_counter()
+        config, seed, scores, keys = demo_pass(tmp / "demo")
+        print(
+            f"seed: the demo's pass, {len(seed):,} mentions ({len(scores):,} scored) "
+            f"in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
+        sections = []
+        for n in args.mentions:
+            where = (args.keep if args.keep and n == args.mentions[-1] else tmp) / f"m{n}"
+            shutil.rmtree(where, ignore_errors=True)
+            where.mkdir(parents=True)
+            path = where / "tidings.duckdb"
+            took, n_scored, bare = build(path, config, seed, scores, keys, n, args.pass_size)
+            size = path.stat().st_size / 2**20
+            print(
+                f"\n{n:,} mentions ({n_scored:,} scored) written in {took:.0f} s "
+                f"({n / took:,.0f}/s; bare Arrow insert of the same rows {bare:.0f} s, "
+                f"{n / bare:,.0f}/s); file {size:,.0f} MB",
+                flush=True,
+            )
+            today = store.utcnow().date()
+            rows = []
+            old = old_reads(today)
+            for name, read in new_reads(today).items():
+                now = timed(path, read, args.runs)
+                before = timed(path, old[name], args.old_runs, OLD_VIEW) if name in old else []
+                rows.append((name, now, before))
+                print(
+                    f"  {name:42s} p50 {p(now, 0.5):7.1f} ms  p95 {p(now, 0.95):7.1f} ms"
+                    + (f"   old path p50 {p(before, 0.5):7.1f} ms" if before else ""),
+                    flush=True,
+                )
+            sections.append((n, n_scored, took, bare, size, rows))
+            if args.keep and n == args.mentions[-1]:
+                keep_config(where, path)
+                print(f"store kept: tidings --config {where / 'tidings.toml'} dashboard")
+        print(f"peak memory (max RSS): {peak_mb():.0f} MB")
+        if args.results:
+            write_results(report(sections, args), Path(args.results))
+            print(f"wrote {args.results}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def keep_config(where: Path, path: Path) -> None:
+    demo = (Path(__file__).resolve().parent.parent / "data" / "demo" / "demo.toml").read_text()
+    # The demo's watchlist and sources, without its mail and push settings (nothing listens).
+    body = demo.split("[[watch]]", 1)[1]
+    text = f'[database]\npath = "{path.name}"\n\n[[watch]]{body}'.replace(
+        "{base_url}", "http://127.0.0.1:9"
+    )
+    (where / "tidings.toml").write_text(text, encoding="utf-8")
+
+
+def report(sections: list, args: argparse.Namespace) -> str:
+    lines = [
+        "## Dashboard reads (`bench/dashboard.py`)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with "
+        f"`bench/dashboard.py --mentions {' '.join(str(n) for n in args.mentions)}`. "
+        "The store holds the demo's data (its recorded feeds collected, scored and stored as "
+        "one pass) copied and spread over a year, written through `store.upsert_mentions` and "
+        f"`store.upsert_scores` in passes of {args.pass_size:,} mentions, one transaction each. "
+        "Each read opens the file, runs its query and closes it, as the dashboard does "
+        f"({args.runs} runs; the old path {args.old_runs}). Old path: the same read through "
+        "the `scored_mentions` view of migration 009 (the latest score of each mention found "
+        "by a window function over all scores), on the same store in the same run.",
+    ]
+    for n, n_scored, took, bare, size, rows in sections:
+        goal = GOAL_1M_MS if n <= 1_000_000 else GOAL_10M_MS
+        lines += [
+            "",
+            f"### {n:,} mentions ({n_scored:,} scored), file {size:,.0f} MB",
+            "",
+            "| read | p50 | p95 | old path p50 | goal (p95) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, now, before in rows:
+            lines.append(
+                f"| {name} | {p(now, 0.5):,.0f} ms | {p(now, 0.95):,.0f} ms | "
+                + (f"{p(before, 0.5):,.0f} ms" if before else "—")
+                + f" | < {goal} ms |"
+            )
+        lines += [
+            "",
+            f"Writing the store: {took:,.0f} s ({n / took:,.0f} mentions/s, with scores, "
+            f"current readings and rollups); a bare DuckDB Arrow insert of the same rows into "
+            f"tables without keys, same run: {bare:,.0f} s ({n / bare:,.0f}/s).",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

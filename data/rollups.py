@@ -1,0 +1,187 @@
+"""Current readings and daily rollups: derived tables that keep the dashboard's reads cheap.
+
+`readings` holds the current reading of each scored mention that counts (its latest score with
+people's corrections applied); `daily_terms` and `daily_sources` hold counts per day. Every row
+follows from mentions + scores + corrections (migration 018 documents each column):
+`rebuild` recreates them all, and `refresh` recomputes what a few mentions change, in the
+transaction that changed them. Both run the same SQL, over everything or over the days touched.
+
+A story (a mention with its cross-posts and near copies: one story_key) counts once, on the day
+of its first mention, as spike counts do (data.term_counts). So a day's rollup depends on the
+earlier mentions of its stories, and a refresh recomputes every day on which a touched story
+has a mention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+
+# The current reading of each mention: the latest score, corrections applied. {scores},
+# {corrections} and {mentions} narrow it to the touched mentions, or are empty.
+_READINGS = """
+INSERT INTO readings (mention_id, published, collected_at, source, kind, story_key, reach, terms,
+                      term_sentiments, sentiment, sentiment_label, intents, intent_scores,
+                      model_version, lang, urgent)
+WITH latest AS (
+    SELECT * FROM scores {scores}
+    QUALIFY row_number() OVER (PARTITION BY mention_id
+                               ORDER BY scored_at DESC, model_version DESC) = 1
+), fixed AS (
+    SELECT mention_id,
+           any_value(value) FILTER (kind = 'sentiment') AS sentiment,
+           any_value(value) FILTER (kind = 'intents') AS intents,
+           bool_or(kind = 'relevance' AND value = 'not_about') AS not_about
+    FROM corrections {corrections} GROUP BY mention_id
+), current AS (
+    SELECT m.id, m.published, m.collected_at, m.source, m.kind,
+           coalesce(m.story_key, m.id) AS story_key, m.reach, s.terms, s.term_sentiments,
+           CASE WHEN c.sentiment IS NULL OR c.sentiment = s.sentiment_label THEN s.sentiment
+                WHEN c.sentiment = 'positive' THEN 0.5
+                WHEN c.sentiment = 'negative' THEN -0.5
+                ELSE 0.0 END AS sentiment,
+           coalesce(c.sentiment, s.sentiment_label) AS sentiment_label,
+           CASE WHEN c.intents IS NULL THEN coalesce(s.intents, [])
+                WHEN c.intents = '' THEN []::VARCHAR[]
+                ELSE string_split(c.intents, ',') END AS intents,
+           s.intent_scores, s.model_version, s.lang
+    FROM mentions m
+    JOIN latest s ON s.mention_id = m.id
+    LEFT JOIN fixed c ON c.mention_id = m.id
+    WHERE NOT coalesce(c.not_about, false) {mentions}
+)
+SELECT *, list_contains(intents, 'complaint') OR list_contains(intents, 'churn_risk')
+          OR sentiment_label = 'negative' OR list_contains(intents, 'question')
+FROM current
+"""
+
+# Readings of the stories that have one on the days recomputed: a story's first mention may
+# be on an earlier day. {days} narrows them to those days, or is empty.
+_STORIES = """
+    SELECT * FROM readings
+    WHERE TRUE {days}
+"""
+_DAYS = """
+      AND story_key IN (
+          SELECT story_key FROM readings
+          WHERE published >= (SELECT min(day) FROM rollup_days)
+            AND published < (SELECT max(day) FROM rollup_days) + 1
+            AND published::DATE IN (SELECT day FROM rollup_days))
+"""
+_ON_DAYS = "AND day IN (SELECT day FROM rollup_days)"
+
+_DAILY_TERMS = """
+INSERT INTO daily_terms
+WITH stories AS ({stories}),
+per_term AS (
+    SELECT published::DATE AS day, mention_id, published, story_key, kind, sentiment,
+           sentiment_label, intents, unnest(terms) AS term, unnest(term_sentiments) AS ts
+    FROM stories
+), flagged AS (
+    SELECT *,
+           row_number() OVER (PARTITION BY story_key, term
+                              ORDER BY published, mention_id) = 1 AS head,
+           row_number() OVER (PARTITION BY story_key, term, kind
+                              ORDER BY published, mention_id) = 1 AS kind_head
+    FROM per_term
+)
+SELECT day, term, kind, sentiment_label, list_sort(intents), count(*),
+       sum(coalesce(ts, sentiment)), count(*) FILTER (head), count(*) FILTER (kind_head)
+FROM flagged WHERE term IS NOT NULL {on_days}
+GROUP BY ALL
+"""
+
+_DAILY_SOURCES = """
+INSERT INTO daily_sources
+WITH stories AS ({stories}),
+flagged AS (
+    SELECT published::DATE AS day, source, kind, sentiment_label, sentiment,
+           row_number() OVER (PARTITION BY story_key ORDER BY published, mention_id) = 1 AS head,
+           row_number() OVER (PARTITION BY story_key, kind
+                              ORDER BY published, mention_id) = 1 AS kind_head
+    FROM stories
+)
+SELECT day, source, kind, sentiment_label, count(*), sum(sentiment),
+       count(*) FILTER (head), count(*) FILTER (kind_head)
+FROM flagged WHERE TRUE {on_days}
+GROUP BY ALL
+"""
+
+
+def rebuild(db: duckdb.DuckDBPyConnection) -> None:
+    """Recreate the current readings and every rollup from mentions + scores + corrections."""
+    with _atomic(db):
+        for table in ("readings", "daily_terms", "daily_sources"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute(_READINGS.format(scores="", corrections="", mentions=""))
+        stories = _STORIES.format(days="")
+        db.execute(_DAILY_TERMS.format(stories=stories, on_days=""))
+        db.execute(_DAILY_SOURCES.format(stories=stories, on_days=""))
+
+
+def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
+    """Bring the readings of these mentions (newly scored, rescored or corrected) and the
+    rollups of every day their stories touch up to date."""
+    ids = list(dict.fromkeys(mention_ids))
+    if not ids:
+        return
+    db.register("touched_mentions", pa.table({"id": pa.array(ids, pa.string())}))
+    try:
+        with _atomic(db):
+            touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
+            db.execute(f"DELETE FROM readings {touched}")
+            db.execute(
+                _READINGS.format(
+                    scores=touched,
+                    corrections=touched,
+                    mentions="AND m.id IN (SELECT id FROM touched_mentions)",
+                )
+            )
+            # The days to recompute: those of the touched mentions (a reading may have gone),
+            # and every day on which one of their stories has a reading.
+            db.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE rollup_days AS
+                WITH touched AS (
+                    SELECT published, coalesce(story_key, id) AS story_key FROM mentions
+                    WHERE id IN (SELECT id FROM touched_mentions)
+                )
+                SELECT published::DATE AS day FROM touched
+                UNION
+                SELECT published::DATE FROM readings
+                WHERE story_key IN (SELECT story_key FROM touched)
+                """
+            )
+            stories = _STORIES.format(days=_DAYS)
+            for table, sql in (("daily_terms", _DAILY_TERMS), ("daily_sources", _DAILY_SOURCES)):
+                db.execute(f"DELETE FROM {table} WHERE TRUE {_ON_DAYS}")
+                db.execute(sql.format(stories=stories, on_days=_ON_DAYS))
+            db.execute("DROP TABLE rollup_days")
+    finally:
+        db.unregister("touched_mentions")
+
+
+@contextmanager
+def _atomic(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: the caller's, when one is open (a pass writes everything in one),
+    else one of its own, so that the derived tables never show half a change."""
+    if _in_transaction(db):
+        yield
+        return
+    db.begin()
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+def _in_transaction(db: duckdb.DuckDBPyConnection) -> bool:
+    # DuckDB's Python API cannot say, and a BEGIN inside a transaction aborts it; but without
+    # one each statement runs in a transaction of its own, with an id of its own.
+    first, second = (db.execute("SELECT txid_current()").fetchone()[0] for _ in range(2))
+    return first == second

@@ -1,0 +1,215 @@
+"""Current readings and daily rollups: kept on write, equal to a rebuild, and what the
+dashboard's counts, pages and inbox read."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from data import corrections, inbox, rollups, store
+from data.records import Mention, Score
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+DAY = NOW.date()
+KINDS = {"blog": "rss", "hn": "hackernews", "reddit": "reddit", "forum": "rss"}
+TERMS = ("Nimbus Notes", "Quillpad", "Nimbus Sync")
+DERIVED = {
+    "readings": "mention_id",
+    "daily_terms": "day, term, kind, feeling, intents::VARCHAR",
+    "daily_sources": "day, source, kind, feeling",
+}
+
+
+def post(source: str, n: int, hours_ago: float, story: str | None = None) -> Mention:
+    return Mention(
+        source,
+        f"{source}-{n}",
+        f"https://{source}.example/{n}",
+        f"title {n}",
+        f"text {n} about Nimbus Notes",
+        None,
+        NOW - timedelta(hours=hours_ago),
+        n,
+        shared_url=story,
+    )
+
+
+def reading(m: Mention, label: str = "neutral", terms=("Nimbus Notes",), intents=(), v="v1"):
+    value = {"negative": -0.6, "neutral": 0.0, "positive": 0.6, "unscored": 0.0}[label]
+    return Score(
+        m.id, v, tuple(terms), value, label, "en", {i: 0.9 for i in intents},
+        tuple(value / 2 for _ in terms), present=tuple(intents),
+    )  # fmt: skip
+
+
+def snapshot(db) -> dict[str, list]:
+    return {
+        table: db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+        for table, order in DERIVED.items()
+    }
+
+
+def write(db, scored, when=NOW):
+    store.upsert_mentions(db, [m for m, _ in scored], when, KINDS)
+    store.upsert_scores(db, [s for _, s in scored], when)
+
+
+def test_counts_kept_on_write_equal_a_rebuild_from_the_records(tmp_path):
+    rng = random.Random(7)
+    stories = [f"https://news.example/{i}" for i in range(12)]
+    made: list[Mention] = []
+    with store.connect(tmp_path / "t.duckdb") as db:
+        # Small passes over two months: a pass touches a few days, and a story told again
+        # (earlier or later than before) moves counts on days the pass did not write to.
+        for n in range(40):
+            db.begin()
+            batch = [
+                post(rng.choice(list(KINDS)), 100 * n + i, rng.uniform(0, 24 * 60),
+                     rng.choice([*stories, None]))
+                for i in range(3)
+            ]  # fmt: skip
+            again = rng.sample(made, min(1, len(made)))
+            write(
+                db,
+                [(m, reading(m, rng.choice(["negative", "neutral", "positive", "unscored"]),
+                             rng.sample(TERMS, rng.randint(1, 2)),
+                             rng.sample(["complaint", "question", "compliment"], rng.randint(0, 2)),
+                             v=f"v{n}"))
+                 for m in batch + again],
+                NOW + timedelta(minutes=n),
+            )  # fmt: skip
+            made += batch
+            db.commit()
+        for m in rng.sample(made, 12):
+            corrections.correct(
+                db, m.id, "ana", NOW, sentiment=rng.choice(["negative", "positive"])
+            )
+        for m in rng.sample(made, 6):
+            corrections.correct(db, m.id, "ana", NOW, intents=["question"])
+        gone = rng.sample(made, 5)
+        for m in gone:
+            corrections.correct(db, m.id, "ana", NOW, not_about=True)
+        corrections.undo(db, made[0].id, "sentiment", "ana", NOW)
+        kept = snapshot(db)
+        assert len(kept["readings"]) == len(made) - len({m.id for m in gone})
+        rollups.rebuild(db)
+        assert snapshot(db) == kept
+
+
+def test_a_story_counts_once_on_the_day_of_its_first_mention(tmp_path):
+    story = "https://news.example/outage"
+    first = post("blog", 1, 30, story)  # yesterday, on a blog
+    cross = post("hn", 2, 2, story)  # today, on Hacker News
+    other = post("forum", 3, 1)
+    f = store.MentionFilter
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(first, reading(first, "negative")), (cross, reading(cross, "positive")),
+                   (other, reading(other, "positive"))])  # fmt: skip
+        yesterday = DAY - timedelta(days=1)
+        assert store.summary(db, f(since=yesterday, until=DAY)) == {
+            "mentions": 2, "negative": 1, "positive": 1
+        }  # fmt: skip
+        assert store.summary(db, f(since=DAY, until=DAY))["mentions"] == 1
+        daily = store.mentions_per_day(db, f()).set_index("day")["mentions"]
+        assert daily.to_dict() == {
+            datetime.combine(yesterday, datetime.min.time()): 1,
+            datetime.combine(DAY, datetime.min.time()): 1,
+        }
+        # Of one kind: the story's first mention of that kind.
+        assert store.summary(db, f(since=DAY, until=DAY, kinds=("hackernews",)))["mentions"] == 1
+        assert store.mentions_per_day(db, f(kinds=("hackernews",)))["positive"].sum() == 1
+        # Every post still counts for its source, and in the list.
+        top = store.top_sources(db, f()).set_index("source")["mentions"].to_dict()
+        assert top == {"blog": 1, "hn": 1, "forum": 1}
+        assert store.count_mentions(db, f()) == 3
+
+
+def test_a_correction_moves_the_counts_at_once(tmp_path):
+    m = post("blog", 1, 1)
+    f = store.MentionFilter(since=DAY, until=DAY)
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m, "negative", intents=("complaint",)))])
+        assert store.summary(db, f)["negative"] == 1
+        assert inbox.queue(db)["likely_complaint"].tolist() == [True]
+        corrections.correct(db, m.id, "ana", NOW, sentiment="positive", intents=[])
+        assert store.summary(db, f) == {"mentions": 1, "negative": 0, "positive": 1}
+        assert inbox.queue(db)["likely_complaint"].tolist() == [False]
+        assert store.find_mentions(db, f)["sentiment"].tolist() == [0.5]
+        corrections.correct(db, m.id, "ana", NOW, not_about=True)
+        assert store.summary(db, f)["mentions"] == 0
+        assert store.find_mentions(db, f).empty and inbox.queue_size(db) == 0
+        assert store.mentions_per_day(db, f).empty and store.top_sources(db, f).empty
+        corrections.undo(db, m.id, "relevance", "ana", NOW)
+        assert store.summary(db, f) == {"mentions": 1, "negative": 0, "positive": 1}
+
+
+@pytest.mark.parametrize("kinds", [(), ("rss",), ("hackernews",)])
+def test_the_rollups_answer_as_the_readings_do(tmp_path, monkeypatch, kinds):
+    rng = random.Random(3)
+    stories = [f"https://news.example/{i}" for i in range(10)]
+    scored = []
+    for i in range(120):
+        m = post(rng.choice(list(KINDS)), i, rng.uniform(0, 24 * 10), rng.choice([*stories, None]))
+        label = rng.choice(["negative", "neutral", "positive", "unscored"])
+        scored.append((m, reading(m, label, rng.sample(TERMS, rng.randint(1, 3)))))
+    f = store.MentionFilter(since=DAY - timedelta(days=6), until=DAY, kinds=kinds)
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, scored)
+        answers = [store.summary(db, f), store.mentions_per_day(db, f), store.top_sources(db, f)]
+        monkeypatch.setattr(store, "_from_rollups", lambda f: False)
+        per_day = store.mentions_per_day(db, f)
+        assert store.summary(db, f) == answers[0] and answers[0]["mentions"] > 0
+        assert per_day[["day", "term", "mentions", "negative", "positive", "unscored"]].equals(
+            answers[1][["day", "term", "mentions", "negative", "positive", "unscored"]]
+        )
+        assert per_day["sentiment"].round(9).tolist() == answers[1]["sentiment"].round(9).tolist()
+        # top_sources reads the rollup unless terms or text narrow it: compare with a term
+        # filter that keeps everything.
+        every = store.top_sources(db, store.MentionFilter(
+            since=f.since, until=f.until, kinds=kinds, terms=TERMS))  # fmt: skip
+        assert every[["source", "mentions"]].equals(answers[2][["source", "mentions"]])
+
+
+def test_the_mention_list_is_read_a_page_at_a_time(tmp_path):
+    ms = [post("blog", i, i / 10) for i in range(250)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m)) for m in ms])
+        f = store.MentionFilter(limit=100)
+        pages = [store.find_mentions(db, store.MentionFilter(limit=100, offset=o))["id"].tolist()
+                 for o in (0, 100, 200)]  # fmt: skip
+        assert store.count_mentions(db, f) == 250
+        assert [len(p) for p in pages] == [100, 100, 50]
+        assert sum(pages, []) == [m.id for m in ms]  # newest first, each once
+        assert store.count_mentions(db, store.MentionFilter(text="TEXT 12")) == 11  # 12, 120…
+
+
+def test_the_inbox_is_a_top_n_of_the_open_queue(tmp_path):
+    loud = [post("forum", i, i, None) for i in range(150)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        scored = [(m, reading(m, "negative" if m.reach % 3 == 0 else "positive")) for m in loud]
+        write(db, scored)
+        first = inbox.queue(db, limit=10)
+        assert first["likely_complaint"].all()
+        assert first["reach"].tolist() == sorted((m.reach for m in loud if m.reach % 3 == 0),
+                                                 reverse=True)[:10]  # fmt: skip
+        inbox.update(db, first["id"].tolist(), "ana", NOW, status="done")
+        assert inbox.queue_size(db) == 140
+        assert inbox.queue_size(db, ("done",)) == 10
+        rest = inbox.queue(db, limit=100, offset=100)
+        assert len(rest) == 40 and not set(rest["id"]) & set(first["id"])
+
+
+def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
+    ms = [post("blog", 1, 5, "https://news.example/a"), post("hn", 2, 1, "https://news.example/a")]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m, "negative")) for m in ms])
+        corrections.correct(db, ms[1].id, "ana", NOW, sentiment="positive")
+        kept = snapshot(db)
+        # The store as it was before migration 018: no derived tables, the old view.
+        db.execute("DROP VIEW scored_mentions")
+        for table in DERIVED:
+            db.execute(f"DROP TABLE {table}")
+        db.execute("DELETE FROM schema_migrations WHERE version = 18")
+        store.migrate(db)
+        assert snapshot(db) == kept and len(kept["readings"]) == 2
+        assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
