@@ -418,7 +418,6 @@ def throughput(n: int) -> None:
 
 
 LINES: list[str] = []
-START, END = "<!-- nlp:start -->", "<!-- nlp:end -->"
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
@@ -439,10 +438,21 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def write_section(name: str, lines: list[str]) -> None:
+    """Replace one bench's section of bench/RESULTS.md, between its markers (other benches
+    keep theirs)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    section = "\n".join([start, *lines, end])
+    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    if start in old and end in old:
+        new = old[: old.index(start)] + section + old[old.index(end) + len(end) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(new, encoding="utf-8")
+
+
 def write_results() -> None:
-    """Replace this bench's section of bench/RESULTS.md (other benches keep theirs)."""
-    section = "\n".join([
-        START,
+    write_section("nlp", [
         "## NLP (`bench/nlp.py`)",
         "",
         f"Measured {datetime.now().date()} on {machine()}, model "
@@ -451,14 +461,7 @@ def write_results() -> None:
         "a check, never trained or tuned on. The reserved sets of issue 11 are measured "
         "outside the repository.",
         *LINES,
-        END,
     ])  # fmt: skip
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        new = old[: old.index(START)] + section + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
 
 
 def main() -> None:

@@ -209,3 +209,15 @@ def test_corrections_import_bootstraps_training_from_a_labelled_history(tmp_path
     assert main([*cli, "corrections", "import", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"tidings: error: {bad}:1: no label (sentiment, intents or relevant)"
+
+
+def test_the_corrections_held_out_are_the_same_texts_every_training():
+    from nlp.train import held_out
+
+    first = [f"my card was declined at shop {i}" for i in range(500)]
+    later = [f"the app logs me out on screen {i}" for i in range(500)] + first
+    kept_out = {t for t in first if held_out(t)}
+    assert 60 < len(kept_out) < 140  # about a fifth
+    # More corrections later never move one that was held out into training: the model a
+    # training replaces never learned from what both are measured on.
+    assert kept_out == {t for t in later if held_out(t)} & set(first)
