@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -32,6 +33,9 @@ BASE = Path(__file__).resolve().parent / "models" / "linear-base"
 SENTIMENTS = ("negative", "neutral", "positive")
 NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
 PREFIX = "linear-"
+SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
+# Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
+_MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
 
 
 def rating_label(rating: float) -> str:
@@ -166,12 +170,51 @@ class Readings:
         self.names = (*SENTIMENTS, *self.model.intents)
 
     def __call__(self, doc: Doc) -> Doc:
+        values = self._values(doc)
+        problem = self._problem_before_praise(doc)
+        if problem is not None:
+            # "…and they never came. Awesome!": praise that only closes a reported problem is
+            # sarcasm. The closing words count against, as the lexicon's sarcasm markers make
+            # them; the feeling and the intents are read from the problem.
+            start, end, last = doc._.clauses[-1]
+            doc._.clauses = [*doc._.clauses[:-1], (start, end, last * sentiment.SARCASM_FLIP)]
+            complaint = 3 + self.model.intents.index("complaint")
+            problem[complaint] = max(problem[complaint], values[complaint])
+            values = problem
         raw = [r for _, _, r in doc._.clauses]
-        lexical = sentiment.normalize(sum(raw))
-        values = self.model.readings(features.of_doc(doc, lexical, raw))
         doc.cats = dict(zip(self.names, values.tolist(), strict=True))
-        doc._.sentiment = sentiment.reading(lexical, *values[:3].tolist(), self.model.decision)
+        doc._.sentiment = sentiment.reading(
+            sentiment.normalize(sum(raw)), *values[:3].tolist(), self.model.decision
+        )
         return doc
+
+    def _values(self, doc: Doc) -> np.ndarray:
+        raw = [r for _, _, r in doc._.clauses]
+        return self.model.readings(features.of_doc(doc, sentiment.normalize(sum(raw)), raw))
+
+    def _problem_before_praise(self, doc: Doc) -> np.ndarray | None:
+        """The readings of the text before a short closing praise ("Awesome!", "Love it.")
+        when that text, read alone, is a complaint, reads negative and has no good word."""
+        clauses = doc._.clauses
+        if len(clauses) < 2 or "complaint" not in self.model.intents:
+            return None
+        start, end, last = clauses[-1]
+        if last <= 0 or end - start > SARCASTIC_TAIL or sum(r for *_, r in clauses[:-1]) > 0:
+            return None
+        if _MEANT.search(doc[start:end].text.lower()):
+            return None
+        head = doc[:start].as_doc()
+        head._.clauses = clauses[:-1]
+        values = self._values(head)
+        complaint = values[3 + self.model.intents.index("complaint")]
+        feeling = sentiment.reading(
+            sentiment.normalize(sum(r for *_, r in head._.clauses)),
+            *values[:3].tolist(),
+            self.model.decision,
+        )
+        if complaint >= self.model.thresholds["complaint"] and feeling <= sentiment.NEGATIVE_AT:
+            return values
+        return None
 
 
 @Language.factory("tidings_readings", default_config={"path": str(BASE)})

@@ -137,3 +137,29 @@ def test_one_text_is_decided_as_a_batch_of_them():
         batch = readings(lexicon, probs, decision)
         one = [reading(x, *p, decision) for x, p in zip(lexicon, probs, strict=True)]
         assert np.allclose(batch, one)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My flight was cancelled twice this week. Great!",
+        "@NimbusNotes lost my notes again after the update. Love it!",
+    ],
+)
+def test_praise_closing_a_complaint_reads_as_sarcasm(scorer, text):
+    s = scorer.score_text(text)
+    assert s.sentiment_label == "negative"
+    got = set(present(s.intents, scorer.model.thresholds))
+    assert "complaint" in got and "compliment" not in got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nimbus Notes released the new editor today. Awesome!",
+        "Support fixed my account in five minutes. Great!",
+        "Finally got my refund today. Thanks!",
+    ],
+)
+def test_meant_closings_are_not_sarcasm(scorer, text):
+    assert scorer.score_text(text).sentiment_label == "positive"
