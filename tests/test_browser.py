@@ -220,3 +220,37 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     page.reload()
     page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
     assert not [c for c in context.cookies() if c["name"] == "tidings_session"]
+
+
+def test_one_click_on_a_mentions_row_opens_it_to_read_assign_and_share(
+    tmp_path, dashboard, browser
+):
+    config_file = fill(tmp_path)
+    page = browser
+    url = dashboard(config_file)
+    page.goto(url + "/mentions")
+    page.get_by_text("8 mention(s) published in the period").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # let the grid draw its rows
+    tick_row(page, 2)  # newest first: Mention 2
+    page.get_by_text("Nimbus Notes text 2").wait_for(timeout=60_000)
+    page.get_by_label("Assigned to").fill("sam@example.com")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text("assignee: — → sam@example.com").wait_for(state="attached", timeout=60_000)
+    page.screenshot(path=str(tmp_path / "mentions-opened.png"), full_page=True)
+    assert statuses(config_file)["Mention 2"] == "assigned"
+
+    page.get_by_role("link", name="Its own page (a link to share)").click()
+    page.get_by_role("button", name="All mentions").wait_for(timeout=60_000)
+    assert "/mentions?id=" in page.url
+    page.get_by_text("Nimbus Notes text 2").wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "mention-page.png"), full_page=True)
+
+
+def test_ticking_one_inbox_row_opens_that_mention_below(tmp_path, dashboard, browser):
+    page = browser
+    page.goto(dashboard(fill(tmp_path)) + "/inbox")
+    page.get_by_text("8 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    tick_row(page, 3)
+    page.get_by_text("Nimbus Notes text 3").wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "inbox-opened.png"), full_page=True)

@@ -87,7 +87,9 @@ def test_overview_says_what_to_do_when_empty(tmp_path, monkeypatch):
 def test_mentions_filters_by_text_source_and_sentiment(filled):
     at = page("mentions")
     everything = at.dataframe[0].value
-    assert len(everything) > 100 and {"url", "title", "sentiment_label"} <= set(everything.columns)
+    assert len(everything) == 100 and {"url", "title", "sentiment_label"} <= set(everything.columns)
+    shown = int(at.caption[0].value.split()[0].replace(",", ""))
+    assert shown > 100 and "mention(s) published in the period" in at.caption[0].value
     at.text_input[0].input("outage").run()
     found = at.dataframe[0].value
     assert 0 < len(found) < len(everything)

@@ -110,5 +110,7 @@ if apply:
 
 st.subheader("Mention")
 labels = dict(zip(queue["id"], queue["title"].str.slice(0, 90), strict=True))
-picked = st.selectbox("Open", list(labels), format_func=lambda i: labels[i], index=0)
+# The mention last ticked opens here (one click), else the most urgent one.
+last = list(labels).index(chosen[-1]) if chosen else 0
+picked = st.selectbox("Open", list(labels), format_func=lambda i: labels[i], index=last)
 mention_detail.show(picked)

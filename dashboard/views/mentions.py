@@ -9,8 +9,11 @@ from dashboard import mention_detail, reads
 from data.store import MentionFilter
 
 st.title("Mentions")
-if "id" in st.query_params:  # a link from an alert mail
-    mention_detail.ask_actor()
+mention_detail.ask_actor()
+if "id" in st.query_params:  # a link from an alert mail, or a mention's own page
+    # Written back so that the address bar keeps it (a page link's query string is not kept
+    # there by Streamlit): the address is the mention's, to share.
+    st.query_params["id"] = st.query_params["id"]
     mention_detail.show(st.query_params["id"])
     if st.button("All mentions"):
         st.query_params.clear()
@@ -48,14 +51,19 @@ if found.empty:
     st.stop()
 
 st.caption(
-    f"{total:,} mention(s), newest first"
+    f"{total:,} mention(s) published in the period, newest first: every post on every source "
+    "(the Overview counts a story posted on several sources once)"
     + (f"; {reads.PAGE} a page, page {page:,} of {pages:,}" if pages > 1 else "")
+    + ". Click a row's left edge to open it below."
 )
 # Text from the internet is shown as data, never rendered as HTML or Markdown.
-st.dataframe(
+picked = st.dataframe(
     found,
     hide_index=True,
     width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key=f"list-{hash(f)}-{page}",  # another page or filter: nothing stays selected
     column_order=[
         "published",
         "sentiment_label",
@@ -93,3 +101,11 @@ st.dataframe(
         "text": st.column_config.TextColumn("Text", width="large"),
     },
 )
+rows = picked["selection"]["rows"]
+if rows:  # one click on a row opens it: read, correct, assign, see its history
+    opened = str(found["id"].iloc[rows[0]])
+    st.subheader("Mention")
+    st.page_link(
+        "views/mentions.py", label="Its own page (a link to share)", query_params={"id": opened}
+    )
+    mention_detail.show(opened)
