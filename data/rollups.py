@@ -22,10 +22,10 @@ import pyarrow as pa
 
 # The current reading of each mention: the latest score, corrections applied. {scores},
 # {corrections} and {mentions} narrow it to the touched mentions, or are empty.
+_COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
+    term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
+    urgent"""
 _READINGS = """
-INSERT INTO readings (mention_id, published, collected_at, source, kind, story_key, reach, terms,
-                      term_sentiments, sentiment, sentiment_label, intents, intent_scores,
-                      model_version, lang, urgent)
 WITH latest AS (
     SELECT * FROM scores {scores}
     QUALIFY row_number() OVER (PARTITION BY mention_id
@@ -58,28 +58,17 @@ SELECT *, list_contains(intents, 'complaint') OR list_contains(intents, 'churn_r
 FROM current
 """
 
-# Readings of the stories that have one on the days recomputed: a story's first mention may
-# be on an earlier day. {days} narrows them to those days, or is empty.
-_STORIES = """
-    SELECT * FROM readings
-    WHERE TRUE {days}
-"""
-_DAYS = """
-      AND story_key IN (
-          SELECT story_key FROM readings
-          WHERE published >= (SELECT min(day) FROM rollup_days)
-            AND published < (SELECT max(day) FROM rollup_days) + 1
-            AND published::DATE IN (SELECT day FROM rollup_days))
-"""
+# The days recomputed, when not all: those of the touched stories' readings, before and after.
 _ON_DAYS = "AND day IN (SELECT day FROM rollup_days)"
 
+# Counts per day from {rows}: every reading, or those of the stories that have one on the days
+# recomputed (a story's first mention may be on an earlier day).
 _DAILY_TERMS = """
 INSERT INTO daily_terms
-WITH stories AS ({stories}),
-per_term AS (
+WITH per_term AS (
     SELECT published::DATE AS day, mention_id, published, story_key, kind, sentiment,
            sentiment_label, intents, unnest(terms) AS term, unnest(term_sentiments) AS ts
-    FROM stories
+    FROM {rows}
 ), flagged AS (
     SELECT *,
            row_number() OVER (PARTITION BY story_key, term
@@ -96,13 +85,12 @@ GROUP BY ALL
 
 _DAILY_SOURCES = """
 INSERT INTO daily_sources
-WITH stories AS ({stories}),
-flagged AS (
+WITH flagged AS (
     SELECT published::DATE AS day, source, kind, sentiment_label, sentiment,
            row_number() OVER (PARTITION BY story_key ORDER BY published, mention_id) = 1 AS head,
            row_number() OVER (PARTITION BY story_key, kind
                               ORDER BY published, mention_id) = 1 AS kind_head
-    FROM stories
+    FROM {rows}
 )
 SELECT day, source, kind, sentiment_label, count(*), sum(sentiment),
        count(*) FILTER (head), count(*) FILTER (kind_head)
@@ -116,10 +104,10 @@ def rebuild(db: duckdb.DuckDBPyConnection) -> None:
     with _atomic(db):
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
-        db.execute(_READINGS.format(scores="", corrections="", mentions=""))
-        stories = _STORIES.format(days="")
-        db.execute(_DAILY_TERMS.format(stories=stories, on_days=""))
-        db.execute(_DAILY_SOURCES.format(stories=stories, on_days=""))
+        current = _READINGS.format(scores="", corrections="", mentions="")
+        db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
+        db.execute(_DAILY_TERMS.format(rows="readings", on_days=""))
+        db.execute(_DAILY_SOURCES.format(rows="readings", on_days=""))
 
 
 def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
@@ -129,37 +117,53 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     if not ids:
         return
     db.register("touched_mentions", pa.table({"id": pa.array(ids, pa.string())}))
+    touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
         with _atomic(db):
-            touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
-            db.execute(f"DELETE FROM readings {touched}")
+            # The stories and days of the touched readings, before and after: a reading that
+            # goes (not about us) leaves its day to recompute.
             db.execute(
-                _READINGS.format(
-                    scores=touched,
-                    corrections=touched,
-                    mentions="AND m.id IN (SELECT id FROM touched_mentions)",
-                )
+                "CREATE OR REPLACE TEMP TABLE rollup_touched AS "
+                f"SELECT DISTINCT story_key, published::DATE AS day FROM readings {touched}"
             )
-            # The days to recompute: those of the touched mentions (a reading may have gone),
-            # and every day on which one of their stories has a reading.
+            db.execute(f"DELETE FROM readings {touched}")
+            current = _READINGS.format(
+                scores=touched,
+                corrections=touched,
+                mentions="AND m.id IN (SELECT id FROM touched_mentions)",
+            )
+            db.execute(f"CREATE OR REPLACE TEMP TABLE rollup_fresh AS {current}")
+            db.execute(f"INSERT INTO readings ({_COLUMNS}) SELECT * FROM rollup_fresh")
+            db.execute(
+                "INSERT INTO rollup_touched "
+                "SELECT DISTINCT story_key, published::DATE FROM rollup_fresh"
+            )
+            # Every day on which a touched story has a reading, and every reading of the
+            # stories on those days.
             db.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE rollup_days AS
-                WITH touched AS (
-                    SELECT published, coalesce(story_key, id) AS story_key FROM mentions
-                    WHERE id IN (SELECT id FROM touched_mentions)
-                )
-                SELECT published::DATE AS day FROM touched
+                SELECT day FROM rollup_touched
                 UNION
                 SELECT published::DATE FROM readings
-                WHERE story_key IN (SELECT story_key FROM touched)
+                WHERE story_key IN (SELECT story_key FROM rollup_touched)
                 """
             )
-            stories = _STORIES.format(days=_DAYS)
+            db.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE rollup_rows AS
+                SELECT * FROM readings WHERE story_key IN (
+                    SELECT story_key FROM readings
+                    WHERE published >= (SELECT min(day) FROM rollup_days)
+                      AND published < (SELECT max(day) FROM rollup_days) + 1
+                      AND published::DATE IN (SELECT day FROM rollup_days))
+                """
+            )
             for table, sql in (("daily_terms", _DAILY_TERMS), ("daily_sources", _DAILY_SOURCES)):
                 db.execute(f"DELETE FROM {table} WHERE TRUE {_ON_DAYS}")
-                db.execute(sql.format(stories=stories, on_days=_ON_DAYS))
-            db.execute("DROP TABLE rollup_days")
+                db.execute(sql.format(rows="rollup_rows", on_days=_ON_DAYS))
+            for temp in ("rollup_touched", "rollup_fresh", "rollup_days", "rollup_rows"):
+                db.execute(f"DROP TABLE {temp}")
     finally:
         db.unregister("touched_mentions")
 
