@@ -530,7 +530,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         states = store.source_states(db)
     print(f"Config:   {config.path}")
     print(f"Database: {config.db_path}")
-    print(f"Mentions: {counts['mentions']} ({counts['scored']} scored)")
+    # What each figure counts, as the dashboard says it: the Mentions page lists these posts,
+    # the Overview counts stories (a post with its cross-posts once) in a period.
+    articles = counts["mentions"] - counts["scored"]
+    print(
+        f"Mentions: {counts['scored']:,} about watched terms (every post on every source, "
+        "whenever published)"
+        + (f"; {articles:,} more article(s) kept for client digests only" if articles else "")
+    )
     if run is None:
         print("Last run: never (start one with `tidings run`)")
     else:

@@ -127,7 +127,7 @@ def test_inbox_selection_follows_the_mention_and_clears_after_an_action(
     config_file = fill(tmp_path)
     page = browser
     page.goto(dashboard(config_file) + "/inbox")
-    page.get_by_text("8 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("8 mention(s) marked new or assigned", exact=False).wait_for(timeout=60_000)
     page.wait_for_timeout(1000)  # let the grid draw its rows
     tick_row(page, 0)
     page.get_by_role("button", name="Apply to 1 selected").wait_for(timeout=30_000)
@@ -202,7 +202,7 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     assert page.get_by_label("Password", exact=True).count() == 0
     page.screenshot(path=str(tmp_path / "reloaded.png"))
     page.goto(url + "/inbox")  # so does a new tab on another page
-    page.get_by_text("8 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("8 mention(s) marked new or assigned", exact=False).wait_for(timeout=60_000)
 
     stranger = chromium.new_page()  # no cookie
     stranger.goto(url)
@@ -249,7 +249,7 @@ def test_one_click_on_a_mentions_row_opens_it_to_read_assign_and_share(
 def test_ticking_one_inbox_row_opens_that_mention_below(tmp_path, dashboard, browser):
     page = browser
     page.goto(dashboard(fill(tmp_path)) + "/inbox")
-    page.get_by_text("8 mention(s)", exact=False).wait_for(timeout=60_000)
+    page.get_by_text("8 mention(s) marked new or assigned", exact=False).wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     tick_row(page, 3)
     page.get_by_text("Nimbus Notes text 3").wait_for(timeout=60_000)

@@ -139,6 +139,7 @@ def test_inbox_page_lists_what_needs_action(tmp_path, monkeypatch):
     table = at.dataframe[0].value
     assert table["title"].tolist() == ["Awful", "Broken", "How?"]
     assert table["flag"].tolist() == ["complaint?", "complaint?", "question?"]
+    assert at.caption[0].value.startswith("3 mention(s) marked new or assigned, whenever published")
     at.button[0].click().run()  # apply with nothing selected
     assert "Select at least one mention first." in at.warning[0].value
     assert [t.value for t in at.text][:1] == ["Awful"]  # the first one is open below

@@ -43,7 +43,7 @@ table = pd.DataFrame(
     }
 )
 st.caption(
-    f"{size:,} mention(s)"
+    f"{size:,} mention(s) marked {' or '.join(statuses)}, whenever published"
     + (f", {reads.PAGE} a page" if pages > 1 else "")
     + ". Likely complaints and questions first, then by reach and "
     "recency. Select rows (click their left edge), then apply an action below."

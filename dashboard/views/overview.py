@@ -35,9 +35,9 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Mentions",
     f"{total:,}",
-    help=f"Stories published in these {days} days that name a watched term. A link posted on "
-    "several sources counts once here; the Mentions page lists every post. Articles kept only "
-    "for client digests are not mentions.",
+    help=f"Stories about a watched term first seen in these {days} days: a post with its "
+    "cross-posts and near copies counts once, on the day of the first. The Mentions page lists "
+    "every post; articles kept only for client digests are not mentions.",
 )
 c2.metric("Positive", f"{counts['positive'] / total:.0%}", help="Of the mentions counted left.")
 c3.metric("Negative", f"{counts['negative'] / total:.0%}", help="Of the mentions counted left.")
