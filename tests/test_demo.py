@@ -107,9 +107,14 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     mails = sorted((tmp_path / "var" / "demo" / "mail").glob("*.eml"))
     assert mails, "the demo's alerts should have sent mail to its local SMTP server"
     sent = b"".join(m.read_bytes() for m in mails)
-    assert b"Reminder: a mention assigned to you" in sent
+    messages = [
+        email.message_from_bytes(m.read_bytes(), policy=email.policy.default) for m in mails
+    ]
+    subjects = [str(m["Subject"]) for m in messages]
+    # An assigned complaint left open past its SLA reminds its assignee.
+    assert any(s.startswith("Reminder: ") for s in subjects), subjects
     # The recorded outage raised its spike alert, as the rule would have on that day.
-    assert b"negative mentions of Nimbus Notes in the last hour" in sent
+    assert any("negative mentions of Nimbus Notes in the last hour" in s for s in subjects)
     assert sent.count(b"To: office@harbor-accounting.example") == 1  # sent by the demo itself
     assert sent.count(b"To: hello@lumen.example") == 1  # sent with "Send now"
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
@@ -118,11 +123,6 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert proc.returncode == 0, output  # Ctrl-C is how a demo ends: no error, exit 0
 
     # Links in the mails lead to the dashboard where it runs, on the port asked for.
-    texts = [
-        email.message_from_bytes(m.read_bytes(), policy=email.policy.default)
-        .get_body(("plain",))
-        .get_content()
-        for m in mails
-    ]
+    texts = [m.get_body(("plain",)).get_content() for m in messages]
     assert any(f"http://127.0.0.1:{port}/mentions?id=" in t for t in texts)
     assert not any(":8501" in t for t in texts)
