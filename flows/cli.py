@@ -188,7 +188,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(report.summary())
     for source, error in report.errors.items():
         print(f"  {source}: {error}")
+    if nothing_reached(report.sources_fetched, list(report.errors.values())):
+        print(NOTHING_REACHED)
     return 0
+
+
+NOTHING_REACHED = (
+    "No source could be reached: this machine seems to have no internet connection, or a "
+    "firewall or proxy stands in the way (Tidings uses HTTPS_PROXY when it is set)."
+)
+
+
+def nothing_reached(fetched: int, errors: list[str]) -> bool:
+    """Whether every source of a pass failed without an answer (as opposed to answering
+    badly: HTTP 404, not a feed…), as when this machine is offline."""
+    network = ("connection failed", "timed out")
+    return (
+        fetched > 0 and len(errors) == fetched and all(any(n in e for n in network) for e in errors)
+    )
 
 
 def quiet_stop_for_prefect() -> None:
@@ -233,7 +250,9 @@ def _serve_pass(config: Config) -> str:
     from flows.pipeline import one_line_error, run_pass
 
     try:
-        return run_pass(config).summary()
+        report = run_pass(config)
+        offline = nothing_reached(report.sources_fetched, list(report.errors.values()))
+        return report.summary() + (f"\n  {NOTHING_REACHED}" if offline else "")
     except TidingsError as e:
         return f"pass skipped: {e}"
     except Exception as e:  # noqa: BLE001 — a bug in one pass must not stop the service

@@ -100,3 +100,27 @@ def test_links_in_mail_follow_the_dashboard_address(tmp_path):
     assert url({"port": 8612, "base_url": "https://tidings.example/"}) == "https://tidings.example"
     everywhere = url({"address": "0.0.0.0", "port": 8612})
     assert everywhere == f"http://{socket.getfqdn()}:8612" and "0.0.0.0" not in everywhere
+
+
+def test_a_pass_that_reaches_no_source_says_so(tmp_path, capsys, httpserver):
+    closed = free_port()  # nothing listens there: as a machine without internet
+    config = tmp_path / "tidings.toml"
+    head = (
+        f'[database]\npath = "{tmp_path / "t.duckdb"}"\n'
+        "[http]\ntimeout_seconds = 2\nmax_attempts = 1\n"
+        '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
+    )
+    config.write_text(
+        head + f'[[sources]]\nid = "blog"\nurl = "http://127.0.0.1:{closed}/feed.xml"\n'
+    )
+    assert main(["--config", str(config), "run"]) == 0
+    out = capsys.readouterr().out
+    assert "No source could be reached: this machine seems to have no internet" in out
+
+    httpserver.expect_request("/feed.xml").respond_with_data("gone", status=404)
+    config.write_text(
+        head + f'[[sources]]\nid = "blog"\nurl = "{httpserver.url_for("/feed.xml")}"\n'
+    )
+    assert main(["--config", str(config), "run", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "HTTP 404" in out and "No source could be reached" not in out
