@@ -138,34 +138,41 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                 "INSERT INTO rollup_touched "
                 "SELECT DISTINCT story_key, published::DATE FROM rollup_fresh"
             )
-            # Every day on which a touched story has a reading, and every reading of the
-            # stories on those days.
-            db.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE rollup_days AS
-                SELECT day FROM rollup_touched
-                UNION
-                SELECT published::DATE FROM readings
-                WHERE story_key IN (SELECT story_key FROM rollup_touched)
-                """
-            )
-            db.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE rollup_rows AS
-                SELECT * FROM readings WHERE story_key IN (
-                    SELECT story_key FROM readings
-                    WHERE published >= (SELECT min(day) FROM rollup_days)
-                      AND published < (SELECT max(day) FROM rollup_days) + 1
-                      AND published::DATE IN (SELECT day FROM rollup_days))
-                """
-            )
-            for table, sql in (("daily_terms", _DAILY_TERMS), ("daily_sources", _DAILY_SOURCES)):
-                db.execute(f"DELETE FROM {table} WHERE TRUE {_ON_DAYS}")
-                db.execute(sql.format(rows="rollup_rows", on_days=_ON_DAYS))
-            for temp in ("rollup_touched", "rollup_fresh", "rollup_days", "rollup_rows"):
+            if db.execute("SELECT count(*) FROM rollup_touched").fetchone()[0]:
+                _recount_days(db)
+            for temp in ("rollup_touched", "rollup_fresh"):
                 db.execute(f"DROP TABLE {temp}")
     finally:
         db.unregister("touched_mentions")
+
+
+def _recount_days(db: duckdb.DuckDBPyConnection) -> None:
+    """Recount the rollups of every day on which a touched story (rollup_touched) has a
+    reading, from every reading of the stories on those days."""
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rollup_days AS
+        SELECT day FROM rollup_touched
+        UNION
+        SELECT published::DATE FROM readings
+        WHERE story_key IN (SELECT story_key FROM rollup_touched)
+        """
+    )
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rollup_rows AS
+        SELECT * FROM readings WHERE story_key IN (
+            SELECT story_key FROM readings
+            WHERE published >= (SELECT min(day) FROM rollup_days)
+              AND published < (SELECT max(day) FROM rollup_days) + 1
+              AND published::DATE IN (SELECT day FROM rollup_days))
+        """
+    )
+    for table, sql in (("daily_terms", _DAILY_TERMS), ("daily_sources", _DAILY_SOURCES)):
+        db.execute(f"DELETE FROM {table} WHERE TRUE {_ON_DAYS}")
+        db.execute(sql.format(rows="rollup_rows", on_days=_ON_DAYS))
+    for temp in ("rollup_days", "rollup_rows"):
+        db.execute(f"DROP TABLE {temp}")
 
 
 @contextmanager
