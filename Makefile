@@ -41,8 +41,13 @@ format: setup
 test: setup browser lint
 	$(BIN)/python -m pytest -q
 
+# Each benchmark writes its own section of bench/RESULTS.md: the figure, its anchor measured in
+# the same run, the goal and the machine. About 10 minutes on two cores.
 bench: setup
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/nlp.py
+	$(BIN)/python -m bench.spikes
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
