@@ -389,6 +389,12 @@ def matches(
     )
 
 
+def _short(title: str | None, most: int = 60) -> str:
+    """A mention's title as a subject names it: one line, at most `most` characters."""
+    title = " ".join((title or "a mention").split())
+    return title if len(title) <= most else title[: most - 1].rstrip() + "…"
+
+
 def reminders(rule: AlertRule, assigned: Iterable, now: datetime) -> list[Condition]:
     """Assigned mentions still open after the SLA remind their assignee; after twice the SLA
     they escalate to the rule's escalation addresses."""
@@ -404,8 +410,8 @@ def reminders(rule: AlertRule, assigned: Iterable, now: datetime) -> list[Condit
             out.append(
                 Condition(
                     rule.name, f"{item.mention_id}:escalate",
-                    f"Escalation: a mention assigned to {item.assignee} is still open "
-                    f"after {hours:.0f} hours",
+                    f"Escalation: “{_short(item.title)}”, assigned to {item.assignee}, is "
+                    f"still open after {hours:.0f} hours",
                     f"assigned {hours:.0f} h ago; the SLA is {rule.sla_hours:g} h",
                     tuple(rule.escalate_to) + (item.assignee,), (brief,),
                 )
@@ -414,7 +420,8 @@ def reminders(rule: AlertRule, assigned: Iterable, now: datetime) -> list[Condit
             out.append(
                 Condition(
                     rule.name, f"{item.mention_id}:remind",
-                    f"Reminder: a mention assigned to you {hours:.0f} hours ago is still open",
+                    f"Reminder: “{_short(item.title)}”, assigned to you {hours:.0f} hours ago, "
+                    "is still open",
                     f"assigned {hours:.0f} h ago; the SLA is {rule.sla_hours:g} h",
                     (item.assignee,), (brief,),
                 )

@@ -135,10 +135,9 @@ def test_a_reminder_fires_after_its_sla_and_not_before_then_escalates(tmp_path, 
     assert [c.key for c in escalate.fired] == [f"{m.id}:escalate"]
     to = [msg["X-Envelope-To"] for msg in smtp.messages]
     assert to == ["sam@example.com", "boss@example.com, sam@example.com"]
-    assert (
-        smtp.messages[0]["Subject"]
-        == "Reminder: a mention assigned to you 25 hours ago is still open"
-    )
+    subject = smtp.messages[0]["Subject"]
+    assert subject == f"Reminder: “{m.title}”, assigned to you 25 hours ago, is still open"
+    assert smtp.messages[1]["Subject"].startswith(f"Escalation: “{m.title}”, assigned to sam@")
     with store.connect(config.db_path) as db:
         inbox.update(db, [m.id], "sam@example.com", NOW + timedelta(hours=50), status="responded")
     assert run_alerts(config, NOW + timedelta(hours=100)).fired == []

@@ -216,3 +216,16 @@ def test_a_dashboard_rule_saved_under_looser_checks_is_ignored_not_fatal(tmp_pat
         rules = alert_rules.in_effect(config, db)
     assert [r.name for r in rules] == ["complaints"] and rules[0].quiet_hours is None
     assert "'complaints' edited on the dashboard is ignored" in caplog.text
+
+
+def test_the_alerts_page_warns_when_mail_has_nowhere_to_go(tmp_path, monkeypatch):
+    from tests.conftest import open_view
+
+    base = f'[database]\npath = "{tmp_path / "t.duckdb"}"\n'
+    base += '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
+    bare = open_view(monkeypatch, tmp_path / "tidings.toml", base, "alerts")
+    assert not bare.exception
+    assert any("no [smtp] section" in w.value for w in bare.warning)
+    smtp = base + '[smtp]\nhost = "127.0.0.1"\nsender = "t@example.com"\n'
+    configured = open_view(monkeypatch, tmp_path / "tidings.toml", smtp, "alerts")
+    assert not any("no [smtp] section" in w.value for w in configured.warning)

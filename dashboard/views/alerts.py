@@ -7,11 +7,14 @@ import streamlit as st
 
 from dashboard import mention_detail, reads
 from data import alert_rules, store
+from flows.cli import mail_goes_nowhere
 from notify import backtest
 
 st.title("Alerts")
 mention_detail.ask_actor()
 cfg = reads.config()
+if why := mail_goes_nowhere(cfg):
+    st.warning(why)
 rules, edited = reads.rules_in_effect()
 active, mails = reads.alerts_overview()
 failed = mails[mails["status"] == "failed"]
