@@ -104,7 +104,9 @@ def main() -> None:
             started = time.perf_counter()
             report = run_pass(config, force=True)
             took = time.perf_counter() - started
-            print(f"{name}: {took:6.1f} s, peak RSS so far {peak_mb():6.0f} MB — {report.summary()}")
+            print(
+                f"{name}: {took:6.1f} s, peak RSS so far {peak_mb():6.0f} MB — {report.summary()}"
+            )
     server.shutdown()
 
 
