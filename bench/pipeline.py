@@ -371,7 +371,10 @@ def main() -> None:
             f"{u['second_most_in_flight']} requests in flight (per_host {u['per_host']})"
         )
     if args.results:
-        argv = " ".join(sys.argv[1:]) or "(defaults)"
+        argv = (
+            f"--items {' '.join(map(str, args.items))} --feeds {args.feeds} "
+            f"--on-topic {args.on_topic} --unchanged {args.unchanged}"
+        )
         write_results(report(sizes, unchanged, argv), Path(args.results))
         print(f"wrote {args.results}")
 
