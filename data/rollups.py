@@ -132,16 +132,14 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                 corrections=touched,
                 mentions="AND m.id IN (SELECT id FROM touched_mentions)",
             )
-            db.execute(f"CREATE OR REPLACE TEMP TABLE rollup_fresh AS {current}")
-            db.execute(f"INSERT INTO readings ({_COLUMNS}) SELECT * FROM rollup_fresh")
+            db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
             db.execute(
                 "INSERT INTO rollup_touched "
-                "SELECT DISTINCT story_key, published::DATE FROM rollup_fresh"
+                f"SELECT DISTINCT story_key, published::DATE FROM readings {touched}"
             )
             if db.execute("SELECT count(*) FROM rollup_touched").fetchone()[0]:
                 _recount_days(db)
-            for temp in ("rollup_touched", "rollup_fresh"):
-                db.execute(f"DROP TABLE {temp}")
+            db.execute("DROP TABLE rollup_touched")
     finally:
         db.unregister("touched_mentions")
 
@@ -158,21 +156,16 @@ def _recount_days(db: duckdb.DuckDBPyConnection) -> None:
         WHERE story_key IN (SELECT story_key FROM rollup_touched)
         """
     )
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE rollup_rows AS
+    rows = """(
         SELECT * FROM readings WHERE story_key IN (
             SELECT story_key FROM readings
             WHERE published >= (SELECT min(day) FROM rollup_days)
               AND published < (SELECT max(day) FROM rollup_days) + 1
-              AND published::DATE IN (SELECT day FROM rollup_days))
-        """
-    )
+              AND published::DATE IN (SELECT day FROM rollup_days)))"""
     for table, sql in (("daily_terms", _DAILY_TERMS), ("daily_sources", _DAILY_SOURCES)):
         db.execute(f"DELETE FROM {table} WHERE TRUE {_ON_DAYS}")
-        db.execute(sql.format(rows="rollup_rows", on_days=_ON_DAYS))
-    for temp in ("rollup_days", "rollup_rows"):
-        db.execute(f"DROP TABLE {temp}")
+        db.execute(sql.format(rows=rows, on_days=_ON_DAYS))
+    db.execute("DROP TABLE rollup_days")
 
 
 @contextmanager
