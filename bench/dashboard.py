@@ -3,7 +3,7 @@ store's own write path one pass at a time, then every read the dashboard makes t
 dashboard makes it (open the file, one query, close), p50 and p95.
 
 Each read is also timed on the path it took before the current readings and rollups
-(migration 018): the same query through the old `scored_mentions` view, a window function over
+(migration 014): the same query through the old `scored_mentions` view, a window function over
 every score of every mention. The store build is timed beside a bare DuckDB Arrow insert of the
 same rows into a table without keys. Prints figures; asserts nothing.
 
@@ -226,7 +226,7 @@ def bare_insert(path: Path, mentions: list[Mention], scores: list[Score]) -> Non
 
 # --- the reads, as the dashboard makes them ---------------------------------------------------
 
-# The view every read went through before migration 018 (as migration 009 defined it), created
+# The view every read went through before migration 014 (as migration 009 defined it), created
 # as a temporary view on the bench's own connection: the anchor of each read.
 OLD_VIEW = """
 CREATE OR REPLACE TEMP VIEW old_scored_mentions AS
@@ -257,7 +257,7 @@ WHERE NOT EXISTS (
 
 
 def old_where(f: store.MentionFilter) -> tuple[str, list]:
-    """The filter as store._where built it before migration 018."""
+    """The filter as store._where built it before migration 014."""
     clauses, params = ["TRUE"], []
     if f.since:
         clauses.append("published >= ?")
@@ -387,7 +387,7 @@ def old_choices(db: duckdb.DuckDBPyConnection) -> object:
 
 
 def reads(today: date, one: str) -> list[tuple[str, Callable, Callable | None]]:
-    """Each read the dashboard makes (name, as now, as before migration 018 or None)."""
+    """Each read the dashboard makes (name, as now, as before migration 014 or None)."""
     month, year = today - timedelta(days=29), today - timedelta(days=364)
     f30 = store.MentionFilter(since=month, until=today)
     f365 = store.MentionFilter(since=year, until=today)

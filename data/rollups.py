@@ -2,7 +2,7 @@
 
 `readings` holds the current reading of each scored mention that counts (its latest score with
 people's corrections applied); `daily_terms` and `daily_sources` hold counts per day. Every row
-follows from mentions + scores + corrections (migration 018 documents each column):
+follows from mentions + scores + corrections (migration 014 documents each column):
 `rebuild` recreates them all, and `refresh` recomputes what a few mentions change, in the
 transaction that changed them. Both run the same SQL, over everything or over the days touched.
 

@@ -87,7 +87,7 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
 
 # A migration that creates derived tables fills them, in its own transaction, with the one
 # function that rebuilds them from the records.
-_FILLS = {18: rollups.rebuild}
+_FILLS = {14: rollups.rebuild}
 
 
 def migrate(db: duckdb.DuckDBPyConnection) -> int:

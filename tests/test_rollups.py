@@ -205,11 +205,11 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         write(db, [(m, reading(m, "negative")) for m in ms])
         corrections.correct(db, ms[1].id, "ana", NOW, sentiment="positive")
         kept = snapshot(db)
-        # The store as it was before migration 018: no derived tables, the old view.
+        # The store as it was before migration 014: no derived tables, the old view.
         db.execute("DROP VIEW scored_mentions")
         for table in DERIVED:
             db.execute(f"DROP TABLE {table}")
-        db.execute("DELETE FROM schema_migrations WHERE version = 18")
+        db.execute("DELETE FROM schema_migrations WHERE version = 14")
         store.migrate(db)
         assert snapshot(db) == kept and len(kept["readings"]) == 2
         assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
