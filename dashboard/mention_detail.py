@@ -42,8 +42,14 @@ def show(mention_id: str) -> None:
     st.text(m["title"] or "(no title)")
     reach = m["reach"]
     reach = "—" if reach is None or pd.isna(reach) else f"{int(reach):,}"
+    known = m.get("published_known")
+    when = (
+        f"{m['published']:%Y-%m-%d %H:%M} UTC"
+        if known is None or pd.isna(known) or bool(known)
+        else f"date unknown (fetched {m['published']:%Y-%m-%d %H:%M} UTC)"
+    )
     st.caption(
-        f"{m['published']:%Y-%m-%d %H:%M} UTC · {m['source']} ({m['kind'] or 'rss'}) · "
+        f"{when} · {m['source']} ({m['kind'] or 'rss'}) · "
         f"{m['sentiment_label']} ({m['sentiment']:+.2f}) · reach {reach}"
     )
     st.text(m["text"][:4000])

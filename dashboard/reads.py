@@ -18,6 +18,16 @@ from data.store import MentionFilter
 from notify import push
 from notify.digest import Pick, is_due
 
+
+def published_text(rows: pd.DataFrame) -> pd.Series:
+    """When each mention was published, as lists show it: "date unknown" when the source gave
+    no date we could read (the time stored is then when it was fetched)."""
+    shown = rows["published"].dt.strftime("%Y-%m-%d %H:%M")
+    if "published_known" not in rows:
+        return shown
+    return shown.where(rows["published_known"].fillna(True).astype(bool), "date unknown")
+
+
 TTL = 30  # seconds: fresh enough for a monitoring screen, cheap enough for many reruns
 PAGE = 100  # rows of a list shown at once: lists are read a page at a time, never whole
 # A read waits this long at most for a pass to release the file; the page then says it is busy

@@ -107,7 +107,8 @@ def apply(
 
 
 _QUEUE = """
-    SELECT m.id, m.published, m.source, m.kind, m.title, m.text, m.author, m.reach, m.url,
+    SELECT m.id, m.published, coalesce(m.published_known, true) AS published_known, m.source,
+           m.kind, m.title, m.text, m.author, m.reach, m.url,
            m.terms, m.sentiment, m.sentiment_label, m.intents,
            coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags, i.note,
            list_contains(m.intents, 'complaint') OR list_contains(m.intents, 'churn_risk')
@@ -136,7 +137,9 @@ def queue(
             ORDER BY r.urgent DESC, r.reach DESC NULLS LAST, r.published DESC, r.mention_id
             LIMIT ? OFFSET ?
         )
-        SELECT p.mention_id AS id, p.published, p.source, p.kind, m.title, m.text, m.author,
+        SELECT p.mention_id AS id, p.published,
+               coalesce(m.published_known, true) AS published_known, p.source, p.kind, m.title,
+               m.text, m.author,
                p.reach, m.url, p.terms, p.sentiment, p.sentiment_label, p.intents, p.status,
                p.assignee, p.tags, p.note,
                list_contains(p.intents, 'complaint') OR list_contains(p.intents, 'churn_risk')

@@ -521,7 +521,7 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
         )
         SELECT p.published, p.source, p.kind, m.title, p.terms, p.sentiment, p.sentiment_label,
                p.lang, p.intents, m.author, p.reach, m.url, m.text, p.mention_id AS id,
-               p.story_key
+               p.story_key, coalesce(m.published_known, true) AS published_known
         FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
         ORDER BY p.published DESC, p.mention_id
         """,

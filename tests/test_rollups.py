@@ -213,3 +213,21 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         store.migrate(db)
         assert snapshot(db) == kept and len(kept["readings"]) == 2
         assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
+
+
+def test_lists_say_date_unknown_where_the_source_gave_no_readable_date(tmp_path):
+    from dataclasses import replace
+
+    from dashboard.reads import published_text
+
+    dated, undated = post("blog", 1, 2), replace(post("blog", 2, 1), published_known=False)
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(dated, reading(dated)), (undated, reading(undated))])
+        listed = store.find_mentions(db, store.MentionFilter())
+        queued = inbox.queue(db)
+        opened = inbox.mention(db, undated.id)
+    for rows in (listed, queued):
+        shown = dict(zip(rows["id"], published_text(rows), strict=True))
+        assert shown[undated.id] == "date unknown"
+        assert shown[dated.id] == f"{dated.published:%Y-%m-%d %H:%M}"
+    assert not opened["published_known"]

@@ -31,7 +31,7 @@ flags = queue["likely_complaint"].map({True: "complaint?", False: ""}) + queue[
 table = pd.DataFrame(
     {
         "flag": flags.str.strip(),
-        "published": queue["published"],
+        "published": reads.published_text(queue),
         "status": queue["status"],
         "assignee": queue["assignee"],
         "tags": queue["tags"],
@@ -75,7 +75,7 @@ st.dataframe(
     selection_mode="multi-row",
     column_config={
         "flag": "Needs",
-        "published": st.column_config.DatetimeColumn("Published (UTC)", format="YYYY-MM-DD HH:mm"),
+        "published": st.column_config.TextColumn("Published (UTC)"),
         "status": "Status",
         "assignee": "Assigned to",
         "tags": st.column_config.ListColumn("Tags"),

@@ -58,7 +58,7 @@ st.caption(
 )
 # Text from the internet is shown as data, never rendered as HTML or Markdown.
 picked = st.dataframe(
-    found,
+    found.assign(published=reads.published_text(found)) if not found.empty else found,
     hide_index=True,
     width="stretch",
     on_select="rerun",
@@ -81,7 +81,7 @@ picked = st.dataframe(
         "text",
     ],
     column_config={
-        "published": st.column_config.DatetimeColumn("Published (UTC)", format="YYYY-MM-DD HH:mm"),
+        "published": st.column_config.TextColumn("Published (UTC)"),
         "sentiment_label": "Feeling",
         "sentiment": st.column_config.NumberColumn("Score", format="%.2f"),
         "lang": st.column_config.TextColumn("Lang", help="und: could not be told"),
