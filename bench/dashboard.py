@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
-import re
 import resource
 import shutil
 import sys
@@ -38,6 +35,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.results import RESULTS, machine, write_section  # noqa: E402
 from collectors import COLLECTORS  # noqa: E402
 from collectors.http import Http  # noqa: E402
 from data import inbox, rollups, store  # noqa: E402
@@ -47,8 +45,6 @@ from flows.demo import prepare_demo, replay_feeds, serve_folder  # noqa: E402
 from flows.pipeline import keep_candidates, store_pass  # noqa: E402
 from nlp import build_scorer  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-START, END = "<!-- dashboard:start -->", "<!-- dashboard:end -->"
 GOAL_1M_MS = 150  # p95 at 1 M mentions
 GOAL_10M_MS = 500  # p95 at 10 M mentions
 
@@ -447,32 +443,6 @@ def p(values: list[float], q: float) -> float:
 # --- the report ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{cpu}, {os.cpu_count()} cores (shared), {mem:.0f} GB memory, "
-        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
-    )
-
-
-def write_results(section: str, path: Path = RESULTS) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -539,7 +509,7 @@ def main() -> None:
                 print(f"store kept: tidings --config {where / 'tidings.toml'} dashboard")
         print(f"peak memory (max RSS): {peak_mb():.0f} MB")
         if args.results:
-            write_results(report(sections, args), Path(args.results))
+            write_section("dashboard", report(sections, args), Path(args.results))
             print(f"wrote {args.results}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -592,7 +562,7 @@ def report(sections: list, args: argparse.Namespace) -> str:
     lines = [
         "## Dashboard reads (`bench/dashboard.py`)",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine(f'DuckDB {duckdb.__version__}')}, with "
         f"`bench/dashboard.py --mentions {' '.join(str(n) for n in args.mentions)}`. "
         "The store holds the demo's data (its recorded feeds collected, scored and stored as "
         "one pass) copied and spread over a year, written through `store.upsert_mentions` and "

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.nlp import machine, write_section  # noqa: E402
+from bench.results import machine, write_section  # noqa: E402
 from data import corrections, store  # noqa: E402
 from data.config import load_config  # noqa: E402
 from data.records import Mention  # noqa: E402

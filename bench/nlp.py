@@ -25,8 +25,6 @@ import email
 import email.policy
 import io
 import json
-import os
-import platform
 import random
 import re
 import subprocess
@@ -44,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.feedgen import NEGATIVE, NEUTRAL, OUTAGE, PERSON, POSITIVE, RIVAL_ONLY  # noqa: E402
+from bench.results import RESULTS, machine, write_section  # noqa: E402
 from data.config import Watch  # noqa: E402
 from data.records import Mention  # noqa: E402
 from data.text import html_to_text  # noqa: E402
@@ -418,37 +417,11 @@ def throughput(n: int) -> None:
 
 
 LINES: list[str] = []
-RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
 def report(line: str) -> None:
     print(line)
     LINES.append(line)
-
-
-def machine() -> str:
-    cpu = "unknown processor"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def write_section(name: str, lines: list[str]) -> None:
-    """Replace one bench's section of bench/RESULTS.md, between its markers (other benches
-    keep theirs)."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    section = "\n".join([start, *lines, end])
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if start in old and end in old:
-        new = old[: old.index(start)] + section + old[old.index(end) + len(end) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
 
 
 def write_results() -> None:

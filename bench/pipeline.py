@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import re
 import resource
 import subprocess
 import sys
@@ -39,6 +36,7 @@ import feedparser
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.feedgen import generate_items, render_rss  # noqa: E402
+from bench.results import RESULTS, machine, write_section  # noqa: E402
 from collectors import offload  # noqa: E402
 from collectors.rss import parse_feed  # noqa: E402
 from data import store  # noqa: E402
@@ -47,8 +45,6 @@ from data.records import Fetched  # noqa: E402
 from flows.pipeline import keep_candidates, store_pass  # noqa: E402
 from nlp import build_scorer  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-START, END = "<!-- pipeline:start -->", "<!-- pipeline:end -->"
 WATCH = [
     {"name": "Nimbus Notes", "terms": ["Nimbus Notes", "NimbusNotes"]},
     {"name": "Nimbus Sync", "kind": "product", "terms": ["Nimbus Sync"]},
@@ -246,19 +242,6 @@ def child(args: list[str]) -> dict:
     return json.loads(lines[-1])
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{cpu}, {os.cpu_count()} cores (shared), {mem:.0f} GB memory, "
-        f"Python {platform.python_version()}"
-    )
-
-
 def print_throughput(r: dict) -> None:
     print(
         f"{r['items']:,} items ({r['feed_mb']:.0f} MB of RSS held by the bench; "
@@ -326,16 +309,6 @@ def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
     return "\n".join(lines)
 
 
-def write_results(section: str, path: Path) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    block = f"{START}\n{section.rstrip()}\n{END}"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--items", type=int, nargs="+", default=[50_000, 200_000])
@@ -375,7 +348,7 @@ def main() -> None:
             f"--items {' '.join(map(str, args.items))} --feeds {args.feeds} "
             f"--on-topic {args.on_topic} --unchanged {args.unchanged}"
         )
-        write_results(report(sizes, unchanged, argv), Path(args.results))
+        write_section("pipeline", report(sizes, unchanged, argv), Path(args.results))
         print(f"wrote {args.results}")
 
 

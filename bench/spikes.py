@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import time
@@ -29,13 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results import RESULTS, machine, write_section
 from data.config import AlertRule
 from notify import backtest, rules
 from notify.rules import STEP, Condition
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- spikes:start -->", "<!-- spikes:end -->"
 NAB_CANDIDATES = [os.environ.get("NAB_DIR", ""), "/work/.mirror/numenta+NAB/repo"]
 HOUR, DAY, WEEK = 12, 288, 2016  # in 5-minute steps
 ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -330,23 +328,10 @@ def _start(s: backtest.StepCounts) -> datetime:
 # --- RESULTS.md ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = "unknown processor"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 def write_results(seconds: float) -> None:
     """Replace this bench's section of bench/RESULTS.md (other benches keep theirs)."""
     s = {k: rules.SENSITIVITIES[k] for k in SENSITIVITIES}
     section = "\n".join([
-        START,
         "## Spike alerts (`bench/spikes.py`)",
         "",
         f"Measured {datetime.now().date()} on {machine()} in {seconds:.0f} s. Every detector "
@@ -363,14 +348,8 @@ def write_results(seconds: float) -> None:
         "outside the repository.",
         "",
         *LINES,
-        END,
     ])  # fmt: skip
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if START in old and END in old:
-        new = old[: old.index(START)] + section + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(new, encoding="utf-8")
+    write_section("spikes", section)
 
 
 def main() -> None:
