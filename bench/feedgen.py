@@ -267,7 +267,7 @@ def hackernews_answer(items: list[Item]) -> dict:
                 "created_at_i": _epoch(it.published), "objectID": str(42000000 + i)}  # fmt: skip
         if i % 3:
             hits.append({**base, "_tags": ["comment"], "comment_text": f"<p>{escape(_text(it))}</p>",
-                         "story_title": "Nimbus Notes sync outage post-mortem", "points": None})  # fmt: skip
+                         "story_title": it.title, "points": None})  # fmt: skip
         else:
             hits.append({**base, "_tags": ["story"], "title": it.title, "points": 5 + (i * 37) % 300,
                          "url": SHARED_LINK if i % 9 == 0 else None, "num_comments": i % 40})  # fmt: skip
