@@ -108,23 +108,13 @@ def three(x: np.ndarray, cut: float) -> np.ndarray:
     return np.sign(np.where(np.abs(x) < cut, 0, x))
 
 
-def macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
-    scores = []
-    for c in np.unique(truth):
-        tp = np.sum((guess == c) & (truth == c))
-        precision = tp / max(1, np.sum(guess == c))
-        recall = tp / max(1, np.sum(truth == c))
-        scores.append(0 if tp == 0 else 2 * precision * recall / (precision + recall))
-    return float(np.mean(scores))
-
-
 def _row(name: str, human: np.ndarray, methods: dict[str, np.ndarray]) -> None:
     # As the eval README: rating / 4 and scores cut at ±0.05 for the 3 classes.
     truth = three(human / 4, 0.05)
     for label, x in methods.items():
         guess = three(x, sentiment.POSITIVE_AT)
         report(f"| {name} | {label} | {np.corrcoef(human, x)[0, 1]:.3f} | "
-               f"{np.mean(truth == guess):.3f} | {macro_f1(truth, guess):.3f} |")  # fmt: skip
+               f"{np.mean(truth == guess):.3f} | {train.macro_f1(truth, guess):.3f} |")  # fmt: skip
 
 
 def sentiment_eval() -> None:
@@ -151,7 +141,7 @@ def sentiment_eval() -> None:
             guess = three(x, sentiment.POSITIVE_AT)
             report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | "
                    f"{np.corrcoef(value, x)[0, 1]:.3f} ({kind}) | "
-                   f"{np.mean(truth == guess):.3f} | {macro_f1(truth, guess):.3f} |")  # fmt: skip
+                   f"{np.mean(truth == guess):.3f} | {train.macro_f1(truth, guess):.3f} |")  # fmt: skip
         _, lexical = train.featurize([e.text for e in rows])
         calm = (truth == 0) & (lexical == 0)
         calm_rows.append(f"{source} {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%} "
@@ -321,7 +311,7 @@ def _language_rows(name: str, english: list[str], others: dict[str, list[str]]) 
         truth = [1] * len(en) + [0] * len(other)
         guess = [int(x) for x in en] + [int(not x) for x in other]
         acc = np.mean(np.array(truth) == np.array(guess))
-        f1 = macro_f1(np.array(truth), np.array(guess))
+        f1 = train.macro_f1(np.array(truth), np.array(guess))
         print(
             f"  {method:<34} English kept {np.mean(en):.3f} · others kept out {np.mean(other):.3f}"
             f" · accuracy {acc:.3f} · macro-F1 {f1:.3f}"
@@ -385,7 +375,7 @@ def intent_eval() -> None:
         f1 = 2 * precision * recall / max(1e-9, precision + recall)
         print(f"  {name:<24} precision {precision:.3f} · recall {recall:.3f} · F1 {f1:.3f} · "
               f"accuracy {np.mean(guess == truth):.3f} · "
-              f"macro-F1 {macro_f1(truth.astype(int), guess.astype(int)):.3f}")  # fmt: skip
+              f"macro-F1 {train.macro_f1(truth.astype(int), guess.astype(int)):.3f}")  # fmt: skip
 
 
 def throughput(n: int) -> None:

@@ -374,7 +374,7 @@ def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, 
     return out
 
 
-def _macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
+def macro_f1(truth: np.ndarray, guess: np.ndarray) -> float:
     scores = []
     for c in np.unique(truth):
         tp = np.sum((guess == c) & (truth == c))
@@ -440,7 +440,7 @@ def evaluate(
         if pick.sum():
             per[source] = {"n": int(pick.sum()),
                            "accuracy": round(float(np.mean(guess[pick] == feel[pick])), 3),
-                           "macro_f1": round(_macro_f1(feel[pick], guess[pick]), 3)}  # fmt: skip
+                           "macro_f1": round(macro_f1(feel[pick], guess[pick]), 3)}  # fmt: skip
             if np.std(value[pick]) > 0 and np.std(scores[pick]) > 0:
                 r = np.corrcoef(value[pick], scores[pick])[0, 1]
                 per[source]["pearson"] = round(float(r), 3)
@@ -481,7 +481,7 @@ def pick_decision(
                 )
                 guess = _labels(sentiment.readings(lexical, probs, decision))
                 f1 = np.mean(
-                    [_macro_f1(feel[p & (feel >= 0)], guess[p & (feel >= 0)]) for p in sets]
+                    [macro_f1(feel[p & (feel >= 0)], guess[p & (feel >= 0)]) for p in sets]
                 )
                 calm = [_silent_neutral_read_negative(feel, lexical, guess, p) for p in sets]
                 worst = max((c for c in calm if c is not None), default=0.0)

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -139,14 +141,22 @@ class Inbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp():
+@contextmanager
+def smtp_server(handler: Inbox) -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1 (a free port, as `handler.port`) for the duration."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    handler = Inbox()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     handler.port = port
-    yield handler
-    controller.stop()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    with smtp_server(Inbox()) as handler:
+        yield handler

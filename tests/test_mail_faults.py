@@ -7,7 +7,6 @@ import email
 import email.policy
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +27,7 @@ from notify.digest import is_due, slot_start
 from notify.email import SendReport, header_value, message, send_pending
 from notify.push import push_digests
 from notify.rules import hold_until
-from tests.conftest import ROOT, Inbox, make_config
+from tests.conftest import ROOT, Inbox, make_config, smtp_server
 
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 SENDER = "Tidings <t@example.com>"
@@ -70,16 +68,9 @@ class Scripted(Inbox):
 
 @pytest.fixture
 def server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Scripted()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.port = port
-    yield handler
-    handler.release.set()
-    controller.stop()
+    with smtp_server(Scripted()) as handler:
+        yield handler
+        handler.release.set()  # a hanging DATA lets go, so that the server can stop
 
 
 def smtp_section(port):
