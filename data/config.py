@@ -23,10 +23,12 @@ from pydantic import (
     Field,
     HttpUrl,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from data import outlets
 from data.errors import ConfigError
 from data.query import parse as parse_query
 
@@ -263,6 +265,16 @@ class Smtp(_Strict):
         return value
 
 
+def notify_urls(urls: list[str], owner: str) -> list[str]:
+    """Apprise URLs, each checked now rather than failing when an alert goes out."""
+    for i, url in enumerate(urls):
+        try:
+            outlets.check(url)
+        except ValueError as e:
+            raise ValueError(f"item {i + 1} of {owner}: {e}") from None
+    return urls
+
+
 class AlertRule(_Strict):
     """When something needs a human, and whom to tell.
 
@@ -295,11 +307,19 @@ class AlertRule(_Strict):
     sla_hours: Annotated[float, Field(gt=0)] = 24.0
     escalate_to: list[Email] = []
     recipients: list[Email] = []
+    # Chat and webhook URLs (Apprise's), each sent what the recipients are mailed; secrets as
+    # ${VARIABLE} references to the environment (data/outlets.py).
+    notify: list[NonEmpty] = []
     delivery: Literal["instant", "hourly", "daily"] = "instant"
     quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
     timezone: str = "UTC"
     cooldown_hours: Annotated[float, Field(ge=0)] = 6.0
     enabled: bool = True
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_urls(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return notify_urls(value, f"rule {info.data.get('name', '?')!r}")
 
     @model_validator(mode="after")
     def _coherent(self) -> AlertRule:
@@ -307,8 +327,8 @@ class AlertRule(_Strict):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {self.timezone!r} (e.g. Europe/London)") from None
-        if self.kind != "reminder" and not self.recipients:
-            raise ValueError(f"a {self.kind} rule needs recipients")
+        if self.kind != "reminder" and not (self.recipients or self.notify):
+            raise ValueError(f"a {self.kind} rule needs recipients or notify")
         if self.kind == "match" and not (
             self.any_terms or self.sentiment or self.intents or self.min_reach
         ):
@@ -428,7 +448,10 @@ def _describe(error: ValidationError) -> str:
         elif err["type"] == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern")
             msg = "not an email address" if pattern == EMAIL else f"must match {pattern}"
-        shown_input = "input" in err and not isinstance(err["input"], dict)
+        # Never a notify URL's input: a secret may have been pasted into it.
+        shown_input = (
+            "input" in err and not isinstance(err["input"], dict) and "notify" not in err["loc"]
+        )
         if shown_input and err["type"] not in ("missing", "extra_forbidden"):
             shown = repr(err["input"])
             msg += f" (got {shown[:60]})"

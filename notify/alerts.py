@@ -89,9 +89,13 @@ def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -
             hold = rules.hold_until(rule, now)
             if rule.delivery == "instant" or rule.kind == "reminder":
                 mails += [
-                    render(config, "reminder" if rule.kind == "reminder" else "alert", rule.name,
-                           c.subject, [c], c.recipients, hold, now)
+                    copy
                     for c in conditions
+                    for copy in outbox.with_outlets(
+                        render(config, "reminder" if rule.kind == "reminder" else "alert",
+                               rule.name, c.subject, [c], c.recipients, hold, now),
+                        rule.notify,
+                    )
                 ]  # fmt: skip
                 continue
             outbox.add_events(
@@ -121,7 +125,7 @@ def _digest(
     subject = f"{every} digest: {len(conditions)} alert(s) from {rule.name}"
     mail = render(config, "digest", rule.name, subject, conditions, rule.recipients, hold, now)
     outbox.mark_events_mailed(db, [i for i, _, _ in events], mail.id)
-    return [mail]
+    return outbox.with_outlets(mail, rule.notify)
 
 
 def _known(row: dict) -> dict:

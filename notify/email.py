@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from data import outbox, store
 from data.config import SMTP_PASSWORD_ENV, Config, Smtp
 from data.outbox import Mail, Outcome
+from notify import chat
 from notify.rules import Condition
 
 templates = Environment(
@@ -160,6 +161,10 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     session = _Session(config.smtp)
     try:
         for mail in mails:
+            if mail.target is not None:  # a chat or webhook message: Apprise sends it
+                outcome = chat.send(mail)
+                counts[_record(config, outcome, now)] += 1
+                continue
             try:
                 msg = message(mail, config.smtp.sender)
             except (ValueError, MessageError) as e:
@@ -173,6 +178,14 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     finally:
         session.close()
     return SendReport(counts["sent"], counts["pending"], counts["failed"], session.error)
+
+
+def _record(config: Config, outcome: Outcome, now: datetime) -> str:
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        status = outbox.record_outcome(db, outcome, now, config.smtp.max_attempts)
+        db.commit()
+    return status
 
 
 class _Session:
