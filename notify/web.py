@@ -20,6 +20,7 @@ from data import clients, store
 from data.clients import Client
 from data.config import Config
 from data.text import clean_text
+from notify import api
 from notify.push import feed_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -207,6 +208,7 @@ def create_app(config: Config) -> Starlette:
             Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
             Route("/resubscribe/{token}", resubscribe, methods=["POST"]),
             Route("/health", health),
+            *api.routes(config),
         ]
     )
 
