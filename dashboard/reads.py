@@ -6,6 +6,7 @@ one query and closes it, so the pipeline can take the file in between.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pandas as pd
@@ -49,6 +50,17 @@ def _read(fn, f: MentionFilter | None = None) -> pd.DataFrame:  # noqa: ANN001
 def mentions(f: MentionFilter) -> pd.DataFrame:
     """The page of mentions `f.limit` and `f.offset` say."""
     return _read(store.find_mentions, f)
+
+
+EXPORT_MAX = 100_000  # rows of a downloaded table of mentions
+
+
+def mentions_to_export(f: MentionFilter) -> pd.DataFrame:
+    """Every mention the filter keeps (up to EXPORT_MAX), for a download: read when its
+    button is clicked, on Streamlit's download thread, so neither cached nor paged."""
+    rows = _read(store.find_mentions, replace(f, limit=EXPORT_MAX, offset=0))
+    rows["published"] = published_text(rows)
+    return rows.drop(columns="published_known")
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -139,6 +139,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--rescore", action="store_true", help="then re-score the stored mentions")
     c.set_defaults(handler=cmd_train)
 
+    c = sub.add_parser("export", help="write the whole store as Parquet files into DIR")
+    c.add_argument("dir", metavar="DIR", help="an empty or new folder")
+    c.set_defaults(handler=cmd_export)
+
+    c = sub.add_parser("import", help="restore the store from a folder `tidings export` wrote")
+    c.add_argument("dir", metavar="DIR")
+    c.add_argument(
+        "--replace", action="store_true", help="replace what the store holds (else refused)"
+    )
+    c.set_defaults(handler=cmd_import)
+
     c = sub.add_parser("rescore", help="re-score the stored mentions with the newest model")
     c.set_defaults(handler=cmd_rescore)
     return p
@@ -579,6 +590,26 @@ def cmd_status(args: argparse.Namespace) -> int:
                 health += f", {st.skipped_last_fetch} item(s) of an unexpected shape skipped"
         enabled = "" if s.enabled else " (disabled)"
         print(f"  {s.id:<20} {s.kind:<10} {health}{enabled}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from data.exports import export_store
+
+    config = load_config(args.config)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        counts = export_store(db, Path(args.dir), store.utcnow())
+    print(f"Exported {sum(counts.values()):,} row(s) of {len(counts)} table(s) to {args.dir}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from data.exports import import_store
+
+    config = load_config(args.config)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        counts = import_store(db, Path(args.dir), replace=args.replace)
+    print(f"Imported {sum(counts.values()):,} row(s) of {len(counts)} table(s) from {args.dir}")
     return 0
 
 

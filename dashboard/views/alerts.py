@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reads
+from dashboard import downloads, mention_detail, reads
 from data import alert_rules, store
 from flows.cli import mail_goes_nowhere
 from notify import backtest
@@ -201,6 +201,7 @@ else:
 
 st.subheader("Outbox")
 order = {"failed": 0, "pending": 1, "sending": 1}
+downloads.offer(mails, "outbox")
 st.dataframe(
     mails.sort_values("status", key=lambda s: s.map(order).fillna(2), kind="stable"),
     hide_index=True,

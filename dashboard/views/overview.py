@@ -3,7 +3,7 @@
 import altair as alt
 import streamlit as st
 
-from dashboard import reachability, reads
+from dashboard import downloads, reachability, reads
 from data.store import MentionFilter
 
 st.title("Overview")
@@ -133,6 +133,8 @@ with left:
         ),
         width="stretch",
     )
+with left:
+    downloads.offer(daily, "mentions-per-day", "Mentions per day, term and feeling.")
 right.subheader("Top sources")
 right.caption("Mentions of each source in the period; mean sentiment from −1 to +1.")
 top = top.head(10)
@@ -154,3 +156,5 @@ right.dataframe(
         "sentiment": st.column_config.NumberColumn("Mean sentiment", format="%+.2f", width=120),
     },
 )
+with right:
+    downloads.offer(top, "top-sources")

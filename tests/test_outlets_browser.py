@@ -1,0 +1,41 @@
+"""Outlets on the dashboard as a person uses them: downloads of a filtered table, in headless
+Chromium against the real dashboard on 127.0.0.1 over a real store."""
+
+import io
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+
+from tests.test_browser import browser, dashboard, fill  # noqa: F401 (fixtures)
+
+SHOTS = Path(__file__).resolve().parent.parent / "shots"  # looked at by people, not committed
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def download(page, label: str) -> bytes:
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name=label).first.click()
+    return Path(info.value.path()).read_bytes()
+
+
+def test_the_filtered_mentions_download_as_csv_parquet_and_excel(tmp_path, dashboard, browser):  # noqa: F811
+    page = browser
+    page.goto(dashboard(fill(tmp_path)) + "/mentions")
+    page.get_by_text("8 mention(s) published in the period").wait_for(timeout=60_000)
+    page.get_by_label("Text contains").fill("text 3")
+    page.get_by_label("Text contains").press("Enter")
+    page.get_by_text("1 mention(s) published in the period").wait_for(timeout=60_000)
+    csv = pd.read_csv(io.BytesIO(download(page, "⬇ CSV")), encoding="utf-8-sig")
+    assert csv["title"].tolist() == ["Mention 3"] and csv["terms"].tolist() == ["Nimbus Notes"]
+    parquet = pd.read_parquet(io.BytesIO(download(page, "⬇ Parquet")))
+    assert parquet["text"].tolist() == ["Nimbus Notes text 3"]
+    sheet = openpyxl.load_workbook(io.BytesIO(download(page, "⬇ Excel"))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 2 and "Mention 3" in rows[1]
+    page.wait_for_timeout(1000)
+    shoot(page, "mentions-downloads")
