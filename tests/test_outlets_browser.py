@@ -39,3 +39,44 @@ def test_the_filtered_mentions_download_as_csv_parquet_and_excel(tmp_path, dashb
     assert len(rows) == 2 and "Mention 3" in rows[1]
     page.wait_for_timeout(1000)
     shoot(page, "mentions-downloads")
+
+
+def weeks_of_talk(config_file: Path, weeks: int = 10) -> None:
+    """Mentions of three watched terms over `weeks` weeks, Quillpad growing and souring."""
+    from datetime import timedelta
+
+    from data import store
+    from data.config import load_config
+    from data.records import Mention, Score
+
+    config = load_config(config_file)
+    now = store.utcnow()
+    rows = []
+    for day in range(weeks * 7):
+        for term, n in (("Nimbus Notes", 6), ("Quillpad", 1 + (weeks * 7 - day) // 10),
+                        ("Nimbus Sync", 2)):  # fmt: skip
+            for k in range(n):
+                m = Mention("forum", f"w{day}-{term}-{k}", f"https://forum.example/w{day}{term}{k}",
+                            f"{term} {day}", f"{term} talk", None,
+                            now - timedelta(days=day, hours=k), None)  # fmt: skip
+                bad = (k + day) % (2 if term == "Quillpad" and day < 30 else 3) == 0
+                rows.append((m, Score(m.id, "v", (term,), -0.5 if bad else 0.5,
+                                      "negative" if bad else "positive")))  # fmt: skip
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, [m for m, _ in rows], now)
+        store.upsert_scores(db, [s for _, s in rows], now)
+
+
+def test_the_overview_draws_share_of_voice_over_time(tmp_path, dashboard, browser):  # noqa: F811
+    page = browser
+    config_file = fill(tmp_path)
+    weeks_of_talk(config_file)
+    page.goto(dashboard(config_file))
+    page.get_by_text("90 days", exact=True).click()
+    heading = page.get_by_text("Share of voice over time")
+    heading.wait_for(timeout=60_000)
+    page.wait_for_timeout(2500)  # let the charts draw
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    assert page.locator("[data-testid='stVegaLiteChart']").count() >= 6
+    shoot(page, "overview-share-of-voice")

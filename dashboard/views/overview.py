@@ -4,6 +4,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard import downloads, reachability, reads
+from data import voice
 from data.store import MentionFilter
 
 st.title("Overview")
@@ -117,6 +118,41 @@ with right:
         + pie.mark_text(radius=125, size=12).encode(text="label:N", color=alt.value("#333")),
         width="stretch",
     )
+
+st.subheader("Share of voice over time")
+st.caption(
+    "Per week (from its Monday): each watched term's part of the mentions of all terms, and its "
+    "net feeling, (positive − negative) ÷ mentions, from −1 to +1. The first and last weeks may "
+    "be partial."
+)
+weekly = voice.weekly_share(daily)
+left, right = st.columns(2)
+week_axis = alt.X("week:T", title=None, axis=alt.Axis(format="%d %b", tickCount="week"))
+left.altair_chart(
+    alt.Chart(weekly)
+    .mark_bar()
+    .encode(
+        x=week_axis,
+        y=alt.Y("share:Q", stack="normalize", title="share of mentions", axis=alt.Axis(format="%")),
+        color=alt.Color("term:N", title="watched term", scale=term_colour),
+        tooltip=[alt.Tooltip("week:T", title="week of"), "term:N", "mentions:Q",
+                 alt.Tooltip("share:Q", format=".0%")],
+    ),
+    width="stretch",
+)  # fmt: skip
+right.altair_chart(
+    alt.Chart(weekly)
+    .mark_line(point=True)
+    .encode(
+        x=week_axis,
+        y=alt.Y("net_feeling:Q", title="net feeling", scale=alt.Scale(domain=[-1, 1])),
+        color=alt.Color("term:N", title="watched term", scale=term_colour),
+        tooltip=[alt.Tooltip("week:T", title="week of"), "term:N", "mentions:Q", "negative:Q",
+                 "positive:Q", alt.Tooltip("net_feeling:Q", format="+.2f")],
+    )
+    + alt.Chart().mark_rule(color="#999", strokeDash=[3, 3]).encode(y=alt.datum(0)),
+    width="stretch",
+)  # fmt: skip
 
 left, right = st.columns(2)
 top = reads.sources_ranked(f)
