@@ -360,6 +360,34 @@ class Push(_Strict):
         return (self.base_url or f"http://{self.address}:{self.port}").rstrip("/")
 
 
+class Report(_Strict):
+    """The weekly report: an HTML mail with charts (and a PDF on the dashboard), sent at
+    `hour` on `weekday` (0 = Monday), local to `timezone`, by `tidings serve` or `tidings report
+    --week`, to `recipients` and the chat or webhook URLs of `notify`."""
+
+    recipients: list[Email] = []
+    notify: list[NonEmpty] = []
+    weekday: Annotated[int, Field(ge=0, le=6)] = 0
+    hour: Annotated[int, Field(ge=0, le=23)] = 8
+    timezone: str = "UTC"
+    sla_hours: Annotated[float, Field(gt=0)] = 24.0  # a complaint handled within this is on time
+    history_weeks: Annotated[int, Field(ge=2, le=52)] = 8  # share of voice over these weeks
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_urls(cls, value: list[str]) -> list[str]:
+        return notify_urls(value, "[report]")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (e.g. Europe/London)") from None
+        return value
+
+
 class Config(_Strict):
     database: Database = Database()
     dashboard: Dashboard = Dashboard()
@@ -367,6 +395,7 @@ class Config(_Strict):
     pipeline: Pipeline = Pipeline()
     smtp: Smtp = Smtp()
     push: Push = Push()
+    report: Report = Report()
     watch: list[Watch] = []
     sources: list[Source] = []
     alerts: list[AlertRule] = []

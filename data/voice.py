@@ -6,6 +6,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+# Watched terms get colours of their own, never the red, green and grey of the feelings: a red
+# term would read as bad news. The Overview and the weekly report use the same ones.
+TERM_COLOURS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#393b79",
+                "#e7ba52", "#7b4173", "#6b6ecf"]  # fmt: skip
+FEELING_COLOURS = {"negative": "#d62728", "neutral": "#c7c7c7", "positive": "#2ca02c",
+                   "not English": "#dadaeb"}  # fmt: skip
+
+
+def term_colours(terms: list[str]) -> dict[str, str]:
+    """One colour per term, by its place among the terms sorted."""
+    return {t: TERM_COLOURS[i % len(TERM_COLOURS)] for i, t in enumerate(sorted(terms))}
+
+
 COLUMNS = ["week", "term", "mentions", "share", "negative", "positive", "net_feeling"]
 
 

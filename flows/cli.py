@@ -139,6 +139,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--rescore", action="store_true", help="then re-score the stored mentions")
     c.set_defaults(handler=cmd_train)
 
+    c = sub.add_parser("report", help="the weekly report: send it now, or write it as a PDF")
+    c.add_argument(
+        "--week", action="store_true", help="send this week's report to [report] now (once)"
+    )
+    c.add_argument("--pdf", metavar="FILE", help="write the report as a PDF file")
+    c.set_defaults(handler=cmd_report)
+
     c = sub.add_parser("export", help="write the whole store as Parquet files into DIR")
     c.add_argument("dir", metavar="DIR", help="an empty or new folder")
     c.set_defaults(handler=cmd_export)
@@ -590,6 +597,31 @@ def cmd_status(args: argparse.Namespace) -> int:
                 health += f", {st.skipped_last_fetch} item(s) of an unexpected shape skipped"
         enabled = "" if s.enabled else " (disabled)"
         print(f"  {s.id:<20} {s.kind:<10} {health}{enabled}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`--week` sends the week's report (once: a second run the same day queues nothing);
+    `--pdf FILE` writes it. `tidings serve` sends it at `[report]`'s weekday and hour."""
+    config = _load(args)
+    from notify import report
+
+    if not (args.week or args.pdf):
+        raise TidingsError("say --week (send it now) or --pdf FILE (write it)")
+    if args.pdf:
+        try:
+            Path(args.pdf).write_bytes(report.pdf(report.build(config)))
+        except OSError as e:
+            raise TidingsError(f"{args.pdf}: cannot write: {e.strerror or e}") from None
+        print(f"Wrote {args.pdf}")
+    if args.week:
+        if not (config.report.recipients or config.report.notify):
+            raise TidingsError(f"{config.path}: [report] names no recipients and no notify URL")
+        _note_mail(config, bool(config.report.recipients))
+        sent = report.send_report(config)
+        print(sent.summary() if sent else "nothing to send")
+        if sent and sent.sent.error:
+            print(f"  mail server: {sent.sent.error} (mail kept in the outbox for later)")
     return 0
 
 

@@ -28,6 +28,7 @@ from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
 from notify.push import PushReport, push_digests
+from notify.report import send_report
 
 DUE_SLACK = timedelta(seconds=30)
 
@@ -162,6 +163,7 @@ def score_batch(
 store_task = task(store_pass, name="store-pass", cache_policy=NONE)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 push_task = task(push_digests, name="push-digests", cache_policy=NONE)
+report_task = task(send_report, name="weekly-report", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
@@ -227,6 +229,9 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     if alerts.sent.error:
         log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
     log.info("Client digests: %s", push_task(config).summary())
+    weekly = report_task(config, scheduled=True)
+    if weekly is not None:
+        log.info("Weekly report: %s", weekly.summary())
     return report
 
 

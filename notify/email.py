@@ -6,6 +6,7 @@ if they are http(s) (the collectors drop anything else).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -118,8 +119,28 @@ def message(mail: Mail, sender: str) -> EmailMessage:
             raise ValueError(f"{name!r} is not a header name")
         msg[name] = header_value(value)
     msg.set_content(mail.text_body)
-    msg.add_alternative(mail.html_body, subtype="html")
+    html, images = inline_images(mail.html_body, mail.id)
+    msg.add_alternative(html, subtype="html")
+    html_part = msg.get_payload()[-1]
+    for cid, data in images:  # multipart/related: shown by mail clients that block data: URIs
+        html_part.add_related(data, "image", "png", cid=f"<{cid}>")
     return msg
+
+
+DATA_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def inline_images(html: str, mail_id: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """The HTML with each PNG written inline (data: URI, as the outbox keeps it) pointing at a
+    part of the mail instead (cid:), and those parts' ids and bytes."""
+    images: list[tuple[str, bytes]] = []
+
+    def to_cid(match: re.Match[str]) -> str:
+        cid = f"image{len(images) + 1}.{mail_id}@tidings"
+        images.append((cid, base64.b64decode(match.group(1))))
+        return f'src="cid:{cid}"'
+
+    return DATA_PNG.sub(to_cid, html), images
 
 
 def _connect(smtp: Smtp) -> smtplib.SMTP:

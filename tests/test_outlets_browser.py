@@ -80,3 +80,38 @@ def test_the_overview_draws_share_of_voice_over_time(tmp_path, dashboard, browse
     page.wait_for_timeout(500)
     assert page.locator("[data-testid='stVegaLiteChart']").count() >= 6
     shoot(page, "overview-share-of-voice")
+
+
+def test_the_weekly_report_downloads_as_a_pdf_from_the_overview(tmp_path, dashboard, browser):  # noqa: F811
+    import pypdfium2 as pdfium
+
+    page = browser
+    config_file = fill(tmp_path)
+    weeks_of_talk(config_file, weeks=3)
+    page.goto(dashboard(config_file))
+    page.get_by_text("Mentions per day").first.wait_for(timeout=60_000)
+    data = download(page, "⬇ Weekly report (PDF)")
+    doc = pdfium.PdfDocument(data)
+    assert len(doc) == 3
+    assert "Weekly report:" in doc[0].get_textpage().get_text_range()
+    doc[0].render(scale=1).to_pil().save(SHOTS / "overview-weekly-report-page1.png")
+    shoot(page, "overview-report-button")
+
+
+def test_the_report_mail_reads_well_in_a_browser(tmp_path, browser):  # noqa: F811
+    """The mail's HTML as a mail client shows it (charts as images), screenshot for a look."""
+    from notify import report
+    from tests.conftest import make_config
+    from tests.test_report import NOW, talk
+
+    config = make_config(tmp_path, [], report={"recipients": ["a@example.com"]})
+    talk(config)
+    mail = report.render_mail(config, report.build(config, NOW), NOW)
+    (tmp_path / "mail.html").write_text(mail.html_body, encoding="utf-8")
+    page = browser
+    page.goto((tmp_path / "mail.html").as_uri())
+    images = page.locator("img")
+    assert images.count() == 4
+    widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+    assert all(w > 300 for w in widths)  # each PNG decoded and drawn
+    shoot(page, "report-mail")
