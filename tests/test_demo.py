@@ -4,6 +4,7 @@ is ready is measured by bench/demo.py, not here: time-outs only keep a test from
 
 import email
 import email.policy
+import json
 import os
 import shutil
 import signal
@@ -121,6 +122,16 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     assert "Traceback" not in output and "| ERROR" not in output, output
     assert "error" not in output.lower(), output
     assert proc.returncode == 0, output  # Ctrl-C is how a demo ends: no error, exit 0
+
+    # The weekly report was mailed (charts inline) and, with the spike alert, posted to the
+    # team's chat: the demo's local webhook kept what Apprise sent it.
+    report = next(m for m in messages if str(m["Subject"]).startswith("Weekly report: "))
+    assert sum(p.get_content_type() == "image/png" for p in report.walk()) == 4
+    chat = [json.loads(f.read_text()) for f in sorted((tmp_path / "var/demo/chat").glob("*.json"))]
+    titles = [c["title"] for c in chat]
+    assert any("negative mentions of Nimbus Notes in the last hour" in t for t in titles), titles
+    assert any(t.startswith("Weekly report: ") for t in titles), titles
+    assert (tmp_path / "var/demo/weekly-report.pdf").read_bytes().startswith(b"%PDF")
 
     # Links in the mails lead to the dashboard where it runs, on the port asked for.
     texts = [m.get_body(("plain",)).get_content() for m in messages]
