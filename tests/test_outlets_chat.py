@@ -149,3 +149,37 @@ def test_the_command_line_reports_a_bad_url_in_one_line(tmp_path, capsys):
         "slak:///…: not a service Apprise knows (e.g. json://, slack://, mailto://, ntfy://, "
         "discord://, msteams://)"
     )
+
+
+def test_a_chat_url_added_on_the_alerts_page_takes_effect(
+    tmp_path, smtp, httpserver, hook, monkeypatch
+):
+    from data import alert_rules
+    from tests.conftest import open_view
+
+    httpserver.expect_request(f"/hooks/{SECRET}", method="POST").respond_with_data("ok")
+    config = config_with(tmp_path, smtp, SPIKE)
+    baseline_and_spike(config)
+    toml = (
+        f'[database]\npath = "{config.db_path}"\n[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
+        '[[alerts]]\nname = "negative-spike"\nkind = "spike"\nnegative_only = true\nrecipients = ["ops@example.com"]\n'
+    )
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "alerts")
+    [area] = [t for t in at.text_area if t.label.startswith("Chat and webhooks")]
+    area.input("bogus://hooks.example/T1")
+    at.button[0].click().run()
+    assert at.error[0].value == (
+        "Not saved: notify: item 1 of rule 'negative-spike': bogus:///…: not a service Apprise "
+        "knows (e.g. json://, slack://, mailto://, ntfy://, discord://, msteams://)"
+    )
+    [area] = [t for t in at.text_area if t.label.startswith("Chat and webhooks")]
+    area.input(hook)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    with store.connect(config.db_path) as db:
+        (rule,) = alert_rules.in_effect(config, db)
+        stored = db.execute("SELECT definition FROM alert_rules").fetchone()[0]
+    assert rule.notify == [hook] and SECRET not in stored
+    assert run_alerts(config, NOW).sent.sent == 2
+    assert len(posts(httpserver)) == 1
+    assert "json://127.0.0.1/…" in at.dataframe[0].value["chat"].tolist()

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import downloads, mention_detail, reads
-from data import alert_rules, store
+from data import alert_rules, outlets, store
 from flows.cli import mail_goes_nowhere
 from notify import backtest
 
@@ -76,6 +76,7 @@ if rules:
                     "watch": ", ".join(r.watch) or "(default)",
                     "delivery": r.delivery,
                     "recipients": ", ".join(r.recipients or r.escalate_to) or "(assignee)",
+                    "chat": ", ".join(outlets.shown(u) for u in r.notify) or "—",
                     "quiet hours": f"{r.quiet_hours} {r.timezone}" if r.quiet_hours else "—",
                     "cool-down (h)": r.cooldown_hours,
                     "enabled": r.enabled,
@@ -108,6 +109,13 @@ with st.expander("Edit a rule, or add one"):
         )
         recipients = st.text_input(
             "Recipients (comma-separated)", ", ".join(d.get("recipients", []))
+        )
+        notify = st.text_area(
+            "Chat and webhooks (one Apprise URL a line: slack://…, msteams://…, json://…)",
+            "\n".join(d.get("notify", [])),
+            height=68,
+            help="Write secrets as ${VARIABLE}: the value is read from the environment when a "
+            "message is sent, and never stored.",
         )
         c1, c2, c3 = st.columns(3)
         delivery = c1.selectbox(
@@ -155,6 +163,7 @@ with st.expander("Edit a rule, or add one"):
             **d,
             "name": (base.name if base else name.strip()),
             "kind": kind, "enabled": enabled, "watch": watch, "recipients": _list(recipients),
+            "notify": [u.strip() for u in notify.splitlines() if u.strip()],
             "delivery": delivery, "quiet_hours": quiet.strip() or None, "timezone": zone.strip(),
             "cooldown_hours": cooldown, "window_hours": window, "min_mentions": minimum,
             "negative_only": negative, "any_terms": _list(any_terms),
