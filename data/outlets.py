@@ -74,7 +74,7 @@ def check(url: str, environ: Mapping[str, str] | None = None) -> None:
     if not scheme or scheme not in apprise.NotificationManager().schemas():
         raise ValueError(
             f"{shown(url)}: not a service Apprise knows (e.g. json://, slack://, mailto://, "
-            "ntfy://, discord://, msteams://)"
+            "ntfy://, discord://, workflows:// for Teams)"
         )
     try:
         real = resolve(url, environ)

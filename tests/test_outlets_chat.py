@@ -124,7 +124,7 @@ def test_hourly_digest_goes_to_chat_too(tmp_path, smtp, httpserver, hook):
         (
             "bogus://example.com/x",
             "bogus:///…: not a service Apprise knows (e.g. json://, slack://, "
-            "mailto://, ntfy://, discord://, msteams://)",
+            "mailto://, ntfy://, discord://, workflows:// for Teams)",
         ),
         ("slack://only-one-part", "slack:///…: Apprise cannot read this URL (check its parts)"),
         ("json://exa mple.com/", "a notify URL is one line without spaces"),
@@ -147,7 +147,7 @@ def test_the_command_line_reports_a_bad_url_in_one_line(tmp_path, capsys):
     assert err == (
         f"tidings: error: {path}: alerts[0].notify: item 1 of rule 'team-chat': "
         "slak:///…: not a service Apprise knows (e.g. json://, slack://, mailto://, ntfy://, "
-        "discord://, msteams://)"
+        "discord://, workflows:// for Teams)"
     )
 
 
@@ -170,7 +170,7 @@ def test_a_chat_url_added_on_the_alerts_page_takes_effect(
     at.button[0].click().run()
     assert at.error[0].value == (
         "Not saved: notify: item 1 of rule 'negative-spike': bogus:///…: not a service Apprise "
-        "knows (e.g. json://, slack://, mailto://, ntfy://, discord://, msteams://)"
+        "knows (e.g. json://, slack://, mailto://, ntfy://, discord://, workflows:// for Teams)"
     )
     [area] = [t for t in at.text_area if t.label.startswith("Chat and webhooks")]
     area.input(hook)

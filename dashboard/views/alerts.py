@@ -111,7 +111,7 @@ with st.expander("Edit a rule, or add one"):
             "Recipients (comma-separated)", ", ".join(d.get("recipients", []))
         )
         notify = st.text_area(
-            "Chat and webhooks (one Apprise URL a line: slack://…, msteams://…, json://…)",
+            "Chat and webhooks (one Apprise URL a line: slack://…, workflows://… for Teams, json://…)",
             "\n".join(d.get("notify", [])),
             height=68,
             help="Write secrets as ${VARIABLE}: the value is read from the environment when a "
