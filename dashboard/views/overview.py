@@ -133,8 +133,9 @@ st.caption(
     "be partial."
 )
 weekly = voice.weekly_share(daily)
+weekly["week_of"] = weekly["week"].dt.strftime("%d %b")  # one band per week, in order
 left, right = st.columns(2)
-week_axis = alt.X("week:T", title=None, axis=alt.Axis(format="%d %b", tickCount="week"))
+week_axis = alt.X("week_of:O", title="week of", sort=None, axis=alt.Axis(labelAngle=0))
 left.altair_chart(
     alt.Chart(weekly)
     .mark_bar()
