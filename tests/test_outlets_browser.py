@@ -30,6 +30,9 @@ def test_the_filtered_mentions_download_as_csv_parquet_and_excel(tmp_path, dashb
     page.get_by_label("Text contains").fill("text 3")
     page.get_by_label("Text contains").press("Enter")
     page.get_by_text("1 mention(s) published in the period").wait_for(timeout=60_000)
+    # The buttons are drawn under the list: once their caption counts 1, the rerun is done.
+    page.get_by_text("All 1 mention(s) these filters keep").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
     csv = pd.read_csv(io.BytesIO(download(page, "⬇ CSV")), encoding="utf-8-sig")
     assert csv["title"].tolist() == ["Mention 3"] and csv["terms"].tolist() == ["Nimbus Notes"]
     parquet = pd.read_parquet(io.BytesIO(download(page, "⬇ Parquet")))
