@@ -27,6 +27,7 @@ from data.text import clean_mention
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
+from notify.care import run_care
 from notify.push import PushReport, push_digests
 
 DUE_SLACK = timedelta(seconds=30)
@@ -162,6 +163,7 @@ def score_batch(
 store_task = task(store_pass, name="store-pass", cache_policy=NONE)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 push_task = task(push_digests, name="push-digests", cache_policy=NONE)
+care_task = task(run_care, name="client-care", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
@@ -178,6 +180,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         # Reminders, quiet hours and digest slots run on the clock, not on new mentions.
         log.info("Alerts: %s", alerts_task(config).summary())
         log.info("Client digests: %s", push_task(config).summary())
+        log.info("Client care: %s", care_task(config).summary())
         return PassReport()
     scorer = build_scorer(config.watch, config.models_dir)
     # Network work happens here, before any write transaction opens.
@@ -227,6 +230,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     if alerts.sent.error:
         log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
     log.info("Client digests: %s", push_task(config).summary())
+    log.info("Client care: %s", care_task(config).summary())
     return report
 
 

@@ -56,7 +56,7 @@ def may_send(client: Client, sent: Sequence[datetime], now: datetime) -> tuple[b
     week = [t for t in sent if now - t < timedelta(days=7)]
     if len(week) >= client.max_emails_per_week:
         cap = client.max_emails_per_week
-        return False, f"already {len(week)} digest(s) in the last 7 days (cap {cap})"
+        return False, f"already {len(week)} mail(s) in the last 7 days (cap {cap})"
     return True, ""
 
 

@@ -3,6 +3,7 @@ them followed on the real endpoint (uvicorn on 127.0.0.1), a real DuckDB file in
 
 import re
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import feedparser
@@ -11,10 +12,21 @@ import pytest
 
 from data import clients, engagement, store
 from notify import web
+from notify.alerts import run_alerts
 from notify.links import Links
 from notify.push import push_digests
 from tests.conftest import make_config
-from tests.test_push import ALICE, ARTICLES, BOB, CARA, MONDAY, free_port, received, titles
+from tests.test_push import (
+    ALICE,
+    ARTICLES,
+    BOB,
+    CARA,
+    MONDAY,
+    article,
+    free_port,
+    received,
+    titles,
+)  # fmt: skip
 
 
 def start_endpoint(config):
@@ -171,3 +183,75 @@ def test_opens_are_tracked_when_enabled(tmp_path, smtp):
             assert engagement.engagement_summary(db)["alice"]["open"] == 1
     finally:
         server.should_exit = True
+
+
+def test_engagement_rule_slows_a_quiet_client_tells_the_owner_and_offers_a_busy_one_more(
+    tmp_path, smtp
+):
+    """Alice (daily) never clicks; Bob (weekly) clicks everything. Over two weeks of digests
+    the rule slows Alice twice (daily → weekly → fortnightly), each time telling her account
+    owner and asking her a check-in, and offers Bob more, which he takes on the endpoint."""
+    alice = ALICE.model_copy(update={"cadence": "daily", "owner": "olivia@agency.example"})
+    bob = BOB.model_copy(update={"owner": "olivia@agency.example"})
+    rule = {"name": "engagement", "kind": "engagement", "quiet_digests": 2, "busy_clicks": 2}
+    config = configure(tmp_path, smtp, alice, bob, articles=[], alerts=[rule])
+    server = start_endpoint(config)
+    base = config.push.public_url
+    try:
+        for day in range(15):
+            now = MONDAY + timedelta(days=day)
+            with store.connect(config.db_path) as db:
+                fresh = [
+                    replace(article(100 + day, f"Remote work lesson {day}"), published=now),
+                    replace(article(200 + day, f"Invoices tip {day}"), published=now),
+                ]
+                store.upsert_mentions(db, fresh, now, knowledge=frozenset({"industry-blog"}))
+            seen = len(smtp.messages)
+            push_digests(config, now)
+            for msg in smtp.messages[seen:]:
+                if msg["X-Envelope-To"] == "bob@example.com":
+                    for url in links_in(titles(msg), base, "r"):
+                        assert httpx.get(url).status_code == 302
+            run_alerts(config, now + timedelta(hours=1))
+        check_the_fortnight(config, smtp, base)
+    finally:
+        server.should_exit = True
+
+
+def check_the_fortnight(config, smtp, base):
+    to = [(m["X-Envelope-To"], str(m["Subject"])) for m in smtp.messages]
+    owner = [s for who, s in to if who == "olivia@agency.example"]
+    assert owner == [
+        "Alice reads none of their digests: now weekly",
+        "Bob clicks a lot: offered daily digests",
+        "Alice reads none of their digests: now fortnightly",
+    ]
+    alice_got = [s for who, s in to if who == "alice@example.com"]
+    # Day 0 and 1 daily, a check-in, Monday 7, a check-in, Monday 14, a check-in.
+    assert [s.startswith("For you") for s in alice_got] == [True, True, False, True, True, False]
+    assert alice_got[2] == config.checkins.question
+    with store.connect(config.db_path) as db:
+        changes = engagement.cadence_changes(db, "alice")
+    assert [(c.previous, c.cadence) for c in changes] == [("weekly", "fortnightly"),
+                                                          ("daily", "weekly")]  # fmt: skip
+    assert changes[1].reason == "2 digests in a row without a click: daily → weekly"
+    # Bob's offer: a page, and its button takes the faster cadence.
+    offer = next(m for m in smtp.messages if str(m["Subject"]) == "Your reading list daily?")
+    [url] = re.findall(rf"{re.escape(base)}/offer/\S+", titles(offer))
+    assert "<button>Yes, more often</button>" in httpx.get(url).text
+    assert client(config, "bob").cadence == "weekly"  # a GET changes nothing
+    assert "now comes daily" in httpx.post(url).text
+    assert client(config, "bob").cadence == "daily"
+    # Undo, newest first: an overtaken change is not undone before the later one.
+    with store.connect(config.db_path) as db:
+        first, latest = changes[1].id, changes[0].id
+        assert engagement.undo_cadence_change(db, first, "Olivia", MONDAY).startswith("not undone")
+        assert engagement.undo_cadence_change(db, latest, "Olivia", MONDAY) == (
+            "cadence back to weekly"
+        )
+        assert engagement.undo_cadence_change(db, first, "Olivia", MONDAY) == (
+            "cadence back to daily"
+        )
+        undone = engagement.cadence_changes(db, "alice")
+    assert client(config, "alice").cadence == "daily"
+    assert all(c.undone_by == "Olivia" for c in undone)
