@@ -218,7 +218,7 @@ def reminder_mails(
     and to the client if chosen (within their cap). Each occurrence once."""
     today = now.date()
     mails = []
-    for d in engagement.dates():
+    for d in engagement.dates(db):
         client = everyone.get(d.client_id)
         when = digest.reminder_due(d.on_date, d.yearly, d.days_ahead, d.reminded_for, today)
         if client is None or when is None:

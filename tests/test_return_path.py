@@ -13,6 +13,7 @@ import pytest
 from data import clients, engagement, store
 from notify import web
 from notify.alerts import run_alerts
+from notify.care import run_care
 from notify.links import Links
 from notify.push import push_digests
 from tests.conftest import make_config
@@ -255,3 +256,71 @@ def check_the_fortnight(config, smtp, base):
         undone = engagement.cadence_changes(db, "alice")
     assert client(config, "alice").cadence == "daily"
     assert all(c.undone_by == "Olivia" for c in undone)
+
+
+def test_a_check_in_is_answered_on_the_endpoint_and_a_low_answer_tells_the_owner(tmp_path, smtp):
+    alice = ALICE.model_copy(update={"owner": "olivia@agency.example"})
+    rule = {"name": "satisfaction", "kind": "satisfaction", "recipients": ["cs@agency.example"]}
+    config = configure(tmp_path, smtp, alice, BOB, alerts=[rule], checkins={"every_days": 14})
+    server = start_endpoint(config)
+    base = config.push.public_url
+    try:
+        push_digests(config, MONDAY)
+        assert run_care(config, MONDAY + timedelta(days=13)).checkins == []  # not yet due
+        report = run_care(config, MONDAY + timedelta(days=14))
+        assert sorted(report.checkins) == ["alice", "bob"]
+        ask = next(m for m in smtp.messages if m["X-Envelope-To"] == "alice@example.com"
+                   and str(m["Subject"]) == config.checkins.question)  # fmt: skip
+        answers = re.findall(rf"{re.escape(base)}/checkin/[^\"'\s]+", titles(ask))
+        assert [a.rsplit("=", 1)[1] for a in answers] == ["1", "2", "3", "4", "5"]
+        two = answers[1]
+        page = httpx.get(two)  # a mail scanner opens it: nothing is recorded
+        assert page.status_code == 200 and "value='2' checked" in page.text
+        assert httpx.head(two).status_code == 200
+        with store.connect(config.db_path) as db:
+            assert [c.answer for c in engagement.checkins(db, "alice")] == [None]
+        assert httpx.post(two, data={"answer": "9"}).status_code == 400
+        forged = two.replace("/checkin/", "/checkin/x")
+        assert httpx.get(forged).status_code == 404
+        comment = "<script>alert(1)</script> too much crypto"
+        answer = httpx.post(two, data={"answer": "2", "comment": comment})
+        assert answer.status_code == 200 and "Thank you" in answer.text
+        with store.connect(config.db_path) as db:
+            [got] = engagement.checkins(db, "alice")
+        assert (got.answer, got.comment) == (2, comment)
+        run_alerts(config, MONDAY + timedelta(days=14, hours=2))
+        told = [m for m in smtp.messages if m["X-Envelope-To"] ==
+                "olivia@agency.example, cs@agency.example"]  # fmt: skip
+        assert [str(m["Subject"]) for m in told] == [
+            "Alice is less satisfied: answered 2 of 5 (at or below 2)"
+        ]
+        html = told[0].get_body(("html",)).get_content()
+        assert "<script>" not in html and "&lt;script&gt;" in html
+        run_alerts(config, MONDAY + timedelta(days=14, hours=3))
+        assert len([m for m in smtp.messages if "less satisfied" in str(m["Subject"])]) == 1
+    finally:
+        server.should_exit = True
+
+
+def test_a_drop_between_answers_fires_and_thumbs_check_ins_compare(tmp_path, smtp):
+    alice = ALICE.model_copy(update={"owner": "olivia@agency.example"})
+    rule = {"name": "satisfaction", "kind": "satisfaction"}
+    config = configure(tmp_path, smtp, alice, alerts=[rule],
+                       checkins={"every_days": 7, "scale": "thumbs"})  # fmt: skip
+    server = start_endpoint(config)
+    base = config.push.public_url
+    try:
+        push_digests(config, MONDAY)
+        for week, choice in ((1, "👍"), (2, "👎")):
+            seen = len(smtp.messages)
+            run_care(config, MONDAY + timedelta(days=7 * week))
+            [ask] = smtp.messages[seen:]
+            links = dict(re.findall(rf"  (\S+): ({re.escape(base)}/checkin/\S+)", titles(ask)))
+            assert set(links) == {"👍", "👎"}
+            value = links[choice].rsplit("=", 1)[1]
+            assert httpx.post(links[choice], data={"answer": value}).status_code == 200
+            run_alerts(config, MONDAY + timedelta(days=7 * week, hours=1))
+    finally:
+        server.should_exit = True
+    told = [str(m["Subject"]) for m in smtp.messages if "olivia" in m["X-Envelope-To"]]
+    assert told == ["Alice is less satisfied: answered 1 of 5 (at or below 2)"]
