@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from data import clients, engagement, store
+from data.records import Mention, Score
 from notify import web
 from notify.alerts import run_alerts
 from notify.care import run_care
@@ -324,3 +325,32 @@ def test_a_drop_between_answers_fires_and_thumbs_check_ins_compare(tmp_path, smt
         server.should_exit = True
     told = [str(m["Subject"]) for m in smtp.messages if "olivia" in m["X-Envelope-To"]]
     assert told == ["Alice is less satisfied: answered 1 of 5 (at or below 2)"]
+
+
+def test_a_digest_says_how_often_others_talk_about_each_interest_when_the_client_wants_it(
+    tmp_path, smtp
+):
+    talkative = CARA.model_copy(update={"others_talking": True})
+    config = configure(tmp_path, smtp, talkative, ALICE)
+    said = [  # four people on security this week (three positive), one last month
+        (f"p{i}", f"Person {i}", "Security <b>matters</b>", label, MONDAY - timedelta(days=i))
+        for i, label in enumerate(["positive", "positive", "negative", "positive"], start=1)
+    ] + [("old", "Old Timer", "security then", "positive", MONDAY - timedelta(days=30))]
+    talk = [Mention("forum", n, f"https://forum.example/{n}", t, t, who, when, None)
+            for n, who, t, _, when in said]  # fmt: skip
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, talk, MONDAY)
+        store.upsert_scores(
+            db,
+            [Score(m.id, "test", (), 0.5 if label == "positive" else -0.5, label)
+             for m, (_, _, _, label, _) in zip(talk, said, strict=True)],
+            MONDAY,
+        )  # fmt: skip
+    push_digests(config, MONDAY)
+    got = received(smtp)
+    cara = titles(got["cara@example.com"])
+    # "Editor" wrote "Security basics for remote work" (not scored) and the remote-work items.
+    assert "* This week 5 people talked about security, 75 % of them positively." in cara
+    assert "* This week 1 person talked about remote work." in cara
+    assert "talked about" in got["cara@example.com"].get_body(("html",)).get_content()
+    assert "talked about" not in titles(got["alice@example.com"])  # off by default
