@@ -4,15 +4,16 @@ them followed on the real endpoint (uvicorn on 127.0.0.1), a real DuckDB file in
 import re
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
 import feedparser
 import httpx
 import pytest
 
 from data import clients, engagement, store
+from data.engagement import ClientDate
 from data.records import Mention, Score
-from notify import web
+from notify import digest, web
 from notify.alerts import run_alerts
 from notify.care import run_care
 from notify.links import Links
@@ -354,3 +355,32 @@ def test_a_digest_says_how_often_others_talk_about_each_interest_when_the_client
     assert "* This week 1 person talked about remote work." in cara
     assert "talked about" in got["cara@example.com"].get_body(("html",)).get_content()
     assert "talked about" not in titles(got["alice@example.com"])  # off by default
+
+
+def test_client_dates_remind_the_owner_ahead_and_the_client_if_chosen(tmp_path, smtp):
+    alice = ALICE.model_copy(update={"owner": "olivia@agency.example"})
+    config = configure(tmp_path, smtp, alice, BOB)
+    today = MONDAY.date()
+    with store.connect(config.db_path) as db:
+        for d in (
+            ClientDate("r1", "alice", "renewal", today + timedelta(days=10), "Contract <v2>", 7,
+                       tell_client=True),
+            ClientDate("a1", "alice", "anniversary", date(2019, 11, 25), "", 3, yearly=True),
+            ClientDate("f1", "bob", "follow-up", today + timedelta(days=1)),  # Bob has no owner
+        ):  # fmt: skip
+            engagement.add_date(db, d)
+    for day in range(12):
+        run_care(config, MONDAY + timedelta(days=day))
+    got = [(m["X-Envelope-To"], str(m["Subject"])) for m in smtp.messages]
+    assert got == [
+        ("olivia@agency.example", "Alice: anniversary in 2 days (Wed 25 Nov)"),
+        ("olivia@agency.example", "Alice: renewal in 7 days (Thu 03 Dec): Contract <v2>"),
+        ("alice@example.com", "A reminder: your renewal in 7 days (Thu 03 Dec)"),
+    ]
+    html = smtp.messages[1].get_body(("html",)).get_content()
+    assert "Contract &lt;v2&gt;" in html
+    with store.connect(config.db_path) as db:
+        anniversary = next(d for d in engagement.dates(db, "alice") if d.id == "a1")
+    assert anniversary.reminded_for == date(2026, 11, 25)  # and again next year
+    assert digest.reminder_due(date(2019, 11, 25), True, 3, date(2026, 11, 25),
+                               date(2027, 11, 22)) == date(2027, 11, 25)  # fmt: skip
