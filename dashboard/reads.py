@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from data import alert_rules, clients, corrections, inbox, outbox, store
+from data import alert_rules, clients, corrections, engagement, inbox, outbox, store
 from data.clients import Client
 from data.config import AlertRule, Config, load_config
 from data.store import MentionFilter
@@ -145,6 +145,22 @@ def client_history(client_id: str) -> pd.DataFrame:
     cfg = config()
     with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         return clients.history(db, client_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def client_return_path(client_id: str) -> dict:
+    """What came back from a client: their counts, clicks and feedback, learned weights,
+    cadence changes, check-ins and dates."""
+    cfg = config()
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
+        return {
+            "counts": engagement.engagement_summary(db).get(client_id, {}),
+            "events": engagement.events(db, client_id),
+            "weights": engagement.profile(db, client_id),
+            "changes": engagement.cadence_changes(db, client_id),
+            "checkins": engagement.checkins(db, client_id),
+            "dates": engagement.dates(db, client_id),
+        }
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -384,3 +384,49 @@ def test_client_dates_remind_the_owner_ahead_and_the_client_if_chosen(tmp_path, 
     assert anniversary.reminded_for == date(2026, 11, 25)  # and again next year
     assert digest.reminder_due(date(2019, 11, 25), True, 3, date(2026, 11, 25),
                                date(2027, 11, 22)) == date(2027, 11, 25)  # fmt: skip
+
+
+def test_the_clients_page_shows_what_came_back_and_undoes_a_cadence_change(
+    tmp_path, smtp, monkeypatch
+):
+    from tests.conftest import open_view
+
+    alice = ALICE.model_copy(update={"cadence": "daily", "owner": "olivia@agency.example"})
+    config = configure(tmp_path, smtp, alice, BOB)
+    push_digests(config, MONDAY)
+    with store.connect(config.db_path) as db:
+        item = sorted(clients.delivered_ids(db, "alice"))[0]
+        engagement.record_event(db, "alice", "click", item, "d", MONDAY)
+        engagement.record_event(db, "alice", "less", item, "d", MONDAY)
+        engagement.set_weights(db, "alice", {"remote work": 0.8}, "learned", MONDAY)
+        engagement.change_cadence(
+            db, "alice", "weekly", "3 digests in a row without a click: daily → weekly",
+            "engagement", MONDAY,
+        )  # fmt: skip
+        for week, answer in ((1, 4), (2, 2)):
+            ask = engagement.Checkin(f"c{week}", "alice", "Useful?", "1-5",
+                                     MONDAY + timedelta(days=7 * week))  # fmt: skip
+            engagement.add_checkin(db, ask)
+            engagement.answer_checkin(db, ask.id, answer, "<b>meh</b>",
+                                      ask.sent_at + timedelta(hours=1))  # fmt: skip
+        engagement.add_date(db, ClientDate("r1", "alice", "renewal", date(2027, 1, 5), "v2"))
+    toml = f'[database]\npath = "{config.db_path}"\n'
+    page = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "clients")
+    assert not page.exception
+    page.selectbox(key="who").select("alice").run()
+    assert not page.exception
+    metrics = {m.label: m.value for m in page.metric}
+    assert metrics["Digests received"] == "1" and metrics["Clicks"] == "1"
+    assert metrics["More / less like this"] == "0 / 1" and metrics["Last check-in"] == "2 of 5"
+    weights = next(df.value for df in page.dataframe if "interest" in df.value.columns)
+    assert weights.to_dict("records") == [
+        {"interest": "remote work", "weight": 0.8, "changed by": "learned"}
+    ]
+    shown = " ".join(m.value for m in page.markdown)
+    assert "daily → **weekly**" in shown and "without a click" in shown
+    page.button(key=next(b.key for b in page.button if b.key.startswith("undo_"))).click().run()
+    assert not page.exception
+    assert client(config, "alice").cadence == "daily"
+    assert "undone by" in " ".join(m.value for m in page.markdown)
+    answers = next(df.value for df in page.dataframe if "answer" in df.value.columns)
+    assert answers["answer"].tolist() == [2, 4] and answers["comment"][0] == "<b>meh</b>"
