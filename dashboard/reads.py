@@ -171,7 +171,7 @@ def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list
     with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         client = next(c for c in clients.all_clients(db) if c.id == client_id)
         picks = push.next_digests(cfg, db, now, [client_id])[client_id]
-        sent = clients.digests_since(db, client_id, now - timedelta(days=7))
+        sent = push.recent_mail(db, client_id, now)
         recent = clients.candidate_articles(db, now - timedelta(days=cfg.push.max_age_days))
         return picks, is_due(client, sent, now), clients.note(db, client_id), recent[:300]
 

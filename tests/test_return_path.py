@@ -430,3 +430,27 @@ def test_the_clients_page_shows_what_came_back_and_undoes_a_cadence_change(
     assert "undone by" in " ".join(m.value for m in page.markdown)
     answers = next(df.value for df in page.dataframe if "answer" in df.value.columns)
     assert answers["answer"].tolist() == [2, 4] and answers["comment"][0] == "<b>meh</b>"
+
+
+def test_learned_weights_reorder_the_digest_and_stay_within_bounds():
+    from nlp.interests import Match
+    from notify.digest import learn, pick
+
+    cara = CARA.model_copy(update={"max_items": 1})
+    articles = {a.id: {"id": a.id, "title": a.title, "text": a.text, "url": a.url,
+                       "source": a.source, "published": a.published} for a in ARTICLES}  # fmt: skip
+    remote, security = ARTICLES[0].id, ARTICLES[3].id
+    matches = [
+        Match(remote, ("remote work",), True, 0.0),
+        Match(security, ("security",), True, 0.0),
+    ]
+    assert pick(cara, matches, articles, set(), {}, MONDAY)[0].article["id"] == remote
+    weights: dict[str, float] = {}
+    for _ in range(3):  # "less like this" on remote work, three times
+        weights |= learn(weights, ["Remote Work"], "less")
+    assert weights == {"remote work": 0.1}
+    [top] = pick(cara, matches, articles, set(), {}, MONDAY, weights)
+    assert top.article["id"] == security
+    for _ in range(20):
+        weights |= learn(weights, ["remote work"], "more")
+    assert weights["remote work"] == 3.0
