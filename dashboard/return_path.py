@@ -94,6 +94,7 @@ def _learned(cfg: Config, who: Client, stored: pd.DataFrame, events: pd.DataFram
     if events.empty:
         st.caption("No click or feedback yet.")
     else:
+        st.caption("Clicks and feedback, newest first")
         st.dataframe(
             events.assign(title=events["title"].fillna("").map(spreadsheet_safe)),
             hide_index=True, width="stretch",
@@ -136,10 +137,13 @@ def _checkins(checkins: list) -> None:
           "comment": spreadsheet_safe(c.comment or ""), "answered": c.answered_at}
          for c in reversed(checkins)]
     )  # fmt: skip
-    answered = table.dropna(subset=["answer"])
+    answered = table.dropna(subset=["answer"]).sort_values("answered")
     if len(answered) > 1:
-        st.line_chart(answered.set_index("answered")["answer"], height=180)
-    st.dataframe(table, hide_index=True, width="stretch")
+        over_time = answered.assign(day=answered["answered"].dt.strftime("%Y-%m-%d"))
+        st.line_chart(over_time.set_index("day")["answer"], height=180, y_label="answer (1-5)")
+    when = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"sent": when, "answered": when})  # fmt: skip
 
 
 def _dates(cfg: Config, who: Client, dates: list) -> None:
