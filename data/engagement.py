@@ -74,6 +74,15 @@ def record_event(
     )
 
 
+def clicked(db: duckdb.DuckDBPyConnection, client_id: str, mention_id: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM client_events WHERE client_id = ? AND mention_id = ? AND kind = 'click' "
+        "LIMIT 1",
+        [client_id, mention_id],
+    ).fetchone()
+    return row is not None
+
+
 def events(db: duckdb.DuckDBPyConnection, client_id: str, limit: int = 200) -> pd.DataFrame:
     """A client's clicks and feedback, newest first, with the item's title."""
     return db.execute(

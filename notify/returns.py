@@ -65,7 +65,10 @@ def learn_from(
 def routes(
     config: Config, connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 ) -> list[Route]:
+    from notify.web import origin, same_origin
+
     track_opens = config.push.track_opens
+    own_origin = origin(config.push.public_url)
 
     def resolve(
         db: duckdb.DuckDBPyConnection, request: Request, purpose: str
@@ -94,8 +97,12 @@ def routes(
                 return invalid_link()
             if request.method == "GET":
                 now = store.utcnow()
+                # Every click is kept; the interests learn from the first on an item only, so
+                # a link opened again (or by a scanner after the reader) weighs nothing more.
+                first = not engagement.clicked(db, client.id, mention_id)
                 engagement.record_event(db, client.id, "click", mention_id, digest, now)
-                learn_from(db, client, mention_id, "click", now)
+                if first:
+                    learn_from(db, client, mention_id, "click", now)
             db.commit()
         return RedirectResponse(
             url,
@@ -197,6 +204,9 @@ def routes(
                 if client is None:
                     return invalid_link()
                 return _page("No offer", "<h2>There is no offer waiting for you</h2>")
+            if request.method == "POST" and not same_origin(request, own_origin):
+                db.rollback()
+                return _page("Not changed", "<p>Use the button on the offer's own page.</p>", 403)
             if request.method == "POST":
                 engagement.change_cadence(
                     db, client.id, faster, "the client accepted the offer of more", None,

@@ -97,8 +97,11 @@ def test_a_click_in_the_mail_redirects_to_the_article_and_is_kept(served, smtp):
         assert engagement.engagement_summary(db)["alice"] == {"digests": 1, "click": 1}
         [digest] = engagement.digest_clicks(db, "alice")
         assert digest.clicks == 1
-        learned = engagement.weights(db, "alice")
-    assert learned == {"remote work": 1.1}  # both items matched "remote work"
+        assert engagement.weights(db, "alice") == {"remote work": 1.1}  # both items matched it
+    assert httpx.get(clicks[0]).status_code == 302  # the same link again: kept, not learned
+    with store.connect(config.db_path) as db:
+        assert engagement.engagement_summary(db)["alice"]["click"] == 2
+        assert engagement.weights(db, "alice") == {"remote work": 1.1}
 
 
 def test_forged_unknown_or_foreign_links_are_a_404_page_never_a_redirect(served, smtp):
@@ -243,7 +246,8 @@ def check_the_fortnight(config, smtp, base):
     [url] = re.findall(rf"{re.escape(base)}/offer/\S+", titles(offer))
     assert "<button>Yes, more often</button>" in httpx.get(url).text
     assert client(config, "bob").cadence == "weekly"  # a GET changes nothing
-    assert "now comes daily" in httpx.post(url).text
+    assert httpx.post(url).status_code == 403  # a form on another site cannot take it
+    assert "now comes daily" in httpx.post(url, headers={"Origin": base}).text
     assert client(config, "bob").cadence == "daily"
     # Undo, newest first: an overtaken change is not undone before the later one.
     with store.connect(config.db_path) as db:
