@@ -458,3 +458,23 @@ def test_learned_weights_reorder_the_digest_and_stay_within_bounds():
     for _ in range(20):
         weights |= learn(weights, ["remote work"], "more")
     assert weights["remote work"] == 3.0
+
+
+def test_the_demo_shows_a_slowed_cadence_and_an_answered_check_in(tmp_path, smtp):
+    from importlib import resources
+
+    from flows.demo import seed_return_path
+
+    config = configure(tmp_path, smtp)
+    text = resources.files("data").joinpath("demo/clients.csv").read_text("utf-8")
+    with store.connect(config.db_path) as db:
+        clients.import_csv(db, text, MONDAY)
+    said = seed_return_path(config, MONDAY + timedelta(days=1))
+    assert said == (
+        "Northwind clicked none of three digests: now fortnightly, and answered their check-in "
+        "3 of 5."
+    )
+    subjects = {(m["X-Envelope-To"], str(m["Subject"])) for m in smtp.messages}
+    assert ("sam@nimbusnotes.example",
+            "Northwind Remote reads none of their digests: now fortnightly") in subjects  # fmt: skip
+    assert ("ops@northwind.example", config.checkins.question) in subjects
