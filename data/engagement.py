@@ -4,7 +4,6 @@ for them, the dates that matter to them, and the other mail they got."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -204,9 +203,7 @@ def change_cadence(
     row = db.execute("SELECT cadence FROM clients WHERE id = ?", [client_id]).fetchone()
     if row is None or row[0] == cadence:
         return None
-    ident = hashlib.blake2b(
-        f"{client_id}\x1f{cadence}\x1f{now.isoformat()}".encode(), digest_size=12
-    ).hexdigest()
+    ident = secrets.token_hex(12)  # a change undone and made again at once is a second change
     db.execute(
         "UPDATE clients SET cadence = ?, updated_at = ? WHERE id = ?",
         [cadence, _naive_utc(now), client_id],

@@ -478,3 +478,13 @@ def test_the_demo_shows_a_slowed_cadence_and_an_answered_check_in(tmp_path, smtp
     assert ("sam@nimbusnotes.example",
             "Northwind Remote reads none of their digests: now fortnightly") in subjects  # fmt: skip
     assert ("ops@northwind.example", config.checkins.question) in subjects
+
+
+def test_a_cadence_change_undone_and_made_again_at_once_is_a_second_change(tmp_path, smtp):
+    config = configure(tmp_path, smtp, ALICE)
+    with store.connect(config.db_path) as db:
+        first = engagement.change_cadence(db, "alice", "daily", "offer", None, MONDAY)
+        engagement.undo_cadence_change(db, first.id, "Olivia", MONDAY)
+        again = engagement.change_cadence(db, "alice", "daily", "offer", None, MONDAY)
+        assert again is not None and again.id != first.id
+        assert len(engagement.cadence_changes(db, "alice")) == 2
