@@ -275,6 +275,9 @@ def notify_urls(urls: list[str], owner: str) -> list[str]:
     return urls
 
 
+OWNER_TOLD = ("reminder", "engagement", "satisfaction")  # rules that may have no recipients
+
+
 class AlertRule(_Strict):
     """When something needs a human, and whom to tell.
 
@@ -285,11 +288,17 @@ class AlertRule(_Strict):
     only with a given sentiment and from an author with at least `min_reach`. competitor: a
     competitor's spike, or a mention naming us and a competitor together. reminder: an
     assigned mention still open `sla_hours` after assignment reminds its assignee, and after
-    twice that escalates to `escalate_to`.
+    twice that escalates to `escalate_to`. engagement: a client who received
+    `quiet_digests` digests in a row and clicked none gets a slower cadence (daily → weekly →
+    fortnightly) and their account owner (`owner` on the Clients page) is told; one who
+    clicked in each of their last `quiet_digests` digests, `busy_clicks` times or more, is
+    offered more. satisfaction: a check-in answered `low_answer` or lower, or `drop` points
+    below the client's previous answer, tells their account owner. Both also tell
+    `recipients`, if any.
     """
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    kind: Literal["spike", "match", "competitor", "reminder"]
+    kind: Literal["spike", "match", "competitor", "reminder", "engagement", "satisfaction"]
     watch: list[NonEmpty] = []  # entity names; default: ours (spike) or competitors
     negative_only: bool = False
     window_hours: Annotated[int, Field(ge=1, le=168)] = 1
@@ -306,6 +315,10 @@ class AlertRule(_Strict):
     min_reach: Annotated[int, Field(ge=0)] | None = None
     sla_hours: Annotated[float, Field(gt=0)] = 24.0
     escalate_to: list[Email] = []
+    quiet_digests: Annotated[int, Field(ge=1, le=50)] = 3  # engagement
+    busy_clicks: Annotated[int, Field(ge=1, le=500)] = 5  # engagement
+    low_answer: Annotated[int, Field(ge=1, le=4)] = 2  # satisfaction, on a 1-5 scale
+    drop: Annotated[int, Field(ge=1, le=4)] = 2  # satisfaction
     recipients: list[Email] = []
     # Chat and webhook URLs (Apprise's), each sent what the recipients are mailed; secrets as
     # ${VARIABLE} references to the environment (data/outlets.py).
@@ -327,7 +340,7 @@ class AlertRule(_Strict):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {self.timezone!r} (e.g. Europe/London)") from None
-        if self.kind != "reminder" and not (self.recipients or self.notify):
+        if self.kind not in OWNER_TOLD and not (self.recipients or self.notify):
             raise ValueError(f"a {self.kind} rule needs recipients or notify")
         if self.kind == "match" and not (
             self.any_terms or self.sentiment or self.intents or self.min_reach
@@ -354,6 +367,9 @@ class Push(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 8502
     base_url: BaseUrl | None = None  # how clients reach it (links in mail); default address:port
     max_age_days: Annotated[int, Field(ge=1, le=365)] = 14  # older articles are not pushed
+    # Off unless set: an invisible image in each digest tells when a client opened it. Many
+    # mail programs load it on arrival (or never), so opens say little; clicks say more.
+    track_opens: bool = False
 
     @property
     def public_url(self) -> str:
@@ -388,6 +404,17 @@ class Report(_Strict):
         return value
 
 
+class Checkins(_Strict):
+    """A one-question check-in mailed to each active client every `every_days` (0: never),
+    answered with one click (then a button on the endpoint's page records it)."""
+
+    every_days: Annotated[int, Field(ge=0, le=365)] = 0
+    scale: Literal["1-5", "thumbs"] = "1-5"
+    question: Annotated[OneLine, Field(min_length=1, max_length=200)] = (
+        "How useful are the reading lists we send you?"
+    )
+
+
 class Config(_Strict):
     database: Database = Database()
     dashboard: Dashboard = Dashboard()
@@ -396,6 +423,7 @@ class Config(_Strict):
     smtp: Smtp = Smtp()
     push: Push = Push()
     report: Report = Report()
+    checkins: Checkins = Checkins()
     watch: list[Watch] = []
     sources: list[Source] = []
     alerts: list[AlertRule] = []

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -511,14 +510,14 @@ def push_plan(config: Config, only: list[str] | None, force: bool) -> list[str]:
     its articles, or why not. Reads only: nothing is sent, recorded or cleared."""
     from data import clients
     from notify.digest import is_due, may_send
-    from notify.push import next_digests
+    from notify.push import next_digests, recent_mail
 
     now = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
         verdicts = {}
         for c in everyone:
-            sent = clients.digests_since(db, c.id, now - timedelta(days=7))
+            sent = recent_mail(db, c.id, now)
             verdicts[c.id] = may_send(c, sent, now) if force else is_due(c, sent, now)
         due = [cid for cid, (ok, _) in verdicts.items() if ok]
         digests = next_digests(config, db, now, due) if due else {}

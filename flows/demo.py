@@ -21,8 +21,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
-from data import alert_rules, clients, inbox, store
-from data.config import Config, load_config
+from data import alert_rules, clients, engagement, inbox, store
+from data.config import AlertRule, Config, load_config
 from notify import backtest
 from notify.alerts import AlertReport, run_alerts
 from notify.push import push_digests
@@ -201,6 +201,7 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
         alerts = seed_inbox(config)
         print(f"Inbox: some complaints assigned and handled. Alerts: {alerts.summary()}.")
         print(seed_clients(config), flush=True)
+        print(seed_return_path(config), flush=True)
         print(weekly_report(config, workdir), flush=True)
         print(
             f"Mail the demo sent is in {workdir / 'mail'}/, chat messages in {workdir / 'chat'}/",
@@ -275,6 +276,34 @@ def seed_clients(config: Config) -> str:
     return (
         f"Clients: {saved} imported, {len(rejected)} row(s) rejected "
         f"({'; '.join(rejected)}); digests sent to: {', '.join(pushed.sent_to) or 'nobody'}."
+    )
+
+
+def seed_return_path(config: Config, now: datetime | None = None) -> str:
+    """Northwind got three digests over three weeks and clicked none: an engagement rule slows
+    them from weekly to fortnightly, tells their account owner and asks a check-in, which they
+    answer; the Clients page shows the change (undoable) and the answer."""
+    now = now or store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        read = clients.candidate_articles(db, now - timedelta(days=config.push.max_age_days))
+        fresh = [a for a in read if a["id"] not in clients.delivered_ids(db, "northwind")]
+        for week, a in enumerate(fresh[:3]):
+            at = now - timedelta(days=20 - 7 * week)
+            clients.record_delivery(db, "northwind", [a["id"]], ["feed", "email"],
+                                    f"demo-quiet-{week}", at)  # fmt: skip
+        db.commit()
+    rule = AlertRule(name="quiet-readers", kind="engagement", quiet_digests=3)
+    run_alerts(config.model_copy(update={"alerts": [rule]}), now)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        asked = engagement.checkins(db, "northwind")
+        cadence = next(c.cadence for c in clients.all_clients(db) if c.id == "northwind")
+        if asked:
+            engagement.answer_checkin(
+                db, asked[-1].id, 3, "Fortnightly suits us; more on remote teams, please.", now
+            )
+    return f"Northwind clicked none of three digests: now {cadence}" + (
+        ", and answered their check-in 3 of 5." if asked else "."
     )
 
 

@@ -27,6 +27,7 @@ from data.text import clean_mention
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
+from notify.care import run_care
 from notify.push import PushReport, push_digests
 from notify.report import send_report
 
@@ -164,6 +165,7 @@ store_task = task(store_pass, name="store-pass", cache_policy=NONE)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 push_task = task(push_digests, name="push-digests", cache_policy=NONE)
 report_task = task(send_report, name="weekly-report", cache_policy=NONE)
+care_task = task(run_care, name="client-care", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
@@ -180,6 +182,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         # Reminders, quiet hours and digest slots run on the clock, not on new mentions.
         log.info("Alerts: %s", alerts_task(config).summary())
         log.info("Client digests: %s", push_task(config).summary())
+        log.info("Client care: %s", care_task(config).summary())
         return PassReport()
     scorer = build_scorer(config.watch, config.models_dir)
     # Network work happens here, before any write transaction opens.
@@ -232,6 +235,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     weekly = report_task(config, scheduled=True)
     if weekly is not None:
         log.info("Weekly report: %s", weekly.summary())
+    log.info("Client care: %s", care_task(config).summary())
     return report
 
 

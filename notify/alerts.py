@@ -12,7 +12,7 @@ import duckdb
 from data import alert_rules, inbox, outbox, store, term_counts
 from data.config import AlertRule, Config
 from data.outbox import AlertState, Mail
-from notify import rules
+from notify import care, rules
 from notify.email import SendReport, render, send_pending
 from notify.rules import Condition
 
@@ -72,6 +72,10 @@ def evaluate(
         if rule.kind == "reminder":
             assigned = inbox.open_assigned(db) if assigned is None else assigned
             conditions = rules.reminders(rule, assigned, now)
+        if rule.kind == "engagement":
+            conditions = care.engagement_conditions(rule, db, now)
+        if rule.kind == "satisfaction":
+            conditions = care.satisfaction_conditions(rule, db, now)
         firing, changed = rules.to_fire(rule, conditions, states, now, checked)
         fired.append((rule, firing))
         updates += changed
@@ -86,6 +90,11 @@ def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -
         fired, updates = evaluate(config, db, now)
         mails: list[Mail] = []
         for rule, conditions in fired:
+            if rule.kind == "engagement":  # a cadence slowed, an offer made: before any mail
+                mails += care.apply_engagement(config, db, conditions, now)
+            # The account owner is told; a client without one, under a rule without
+            # recipients, changes all the same (the Clients page shows it).
+            conditions = [c for c in conditions if c.recipients]
             hold = rules.hold_until(rule, now)
             if rule.delivery == "instant" or rule.kind == "reminder":
                 mails += [

@@ -117,6 +117,9 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     # The recorded outage raised its spike alert, as the rule would have on that day.
     assert any("negative mentions of Nimbus Notes in the last hour" in s for s in subjects)
     assert sent.count(b"To: office@harbor-accounting.example") == 1  # sent by the demo itself
+    # Northwind read none of three digests: slowed to fortnightly, owner told, a check-in.
+    assert "Northwind Remote reads none of their digests: now fortnightly" in subjects
+    assert b"To: ops@northwind.example" in sent
     assert sent.count(b"To: hello@lumen.example") == 1  # sent with "Send now"
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
     assert "Traceback" not in output and "| ERROR" not in output, output
