@@ -20,6 +20,7 @@ from data.store import _naive_utc
 KINDS = ("sentiment", "intents", "relevance")
 SENTIMENTS = ("negative", "neutral", "positive")
 NOT_ABOUT = "not_about"
+ABOUT = "about"  # confirmed about us: counts as before, and teaches the relevance model
 
 
 def correct(
@@ -32,6 +33,7 @@ def correct(
     intents: Sequence[str] | None = None,
     not_about: bool = False,
     known_intents: Sequence[str] = (),
+    about: bool = False,
 ) -> int:
     """Record corrections for one mention; return how many were recorded."""
     if sentiment is not None and sentiment not in SENTIMENTS:
@@ -47,6 +49,8 @@ def correct(
         values.append(("intents", listed, f"corrected intents → {listed or 'none'}"))
     if not_about:
         values.append(("relevance", NOT_ABOUT, "marked not about us"))
+    elif about:
+        values.append(("relevance", ABOUT, "marked about us"))
     at = _naive_utc(now)
     for kind, value, change in values:
         db.execute("DELETE FROM corrections WHERE mention_id = ? AND kind = ?", [mention_id, kind])
@@ -219,3 +223,33 @@ def training_data(
         [silver_limit],
     ).fetchall()
     return sentiments, intents, [(t, list(i)) for t, i in silver]
+
+
+# Work people did on a mention without marking it "not about us": they took it as about us.
+HANDLED = ("assigned", "responded", "done")
+
+
+def relevance_data(db: duckdb.DuckDBPyConnection, limit: int = 20_000) -> list[tuple[str, bool]]:
+    """What the relevance model learns from: (title and text, about us?) for
+    mentions marked "not about us" or "about us", texts imported with a `relevant` label, and
+    mentions handled in the inbox (assigned, responded, done) without a relevance correction."""
+    return [
+        (text, bool(relevant))
+        for text, relevant in db.execute(
+            """
+            SELECT m.title || chr(10) || m.text, c.value = ? FROM corrections c
+            JOIN mentions m ON m.id = c.mention_id WHERE c.kind = 'relevance'
+            UNION ALL
+            SELECT text, relevant FROM imported_labels WHERE relevant IS NOT NULL
+            UNION ALL
+            SELECT m.title || chr(10) || m.text, true FROM inbox i
+            JOIN readings r ON r.mention_id = i.mention_id
+            JOIN mentions m ON m.id = i.mention_id
+            WHERE i.status IN (SELECT unnest(?::VARCHAR[]))
+              AND NOT EXISTS (SELECT 1 FROM corrections c
+                              WHERE c.mention_id = i.mention_id AND c.kind = 'relevance')
+            LIMIT ?
+            """,
+            [ABOUT, list(HANDLED), limit],
+        ).fetchall()
+    ]

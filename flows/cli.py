@@ -619,10 +619,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, _ = corrections.training_data(db)
+        about_us = corrections.relevance_data(db)
     try:  # a place to write the model is checked first: it is needed whatever was corrected
         config.models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    if about_us:
+        for line in train_relevance(config, about_us):
+            print(line)
+        if not sentiments and not intents:
+            print("No sentiment or intent correction yet: those readings stay as they are.")
+            return 0
     if not sentiments and not intents:
         raise TidingsError(
             "nothing to learn from yet: no correction has been made. Correct a reading on the "
@@ -648,6 +655,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         return cmd_rescore(args)
     print("New mentions are scored with it; `tidings rescore` re-scores the stored ones.")
     return 0
+
+
+def train_relevance(config: Config, labelled: list[tuple[str, bool]]) -> list[str]:
+    """Learn each watch's "about us" model from its relevance labels; what it measured."""
+    from nlp import relevance
+
+    try:
+        trained, figures = relevance.train(config.watch, labelled, config.models_dir)
+    except OSError as e:
+        raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    lines = [
+        f"Trained {trained.version} (is it about us?) from {len(labelled)} labelled mentions "
+        f"for {len(figures)} watch(es) ({relevance.path_in(config.models_dir)})."
+    ]
+    for name, f in sorted(figures.items()):
+        lines.append(
+            f"  about {name}: accuracy {f['rules']:.2f} by the rules, {f['prior']:.2f} before "
+            f"learning → {f['learned']:.2f} learned, on {int(f['n'])} held-out labels "
+            f"({relevance.FOLDS}-fold)"
+        )
+    if not figures:
+        lines.append(
+            f"  no watch has {relevance.MIN_TO_TRAIN} labelled mentions of both kinds yet: "
+            "the context rules and the priors decide"
+        )
+    return lines
 
 
 def held_out_lines(figures: dict) -> list[str]:

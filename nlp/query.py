@@ -56,15 +56,28 @@ class QueryMatcher:
 
     def __call__(self, doc: Doc) -> dict[str, list[int]]:
         """The entities the doc is about, each with the token positions where it is named."""
+        return {
+            name: [start for start, _ in spans]
+            for name, (spans, rule) in self.candidates(doc).items()
+            if rule is not False
+        }
+
+    def candidates(self, doc: Doc) -> dict[str, tuple[list[tuple[int, int]], bool | None]]:
+        """The entities whose terms or query match (their exclusions absent), each with the
+        token ranges where it is named and whether its context rule holds (None: it has
+        none). nlp.relevance weighs the rule's verdict; the rules alone keep only True/None."""
         found: Spans = {}
         matches = self.phrases(doc) + (self.matcher(doc) if len(self.matcher) else [])
         for match_id, start, end in matches:
             term = self.by_key[doc.vocab.strings[match_id]]
             found.setdefault(term, []).append((start, end))
         return {
-            name: sorted(s for t in positive for s, _ in found.get(t, []))
+            name: (
+                sorted(s for t in positive for s in found.get(t, [])),
+                None if w.context is None else _in_context(w, positive, found),
+            )
             for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
-            if _holds(tree, found) and _in_context(w, positive, found)
+            if _holds(tree, found)
         }
 
 
