@@ -253,3 +253,23 @@ def relevance_data(db: duckdb.DuckDBPyConnection, limit: int = 20_000) -> list[t
             [ABOUT, list(HANDLED), limit],
         ).fetchall()
     ]
+
+
+def unmarked_counted(db: duckdb.DuckDBPyConnection, limit: int = 5_000) -> list[str]:
+    """The newest mentions that count and carry no relevance label of any kind (title and
+    text): weak "about us" labels for the relevance model (see nlp.relevance)."""
+    return [
+        text
+        for (text,) in db.execute(
+            """
+            SELECT m.title || chr(10) || m.text FROM readings r
+            JOIN mentions m ON m.id = r.mention_id
+            WHERE NOT EXISTS (SELECT 1 FROM corrections c
+                              WHERE c.mention_id = r.mention_id AND c.kind = 'relevance')
+              AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.mention_id = r.mention_id
+                              AND i.status IN (SELECT unnest(?::VARCHAR[])))
+            ORDER BY r.published DESC LIMIT ?
+            """,
+            [list(HANDLED), limit],
+        ).fetchall()
+    ]

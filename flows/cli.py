@@ -620,12 +620,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, _ = corrections.training_data(db)
         about_us = corrections.relevance_data(db)
+        unmarked = corrections.unmarked_counted(db)
     try:  # a place to write the model is checked first: it is needed whatever was corrected
         config.models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
     if about_us:
-        for line in train_relevance(config, about_us):
+        for line in train_relevance(config, about_us, unmarked):
             print(line)
         if not sentiments and not intents:
             print("No sentiment or intent correction yet: those readings stay as they are.")
@@ -657,12 +658,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def train_relevance(config: Config, labelled: list[tuple[str, bool]]) -> list[str]:
+def train_relevance(
+    config: Config, labelled: list[tuple[str, bool]], unmarked: list[str]
+) -> list[str]:
     """Learn each watch's "about us" model from its relevance labels; what it measured."""
     from nlp import relevance
 
     try:
-        trained, figures = relevance.train(config.watch, labelled, config.models_dir)
+        trained, figures = relevance.train(config.watch, labelled, config.models_dir, unmarked)
     except OSError as e:
         raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
     lines = [

@@ -47,7 +47,15 @@ WINDOW = 12  # tokens either side of the name
 MAX_SPANS = 3  # the first places the name stands are enough
 THRESHOLD = 0.5  # at or above: about the entity
 L2 = 1.0  # pull towards PRIOR (per unit of weight, in log-loss units)
+# The bias is pulled harder: labelled mentions are mostly the wrong ones (see UNMARKED_WEIGHT),
+# and a bias that followed them would set aside every mention alike.
+L2_BIAS = 5.0
 MIN_TO_TRAIN = 5  # labelled mentions of a watch, both kinds present
+# People mark what is wrong far more often than what is right, so corrections over-represent
+# "not about us". Mentions that count and that nobody marked stand for the rest, as weak
+# "about us" labels: each weighs at most this much, and all of them together no more than the
+# watch's labelled mentions.
+UNMARKED_WEIGHT = 0.2
 FOLDS = 5
 
 SPONSOR_CUES = frozenset(
@@ -268,6 +276,7 @@ class Example:
     features: tuple[str, ...]
     relevant: bool
     rule: bool | None  # the context rule's verdict, for the "before" figure
+    weight: float = 1.0
 
 
 def _fit(
@@ -281,17 +290,18 @@ def _fit(
     rows = np.repeat(np.arange(len(examples)), [len(e.features) for e in examples])
     cols = np.array([index[f] for e in examples for f in e.features], dtype=np.int64)
     y = np.array([e.relevant for e in examples], dtype=float)
-    n = len(examples)
+    weight = np.array([e.weight for e in examples], dtype=float)
+    n = weight.sum()
     w, b = w0.copy(), prior.bias
     m, v = np.zeros(len(vocab) + 1), np.zeros(len(vocab) + 1)
     lr, beta1, beta2 = 0.1, 0.9, 0.999
     for t in range(1, steps + 1):
-        z = np.bincount(rows, weights=w[cols], minlength=n) + b
+        z = np.bincount(rows, weights=w[cols], minlength=len(examples)) + b
         p = 1 / (1 + np.exp(-np.clip(z, -50, 50)))
-        r = (p - y) / n
+        r = weight * (p - y) / n
         g = np.empty(len(vocab) + 1)
         g[:-1] = np.bincount(cols, weights=r[rows], minlength=len(vocab)) + l2 / n * (w - w0)
-        g[-1] = r.sum()
+        g[-1] = r.sum() + L2_BIAS * l2 / n * (b - prior.bias)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g * g
         step = lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + 1e-8)
@@ -324,10 +334,19 @@ class Trained:
     held_out: dict[str, float] = field(default_factory=dict)
 
 
-def train_watch(examples: Sequence[Example], seed: int = 7, l2: float = L2) -> Trained:
-    """One watch's model from its labelled mentions, calibrated on out-of-fold predictions."""
+def train_watch(
+    examples: Sequence[Example],
+    unmarked: Sequence[Example] = (),
+    seed: int = 7,
+    l2: float = L2,
+) -> Trained:
+    """One watch's model from its labelled mentions (and its unmarked ones as weak "about us"
+    labels), calibrated on the labelled ones' out-of-fold predictions."""
     if len(examples) < MIN_TO_TRAIN or len({e.relevant for e in examples}) < 2:
         return Trained(PRIOR_MODEL)
+    if unmarked:
+        each = min(UNMARKED_WEIGHT, len(examples) / len(unmarked))
+        unmarked = [Example(e.features, True, e.rule, each) for e in unmarked]
     folds = min(FOLDS, len(examples))
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
@@ -337,14 +356,14 @@ def train_watch(examples: Sequence[Example], seed: int = 7, l2: float = L2) -> T
         train = [e for i, e in enumerate(examples) if fold[i] != k]
         if len({e.relevant for e in train}) < 2:
             train = list(examples)  # too few of one kind to leave any out
-        weights, bias = _fit(train, PRIOR_MODEL, l2)
+        weights, bias = _fit([*train, *unmarked], PRIOR_MODEL, l2)
         part = WatchModel(weights, bias)
         for i, e in enumerate(examples):
             if fold[i] == k:
                 held[i] = part.logit(e.features)
     labels = [e.relevant for e in examples]
     calibration = _platt(held, labels) if len(examples) >= 30 else (1.0, 0.0)
-    weights, bias = _fit(examples, PRIOR_MODEL, l2)
+    weights, bias = _fit([*examples, *unmarked], PRIOR_MODEL, l2)
     model = WatchModel(weights, bias, calibration, THRESHOLD, len(examples))
     a, c = calibration
 
@@ -402,15 +421,18 @@ def train(
     watch: Sequence[Watch],
     labelled: Sequence[tuple[str, bool]],
     models_dir: Path,
+    unmarked: Sequence[str] = (),
 ) -> tuple[Relevance, dict[str, dict[str, float]]]:
-    """Train every watch that has enough labelled mentions, write the model beside the others
-    and return it with each trained watch's held-out figures."""
+    """Train every watch that has enough labelled mentions (texts that count and nobody marked
+    in `unmarked`), write the model beside the others and return it with each trained watch's
+    held-out figures."""
     previous = load(models_dir) or Relevance()
     number = int(previous.version.removeprefix("relevance-") or 0) + 1
     watches: dict[str, WatchModel] = {}
     figures: dict[str, dict[str, float]] = {}
+    weak = examples_per_watch(watch, [(text, True) for text in unmarked])
     for name, examples in examples_per_watch(watch, labelled).items():
-        trained = train_watch(examples)
+        trained = train_watch(examples, weak[name])
         if trained.model.labelled:
             watches[name] = trained.model
             figures[name] = trained.held_out
