@@ -108,7 +108,7 @@ def test_not_about_us_corrections_and_train_set_aside_similar_new_mentions(
             "SELECT term_relevance FROM scores WHERE mention_id = ?", [ours.id]
         ).fetchone()
     assert kept == list(score.term_relevance)
-    assert was.term_relevance and was.term_relevance[0] > 0.9  # the prior, before training
+    assert was.term_relevance and was.term_relevance[0] > 0.8  # the prior, before training
 
 
 def test_sponsorship_and_news_mentions_stay_about_us_where_the_rule_drops_them(tmp_path, capsys):
