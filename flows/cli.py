@@ -680,7 +680,7 @@ def train_relevance(
         )
     if not figures:
         lines.append(
-            f"  no watch has {relevance.MIN_TO_TRAIN} labelled mentions of both kinds yet: "
+            f"  no watch has {relevance.MIN_TO_TRAIN} labelled mentions yet: "
             "the context rules and the priors decide"
         )
     return lines

@@ -50,11 +50,10 @@ L2 = 1.0  # pull towards PRIOR (per unit of weight, in log-loss units)
 # The bias is pulled harder: labelled mentions are mostly the wrong ones (see UNMARKED_WEIGHT),
 # and a bias that followed them would set aside every mention alike.
 L2_BIAS = 5.0
-MIN_TO_TRAIN = 5  # labelled mentions of a watch, both kinds present
+MIN_TO_TRAIN = 5  # labelled mentions of a watch; with its unmarked ones, both kinds present
 # People mark what is wrong far more often than what is right, so corrections over-represent
 # "not about us". Mentions that count and that nobody marked stand for the rest, as weak
-# "about us" labels: each weighs at most this much, and all of them together no more than the
-# watch's labelled mentions.
+# "about us" labels: each weighs this much (five of them as much as one correction).
 UNMARKED_WEIGHT = 0.2
 FOLDS = 5
 
@@ -344,11 +343,11 @@ def train_watch(
 ) -> Trained:
     """One watch's model from its labelled mentions (and its unmarked ones as weak "about us"
     labels), calibrated on the labelled ones' out-of-fold predictions."""
-    if len(examples) < MIN_TO_TRAIN or len({e.relevant for e in examples}) < 2:
+    kinds = {e.relevant for e in examples} | ({True} if unmarked else set())
+    if len(examples) < MIN_TO_TRAIN or len(kinds) < 2:
         return Trained(PRIOR_MODEL)
     if unmarked:
-        each = min(UNMARKED_WEIGHT, len(examples) / len(unmarked))
-        unmarked = [Example(e.features, True, e.rule, each) for e in unmarked]
+        unmarked = [Example(e.features, True, e.rule, UNMARKED_WEIGHT) for e in unmarked]
     folds = min(FOLDS, len(examples))
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
@@ -356,8 +355,6 @@ def train_watch(
     held: list[float] = [0.0] * len(examples)
     for k in range(folds):
         train = [e for i, e in enumerate(examples) if fold[i] != k]
-        if len({e.relevant for e in train}) < 2:
-            train = list(examples)  # too few of one kind to leave any out
         weights, bias = _fit([*train, *unmarked], PRIOR_MODEL, l2)
         part = WatchModel(weights, bias)
         for i, e in enumerate(examples):
