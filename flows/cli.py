@@ -758,6 +758,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "lang": s.lang,
             "terms": list(s.terms),
             "term_sentiment": dict(zip(s.terms, s.term_sentiments, strict=True)),
+            "term_relevance": dict(zip(s.terms, s.term_relevance, strict=False)),
             "model_version": s.model_version,
         }
         print(json.dumps(record), file=out)

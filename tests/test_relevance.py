@@ -3,6 +3,7 @@ keep with no correction, what "not about us" / "about us" corrections and `tidin
 change, and what happens when its model file is damaged. Real DuckDB file in tmp_path, the
 real correction path (data.corrections, the mention page under AppTest) and the real CLI."""
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -198,3 +199,16 @@ def test_imported_relevant_labels_train_it_too(tmp_path, capsys):
     assert f"from {len(lines)} labelled mentions for 1 watch(es)" in out
     assert "No sentiment or intent correction yet" in out
     assert relevance.load(config.models_dir).of("Maple").labelled == len(lines)
+
+
+def test_tidings_score_prints_how_sure_it_is_about_each_entity(tmp_path, capsys):
+    _, _, toml = configured(tmp_path, rule=True)
+    lines = tmp_path / "posts.jsonl"
+    lines.write_text(
+        '{"id": "s", "text": "Proudly sponsored by Maple, thank you!"}\n'
+        '{"id": "t", "text": "maple syrup on pancakes"}\n'
+    )
+    assert main(["--config", str(toml), "score", str(lines)]) == 0
+    sponsored, syrup = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert sponsored["terms"] == ["Maple"] and 0.5 <= sponsored["term_relevance"]["Maple"] <= 1
+    assert syrup["terms"] == [] and syrup["term_relevance"] == {}
