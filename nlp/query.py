@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -113,7 +113,7 @@ def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
     def near(words: list[str], start: int, end: int) -> bool:
         return any(
             max(s - end, start - e, 0) <= window
-            for t in map(phrase, words)
+            for t in map(_phrase, words)
             for s, e in found.get(t, [])
         )
 
@@ -122,6 +122,10 @@ def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
         if required and not near(w.context.excludes, start, end):
             return True
     return False
+
+
+# A context rule's words, parsed once rather than for every match of every post.
+_phrase = lru_cache(maxsize=4096)(phrase)
 
 
 def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:
