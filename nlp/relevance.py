@@ -56,6 +56,7 @@ MIN_TO_TRAIN = 5  # labelled mentions of a watch; with its unmarked ones, both k
 # "about us" labels: each weighs this much (five of them as much as one correction).
 UNMARKED_WEIGHT = 0.2
 FOLDS = 5
+CALIBRATE_FROM = 10  # labelled mentions of each kind
 
 SPONSOR_CUES = frozenset(
     "sponsor sponsors sponsored sponsoring sponsorship sponsorships partner partners "
@@ -361,7 +362,10 @@ def train_watch(
             if fold[i] == k:
                 held[i] = part.logit(e.features)
     labels = [e.relevant for e in examples]
-    calibration = _platt(held, labels) if len(examples) >= 30 else (1.0, 0.0)
+    # Calibrated only on enough of both kinds: on "not about us" marks alone, it would learn
+    # that nothing is about us.
+    both = min(sum(labels), len(labels) - sum(labels))
+    calibration = _platt(held, labels) if both >= CALIBRATE_FROM else (1.0, 0.0)
     weights, bias = _fit([*examples, *unmarked], PRIOR_MODEL, l2)
     model = WatchModel(weights, bias, calibration, THRESHOLD, len(examples))
     a, c = calibration

@@ -212,3 +212,23 @@ def test_tidings_score_prints_how_sure_it_is_about_each_entity(tmp_path, capsys)
     sponsored, syrup = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert sponsored["terms"] == ["Maple"] and 0.5 <= sponsored["term_relevance"]["Maple"] <= 1
     assert syrup["terms"] == [] and syrup["term_relevance"] == {}
+
+
+def test_many_not_about_us_marks_alone_do_not_set_every_mention_aside():
+    watch = [Watch(name="Maple", terms=["maple"])]
+    extract = relevance.Extractor(watch)
+    marked = [
+        relevance.Example(extract(f"{text} ({n})")["Maple"][0], False, None)
+        for n in range(6)
+        for text in TREES
+    ]  # 36 marks, every one "not about us"
+    unmarked = [
+        relevance.Example(extract(f"{text} ({n})")["Maple"][0], True, None)
+        for n in range(10)
+        for text in PHONES
+    ]
+    model = relevance.train_watch(marked, unmarked).model
+    assert model.labelled == 36 and model.calibration == (1.0, 0.0)
+    ours = extract("Maple charged me twice, calls keep dropping")["Maple"][0]
+    syrup = extract("maple syrup on my pancakes this morning")["Maple"][0]
+    assert model.probability(ours) >= 0.5 > model.probability(syrup)
