@@ -37,6 +37,7 @@ def show(mention_id: str) -> None:
         m = inbox.mention(db, mention_id)
         changes = inbox.history(db, mention_id)
         fixed = corrections.of_mention(db, mention_id)
+        sure = corrections.relevance_of(db, mention_id)
     if m is None:
         if fixed.get("relevance") == corrections.NOT_ABOUT:
             st.info("This mention was marked “not about us”: it counts nowhere.")
@@ -60,6 +61,13 @@ def show(mention_id: str) -> None:
         f"{m['sentiment_label']} ({m['sentiment']:+.2f}) · reach {reach}"
     )
     st.text(m["text"][:4000])
+    if sure:
+        st.caption(
+            "About "
+            + ", ".join(f"{name}: {p:.0%} sure" for name, p in sure.items())
+            + " (learned per watched name from “about us” / “not about us” corrections; "
+            "below 50 % a mention is set aside)"
+        )
     if m["url"]:
         st.link_button("Open the original ↗", m["url"])
     with st.form(f"edit-{mention_id}"):

@@ -105,6 +105,19 @@ def made_since(db: duckdb.DuckDBPyConnection, since: datetime | None) -> int:
     return int(n)
 
 
+def relevance_of(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
+    """How sure the latest score is that the mention is about each entity it names (empty when
+    the context rules alone decided)."""
+    found = db.execute(
+        "SELECT terms, term_relevance FROM scores WHERE mention_id = ? "
+        "ORDER BY scored_at DESC, model_version DESC LIMIT 1",
+        [mention_id],
+    ).fetchone()
+    if found is None or not found[1]:
+        return {}
+    return dict(zip(found[0], found[1], strict=False))
+
+
 def not_about_us(db: duckdb.DuckDBPyConnection, limit: int = 200) -> list[tuple]:
     """Mentions marked not about us, newest first: (id, title, source, actor, made_at)."""
     return db.execute(

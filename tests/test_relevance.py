@@ -5,6 +5,7 @@ real correction path (data.corrections, the mention page under AppTest) and the 
 
 import json
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 
 from data import corrections, inbox, store
@@ -76,6 +77,7 @@ def test_not_about_us_corrections_and_train_set_aside_similar_new_mentions(
     page = open_view(monkeypatch, toml, TOML.format(db=config.db_path, context=""), "mentions",
                      id=ms[0].id)  # fmt: skip
     assert not page.exception
+    assert any(re.match(r"About Maple: \d+% sure", c.value) for c in page.caption)
     next(r for r in page.radio if r.label == "About us?").set_value(corrections.NOT_ABOUT)
     next(b for b in page.button if b.label == "Save correction").click().run()
     assert not page.exception
@@ -174,6 +176,7 @@ def test_it_is_about_us_after_all_teaches_the_model(tmp_path, monkeypatch):
         corrections.correct(db, ms[0].id, "ana", NOW, not_about=True)
     page = open_view(monkeypatch, toml, TOML.format(db=config.db_path, context=""), "mentions",
                      id=ms[0].id)  # fmt: skip
+    assert not any("sure" in c.value for c in page.caption)  # marked: not shown, not scored
     next(b for b in page.button if b.label == "It is about us after all").click().run()
     assert not page.exception
     with store.connect(config.db_path) as db:
