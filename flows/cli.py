@@ -681,10 +681,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, _ = corrections.training_data(db)
+        about_us = corrections.relevance_data(db)
+        unmarked = corrections.unmarked_counted(db)
     try:  # a place to write the model is checked first: it is needed whatever was corrected
         config.models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    if about_us:
+        for line in train_relevance(config, about_us, unmarked):
+            print(line)
+        if not sentiments and not intents:
+            print("No sentiment or intent correction yet: those readings stay as they are.")
+            return 0
     if not sentiments and not intents:
         raise TidingsError(
             "nothing to learn from yet: no correction has been made. Correct a reading on the "
@@ -710,6 +718,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         return cmd_rescore(args)
     print("New mentions are scored with it; `tidings rescore` re-scores the stored ones.")
     return 0
+
+
+def train_relevance(
+    config: Config, labelled: list[tuple[str, bool]], unmarked: list[str]
+) -> list[str]:
+    """Learn each watch's "about us" model from its relevance labels; what it measured."""
+    from nlp import relevance
+
+    try:
+        trained, figures = relevance.train(config.watch, labelled, config.models_dir, unmarked)
+    except OSError as e:
+        raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    lines = [
+        f"Trained {trained.version} (is it about us?) from {len(labelled)} labelled mentions "
+        f"for {len(figures)} watch(es) ({relevance.path_in(config.models_dir)})."
+    ]
+    for name, f in sorted(figures.items()):
+        lines.append(
+            f"  about {name}: accuracy {f['rules']:.2f} by the rules, {f['prior']:.2f} before "
+            f"learning → {f['learned']:.2f} learned, on {int(f['n'])} held-out labels "
+            f"({relevance.FOLDS}-fold)"
+        )
+    if not figures:
+        lines.append(
+            f"  no watch has {relevance.MIN_TO_TRAIN} labelled mentions yet: "
+            "the context rules and the priors decide"
+        )
+    return lines
 
 
 def held_out_lines(figures: dict) -> list[str]:
@@ -784,6 +820,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "lang": s.lang,
             "terms": list(s.terms),
             "term_sentiment": dict(zip(s.terms, s.term_sentiments, strict=True)),
+            "term_relevance": dict(zip(s.terms, s.term_relevance, strict=False)),
             "model_version": s.model_version,
         }
         print(json.dumps(record), file=out)
