@@ -94,7 +94,7 @@ def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -
                 mails += care.apply_engagement(config, db, conditions, now)
             # The account owner is told; a client without one, under a rule without
             # recipients, changes all the same (the Clients page shows it).
-            conditions = [c for c in conditions if c.recipients]
+            conditions = [c for c in conditions if c.recipients or rule.notify]
             hold = rules.hold_until(rule, now)
             if rule.delivery == "instant" or rule.kind == "reminder":
                 mails += [
