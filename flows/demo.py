@@ -18,6 +18,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
@@ -212,19 +213,35 @@ def replay_outage(config: Config, days: int = 30) -> str:
     return "Spike alerts on the recorded days: " + ("; ".join(lines) or "none fired") + "."
 
 
+SYNC_TROUBLE = r"(?i)(?<!nimbus )\bsync|outage"  # the outage, not the product Nimbus Sync
+CLEARLY_NEGATIVE = -0.5  # a sentiment at or below this reads as a complaint without a cue
+
+
+def clear_complaints(queue: pd.DataFrame) -> pd.DataFrame:
+    """The inbox's rows that a person would call a complaint at first sight: a complaint or
+    churn-risk intent, or a plainly negative reading (the inbox's "likely complaint" also
+    takes in mildly negative news, which is no one's to answer)."""
+    said = queue["intents"].map(lambda i: bool({"complaint", "churn_risk"} & set(i)))
+    return queue[queue["likely_complaint"] & (said | (queue["sentiment"] <= CLEARLY_NEGATIVE))]
+
+
 def seed_inbox(config: Config) -> AlertReport:
-    """Show the inbox in use: the loudest complaints assigned a day and a half ago (so that a
-    reminder is due), a few handled; then evaluate the alerts as a later pass would."""
+    """Show the inbox in use: the loudest clear complaints assigned a day and a half ago (so
+    that a reminder is due), two about the sync outage answered with the post-mortem, a few
+    questions handled; then evaluate the alerts as a later pass would."""
     now = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         queue = inbox.queue(db)
-        complaints = queue[queue["likely_complaint"]]["id"].tolist()
+        clear = clear_complaints(queue)
+        assigned = clear["id"].tolist()[:3]
+        about_sync = clear[clear["text"].str.contains(SYNC_TROUBLE)]["id"].tolist()
+        answered = [i for i in about_sync if i not in assigned][:2]
         db.begin()
         lead, sam = "dana@nimbusnotes.example", "sam@nimbusnotes.example"
         others = queue[~queue["likely_complaint"]]["id"].tolist()
-        inbox.update(db, complaints[:3], lead, now - timedelta(hours=30), assignee=sam)
+        inbox.update(db, assigned, lead, now - timedelta(hours=30), assignee=sam)
         inbox.update(
-            db, complaints[3:5], sam, now - timedelta(hours=5), status="responded",
+            db, answered, sam, now - timedelta(hours=5), status="responded",
             add_tags=["sync"], note="Replied with the post-mortem link.",
         )  # fmt: skip
         inbox.update(db, others[:4], sam, now - timedelta(hours=2), status="done")
