@@ -96,6 +96,7 @@ class Voice:
     authors: list[str]
     openers: dict[str, list[str]] = field(default_factory=dict)
     brands: list[str] = field(default_factory=lambda: ["Nimbus Notes"])  # as it writes the name
+    follow: tuple[int, int] = (2, 2)  # how many of its own sentences follow a lead
 
 
 def _plain(pool: list[str]) -> list[tuple[str, str]]:
@@ -138,6 +139,7 @@ CUSTOMER = Voice(
         "(Cross-posted from the help forum.)",
     ],
     brands=BRANDS,
+    follow=(1, 2),
     authors=[
         "Priya S.",
         "Tom Becker",
@@ -163,9 +165,9 @@ NEWS = Voice(
                 "year ago, crediting its offline mode and faster search.",
             ),
             (
-                "Reviewers warm to {b}'s new editor",
-                "Early reviews of the editor {b} shipped in {month} are largely positive: {m} of "
-                "{k}0 testers praised its speed and its cleaner layout.",
+                "Reviewers warm to {feature} in {b}",
+                "Early reviews of {feature} in {b}, shipped in {month}, are largely positive: {m} of "
+                "{k}0 testers praised its speed on the {d}.",
             ),
             (
                 "{b} support ranked best in class by {firm}",
@@ -175,30 +177,30 @@ NEWS = Voice(
         ],
         "negative": [
             (
-                "{b} raises prices by {p} percent, the second rise in a year",
-                "Subscribers to {b} will pay more from {month}, the company said, a rise several "
-                "customers called unfair in replies to the announcement.",
+                "{b} raises prices of its {plan} plan by {p} percent",
+                "Subscribers to the {plan} plan of {b} will pay more from {month}, the company "
+                "said, a rise several customers in {c} called unfair.",
             ),
             (
                 "{b} customers report double charges in {month}",
-                "A number of {b} customers say they were charged twice for their subscription in "
-                "{month} and struggled to reach support for a refund.",
+                "A number of {b} customers on the {plan} plan say they were charged twice in "
+                "{month} and waited {m} days for a refund.",
             ),
             (
-                "{b} update draws complaints over a buggy mobile app",
-                "The latest {b} mobile update has drawn hundreds of one-star reviews, with users "
+                "{b} update draws complaints from {d} users",
+                "The latest {b} update for the {d} has drawn {n}0 one-star reviews, with users "
                 "describing crashes and slow loading.",
             ),
         ],
         "neutral": [
             (
                 "{b} releases version 4.{v}",
-                "{b} released version 4.{v} on {day}, with changes to sharing and templates.",
+                "{b} released version 4.{v} on {day}, with changes to {feature} and to sharing.",
             ),
             (
-                "{b} adds a plan for small teams",
+                "{b} adds a plan for teams of up to {m}",
                 "{b} introduced a pricing tier for teams of up to {m} people on {day}, priced "
-                "between its free and business plans.",
+                "between its free and {plan} plans.",
             ),
             (
                 "{b} opens an office in {c}",
@@ -209,18 +211,18 @@ NEWS = Voice(
         "outage": [
             (
                 "{b} users report a sync outage on {day}",
-                "Users of {b} reported on {day} that notes had stopped syncing between devices, "
-                "and the company's status page showed degraded performance for hours.",
+                "Users of {b} in {c} and elsewhere reported on {day} that notes had stopped "
+                "syncing between devices, and the status page showed degraded performance.",
             ),
             (
                 "{b} sync failure angers customers",
                 "Customers of {b} vented their anger online after a sync failure left notes "
-                "missing on phones and laptops for much of the day.",
+                "missing on the {d} and the {e} for much of {day}.",
             ),
             (
                 "{b} hit by a second outage in a week",
-                "{b} suffered its second outage in a week on {day}, and users complained that the "
-                "company was slow to explain what went wrong.",
+                "{b} suffered its second outage in a week on {day}, from {hour}:00 UK time, and "
+                "users complained that the company was slow to explain what went wrong.",
             ),
         ],
         "person": [
@@ -264,14 +266,14 @@ NEWS = Voice(
                 "after a long debate, with work due to start in {month}.",
             ),
             (
-                "Jobs report: {c} adds {n}00 tech jobs",
+                "Jobs report: {c} adds {jobs} tech jobs",
                 "The quarterly jobs report for {c}, published on {day}, shows its tech sector "
-                "added {n}00 jobs, {p} percent more than in the previous quarter.",
+                "added {jobs} jobs, {growth} percent more than in the previous quarter.",
             ),
             (
                 "Small businesses in {c} move their bookkeeping to the cloud",
                 "More small businesses in {c} now keep their bookkeeping in cloud software than "
-                "on paper, a survey of {n}00 owners by {firm} found.",
+                "on paper, a survey of {n}0 owners by {firm} found.",
             ),
             (
                 "A new open-source database promises faster analytics",
@@ -493,62 +495,72 @@ COMPANY = Voice(
         "positive": [
             (
                 "Introducing {feature} in Nimbus Notes",
-                "Today we're introducing {feature}, the feature you asked for most in {month}, for "
-                "every plan.",
+                "Today we're introducing {feature}, the feature {m} percent of you asked for in "
+                "{month}, on every plan.",
             ),
             (
                 "Nimbus Notes now opens {p} percent faster",
-                "The latest Nimbus Notes opens {p} percent faster on phones and laptops, after {m} "
+                "The latest Nimbus Notes opens {p} percent faster on the {d} and the {e}, after {m} "
                 "months of work on start-up time.",
             ),
             (
                 "Thank you: {n},000 teams now use Nimbus Notes",
-                "This week the {n},000th team signed up for Nimbus Notes, and we want to thank "
-                "every one of you.",
+                "This {day} the {n},000th team signed up for Nimbus Notes, {k} times as many as "
+                "three years ago, and we want to thank every one of you.",
             ),
             (
-                "Customer story: a {m} person studio in {c}",
-                "A design studio of {m} people in {c} runs every client brief through Nimbus "
-                "Notes; they told us how.",
+                "Customer story: a team of {m} in {c}",
+                "A team of {m} people in {c} runs every client brief through Nimbus Notes and "
+                "shares {n}0 notebooks; they told us how.",
             ),
         ],
         "negative": [
             (
-                "Known issue: some customers were charged twice",
-                "Some customers were charged twice for {month}. Refunds are on their way, and we "
-                "are sorry for the trouble.",
+                "Known issue: some customers were charged twice in {month}",
+                "Some customers on the {plan} plan were charged twice in {month}. Refunds reach "
+                "them within {m} days, and we are sorry for the trouble.",
             ),
             (
-                "Changes to Nimbus Notes pricing",
-                "From {month}, Nimbus Notes prices for teams rise by {p} percent; here is what "
-                "changes and why.",
+                "Changes to the {plan} plan",
+                "From {month}, the {plan} plan costs {p} percent more for teams of more than {m} "
+                "people; here is what changes and why.",
             ),
             (
-                "Known issue: {feature} on older phones",
-                "On some older phones {feature} fails to load after the 4.{v} update; a fix ships "
-                "within {m} days.",
+                "Known issue: {feature} on the {d}",
+                "On the {d}, {feature} fails to load after the 4.{v} update; a fix ships within "
+                "{m} days.",
+            ),
+            (
+                "We are retiring the old {feature}",
+                "On {day} {m} {month} the old {feature} goes away for good, {k} years after it "
+                "first shipped.",
             ),
         ],
         "neutral": [
             (
                 "Nimbus Notes 4.{v} release notes",
-                "Nimbus Notes 4.{v} is rolling out this week, with changes to {feature} and "
-                "sharing.",
+                "Nimbus Notes 4.{v} is rolling out this week, with changes to {feature} and to "
+                "sharing on the {plan} plan.",
             ),
             (
                 "Join our webinar on {feature}",
                 "Next {day} we host a webinar on {feature} in Nimbus Notes, with {m} customers "
-                "sharing how they work.",
+                "from {c} sharing how they work.",
             ),
             (
-                "Nimbus Sync for teams: how it works",
+                "Nimbus Sync for teams of {m} or more",
                 "Nimbus Sync keeps every device of a team up to date; this post explains how, "
-                "step by step, for teams of {m} or more.",
+                "step by step, for teams of {m} or more on the {plan} plan.",
             ),
             (
                 "We are opening an office in {c}",
                 "Nimbus Notes is opening an office in {c} this {season}, and we are hiring {m} "
-                "people there.",
+                "people there, {k} of them in support.",
+            ),
+            (
+                "Planned maintenance on {day}",
+                "On {day} at {hour}:00 UK time Nimbus Sync pauses for about {m} minutes while we "
+                "upgrade its servers.",
             ),
         ],
         "outage": [
@@ -564,8 +576,8 @@ COMPANY = Voice(
             ),
             (
                 "Incident update {m}: sync still degraded",
-                "Nimbus Sync is still failing for some customers on {d} and {e}; our engineers "
-                "have found the cause.",
+                "Nimbus Sync is still failing for some customers on the {d} and the {e}; our "
+                "engineers have found the cause.",
             ),
         ],
         "person": [
@@ -591,6 +603,11 @@ COMPANY = Voice(
                 "Nimbus Notes now imports notebooks from {r} directly, with their tags and "
                 "attachments, in about {m} minutes for most accounts.",
             ),
+            (
+                "Moving a team of {m} from {r}",
+                "A team of {m} in {c} moved {n}0 notebooks from {r} to Nimbus Notes in one "
+                "afternoon; this is their checklist.",
+            ),
         ],
         "off": [],
     },
@@ -599,6 +616,7 @@ COMPANY = Voice(
         "There is more in the help centre.",
         "Tell us what you think in the community forum.",
         "The in-app chat reaches {m} of us at any hour.",
+        "Our thanks to the {n} customers who wrote to us about it.",
     ],
     general=["Written with the team in {c}.", "Posted at {hour}:00 UK time.", "Published {day}."],
     closing=["— The Nimbus Notes team", "Questions? Reply here or write to support."],
@@ -658,17 +676,21 @@ def _topic(rng: random.Random, outage: bool, on_topic: float, voice: Voice) -> s
 
 
 def _slots(rng: random.Random, voice: Voice) -> dict[str, object]:
+    city = rng.choice(CITIES)
+    facts = random.Random(f"jobs in {city}")  # one city, one jobs report, whoever reports it
     return {
+        "jobs": f"{facts.randint(5, 60) * 100:,}", "growth": facts.randint(2, 20),
         "b": rng.choice(voice.brands), "r": rng.choice(RIVALS), "n": rng.randint(3, 60),
         "m": rng.randint(2, 25), "k": rng.randint(2, 30), "p": rng.randint(5, 40),
         "v": rng.randint(2, 9), "y": rng.randint(2019, 2025), "t": rng.randint(10000, 99999),
-        "d": rng.choice(DEVICES[5:]), "e": rng.choice(DEVICES[:5]), "c": rng.choice(CITIES),
+        "d": rng.choice(DEVICES[5:]), "e": rng.choice(DEVICES[:5]), "c": city,
         "day": rng.choice(DAYS), "month": rng.choice(MONTHS), "firm": rng.choice(FIRMS),
         "reporter": rng.choice(REPORTERS), "hour": rng.randint(9, 18),
         "season": rng.choice(["spring", "summer", "autumn", "winter"]),
         "price": f"£{rng.randint(4, 12)}",
         "what": rng.choice(["a statement", "new figures", "a correction", "a chart"]),
         "feature": rng.choice(FEATURES),
+        "plan": rng.choice(["Team", "Business", "Studio", "Education"]),
     }  # fmt: skip
 
 
@@ -681,7 +703,7 @@ def _writing(rng: random.Random, topic: str, voice: Voice) -> tuple[str, str, li
     title = headline.format(**slots) if headline else lead.split(".")[0].split("?")[0][:90]
     opener = rng.choice(voice.openers.get(TONES.get(topic, "neutral"), [""]))
     pool = voice.general + (voice.about if topic != "off" else [])
-    follow = rng.sample(pool, min(len(pool), rng.randint(1, 2)))
+    follow = rng.sample(pool, min(len(pool), rng.randint(*voice.follow)))
     first = " ".join(
         x for x in [opener.format(**slots), lead, *(s.format(**slots) for s in follow)] if x
     )
@@ -787,7 +809,7 @@ SHARES = [
     "Nimbus Notes finally explained the sync outage: a faulty database migration. Worth a read.",
     "The Nimbus Notes post-mortem of the sync outage is out, and it is refreshingly honest.",
     "Good on Nimbus Notes for publishing a full post-mortem of last week's outage.",
-    "Nimbus Notes lost nine hours of syncing and no notes, says its post-mortem.",
+    "Nimbus Notes outage, nine hours long: no notes lost, says its post-mortem.",
     "Nimbus Notes post-mortem: a month free for paid plans and staged roll-outs from now on.",
 ]
 POST_MORTEM_AT = ANCHOR - timedelta(days=3)

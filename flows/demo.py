@@ -214,15 +214,15 @@ def replay_outage(config: Config, days: int = 30) -> str:
 
 
 SYNC_TROUBLE = r"(?i)(?<!nimbus )\bsync|outage"  # the outage, not the product Nimbus Sync
-CLEARLY_NEGATIVE = -0.5  # a sentiment at or below this reads as a complaint without a cue
+CLEARLY_NEGATIVE = -0.5  # a sentiment at or below this reads as a complaint
 
 
 def clear_complaints(queue: pd.DataFrame) -> pd.DataFrame:
-    """The inbox's rows that a person would call a complaint at first sight: a complaint or
-    churn-risk intent, or a plainly negative reading (the inbox's "likely complaint" also
-    takes in mildly negative news, which is no one's to answer)."""
-    said = queue["intents"].map(lambda i: bool({"complaint", "churn_risk"} & set(i)))
-    return queue[queue["likely_complaint"] & (said | (queue["sentiment"] <= CLEARLY_NEGATIVE))]
+    """The inbox's rows that a person would call a complaint at first sight: plainly negative,
+    or saying they will leave (the inbox's "likely complaint" also takes in mildly negative
+    news, which is no one's to answer)."""
+    leaving = queue["intents"].map(lambda i: "churn_risk" in i)
+    return queue[leaving | (queue["sentiment"] <= CLEARLY_NEGATIVE)]
 
 
 def seed_inbox(config: Config) -> AlertReport:
