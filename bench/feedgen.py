@@ -806,7 +806,7 @@ def write_demo_feeds(folder: Path) -> None:
 SHARED_LINK = "https://blog.nimbusnotes.example/post-mortem"
 # What people write when they share the post-mortem: after it was published, about it.
 SHARES = [
-    "Nimbus Notes finally explained the sync outage: a faulty database migration. Worth a read.",
+    "Clear and honest post-mortem from Nimbus Notes on what broke sync last week: worth a read.",
     "The Nimbus Notes post-mortem of the sync outage is out, and it is refreshingly honest.",
     "Good on Nimbus Notes for publishing a full post-mortem of last week's outage.",
     "Nimbus Notes outage, nine hours long: no notes lost, says its post-mortem.",

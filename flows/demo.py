@@ -226,12 +226,12 @@ def clear_complaints(queue: pd.DataFrame) -> pd.DataFrame:
 
 
 def seed_inbox(config: Config) -> AlertReport:
-    """Show the inbox in use: the loudest clear complaints assigned a day and a half ago (so
-    that a reminder is due), two about the sync outage answered with the post-mortem, a few
+    """Show the inbox in use: the week's loudest clear complaints assigned a day and a half ago
+    (so that a reminder is due), two about the sync outage answered with the post-mortem, a few
     questions handled; then evaluate the alerts as a later pass would."""
     now = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        queue = inbox.queue(db)
+        queue = inbox.queue(db, since=now - timedelta(days=7))  # this week's work
         clear = clear_complaints(queue)
         assigned = clear["id"].tolist()[:3]
         about_sync = clear[clear["text"].str.contains(SYNC_TROUBLE)]["id"].tolist()
