@@ -809,7 +809,7 @@ SHARES = [
     "Clear and honest post-mortem from Nimbus Notes on what broke sync last week: worth a read.",
     "The Nimbus Notes post-mortem of the sync outage is out, and it is refreshingly honest.",
     "Good on Nimbus Notes for publishing a full post-mortem of last week's outage.",
-    "Nimbus Notes outage, nine hours long: no notes lost, says its post-mortem.",
+    "Nine-hour Nimbus Notes outage: no notes lost, says the post-mortem.",
     "Nimbus Notes post-mortem: a month free for paid plans and staged roll-outs from now on.",
 ]
 POST_MORTEM_AT = ANCHOR - timedelta(days=3)

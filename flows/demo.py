@@ -175,6 +175,10 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
         print(f"Inbox: some complaints assigned and handled. Alerts: {alerts.summary()}.")
         print(seed_clients(config), flush=True)
         print(f"Mail the demo sent is in {workdir / 'mail'}/", flush=True)
+        # `tidings status` alone reads ./tidings.toml, not the demo's: say how to reach it.
+        print(
+            f"The CLI on the demo: tidings --config {workdir / 'tidings.toml'} status", flush=True
+        )
         if not dashboard:
             return 0
         endpoint = cli.start_endpoint(config)

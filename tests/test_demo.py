@@ -158,6 +158,13 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
 
     # The pass read every recorded item.
     assert f"{recorded_items()} item(s) seen" in output, output
+    # The CLI reaches the demo the way the demo says, and counts what the pass stored.
+    command = re.search(r"The CLI on the demo: tidings (.+)$", output, re.M).group(1).split()
+    status = subprocess.run(
+        [tidings, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    stored = re.search(r"(\d+) about watched terms, (\d+) new", output).group(1)
+    assert f"Mentions: {stored} about watched terms" in status.stdout, status.stdout + status.stderr
 
     # The bookkeeping client's digest holds articles about what it asked for, nothing else.
     harbor = next(m for m in messages if m["To"] == "office@harbor-accounting.example")
