@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import socket
+import sys
 import threading
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -145,6 +146,15 @@ def prepare_demo(
 DASHBOARD_PORT = 8501
 
 
+def typed_command() -> str:
+    """`tidings` as the user can type it again from here: `.venv/bin/tidings` after
+    `make demo` (the venv is not on PATH), else `tidings`."""
+    started = Path(sys.argv[0])
+    if started.name == "tidings" and not started.is_absolute() and started.exists():
+        return str(started)
+    return "tidings"
+
+
 def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | None = None) -> int:
     from flows import cli
 
@@ -176,9 +186,8 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
         print(seed_clients(config), flush=True)
         print(f"Mail the demo sent is in {workdir / 'mail'}/", flush=True)
         # `tidings status` alone reads ./tidings.toml, not the demo's: say how to reach it.
-        print(
-            f"The CLI on the demo: tidings --config {workdir / 'tidings.toml'} status", flush=True
-        )
+        cli_on_demo = f"{typed_command()} --config {workdir / 'tidings.toml'} status"
+        print(f"The CLI on the demo: {cli_on_demo}", flush=True)
         if not dashboard:
             return 0
         endpoint = cli.start_endpoint(config)

@@ -159,6 +159,7 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     # The pass read every recorded item.
     assert f"{recorded_items()} item(s) seen" in output, output
     # The CLI reaches the demo the way the demo says, and counts what the pass stored.
+    # (started by its full path, as from an activated venv: plain "tidings" is what to type)
     command = re.search(r"The CLI on the demo: tidings (.+)$", output, re.M).group(1).split()
     status = subprocess.run(
         [tidings, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120
