@@ -819,7 +819,7 @@ def _sharing(it: Item, i: int) -> Item:
     """The item as a post that shares the post-mortem's link."""
     text = SHARES[i % len(SHARES)]
     when = POST_MORTEM_AT + timedelta(hours=1 + (i * 7) % 60)
-    return replace(it, title=text.split(":")[0].split(",")[0], published=when,
+    return replace(it, title=text.rstrip("."), published=when,
                    description_html=f"<p>{escape(text)}</p>")  # fmt: skip
 
 
