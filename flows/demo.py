@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import socket
+import sys
 import threading
 from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -18,6 +19,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
@@ -168,6 +170,15 @@ def prepare_demo(
 DASHBOARD_PORT = 8501
 
 
+def typed_command() -> str:
+    """`tidings` as the user can type it again from here: `.venv/bin/tidings` after
+    `make demo` (the venv is not on PATH), else `tidings`."""
+    started = Path(sys.argv[0])
+    if started.name == "tidings" and not started.is_absolute() and started.exists():
+        return str(started)
+    return "tidings"
+
+
 def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | None = None) -> int:
     from flows import cli
 
@@ -207,6 +218,9 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
             f"Mail the demo sent is in {workdir / 'mail'}/, chat messages in {workdir / 'chat'}/",
             flush=True,
         )
+        # `tidings status` alone reads ./tidings.toml, not the demo's: say how to reach it.
+        cli_on_demo = f"{typed_command()} --config {workdir / 'tidings.toml'} status"
+        print(f"The CLI on the demo: {cli_on_demo}", flush=True)
         if not dashboard:
             return 0
         endpoint = cli.start_endpoint(config)
@@ -246,19 +260,35 @@ def replay_outage(config: Config, days: int = 30) -> str:
     return "Spike alerts on the recorded days: " + ("; ".join(lines) or "none fired") + "."
 
 
+SYNC_TROUBLE = r"(?i)(?<!nimbus )\bsync|outage"  # the outage, not the product Nimbus Sync
+CLEARLY_NEGATIVE = -0.5  # a sentiment at or below this reads as a complaint
+
+
+def clear_complaints(queue: pd.DataFrame) -> pd.DataFrame:
+    """The inbox's rows that a person would call a complaint at first sight: plainly negative,
+    or saying they will leave (the inbox's "likely complaint" also takes in mildly negative
+    news, which is no one's to answer)."""
+    leaving = queue["intents"].map(lambda i: "churn_risk" in i)
+    return queue[leaving | (queue["sentiment"] <= CLEARLY_NEGATIVE)]
+
+
 def seed_inbox(config: Config) -> AlertReport:
-    """Show the inbox in use: the loudest complaints assigned a day and a half ago (so that a
-    reminder is due), a few handled; then evaluate the alerts as a later pass would."""
+    """Show the inbox in use: the week's loudest clear complaints assigned a day and a half ago
+    (so that a reminder is due), two about the sync outage answered with the post-mortem, a few
+    questions handled; then evaluate the alerts as a later pass would."""
     now = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        queue = inbox.queue(db)
-        complaints = queue[queue["likely_complaint"]]["id"].tolist()
+        queue = inbox.queue(db, since=now - timedelta(days=7))  # this week's work
+        clear = clear_complaints(queue)
+        assigned = clear["id"].tolist()[:3]
+        about_sync = clear[clear["text"].str.contains(SYNC_TROUBLE)]["id"].tolist()
+        answered = [i for i in about_sync if i not in assigned][:2]
         db.begin()
         lead, sam = "dana@nimbusnotes.example", "sam@nimbusnotes.example"
         others = queue[~queue["likely_complaint"]]["id"].tolist()
-        inbox.update(db, complaints[:3], lead, now - timedelta(hours=30), assignee=sam)
+        inbox.update(db, assigned, lead, now - timedelta(hours=30), assignee=sam)
         inbox.update(
-            db, complaints[3:5], sam, now - timedelta(hours=5), status="responded",
+            db, answered, sam, now - timedelta(hours=5), status="responded",
             add_tags=["sync"], note="Replied with the post-mortem link.",
         )  # fmt: skip
         inbox.update(db, others[:4], sam, now - timedelta(hours=2), status="done")

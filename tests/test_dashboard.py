@@ -55,11 +55,17 @@ def page(name: str) -> AppTest:
 
 
 def test_overview_counts_mentions_and_draws_charts(filled):
-    _, scored = filled
+    config, scored = filled
     at = page("overview")
     metrics = {m.label: m.value for m in at.metric}
     since = date.today() - timedelta(days=29)
-    in_period = [s for m, s in scored if m.published.date() >= since]
+    # A story (a mention and its near copies) counts once, as its first mention reads.
+    with store.connect(config.db_path) as db:
+        story = dict(db.execute("SELECT id, story_key FROM mentions").fetchall())
+    heads = {}
+    for m, s in sorted(scored, key=lambda ms: (ms[0].published, ms[0].id)):
+        heads.setdefault(story[m.id], (m, s))
+    in_period = [s for m, s in heads.values() if m.published.date() >= since]
     assert metrics["Mentions"] == f"{len(in_period):,}"
     negative = sum(s.sentiment_label == "negative" for s in in_period)
     assert metrics["Negative"] == f"{negative / len(in_period):.0%}"

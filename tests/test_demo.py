@@ -2,10 +2,12 @@
 in a real headless Chromium, then Ctrl-C. Slow: it starts the real processes. How fast the demo
 is ready is measured by bench/demo.py, not here: time-outs only keep a test from hanging."""
 
+import csv
 import email
 import email.policy
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,6 +18,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from data import inbox, store
+from tests.conftest import DEMO_FEEDS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,6 +47,29 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float) -> None:
         except OSError:
             time.sleep(0.5)
     pytest.fail(f"{url} did not answer within {seconds}s")
+
+
+def recorded_items() -> int:
+    """How many items the recorded feeds and API answers hold, each in its own shape."""
+    n = 0
+    for path in (p for p in DEMO_FEEDS.rglob("*") if p.is_file()):
+        body = path.read_bytes()
+        if body.lstrip()[:1] in (b"{", b"["):
+            answer = json.loads(body)
+            if isinstance(answer, dict):
+                answer = answer.get("hits") or answer.get("posts") or answer["data"]["children"]
+            n += len(answer)
+        else:
+            n += body.count(b"<item>") + body.count(b'<article class="review">')
+    return n
+
+
+def interests(client: str) -> tuple[list[str], list[str]]:
+    """A demo client's wanted and unwanted (-) interests, as data/demo/clients.csv has them."""
+    with (DEMO_FEEDS.parent / "clients.csv").open(encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["id"] == client)
+    said = [i.strip().lower() for i in row["interests"].split(";")]
+    return [i for i in said if not i.startswith("-")], [i[1:] for i in said if i.startswith("-")]
 
 
 def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
@@ -140,3 +168,39 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     texts = [m.get_body(("plain",)).get_content() for m in messages]
     assert any(f"http://127.0.0.1:{port}/mentions?id=" in t for t in texts)
     assert not any(":8501" in t for t in texts)
+
+    # The pass read every recorded item.
+    assert f"{recorded_items()} item(s) seen" in output, output
+    # The CLI reaches the demo the way the demo says, and counts what the pass stored.
+    # (started by its full path, as from an activated venv: plain "tidings" is what to type)
+    command = re.search(r"The CLI on the demo: tidings (.+)$", output, re.M).group(1).split()
+    status = subprocess.run(
+        [tidings, *command], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    stored = re.search(r"(\d+) about watched terms, (\d+) new", output).group(1)
+    assert f"Mentions: {stored} about watched terms" in status.stdout, status.stdout + status.stderr
+
+    # The bookkeeping client's digest holds articles about what it asked for, nothing else.
+    harbor = next(m for m in messages if m["To"] == "office@harbor-accounting.example")
+    wanted, unwanted = interests("harbor")
+    digest = harbor.get_body(("plain",)).get_content().split("\n--\n")[0]
+    articles = re.split(r"^\d+\. ", digest, flags=re.M)[1:]
+    assert articles, digest
+    for article in articles:
+        text = article.lower()
+        assert any(w in text for w in wanted) and not any(u in text for u in unwanted), article
+        assert not re.search(r"\b(i|my)\b", text), (
+            f"a customer's words in a news article: {article}"
+        )
+
+    # Real complaints are in the inbox: those assigned (and so reminded) read negative, those
+    # answered with the post-mortem are about the sync outage.
+    with store.connect(tmp_path / "var" / "demo" / "tidings.duckdb") as db:
+        assigned = inbox.queue(db, statuses=["assigned"])
+        answered = inbox.queue(db, statuses=["responded"])
+    assert len(assigned) == sum(s.startswith("Reminder: ") for s in subjects)
+    assert (assigned["sentiment_label"] == "negative").all(), assigned[["title", "sentiment"]]
+    # Sharing the outage's post-mortem is news, not a complaint to answer.
+    assert not assigned["title"].str.contains("post-mortem").any(), assigned["title"]
+    assert len(answered) > 0
+    assert answered["text"].str.contains(r"(?i)(?<!nimbus )\bsync|outage").all(), answered["text"]

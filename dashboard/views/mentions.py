@@ -64,8 +64,9 @@ picked = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     key=f"list-{hash(f)}-{page}",  # another page or filter: nothing stays selected
-    column_order=[
+    column_order=[  # what it says first: a wide list is cut at the right edge
         "published",
+        "title",
         "sentiment_label",
         "sentiment",
         "lang",
@@ -73,7 +74,6 @@ picked = st.dataframe(
         "terms",
         "source",
         "kind",
-        "title",
         "author",
         "reach",
         "also_on",
