@@ -54,3 +54,30 @@ def step_counts(
         if back < length:
             out[term][length - 1 - back] += n
     return out
+
+
+def examples(
+    db: duckdb.DuckDBPyConnection,
+    term: str,
+    since: datetime,
+    end: datetime,
+    negative_only: bool = False,
+    most: int = 3,
+) -> list[dict]:
+    """The mentions behind a spike: the term's stories first seen in the window, widest reach
+    first (one mention per story), for the alert mail to show and link."""
+    rows = db.execute(
+        """
+        SELECT id, title, url, author, reach, sentiment_label AS sentiment
+        FROM scored_mentions
+        WHERE published >= ? AND published < ? AND published_known
+          AND list_contains(terms, ?) AND (NOT ? OR sentiment_label = 'negative')
+        QUALIFY row_number() OVER (PARTITION BY coalesce(story_key, id)
+                                   ORDER BY published) = 1
+        ORDER BY coalesce(reach, 0) DESC, published DESC
+        LIMIT ?
+        """,
+        [_naive_utc(since), _naive_utc(end), term, negative_only, most],
+    ).fetchall()
+    keys = ("id", "title", "url", "author", "reach", "sentiment")
+    return [dict(zip(keys, r, strict=True)) for r in rows]

@@ -4,7 +4,7 @@ digests when due; quiet hours hold a mail in the outbox until they end."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -54,7 +54,10 @@ def evaluate(
             )
             for term, history in counts.items():
                 c = rules.spike(rule, term, history, rule.kind == "competitor")
-                conditions += [c] if c else []
+                if c:  # the mail shows the mentions behind it, each linked to the dashboard
+                    since = now - timedelta(hours=rule.window_hours)
+                    found = term_counts.examples(db, term, since, now, rule.negative_only)
+                    conditions.append(replace(c, mentions=tuple(found)))
             checked = terms
         if rule.kind in ("match", "competitor"):
             last = states.get((rule.name, CHECKED))

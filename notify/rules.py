@@ -310,7 +310,7 @@ def spike_condition(
     ratio = f"{times:.0f}×" if times >= 2 else f"{times:.1f}×"
     subject = f"{ratio} the usual {what} of {term} in {window}"
     if expected < 0.5:
-        subject = f"{observed} {what} of {term} in {window}, usually none"
+        subject = f"{observed} {what} of {term} in {window}, usually fewer than one"
     if competitor:
         subject = f"Competitor: {subject}"
     weeks, days = int(scores.weeks[i]), int(scores.days[i])

@@ -83,6 +83,10 @@ def test_a_spike_fires_exactly_one_alert_and_a_second_evaluation_does_not(tmp_pa
     assert msg["X-Envelope-To"] == "ops@example.com" and msg["Message-ID"].endswith("@tidings>")
     text = msg.get_body(("plain",)).get_content()
     assert "usually 0.9 at this hour and weekday over 4 week(s)" in text
+    # The mail shows the mentions behind the spike (three, each linked to its dashboard page),
+    # none from the weeks before.
+    assert text.count("Original:  https://forum.example/n") == 3
+    assert "/mentions?id=" in text and "forum.example/w1" not in text
 
 
 def test_a_cleared_spike_can_fire_again_after_its_cool_down(tmp_path, smtp):
