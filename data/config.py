@@ -451,6 +451,8 @@ def _describe(error: ValidationError) -> str:
             pattern = err.get("ctx", {}).get("pattern")
             msg = "not an email address" if pattern == EMAIL else f"must match {pattern}"
         shown_input = "input" in err and not isinstance(err["input"], dict)
+        # A value holding a password (a connection string) is never echoed back.
+        shown_input = shown_input and "password" not in str(err["input"]).lower()
         if shown_input and err["type"] not in ("missing", "extra_forbidden"):
             shown = repr(err["input"])
             msg += f" (got {shown[:60]})"

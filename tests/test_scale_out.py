@@ -10,16 +10,21 @@ import re
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from werkzeug import Request, Response
 
 from data import database, store
 from data.config import load_config
+from data.errors import ConfigError
+from data.records import Mention
 from data.store import MentionFilter
 from tests.conftest import DEMO_FEEDS, WATCH
-from tests.postgres import binaries, running_postgres
+from tests.services import binaries, running_postgres, running_prefect_server
 
 FEEDS = ["app-reviews.xml", "community-forum.xml", "startup-news.xml"]
 PG = binaries()
@@ -32,8 +37,21 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def catalog():
-    with running_postgres(PG) as words:
+    with running_postgres(PG, "tidings", "scratch") as words:
         yield words
+
+
+@pytest.fixture(scope="module")
+def scratch_lake(catalog, tmp_path_factory) -> database.Lake:
+    """A lake of the tests of the store's concurrency: its catalog is a database of its own."""
+    words = catalog.replace("dbname=tidings", "dbname=scratch")
+    return database.lake_from_config(f"ducklake:postgres:{words}", tmp_path_factory.mktemp("lake"))
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
+        yield url
 
 
 def halves(body: bytes) -> tuple[bytes, bytes]:
@@ -84,10 +102,10 @@ def write_config(folder: Path, database_section: str, base: str) -> Path:
     return path
 
 
-def start_pass(config: Path, home: Path) -> subprocess.Popen:
-    """`tidings run --all` in a process of its own, as a worker on another machine runs it."""
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PREFECT_HOME": str(home), "TIDINGS_CONFIG": str(config)}
+def start_pass(config: Path, api: str) -> subprocess.Popen:
+    """`tidings run --all` in a process of its own, as a worker on another machine runs it,
+    reporting to the shared Prefect server."""
+    env = {**os.environ, "PREFECT_API_URL": api, "TIDINGS_CONFIG": str(config)}
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "tidings"), "run", "--all"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -119,7 +137,7 @@ def dashboard_reads(config: Path, monkeypatch) -> dict:
 
 
 def test_two_workers_fill_one_ducklake_and_the_dashboard_reads_the_union(
-    catalog, httpserver, tmp_path, monkeypatch
+    catalog, prefect_api, httpserver, tmp_path, monkeypatch
 ):
     serve_moving_feeds(httpserver)
     base = httpserver.url_for("").rstrip("/")
@@ -136,8 +154,8 @@ def test_two_workers_fill_one_ducklake_and_the_dashboard_reads_the_union(
     with store.connect(lake):  # the schema, as `tidings init` or the first worker makes it
         pass
 
-    workers = [start_pass(lake_toml, tmp_path / f"prefect-{i}") for i in (1, 2)]
-    single = start_pass(file_toml, tmp_path / "prefect-file")
+    workers = [start_pass(lake_toml, prefect_api) for _ in (1, 2)]
+    single = start_pass(file_toml, prefect_api)
     for process in [*workers, single]:
         finish(process)
     # Each worker saw one half of each feed: together, every item.
@@ -162,7 +180,7 @@ def test_two_workers_fill_one_ducklake_and_the_dashboard_reads_the_union(
         assert on_lake[key] == in_file[key], key
 
     # Both workers again: every item is stored already, nothing is added or doubled.
-    for process in [start_pass(lake_toml, tmp_path / f"prefect-{i}") for i in (1, 2)]:
+    for process in [start_pass(lake_toml, prefect_api) for _ in (1, 2)]:
         finish(process)
     again = dashboard_reads(lake_toml, monkeypatch)
     assert again == on_lake
@@ -174,3 +192,93 @@ def served_counts(httpserver, prefix: str) -> list[int]:
         if request.path.startswith(prefix):
             counts[request.path] += 1
     return list(counts.values())
+
+
+def some_mentions(n: int) -> list[Mention]:
+    at = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    return [
+        Mention("blog", f"post-{i}", f"https://blog.example/{i}", f"Post {i}", "Nimbus Notes",
+                None, at - timedelta(hours=i))
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_two_writers_storing_the_same_mentions_at_once_store_them_once(scratch_lake):
+    lake = scratch_lake
+    mentions, now = some_mentions(20), datetime.now(UTC)
+    with store.connect(lake) as db:
+        before = store.totals(db)["mentions"]
+    first, second = database.open_lake(lake), database.open_lake(lake)
+    for db in (first, second):  # both read the lake before either commits
+        db.begin()
+        database.claim_writes(db)
+        assert store.upsert_mentions(db, mentions, now) == len(mentions)
+    first.commit()
+    with pytest.raises(duckdb.Error) as lost:
+        second.commit()
+    assert database.is_conflict(lost.value)
+    second.close()
+
+    def store_again() -> int:
+        with store.connect(lake) as db:
+            db.begin()
+            database.claim_writes(db)
+            n = store.upsert_mentions(db, mentions, now)
+            db.commit()
+            return n
+
+    assert database.retry_conflicts(store_again) == 0  # run again: all stored already
+    with store.connect(lake) as db:
+        total, distinct = db.execute("SELECT count(*), count(DISTINCT id) FROM mentions").fetchone()
+    assert total == distinct == before + len(mentions)
+
+
+def test_without_claiming_two_writers_would_both_insert_the_same_mention(scratch_lake):
+    """Why claim_writes exists: DuckLake lets two inserts commit side by side."""
+    lake = scratch_lake
+    mention = some_mentions(1)
+    first, second = database.open_lake(lake), database.open_lake(lake)
+    for db in (first, second):
+        db.begin()
+        store.upsert_mentions(db, [replace(mention[0], native_id="unclaimed")], datetime.now(UTC))
+    first.commit()
+    second.commit()
+    with store.connect(lake) as db:
+        (n,) = db.execute(
+            "SELECT count(*) FROM mentions WHERE id = ?",
+            [replace(mention[0], native_id="unclaimed").id],
+        ).fetchone()
+    assert n == 2
+
+
+def test_migrations_are_translated_for_ducklake():
+    sql = (
+        "CREATE TABLE t (\n    id VARCHAR PRIMARY KEY,   -- a PRIMARY KEY comment\n"
+        "    tags VARCHAR[] NOT NULL DEFAULT [],\n    ok BOOLEAN DEFAULT false,\n"
+        "    token VARCHAR NOT NULL UNIQUE,\n    PRIMARY KEY (id, token)\n);\n"
+        "CREATE INDEX t_token ON t (token);\nALTER TABLE t ADD COLUMN n INTEGER DEFAULT 0;"
+    )
+    assert database.for_lake(sql) == (
+        "CREATE TABLE t (\n    id VARCHAR,   \n    tags VARCHAR[] NOT NULL,\n"
+        "    ok BOOLEAN DEFAULT 'false',\n    token VARCHAR NOT NULL\n);\n\n"
+        "ALTER TABLE t ADD COLUMN n INTEGER DEFAULT 0;"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "data_path", "error"),
+    [
+        ("postgres:dbname=x", "/lake", "expected 'ducklake:postgres:"),
+        ("ducklake:postgres:dbname=x password=secret", "/lake", "set $PGPASSWORD"),
+        ("ducklake:postgres:dbname=x", None, "needs data_path"),
+    ],
+)
+def test_a_bad_database_url_is_a_one_line_config_error(tmp_path, url, data_path, error):
+    path = tmp_path / "tidings.toml"
+    path.write_text(
+        f'[database]\nurl = "{url}"\n' + (f'data_path = "{data_path}"\n' if data_path else "")
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert "database" in str(e.value) and error in str(e.value)
+    assert "secret" not in str(e.value)
