@@ -282,3 +282,25 @@ def test_a_bad_database_url_is_a_one_line_config_error(tmp_path, url, data_path,
         load_config(path)
     assert "database" in str(e.value) and error in str(e.value)
     assert "secret" not in str(e.value)
+
+
+def test_keyed_writes_repeated_on_a_lake_keep_one_row_per_key(scratch_lake):
+    from data import corrections, outbox
+
+    now = datetime.now(UTC)
+    mail = outbox.Mail(
+        "mail-1", "alert", "spike", ("a@example.com",), "Spike", "t", "<p>t</p>", now
+    )
+    with store.connect(scratch_lake) as db:
+        for fired in (now - timedelta(hours=1), now):  # the second write replaces the first
+            assert outbox.enqueue(db, [mail], now) == (1 if fired != now else 0)
+            outbox.save_alert_states(db, [outbox.AlertState("spike", "Nimbus", True, fired)])
+            outbox.add_events(db, [("event-1", "spike", "Spike", {"n": 1})], now)
+            corrections.import_labelled(db, [corrections.Labelled("so slow", "negative")], "f", now)
+        counts = db.execute(
+            "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM alert_state), "
+            "(SELECT count(*) FROM alert_events), (SELECT count(*) FROM imported_labels)"
+        ).fetchone()
+        (last_fired,) = db.execute("SELECT last_fired_at FROM alert_state").fetchone()
+    assert counts == (1, 1, 1, 1)
+    assert last_fired == now.replace(tzinfo=None)
