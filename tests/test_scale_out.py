@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -304,3 +305,21 @@ def test_keyed_writes_repeated_on_a_lake_keep_one_row_per_key(scratch_lake):
         (last_fired,) = db.execute("SELECT last_fired_at FROM alert_state").fetchone()
     assert counts == (1, 1, 1, 1)
     assert last_fired == now.replace(tzinfo=None)
+
+
+def test_an_unreachable_catalog_is_a_one_line_error_naming_the_lake(tmp_path):
+    from data.errors import TidingsError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lake = database.lake_from_config(
+        f"ducklake:postgres:dbname=x host=127.0.0.1 port={port} user=x connect_timeout=5",
+        tmp_path / "files",
+    )
+    with pytest.raises(TidingsError) as e:
+        with store.connect(lake):
+            pass
+    message = str(e.value)
+    assert f"port={port}" in message and "cannot open the lake" in message
+    assert "\n" not in message
