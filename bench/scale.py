@@ -77,29 +77,37 @@ def write_config(folder: Path, database: str, base: str, feeds: int) -> Path:
     return path
 
 
-def worker(config_path: str, seconds: float, out: str) -> None:
-    """One writer: a warm-up pass, then passes until `seconds` have gone; counts to `out`."""
+def worker(config_path: str, go: str, out: str) -> None:
+    """One writer: a warm-up pass, then, from the moment the file `go` names (written once
+    every writer is warm), passes until the end it holds; counts the passes done by then."""
     from data.config import load_config
     from flows.pipeline import run_pass
 
     config = load_config(Path(config_path))
     run_pass(config, force=True, wait=600)  # migrations, the model, Prefect's client: once
+    Path(out + ".ready").touch()
+    while not Path(go).exists():
+        time.sleep(0.1)
+    start, end = json.loads(Path(go).read_text())
     passes = mentions = 0
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
+    while time.time() < end:
         report = run_pass(config, force=True, wait=600)
-        passes += 1
-        mentions += report.new_mentions
-    elapsed = time.monotonic() - started
-    Path(out).write_text(json.dumps({"passes": passes, "mentions": mentions, "seconds": elapsed}))
+        if time.time() <= end:  # a pass that ends after the window does not count
+            passes += 1
+            mentions += report.new_mentions
+    Path(out).write_text(
+        json.dumps({"passes": passes, "mentions": mentions, "seconds": end - start})
+    )
 
 
 def measure(config: Path, writers: int, seconds: float, api: str, folder: Path) -> dict:
+    """Counts of `writers` processes over one window of `seconds`, the same for all of them."""
     env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_LOGGING_LEVEL": "WARNING"}
     outs = [folder / f"writer-{i}.json" for i in range(writers)]
+    go = folder / "go.json"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.scale", "--worker", str(config), str(seconds), str(o)],
+            [sys.executable, "-m", "bench.scale", "--worker", str(config), str(go), str(o)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -108,32 +116,38 @@ def measure(config: Path, writers: int, seconds: float, api: str, folder: Path) 
         )  # fmt: skip
         for o in outs
     ]
+    deadline = time.monotonic() + 900
+    while not all(Path(f"{o}.ready").exists() for o in outs):
+        if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    start = time.time() + 1
+    go.write_text(json.dumps([start, start + seconds]))
     for p in processes:
         _, err = p.communicate(timeout=seconds + 900)
         if p.returncode:
             raise SystemExit(f"a writer failed:\n{err[-3000:]}")
     counts = [json.loads(o.read_text()) for o in outs]
-    window = max(c["seconds"] for c in counts)
     passes = sum(c["passes"] for c in counts)
     mentions = sum(c["mentions"] for c in counts)
     return {
-        "passes_per_minute": passes / window * 60,
-        "mentions_per_hour": mentions / window * 3600,
+        "passes_per_minute": passes / seconds * 60,
+        "mentions_per_hour": mentions / seconds * 3600,
         "passes": passes,
         "mentions": mentions,
-        "window": window,
+        "window": seconds,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=90.0, help="timed window per writer")
+    parser.add_argument("--seconds", type=float, default=90.0, help="timed window")
     parser.add_argument("--feeds", type=int, default=20)
     parser.add_argument("--items", type=int, default=25, help="new items per feed and pass")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], float(args.worker[1]), args.worker[2])
+        worker(*args.worker)
         return
     pg = binaries()
     if pg is None:
@@ -169,8 +183,8 @@ def main() -> None:
         "## Scale-out: writers on DuckLake beside the DuckDB file (bench/scale.py)",
         "",
         f"{args.feeds} RSS feeds on a loopback server, each answering {args.items} new items at "
-        f"every request; each writer a long-lived process running pass after pass for "
-        f"{args.seconds:.0f} s after a warm-up pass, all reporting to one Prefect server; "
+        f"every request; each writer a long-lived process running pass after pass over one "
+        f"{args.seconds:.0f} s window once all are warm (a pass is counted if it ends in it), all reporting to one Prefect server; "
         "PostgreSQL 15 on 127.0.0.1 as the lake's catalog, its Parquet files on the local disk. "
         "On the DuckDB file a second writer waits for the pass lock.",
         "",
