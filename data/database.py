@@ -96,10 +96,7 @@ def open_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
             try:
                 base.execute("LOAD ducklake")
                 base.execute("LOAD postgres")
-                base.execute(
-                    f"ATTACH {_literal(LAKE_PREFIX + lake.catalog)} AS {CATALOG} "
-                    f"(DATA_PATH {_literal(lake.data_path)})"
-                )
+                _attach(base, lake)
             except duckdb.Error as e:
                 base.close()
                 first = (str(e).strip().splitlines() or [""])[0]
@@ -108,6 +105,27 @@ def open_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
     db = base.cursor()
     db.execute(f"USE {CATALOG}")
     return db
+
+
+def _attach(db: duckdb.DuckDBPyConnection, lake: Lake, attempts: int = 20) -> None:
+    """Attach the lake. Workers starting together on a new catalog race to create DuckLake's
+    own tables in it: the losers' attach fails ("duplicate key", "already exists"), and then
+    finds the tables when tried again."""
+    for attempt in range(attempts):
+        try:
+            db.execute(
+                f"ATTACH {_literal(LAKE_PREFIX + lake.catalog)} AS {CATALOG} "
+                f"(DATA_PATH {_literal(lake.data_path)})"
+            )
+            return
+        except duckdb.Error as e:
+            text = str(e).lower()
+            racing = "failed to initialize ducklake" in text and (
+                "duplicate key" in text or "already exists" in text
+            )
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1) * (0.5 + random.random()))
 
 
 def _literal(text: str) -> str:
