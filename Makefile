@@ -51,7 +51,7 @@ test: setup browser postgres lint
 	$(BIN)/python -m pytest -q
 
 # Each benchmark writes its own section of bench/RESULTS.md: the figure, its anchor measured in
-# the same run, the goal and the machine. About 10 minutes on two cores.
+# the same run, the goal and the machine. About 20 minutes on two cores.
 bench: setup
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dashboard.py
