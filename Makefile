@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test demo lint format bench browser clean
+.PHONY: setup run test demo lint format bench browser postgres clean
 
 # Setup is a file target: it reruns only when pyproject.toml or constraints.txt change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -29,6 +29,15 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Install Debian's chromium package (sudo apt-get install chromium) for the browser tests."; fi; }
 
+# Debian's PostgreSQL, for the scale-out test's DuckLake catalog (tests/test_scale_out.py starts
+# a cluster of its own on 127.0.0.1; the package's own cluster is not used). Installed when
+# missing and we may: CI runs as root.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "Install Debian's postgresql package (sudo apt-get install postgresql) for the scale-out test."; fi; }
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,17 +47,18 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 # pytest exits 5 when it collected no test; make treats that as the failure it is.
-test: setup browser lint
+test: setup browser postgres lint
 	$(BIN)/python -m pytest -q
 
 # Each benchmark writes its own section of bench/RESULTS.md: the figure, its anchor measured in
-# the same run, the goal and the machine. About 10 minutes on two cores.
+# the same run, the goal and the machine. About 20 minutes on two cores.
 bench: setup
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/nlp.py
 	$(BIN)/python -m bench.spikes
 	$(BIN)/python bench/relevance.py
+	$(BIN)/python -m bench.scale
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

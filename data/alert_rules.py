@@ -50,8 +50,10 @@ def validate(config: Config, definition: dict) -> AlertRule:
 
 
 def save(db: duckdb.DuckDBPyConnection, rule: AlertRule, actor: str, now: datetime) -> None:
+    # Replaced by delete and insert: a DuckLake table has no key to replace on.
+    db.execute("DELETE FROM alert_rules WHERE name = ?", [rule.name])
     db.execute(
-        "INSERT OR REPLACE INTO alert_rules VALUES (?, ?, ?, ?)",
+        "INSERT INTO alert_rules VALUES (?, ?, ?, ?)",
         [rule.name, rule.model_dump_json(), _naive_utc(now), actor],
     )
 

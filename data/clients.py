@@ -91,13 +91,20 @@ def save(
     status = "unsubscribed" if previous == "unsubscribed" else client.status
     client = client.model_copy(update={"token": token, "status": status})
     values = [getattr(client, c) for c in _COLUMNS]
-    updated = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("id", "token"))
-    db.execute(
-        f"INSERT INTO clients ({', '.join(_COLUMNS)}, created_at, updated_at) "
-        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updated}, updated_at = excluded.updated_at",
-        [*values, _naive_utc(now), _naive_utc(now)],
-    )
+    # An update or an insert, as the client exists: a DuckLake table has no key for ON CONFLICT.
+    if existing:
+        kept = [c for c in _COLUMNS if c not in ("id", "token")]
+        db.execute(
+            f"UPDATE clients SET {', '.join(f'{c} = ?' for c in kept)}, updated_at = ? "
+            "WHERE id = ?",
+            [*(getattr(client, c) for c in kept), _naive_utc(now), client.id],
+        )
+    else:
+        db.execute(
+            f"INSERT INTO clients ({', '.join(_COLUMNS)}, created_at, updated_at) "
+            f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
+            [*values, _naive_utc(now), _naive_utc(now)],
+        )
     if status != previous:
         _log_status(db, client.id, status, previous, by, now)
     return client
@@ -402,9 +409,11 @@ def record_delivery(
     now: datetime,
 ) -> None:
     db.executemany(
-        "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?)",
+        # An anti-join, not INSERT OR IGNORE: a DuckLake table has no key to ignore on.
+        "INSERT INTO deliveries SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM deliveries WHERE client_id = ? AND mention_id = ?)",
         [
-            (client_id, m, list(channels), _naive_utc(now), digest_id, i)
+            (client_id, m, list(channels), _naive_utc(now), digest_id, i, client_id, m)
             for i, m in enumerate(mention_ids)
         ],
     )

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from data import outlets
+from data.database import Lake, check_url, lake_from_config
 from data.errors import ConfigError
 from data.query import parse as parse_query
 
@@ -209,6 +210,16 @@ class Source(_Strict):
 class Database(_Strict):
     path: Path = Path("var/tidings.duckdb")
     lock_timeout_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
+    # A DuckLake shared by several machines instead of the file at `path` (docs/scale.md):
+    # url = "ducklake:postgres:dbname=… host=… user=…", data_path = its Parquet files' folder.
+    url: Annotated[str, AfterValidator(check_url)] | None = None
+    data_path: str | None = None
+
+    @model_validator(mode="after")
+    def _lake_needs_data_path(self) -> Database:
+        if self.url and not self.data_path:
+            raise ValueError("a ducklake url needs data_path: where its Parquet files go")
+        return self
 
 
 class Dashboard(_Strict):
@@ -457,16 +468,27 @@ class Config(_Strict):
         return list(dict.fromkeys(t for w in self.watch for t in w.terms))
 
     @property
-    def db_path(self) -> Path:
-        """The database file; a relative path is relative to the config file's folder."""
+    def db_path(self) -> Path | Lake:
+        """The store: the database file (a relative path is relative to the config file's
+        folder), or the DuckLake that `[database] url` names."""
+        if self.database.url and self.database.data_path:
+            data = self.database.data_path
+            if "://" not in data and not Path(data).is_absolute() and self.path is not None:
+                data = str(self.path.parent / data)
+            return lake_from_config(self.database.url, data)
+        return self.db_file
+
+    @property
+    def db_file(self) -> Path:
+        """The database file at `[database] path`, relative to the config file's folder."""
         if self.database.path.is_absolute() or self.path is None:
             return self.database.path
         return self.path.parent / self.database.path
 
     @property
     def models_dir(self) -> Path:
-        """Where `tidings train` keeps the models it trains: beside the database."""
-        return self.db_path.parent / "models"
+        """Where `tidings train` keeps the models it trains: beside the database file."""
+        return self.db_file.parent / "models"
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -509,6 +531,8 @@ def _describe(error: ValidationError) -> str:
         shown_input = (
             "input" in err and not isinstance(err["input"], dict) and "notify" not in err["loc"]
         )
+        # A value holding a password (a connection string) is never echoed back.
+        shown_input = shown_input and "password" not in str(err["input"]).lower()
         if shown_input and err["type"] not in ("missing", "extra_forbidden"):
             shown = repr(err["input"])
             msg += f" (got {shown[:60]})"

@@ -199,7 +199,9 @@ def import_labelled(
          x.relevant, source, _naive_utc(now))
         for x in {x.text: x for x in labelled}.values()
     ]  # fmt: skip
-    db.executemany("INSERT OR REPLACE INTO imported_labels VALUES (?, ?, ?, ?, ?, ?)", rows)
+    # Replaced by delete and insert: a DuckLake table has no key to replace on.
+    db.executemany("DELETE FROM imported_labels WHERE text = ?", [(r[0],) for r in rows])
+    db.executemany("INSERT INTO imported_labels VALUES (?, ?, ?, ?, ?, ?)", rows)
     return len(rows)
 
 

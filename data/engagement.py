@@ -28,7 +28,10 @@ def link_secret(db: duckdb.DuckDBPyConnection) -> bytes:
     if row:
         return row[0].encode()
     made = secrets.token_hex(32)
-    db.execute("INSERT OR IGNORE INTO link_secret VALUES (1, ?)", [made])
+    # An anti-join, not INSERT OR IGNORE: a DuckLake table has no key to ignore on.
+    db.execute(
+        "INSERT INTO link_secret SELECT 1, ? WHERE NOT EXISTS (SELECT 1 FROM link_secret)", [made]
+    )
     return db.execute("SELECT secret FROM link_secret WHERE id = 1").fetchone()[0].encode()
 
 
@@ -169,10 +172,13 @@ def set_weights(
 ) -> None:
     """Store new weights for some phrases (others stay as they are)."""
     if changed:
+        rows = [(client_id, p.lower(), float(w), by, _naive_utc(now)) for p, w in changed.items()]
+        # Delete and insert, not INSERT OR REPLACE: a DuckLake table has no key to replace on.
         db.executemany(
-            "INSERT OR REPLACE INTO interest_weights VALUES (?, ?, ?, ?, ?)",
-            [(client_id, p.lower(), float(w), by, _naive_utc(now)) for p, w in changed.items()],
+            "DELETE FROM interest_weights WHERE client_id = ? AND phrase = ?",
+            [r[:2] for r in rows],
         )
+        db.executemany("INSERT INTO interest_weights VALUES (?, ?, ?, ?, ?)", rows)
 
 
 # --- cadence changes -----------------------------------------------------------------------
@@ -288,9 +294,10 @@ def _checkin(r: tuple) -> Checkin:
 
 def add_checkin(db: duckdb.DuckDBPyConnection, checkin: Checkin) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO checkins VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)",
+        "INSERT INTO checkins SELECT ?, ?, ?, ?, ?, NULL, NULL, NULL "
+        "WHERE NOT EXISTS (SELECT 1 FROM checkins WHERE id = ?)",
         [checkin.id, checkin.client_id, checkin.question, checkin.scale,
-         _naive_utc(checkin.sent_at)],
+         _naive_utc(checkin.sent_at), checkin.id],
     )  # fmt: skip
 
 
@@ -349,8 +356,9 @@ def record_client_mail(
     db: duckdb.DuckDBPyConnection, client_id: str, mail_id: str, kind: str, now: datetime
 ) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO client_mails VALUES (?, ?, ?, ?)",
-        [client_id, mail_id, kind, _naive_utc(now)],
+        "INSERT INTO client_mails SELECT ?, ?, ?, ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM client_mails WHERE client_id = ? AND mail_id = ?)",
+        [client_id, mail_id, kind, _naive_utc(now), client_id, mail_id],
     )
 
 
@@ -394,8 +402,9 @@ def add_date(db: duckdb.DuckDBPyConnection, d: ClientDate) -> None:
         raise ValueError(f"kind: {d.kind!r} is not one of {', '.join(DATE_KINDS)}")
     if not 0 <= d.days_ahead <= 365:
         raise ValueError("days_ahead: between 0 and 365")
+    db.execute("DELETE FROM client_dates WHERE id = ?", [d.id])  # DuckLake: no key to replace on
     db.execute(
-        "INSERT OR REPLACE INTO client_dates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO client_dates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [d.id, d.client_id, d.kind, d.on_date, d.note.strip(), d.days_ahead, d.tell_client,
          d.yearly, d.reminded_for],
     )  # fmt: skip

@@ -74,7 +74,9 @@ def update(
             rows.append((mid, new_status, new_assignee, new_tags, new_note, assigned_at, at))
             history += [(mid, at, actor, change) for change in changes]
     if rows:
-        db.executemany("INSERT OR REPLACE INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        # Replaced by delete and insert: a DuckLake table has no key to replace on.
+        db.executemany("DELETE FROM inbox WHERE mention_id = ?", [(r[0],) for r in rows])
+        db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         db.executemany("INSERT INTO inbox_history VALUES (?, ?, ?, ?)", history)
     return len(rows)
 

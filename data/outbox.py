@@ -54,14 +54,15 @@ def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime)
     if not mails:
         return 0
     before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-    db.executemany(
-        "INSERT OR IGNORE INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
+    db.executemany(  # an anti-join, not INSERT OR IGNORE: a DuckLake table has no key
+        "INSERT INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
         "created_at, not_before, status, attempts, next_attempt_at, headers, target) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE id = ?)",
         [
             (m.id, m.kind, m.rule, list(m.recipients), m.subject, m.text_body, m.html_body,
              _naive_utc(now), _naive_utc(m.not_before), _naive_utc(m.not_before),
-             json.dumps(m.headers), m.target)
+             json.dumps(m.headers), m.target, m.id)
             for m in mails
         ],
     )  # fmt: skip
@@ -181,8 +182,12 @@ def alert_states(db: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], AlertSt
 
 def save_alert_states(db: duckdb.DuckDBPyConnection, states: Sequence[AlertState]) -> None:
     if states:
+        # Replaced by delete and insert: a DuckLake table has no key to replace on.
         db.executemany(
-            "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?)",
+            "DELETE FROM alert_state WHERE rule = ? AND key = ?", [(s.rule, s.key) for s in states]
+        )
+        db.executemany(
+            "INSERT INTO alert_state VALUES (?, ?, ?, ?, ?)",
             [
                 (s.rule, s.key, s.active, _naive_utc(s.last_fired_at), _naive_utc(s.cleared_at))
                 for s in states
@@ -196,8 +201,13 @@ def add_events(
     """(id, rule, subject, payload) of alerts that wait for their rule's digest."""
     if events:
         db.executemany(
-            "INSERT OR IGNORE INTO alert_events VALUES (?, ?, ?, ?, ?, NULL)",
-            [(i, rule, _naive_utc(now), subject, json.dumps(p)) for i, rule, subject, p in events],
+            # An anti-join, not INSERT OR IGNORE: a DuckLake table has no key to ignore on.
+            "INSERT INTO alert_events SELECT ?, ?, ?, ?, ?, NULL "
+            "WHERE NOT EXISTS (SELECT 1 FROM alert_events WHERE id = ?)",
+            [
+                (i, rule, _naive_utc(now), subject, json.dumps(p), i)
+                for i, rule, subject, p in events
+            ],  # fmt: skip
         )
 
 

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 import duckdb
 import pyarrow as pa
 
+from data import database
+
 # The current reading of each mention: the latest score, corrections applied. {scores},
 # {corrections} and {mentions} narrow it to the touched mentions, or are empty.
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
@@ -185,7 +187,4 @@ def _atomic(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def _in_transaction(db: duckdb.DuckDBPyConnection) -> bool:
-    # DuckDB's Python API cannot say, and a BEGIN inside a transaction aborts it; but without
-    # one each statement runs in a transaction of its own, with an id of its own.
-    first, second = (db.execute("SELECT txid_current()").fetchone()[0] for _ in range(2))
-    return first == second
+    return database.in_transaction(db)

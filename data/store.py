@@ -23,12 +23,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from data import rollups
+from data import database, rollups
 from data.errors import StoreLockedError, TidingsError
 from data.records import Mention, Score, SourceState
 from data.text import canonical_url
 
-_migrated: set[Path] = set()
+_migrated: set[Path | database.Lake] = set()
 CHUNK = 5000  # rows per bulk insert
 # As nlp.intent.THRESHOLD: an intent at least this confident is present, for scores that do not
 # carry their own reading of it (Score.present, from the model's per-intent thresholds).
@@ -51,8 +51,15 @@ def _aware(ts: datetime | None) -> datetime | None:
 
 
 @contextmanager
-def connect(path: str | Path, lock_timeout: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the store, migrated to the latest schema, for one short unit of work."""
+def connect(
+    path: str | Path | database.Lake, lock_timeout: float = 30.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store, migrated to the latest schema, for one short unit of work: the DuckDB
+    file at `path`, or a DuckLake (data.database)."""
+    if isinstance(path, database.Lake):
+        with _connect_lake(path) as db:
+            yield db
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = _open_with_retry(path, lock_timeout)
@@ -61,6 +68,20 @@ def connect(path: str | Path, lock_timeout: float = 30.0) -> Iterator[duckdb.Duc
         if resolved not in _migrated:
             migrate(db)
             _migrated.add(resolved)
+        yield db
+    finally:
+        db.close()
+
+
+@contextmanager
+def _connect_lake(lake: database.Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+    db = database.open_lake(lake)
+    try:
+        if lake not in _migrated:
+            # Writers starting together may race to migrate: the loser runs again, and finds
+            # the migrations applied.
+            database.retry_conflicts(lambda: migrate(db))
+            _migrated.add(lake)
         yield db
     finally:
         db.close()
@@ -92,10 +113,16 @@ _FILLS = {14: rollups.rebuild}
 
 def migrate(db: duckdb.DuckDBPyConnection) -> int:
     """Apply the numbered migrations not applied yet; return the schema version."""
+    lake = database.is_lake(db)
+    dialect = database.for_lake if lake else str
     db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+        dialect(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+        )
     )
+    if lake:
+        database.ensure_writes_row(db)
     done = {v for (v,) in db.execute("SELECT version FROM schema_migrations").fetchall()}
     files = sorted(
         (f for f in resources.files("data.migrations").iterdir() if f.name.endswith(".sql")),
@@ -108,7 +135,15 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
             continue
         db.begin()
         try:
-            db.execute(f.read_text(encoding="utf-8"))
+            if (
+                lake
+                and db.execute(  # applied by another writer of the lake meanwhile
+                    "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
+                ).fetchone()[0]
+            ):
+                db.rollback()
+                continue
+            db.execute(dialect(f.read_text(encoding="utf-8")))
             if number in _FILLS:
                 _FILLS[number](db)
             db.execute(
@@ -385,9 +420,10 @@ def save_source_states(db: duckdb.DuckDBPyConnection, states: Sequence[SourceSta
     )
     db.register("incoming_states", table)
     try:
+        # MERGE, not INSERT OR REPLACE: a DuckLake table has no key to replace on.
         db.execute(
-            f"INSERT OR REPLACE INTO sources ({', '.join(table.column_names)}) "
-            "SELECT DISTINCT ON (id) * FROM incoming_states"
+            "MERGE INTO sources USING (SELECT DISTINCT ON (id) * FROM incoming_states) i "
+            "ON sources.id = i.id WHEN MATCHED THEN UPDATE WHEN NOT MATCHED THEN INSERT"
         )
     finally:
         db.unregister("incoming_states")

@@ -19,8 +19,9 @@ from prefect.cache_policies import NONE
 
 from collectors import COLLECTORS
 from collectors.http import Http
-from data import store
+from data import database, store
 from data.config import Config, Source
+from data.database import Lake
 from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
@@ -66,7 +67,22 @@ def store_pass(
     """Write a pass's results in one transaction: mentions, scores, source health, the run.
 
     `articles` are items of knowledge sources that are about nothing we watch: kept for
-    client digests, without scores, so they never count as mentions."""
+    client digests, without scores, so they never count as mentions. In a DuckLake written by
+    other passes at once, a transaction that conflicts with theirs runs again on their rows."""
+    return database.retry_conflicts(
+        lambda: _write_pass(config, sources, fetched, scored, previous, started, articles)
+    )
+
+
+def _write_pass(
+    config: Config,
+    sources: list[Source],
+    fetched: list[Fetched],
+    scored: list[tuple[Mention, Score]],
+    previous: dict[str, SourceState],
+    started: datetime,
+    articles: list[Mention] | tuple[Mention, ...] = (),
+) -> PassReport:
     now = store.utcnow()
     by_id = {s.id: s for s in sources}
     # Intervals count from the pass's start, so a source is due again exactly one interval
@@ -75,6 +91,7 @@ def store_pass(
     failed = {f.source: f.error for f in fetched if f.error}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
+        database.claim_writes(db)
         kinds = {s.id: s.kind for s in sources}
         knowledge = frozenset(s.id for s in sources if s.knowledge)
         # Near-duplicates: the story each new mention belongs to (nlp.duplicates).
@@ -247,9 +264,15 @@ def run_pass(config: Config, force: bool = False, wait: float = 0.0) -> PassRepo
 
 
 @contextmanager
-def pass_lock(db_path: Path, wait: float = 0.0) -> Iterator[None]:
+def pass_lock(db_path: Path | Lake, wait: float = 0.0) -> Iterator[None]:
     """Hold the store's pass lock: one pass at a time per store, across processes. The lock is
-    the OS's (flock), so it is released when its holder exits, however it exits."""
+    the OS's (flock), so it is released when its holder exits, however it exits.
+
+    A DuckLake takes passes from several processes (machines) at once, and needs no lock: each
+    pass stores in one transaction that runs again when another committed first (store_pass)."""
+    if isinstance(db_path, Lake):
+        yield
+        return
     path = db_path.with_name(db_path.name + ".pass-lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
