@@ -153,11 +153,18 @@ def stages(config: Config, paths: list[Path]) -> dict:
     parsing: parse + prefilter every feed, then score every candidate, then store them."""
     scorer = build_scorer(config.watch, config.models_dir)
     by_id = {s.id: s for s in config.sources}
-    fetched = []
-    for i, path in enumerate(paths):
-        feed = read(path.read_bytes(), f"site{i}", None, "application/rss+xml", None)
-        fetched.append(keep_candidates(Fetched(f"site{i}", feed.mentions), by_id[f"site{i}"],
-                                       scorer))  # fmt: skip
+
+    async def parse_all() -> list:  # in the worker processes, as a pass parses
+        return await asyncio.gather(
+            *(offload.run(read, p.read_bytes(), f"site{i}", None, "application/rss+xml", None)
+              for i, p in enumerate(paths))
+        )  # fmt: skip
+
+    fetched = [
+        keep_candidates(Fetched(f"site{i}", feed.mentions), by_id[f"site{i}"], scorer)
+        for i, feed in enumerate(asyncio.run(parse_all()))
+    ]
+    offload.shutdown()
     mentions = [m for f in fetched for m in f.mentions]
     size = config.pipeline.batch_size
     t0 = time.perf_counter()
