@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import shutil
@@ -461,6 +462,17 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+LOAD_AT_START = os.getloadavg()[0]
+
+
+def busy() -> str:
+    """How busy the machine was: figures on a shared machine are slower than on a quiet one."""
+    return (
+        f"load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+        f"on {os.cpu_count()} cores"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--mentions", type=int, nargs="+", default=[1_000_000])
@@ -595,7 +607,8 @@ def report(sections: list, args: argparse.Namespace) -> str:
     lines = [
         "## Dashboard reads (`bench/dashboard.py`)",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine(f'DuckDB {duckdb.__version__}')}, with "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine(f'DuckDB {duckdb.__version__}')} "
+        f"({busy()}), with "
         f"`bench/dashboard.py --mentions {' '.join(str(n) for n in args.mentions)}`. "
         "The store holds the demo's data (its recorded feeds collected, scored and stored as "
         "one pass) copied and spread over a year, written through `store.upsert_mentions` and "

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import resource
 import subprocess
 import sys
@@ -375,7 +376,8 @@ def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
     lines = [
         "## Pipeline (`bench/pipeline.py`)",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with `bench/pipeline.py {argv}`."
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with `bench/pipeline.py {argv}`"
+        f" ({busy()})."
         " Generated feeds (bench/feedgen.py) written to files, then read as a pass reads them"
         " (flows.pipeline.stream_pass: parsed in the worker processes, prefiltered, scored and"
         " stored in batches while the next feeds parse); each size in a process of its own,"
@@ -421,6 +423,17 @@ def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
             f"start included): {u['first_s']:.1f} s | < 20 s, politeness kept |"
         )
     return "\n".join(lines)
+
+
+LOAD_AT_START = os.getloadavg()[0]
+
+
+def busy() -> str:
+    """How busy the machine was: figures on a shared machine are slower than on a quiet one."""
+    return (
+        f"load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+        f"on {os.cpu_count()} cores"
+    )
 
 
 def main() -> None:
