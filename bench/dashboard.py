@@ -168,8 +168,9 @@ def build(
             store.upsert_scores(db, new_scores, collected)
             db.commit()
         t1 = time.perf_counter()
-        if bare_anchor:
-            bare_insert(path.with_name("bare.duckdb"), mentions, new_scores)
+        if not bare_anchor:
+            return t1 - t0, 0.0
+        bare_insert(path.with_name("bare.duckdb"), mentions, new_scores)
         return t1 - t0, time.perf_counter() - t1
 
     in_pending = written = 0
