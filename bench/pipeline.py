@@ -4,10 +4,11 @@ them into bench/RESULTS.md (its own section, between the pipeline markers); asse
     .venv/bin/python bench/pipeline.py [--items 50000 200000] [--feeds 50] [--on-topic 0.3]
                                        [--unchanged 1000] [--results bench/RESULTS.md]
 
-Throughput: feedparser's bare parse rate against the whole parse → score → store path, on the
-same generated feeds, in one run (the anchor: bare feedparser on one core). Each size runs in
-a process of its own, so that its peak memory (max RSS) is its own; the generated feeds the
-bench holds in memory are counted in it and printed beside it.
+Throughput and memory: the generated feeds are written to files, then read as a pass reads
+them, through the pass's own streaming (flows.pipeline.stream_pass → process_batch →
+store_pass; files instead of HTTP). Each size runs in a process of its own, so that its peak
+memory (max RSS) is its own. Overhead: the first size again one stage after another in one
+process (parse, score, store), against feedparser's bare parse time on one core (the anchor).
 
 Unchanged feeds: `--unchanged N` feeds on a loopback server that sends an ETag and answers a
 matching If-None-Match with 304, as most feeds do between two posts. The real pass
@@ -21,12 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,12 +42,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.feedgen import generate_items, render_rss  # noqa: E402
 from bench.results import RESULTS, machine, write_section  # noqa: E402
 from collectors import offload  # noqa: E402
-from collectors.rss import parse_feed  # noqa: E402
+from collectors.rss import read  # noqa: E402
 from data import store  # noqa: E402
-from data.config import parse_config  # noqa: E402
+from data.config import Config, Source, parse_config  # noqa: E402
 from data.records import Fetched  # noqa: E402
-from flows.pipeline import keep_candidates, store_pass  # noqa: E402
-from nlp import build_scorer  # noqa: E402
+from flows.pipeline import (  # noqa: E402
+    Batch,
+    PassReport,
+    keep_candidates,
+    process_batch,
+    score_mentions,
+    store_pass,
+    stream_pass,
+)
+from nlp import build_scorer, duplicates, language  # noqa: E402
+from nlp.pipeline import for_scoring  # noqa: E402
+from nlp.tokenizer import text_of  # noqa: E402
 
 WATCH = [
     {"name": "Nimbus Notes", "terms": ["Nimbus Notes", "NimbusNotes"]},
@@ -61,76 +75,170 @@ def peak_mb() -> float:
 # --- throughput and memory, one size per process ---------------------------------------------
 
 
-def throughput(items: int, feeds: int, on_topic: float, bare: bool) -> dict:
+def write_feeds(folder: Path, items: int, feeds: int, on_topic: float) -> list[Path]:
+    """The generated feeds, written one at a time (the bench holds none of them)."""
     per_feed = items // feeds
-    bodies = [
-        render_rss(
-            generate_items(per_feed, seed, f"site{seed}.example", days=30, on_topic=on_topic),
-            f"Site {seed}",
-            f"site{seed}.example",
+    paths = []
+    for seed in range(feeds):
+        path = folder / f"{seed}.xml"
+        site = f"site{seed}.example"
+        path.write_bytes(
+            render_rss(generate_items(per_feed, seed, site, days=30, on_topic=on_topic),
+                       f"Site {seed}", site)
+        )  # fmt: skip
+        paths.append(path)
+    return paths
+
+
+def bench_config(folder: Path, name: str, feeds: int) -> Config:
+    return parse_config(
+        {
+            "database": {"path": str(folder / f"{name}.duckdb")},
+            "watch": WATCH,
+            "sources": [
+                {"id": f"site{i}", "url": f"http://127.0.0.1/{i}.xml"} for i in range(feeds)
+            ],
+        }
+    )
+
+
+def streamed(config: Config, paths: list[Path]) -> dict:
+    """The pass as flows.pipeline streams it (stream_pass → process_batch → store_pass), the
+    feeds read from files instead of HTTP: each body parsed in the worker processes, its items
+    prefiltered, then scored and stored in batches while the next feeds parse."""
+    scorer = build_scorer(config.watch, config.models_dir)
+    sources = list(config.sources)
+    spent = {"score": 0.0, "store": 0.0, "batches": 0}
+    log = logging.getLogger("bench")
+
+    async def collect(source: Source) -> Fetched:
+        body = paths[int(source.id.removeprefix("site"))].read_bytes()
+        feed = await offload.run(read, body, source.id, None, "application/rss+xml", None)
+        return keep_candidates(Fetched(source.id, feed.mentions), source, scorer)
+
+    def score(config: Config, mentions: list) -> tuple:
+        t0 = time.perf_counter()
+        try:
+            return score_mentions(config, mentions)
+        finally:
+            spent["score"] += time.perf_counter() - t0
+
+    def store_batch(*args: object, **kwargs: object) -> PassReport:
+        t0 = time.perf_counter()
+        try:
+            return store_pass(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            spent["store"] += time.perf_counter() - t0
+            spent["batches"] += 1
+
+    def process(batch: Batch) -> PassReport:
+        return process_batch(
+            config, batch, sources, {}, started, Counter(), log, score, store_batch
         )
-        for seed in range(feeds)
-    ]
-    out: dict = {
-        "items": sum(b.count(b"<item>") for b in bodies),
-        "feed_mb": sum(map(len, bodies)) / 2**20,
-        "generated_mb": peak_mb(),
+
+    started = store.utcnow()
+    t0 = time.perf_counter()
+    report = asyncio.run(stream_pass(sources, collect, process, config.pipeline.batch_size))
+    return {
+        "whole_s": time.perf_counter() - t0,
+        "stream_score_s": spent["score"],
+        "stream_store_s": spent["store"],
+        "batches": spent["batches"],
+        "stored": report.new_mentions,
+        "seen": report.items_seen,
     }
-    if bare:
-        started = time.perf_counter()
-        for body in bodies:
-            feedparser.parse(body)
-        out["bare_s"] = time.perf_counter() - started
 
-    with tempfile.TemporaryDirectory() as tmp:
-        config = parse_config(
-            {
-                "database": {"path": str(Path(tmp) / "bench.duckdb")},
-                "watch": WATCH,
-                "sources": [
-                    {"id": f"site{i}", "url": f"http://127.0.0.1/{i}.xml"} for i in range(feeds)
-                ],
-            }
-        )
-        scorer = build_scorer(config.watch, config.models_dir)
-        with store.connect(config.db_path):
-            pass  # migrations, outside the timing
-        by_id = {s.id: s for s in config.sources}
-        started = t0 = time.perf_counter()
 
-        async def parse_all() -> list[list]:
-            return await asyncio.gather(
-                *(offload.run(parse_feed, b, f"site{i}") for i, b in enumerate(bodies))
-            )
+def stages(config: Config, paths: list[Path]) -> dict:
+    """The same work one stage after another in this process, for the overhead against bare
+    parsing: parse + prefilter every feed, then score every candidate, then store them."""
+    scorer = build_scorer(config.watch, config.models_dir)
+    by_id = {s.id: s for s in config.sources}
 
-        # As the flow's collect tasks: every feed parsed in the worker processes (one per
-        # core), then what may be about a watched entity kept.
-        fetched = [
-            keep_candidates(Fetched(f"site{i}", ms), by_id[f"site{i}"], scorer)
-            for i, ms in enumerate(asyncio.run(parse_all()))
-        ]
-        out["parse_s"] = time.perf_counter() - t0
-        out["parsed_mb"] = peak_mb()
-        t0 = time.perf_counter()
-        mentions = [m for f in fetched for m in f.mentions]
-        scored = []
-        size = config.pipeline.batch_size
-        for i in range(0, len(mentions), size):
-            scored += scorer.score(mentions[i : i + size])
-        out["score_s"] = time.perf_counter() - t0
-        out["scored_mb"] = peak_mb()
-        t0 = time.perf_counter()
-        report = store_pass(config, list(config.sources), fetched, scored, {}, store.utcnow())
-        out["store_s"] = time.perf_counter() - t0
-        out["whole_s"] = time.perf_counter() - started
-    out |= {
+    async def parse_all() -> list:  # in the worker processes, as a pass parses
+        return await asyncio.gather(
+            *(offload.run(read, p.read_bytes(), f"site{i}", None, "application/rss+xml", None)
+              for i, p in enumerate(paths))
+        )  # fmt: skip
+
+    fetched = [
+        keep_candidates(Fetched(f"site{i}", feed.mentions), by_id[f"site{i}"], scorer)
+        for i, feed in enumerate(asyncio.run(parse_all()))
+    ]
+    offload.shutdown()
+    mentions = [m for f in fetched for m in f.mentions]
+    size = config.pipeline.batch_size
+    t0 = time.perf_counter()
+    scored = []
+    for i in range(0, len(mentions), size):
+        scored += score_mentions(config, mentions[i : i + size])[0]
+    score_s = time.perf_counter() - t0
+    steps = where_scoring_goes(config, mentions)
+    with store.connect(config.db_path):
+        pass  # migrations, outside the timing
+    t0 = time.perf_counter()
+    for i in range(0, len(scored), size):
+        store_pass(config, [], [], scored[i : i + size], {}, store.utcnow(), record=False)
+    return {
         "candidates": len(mentions),
         "scored": len(scored),
-        "stored": report.new_mentions,
-        "worker_mb": offload.worker_peak_mb(),
-        "peak_mb": peak_mb(),
+        "score_s": score_s,
+        "store_s": time.perf_counter() - t0,
+        "steps": steps,
     }
-    offload.shutdown()
+
+
+def where_scoring_goes(config: Config, mentions: list) -> dict[str, float]:
+    """Seconds each step of scoring takes over these mentions, one step at a time over all of
+    them: the tokenizer, each spaCy component, then the per-mention readings (language,
+    intents, per-term sentiment, the MinHash for near-duplicates), two of them alone."""
+    scorer = build_scorer(config.watch, config.models_dir)
+    texts = [for_scoring(f"{m.title}\n{m.text}") for m in mentions]
+    out = {}
+    t0 = time.perf_counter()
+    docs = [scorer.nlp.make_doc(t) for t in texts]
+    out["tokenizer"] = time.perf_counter() - t0
+    for name, component in scorer.nlp.pipeline:
+        t0 = time.perf_counter()
+        docs = [component(d) for d in docs]
+        out[name.removeprefix("tidings_")] = time.perf_counter() - t0
+    docs = [d for d in docs if d._.watch_terms]
+    t0 = time.perf_counter()
+    for d in docs:
+        scorer._score("", d)
+    out["per-mention readings"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for d in docs:
+        language.detect(text_of(d))
+    out["… of which language"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for d in docs:
+        duplicates.signature(d)
+    out["… of which MinHash"] = time.perf_counter() - t0
+    return out
+
+
+def throughput(items: int, feeds: int, on_topic: float, bare: bool) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        paths = write_feeds(folder, items, feeds, on_topic)
+        out: dict = {
+            "items": sum(p.read_bytes().count(b"<item>") for p in paths),
+            "feed_mb": sum(p.stat().st_size for p in paths) / 2**20,
+            "generated_mb": peak_mb(),
+        }
+        config = bench_config(folder, "streamed", feeds)
+        with store.connect(config.db_path):
+            pass  # migrations, outside the timing
+        out |= streamed(config, paths)
+        out |= {"peak_mb": peak_mb(), "worker_mb": offload.worker_peak_mb()}
+        offload.shutdown()
+        if bare:
+            started = time.perf_counter()
+            for path in paths:
+                feedparser.parse(path.read_bytes())
+            out["bare_s"] = time.perf_counter() - started
+            out |= stages(bench_config(folder, "stages", feeds), paths)
     return out
 
 
@@ -244,59 +352,70 @@ def child(args: list[str]) -> dict:
 
 def print_throughput(r: dict) -> None:
     print(
-        f"{r['items']:,} items ({r['feed_mb']:.0f} MB of RSS held by the bench; "
-        f"{r['generated_mb']:.0f} MB RSS once generated)"
+        f"{r['items']:,} items in {r['feed_mb']:.0f} MB of RSS files ({r['generated_mb']:.0f} MB "
+        "RSS once generated)"
     )
+    print(
+        f"  streamed pass, parse→prefilter→score→store: {r['items'] / r['whole_s']:8,.0f} "
+        f"items/s ({r['whole_s']:.1f} s, {r['batches']} batches, {r['stored']:,} stored; score "
+        f"{r['stream_score_s']:.1f} s and store {r['stream_store_s']:.1f} s beside the parsing)"
+    )
+    print(f"  peak memory {r['peak_mb']:.0f} MB; largest parse worker {r['worker_mb']:.0f} MB")
     if "bare_s" in r:
-        print(f"  bare feedparser.parse, one core: {r['items'] / r['bare_s']:8,.0f} items/s "
-              f"({r['bare_s']:.1f} s)")  # fmt: skip
-    print(
-        f"  whole parse→score→store:        {r['items'] / r['whole_s']:8,.0f} items/s "
-        f"({r['whole_s']:.1f} s): parse+clean+prefilter {r['parse_s']:.1f} s "
-        f"({r['candidates']:,} kept), score {r['score_s']:.1f} s ({r['scored']:,}, "
-        f"{r['scored'] / r['score_s'] if r['score_s'] else 0:,.0f}/s), store {r['store_s']:.1f} s"
-    )
-    print(
-        f"  peak memory {r['peak_mb']:.0f} MB (parsed {r['parsed_mb']:.0f}, scored "
-        f"{r['scored_mb']:.0f}); largest parse worker {r['worker_mb']:.0f} MB"
-    )
+        print(
+            f"  bare feedparser.parse, one core: {r['items'] / r['bare_s']:8,.0f} items/s "
+            f"({r['bare_s']:.1f} s); one stage after another in one process: score "
+            f"{r['score_s']:.1f} s ({r['scored']:,} of {r['candidates']:,} candidates, "
+            f"{r['scored'] / r['score_s']:,.0f}/s), store {r['store_s']:.1f} s = "
+            f"{(r['score_s'] + r['store_s']) / r['bare_s']:.0%} of bare parsing"
+        )
+        print("  scoring's steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["steps"].items()))
 
 
 def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
     lines = [
         "## Pipeline (`bench/pipeline.py`)",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with `bench/pipeline.py {argv}`."
-        " Generated feeds (bench/feedgen.py) parsed in the worker processes, prefiltered, scored"
-        " and stored as a pass does; each size in a process of its own.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with `bench/pipeline.py {argv}`"
+        f" ({busy()})."
+        " Generated feeds (bench/feedgen.py) written to files, then read as a pass reads them"
+        " (flows.pipeline.stream_pass: parsed in the worker processes, prefiltered, scored and"
+        " stored in batches while the next feeds parse); each size in a process of its own,"
+        " which holds no feed but those in flight. Overhead and scoring rate: the same work one"
+        " stage after another in one process, after the streamed pass.",
         "",
         "| what | figure | anchor, same run | goal |",
         "| --- | --- | --- | --- |",
     ]
     first = sizes[0]
     if "bare_s" in first:
-        share = (first["score_s"] + first["store_s"]) / first["bare_s"]
-        lines.append(
-            f"| scoring + storing {first['items']:,} items | {first['score_s'] + first['store_s']:.1f}"
-            f" s = {share:.0%} of bare parsing | bare feedparser on one core: {first['bare_s']:.1f} s"
-            " | ≤ 25 % |"
-        )
-        lines.append(
-            f"| whole parse → score → store, {first['items']:,} items | "
-            f"{first['items'] / first['whole_s']:,.0f} items/s | bare feedparser: "
-            f"{first['items'] / first['bare_s']:,.0f} items/s | — |"
-        )
-    lines.append(
-        f"| scoring inside the pipeline | {first['scored'] / first['score_s']:,.0f} mentions/s "
-        f"(one process) | — | ≥ 2,000 per core |"
-    )
+        spent = first["score_s"] + first["store_s"]
+        lines += [
+            f"| scoring + storing {first['items']:,} items ({first['scored']:,} about watched "
+            f"terms) | {first['score_s']:.1f} s + {first['store_s']:.1f} s = "
+            f"{spent / first['bare_s']:.0%} of bare parsing | bare feedparser on one core: "
+            f"{first['bare_s']:.1f} s | ≤ 25 % |",
+            f"| scoring inside the pipeline | {first['scored'] / first['score_s']:,.0f} "
+            "mentions/s (one process) | — | ≥ 2,000 per core |",
+            "| where scoring's time goes (each step alone over the same candidates) | "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in first["steps"].items())
+            + " | — | — |",
+        ]
     for r in sizes:
         goal = "< 500 MB at 50 k items" if r["items"] <= 60_000 else "flat beyond 50 k"
-        lines.append(
-            f"| peak memory, {r['items']:,} items | {r['peak_mb']:,.0f} MB (largest parse "
-            f"worker {r['worker_mb']:,.0f} MB) | the generated feeds held by the bench: "
-            f"{r['feed_mb']:,.0f} MB | {goal} |"
+        anchor = (
+            f"bare feedparser on one core: {first['items'] / first['bare_s']:,.0f} items/s"
+            if "bare_s" in first
+            else "—"
         )
+        lines += [
+            f"| streamed pass over {r['items']:,} items: parse → prefilter → score → store | "
+            f"{r['items'] / r['whole_s']:,.0f} items/s ({r['whole_s']:.0f} s, {r['batches']} "
+            f"batches, {r['stored']:,} stored) | {anchor} | — |",
+            f"| peak memory, {r['items']:,} items | {r['peak_mb']:,.0f} MB (largest parse "
+            f"worker {r['worker_mb']:,.0f} MB) | the process once the feeds were generated: "
+            f"{r['generated_mb']:,.0f} MB (the feeds: {r['feed_mb']:,.0f} MB, in files) | {goal} |",
+        ]
     if unchanged:
         u = unchanged
         lines.append(
@@ -307,6 +426,17 @@ def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
             f"start included): {u['first_s']:.1f} s | < 20 s, politeness kept |"
         )
     return "\n".join(lines)
+
+
+LOAD_AT_START = os.getloadavg()[0]
+
+
+def busy() -> str:
+    """How busy the machine was: figures on a shared machine are slower than on a quiet one."""
+    return (
+        f"load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+        f"on {os.cpu_count()} cores"
+    )
 
 
 def main() -> None:

@@ -1,0 +1,188 @@
+"""A pass streams: sources are collected a few at a time and their items scored and stored in
+batches, so that its memory is a batch or two, not the whole pass; a crash between batches
+keeps what was stored and the next pass stores the rest, each item once (issue 13)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from werkzeug import Response
+
+from data import store
+from data.config import Source
+from data.records import Fetched, Mention
+from flows import pipeline
+from flows.pipeline import Batch, Batcher, PassReport, pass_once, stream_pass
+from tests.conftest import DEMO_FEEDS, make_config
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+def mention(source: str, n: int) -> Mention:
+    return Mention(source, f"{source}-{n}", f"http://127.0.0.1/{source}/{n}", "t", "x", None, NOW)
+
+
+def fetched(source: str, items: int, seen: int | None = None) -> Fetched:
+    return Fetched(source, [mention(source, n) for n in range(items)], seen=seen)
+
+
+def test_sources_items_are_cut_into_batches_and_a_source_completes_in_its_last():
+    batcher = Batcher(4)
+    assert batcher.add(fetched("a", 3, seen=10)) == []
+    full = batcher.add(fetched("b", 6))  # 1 fills the first batch, 4 the second, 1 is left
+    assert [len(b.mentions) for b in full] == [4, 4]
+    assert [f.source for f in full[0].sources] == ["a"]
+    assert [f.source for f in full[1].sources] == []  # b still has an item to come
+    assert batcher.add(Fetched("c", error="boom")) == []  # no items: rides with the open one
+    last = batcher.rest()
+    assert [m.native_id for m in last.mentions] == ["b-5"]
+    assert [f.source for f in last.sources] == ["b", "c"]
+    # Each source keeps its figures; its items live in the batches only.
+    a = full[0].sources[0]
+    assert a.items_seen == 10 and a.mentions == []
+    assert last.sources[0].items_seen == 6 and batcher.rest() is None
+
+
+def test_a_source_that_exactly_fills_a_batch_completes_in_it():
+    batcher = Batcher(3)
+    (full,) = batcher.add(fetched("a", 3))
+    assert len(full.mentions) == 3 and [f.source for f in full.sources] == ["a"]
+    assert batcher.rest() is None
+
+
+def test_batches_are_stored_while_sources_are_still_being_collected():
+    """The first batch is processed before the last sources even start, and never more than
+    `in_flight` sources are collected at once: the pass does not hold everything at once."""
+    events: list[str] = []
+    running = most = 0
+
+    async def collect(source: Source) -> Fetched:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        events.append(f"start {source.id}")
+        await asyncio.sleep(0.01)
+        running -= 1
+        return fetched(source.id, 2)
+
+    def process(batch: Batch) -> PassReport:
+        events.append(f"process {len(batch.mentions)}")
+        return PassReport(
+            sources_fetched=len(batch.sources),
+            items_seen=sum(f.items_seen for f in batch.sources),
+            new_mentions=len(batch.mentions),
+        )
+
+    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(10)]
+    report = asyncio.run(stream_pass(sources, collect, process, batch_size=3, in_flight=2))
+    assert most <= 2
+    assert events.index("process 3") < events.index("start s9")
+    assert report.sources_fetched == 10 and report.items_seen == 20 and report.new_mentions == 20
+    assert sum(int(e.split()[1]) for e in events if e.startswith("process")) == 20
+
+
+def test_a_failing_batch_stops_the_collection_and_raises():
+    started: list[str] = []
+
+    async def collect(source: Source) -> Fetched:
+        started.append(source.id)
+        await asyncio.sleep(0.01)
+        return fetched(source.id, 2)
+
+    def process(batch: Batch) -> PassReport:
+        raise RuntimeError("disk full")
+
+    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(20)]
+    with pytest.raises(RuntimeError, match="disk full"):
+        asyncio.run(stream_pass(sources, collect, process, batch_size=2, in_flight=2))
+    assert len(started) < 20
+
+
+@pytest.fixture(scope="module")
+def prefect():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def serve_demo(httpserver, name: str) -> str:
+    body = (DEMO_FEEDS / f"{name}.xml").read_bytes()
+
+    def handler(request):
+        if request.headers.get("If-None-Match") == '"1"':
+            return Response(status=304)
+        return Response(body, headers={"ETag": '"1"', "Content-Type": "application/rss+xml"})
+
+    httpserver.expect_request(f"/{name}.xml").respond_with_handler(handler)
+    return httpserver.url_for(f"/{name}.xml")
+
+
+def stored(config) -> tuple[dict[str, int], set[str], dict]:
+    with store.connect(config.db_path) as db:
+        ids = {i for (i,) in db.execute("SELECT id FROM mentions").fetchall()}
+        return store.totals(db), ids, store.source_states(db)
+
+
+def test_a_crash_between_batches_keeps_what_was_stored_and_the_next_pass_stores_the_rest(
+    httpserver, tmp_path, prefect, monkeypatch
+):
+    sources = [
+        {"id": "reviews", "url": serve_demo(httpserver, "app-reviews")},
+        {"id": "forum", "url": serve_demo(httpserver, "community-forum")},
+    ]
+    whole = make_config(tmp_path / "whole", sources)
+    reference = asyncio.run(pass_once(whole))  # one batch: the whole pass at once
+    config = make_config(tmp_path / "batched", sources, pipeline={"batch_size": 20})
+
+    calls = []
+    real_store = pipeline.store_task
+
+    def store_then_crash(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("the machine went down")
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "store_task", store_then_crash)
+    with pytest.raises(OSError, match="went down"):
+        asyncio.run(pass_once(config))
+    totals, ids, states = stored(config)
+    assert 0 < totals["mentions"] < reference.new_mentions  # two batches stored, kept
+    # No source's ETag was stored ahead of its items: each gets fetched in full again.
+    assert all(s.etag is None for s in states.values())
+
+    monkeypatch.setattr(pipeline, "store_task", real_store)
+    again = asyncio.run(pass_once(config))
+    assert again.already_stored == totals["mentions"]
+    assert again.new_mentions == reference.new_mentions - totals["mentions"]
+    final, final_ids, states = stored(config)
+    reference_totals, reference_ids, _ = stored(whole)
+    assert final == reference_totals and final_ids == reference_ids and ids <= final_ids
+    assert {s: states[s].etag for s in states} == {"reviews": '"1"', "forum": '"1"'}
+    with store.connect(config.db_path) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1  # the finished pass
+
+
+def test_a_pass_in_small_batches_stores_and_reports_what_one_batch_does(
+    httpserver, tmp_path, prefect
+):
+    sources = [
+        {"id": "reviews", "url": serve_demo(httpserver, "app-reviews")},
+        {"id": "blog", "url": serve_demo(httpserver, "nimbus-blog")},
+    ]
+    whole = make_config(tmp_path / "one", sources)
+    one = asyncio.run(pass_once(whole))
+    config = make_config(tmp_path / "small", sources, pipeline={"batch_size": 25})
+    small = asyncio.run(pass_once(config))
+    assert small == one and one.new_mentions > 50  # several batches
+    totals, ids, states = stored(config)
+    whole_totals, whole_ids, whole_states = stored(whole)
+    assert totals == whole_totals and ids == whole_ids
+    assert {k: s.items_last_fetch for k, s in states.items()} == {
+        k: s.items_last_fetch for k, s in whole_states.items()
+    }
+    with store.connect(config.db_path) as db:
+        (run,) = db.execute("SELECT sources_fetched, items_seen, new_mentions FROM runs").fetchall()
+    assert run == (2, one.items_seen, one.new_mentions)
