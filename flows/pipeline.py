@@ -100,7 +100,7 @@ def store_pass(
     client digests, without scores, so they never count as mentions. In a DuckLake written by
     other passes at once, a transaction that conflicts with theirs runs again on their rows."""
     return database.retry_conflicts(
-        lambda: _write_pass(config, sources, fetched, scored, previous, started, articles)
+        lambda: _write_pass(config, sources, fetched, scored, previous, started, articles, record)
     )
 
 
@@ -112,6 +112,7 @@ def _write_pass(
     previous: dict[str, SourceState],
     started: datetime,
     articles: list[Mention] | tuple[Mention, ...] = (),
+    record: bool = True,
 ) -> PassReport:
     now = store.utcnow()
     by_id = {s.id: s for s in sources}
