@@ -235,6 +235,27 @@ class Pipeline(_Strict):
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
 
 
+class Prefect(_Strict):
+    """The Prefect server `tidings serve` starts (its UI shows every run, with its logs), the
+    schedules of the alert and digest deployments, and the work pool that workers share."""
+
+    address: Host = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 4200
+    # How long a Prefect server may take to answer once started: a loaded two-core machine
+    # needs far more than Prefect's own 20 s.
+    startup_timeout_seconds: Annotated[float, Field(ge=5, le=900)] = 120.0
+    alerts_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5  # besides after every pass
+    digests_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    # Pass runs go to this work pool's workers (`tidings worker`) instead of `tidings serve`.
+    work_pool: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+    pass_groups: Annotated[int, Field(ge=1, le=64)] = 1  # the sources split this many ways
+
+    @property
+    def api_url(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}/api"
+
+
 EMAIL = r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+$"
 Email = Annotated[str, Field(pattern=EMAIL)]
 SMTP_PASSWORD_ENV = "TIDINGS_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
@@ -347,6 +368,7 @@ class Config(_Strict):
     pipeline: Pipeline = Pipeline()
     smtp: Smtp = Smtp()
     push: Push = Push()
+    prefect: Prefect = Prefect()
     watch: list[Watch] = []
     sources: list[Source] = []
     alerts: list[AlertRule] = []
