@@ -45,6 +45,16 @@ class PrefectServer:
         return self.api_url.removesuffix("/").removesuffix("/api")
 
 
+def prefect_ui_url(config: Config) -> str:
+    """Where people open the Prefect UI: the server named by PREFECT_API_URL, else the one
+    `tidings serve` starts; an address that means every interface is shown by this host's
+    name, as the dashboard's own."""
+    api = os.environ.get(API_ENV) or config.prefect.api_url
+    if config.prefect.address in ("0.0.0.0", "::") and not os.environ.get(API_ENV):  # noqa: S104
+        api = f"http://{socket.getfqdn()}:{config.prefect.port}/api"
+    return PrefectServer(api, started=False).ui_url
+
+
 def prefect_home(config: Config) -> Path:
     """Where the servers Tidings starts keep their database and logs: beside the store, so that
     the run history of `tidings run` and `tidings serve` is one."""
