@@ -79,9 +79,7 @@ class Http:
             max_redirects=5,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host)
-        )
+        self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = defaultdict(float)  # per host, loop time
 
     async def __aenter__(self) -> Http:
@@ -143,7 +141,7 @@ class Http:
         reason = "no attempt made"
         for attempt in range(1, s.max_attempts + 1):
             wait: float | None = None
-            async with self._hosts[host]:
+            async with self._host_slots(host):
                 await self._take_slot(host, min_interval)
                 try:
                     async with asyncio.timeout(s.timeout_seconds):
@@ -166,6 +164,14 @@ class Http:
             # Sleep outside the host semaphore so other requests to the host can proceed.
             await asyncio.sleep(wait if wait is not None else backoff)
         raise FetchError(f"{url}: {reason} (after {s.max_attempts} attempts)", retry_after=wait)
+
+    def _host_slots(self, host: str) -> asyncio.Semaphore:
+        """The cap on concurrent requests to `host`: its own (`hosts`), else `per_host`."""
+        if host not in self._hosts:
+            caps, name = self.settings.hosts, urlsplit(f"//{host}").hostname or host
+            cap = caps.get(host, caps.get(name, self.settings.per_host))  # "host:port", "host"
+            self._hosts[host] = asyncio.Semaphore(cap)
+        return self._hosts[host]
 
     async def _take_slot(self, host: str, min_interval: float) -> None:
         if min_interval <= 0:

@@ -225,6 +225,9 @@ class Http(_Strict):
     max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
     max_body_mb: Annotated[float, Field(gt=0, le=200)] = 10.0
     per_host: Annotated[int, Field(ge=1, le=32)] = 2
+    # A host's own cap, where it differs: {"hnrss.org" = 1}. Under Prefect each host's cap is a
+    # global concurrency limit "tidings-host:<host>" (flows.limits), changed in the Prefect UI.
+    hosts: dict[str, Annotated[int, Field(ge=1, le=32)]] = {}
     user_agent: Annotated[OneLine, Field(min_length=1)] = (
         "Tidings/0.1 (self-hosted mention monitor)"
     )

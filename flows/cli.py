@@ -185,11 +185,12 @@ def _load(args: argparse.Namespace) -> Config:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
+    from flows.limits import with_prefect_host_limits
     from flows.pipeline import run_pass
     from flows.server import prefect_server
 
     with prefect_server(config, long_lived=False):
-        report = run_pass(config, force=args.all, wait=args.wait)
+        report = run_pass(with_prefect_host_limits(config), force=args.all, wait=args.wait)
     print(report.summary())
     for source, error in report.errors.items():
         print(f"  {source}: {error}")

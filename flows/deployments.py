@@ -58,9 +58,10 @@ async def scheduled_pass(
     running is skipped; one that fails fails its run (the UI shows why), and the next tick
     tries again."""
     from flows.cli import NOTHING_REACHED, nothing_reached
+    from flows.limits import with_prefect_host_limits
     from flows.pipeline import pass_lock, pass_once
 
-    config = group_config(load_config(config_path), group, groups)
+    config = with_prefect_host_limits(group_config(load_config(config_path), group, groups))
     log = get_run_logger()
     try:
         with pass_lock(config.db_path, wait_seconds):

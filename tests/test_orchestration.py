@@ -254,3 +254,34 @@ def wait_for_states(
                 pytest.fail(f"a worker stopped:\n{w.communicate()[0]}")
         time.sleep(1)
     pytest.fail(f"runs never reached {wanted}: {states}")
+
+
+def test_per_host_caps_are_prefect_concurrency_limits_changed_in_its_ui(tmp_path):
+    from data.config import load_config
+    from flows.limits import with_prefect_host_limits
+    from flows.server import prefect_server
+
+    path = write_config(
+        tmp_path,
+        {"a": "https://a.example/feed.xml", "b": "https://b.example:8443/feed.xml"},
+        '[http]\nper_host = 3\nhosts = { "b.example" = 1 }\n',
+    )
+    config = load_config(path)
+    with prefect_server(config, long_lived=True) as server:
+        applied = with_prefect_host_limits(config)
+        limits = {d["name"]: d for d in post(f"{server.api_url}/v2/concurrency_limits/filter")}
+        assert {n: d["limit"] for n, d in limits.items()} == {
+            "tidings-host:a.example": 3,
+            "tidings-host:b.example": 1,
+        }
+        assert applied.http.hosts == {"b.example": 1}
+        # As a person would in the UI's Concurrency page: a.example to 1, b.example off.
+        base = f"{server.api_url}/v2/concurrency_limits"
+        httpx.patch(f"{base}/tidings-host:a.example", json={"limit": 1}, timeout=30)
+        httpx.patch(
+            f"{base}/tidings-host:b.example", json={"limit": 5, "active": False}, timeout=30
+        )
+        again = with_prefect_host_limits(config)
+        assert again.http.hosts == {"a.example": 1, "b.example": 1}  # b off: the configured 1
+        kept = {d["name"]: d["limit"] for d in post(f"{base}/filter")}
+        assert kept["tidings-host:a.example"] == 1  # never overwritten by the config's 3
