@@ -130,16 +130,19 @@ def start_server(config: Config, port: int, what: str) -> subprocess.Popen:
     api = f"http://{host}:{port}/api"
     timeout = config.prefect.startup_timeout_seconds
     deadline = time.monotonic() + timeout
-    while not answers(api):
-        if proc.poll() is not None:
-            raise TidingsError(f"the {what} stopped as it started; its log is {log}")
-        if time.monotonic() > deadline:
-            stop_server(proc)
-            raise TidingsError(
-                f"the {what} did not answer within {timeout:g} s (raise "
-                f"[prefect] startup_timeout_seconds in {config.path}); its log is {log}"
-            )
-        time.sleep(0.25)
+    try:
+        while not answers(api):
+            if proc.poll() is not None:
+                raise TidingsError(f"the {what} stopped as it started; its log is {log}")
+            if time.monotonic() > deadline:
+                raise TidingsError(
+                    f"the {what} did not answer within {timeout:g} s (raise "
+                    f"[prefect] startup_timeout_seconds in {config.path}); its log is {log}"
+                )
+            time.sleep(0.25)
+    except BaseException:  # Ctrl-C while it starts included: never leave it behind
+        stop_server(proc)
+        raise
     return proc
 
 
