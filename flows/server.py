@@ -61,7 +61,7 @@ def prefect_home(config: Config) -> Path:
     return config.db_path.parent / "prefect"
 
 
-def answers(api_url: str, timeout: float = 2.0) -> bool:
+def answers(api_url: str, timeout: float = 5.0) -> bool:
     """Whether a Prefect server answers its health check at this API address."""
     try:
         r = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout)
