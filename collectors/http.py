@@ -12,6 +12,7 @@ import asyncio
 import base64
 import email.utils
 import json
+import logging
 import os
 import random
 from collections import defaultdict
@@ -27,6 +28,8 @@ from data.config import Source
 from data.records import Fetched
 
 RETRYABLE = {429, 500, 502, 503, 504}
+# Under Prefect this logger's lines join the run's logs in the Prefect UI (flows/__init__.py).
+log = logging.getLogger("tidings.http")
 
 
 class FetchError(Exception):
@@ -161,8 +164,11 @@ class Http:
             if wait is not None and wait > s.max_retry_after_seconds:
                 raise FetchError(f"{url}: {reason}; asked to wait {wait:.0f}s", retry_after=wait)
             backoff = self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + random.random())
+            delay = wait if wait is not None else backoff
+            log.info("%s: %s; attempt %d of %d, again in %.1f s", url, reason, attempt,
+                     s.max_attempts, delay)  # fmt: skip
             # Sleep outside the host semaphore so other requests to the host can proceed.
-            await asyncio.sleep(wait if wait is not None else backoff)
+            await asyncio.sleep(delay)
         raise FetchError(f"{url}: {reason} (after {s.max_attempts} attempts)", retry_after=wait)
 
     def _host_slots(self, host: str) -> asyncio.Semaphore:

@@ -89,6 +89,31 @@ def test_failing_sources_are_recorded_and_the_pass_goes_on(httpserver, tmp_path)
     assert health.loc["good", "health"] == "ok" and health.loc["down", "health"] == "error"
 
 
+def test_a_retried_fetch_is_in_the_runs_logs_in_prefect(httpserver, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    # 503 once, then the feed: the pass succeeds after one retry.
+    httpserver.expect_ordered_request("/flaky.xml").respond_with_data("busy", status=503)
+    httpserver.expect_request("/flaky.xml").respond_with_data(
+        (DEMO_FEEDS / "nimbus-blog.xml").read_bytes(), content_type="application/rss+xml"
+    )
+    sources = [{"id": "flaky", "url": httpserver.url_for("/flaky.xml")}]
+    config = make_config(tmp_path, sources)
+    state = asyncio.run(pass_once(config, True, return_state=True))
+    assert state.is_completed() and state.result().new_mentions > 0
+    APILogHandler().flush()  # the logs still queued reach the server
+
+    async def messages() -> list[str]:
+        async with get_client() as client:
+            only = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            return [log.message for log in await client.read_logs(log_filter=only)]
+
+    retried = [m for m in asyncio.run(messages()) if "/flaky.xml: HTTP 503" in m]
+    assert retried and "attempt 1 of 3" in retried[0]
+
+
 # --- pure decisions -----------------------------------------------------------------------
 
 SRC = Source(id="s", url="https://x.example/feed", interval_minutes=60)
