@@ -186,9 +186,11 @@ def _load(args: argparse.Namespace) -> Config:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     from flows.limits import with_prefect_host_limits
-    from flows.pipeline import run_pass
+    from flows.pipeline import pass_lock, run_pass
     from flows.server import prefect_server
 
+    with pass_lock(config.db_path, args.wait):
+        pass  # a pass running is said now (exit 75), before a Prefect server is started
     with prefect_server(config, long_lived=False):
         report = run_pass(with_prefect_host_limits(config), force=args.all, wait=args.wait)
     print(report.summary())

@@ -189,6 +189,25 @@ def drain_prefect_clients() -> None:
     QueueService.drain_all(timeout=10, at_exit=False)
 
 
+AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"
+LOCAL = {"127.0.0.1", "localhost", "::1"}
+
+
+def require_auth_off_localhost(config: Config) -> None:
+    """A Prefect server anyone on the network reaches runs flows for them: it needs a password
+    (Prefect's basic auth, `user:password` in PREFECT_SERVER_API_AUTH_STRING), which this
+    process's own clients then use too."""
+    if config.prefect.address in LOCAL:
+        return
+    auth = os.environ.get(AUTH_ENV)
+    if not auth:
+        raise TidingsError(
+            f"{config.path}: prefect.address is {config.prefect.address!r}, which other "
+            f"machines can reach; set {AUTH_ENV} (user:password) to protect the Prefect server"
+        )
+    os.environ.setdefault("PREFECT_API_AUTH_STRING", auth)
+
+
 @contextmanager
 def prefect_server(config: Config, *, long_lived: bool) -> Iterator[PrefectServer]:
     """The Prefect server to run flows on, for the duration of the block.
@@ -208,6 +227,7 @@ def prefect_server(config: Config, *, long_lived: bool) -> Iterator[PrefectServe
     proc = None
     if not answers(api):
         if long_lived:
+            require_auth_off_localhost(config)
             if port_in_use(settings.address, settings.port):
                 raise TidingsError(
                     f"{config.path}: prefect.port {settings.port} is already in use on "

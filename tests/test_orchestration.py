@@ -285,3 +285,17 @@ def test_per_host_caps_are_prefect_concurrency_limits_changed_in_its_ui(tmp_path
         assert again.http.hosts == {"a.example": 1, "b.example": 1}  # b off: the configured 1
         kept = {d["name"]: d["limit"] for d in post(f"{base}/filter")}
         assert kept["tidings-host:a.example"] == 1  # never overwritten by the config's 3
+
+
+def test_serve_refuses_a_prefect_server_other_machines_reach_without_a_password(
+    tmp_path, capsys, monkeypatch
+):
+    from flows.cli import main
+
+    monkeypatch.delenv("PREFECT_SERVER_API_AUTH_STRING", raising=False)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    path = write_config(tmp_path, {}, 'address = "0.0.0.0"\n')
+    assert main(["--config", str(path), "serve", "--no-dashboard"]) == 2
+    err = capsys.readouterr().err
+    assert "prefect.address is '0.0.0.0'" in err and "PREFECT_SERVER_API_AUTH_STRING" in err
+    assert err.count("\n") == 1 and not (tmp_path / "prefect").exists()
