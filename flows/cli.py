@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from importlib import resources
@@ -234,12 +235,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{config.path}: push.port {config.push.port} (the client feeds)",
         "set another [push] port",
     )  # fmt: skip
-    import asyncio
-
-    from flows.orchestrator import serve_deployments
+    from flows.orchestrator import runner_stopped, start_runner, stop_runner
     from flows.server import prefect_server
 
-    dashboard = endpoint = None
+    dashboard = endpoint = runner = None
     try:
         with prefect_server(config, long_lived=True) as server:
             print(f"Prefect UI (runs, schedules, logs): {server.ui_url}", flush=True)
@@ -253,11 +252,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-            def check() -> None:
-                if dashboard is not None and dashboard_stopped(dashboard):
-                    raise KeyboardInterrupt  # it was stopped as Tidings is: Ctrl-C reached it
-
-            asyncio.run(serve_deployments(config, check))
+            runner = start_runner(config)
+            try:
+                while True:
+                    if dashboard is not None and dashboard_stopped(dashboard):
+                        raise KeyboardInterrupt  # stopped as Tidings is: Ctrl-C reached it
+                    runner_stopped(runner)
+                    time.sleep(1)
+            finally:
+                stop_runner(runner)  # before the Prefect server it reports to
     except KeyboardInterrupt:
         return 0  # Ctrl-C or a service manager's stop: the normal way to stop a service
     finally:

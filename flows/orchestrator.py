@@ -1,8 +1,12 @@
 """`tidings serve` and `tidings worker` as Prefect runs them.
 
-`serve`: a Prefect runner in this process serves the deployments (flows.deployments) on
-their schedules, each run in a process of its own, and a first pass is asked for at once;
-with `[prefect] work_pool`, the pass's deployments go to that pool instead, for its workers.
+`serve`: a Prefect runner serves the deployments (flows.deployments) on their schedules, each
+run in a process of its own, and a first pass is asked for at once; with `[prefect] work_pool`,
+the pass's deployments go to that pool instead, for its workers. The runner is a process of
+its own, in a session of its own (`python -m flows.orchestrator CONFIG`, started by
+`start_runner`): a terminal's Ctrl-C reaches `tidings serve` only, which stops the runner, which
+cancels the runs in flight in order (their state then says so in the UI), rather than every
+run crashing at once.
 `worker`: a Prefect process worker on that pool (`prefect worker start --pool NAME` does the
 same), so that several processes, here or on other machines, share the passes.
 """
@@ -14,26 +18,21 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from contextlib import suppress
 
 from data.config import Config
 from data.errors import TidingsError
 from flows.deployments import deploy_to_work_pool, pass_deployment_names, served_deployments
 
-CHECK_SECONDS = 1.0
 
-
-async def serve_deployments(config: Config, check: Callable[[], None]) -> None:
-    """Serve the deployments until cancelled (Ctrl-C), calling `check` every second (it raises
-    to stop the service, as when the dashboard stopped)."""
+async def serve_deployments(config: Config) -> None:
+    """Serve the deployments until SIGTERM or SIGINT, then stop in order: the runner cancels
+    the runs in flight (the UI says so) and pauses the schedules nobody serves any more."""
     from prefect.deployments import arun_deployment
     from prefect.runner import Runner
 
     runner = Runner(name="tidings-serve")
-    served = await served_deployments(config)
-    for deployment in served:
+    for deployment in await served_deployments(config):
         await runner.aadd_deployment(deployment)
     pooled = await deploy_to_work_pool(config)
     if pooled:
@@ -43,30 +42,50 @@ async def serve_deployments(config: Config, check: Callable[[], None]) -> None:
             flush=True,
         )
     running = asyncio.create_task(runner.start())
-    # The Runner sets its own SIGTERM handler (exiting mid-loop); ours stops in order.
-    if threading.current_thread() is threading.main_thread():
-        await asyncio.sleep(0)
-        signal.signal(signal.SIGTERM, _interrupt)
+    await asyncio.sleep(0)  # the runner sets its own SIGTERM handler (exit mid-loop): ours wins
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    stop_asked = asyncio.create_task(stopping.wait())
     try:
         # A first pass now, as the service always did, not one tick later.
         for name in pass_deployment_names(config):
-            flow_name = "tidings-scheduled-pass"
-            await arun_deployment(f"{flow_name}/{name}", timeout=0)
-        while not running.done():
-            check()
-            await asyncio.sleep(CHECK_SECONDS)
-        running.result()  # the runner stopped by itself: say why
+            await arun_deployment(f"tidings-scheduled-pass/{name}", timeout=0)
+        await asyncio.wait({running, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # the runner stopped by itself: say why
     finally:
+        stop_asked.cancel()
         if not running.done():
             with suppress(Exception):
-                await asyncio.wait_for(runner.astop(), 30)
-            running.cancel()
+                await asyncio.wait_for(runner.astop(), 60)
             with suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(running, 30)
+                await asyncio.wait_for(running, 60)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def start_runner(config: Config) -> subprocess.Popen:
+    """The runner of `tidings serve`, in a session of its own; its output is the service's."""
+    cmd = [sys.executable, "-m", "flows.orchestrator", str(config.path)]
+    return subprocess.Popen(cmd, start_new_session=True)
+
+
+def runner_stopped(proc: subprocess.Popen) -> None:
+    """Raise if the runner stopped by itself (it says why in its output above)."""
+    if proc.poll() is not None:
+        raise TidingsError(f"the Prefect runner stopped (exit code {proc.returncode}); see above")
+
+
+def stop_runner(proc: subprocess.Popen) -> None:
+    """Ask the runner to stop (it cancels the runs in flight), bounded in time."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def start_worker(config: Config, name: str | None = None, limit: int | None = None) -> int:
@@ -94,3 +113,15 @@ def start_worker(config: Config, name: str | None = None, limit: int | None = No
             proc.kill()
             proc.wait()
         return 0
+
+
+def main(argv: list[str]) -> int:
+    """`python -m flows.orchestrator CONFIG`: serve the deployments until SIGTERM."""
+    from data.config import load_config
+
+    asyncio.run(serve_deployments(load_config(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
