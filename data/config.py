@@ -252,6 +252,7 @@ class Prefect(_Strict):
     # Pass runs go to this work pool's workers (`tidings worker`) instead of `tidings serve`.
     work_pool: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
     pass_groups: Annotated[int, Field(ge=1, le=64)] = 1  # the sources split this many ways
+    keep_runs_days: Annotated[int, Field(ge=1, le=3650)] = 30  # run history the server keeps
 
     @property
     def api_url(self) -> str:

@@ -116,6 +116,12 @@ def start_server(config: Config, port: int, what: str) -> subprocess.Popen:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
+    # A pass every few minutes is hundreds of runs a day: the server forgets the old ones.
+    env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs")
+    env.setdefault(
+        "PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD",
+        str(config.prefect.keep_runs_days * 86400),
+    )
     env.pop(API_ENV, None)
     address = config.prefect.address
     cmd = [

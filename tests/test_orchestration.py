@@ -110,6 +110,9 @@ def test_serve_schedules_deployments_runs_a_pass_and_ctrl_c_leaves_no_server(htt
             for name, d in deployments.items()
         }
         assert every == {"pass": [300.0], "alerts": [420.0], "digests": [660.0]}
+        vacuum = httpx.get(f"{url}/admin/settings", timeout=30).json()["server"]["services"]
+        assert {"flow_runs"} <= set(vacuum["db_vacuum"]["enabled"])  # old runs are forgotten
+        assert vacuum["db_vacuum"]["retention_period"] in (30 * 86400, 30 * 86400.0, "P30D")
         runs = post(f"{url}/flow_runs/filter")
         passes = [r for r in runs if r["deployment_id"] == deployments["pass"]["id"]]
         assert passes and passes[0]["state_type"] in ("COMPLETED", "RUNNING")
