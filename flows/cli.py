@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(handler=cmd_run)
 
-    c = sub.add_parser("serve", help="run the pipeline on its schedule, with the dashboard")
+    c = sub.add_parser(
+        "serve", help="passes, alerts and digests on their schedules (Prefect), and the dashboard"
+    )
     c.add_argument("--no-dashboard", action="store_true", help="run the pipeline only")
     c.set_defaults(handler=cmd_serve)
 
