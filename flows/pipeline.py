@@ -24,6 +24,7 @@ from data.config import Config, Source
 from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
+from flows.retries import STORE_RETRIES
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
@@ -159,7 +160,7 @@ def score_batch(
     return build_scorer(config.watch, config.models_dir).score(mentions, failed=failed), failed
 
 
-store_task = task(store_pass, name="store-pass", cache_policy=NONE)
+store_task = task(store_pass, name="store-pass", cache_policy=NONE, **STORE_RETRIES)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 push_task = task(push_digests, name="push-digests", cache_policy=NONE)
 

@@ -114,6 +114,57 @@ def test_a_retried_fetch_is_in_the_runs_logs_in_prefect(httpserver, tmp_path):
     assert retried and "attempt 1 of 3" in retried[0]
 
 
+def test_a_write_that_finds_the_store_locked_is_retried_by_prefect(tmp_path):
+    import contextvars
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    from flows.pipeline import store_task
+
+    db_path = tmp_path / "tidings.duckdb"
+    config = make_config(tmp_path, [], database={"path": str(db_path), "lock_timeout_seconds": 0.5})
+    with store.connect(db_path):
+        pass  # created and migrated
+    holder = subprocess.Popen(  # another process holds the database, as a long read would
+        [sys.executable, "-c", "import duckdb, sys\n"
+         f"db = duckdb.connect({str(db_path)!r}); print('held', flush=True)\n"
+         "sys.stdin.readline(); db.close()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+
+    @flow
+    def write_a_pass():
+        return store_task(config, [], [], [], {}, store.utcnow())
+
+    outcome = {}
+    context = contextvars.copy_context()  # the harness's Prefect settings, in the thread too
+    thread = threading.Thread(
+        target=context.run, args=(lambda: outcome.update(state=write_a_pass(return_state=True)),)
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 300
+        with get_client(sync_client=True) as client:
+            while not any(
+                r.name.startswith("store-pass") and r.state_name == "AwaitingRetry"
+                for r in client.read_task_runs()
+            ):
+                assert time.monotonic() < deadline and thread.is_alive(), "never retried"
+                time.sleep(0.5)
+    finally:
+        holder.communicate("\n", timeout=60)  # the other process lets go
+    thread.join(timeout=300)
+    assert outcome["state"].is_completed()
+    with store.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
 # --- pure decisions -----------------------------------------------------------------------
 
 SRC = Source(id="s", url="https://x.example/feed", interval_minutes=60)
