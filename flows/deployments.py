@@ -141,7 +141,7 @@ async def served_deployments(config: Config) -> list[RunnerDeployment]:
         ),
     ]
     if not every.work_pool:
-        deployments.insert(0, (await _pass_deployments(config))[0])
+        deployments = await _pass_deployments(config) + deployments
     return deployments
 
 
@@ -159,9 +159,9 @@ async def _pass_deployments(config: Config) -> list[RunnerDeployment]:
                 "config_path": str(config.path),
                 "group": g,
                 "groups": groups,
-                # A pool's passes queue for the store (one tick at most); a served pass is
-                # skipped when one is running, as the service always did.
-                "wait_seconds": tick * 60.0 if pool else 0.0,
+                # Group passes queue for the store (one tick at most); a single served pass
+                # is skipped when one is running, as the service always did.
+                "wait_seconds": tick * 60.0 if pool or groups > 1 else 0.0,
             },
             paused=False,
             work_pool_name=pool,

@@ -302,3 +302,27 @@ def test_serve_refuses_a_prefect_server_other_machines_reach_without_a_password(
     err = capsys.readouterr().err
     assert "prefect.address is '0.0.0.0'" in err and "PREFECT_SERVER_API_AUTH_STRING" in err
     assert err.count("\n") == 1 and not (tmp_path / "prefect").exists()
+
+
+@pytest.mark.parametrize(
+    ("pool", "served_passes"), [(None, ["pass-1-of-2", "pass-2-of-2"]), ("p", [])]
+)
+def test_each_group_of_sources_has_its_pass_deployment_on_the_tick(tmp_path, pool, served_passes):
+    import asyncio
+
+    from data.config import load_config
+    from flows.deployments import served_deployments
+
+    extra = "pass_groups = 2\n" + (f'work_pool = "{pool}"\n' if pool else "")
+    path = write_config(tmp_path, {"a": "https://a.example/f", "b": "https://b.example/f"}, extra)
+    served = asyncio.run(served_deployments(load_config(path)))
+    names = [d.name for d in served]
+    assert names == [*served_passes, "alerts", "digests"]  # with a pool, workers run the passes
+    for d in served:
+        assert d.parameters["config_path"] == str(path)
+        if d.name.startswith("pass"):
+            assert d.schedules[0].schedule.interval.total_seconds() == 300
+            assert d.parameters["groups"] == 2 and d.parameters["wait_seconds"] == 300
+    assert [d.parameters["group"] for d in served if d.name.startswith("pass")] == list(
+        range(len(served_passes))
+    )
