@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/nlp.py
 	$(BIN)/python -m bench.spikes
+	$(BIN)/python bench/relevance.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -9,6 +9,13 @@ from dashboard import reads
 from data import corrections, inbox, store
 from nlp.intent import INTENTS
 
+RELEVANCE = ("", corrections.ABOUT, corrections.NOT_ABOUT)
+RELEVANCE_LABELS = {
+    "": "not said",
+    corrections.ABOUT: "about us",
+    corrections.NOT_ABOUT: "not about us",
+}
+
 
 def actor() -> str:
     """Who is making changes, as they told us in the sidebar (kept for this browser session)."""
@@ -30,11 +37,12 @@ def show(mention_id: str) -> None:
         m = inbox.mention(db, mention_id)
         changes = inbox.history(db, mention_id)
         fixed = corrections.of_mention(db, mention_id)
+        sure = corrections.relevance_of(db, mention_id)
     if m is None:
         if fixed.get("relevance") == corrections.NOT_ABOUT:
             st.info("This mention was marked “not about us”: it counts nowhere.")
             if st.button("It is about us after all", key=f"undo-relevance-{mention_id}"):
-                _undo(mention_id, "relevance")
+                _about_us(mention_id)
         else:
             st.warning("No such mention (it may have been removed).")
         return
@@ -53,6 +61,13 @@ def show(mention_id: str) -> None:
         f"{m['sentiment_label']} ({m['sentiment']:+.2f}) · reach {reach}"
     )
     st.text(m["text"][:4000])
+    if sure:
+        st.caption(
+            "About "
+            + ", ".join(f"{name}: {p:.0%} sure" for name, p in sure.items())
+            + " (learned per watched name from “about us” / “not about us” corrections; "
+            "below 50 % a mention is set aside)"
+        )
     if m["url"]:
         st.link_button("Open the original ↗", m["url"])
     with st.form(f"edit-{mention_id}"):
@@ -109,7 +124,16 @@ def correction_form(m: dict, fixed: dict[str, str]) -> None:
             feeling = st.radio("Sentiment", labels, index=labels.index(current), horizontal=True)
             present = [i for i in m.get("intents", []) if i in INTENTS]
             wanted = st.multiselect("Intents", INTENTS, default=present)
-            not_about = st.checkbox("Not about us (remove it from every count)")
+            said = RELEVANCE.index(fixed.get("relevance", RELEVANCE[0]))
+            about = st.radio(
+                "About us?",
+                RELEVANCE,
+                index=said,
+                format_func=RELEVANCE_LABELS.get,
+                horizontal=True,
+                help="Teaches `tidings train` what is about each watched name; "
+                "“not about us” also removes it from every count at once.",
+            )
             if st.form_submit_button("Save correction"):
                 cfg = reads.config()
                 with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
@@ -118,7 +142,8 @@ def correction_form(m: dict, fixed: dict[str, str]) -> None:
                         db, mention_id, actor(), store.utcnow(),
                         sentiment=feeling if feeling != m["sentiment_label"] else None,
                         intents=wanted if sorted(wanted) != sorted(present) else None,
-                        not_about=not_about,
+                        not_about=about == corrections.NOT_ABOUT != RELEVANCE[said],
+                        about=about == corrections.ABOUT != RELEVANCE[said],
                         known_intents=INTENTS,
                     )  # fmt: skip
                     db.commit()
@@ -129,6 +154,17 @@ def correction_form(m: dict, fixed: dict[str, str]) -> None:
         for kind in sorted(k for k in fixed if k != "relevance"):
             if st.button(f"Undo the {kind} correction", key=f"undo-{kind}-{mention_id}"):
                 _undo(mention_id, kind)
+
+
+def _about_us(mention_id: str) -> None:
+    """Marked "about us" rather than the mark removed: `tidings train` learns from it."""
+    cfg = reads.config()
+    with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
+        db.begin()
+        corrections.correct(db, mention_id, actor(), store.utcnow(), about=True)
+        db.commit()
+    st.cache_data.clear()
+    st.rerun()
 
 
 def _undo(mention_id: str, kind: str) -> None:

@@ -6,12 +6,13 @@ one query and closes it, so the pipeline can take the file in between.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from data import alert_rules, clients, corrections, inbox, outbox, store
+from data import alert_rules, clients, corrections, engagement, inbox, outbox, store
 from data.clients import Client
 from data.config import AlertRule, Config, load_config
 from data.store import MentionFilter
@@ -49,6 +50,17 @@ def _read(fn, f: MentionFilter | None = None) -> pd.DataFrame:  # noqa: ANN001
 def mentions(f: MentionFilter) -> pd.DataFrame:
     """The page of mentions `f.limit` and `f.offset` say."""
     return _read(store.find_mentions, f)
+
+
+EXPORT_MAX = 100_000  # rows of a downloaded table of mentions
+
+
+def mentions_to_export(f: MentionFilter) -> pd.DataFrame:
+    """Every mention the filter keeps (up to EXPORT_MAX), for a download: read when its
+    button is clicked, on Streamlit's download thread, so neither cached nor paged."""
+    rows = _read(store.find_mentions, replace(f, limit=EXPORT_MAX, offset=0))
+    rows["published"] = published_text(rows)
+    return rows.drop(columns="published_known")
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -148,6 +160,22 @@ def client_history(client_id: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def client_return_path(client_id: str) -> dict:
+    """What came back from a client: their counts, clicks and feedback, learned weights,
+    cadence changes, check-ins and dates."""
+    cfg = config()
+    with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
+        return {
+            "counts": engagement.engagement_summary(db).get(client_id, {}),
+            "events": engagement.events(db, client_id),
+            "weights": engagement.profile(db, client_id),
+            "changes": engagement.cadence_changes(db, client_id),
+            "checkins": engagement.checkins(db, client_id),
+            "dates": engagement.dates(db, client_id),
+        }
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list[dict]]:
     """A client's next digest as it stands, whether it is due, their note, recent articles."""
     cfg = config()
@@ -155,7 +183,7 @@ def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list
     with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
         client = next(c for c in clients.all_clients(db) if c.id == client_id)
         picks = push.next_digests(cfg, db, now, [client_id])[client_id]
-        sent = clients.digests_since(db, client_id, now - timedelta(days=7))
+        sent = push.recent_mail(db, client_id, now)
         recent = clients.candidate_articles(db, now - timedelta(days=cfg.push.max_age_days))
         return picks, is_due(client, sent, now), clients.note(db, client_id), recent[:300]
 

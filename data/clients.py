@@ -36,7 +36,7 @@ class Client(BaseModel):
     interests: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     liked_sources: list[str] = []
     disliked_sources: list[str] = []
-    cadence: Literal["instant", "daily", "weekly"] = "weekly"
+    cadence: Literal["instant", "daily", "weekly", "fortnightly"] = "weekly"
     weekday: Annotated[int, Field(ge=0, le=6)] = 0  # 0 = Monday
     hour: Annotated[int, Field(ge=0, le=23)] = 8
     timezone: str = "UTC"
@@ -44,6 +44,8 @@ class Client(BaseModel):
     max_emails_per_week: Annotated[int, Field(ge=1, le=50)] = 3
     status: Literal["active", "paused", "unsubscribed"] = "active"
     token: str = ""  # made when first stored, never taken from input (see save)
+    owner: Annotated[str, Field(pattern="^$|" + EMAIL)] = ""  # the account owner's email
+    others_talking: bool = False  # a line per interest: how many others talked about it
 
     @field_validator("timezone")
     @classmethod

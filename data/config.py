@@ -23,10 +23,12 @@ from pydantic import (
     Field,
     HttpUrl,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from data import outlets
 from data.errors import ConfigError
 from data.query import parse as parse_query
 
@@ -288,6 +290,19 @@ class Smtp(_Strict):
         return value
 
 
+def notify_urls(urls: list[str], owner: str) -> list[str]:
+    """Apprise URLs, each checked now rather than failing when an alert goes out."""
+    for i, url in enumerate(urls):
+        try:
+            outlets.check(url)
+        except ValueError as e:
+            raise ValueError(f"item {i + 1} of {owner}: {e}") from None
+    return urls
+
+
+OWNER_TOLD = ("reminder", "engagement", "satisfaction")  # rules that may have no recipients
+
+
 class AlertRule(_Strict):
     """When something needs a human, and whom to tell.
 
@@ -298,11 +313,17 @@ class AlertRule(_Strict):
     only with a given sentiment and from an author with at least `min_reach`. competitor: a
     competitor's spike, or a mention naming us and a competitor together. reminder: an
     assigned mention still open `sla_hours` after assignment reminds its assignee, and after
-    twice that escalates to `escalate_to`.
+    twice that escalates to `escalate_to`. engagement: a client who received
+    `quiet_digests` digests in a row and clicked none gets a slower cadence (daily → weekly →
+    fortnightly) and their account owner (`owner` on the Clients page) is told; one who
+    clicked in each of their last `quiet_digests` digests, `busy_clicks` times or more, is
+    offered more. satisfaction: a check-in answered `low_answer` or lower, or `drop` points
+    below the client's previous answer, tells their account owner. Both also tell
+    `recipients`, if any.
     """
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
-    kind: Literal["spike", "match", "competitor", "reminder"]
+    kind: Literal["spike", "match", "competitor", "reminder", "engagement", "satisfaction"]
     watch: list[NonEmpty] = []  # entity names; default: ours (spike) or competitors
     negative_only: bool = False
     window_hours: Annotated[int, Field(ge=1, le=168)] = 1
@@ -319,12 +340,24 @@ class AlertRule(_Strict):
     min_reach: Annotated[int, Field(ge=0)] | None = None
     sla_hours: Annotated[float, Field(gt=0)] = 24.0
     escalate_to: list[Email] = []
+    quiet_digests: Annotated[int, Field(ge=1, le=50)] = 3  # engagement
+    busy_clicks: Annotated[int, Field(ge=1, le=500)] = 5  # engagement
+    low_answer: Annotated[int, Field(ge=1, le=4)] = 2  # satisfaction, on a 1-5 scale
+    drop: Annotated[int, Field(ge=1, le=4)] = 2  # satisfaction
     recipients: list[Email] = []
+    # Chat and webhook URLs (Apprise's), each sent what the recipients are mailed; secrets as
+    # ${VARIABLE} references to the environment (data/outlets.py).
+    notify: list[NonEmpty] = []
     delivery: Literal["instant", "hourly", "daily"] = "instant"
     quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
     timezone: str = "UTC"
     cooldown_hours: Annotated[float, Field(ge=0)] = 6.0
     enabled: bool = True
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_urls(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return notify_urls(value, f"rule {info.data.get('name', '?')!r}")
 
     @model_validator(mode="after")
     def _coherent(self) -> AlertRule:
@@ -332,8 +365,8 @@ class AlertRule(_Strict):
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {self.timezone!r} (e.g. Europe/London)") from None
-        if self.kind != "reminder" and not self.recipients:
-            raise ValueError(f"a {self.kind} rule needs recipients")
+        if self.kind not in OWNER_TOLD and not (self.recipients or self.notify):
+            raise ValueError(f"a {self.kind} rule needs recipients or notify")
         if self.kind == "match" and not (
             self.any_terms or self.sentiment or self.intents or self.min_reach
         ):
@@ -359,10 +392,52 @@ class Push(_Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 8502
     base_url: BaseUrl | None = None  # how clients reach it (links in mail); default address:port
     max_age_days: Annotated[int, Field(ge=1, le=365)] = 14  # older articles are not pushed
+    # Off unless set: an invisible image in each digest tells when a client opened it. Many
+    # mail programs load it on arrival (or never), so opens say little; clicks say more.
+    track_opens: bool = False
 
     @property
     def public_url(self) -> str:
         return (self.base_url or f"http://{self.address}:{self.port}").rstrip("/")
+
+
+class Report(_Strict):
+    """The weekly report: an HTML mail with charts (and a PDF on the dashboard), sent at
+    `hour` on `weekday` (0 = Monday), local to `timezone`, by `tidings serve` or `tidings report
+    --week`, to `recipients` and the chat or webhook URLs of `notify`."""
+
+    recipients: list[Email] = []
+    notify: list[NonEmpty] = []
+    weekday: Annotated[int, Field(ge=0, le=6)] = 0
+    hour: Annotated[int, Field(ge=0, le=23)] = 8
+    timezone: str = "UTC"
+    sla_hours: Annotated[float, Field(gt=0)] = 24.0  # a complaint handled within this is on time
+    history_weeks: Annotated[int, Field(ge=2, le=52)] = 8  # share of voice over these weeks
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_urls(cls, value: list[str]) -> list[str]:
+        return notify_urls(value, "[report]")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (e.g. Europe/London)") from None
+        return value
+
+
+class Checkins(_Strict):
+    """A one-question check-in mailed to each active client every `every_days` (0: never),
+    answered with one click (then a button on the endpoint's page records it)."""
+
+    every_days: Annotated[int, Field(ge=0, le=365)] = 0
+    scale: Literal["1-5", "thumbs"] = "1-5"
+    question: Annotated[OneLine, Field(min_length=1, max_length=200)] = (
+        "How useful are the reading lists we send you?"
+    )
 
 
 class Config(_Strict):
@@ -372,6 +447,8 @@ class Config(_Strict):
     pipeline: Pipeline = Pipeline()
     smtp: Smtp = Smtp()
     push: Push = Push()
+    report: Report = Report()
+    checkins: Checkins = Checkins()
     prefect: Prefect = Prefect()
     watch: list[Watch] = []
     sources: list[Source] = []
@@ -454,7 +531,10 @@ def _describe(error: ValidationError) -> str:
         elif err["type"] == "string_pattern_mismatch":
             pattern = err.get("ctx", {}).get("pattern")
             msg = "not an email address" if pattern == EMAIL else f"must match {pattern}"
-        shown_input = "input" in err and not isinstance(err["input"], dict)
+        # Never a notify URL's input: a secret may have been pasted into it.
+        shown_input = (
+            "input" in err and not isinstance(err["input"], dict) and "notify" not in err["loc"]
+        )
         if shown_input and err["type"] not in ("missing", "extra_forbidden"):
             shown = repr(err["input"])
             msg += f" (got {shown[:60]})"

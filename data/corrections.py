@@ -20,6 +20,7 @@ from data.store import _naive_utc
 KINDS = ("sentiment", "intents", "relevance")
 SENTIMENTS = ("negative", "neutral", "positive")
 NOT_ABOUT = "not_about"
+ABOUT = "about"  # confirmed about us: counts as before, and teaches the relevance model
 
 
 def correct(
@@ -32,6 +33,7 @@ def correct(
     intents: Sequence[str] | None = None,
     not_about: bool = False,
     known_intents: Sequence[str] = (),
+    about: bool = False,
 ) -> int:
     """Record corrections for one mention; return how many were recorded."""
     if sentiment is not None and sentiment not in SENTIMENTS:
@@ -47,6 +49,8 @@ def correct(
         values.append(("intents", listed, f"corrected intents → {listed or 'none'}"))
     if not_about:
         values.append(("relevance", NOT_ABOUT, "marked not about us"))
+    elif about:
+        values.append(("relevance", ABOUT, "marked about us"))
     at = _naive_utc(now)
     for kind, value, change in values:
         db.execute("DELETE FROM corrections WHERE mention_id = ? AND kind = ?", [mention_id, kind])
@@ -99,6 +103,19 @@ def made_since(db: duckdb.DuckDBPyConnection, since: datetime | None) -> int:
         [_naive_utc(since), _naive_utc(since)],
     ).fetchone()
     return int(n)
+
+
+def relevance_of(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
+    """How sure the latest score is that the mention is about each entity it names (empty when
+    the context rules alone decided)."""
+    found = db.execute(
+        "SELECT terms, term_relevance FROM scores WHERE mention_id = ? "
+        "ORDER BY scored_at DESC, model_version DESC LIMIT 1",
+        [mention_id],
+    ).fetchone()
+    if found is None or not found[1]:
+        return {}
+    return dict(zip(found[0], found[1], strict=False))
 
 
 def not_about_us(db: duckdb.DuckDBPyConnection, limit: int = 200) -> list[tuple]:
@@ -219,3 +236,53 @@ def training_data(
         [silver_limit],
     ).fetchall()
     return sentiments, intents, [(t, list(i)) for t, i in silver]
+
+
+# Work people did on a mention without marking it "not about us": they took it as about us.
+HANDLED = ("assigned", "responded", "done")
+
+
+def relevance_data(db: duckdb.DuckDBPyConnection, limit: int = 20_000) -> list[tuple[str, bool]]:
+    """What the relevance model learns from: (title and text, about us?) for
+    mentions marked "not about us" or "about us", texts imported with a `relevant` label, and
+    mentions handled in the inbox (assigned, responded, done) without a relevance correction."""
+    return [
+        (text, bool(relevant))
+        for text, relevant in db.execute(
+            """
+            SELECT m.title || chr(10) || m.text, c.value = ? FROM corrections c
+            JOIN mentions m ON m.id = c.mention_id WHERE c.kind = 'relevance'
+            UNION ALL
+            SELECT text, relevant FROM imported_labels WHERE relevant IS NOT NULL
+            UNION ALL
+            SELECT m.title || chr(10) || m.text, true FROM inbox i
+            JOIN readings r ON r.mention_id = i.mention_id
+            JOIN mentions m ON m.id = i.mention_id
+            WHERE i.status IN (SELECT unnest(?::VARCHAR[]))
+              AND NOT EXISTS (SELECT 1 FROM corrections c
+                              WHERE c.mention_id = i.mention_id AND c.kind = 'relevance')
+            LIMIT ?
+            """,
+            [ABOUT, list(HANDLED), limit],
+        ).fetchall()
+    ]
+
+
+def unmarked_counted(db: duckdb.DuckDBPyConnection, limit: int = 5_000) -> list[str]:
+    """The newest mentions that count and carry no relevance label of any kind (title and
+    text): weak "about us" labels for the relevance model (see nlp.relevance)."""
+    return [
+        text
+        for (text,) in db.execute(
+            """
+            SELECT m.title || chr(10) || m.text FROM readings r
+            JOIN mentions m ON m.id = r.mention_id
+            WHERE NOT EXISTS (SELECT 1 FROM corrections c
+                              WHERE c.mention_id = r.mention_id AND c.kind = 'relevance')
+              AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.mention_id = r.mention_id
+                              AND i.status IN (SELECT unnest(?::VARCHAR[])))
+            ORDER BY r.published DESC LIMIT ?
+            """,
+            [list(HANDLED), limit],
+        ).fetchall()
+    ]

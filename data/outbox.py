@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
 
+from data import outlets
 from data.store import _aware, _naive_utc
 
 STUCK_AFTER = timedelta(minutes=15)  # a mail left 'sending' this long was cut off by a crash
@@ -27,6 +29,24 @@ class Mail:
     not_before: datetime
     attempts: int = 0
     headers: dict[str, str] = field(default_factory=dict)  # e.g. List-Unsubscribe
+    # None: mailed to the recipients. Else one chat or webhook URL (Apprise's), sent the
+    # subject and text body; its secrets stay ${VARIABLE} references until it is sent.
+    target: str | None = None
+
+
+def with_outlets(mail: Mail, notify: Sequence[str]) -> list[Mail]:
+    """The mail (if it has recipients) and one copy per chat or webhook URL, each with an id of
+    its own derived from the mail's, so each outlet is sent exactly once."""
+    copies = [
+        replace(
+            mail,
+            id=hashlib.blake2b(f"{mail.id}\x1f{url}".encode(), digest_size=16).hexdigest(),
+            recipients=(),
+            target=url,
+        )
+        for url in dict.fromkeys(notify)
+    ]
+    return ([mail] if mail.recipients else []) + copies
 
 
 def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime) -> int:
@@ -36,12 +56,12 @@ def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime)
     before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
     db.executemany(
         "INSERT OR IGNORE INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
-        "created_at, not_before, status, attempts, next_attempt_at, headers) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        "created_at, not_before, status, attempts, next_attempt_at, headers, target) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
         [
             (m.id, m.kind, m.rule, list(m.recipients), m.subject, m.text_body, m.html_body,
              _naive_utc(now), _naive_utc(m.not_before), _naive_utc(m.not_before),
-             json.dumps(m.headers))
+             json.dumps(m.headers), m.target)
             for m in mails
         ],
     )  # fmt: skip
@@ -54,7 +74,7 @@ def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
     rows = db.execute(
         """
         SELECT id, kind, rule, recipients, subject, text_body, html_body, not_before, attempts,
-               headers
+               headers, target
         FROM outbox
         WHERE (status = 'pending' AND next_attempt_at <= ? AND not_before <= ?)
            OR (status = 'sending' AND next_attempt_at <= ?)
@@ -63,7 +83,19 @@ def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
         [at, at, _naive_utc(now - STUCK_AFTER), limit],
     ).fetchall()
     mails = [
-        Mail(r[0], r[1], r[2], tuple(r[3]), r[4], r[5], r[6], _aware(r[7]), r[8], json.loads(r[9]))  # type: ignore[arg-type]
+        Mail(
+            r[0],
+            r[1],
+            r[2],
+            tuple(r[3]),
+            r[4],
+            r[5],
+            r[6],
+            _aware(r[7]),
+            r[8],
+            json.loads(r[9]),  # type: ignore[arg-type]
+            r[10],
+        )
         for r in rows
     ]
     if mails:
@@ -117,11 +149,14 @@ def record_outcome(
 
 
 def outbox_view(db: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
-    return db.execute(
+    view = db.execute(
         "SELECT created_at, status, kind, rule, subject, recipients, attempts, last_error, "
-        "not_before, sent_at FROM outbox ORDER BY created_at DESC LIMIT ?",
+        "not_before, sent_at, target FROM outbox ORDER BY created_at DESC LIMIT ?",
         [limit],
     ).df()
+    # Where a chat message went, without the rest of its URL (often a token).
+    view["target"] = [outlets.shown(t) if isinstance(t, str) else None for t in view["target"]]
+    return view
 
 
 # --- alert bookkeeping ---------------------------------------------------------------------

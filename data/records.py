@@ -49,6 +49,9 @@ class Score:
     # The intents that count as present, each from its own threshold (the model's); None: the
     # store applies one plain threshold to `intents`.
     present: tuple[str, ...] | None = None
+    # Per entity in `terms`: the probability it is about that entity (nlp.relevance); empty
+    # when the context rules alone decided.
+    term_relevance: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

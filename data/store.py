@@ -335,6 +335,9 @@ def _insert_scores(
             "term_sentiments": pa.array(
                 [list(s.term_sentiments) for s in scores], pa.list_(pa.float64())
             ),
+            "term_relevance": pa.array(
+                [list(s.term_relevance) for s in scores], pa.list_(pa.float64())
+            ),
         }
     )
     db.register("incoming_scores", table)
@@ -347,7 +350,7 @@ def _insert_scores(
         )
         (n,) = db.execute(
             "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, intents, intent_scores, term_sentiments, scored_at) "
+            "lang, intents, intent_scores, term_sentiments, term_relevance, scored_at) "
             "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
             [_naive_utc(scored_at)],
         ).fetchone()

@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -144,6 +143,24 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("train", help="train the next model version from the corrections made")
     c.add_argument("--rescore", action="store_true", help="then re-score the stored mentions")
     c.set_defaults(handler=cmd_train)
+
+    c = sub.add_parser("report", help="the weekly report: send it now, or write it as a PDF")
+    c.add_argument(
+        "--week", action="store_true", help="send this week's report to [report] now (once)"
+    )
+    c.add_argument("--pdf", metavar="FILE", help="write the report as a PDF file")
+    c.set_defaults(handler=cmd_report)
+
+    c = sub.add_parser("export", help="write the whole store as Parquet files into DIR")
+    c.add_argument("dir", metavar="DIR", help="an empty or new folder")
+    c.set_defaults(handler=cmd_export)
+
+    c = sub.add_parser("import", help="restore the store from a folder `tidings export` wrote")
+    c.add_argument("dir", metavar="DIR")
+    c.add_argument(
+        "--replace", action="store_true", help="replace what the store holds (else refused)"
+    )
+    c.set_defaults(handler=cmd_import)
 
     c = sub.add_parser("rescore", help="re-score the stored mentions with the newest model")
     c.set_defaults(handler=cmd_rescore)
@@ -517,14 +534,14 @@ def push_plan(config: Config, only: list[str] | None, force: bool) -> list[str]:
     its articles, or why not. Reads only: nothing is sent, recorded or cleared."""
     from data import clients
     from notify.digest import is_due, may_send
-    from notify.push import next_digests
+    from notify.push import next_digests, recent_mail
 
     now = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
         verdicts = {}
         for c in everyone:
-            sent = clients.digests_since(db, c.id, now - timedelta(days=7))
+            sent = recent_mail(db, c.id, now)
             verdicts[c.id] = may_send(c, sent, now) if force else is_due(c, sent, now)
         due = [cid for cid, (ok, _) in verdicts.items() if ok]
         digests = next_digests(config, db, now, due) if due else {}
@@ -606,6 +623,51 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """`--week` sends the week's report (once: a second run the same day queues nothing);
+    `--pdf FILE` writes it. `tidings serve` sends it at `[report]`'s weekday and hour."""
+    config = _load(args)
+    from notify import report
+
+    if not (args.week or args.pdf):
+        raise TidingsError("say --week (send it now) or --pdf FILE (write it)")
+    if args.pdf:
+        try:
+            Path(args.pdf).write_bytes(report.pdf(report.build(config)))
+        except OSError as e:
+            raise TidingsError(f"{args.pdf}: cannot write: {e.strerror or e}") from None
+        print(f"Wrote {args.pdf}")
+    if args.week:
+        if not (config.report.recipients or config.report.notify):
+            raise TidingsError(f"{config.path}: [report] names no recipients and no notify URL")
+        _note_mail(config, bool(config.report.recipients))
+        sent = report.send_report(config)
+        print(sent.summary() if sent else "nothing to send")
+        if sent and sent.sent.error:
+            print(f"  mail server: {sent.sent.error} (mail kept in the outbox for later)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from data.exports import export_store
+
+    config = load_config(args.config)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        counts = export_store(db, Path(args.dir), store.utcnow())
+    print(f"Exported {sum(counts.values()):,} row(s) of {len(counts)} table(s) to {args.dir}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from data.exports import import_store
+
+    config = load_config(args.config)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        counts = import_store(db, Path(args.dir), replace=args.replace)
+    print(f"Imported {sum(counts.values()):,} row(s) of {len(counts)} table(s) from {args.dir}")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     from nlp import build_scorer
@@ -643,10 +705,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         sentiments, intents, _ = corrections.training_data(db)
+        about_us = corrections.relevance_data(db)
+        unmarked = corrections.unmarked_counted(db)
     try:  # a place to write the model is checked first: it is needed whatever was corrected
         config.models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    if about_us:
+        for line in train_relevance(config, about_us, unmarked):
+            print(line)
+        if not sentiments and not intents:
+            print("No sentiment or intent correction yet: those readings stay as they are.")
+            return 0
     if not sentiments and not intents:
         raise TidingsError(
             "nothing to learn from yet: no correction has been made. Correct a reading on the "
@@ -672,6 +742,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         return cmd_rescore(args)
     print("New mentions are scored with it; `tidings rescore` re-scores the stored ones.")
     return 0
+
+
+def train_relevance(
+    config: Config, labelled: list[tuple[str, bool]], unmarked: list[str]
+) -> list[str]:
+    """Learn each watch's "about us" model from its relevance labels; what it measured."""
+    from nlp import relevance
+
+    try:
+        trained, figures = relevance.train(config.watch, labelled, config.models_dir, unmarked)
+    except OSError as e:
+        raise TidingsError(f"{config.models_dir}: cannot write the model: {e.strerror}") from None
+    lines = [
+        f"Trained {trained.version} (is it about us?) from {len(labelled)} labelled mentions "
+        f"for {len(figures)} watch(es) ({relevance.path_in(config.models_dir)})."
+    ]
+    for name, f in sorted(figures.items()):
+        lines.append(
+            f"  about {name}: accuracy {f['rules']:.2f} by the rules, {f['prior']:.2f} before "
+            f"learning → {f['learned']:.2f} learned, on {int(f['n'])} held-out labels "
+            f"({relevance.FOLDS}-fold)"
+        )
+    if not figures:
+        lines.append(
+            f"  no watch has {relevance.MIN_TO_TRAIN} labelled mentions yet: "
+            "the context rules and the priors decide"
+        )
+    return lines
 
 
 def held_out_lines(figures: dict) -> list[str]:
@@ -746,6 +844,7 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "lang": s.lang,
             "terms": list(s.terms),
             "term_sentiment": dict(zip(s.terms, s.term_sentiments, strict=True)),
+            "term_relevance": dict(zip(s.terms, s.term_relevance, strict=False)),
             "model_version": s.model_version,
         }
         print(json.dumps(record), file=out)

@@ -21,8 +21,8 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
-from data import alert_rules, clients, inbox, store
-from data.config import Config, load_config
+from data import alert_rules, clients, engagement, inbox, store
+from data.config import AlertRule, Config, load_config
 from notify import backtest
 from notify.alerts import AlertReport, run_alerts
 from notify.push import push_digests
@@ -103,6 +103,28 @@ class _MailFolder:
         return "250 Message accepted"
 
 
+class _ChatHook(_QuietHandler):
+    """A chat service's webhook, as Apprise's json:// posts to it: each message kept as a
+    .json file in the server's folder."""
+
+    def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        folder = Path(self.directory)
+        n = len(list(folder.glob("*.json"))) + 1
+        (folder / f"{n:03d}.json").write_bytes(body)
+        self.send_response(200)
+        self.end_headers()
+
+
+def serve_chat(folder: Path) -> tuple[ThreadingHTTPServer, str]:
+    """A local webhook on 127.0.0.1 (a free port) that keeps what chat messages it receives in
+    `folder`; returns the server and the json:// URL that posts to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_ChatHook, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"json://127.0.0.1:{server.server_address[1]}/team-chat"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -123,6 +145,7 @@ def prepare_demo(
     smtp_port: int = 25,
     push_port: int = 8502,
     dashboard_port: int = 8501,
+    chat_url: str = "json://127.0.0.1:9/team-chat",
 ) -> Path:
     """Write the demo config (pointing at `base_url`) into `workdir`, with a fresh database.
     The dashboard's port is written into it, so that links in the demo's mails lead there."""
@@ -133,6 +156,7 @@ def prepare_demo(
         template.replace("{base_url}", base_url)
         .replace("{smtp_port}", str(smtp_port))
         .replace("{push_port}", str(push_port))
+        .replace("{chat_url}", chat_url)
     )
     text += f"\n[dashboard]\nport = {dashboard_port}\n"
     path.write_text(text, encoding="utf-8")
@@ -161,11 +185,15 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
     feeds = workdir / "feeds"
     shutil.rmtree(feeds, ignore_errors=True)
     shutil.rmtree(workdir / "mail", ignore_errors=True)
+    shutil.rmtree(workdir / "chat", ignore_errors=True)
     replay_feeds(feeds)
     server, base_url = serve_folder(feeds)
     mail, smtp_port = serve_mail(workdir / "mail")
+    chat, chat_url = serve_chat(workdir / "chat")
     try:
-        config = load_config(prepare_demo(workdir, base_url, smtp_port, _free_port(), port))
+        config = load_config(
+            prepare_demo(workdir, base_url, smtp_port, _free_port(), port, chat_url)
+        )
         print(f"Demo feeds served from {base_url}; running one pass…", flush=True)
         report = run_pass(config, force=True)
         print(report.summary(), flush=True)
@@ -173,7 +201,12 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
         alerts = seed_inbox(config)
         print(f"Inbox: some complaints assigned and handled. Alerts: {alerts.summary()}.")
         print(seed_clients(config), flush=True)
-        print(f"Mail the demo sent is in {workdir / 'mail'}/", flush=True)
+        print(seed_return_path(config), flush=True)
+        print(weekly_report(config, workdir), flush=True)
+        print(
+            f"Mail the demo sent is in {workdir / 'mail'}/, chat messages in {workdir / 'chat'}/",
+            flush=True,
+        )
         if not dashboard:
             return 0
         endpoint = cli.start_endpoint(config)
@@ -186,6 +219,7 @@ def run_demo(port: int | None = None, dashboard: bool = True, workdir: Path | No
             cli.stop(proc)
     finally:
         server.shutdown()
+        chat.shutdown()
         mail.stop()
 
 
@@ -243,3 +277,41 @@ def seed_clients(config: Config) -> str:
         f"Clients: {saved} imported, {len(rejected)} row(s) rejected "
         f"({'; '.join(rejected)}); digests sent to: {', '.join(pushed.sent_to) or 'nobody'}."
     )
+
+
+def seed_return_path(config: Config, now: datetime | None = None) -> str:
+    """Northwind got three digests over three weeks and clicked none: an engagement rule slows
+    them from weekly to fortnightly, tells their account owner and asks a check-in, which they
+    answer; the Clients page shows the change (undoable) and the answer."""
+    now = now or store.utcnow()
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        read = clients.candidate_articles(db, now - timedelta(days=config.push.max_age_days))
+        fresh = [a for a in read if a["id"] not in clients.delivered_ids(db, "northwind")]
+        for week, a in enumerate(fresh[:3]):
+            at = now - timedelta(days=20 - 7 * week)
+            clients.record_delivery(db, "northwind", [a["id"]], ["feed", "email"],
+                                    f"demo-quiet-{week}", at)  # fmt: skip
+        db.commit()
+    rule = AlertRule(name="quiet-readers", kind="engagement", quiet_digests=3)
+    run_alerts(config.model_copy(update={"alerts": [rule]}), now)
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        asked = engagement.checkins(db, "northwind")
+        cadence = next(c.cadence for c in clients.all_clients(db) if c.id == "northwind")
+        if asked:
+            engagement.answer_checkin(
+                db, asked[-1].id, 3, "Fortnightly suits us; more on remote teams, please.", now
+            )
+    return f"Northwind clicked none of three digests: now {cadence}" + (
+        ", and answered their check-in 3 of 5." if asked else "."
+    )
+
+
+def weekly_report(config: Config, workdir: Path) -> str:
+    """Send this week's report (mail and chat), and keep it as a PDF beside the mail."""
+    from notify import report
+
+    sent = report.send_report(config)
+    pdf = workdir / "weekly-report.pdf"
+    pdf.write_bytes(report.pdf(report.build(config)))
+    return f"{sent.summary() if sent else 'Weekly report: nothing sent'}; PDF: {pdf}"

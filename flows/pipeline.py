@@ -28,7 +28,9 @@ from flows.retries import STORE_RETRIES
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
+from notify.care import run_care
 from notify.push import PushReport, push_digests
+from notify.report import send_report
 
 DUE_SLACK = timedelta(seconds=30)
 
@@ -163,6 +165,8 @@ def score_batch(
 store_task = task(store_pass, name="store-pass", cache_policy=NONE, **STORE_RETRIES)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 push_task = task(push_digests, name="push-digests", cache_policy=NONE)
+report_task = task(send_report, name="weekly-report", cache_policy=NONE)
+care_task = task(run_care, name="client-care", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
@@ -179,6 +183,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         # Reminders, quiet hours and digest slots run on the clock, not on new mentions.
         log.info("Alerts: %s", alerts_task(config).summary())
         log.info("Client digests: %s", push_task(config).summary())
+        log.info("Client care: %s", care_task(config).summary())
         return PassReport()
     scorer = build_scorer(config.watch, config.models_dir)
     # Network work happens here, before any write transaction opens.
@@ -228,6 +233,10 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     if alerts.sent.error:
         log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
     log.info("Client digests: %s", push_task(config).summary())
+    weekly = report_task(config, scheduled=True)
+    if weekly is not None:
+        log.info("Weekly report: %s", weekly.summary())
+    log.info("Client care: %s", care_task(config).summary())
     return report
 
 

@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from data.config import Watch
 from data.records import Mention, Score
 from data.text import clean_text
-from nlp import duplicates, intent, language, model, sentiment
+from nlp import duplicates, intent, language, model, relevance, sentiment
 from nlp.query import QueryMatcher, prefilter_words
 from nlp.tokenizer import RegexTokenizer, text_of
 
@@ -40,6 +40,8 @@ if not Doc.has_extension("watch_terms"):
     Doc.set_extension("watch_terms", default=())
 if not Doc.has_extension("watch_positions"):
     Doc.set_extension("watch_positions", default={})
+if not Doc.has_extension("watch_relevance"):
+    Doc.set_extension("watch_relevance", default={})
 
 
 class WatchTerms:
@@ -48,9 +50,15 @@ class WatchTerms:
 
     def __init__(self, nlp: Language, watch: Sequence[Watch]) -> None:
         self.queries = QueryMatcher(nlp, watch)
+        # Set by the Scorer: None, the context rules alone decide (nlp.relevance weighs them).
+        self.relevance: relevance.Relevance | None = None
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.watch_positions = self.queries(doc)
+        if self.relevance is None:
+            doc._.watch_positions = self.queries(doc)
+        else:
+            found = self.queries.candidates(doc)
+            doc._.watch_positions, doc._.watch_relevance = self.relevance.decide(doc, found)
         doc._.watch_terms = tuple(doc._.watch_positions)
         return doc
 
@@ -64,6 +72,10 @@ class Scorer:
         self.nlp = spacy.blank("en")
         self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
         self.nlp.add_pipe("tidings_watch_terms", config={"watch": [w.model_dump() for w in watch]})
+        self.relevance = relevance.load(models_dir)  # None: unreadable, the rules decide
+        self.nlp.get_pipe("tidings_watch_terms").relevance = self.relevance
+        if self.relevance and self.relevance.version:
+            self.version += f"+{self.relevance.version}"
         self.nlp.add_pipe("tidings_sentiment")
         model.add_to(self.nlp, self.model)
         # A cheap regex over the raw text finds the few items that can match at all, so that
@@ -139,6 +151,11 @@ class Scorer:
             term_sentiments=per_term,
             fingerprint=duplicates.signature(doc),
             present=intent.present(wants, self.model.thresholds),
+            term_relevance=tuple(
+                round(doc._.watch_relevance[t], 4)
+                for t in doc._.watch_terms
+                if t in doc._.watch_relevance
+            ),
         )
 
 
@@ -152,9 +169,11 @@ def build_scorer(watch: Sequence[Watch], models_dir: Path | None = None) -> Scor
     (else the shipped one), built once per process, watchlist and model."""
     newest = model.current(models_dir).path
     watch_json = json.dumps([w.model_dump() for w in watch], sort_keys=True)
-    return _cached_scorer(watch_json, models_dir, newest)
+    return _cached_scorer(watch_json, models_dir, newest, relevance.stamp(models_dir))
 
 
 @lru_cache(maxsize=4)
-def _cached_scorer(watch_json: str, models_dir: Path | None, newest: Path) -> Scorer:
+def _cached_scorer(
+    watch_json: str, models_dir: Path | None, newest: Path, relevance_stamp: object = None
+) -> Scorer:
     return Scorer([Watch.model_validate(w) for w in json.loads(watch_json)], models_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
@@ -56,15 +56,28 @@ class QueryMatcher:
 
     def __call__(self, doc: Doc) -> dict[str, list[int]]:
         """The entities the doc is about, each with the token positions where it is named."""
+        return {
+            name: [start for start, _ in spans]
+            for name, (spans, rule) in self.candidates(doc).items()
+            if rule is not False
+        }
+
+    def candidates(self, doc: Doc) -> dict[str, tuple[list[tuple[int, int]], bool | None]]:
+        """The entities whose terms or query match (their exclusions absent), each with the
+        token ranges where it is named and whether its context rule holds (None: it has
+        none). nlp.relevance weighs the rule's verdict; the rules alone keep only True/None."""
         found: Spans = {}
         matches = self.phrases(doc) + (self.matcher(doc) if len(self.matcher) else [])
         for match_id, start, end in matches:
             term = self.by_key[doc.vocab.strings[match_id]]
             found.setdefault(term, []).append((start, end))
         return {
-            name: sorted(s for t in positive for s, _ in found.get(t, []))
+            name: (
+                sorted(s for t in positive for s in found.get(t, [])),
+                None if w.context is None else _in_context(w, positive, found),
+            )
             for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
-            if _holds(tree, found) and _in_context(w, positive, found)
+            if _holds(tree, found)
         }
 
 
@@ -100,7 +113,7 @@ def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
     def near(words: list[str], start: int, end: int) -> bool:
         return any(
             max(s - end, start - e, 0) <= window
-            for t in map(phrase, words)
+            for t in map(_phrase, words)
             for s, e in found.get(t, [])
         )
 
@@ -109,6 +122,10 @@ def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
         if required and not near(w.context.excludes, start, end):
             return True
     return False
+
+
+# A context rule's words, parsed once rather than for every match of every post.
+_phrase = lru_cache(maxsize=4096)(phrase)
 
 
 def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:

@@ -12,7 +12,7 @@ import duckdb
 from data import alert_rules, inbox, outbox, store, term_counts
 from data.config import AlertRule, Config
 from data.outbox import AlertState, Mail
-from notify import rules
+from notify import care, rules
 from notify.email import SendReport, render, send_pending
 from notify.rules import Condition
 
@@ -72,6 +72,10 @@ def evaluate(
         if rule.kind == "reminder":
             assigned = inbox.open_assigned(db) if assigned is None else assigned
             conditions = rules.reminders(rule, assigned, now)
+        if rule.kind == "engagement":
+            conditions = care.engagement_conditions(rule, db, now)
+        if rule.kind == "satisfaction":
+            conditions = care.satisfaction_conditions(rule, db, now)
         firing, changed = rules.to_fire(rule, conditions, states, now, checked)
         fired.append((rule, firing))
         updates += changed
@@ -86,12 +90,21 @@ def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -
         fired, updates = evaluate(config, db, now)
         mails: list[Mail] = []
         for rule, conditions in fired:
+            if rule.kind == "engagement":  # a cadence slowed, an offer made: before any mail
+                mails += care.apply_engagement(config, db, conditions, now)
+            # The account owner is told; a client without one, under a rule without
+            # recipients, changes all the same (the Clients page shows it).
+            conditions = [c for c in conditions if c.recipients]
             hold = rules.hold_until(rule, now)
             if rule.delivery == "instant" or rule.kind == "reminder":
                 mails += [
-                    render(config, "reminder" if rule.kind == "reminder" else "alert", rule.name,
-                           c.subject, [c], c.recipients, hold, now)
+                    copy
                     for c in conditions
+                    for copy in outbox.with_outlets(
+                        render(config, "reminder" if rule.kind == "reminder" else "alert",
+                               rule.name, c.subject, [c], c.recipients, hold, now),
+                        rule.notify,
+                    )
                 ]  # fmt: skip
                 continue
             outbox.add_events(
@@ -121,7 +134,7 @@ def _digest(
     subject = f"{every} digest: {len(conditions)} alert(s) from {rule.name}"
     mail = render(config, "digest", rule.name, subject, conditions, rule.recipients, hold, now)
     outbox.mark_events_mailed(db, [i for i, _, _ in events], mail.id)
-    return [mail]
+    return outbox.with_outlets(mail, rule.notify)
 
 
 def _known(row: dict) -> dict:

@@ -6,6 +6,7 @@ if they are http(s) (the collectors drop anything else).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -24,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from data import outbox, store
 from data.config import SMTP_PASSWORD_ENV, Config, Smtp
 from data.outbox import Mail, Outcome
+from notify import chat
 from notify.rules import Condition
 
 templates = Environment(
@@ -117,8 +119,28 @@ def message(mail: Mail, sender: str) -> EmailMessage:
             raise ValueError(f"{name!r} is not a header name")
         msg[name] = header_value(value)
     msg.set_content(mail.text_body)
-    msg.add_alternative(mail.html_body, subtype="html")
+    html, images = inline_images(mail.html_body, mail.id)
+    msg.add_alternative(html, subtype="html")
+    html_part = msg.get_payload()[-1]
+    for cid, data in images:  # multipart/related: shown by mail clients that block data: URIs
+        html_part.add_related(data, "image", "png", cid=f"<{cid}>")
     return msg
+
+
+DATA_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def inline_images(html: str, mail_id: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """The HTML with each PNG written inline (data: URI, as the outbox keeps it) pointing at a
+    part of the mail instead (cid:), and those parts' ids and bytes."""
+    images: list[tuple[str, bytes]] = []
+
+    def to_cid(match: re.Match[str]) -> str:
+        cid = f"image{len(images) + 1}.{mail_id}@tidings"
+        images.append((cid, base64.b64decode(match.group(1))))
+        return f'src="cid:{cid}"'
+
+    return DATA_PNG.sub(to_cid, html), images
 
 
 def _connect(smtp: Smtp) -> smtplib.SMTP:
@@ -160,6 +182,10 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     session = _Session(config.smtp)
     try:
         for mail in mails:
+            if mail.target is not None:  # a chat or webhook message: Apprise sends it
+                outcome = chat.send(mail)
+                counts[_record(config, outcome, now)] += 1
+                continue
             try:
                 msg = message(mail, config.smtp.sender)
             except (ValueError, MessageError) as e:
@@ -173,6 +199,14 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     finally:
         session.close()
     return SendReport(counts["sent"], counts["pending"], counts["failed"], session.error)
+
+
+def _record(config: Config, outcome: Outcome, now: datetime) -> str:
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        db.begin()
+        status = outbox.record_outcome(db, outcome, now, config.smtp.max_attempts)
+        db.commit()
+    return status
 
 
 class _Session:

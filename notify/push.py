@@ -4,18 +4,20 @@ to their personal feed, and recorded so that no item reaches them twice."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
 
-from data import clients, store
+from data import clients, engagement, store
 from data.clients import Client
 from data.config import Config
 from data.outbox import Mail, enqueue
 from nlp.interests import InterestMatcher
-from notify.digest import Pick, is_due, may_send, pick
+from notify.digest import Pick, is_due, may_send, pick, talk_line
 from notify.email import SendReport, send_pending, templates
+from notify.links import Links
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +46,31 @@ def next_digests(
     articles = clients.candidate_articles(db, now - timedelta(days=config.push.max_age_days))
     by_id = {a["id"]: a for a in articles}
     matches = InterestMatcher(everyone).match(articles) if everyone and articles else {}
+    learned = engagement.all_weights(db)
     return {
         c.id: pick(
             c, matches.get(c.id, []), by_id, clients.delivered_ids(db, c.id),
-            clients.curation(db, c.id), now,
+            clients.curation(db, c.id), now, learned.get(c.id),
         )
         for c in everyone
     }  # fmt: skip
+
+
+def recent_mail(db: duckdb.DuckDBPyConnection, client_id: str, now: datetime) -> list[datetime]:
+    """What counts towards a client's cadence and cap: digests of the last fourteen days (a
+    fortnightly cadence looks that far back) and every other mail they got."""
+    since = now - timedelta(days=14)
+    return sorted(clients.digests_since(db, client_id, since) + engagement.mails_since(
+        db, client_id, since
+    ))  # fmt: skip
+
+
+def talk_lines(db: duckdb.DuckDBPyConnection, client: Client, now: datetime) -> list[str]:
+    """The client's "how often others are talking" lines, if they want them."""
+    if not client.others_talking:
+        return []
+    counts = engagement.people_talking(db, client.wanted, now - timedelta(days=7))
+    return [talk_line(p, *counts[p]) for p in client.wanted]
 
 
 def push_digests(
@@ -68,13 +88,14 @@ def push_digests(
         for cid, c in everyone.items():
             if only is not None and cid not in only:
                 continue
-            sent = clients.digests_since(db, cid, now - timedelta(days=7))
+            sent = recent_mail(db, cid, now)
             ok, why = may_send(c, sent, now) if force else is_due(c, sent, now)
             if ok:
                 due.append(cid)
             else:
                 skipped[cid] = why
         digests = next_digests(config, db, now, due) if due else {}
+        secret = engagement.link_secret(db)
         mails = []
         for cid in due:
             picks = digests.get(cid, [])
@@ -82,7 +103,10 @@ def push_digests(
                 skipped[cid] = "nothing relevant and new"
                 continue
             client = everyone[cid]
-            mail = render_digest(config, client, picks, clients.note(db, cid), now)
+            mail = render_digest(
+                config, client, picks, clients.note(db, cid), now,
+                secret=secret, talk=talk_lines(db, client, now),
+            )  # fmt: skip
             mails.append(mail)
             # In the client's feed from now on; by email once the server accepts the mail
             # (the outbox adds the channel then).
@@ -98,18 +122,31 @@ def push_digests(
 
 
 def render_digest(
-    config: Config, client: Client, picks: list[Pick], note: str, now: datetime
+    config: Config,
+    client: Client,
+    picks: list[Pick],
+    note: str,
+    now: datetime,
+    *,
+    secret: bytes,
+    talk: Sequence[str] = (),
 ) -> Mail:
+    """A client's digest. Every link to an item goes through the endpoint (a signed
+    redirect, so clicks are counted), with "more / less like this" beside each item."""
     unsubscribe = unsubscribe_url(config, client)
+    ids = "\x1f".join(p.article["id"] for p in picks)
+    ident = hashlib.blake2b(f"digest\x1f{client.id}\x1f{ids}".encode(), digest_size=16).hexdigest()
+    links = Links(config.push.public_url, secret, client)
     context = {
         "client": client,
         "picks": picks,
         "note": note,
         "feed_url": feed_url(config, client),
         "unsubscribe_url": unsubscribe,
+        "links": links,
+        "talk": list(talk),
+        "open_url": links.opened(ident) if config.push.track_opens else None,
     }
-    ids = "\x1f".join(p.article["id"] for p in picks)
-    ident = hashlib.blake2b(f"digest\x1f{client.id}\x1f{ids}".encode(), digest_size=16).hexdigest()
     first = picks[0].article["title"] or "new reading"
     more = f" and {len(picks) - 1} more" if len(picks) > 1 else ""
     return Mail(

@@ -16,10 +16,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from data import clients, store
+from data import clients, engagement, store
 from data.clients import Client
 from data.config import Config
 from data.text import clean_text
+from notify import api
 from notify.push import feed_url
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -127,6 +128,8 @@ def xml_text(value: object) -> str:
 
 
 def create_app(config: Config) -> Starlette:
+    from notify import returns  # it uses this module's pages
+
     # Plain (not async) handlers: Starlette runs them in its thread pool, so a DuckDB file
     # held by the pipeline for a moment never blocks the event loop.
     def connect():  # noqa: ANN202
@@ -136,6 +139,8 @@ def create_app(config: Config) -> Starlette:
         with connect() as db:
             client = clients.by_token(db, request.path_params["token"])
             items = clients.feed_items(db, client.id) if client else []
+            if client is not None:  # each link through the endpoint's redirect, as in mail
+                items = returns.tracked(config, engagement.link_secret(db), client, items)
         if client is None:
             return not_found()
         # The self link is the URL the clients were given, never one built from the request's
@@ -207,6 +212,8 @@ def create_app(config: Config) -> Starlette:
             Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
             Route("/resubscribe/{token}", resubscribe, methods=["POST"]),
             Route("/health", health),
+            *api.routes(config),
+            *returns.routes(config, connect),
         ]
     )
 

@@ -250,7 +250,7 @@ def test_unknown_columns_stop_the_file_before_anything_is_imported(db):
     assert report == [
         "header: unknown column 'cadense' (the columns are id, name, email, interests, "
         "liked_sources, disliked_sources, cadence, weekday, hour, timezone, max_items, "
-        "max_emails_per_week, status); nothing imported"
+        "max_emails_per_week, status, owner, others_talking); nothing imported"
     ]
     saved, report = clients.import_csv(db, HEADER + "ana,Ana,ana@example.com,x,extra\n", NOW)
     assert (saved, report) == (0, ["row 2 (ana@example.com): 5 cells for 4 columns (a value "

@@ -66,7 +66,8 @@ def test_overview_counts_mentions_and_draws_charts(filled):
     assert metrics["Negative"].endswith("%") and metrics["Positive"].endswith("%")
     subheaders = [h.value for h in at.subheader]
     assert subheaders == [
-        "Mentions per day", "How people feel", "Share of voice", "Where people talk", "Top sources",
+        "Mentions per day", "How people feel", "Share of voice", "Share of voice over time",
+        "Where people talk", "Top sources",
     ]  # fmt: skip
     top = at.dataframe[0].value
     assert set(top["source"]) == {"app-reviews", "community-forum", "nimbus-blog", "hn"}

@@ -4,6 +4,7 @@ is ready is measured by bench/demo.py, not here: time-outs only keep a test from
 
 import email
 import email.policy
+import json
 import os
 import shutil
 import signal
@@ -116,11 +117,24 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     # The recorded outage raised its spike alert, as the rule would have on that day.
     assert any("negative mentions of Nimbus Notes in the last hour" in s for s in subjects)
     assert sent.count(b"To: office@harbor-accounting.example") == 1  # sent by the demo itself
+    # Northwind read none of three digests: slowed to fortnightly, owner told, a check-in.
+    assert "Northwind Remote reads none of their digests: now fortnightly" in subjects
+    assert b"To: ops@northwind.example" in sent
     assert sent.count(b"To: hello@lumen.example") == 1  # sent with "Send now"
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in sent
     assert "Traceback" not in output and "| ERROR" not in output, output
     assert "error" not in output.lower(), output
     assert proc.returncode == 0, output  # Ctrl-C is how a demo ends: no error, exit 0
+
+    # The weekly report was mailed (charts inline) and, with the spike alert, posted to the
+    # team's chat: the demo's local webhook kept what Apprise sent it.
+    report = next(m for m in messages if str(m["Subject"]).startswith("Weekly report: "))
+    assert sum(p.get_content_type() == "image/png" for p in report.walk()) == 4
+    chat = [json.loads(f.read_text()) for f in sorted((tmp_path / "var/demo/chat").glob("*.json"))]
+    titles = [c["title"] for c in chat]
+    assert any("negative mentions of Nimbus Notes in the last hour" in t for t in titles), titles
+    assert any(t.startswith("Weekly report: ") for t in titles), titles
+    assert (tmp_path / "var/demo/weekly-report.pdf").read_bytes().startswith(b"%PDF")
 
     # Links in the mails lead to the dashboard where it runs, on the port asked for.
     texts = [m.get_body(("plain",)).get_content() for m in messages]

@@ -49,8 +49,12 @@ def test_digest_text_keeps_source_line_text_and_link_apart(tmp_path):
                     interests=["bookkeeping"], token="t0k")  # fmt: skip
     article = {"id": "a1", "title": "Cloud bookkeeping", "url": "https://news.example/1",
                "source": "technews", "author": "Chris P.", "text": "Small firms move online."}  # fmt: skip
-    lines = render_digest(config, client, [Pick(article, 1.0, "")], "", NOW).text_body.splitlines()
+    from notify.links import Links
+
+    mail = render_digest(config, client, [Pick(article, 1.0, "")], "", NOW, secret=b"k")
+    lines = mail.text_body.splitlines()
     at = lines.index("1. Cloud bookkeeping")
+    link = Links(config.push.public_url, b"k", client).click("a1")  # the endpoint's redirect
     assert lines[at + 1 : at + 5] == [
-        "   technews · Chris P.", "", "   Small firms move online.", "   https://news.example/1",
+        "   technews · Chris P.", "", "   Small firms move online.", f"   {link}",
     ]  # fmt: skip

@@ -40,7 +40,10 @@ def test_each_commented_section_is_valid_once_uncommented():
     assert everything.smtp.host == "smtp.example.com"
     assert everything.push.base_url == "https://feeds.example.com"
     assert [s.id for s in everything.sources if s.knowledge] == ["industry-news"]
-    assert {a.kind for a in everything.alerts} == {"spike", "match", "reminder"}
+    assert {a.kind for a in everything.alerts} == {
+        "spike", "match", "reminder", "engagement", "satisfaction",
+    }  # fmt: skip
+    assert not everything.push.track_opens and everything.checkins.every_days == 30
 
 
 def test_the_dashboard_address_for_mail_links_is_shown():

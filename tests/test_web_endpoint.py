@@ -64,7 +64,8 @@ def test_the_one_click_post_from_the_mails_header_unsubscribes(endpoint):
         "id": "m1", "title": "Remote work", "text": "", "url": "https://blog.example/1",
         "author": None, "source": "blog", "published": NOW,
     }  # fmt: skip
-    mail = message(render_digest(config, alice, [Pick(article, 1.0, "")], "", NOW), "n@example.com")
+    digest = render_digest(config, alice, [Pick(article, 1.0, "")], "", NOW, secret=b"k")
+    mail = message(digest, "n@example.com")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = mail["List-Unsubscribe"].strip().strip("<>")
     assert url == f"{BASE}/unsubscribe/{token}"

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reads
-from data import alert_rules, store
+from dashboard import downloads, mention_detail, reads
+from data import alert_rules, outlets, store
 from flows.cli import mail_goes_nowhere
 from notify import backtest
 
@@ -42,6 +42,9 @@ def _backtest(definition: dict) -> None:
     except ValueError as e:
         st.error(f"Not backtested: {e}")
         return
+    if rule.kind in ("engagement", "satisfaction"):
+        st.info("The backtest replays spike rules; this one acts on clients' clicks and answers.")
+        return
     if rule.kind not in ("spike", "competitor"):
         st.info("The backtest replays spike rules; this one fires on single mentions.")
         return
@@ -76,6 +79,7 @@ if rules:
                     "watch": ", ".join(r.watch) or "(default)",
                     "delivery": r.delivery,
                     "recipients": ", ".join(r.recipients or r.escalate_to) or "(assignee)",
+                    "chat": ", ".join(outlets.shown(u) for u in r.notify) or "—",
                     "quiet hours": f"{r.quiet_hours} {r.timezone}" if r.quiet_hours else "—",
                     "cool-down (h)": r.cooldown_hours,
                     "enabled": r.enabled,
@@ -95,7 +99,7 @@ with st.expander("Edit a rule, or add one"):
     choice = st.selectbox("Rule", [*names, "New rule…"], key="rule_choice")
     base = next((r for r in rules if r.name == choice), None)
     d = base.model_dump() if base else {}
-    kinds = ["spike", "match", "competitor", "reminder"]
+    kinds = ["spike", "match", "competitor", "reminder", "engagement", "satisfaction"]
     with st.form("rule"):
         c1, c2, c3 = st.columns(3)
         name = c1.text_input("Name", value=d.get("name", ""), disabled=base is not None)
@@ -108,6 +112,13 @@ with st.expander("Edit a rule, or add one"):
         )
         recipients = st.text_input(
             "Recipients (comma-separated)", ", ".join(d.get("recipients", []))
+        )
+        notify = st.text_area(
+            "Chat and webhooks (one Apprise URL a line: slack://…, workflows://… for Teams, json://…)",
+            "\n".join(d.get("notify", [])),
+            height=68,
+            help="Write secrets as ${VARIABLE}: the value is read from the environment when a "
+            "message is sent, and never stored.",
         )
         c1, c2, c3 = st.columns(3)
         delivery = c1.selectbox(
@@ -142,6 +153,14 @@ with st.expander("Edit a rule, or add one"):
         escalate = c2.text_input(
             "Escalate to (comma-separated)", ", ".join(d.get("escalate_to", []))
         )
+        st.caption("Client rules (they also tell each client's account owner)")
+        c1, c2, c3, c4 = st.columns(4)
+        quiet_digests = c1.number_input(
+            "Digests without a click", 1, 50, value=int(d.get("quiet_digests", 3))
+        )
+        busy = c2.number_input("Clicks to offer more", 1, 500, value=int(d.get("busy_clicks", 5)))
+        low = c3.number_input("Low answer (of 5)", 1, 4, value=int(d.get("low_answer", 2)))
+        drop = c4.number_input("Drop (points)", 1, 4, value=int(d.get("drop", 2)))
         save = st.form_submit_button("Save rule", type="primary")
         check = st.form_submit_button(
             f"Backtest: alerts it would have sent in the last {BACKTEST_DAYS} days"
@@ -155,11 +174,13 @@ with st.expander("Edit a rule, or add one"):
             **d,
             "name": (base.name if base else name.strip()),
             "kind": kind, "enabled": enabled, "watch": watch, "recipients": _list(recipients),
+            "notify": [u.strip() for u in notify.splitlines() if u.strip()],
             "delivery": delivery, "quiet_hours": quiet.strip() or None, "timezone": zone.strip(),
             "cooldown_hours": cooldown, "window_hours": window, "min_mentions": minimum,
             "negative_only": negative, "any_terms": _list(any_terms),
             "sentiment": sentiment or None, "min_reach": reach or None, "sla_hours": sla,
             "escalate_to": _list(escalate), "sensitivity": sensitivity,
+            "quiet_digests": quiet_digests, "busy_clicks": busy, "low_answer": low, "drop": drop,
         }  # fmt: skip
     if check:
         _backtest(definition)
@@ -201,6 +222,7 @@ else:
 
 st.subheader("Outbox")
 order = {"failed": 0, "pending": 1, "sending": 1}
+downloads.offer(mails, "outbox")
 st.dataframe(
     mails.sort_values("status", key=lambda s: s.map(order).fillna(2), kind="stable"),
     hide_index=True,

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reads
+from dashboard import mention_detail, reads, return_path
 from data import clients, store
 from data.clients import Client
 from notify.push import feed_url
@@ -24,6 +24,7 @@ if everyone:
                     "email": safe(c.email),
                     "status": c.status,
                     "cadence": c.cadence,
+                    "owner": safe(c.owner),
                     "interests": safe("; ".join(c.interests)),
                     "items per digest": c.max_items,
                     "emails per week": c.max_emails_per_week,
@@ -47,7 +48,7 @@ with st.expander("Add or edit a client", expanded=not everyone):
     choice = st.selectbox("Client", [*ids, "New client…"], key="client_choice")
     base = next((c for c in everyone if c.id == choice), None)
     d = base.model_dump() if base else {}
-    cadences = ["instant", "daily", "weekly"]
+    cadences = ["instant", "daily", "weekly", "fortnightly"]
     with st.form("client"):
         c1, c2, c3 = st.columns(3)
         cid = c1.text_input("Id", d.get("id", ""), disabled=base is not None)
@@ -78,6 +79,16 @@ with st.expander("Add or edit a client", expanded=not everyone):
             "Status", statuses, index=statuses.index(d.get("status", "active")), disabled=gone,
             help="The client unsubscribed: see Resubscribe below." if gone else None,
         )  # fmt: skip
+        c1, c2 = st.columns(2)
+        owner = c1.text_input(
+            "Account owner's email", d.get("owner", ""),
+            help="Told when the client stops reading, answers a check-in poorly, or a date "
+            "of theirs comes.",
+        )  # fmt: skip
+        others = c2.checkbox(
+            "Digest says how often others are talking about each interest",
+            value=d.get("others_talking", False),
+        )
         saved = st.form_submit_button("Save client", type="primary")
 
     def _list(text: str) -> list[str]:
@@ -92,6 +103,7 @@ with st.expander("Add or edit a client", expanded=not everyone):
                     "liked_sources": _list(liked), "disliked_sources": _list(disliked),
                     "cadence": cadence, "weekday": weekday, "hour": hour, "timezone": zone.strip(),
                     "max_items": max_items, "max_emails_per_week": per_week, "status": status,
+                    "owner": owner.strip(), "others_talking": others,
                 }
             )  # fmt: skip
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
@@ -170,3 +182,5 @@ if everyone:
                 "url": st.column_config.LinkColumn("Link", display_text="open ↗"),
             },
         )
+
+    return_path.show(cfg, who)

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reachability, reads
+from dashboard import downloads, mention_detail, reachability, reads
 from data import inbox, store
 
 st.title("Inbox")
@@ -87,6 +87,7 @@ st.dataframe(
     },
     key="queue",
 )
+downloads.offer(table, "inbox", "The rows of this page.")
 
 with st.form("bulk"):
     c1, c2, c3 = st.columns([2, 2, 1])

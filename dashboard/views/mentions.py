@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import mention_detail, reads
+from dashboard import downloads, mention_detail, reads
 from data.store import MentionFilter
 
 st.title("Mentions")
@@ -100,6 +100,11 @@ picked = st.dataframe(
         "url": st.column_config.LinkColumn("Original", display_text="open ↗"),
         "text": st.column_config.TextColumn("Text", width="large"),
     },
+)
+downloads.offer(
+    lambda: reads.mentions_to_export(f),
+    "mentions",
+    f"All {min(total, reads.EXPORT_MAX):,} mention(s) these filters keep, not only this page.",
 )
 rows = picked["selection"]["rows"]
 if rows:  # one click on a row opens it: read, correct, assign, see its history

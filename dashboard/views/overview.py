@@ -1,10 +1,14 @@
 """Overview: how often people talk about each watched term, how they feel, and where."""
 
+from datetime import date
+
 import altair as alt
 import streamlit as st
 
-from dashboard import reachability, reads
+from dashboard import downloads, reachability, reads
+from data import voice
 from data.store import MentionFilter
+from notify import report
 
 st.title("Overview")
 unreachable = reachability.warn_if_nothing_reached()
@@ -14,6 +18,15 @@ with left:
 with right:
     kinds = st.multiselect("Kinds of source", reads.choices()[2], placeholder="all kinds")
 f = MentionFilter(since=since, until=until, kinds=tuple(kinds))
+st.download_button(
+    "⬇ Weekly report (PDF)",
+    data=lambda: report.pdf(report.build(reads.config())),  # made when clicked
+    file_name=f"tidings-weekly-report-{date.today():%Y-%m-%d}.pdf",
+    mime="application/pdf",
+    on_click="ignore",
+    help="The last 7 days as the weekly mail tells them: volume and feeling, share of voice, "
+    "top mentions, complaints and clients, on three pages to forward.",
+)
 daily = reads.per_day(f)
 
 if daily.empty:
@@ -44,16 +57,11 @@ c3.metric("Negative", f"{counts['negative'] / total:.0%}", help="Of the mentions
 busiest = daily.groupby("day")["mentions"].sum()  # per term: a mention of two counts twice
 c4.metric("Busiest day", f"{busiest.idxmax():%d %b}", help=f"{int(busiest.max())} mentions")
 
-# Watched terms get colours of their own, never the red, green and grey of the feelings: a red
-# term would read as bad news. One term keeps one colour on every chart.
-TERM_COLOURS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#393b79",
-                "#e7ba52", "#7b4173", "#6b6ecf"]  # fmt: skip
-terms = sorted(per_term["term"])
-term_colour = alt.Scale(
-    domain=terms, range=[TERM_COLOURS[i % len(TERM_COLOURS)] for i in range(len(terms))]
-)
-FEELINGS = ["negative", "neutral", "positive", "not English"]
-FEELING_COLOURS = ["#d62728", "#c7c7c7", "#2ca02c", "#dadaeb"]
+# One term keeps one colour on every chart (and in the weekly report), never a feeling's.
+colours = voice.term_colours(list(per_term["term"]))
+term_colour = alt.Scale(domain=list(colours), range=list(colours.values()))
+FEELINGS = list(voice.FEELING_COLOURS)
+FEELING_COLOURS = list(voice.FEELING_COLOURS.values())
 
 st.subheader("Mentions per day")
 st.caption("Each watched term a mention names counts it once.")
@@ -118,6 +126,42 @@ with right:
         width="stretch",
     )
 
+st.subheader("Share of voice over time")
+st.caption(
+    "Per week (from its Monday): each watched term's part of the mentions of all terms, and its "
+    "net feeling, (positive − negative) ÷ mentions, from −1 to +1. The first and last weeks may "
+    "be partial."
+)
+weekly = voice.weekly_share(daily)
+weekly["week_of"] = weekly["week"].dt.strftime("%d %b")  # one band per week, in order
+left, right = st.columns(2)
+week_axis = alt.X("week_of:O", title="week of", sort=None, axis=alt.Axis(labelAngle=0))
+left.altair_chart(
+    alt.Chart(weekly)
+    .mark_bar()
+    .encode(
+        x=week_axis,
+        y=alt.Y("share:Q", stack="normalize", title="share of mentions", axis=alt.Axis(format="%")),
+        color=alt.Color("term:N", title="watched term", scale=term_colour),
+        tooltip=[alt.Tooltip("week:T", title="week of"), "term:N", "mentions:Q",
+                 alt.Tooltip("share:Q", format=".0%")],
+    ),
+    width="stretch",
+)  # fmt: skip
+right.altair_chart(
+    alt.Chart(weekly)
+    .mark_line(point=True)
+    .encode(
+        x=week_axis,
+        y=alt.Y("net_feeling:Q", title="net feeling", scale=alt.Scale(domain=[-1, 1])),
+        color=alt.Color("term:N", title="watched term", scale=term_colour),
+        tooltip=[alt.Tooltip("week:T", title="week of"), "term:N", "mentions:Q", "negative:Q",
+                 "positive:Q", alt.Tooltip("net_feeling:Q", format="+.2f")],
+    )
+    + alt.Chart().mark_rule(color="#999", strokeDash=[3, 3]).encode(y=alt.datum(0)),
+    width="stretch",
+)  # fmt: skip
+
 left, right = st.columns(2)
 top = reads.sources_ranked(f)
 with left:
@@ -133,6 +177,8 @@ with left:
         ),
         width="stretch",
     )
+with left:
+    downloads.offer(daily, "mentions-per-day", "Mentions per day, term and feeling.")
 right.subheader("Top sources")
 right.caption("Mentions of each source in the period; mean sentiment from −1 to +1.")
 top = top.head(10)
@@ -154,3 +200,5 @@ right.dataframe(
         "sentiment": st.column_config.NumberColumn("Mean sentiment", format="%+.2f", width=120),
     },
 )
+with right:
+    downloads.offer(top, "top-sources")

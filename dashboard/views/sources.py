@@ -6,7 +6,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import reads
+from dashboard import downloads, reads
 from flows.server import prefect_ui_url
 from nlp import RULES_VERSION, model
 
@@ -134,6 +134,7 @@ st.dataframe(
         "url": st.column_config.LinkColumn("URL"),
     },
 )
+downloads.offer(table, "sources")
 
 st.subheader("Model")
 current = model.current(cfg.models_dir)
