@@ -32,8 +32,7 @@ async def serve_deployments(config: Config) -> None:
     from prefect.runner import Runner
 
     runner = Runner(name="tidings-serve")
-    for deployment in await served_deployments(config):
-        await runner.aadd_deployment(deployment)
+    ids = [await runner.aadd_deployment(d) for d in await served_deployments(config)]
     pooled = await deploy_to_work_pool(config)
     if pooled:
         print(
@@ -59,9 +58,46 @@ async def serve_deployments(config: Config) -> None:
         stop_asked.cancel()
         if not running.done():
             with suppress(Exception):
+                await finish_runs_in_flight(ids, STOP_GRACE_SECONDS)
+            with suppress(Exception):
                 await asyncio.wait_for(runner.astop(), 60)
             with suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(running, 60)
+
+
+STOP_GRACE_SECONDS = 30.0
+
+
+async def finish_runs_in_flight(deployment_ids: list, grace: float) -> None:
+    """Give the runs in progress up to `grace` seconds to end by themselves: a pass ending its
+    write is let finish, rather than cancelled mid-way (the runner cancels what remains)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    in_flight = FlowRunFilter(
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+        )
+    )
+    ours = DeploymentFilter(id=DeploymentFilterId(any_=deployment_ids))
+    deadline = asyncio.get_running_loop().time() + grace
+    said = False
+    async with get_client() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            runs = await client.read_flow_runs(flow_run_filter=in_flight, deployment_filter=ours)
+            if not runs:
+                return
+            if not said:
+                print(f"Stopping: {len(runs)} run(s) in progress get {grace:.0f} s to end.")
+                said = True
+            await asyncio.sleep(1)
 
 
 def start_runner(config: Config) -> subprocess.Popen:

@@ -93,6 +93,7 @@ def test_a_retried_fetch_is_in_the_runs_logs_in_prefect(httpserver, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
+    from prefect.settings import PREFECT_LOGGING_TO_API_ENABLED, temporary_settings
 
     # 503 once, then the feed: the pass succeeds after one retry.
     httpserver.expect_ordered_request("/flaky.xml").respond_with_data("busy", status=503)
@@ -101,7 +102,9 @@ def test_a_retried_fetch_is_in_the_runs_logs_in_prefect(httpserver, tmp_path):
     )
     sources = [{"id": "flaky", "url": httpserver.url_for("/flaky.xml")}]
     config = make_config(tmp_path, sources)
-    state = asyncio.run(pass_once(config, True, return_state=True))
+    # Another test's `tidings demo` may have turned logs to the API off in this process.
+    with temporary_settings(updates={PREFECT_LOGGING_TO_API_ENABLED: True}):
+        state = asyncio.run(pass_once(config, True, return_state=True))
     assert state.is_completed() and state.result().new_mentions > 0
     APILogHandler().flush()  # the logs still queued reach the server
 
