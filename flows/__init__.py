@@ -12,4 +12,5 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # Tidings' own log lines (an HTTP retry, and why) go to the run's logs in the Prefect UI too.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tidings")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # outside a run
 logging.getLogger("tidings").setLevel(logging.INFO)
