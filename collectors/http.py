@@ -12,6 +12,7 @@ import asyncio
 import base64
 import email.utils
 import json
+import logging
 import os
 import random
 from collections import defaultdict
@@ -27,6 +28,8 @@ from data.config import Source
 from data.records import Fetched
 
 RETRYABLE = {429, 500, 502, 503, 504}
+# Under Prefect this logger's lines join the run's logs in the Prefect UI (flows/__init__.py).
+log = logging.getLogger("tidings.http")
 
 
 class FetchError(Exception):
@@ -79,9 +82,7 @@ class Http:
             max_redirects=5,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host)
-        )
+        self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = defaultdict(float)  # per host, loop time
 
     async def __aenter__(self) -> Http:
@@ -143,7 +144,7 @@ class Http:
         reason = "no attempt made"
         for attempt in range(1, s.max_attempts + 1):
             wait: float | None = None
-            async with self._hosts[host]:
+            async with self._host_slots(host):
                 await self._take_slot(host, min_interval)
                 try:
                     async with asyncio.timeout(s.timeout_seconds):
@@ -163,9 +164,20 @@ class Http:
             if wait is not None and wait > s.max_retry_after_seconds:
                 raise FetchError(f"{url}: {reason}; asked to wait {wait:.0f}s", retry_after=wait)
             backoff = self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + random.random())
+            delay = wait if wait is not None else backoff
+            log.info("%s: %s; attempt %d of %d, again in %.1f s", url, reason, attempt,
+                     s.max_attempts, delay)  # fmt: skip
             # Sleep outside the host semaphore so other requests to the host can proceed.
-            await asyncio.sleep(wait if wait is not None else backoff)
+            await asyncio.sleep(delay)
         raise FetchError(f"{url}: {reason} (after {s.max_attempts} attempts)", retry_after=wait)
+
+    def _host_slots(self, host: str) -> asyncio.Semaphore:
+        """The cap on concurrent requests to `host`: its own (`hosts`), else `per_host`."""
+        if host not in self._hosts:
+            caps, name = self.settings.hosts, urlsplit(f"//{host}").hostname or host
+            cap = caps.get(host, caps.get(name, self.settings.per_host))  # "host:port", "host"
+            self._hosts[host] = asyncio.Semaphore(cap)
+        return self._hosts[host]
 
     async def _take_slot(self, host: str, min_interval: float) -> None:
         if min_interval <= 0:

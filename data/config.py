@@ -238,6 +238,9 @@ class Http(_Strict):
     max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
     max_body_mb: Annotated[float, Field(gt=0, le=200)] = 10.0
     per_host: Annotated[int, Field(ge=1, le=32)] = 2
+    # A host's own cap, where it differs: {"hnrss.org" = 1}. Under Prefect each host's cap is a
+    # global concurrency limit "tidings-host:<host>" (flows.limits), changed in the Prefect UI.
+    hosts: dict[str, Annotated[int, Field(ge=1, le=32)]] = {}
     user_agent: Annotated[OneLine, Field(min_length=1)] = (
         "Tidings/0.1 (self-hosted mention monitor)"
     )
@@ -246,6 +249,28 @@ class Http(_Strict):
 class Pipeline(_Strict):
     tick_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 5000
+
+
+class Prefect(_Strict):
+    """The Prefect server `tidings serve` starts (its UI shows every run, with its logs), the
+    schedules of the alert and digest deployments, and the work pool that workers share."""
+
+    address: Host = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 4200
+    # How long a Prefect server may take to answer once started: a loaded two-core machine
+    # needs far more than Prefect's own 20 s.
+    startup_timeout_seconds: Annotated[float, Field(ge=5, le=900)] = 120.0
+    alerts_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 5  # besides after every pass
+    digests_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    # Pass runs go to this work pool's workers (`tidings worker`) instead of `tidings serve`.
+    work_pool: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+    pass_groups: Annotated[int, Field(ge=1, le=64)] = 1  # the sources split this many ways
+    keep_runs_days: Annotated[int, Field(ge=1, le=3650)] = 30  # run history the server keeps
+
+    @property
+    def api_url(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"http://{host}:{self.port}/api"
 
 
 EMAIL = r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+$"
@@ -435,6 +460,7 @@ class Config(_Strict):
     push: Push = Push()
     report: Report = Report()
     checkins: Checkins = Checkins()
+    prefect: Prefect = Prefect()
     watch: list[Watch] = []
     sources: list[Source] = []
     alerts: list[AlertRule] = []

@@ -10,7 +10,6 @@ import argparse
 import errno
 import io
 import json
-import logging
 import os
 import signal
 import socket
@@ -71,9 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(handler=cmd_run)
 
-    c = sub.add_parser("serve", help="run the pipeline on its schedule, with the dashboard")
+    c = sub.add_parser(
+        "serve", help="passes, alerts and digests on their schedules (Prefect), and the dashboard"
+    )
     c.add_argument("--no-dashboard", action="store_true", help="run the pipeline only")
     c.set_defaults(handler=cmd_serve)
+
+    c = sub.add_parser("worker", help="run passes from the [prefect] work_pool, beside others")
+    c.add_argument("--name", help="this worker's name in the Prefect UI")
+    c.add_argument("--limit", type=int, help="at most this many runs at once")
+    c.set_defaults(handler=cmd_worker)
 
     c = sub.add_parser("dashboard", help="start the dashboard only")
     c.set_defaults(handler=cmd_dashboard)
@@ -199,9 +205,14 @@ def _load(args: argparse.Namespace) -> Config:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
-    from flows.pipeline import run_pass
+    from flows.limits import with_prefect_host_limits
+    from flows.pipeline import pass_lock, run_pass
+    from flows.server import prefect_server
 
-    report = run_pass(config, force=args.all, wait=args.wait)
+    with pass_lock(config.db_path, args.wait):
+        pass  # a pass running is said now (exit 75), before a Prefect server is started
+    with prefect_server(config, long_lived=False):
+        report = run_pass(with_prefect_host_limits(config), force=args.all, wait=args.wait)
     print(report.summary())
     for source, error in report.errors.items():
         print(f"  {source}: {error}")
@@ -235,7 +246,6 @@ def quiet_stop_for_prefect() -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args)
-    quiet_stop_for_prefect()
     # Both ports are checked before anything starts: a busy one is found now, not after a pass.
     if not args.no_dashboard:
         _dashboard_port_free(config, config.dashboard.port)
@@ -244,37 +254,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{config.path}: push.port {config.push.port} (the client feeds)",
         "set another [push] port",
     )  # fmt: skip
-    dashboard = None if args.no_dashboard else start_dashboard(config)
-    endpoint = start_endpoint(config)
-    _note_mail(config, bool(config.alerts))
-    tick = config.pipeline.tick_minutes * 60
-    print(f"Tidings is running: a pass every {config.pipeline.tick_minutes} min. Ctrl-C stops.")
+    from flows.orchestrator import runner_stopped, start_runner, stop_runner
+    from flows.server import prefect_server
+
+    dashboard = endpoint = runner = None
     try:
-        while True:
-            started = time.monotonic()
-            print(f"[{store.utcnow():%Y-%m-%d %H:%M}Z] {_serve_pass(config)}", flush=True)
-            _sleep_until(started + tick, dashboard)
+        with prefect_server(config, long_lived=True) as server:
+            print(f"Prefect UI (runs, schedules, logs): {server.ui_url}", flush=True)
+            dashboard = None if args.no_dashboard else start_dashboard(config)
+            endpoint = start_endpoint(config)
+            _note_mail(config, bool(config.alerts))
+            print(
+                f"Tidings is running: a pass every {config.pipeline.tick_minutes} min, alerts "
+                f"every {config.prefect.alerts_minutes} min, digests every "
+                f"{config.prefect.digests_minutes} min. Ctrl-C stops.",
+                flush=True,
+            )
+
+            runner = start_runner(config)
+            try:
+                while True:
+                    if dashboard is not None and dashboard_stopped(dashboard):
+                        raise KeyboardInterrupt  # stopped as Tidings is: Ctrl-C reached it
+                    runner_stopped(runner)
+                    time.sleep(1)
+            finally:
+                stop_runner(runner)  # before the Prefect server it reports to
     except KeyboardInterrupt:
         return 0  # Ctrl-C or a service manager's stop: the normal way to stop a service
     finally:
-        endpoint.should_exit = True
+        if endpoint is not None:
+            endpoint.should_exit = True
         stop(dashboard)
+    return 0
 
 
-def _serve_pass(config: Config) -> str:
-    """One scheduled pass, summed up in a line. A pass that fails is reported and the service
-    goes on: the next tick tries again, and the dashboard and client feeds stay up."""
-    from flows.pipeline import one_line_error, run_pass
+def cmd_worker(args: argparse.Namespace) -> int:
+    config = _load(args)
+    from flows.orchestrator import start_worker
+    from flows.server import configured_api_url, prefect_server
 
-    try:
-        report = run_pass(config)
-        offline = nothing_reached(report.sources_fetched, list(report.errors.values()))
-        return report.summary() + (f"\n  {NOTHING_REACHED}" if offline else "")
-    except TidingsError as e:
-        return f"pass skipped: {e}"
-    except Exception as e:  # noqa: BLE001 — a bug in one pass must not stop the service
-        logging.getLogger("tidings").exception("The pass failed")
-        return f"pass failed, will try again next tick: {one_line_error(e)}"
+    if not configured_api_url():
+        from flows.server import answers
+
+        if not answers(config.prefect.api_url):
+            raise TidingsError(
+                f"no Prefect server answers at {config.prefect.api_url} ([prefect] in "
+                f"{config.path}): start `tidings serve` first, or set PREFECT_API_URL"
+            )
+    with prefect_server(config, long_lived=True):
+        return start_worker(config, name=args.name, limit=args.limit)
 
 
 def start_endpoint(config: Config) -> object:
@@ -288,13 +317,6 @@ def start_endpoint(config: Config) -> object:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _sleep_until(deadline: float, dashboard: subprocess.Popen | None) -> None:
-    while time.monotonic() < deadline:
-        if dashboard is not None and dashboard_stopped(dashboard):
-            raise KeyboardInterrupt  # it was stopped as Tidings is: Ctrl-C reached it first
-        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 # How the dashboard ends when asked to stop: Streamlit exits 0 on Ctrl-C, or dies of the signal.
@@ -491,9 +513,11 @@ def cmd_push(args: argparse.Namespace) -> int:
             print(line)
         return 0
     from flows.pipeline import push_now
+    from flows.server import prefect_server
 
     _note_mail(config)
-    report = push_now(config, only=args.client, force=args.now)
+    with prefect_server(config, long_lived=False):
+        report = push_now(config, only=args.client, force=args.now)
     for cid in report.sent_to:
         print(f"{cid}: digest queued")
     for cid, why in report.skipped.items():

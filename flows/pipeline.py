@@ -36,6 +36,7 @@ from data.database import Lake
 from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
+from flows.retries import STORE_RETRIES
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
@@ -374,7 +375,7 @@ def score_mentions(
 score_batch = task(score_mentions, name="score-batch", cache_policy=NONE)
 
 
-store_task = task(store_pass, name="store-pass", cache_policy=NONE)
+store_task = task(store_pass, name="store-pass", cache_policy=NONE, **STORE_RETRIES)
 alerts_task = task(run_alerts, name="alerts", cache_policy=NONE)
 push_task = task(push_digests, name="push-digests", cache_policy=NONE)
 report_task = task(send_report, name="weekly-report", cache_policy=NONE)

@@ -89,6 +89,85 @@ def test_failing_sources_are_recorded_and_the_pass_goes_on(httpserver, tmp_path)
     assert health.loc["good", "health"] == "ok" and health.loc["down", "health"] == "error"
 
 
+def test_a_retried_fetch_is_in_the_runs_logs_in_prefect(httpserver, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+    from prefect.settings import PREFECT_LOGGING_TO_API_ENABLED, temporary_settings
+
+    # 503 once, then the feed: the pass succeeds after one retry.
+    httpserver.expect_ordered_request("/flaky.xml").respond_with_data("busy", status=503)
+    httpserver.expect_request("/flaky.xml").respond_with_data(
+        (DEMO_FEEDS / "nimbus-blog.xml").read_bytes(), content_type="application/rss+xml"
+    )
+    sources = [{"id": "flaky", "url": httpserver.url_for("/flaky.xml")}]
+    config = make_config(tmp_path, sources)
+    # Another test's `tidings demo` may have turned logs to the API off in this process.
+    with temporary_settings(updates={PREFECT_LOGGING_TO_API_ENABLED: True}):
+        state = asyncio.run(pass_once(config, True, return_state=True))
+    assert state.is_completed() and state.result().new_mentions > 0
+    APILogHandler().flush()  # the logs still queued reach the server
+
+    async def messages() -> list[str]:
+        async with get_client() as client:
+            only = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            return [log.message for log in await client.read_logs(log_filter=only)]
+
+    retried = [m for m in asyncio.run(messages()) if "/flaky.xml: HTTP 503" in m]
+    assert retried and "attempt 1 of 3" in retried[0]
+
+
+def test_a_write_that_finds_the_store_locked_is_retried_by_prefect(tmp_path):
+    import contextvars
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    from flows.pipeline import store_task
+
+    db_path = tmp_path / "tidings.duckdb"
+    config = make_config(tmp_path, [], database={"path": str(db_path), "lock_timeout_seconds": 0.5})
+    with store.connect(db_path):
+        pass  # created and migrated
+    holder = subprocess.Popen(  # another process holds the database, as a long read would
+        [sys.executable, "-c", "import duckdb, sys\n"
+         f"db = duckdb.connect({str(db_path)!r}); print('held', flush=True)\n"
+         "sys.stdin.readline(); db.close()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+
+    @flow
+    def write_a_pass():
+        return store_task(config, [], [], [], {}, store.utcnow())
+
+    outcome = {}
+    context = contextvars.copy_context()  # the harness's Prefect settings, in the thread too
+    thread = threading.Thread(
+        target=context.run, args=(lambda: outcome.update(state=write_a_pass(return_state=True)),)
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 300
+        with get_client(sync_client=True) as client:
+            while not any(
+                r.name.startswith("store-pass") and r.state_name == "AwaitingRetry"
+                for r in client.read_task_runs()
+            ):
+                assert time.monotonic() < deadline and thread.is_alive(), "never retried"
+                time.sleep(0.5)
+    finally:
+        holder.communicate("\n", timeout=60)  # the other process lets go
+    thread.join(timeout=300)
+    assert outcome["state"].is_completed()
+    with store.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
 # --- pure decisions -----------------------------------------------------------------------
 
 SRC = Source(id="s", url="https://x.example/feed", interval_minutes=60)

@@ -181,7 +181,10 @@ def test_connection_refused_is_an_error(httpserver):
     assert "connection failed" in fetched.error
 
 
-def test_requests_to_one_host_are_capped(demo_feed):
+@pytest.mark.parametrize(
+    ("hosts", "cap"), [({}, 2), ({"127.0.0.1": 1}, 1), ({"other.example": 1}, 2)]
+)
+def test_requests_to_one_host_are_capped(demo_feed, hosts, cap):
     server = HTTPServer(host="127.0.0.1", threaded=True)
     server.start()
     lock, active, peak = threading.Lock(), [0], [0]
@@ -196,7 +199,7 @@ def test_requests_to_one_host_are_capped(demo_feed):
         return Response(demo_feed)
 
     server.expect_request("/feed").respond_with_handler(handler)
-    settings = HttpSettings(per_host=2, timeout_seconds=5)
+    settings = HttpSettings(per_host=2, timeout_seconds=5, hosts=hosts)
 
     async def go():
         async with Http(settings) as http:
@@ -210,7 +213,7 @@ def test_requests_to_one_host_are_capped(demo_feed):
     finally:
         server.stop()
     assert all(r.error is None for r in results)
-    assert peak[0] == 2
+    assert peak[0] == cap
 
 
 # --- the real web: encodings ----------------------------------------------------------------

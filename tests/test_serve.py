@@ -74,6 +74,7 @@ def test_ctrl_c_stops_quietly_with_exit_0(tmp_path, command):
     port = free_port()
     (tmp_path / "tidings.toml").write_text(
         f"[dashboard]\nport = {port}\n[push]\nport = {free_port()}\n"
+        f"[prefect]\nport = {free_port()}\n"
     )
     proc = start([command], tmp_path)
     wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 300)

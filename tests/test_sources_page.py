@@ -65,3 +65,13 @@ def test_skipped_items_are_shown_as_received_for_a_bug_report(tmp_path, monkeypa
     (expander,) = at.expander
     assert expander.label == "hn: the first 1 skipped item(s), as received"
     assert [c.value for c in at.code] == [hit]  # shown as text, never as markup
+
+
+def test_the_page_links_the_prefect_ui_of_the_configured_server(tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    db_path = tmp_path / "tidings.duckdb"
+    toml = TOML.format(db=db_path) + "[prefect]\nport = 9271\n"
+    at = open_view(monkeypatch, tmp_path / "tidings.toml", toml, "sources")
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "[the Prefect UI](http://127.0.0.1:9271)" in captions

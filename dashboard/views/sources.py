@@ -7,10 +7,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import downloads, reads
+from flows.server import prefect_ui_url
 from nlp import RULES_VERSION, model
 
 st.title("Sources")
 cfg = reads.config()
+st.caption(
+    f"Every pass, alert evaluation and digest run, with its logs and schedule: "
+    f"[the Prefect UI]({prefect_ui_url(cfg)}) (while `tidings serve` runs)."
+)
 health = reads.source_health()
 configured = pd.DataFrame(
     [{"source": s.id, "kind": s.kind, "url": str(s.url), "every (min)": s.interval_minutes,

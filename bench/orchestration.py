@@ -1,0 +1,123 @@
+"""What a `tidings run` of one item costs with the Prefect server of `tidings serve` up, beside
+the same run starting a temporary server of its own (the only way before issue 14). Each run is
+the real command, a fresh process (`tidings run --all` on a feed of one item served from
+127.0.0.1, a DuckDB file in a temp dir), timed from start to exit; the load average is printed
+with each figure, since a shared two-core machine is rarely idle. Writes its section of
+bench/RESULTS.md. Asserts nothing.
+
+    .venv/bin/python bench/orchestration.py [--runs 3]
+
+Anchor (issue 14, before): 19 s for a one-item pass, 7 s of it starting the temporary server.
+Goal: < 3 s with the server up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.results import machine, write_section  # noqa: E402
+from data.config import load_config  # noqa: E402
+from flows.server import free_port, prefect_server  # noqa: E402
+
+TIDINGS = str(Path(sys.executable).parent / "tidings")
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
+    b"<item><title>Nimbus Notes 4.2 is out</title><link>http://127.0.0.1/1</link>"
+    b"<guid>1</guid><pubDate>Wed, 25 Nov 2026 10:00:00 GMT</pubDate>"
+    b"<description>Nimbus Notes syncs faster.</description></item></channel></rss>"
+)
+
+
+class Feed(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(FEED)))
+        self.end_headers()
+        self.wfile.write(FEED)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def timed_run(config: Path) -> tuple[float, float, str]:
+    """Seconds from start to exit of `tidings run --all`, the load average then, its line."""
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [TIDINGS, "--config", str(config), "run", "--all"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    took = time.perf_counter() - started
+    if done.returncode != 0 or "Traceback" in done.stderr:
+        raise SystemExit(f"tidings run failed ({done.returncode}):\n{done.stderr}")
+    return took, load, done.stdout.strip().splitlines()[0]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=3)
+    args = p.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    feed_url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+    results: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tidings.toml"
+        path.write_text(
+            f'[database]\npath = "{Path(tmp) / "t.duckdb"}"\n'
+            f"[prefect]\nport = {free_port('127.0.0.1')}\n"
+            '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
+            f'[[sources]]\nid = "blog"\nurl = "{feed_url}"\n'
+        )
+        timed_run(path)  # warm: the database is created, caches of the disk are filled
+        for case in ("temporary server", "server up"):
+            runs = []
+            if case == "server up":
+                with prefect_server(load_config(path), long_lived=True):
+                    runs = [timed_run(path) for _ in range(args.runs)]
+            else:
+                runs = [timed_run(path) for _ in range(args.runs)]
+            results[case] = [(t, load) for t, load, _ in runs]
+            print(
+                f"{case}: " + ", ".join(f"{t:.1f} s (load {load:.1f})" for t, load in results[case])
+            )
+            print(f"  {runs[-1][2]}")
+    server.shutdown()
+    rows = [
+        f"| {case} | {statistics.median(t for t, _ in runs):.1f} s | "
+        + ", ".join(f"{t:.1f}" for t, _ in runs)
+        + f" | {', '.join(f'{load:.1f}' for _, load in runs)} |"
+        for case, runs in results.items()
+    ]
+    write_section("orchestration", [
+        "## A one-item `tidings run`, with and without a Prefect server up (`bench/orchestration.py`)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}: `tidings run --all` on one feed "
+        "of one item served from 127.0.0.1, each a fresh process timed from start to exit "
+        f"(median of {args.runs}); the 1-minute load average when each run started, since the "
+        "machine is shared. Anchor (issue 14, before): 19 s, 7 s of it starting Prefect's "
+        "temporary server. Goal: < 3 s with the server of `tidings serve` up.",
+        "",
+        "| Prefect server | median | runs (s) | load average |",
+        "| --- | --- | --- | --- |",
+        *rows,
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
