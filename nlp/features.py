@@ -20,6 +20,9 @@ from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
 from spacy.strings import hash_string
 from spacy.tokens import Doc
 
+# Named anew whenever what of_doc returns for a text changes: cached features of another
+# version are not used (nlp.train.FEATURE_CACHE).
+VERSION = "words-pairs-lexicon-1"
 BITS = 18
 BUCKETS = 2**BITS
 _SHIFT = np.uint64(64 - BITS)

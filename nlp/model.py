@@ -36,6 +36,16 @@ PREFIX = "linear-"
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
+# A let-down told plainly before the closing praise ("…and they never came. Awesome!"): the
+# praise is sarcasm even when the model does not read the plain words as a complaint.
+_LET_DOWN = re.compile(
+    r"\b(never|didn'?t|did not|wasn'?t|weren'?t|hasn'?t|haven'?t|still (no|not|waiting)|"
+    r"no one|nobody|nothing|again|wrong|lost|late|delayed|cancell?ed|broke|broken|missing|"
+    r"forgot|ignored|waited|waiting)\b"
+)
+_NO_LET_DOWN = re.compile(
+    r"never (let|lets|fails?|disappoints?)|never (had|have) (a|any) (problem|issue)"
+)
 
 
 def rating_label(rating: float) -> str:
@@ -213,6 +223,14 @@ class Readings:
             self.model.decision,
         )
         if complaint >= self.model.thresholds["complaint"] and feeling <= sentiment.NEGATIVE_AT:
+            return values
+        low = head.text.lower()
+        if (
+            feeling < sentiment.POSITIVE_AT
+            and _LET_DOWN.search(low)
+            and not _NO_LET_DOWN.search(low)
+        ):
+            values[1] = 0.5 * values[1]  # a let-down closed by praise is no calm statement
             return values
         return None
 

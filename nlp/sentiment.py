@@ -38,7 +38,7 @@ DAMPENERS = frozenset("almost barely hardly kinda less little marginally slightl
 BOOST, CAPS_BOOST, NEGATION = 0.293, 0.733, -0.74
 POSITIVE_AT, NEGATIVE_AT = 0.05, -0.05
 LEXICON_LEADS = 0.5  # from this normalized lexicon score, its sign is the label (see reading)
-MODEL_SURE = 0.6
+MODEL_SURE = 0.65
 
 # The emoji people use most, valued by hand on VADER's -4..4 scale: reading them by the words of
 # their names gets some wrong ("thumbs up sign" carries no feeling; "fire" is praise online).
