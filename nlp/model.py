@@ -204,12 +204,13 @@ class Readings:
 
     def _problem_before_praise(self, doc: Doc) -> np.ndarray | None:
         """The readings of the text before a short closing praise ("Awesome!", "Love it.")
-        when that text, read alone, is a complaint, reads negative and has no good word."""
+        when that text, read alone, is a complaint and reads negative, or tells a let-down
+        (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
         clauses = doc._.clauses
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]
-        if last <= 0 or end - start > SARCASTIC_TAIL or sum(r for *_, r in clauses[:-1]) > 0:
+        if last <= 0 or end - start > SARCASTIC_TAIL or sum(r for *_, r in clauses[:-1]) > 1.0:
             return None
         if _MEANT.search(doc[start:end].text.lower()):
             return None
