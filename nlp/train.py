@@ -170,7 +170,9 @@ def banking77() -> list[Example]:
         wants = {"question": int(bool(_ASKS.search(text.strip()))), "compliment": 0}
         feeling = None
         if category in BANKING_PROBLEMS:
-            wants["complaint"] = 1
+            # A reported problem reads negative, however plainly it is told ("my card was
+            # declined"), as people label such posts.
+            wants["complaint"], feeling = 1, "negative"
         elif category not in BANKING_EITHER:
             wants["complaint"], feeling = 0, "neutral"
         out.append(Example(text, feeling, wants, source="BANKING77"))
@@ -260,7 +262,7 @@ def bitext() -> list[Example]:
         wants = {"question": int(bool(_ASKS.search(text))), "compliment": 0}
         feeling = None
         if category in BITEXT_PROBLEMS:
-            wants["complaint"] = 1
+            wants["complaint"], feeling = 1, "negative"
         elif category not in BITEXT_EITHER:
             wants["complaint"], feeling = 0, "neutral"
         out.append(Example(text, feeling, wants, source="Bitext"))
@@ -373,7 +375,7 @@ def shipped_data() -> Splits:
     rng = random.Random(SEED)
     train, dev, test, sizes = [], [], [], {}
     weights = {"rated sentences": 0.5, "GoEmotions": 0.35, "BANKING77": 0.6, "Tweet Acts": 1.0,
-               "brand posts": 6.0, "Bitext": 0.6, "financial tweets": 0.5}  # fmt: skip
+               "brand posts": 6.0, "Bitext": 0.4, "financial tweets": 0.5}  # fmt: skip
     for name, items in (("rated sentences", rated_sentences()), ("GoEmotions", goemotions()),
                         ("BANKING77", banking77()), ("Tweet Acts", tweet_acts()),
                         ("brand posts", brand_posts())):  # fmt: skip
@@ -663,7 +665,10 @@ def pick_decision(
                 calm = [_silent_neutral_read_negative(feel, lexical, guess, p) for p in sets]
                 worst = max((c for c in calm if c is not None), default=0.0)
                 size = abs(negative) + abs(positive) + silent
-                candidates.append((worst <= CALM_READ_NEGATIVE, round(f1, 4), -size, decision))
+                # F1 to two places: below 0.01 the dev parts cannot tell decisions apart,
+                # and the smallest adjustment among the best wins (a few hundred brand
+                # posts must not swing the decision from one training to the next).
+                candidates.append((worst <= CALM_READ_NEGATIVE, round(f1, 2), -size, decision))
     best = max(candidates, key=lambda c: c[:3])[3]
 
     def pearson(share: float) -> float:
@@ -672,7 +677,9 @@ def pick_decision(
         return float(np.mean([np.corrcoef(value[p & (feel >= 0)], scores[p & (feel >= 0)])[0, 1]
                               for p in sets]))  # fmt: skip
 
-    share = max(np.round(np.arange(0.0, 1.01, 0.1), 1), key=lambda a: (round(pearson(a), 3), a))
+    # The lexicon keeps at least a fifth of the strength: intensifiers, capitals and
+    # exclamation marks must always strengthen a score, whatever the model adds.
+    share = max(np.round(np.arange(0.2, 1.01, 0.1), 1), key=lambda a: (round(pearson(a), 3), a))
     return sentiment.Decision(best.offsets, best.silent_neutral, float(share))
 
 
