@@ -64,6 +64,12 @@ def _bucket(hashes: np.ndarray, salt: np.uint64) -> np.ndarray:
     return (((hashes ^ salt) * _GOLDEN) >> _SHIFT).astype(np.int64)
 
 
+def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """np.isin for a small sorted set, without its set-up cost (which is most of it here)."""
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
 def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
     """The feature indices of a doc (in [0, BUCKETS)), given the lexicon's normalized score
     and the raw valence of each clause."""
@@ -87,13 +93,13 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
         signals.append(_SIGNALS["has?"])
     if np.any((rows[:, 4] == 1) & (rows[:, 5] > 2)):
         signals.append(_SIGNALS["shout"])
-    negator = np.isin(words, _NEGATORS)
+    negator = _within(words, _NEGATORS)
     negated = np.zeros(0, dtype=np.uint64)
     if negator.any():
         scope = np.zeros(len(words), dtype=bool)
         for k in range(1, NEGATION_SCOPE + 1):
             scope[k:] |= negator[:-k]
-        negated = words[scope & ~negator & ~np.isin(words, _PUNCTUATION)].astype(np.uint64)
+        negated = words[scope & ~negator & ~_within(words, _PUNCTUATION)].astype(np.uint64)
     # Each feature once (presence, not count): a long article, or a word repeated a thousand
     # times, must not sum one word's weight into a certainty.
     return np.unique(

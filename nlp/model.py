@@ -210,9 +210,14 @@ class Readings:
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]
-        if last <= 0 or end - start > SARCASTIC_TAIL or sum(r for *_, r in clauses[:-1]) > 1.0:
+        before = sum(r for *_, r in clauses[:-1])
+        if last <= 0 or end - start > SARCASTIC_TAIL or before > 1.0:
             return None
         if _MEANT.search(doc[start:end].text.lower()):
+            return None
+        low = doc[:start].text.lower()
+        let_down = _LET_DOWN.search(low) is not None and not _NO_LET_DOWN.search(low)
+        if before > 0 and not let_down:  # read the head only where it may hold a problem
             return None
         head = doc[:start].as_doc()
         head._.clauses = clauses[:-1]
@@ -225,12 +230,7 @@ class Readings:
         )
         if complaint >= self.model.thresholds["complaint"] and feeling <= sentiment.NEGATIVE_AT:
             return values
-        low = head.text.lower()
-        if (
-            feeling < sentiment.POSITIVE_AT
-            and _LET_DOWN.search(low)
-            and not _NO_LET_DOWN.search(low)
-        ):
+        if feeling < sentiment.POSITIVE_AT and let_down:
             values[1] = 0.5 * values[1]  # a let-down closed by praise is no calm statement
             return values
         return None
