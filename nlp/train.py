@@ -4,9 +4,11 @@ per intent chosen on development data.
 
     .venv/bin/python -m nlp.train          # rebuilds nlp/models/linear-base/ (seed fixed)
 
-Data (all shipped in nlp/data/, licences and counts in nlp/data/README.md): human-rated
-review and editorial sentences, GoEmotions Reddit comments, BANKING77 customer-service
-requests, Tweet Acts, and posts to and about brands written for Tidings. Each set labels
+Data (licences and counts in nlp/data/README.md): shipped in nlp/data/, human-rated review
+and editorial sentences, GoEmotions Reddit comments, BANKING77 customer-service requests,
+Tweet Acts, and posts to and about brands written for Tidings; fetched (FETCHED, checked by
+sha256, not committed), Bitext customer-service requests and financial news tweets, shipped
+only as their features (FEATURE_CACHE) so that training from corrections keeps them. Each set labels
 some readings and says nothing about the others; a reading a set says nothing about is left
 out of its loss (masked), never guessed.
 
