@@ -25,6 +25,7 @@ import email
 import email.policy
 import io
 import json
+import os
 import random
 import re
 import subprocess
@@ -104,8 +105,55 @@ def tweets() -> tuple[list[str], np.ndarray]:
     return rated_lines(raw.decode("utf-8", errors="replace").splitlines())
 
 
+def previous_figures(path: Path = RESULTS) -> tuple[str, dict[tuple[str, ...], str]]:
+    """What the last run wrote (its header line, and Tidings' figure of each row keyed by
+    intent or method and the texts without their count), to show beside this run's."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        section = text[text.index("<!-- nlp:start -->") : text.index("<!-- nlp:end -->")]
+    except (OSError, ValueError):
+        return "", {}
+    header = next((line for line in section.splitlines() if line.startswith("Measured ")), "")
+    # A run of the same version again keeps the previous version's figures as "previous".
+    same = f"model {build_scorer([]).version}." in header
+    if same:
+        header = section.split("held before: ", 1)[-1].split("; a set's", 1)[0]
+    sentiment_method = "Tidings, previous run" if same else "Tidings"
+    figures: dict[tuple[str, ...], str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or cells[0] in ("intent", "texts", "what") or cells[0].startswith("-"):
+            continue
+        texts = re.sub(r" \(n=[\d,]+.*?\)| \(test part.*?\)| \(check only.*?\)", "", cells[1])
+        if len(cells) in (7, 8):  # an intent row, with the previous figures or not
+            previous = cells[7] if same and len(cells) == 8 else None if same else cells[5]
+            if previous and previous != "—":
+                figures[("intent", cells[0], texts)] = previous
+        elif len(cells) == 5 and cells[1] == sentiment_method:
+            figures[("sentiment", re.sub(r" \(.*", "", cells[0]))] = " / ".join(cells[2:])
+        elif len(cells) == 2 and cells[0].startswith(
+            "Tidings, previous run" if same else "Tidings, the whole scoring"
+        ):
+            figures[("speed",)] = cells[1].split(" ")[0]
+    return (f"Measured {header}" if same else header), figures
+
+
+PREVIOUS_HEADER, PREVIOUS = previous_figures()
+
+
+def _source_name(texts: str) -> str:
+    return re.sub(r" \(.*", "", texts)
+
+
 def three(x: np.ndarray, cut: float) -> np.ndarray:
     return np.sign(np.where(np.abs(x) < cut, 0, x))
+
+
+def _previous_row(texts: str) -> None:
+    figures = PREVIOUS.get(("sentiment", texts))
+    if figures:
+        cells = " | ".join(figures.split(" / "))
+        report(f"| {texts} | Tidings, previous run | {cells} |")
 
 
 def _row(name: str, human: np.ndarray, methods: dict[str, np.ndarray]) -> None:
@@ -127,8 +175,10 @@ def sentiment_eval() -> None:
     report("| texts | method | Pearson r | 3-class accuracy | macro-F1 |")
     report("| --- | --- | --- | --- | --- |")
     calm_rows = []
-    for source in ("rated sentences", "GoEmotions", "brand posts"):
-        rows = [e for e in test if e.source == source and e.sentiment]
+    for source in ("rated sentences", "GoEmotions", "brand posts", "financial tweets"):
+        rows = [e for e in test if e.source == source and e.sentiment and e.text]
+        if not rows:
+            continue
         truth = np.array([model.SENTIMENTS.index(e.sentiment) - 1 for e in rows])
         # Pearson r with the mean human rating where the set has one, else with the class.
         value = np.array(
@@ -142,6 +192,7 @@ def sentiment_eval() -> None:
             report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | "
                    f"{np.corrcoef(value, x)[0, 1]:.3f} ({kind}) | "
                    f"{np.mean(truth == guess):.3f} | {train.macro_f1(truth, guess):.3f} |")  # fmt: skip
+        _previous_row(source)
         _, lexical = train.featurize([e.text for e in rows])
         calm = (truth == 0) & (lexical == 0)
         calm_rows.append(f"{source} {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%} "
@@ -164,6 +215,7 @@ def sentiment_eval() -> None:
     theirs = np.array([vader.polarity_scores(t)["compound"] for t in texts])
     _row(f"VADER's tweets (check only, n={len(texts):,})", human, {"VADER": theirs,
          "Tidings": ours})  # fmt: skip
+    _previous_row("VADER's tweets")
     calm = (np.abs(human / 4) < 0.05) & (theirs == 0)
     report(
         f"\nTweets people rated neutral and VADER scores 0 (n={calm.sum()}): labelled negative "
@@ -186,11 +238,14 @@ def readings_eval() -> None:
     }
     report(f"\n### Intents ({shipped.version}; thresholds chosen on the dev part: "
            + ", ".join(f"{i} {t:.3f}" for i, t in shipped.thresholds.items()) + ")\n")  # fmt: skip
-    report("| intent | texts | positives | baseline | baseline F1 | Tidings P / R / F1 | Brier |")
-    report("| --- | --- | --- | --- | --- | --- | --- |")
+    report("| intent | texts | positives | baseline | baseline F1 | Tidings P / R / F1 | Brier | "
+           "previous P / R / F1 |")  # fmt: skip
+    report("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    test = [e for e in test if e.text]  # a fetched set read from the feature cache has none
     scored = {e.text: scorer.score_text(e.text).intents for e in test}
     for intent, (name, rule) in baselines.items():
-        for source in ("brand posts", "BANKING77", "Tweet Acts", "GoEmotions", "rated sentences"):
+        for source in ("brand posts", "BANKING77", "Bitext", "Tweet Acts", "GoEmotions",
+                       "rated sentences"):  # fmt: skip
             rows = [e for e in test if e.source == source and intent in e.intents]
             y = np.array([e.intents[intent] for e in rows])
             if not len(rows) or not y.any():
@@ -200,7 +255,8 @@ def readings_eval() -> None:
             base = train.f1_at(np.array([float(rule(e.text)) for e in rows]), y, 0.5)
             report(f"| {intent} | {source} (n={len(rows):,}) | {int(y.sum()):,} | {name} | "
                    f"{base['f1']:.3f} | {ours['precision']:.3f} / {ours['recall']:.3f} / "
-                   f"{ours['f1']:.3f} | {np.mean((p - y) ** 2):.4f} |")  # fmt: skip
+                   f"{ours['f1']:.3f} | {np.mean((p - y) ** 2):.4f} | "
+                   f"{PREVIOUS.get(('intent', intent, source), '—')} |")  # fmt: skip
     report("\nReliability (test part, all sets; confidence → how often the intent was there):\n")
     for intent in baselines:
         steps = shipped.metrics["test"][intent]["all"]["reliability"]
@@ -399,11 +455,15 @@ def throughput(n: int) -> None:
     for m in posts:
         vader.polarity_scores(f"{m.title}\n{m.text}")
     theirs = n / (time.perf_counter() - started)
-    report("\n### Speed\n")
+    load = os.getloadavg()[0]
+    report(f"\n### Speed\n\nLoad average over the last minute when measured: {load:.1f} on "
+           f"{os.cpu_count()} cores (other work on the machine slows both figures alike).\n")  # fmt: skip
     report("| what | posts/s on one core |\n| --- | --- |")
     report(f"| Tidings, the whole scoring of {n:,} short posts ({len(scored):,} about a watched "
            f"term) | {ours:,.0f} (goal ≥ 2,000) |")  # fmt: skip
     report(f"| bare VADER on the same posts, same run | {theirs:,.0f} |")
+    if ("speed",) in PREVIOUS:
+        report(f"| Tidings, previous run | {PREVIOUS[('speed',)]} |")
 
 
 LINES: list[str] = []
@@ -419,10 +479,13 @@ def write_results() -> None:
         "## NLP (`bench/nlp.py`)",
         "",
         f"Measured {datetime.now().date()} on {machine()}, model "
-        f"{model.current(None).version}. Development figures: the test part of the shipped "
+        f"{build_scorer([]).version}. Development figures: the test part of the shipped "
         "data (never used to fit or to choose), beside one-line baselines; VADER's tweets are "
         "a check, never trained or tuned on. The reserved sets of issue 11 are measured "
-        "outside the repository.",
+        "outside the repository. The previous run's figures (\"previous\") are those this "
+        "section held before: "
+        + (PREVIOUS_HEADER.split(". ")[0].removeprefix("Measured ") or "none")
+        + "; a set's test part may have grown since (the hand-written posts did).",
         *LINES,
     ])  # fmt: skip
 

@@ -10,7 +10,9 @@ is what runs. It reads one array of token attributes and does array arithmetic o
 - the lexicon's reading (nlp.sentiment, VADER's valences with negation, sarcasm, idioms): the
   overall score in nine steps and each clause's sign, so that words the training data never
   saw still carry their known feeling;
-- a question mark anywhere, a shouted word, the length in five steps.
+- a question mark anywhere, a shouted word, the length in five steps;
+- each of the three words after a negator ("not", "n't", "never"…) once more as a negated
+  word, so that "never came" and "not working" are told from "came" and "working".
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
 from spacy.strings import hash_string
 from spacy.tokens import Doc
 
+from nlp.sentiment import NEGATORS
+
+# Named anew whenever what of_doc returns for a text changes: cached features of another
+# version are not used (nlp.train.FEATURE_CACHE).
+VERSION = "words-pairs-lexicon-negation-2"
 BITS = 18
 BUCKETS = 2**BITS
 _SHIFT = np.uint64(64 - BITS)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
 _UNI, _BI = np.uint64(0x165667B19E3779F9), np.uint64(0x27D4EB2F165667C5)
+_NEG = np.uint64(0x94D049BB133111EB)
+NEGATION_SCOPE = 3  # words after a negator read as negated
 
 
 def _h(word: str) -> int:
@@ -35,6 +44,8 @@ def _h(word: str) -> int:
 URL, NUM, USER, AT = _h("<url>"), _h("<num>"), _h("<user>"), _h("@")
 START, END = _h("<s>"), _h("</s>")
 QUESTION_MARK = _h("?")
+_NEGATORS = np.array(sorted(_h(w) for w in NEGATORS), dtype=np.uint64)
+_PUNCTUATION = np.array(sorted(_h(p) for p in ".,;:!?"), dtype=np.uint64)
 _SIGNALS = {
     name: _h(f"<signal:{name}>")
     for name in (
@@ -51,6 +62,12 @@ _SIGNALS = {
 def _bucket(hashes: np.ndarray, salt: np.uint64) -> np.ndarray:
     # Array arithmetic on unsigned integers wraps modulo 2**64: the point here.
     return (((hashes ^ salt) * _GOLDEN) >> _SHIFT).astype(np.int64)
+
+
+def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """np.isin for a small sorted set, without its set-up cost (which is most of it here)."""
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
@@ -76,6 +93,13 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
         signals.append(_SIGNALS["has?"])
     if np.any((rows[:, 4] == 1) & (rows[:, 5] > 2)):
         signals.append(_SIGNALS["shout"])
+    negator = _within(words, _NEGATORS)
+    negated = np.zeros(0, dtype=np.uint64)
+    if negator.any():
+        scope = np.zeros(len(words), dtype=bool)
+        for k in range(1, NEGATION_SCOPE + 1):
+            scope[k:] |= negator[:-k]
+        negated = words[scope & ~negator & ~_within(words, _PUNCTUATION)].astype(np.uint64)
     # Each feature once (presence, not count): a long article, or a word repeated a thousand
     # times, must not sum one word's weight into a certainty.
     return np.unique(
@@ -83,6 +107,7 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
             (
                 _bucket(framed[1:-1], _UNI),
                 _bucket(pairs, _BI),
+                _bucket(negated, _NEG),
                 _bucket(np.array(signals, dtype=np.uint64), _UNI),
             )
         )

@@ -75,6 +75,9 @@ def intents(
             confidence *= 0.3
         elif intent == "spam":
             links = len(re.findall(r"https?://", text)) + text.count("#")
+            if "?" in text and not links:
+                # "Do you have a student discount?" asks about an offer; spam makes one.
+                confidence *= 0.3
             confidence += 0.1 * max(0, links - 2)
         out[intent] = round(min(1.0, max(0.0, confidence)), 3)
     return out

@@ -36,6 +36,16 @@ PREFIX = "linear-"
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
+# A let-down told plainly before the closing praise ("…and they never came. Awesome!"): the
+# praise is sarcasm even when the model does not read the plain words as a complaint.
+_LET_DOWN = re.compile(
+    r"\b(never|didn'?t|did not|wasn'?t|weren'?t|hasn'?t|haven'?t|still (no|not|waiting)|"
+    r"no one|nobody|nothing|again|wrong|lost|late|delayed|cancell?ed|broke|broken|missing|"
+    r"forgot|ignored|waited|waiting)\b"
+)
+_NO_LET_DOWN = re.compile(
+    r"never (let|lets|fails?|disappoints?)|never (had|have) (a|any) (problem|issue)"
+)
 
 
 def rating_label(rating: float) -> str:
@@ -194,14 +204,20 @@ class Readings:
 
     def _problem_before_praise(self, doc: Doc) -> np.ndarray | None:
         """The readings of the text before a short closing praise ("Awesome!", "Love it.")
-        when that text, read alone, is a complaint, reads negative and has no good word."""
+        when that text, read alone, is a complaint and reads negative, or tells a let-down
+        (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
         clauses = doc._.clauses
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]
-        if last <= 0 or end - start > SARCASTIC_TAIL or sum(r for *_, r in clauses[:-1]) > 0:
+        before = sum(r for *_, r in clauses[:-1])
+        if last <= 0 or end - start > SARCASTIC_TAIL or before > 1.0:
             return None
         if _MEANT.search(doc[start:end].text.lower()):
+            return None
+        low = doc[:start].text.lower()
+        let_down = _LET_DOWN.search(low) is not None and not _NO_LET_DOWN.search(low)
+        if before > 0 and not let_down:  # read the head only where it may hold a problem
             return None
         head = doc[:start].as_doc()
         head._.clauses = clauses[:-1]
@@ -213,6 +229,9 @@ class Readings:
             self.model.decision,
         )
         if complaint >= self.model.thresholds["complaint"] and feeling <= sentiment.NEGATIVE_AT:
+            return values
+        if feeling < sentiment.POSITIVE_AT and let_down:
+            values[1] = 0.5 * values[1]  # a let-down closed by praise is no calm statement
             return values
         return None
 

@@ -23,8 +23,10 @@ from nlp.tokenizer import RegexTokenizer, text_of
 # "rules-6+linear-base". 2: language; 3: intents; 4: sentiment per watched entity;
 # 5: a trained classifier beside the lexicon; 6: learned intents and sentiment (nlp.model);
 # 7: the sentiment decision chosen on development data (calm posts read neutral);
-# 8: praise closing a complaint read as sarcasm.
-RULES_VERSION = "rules-8"
+# 8: praise closing a complaint read as sarcasm; 9: model trained on more customer text, praise
+# closing a plainly told let-down read as sarcasm; 10: which watched entities a mention is about
+# decided by the learned relevance (nlp.relevance), keeping sponsorship and company news.
+RULES_VERSION = "rules-10"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.

@@ -38,7 +38,7 @@ DAMPENERS = frozenset("almost barely hardly kinda less little marginally slightl
 BOOST, CAPS_BOOST, NEGATION = 0.293, 0.733, -0.74
 POSITIVE_AT, NEGATIVE_AT = 0.05, -0.05
 LEXICON_LEADS = 0.5  # from this normalized lexicon score, its sign is the label (see reading)
-MODEL_SURE = 0.6
+MODEL_SURE = 0.65
 
 # The emoji people use most, valued by hand on VADER's -4..4 scale: reading them by the words of
 # their names gets some wrong ("thumbs up sign" carries no feeling; "fire" is praise online).
@@ -246,7 +246,8 @@ def readings(lexical: np.ndarray, probs: np.ndarray, decision: Decision) -> np.n
     MODEL_SURE) its sign decides instead: negation ("not bad at all"), emoji, sarcasm
     markers and idioms are rules a bag of words cannot learn from this data. The strength
     mixes the lexicon's score and P(positive) - P(negative), kept inside the label's part of
-    the scale, so that a neutral text stays near 0 and label(score) is the label."""
+    the scale, so that a neutral text stays near 0 and label(score) is the label; where the
+    strength leans against the label, the label is neutral."""
     lexical = np.asarray(lexical, dtype=np.float64)
     probs = np.asarray(probs, dtype=np.float64)
     logp = np.log(np.maximum(probs, 1e-12)) + np.asarray(decision.offsets)
@@ -258,6 +259,12 @@ def readings(lexical: np.ndarray, probs: np.ndarray, decision: Decision) -> np.n
     label = np.where(leads, np.sign(lexical), label)
     share = decision.lexicon_share
     strength = share * lexical + (1 - share) * (probs[:, 2] - probs[:, 0])
+    # A label whose strength leans the other way would show as "positive 0.05". Where the
+    # lexicon decided, its own score is the strength; where the model did, the readings
+    # disagree, so neutral.
+    against = label * strength < 0
+    strength = np.where(against & leads, lexical, strength)
+    label = np.where(against & ~leads, 0, label)
     return np.where(
         label > 0,
         np.maximum(POSITIVE_AT, strength),
@@ -284,10 +291,16 @@ def reading(
         logp[1] += decision.silent_neutral
     label = max(range(3), key=lambda k: (logp[k], -k)) - 1  # argmax, first on ties
     strong = abs(lexical)
-    if strong >= LEXICON_LEADS or (max(probs) < MODEL_SURE and strong >= LEXICON_LEADS / 2):
+    leads = strong >= LEXICON_LEADS or (max(probs) < MODEL_SURE and strong >= LEXICON_LEADS / 2)
+    if leads:
         label = int(lexical > 0) - int(lexical < 0)
     share = decision.lexicon_share
     strength = share * lexical + (1 - share) * (positive - negative)
+    if label * strength < 0:
+        if leads:
+            strength = lexical
+        else:
+            label = 0
     if label > 0:
         return max(POSITIVE_AT, strength)
     if label < 0:

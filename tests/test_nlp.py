@@ -223,6 +223,11 @@ def test_query_syntax_errors_point_at_the_column():
             {"question", "purchase_intent"},
         ),
         ("Nimbus Notes released version 4.2 on Tuesday", set()),
+        ("Does Nimbus Notes have a student discount?", {"question"}),
+        (
+            "I switched to Nimbus Notes in May and honestly it has been great",
+            {"compliment", "recommendation"},
+        ),
         ("Nimbus Notes is not bad at all", set()),
     ],
 )
@@ -255,3 +260,19 @@ def test_but_splits_the_feeling_between_entities(scorer, text, ours, theirs):
     s = scorer.score_text(text)
     by_term = dict(zip(s.terms, s.term_sentiments, strict=True))
     assert (label(by_term["Nimbus Notes"]), label(by_term["Quillpad"])) == (ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Ordered two teas at the Nimbus Notes café an hour ago, they never came. Awesome!",
+         "negative"),
+        ("Waited all day for the Nimbus Notes engineer and nobody showed up. Great!", "negative"),
+        ("Nimbus Notes never lets me down. Love it.", "positive"),
+        ("Nimbus Notes fixed my sync in five minutes. Awesome!", "positive"),
+    ],
+)  # fmt: skip
+def test_praise_closing_a_let_down_is_sarcasm(scorer, text, label):
+    s = scorer.score_text(text)
+    assert s.sentiment_label == label
+    assert ("compliment" in s.present) == (label == "positive")

@@ -163,3 +163,20 @@ def test_praise_closing_a_complaint_reads_as_sarcasm(scorer, text):
 )
 def test_meant_closings_are_not_sarcasm(scorer, text):
     assert scorer.score_text(text).sentiment_label == "positive"
+
+
+def test_a_label_never_leans_against_its_score():
+    from nlp.sentiment import NEGATIVE_AT, POSITIVE_AT, Decision, label, readings
+
+    rng = np.random.default_rng(5)
+    probs = rng.dirichlet([1, 1, 1], 2000)
+    lexicon = np.where(rng.random(2000) < 0.3, 0.0, rng.uniform(-1, 1, 2000))
+    decision = Decision((0.6, 0.0, 0.1), 1.25, 0.2)
+    scores = readings(lexicon, probs, decision)
+    strength = 0.2 * lexicon + 0.8 * (probs[:, 2] - probs[:, 0])
+    labels = np.array([label(s) for s in scores])
+    # "positive 0.05" where lexicon and model together lean negative and the lexicon alone
+    # does not lean positive: neutral instead. A label is backed by one or the other.
+    assert not np.any((labels == "positive") & (strength < 0) & (lexicon <= 0))
+    assert not np.any((labels == "negative") & (strength > 0) & (lexicon >= 0))
+    assert np.all((scores > NEGATIVE_AT) & (scores < POSITIVE_AT) | (labels != "neutral"))

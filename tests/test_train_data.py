@@ -1,0 +1,50 @@
+"""The training data of the learned readings: fetched sets are checked, and where their files
+are absent the shipped feature cache stands in for them, split as the files were."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nlp import model, train
+
+
+@pytest.fixture
+def no_fetched_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIDINGS_TRAIN_DATA", str(tmp_path / "absent"))
+    return tmp_path / "absent"
+
+
+def test_without_the_fetched_files_the_feature_cache_gives_the_same_sets(no_fetched_files):
+    assert not train.fetched_available()
+    splits = train.shipped_data()
+    recorded = json.loads((model.BASE / "metrics.json").read_text("utf-8"))["data"]
+    for name in train.FETCHED_SETS:
+        assert splits.sizes[name] == recorded[name]
+        cached = [e for e in splits.train + splits.dev + splits.test if e.source == name]
+        assert cached and all(e.x is not None and e.x.dtype == np.int64 for e in cached)
+    # The cache's features are what the model reads: the shipped model scores them as it did
+    # (within the rounding of its weights to half precision when saved).
+    test = [e for e in splits.test if e.source == "financial tweets"]
+    xs, lexical = train.featurize_examples(test)
+    figures = train.evaluate(model.current(None).linear, test, xs, lexical)["sentiment"]
+    shipped = json.loads((model.BASE / "metrics.json").read_text("utf-8"))["test"]
+    assert figures["financial tweets"]["macro_f1"] == pytest.approx(
+        shipped["sentiment"]["financial tweets"]["macro_f1"], abs=5e-3
+    )
+
+
+def test_rebuilding_the_shipped_model_without_a_fetched_file_says_which_and_where(
+    no_fetched_files, tmp_path
+):
+    with pytest.raises(train.MissingData, match=r"absent/bitext_customer_support\.csv: .*bitext/"):
+        train.train_base(tmp_path / "linear-test")
+    assert not (tmp_path / "linear-test").exists()
+
+
+def test_a_fetched_file_that_is_not_the_expected_one_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("TIDINGS_TRAIN_DATA", str(tmp_path))
+    for f in train.FETCHED:
+        (tmp_path / f.file).write_text("text,label\nhello,2\n", encoding="utf-8")
+    with pytest.raises(train.MissingData, match="sha256 differs"):
+        train.financial_tweets()
