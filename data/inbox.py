@@ -120,6 +120,15 @@ _QUEUE = """
 """
 
 
+# Within what needs action, a complaint (a problem that expects a response) comes before a
+# churn risk, a question, or a negative opinion, whatever their reach.
+FIRST = (
+    "CASE WHEN list_contains({p}.intents, 'complaint') THEN 0 "
+    "WHEN list_contains({p}.intents, 'churn_risk') THEN 1 "
+    "WHEN list_contains({p}.intents, 'question') THEN 2 ELSE 3 END"
+)
+
+
 def queue(
     db: duckdb.DuckDBPyConnection,
     statuses: Sequence[str] = OPEN,
@@ -127,16 +136,18 @@ def queue(
     limit: int = 100,
     offset: int = 0,
 ) -> pd.DataFrame:
-    """One page of what needs action first: likely complaints and questions, then by reach and
-    recency. A top-N over the current readings: only the page's mentions are read whole."""
+    """One page of what needs action first: complaints, then churn risks, questions and other
+    negative mentions, each by reach and recency. A top-N over the current readings: only the
+    page's mentions are read whole."""
     return db.execute(
-        """
+        f"""
         WITH page AS (
             SELECT r.*, coalesce(i.status, 'new') AS status, i.assignee,
                    coalesce(i.tags, []) AS tags, i.note
             FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
             WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
-            ORDER BY r.urgent DESC, r.reach DESC NULLS LAST, r.published DESC, r.mention_id
+            ORDER BY r.urgent DESC, {FIRST.format(p="r")}, r.reach DESC NULLS LAST,
+                     r.published DESC, r.mention_id
             LIMIT ? OFFSET ?
         )
         SELECT p.mention_id AS id, p.published,
@@ -148,7 +159,8 @@ def queue(
                    OR p.sentiment_label = 'negative' AS likely_complaint,
                list_contains(p.intents, 'question') AS likely_question
         FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
-        ORDER BY p.urgent DESC, p.reach DESC NULLS LAST, p.published DESC, p.mention_id
+        ORDER BY p.urgent DESC, {FIRST.format(p="p")}, p.reach DESC NULLS LAST,
+                 p.published DESC, p.mention_id
         """,
         [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), limit, offset],
     ).df()

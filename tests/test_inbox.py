@@ -77,6 +77,30 @@ def test_complaints_and_questions_come_first_by_reach(tmp_path):
     assert order == [ms[3].id, ms[1].id, ms[2].id, ms[0].id]
 
 
+def test_a_complaint_comes_before_a_louder_question_or_negative_opinion(tmp_path):
+    config, ms = filled(tmp_path)
+    louder = [
+        Mention("forum", "5", "https://f.example/5", "Hmm", "Nimbus Notes is a letdown, meh",
+                "eve", NOW - timedelta(hours=1), 90_000),
+        Mention("forum", "6", "https://f.example/6", "Sync?", "Does Nimbus Notes sync offline?",
+                "fay", NOW - timedelta(hours=1), 80_000),
+    ]  # fmt: skip
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, louder, NOW)
+        store.upsert_scores(
+            db,
+            [
+                Score(louder[0].id, "v", ("Nimbus Notes",), -0.4, "negative"),
+                Score(
+                    louder[1].id, "v", ("Nimbus Notes",), 0.0, "neutral", intents={"question": 0.9}
+                ),
+            ],  # fmt: skip
+            NOW,
+        )
+        order = inbox.queue(db)["id"].tolist()
+    assert order == [ms[3].id, ms[1].id, louder[1].id, ms[2].id, louder[0].id, ms[0].id]
+
+
 def test_changes_are_kept_with_who_and_when(tmp_path):
     config, ms = filled(tmp_path)
     m = ms[1].id
