@@ -159,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("rescore", help="re-score the stored mentions with the newest model")
     c.set_defaults(handler=cmd_rescore)
+
+    from flows import people
+
+    people.add_parser(sub)
     return p
 
 
