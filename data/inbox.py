@@ -124,9 +124,11 @@ def queue(
     since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    assignee: str | None = None,
 ) -> pd.DataFrame:
     """One page of what needs action first: likely complaints and questions, then by reach and
-    recency. A top-N over the current readings: only the page's mentions are read whole."""
+    recency. A top-N over the current readings: only the page's mentions are read whole.
+    With `assignee`, only what is assigned to them ("my inbox")."""
     return db.execute(
         """
         WITH page AS (
@@ -134,6 +136,7 @@ def queue(
                    coalesce(i.tags, []) AS tags, i.note
             FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
             WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+              AND (? IS NULL OR lower(i.assignee) = lower(?))
             ORDER BY r.urgent DESC, r.reach DESC NULLS LAST, r.published DESC, r.mention_id
             LIMIT ? OFFSET ?
         )
@@ -148,20 +151,25 @@ def queue(
         FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
         ORDER BY p.urgent DESC, p.reach DESC NULLS LAST, p.published DESC, p.mention_id
         """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), limit, offset],
-    ).df()
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee, limit,
+         offset],
+    ).df()  # fmt: skip
 
 
 def queue_size(
-    db: duckdb.DuckDBPyConnection, statuses: Sequence[str] = OPEN, since: datetime | None = None
+    db: duckdb.DuckDBPyConnection,
+    statuses: Sequence[str] = OPEN,
+    since: datetime | None = None,
+    assignee: str | None = None,
 ) -> int:
     """How many mentions the queue holds (every page of it)."""
     (n,) = db.execute(
         """
         SELECT count(*) FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
         WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+          AND (? IS NULL OR lower(i.assignee) = lower(?))
         """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1)],
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee],
     ).fetchone()
     return int(n)
 
