@@ -395,6 +395,9 @@ class SignIn(_Strict):
     # table: let them read (viewer), or refuse them.
     unknown: Literal["viewer", "refuse"] = "viewer"
     session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 12.0  # then sign in again
+    # Streamlit's secrets file holding the [auth] section for single sign-on (relative to
+    # this file); default: .streamlit/secrets.toml where the dashboard starts.
+    secrets_file: Path | None = None
 
 
 class Person(_Strict):

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from data import store, users
@@ -36,6 +37,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k.add_argument("email")
     k.add_argument("client_ids", nargs="*", metavar="CLIENT_ID")
     c.set_defaults(handler=cmd_users)
+
+
+def secrets_file(config: Config) -> Path | None:
+    """Where Streamlit's [auth] section is read from, if the config names the file."""
+    given = config.sign_in.secrets_file
+    if given is None:
+        return None
+    return given if given.is_absolute() or config.path is None else config.path.parent / given
+
+
+def secrets_args(config: Config) -> list[str]:
+    """Streamlit's command-line option naming the secrets file, when the config names one."""
+    path = secrets_file(config)
+    if path is None:
+        return []
+    if not path.is_file():
+        raise TidingsError(f"{config.path}: sign_in.secrets_file: no such file: {path}")
+    return ["--secrets.files", str(path)]
+
+
+def team_defined(config: Config) -> bool:
+    """Whether people sign in (so the dashboard may listen beyond this machine without the
+    shared password): someone in the users table or in [[users]], or single sign-on set."""
+    if config.users or config.sign_in.secrets_file is not None:
+        return True
+    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+        return users.count(db) > 0
 
 
 def read_password(stdin: TextIO | None = None, environ: dict[str, str] | None = None) -> str:
