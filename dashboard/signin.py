@@ -126,20 +126,22 @@ def _signed_in(cfg: Config, known: Team, providers: list[str | None]) -> Person 
         if isinstance(issued, int | float) and now - issued > cfg.sign_in.session_hours * 3600:
             st.logout()  # the provider's sign-in is older than a session lasts: ask again
         if not email or st.user.get("email_verified") is False:
-            _refused("Your identity provider gave no verified email address.")
+            _refused("Your identity provider gave no verified email address.", email)
         role = role_for(cfg, known, email)
         if role is None:
             _refused(
-                f"{email} has no access to this dashboard. Ask an admin to add you "
-                "(tidings users add EMAIL --role viewer --no-password)."
+                "This account has no access to this dashboard. Ask an admin to add you "
+                "(tidings users add EMAIL --role viewer --no-password).",
+                email,
             )
         return Person(email, role or "viewer", "sso", known.clients.get(email, frozenset()))
     return None
 
 
-def _refused(why: str) -> None:
+def _refused(why: str, email: str) -> None:
     st.title("Tidings")
     st.error(why)
+    st.text(f"Signed in at your identity provider as: {email or '(no email)'}")  # as text
     if st.button("Sign out"):
         st.logout()
     st.stop()
