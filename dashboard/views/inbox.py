@@ -50,9 +50,10 @@ table = pd.DataFrame(
 st.caption(
     f"{size:,} mention(s) marked {' or '.join(statuses)}, whenever published"
     + (f", {reads.PAGE} a page" if pages > 1 else "")
-    + ". Likely complaints and questions first, then by reach and "
-    "recency. Select rows (click their left edge), then apply an action below."
-)
+    + ". Likely complaints and questions first, then by reach and recency."
+    + (" Select rows (click their left edge), then apply an action below."
+       if auth.allowed("inbox") else "")
+)  # fmt: skip
 # The selection is kept as mention ids, never as row positions: handling a mention reorders
 # and shortens the queue, and a ticked position would then point at another mention.
 shown = queue["id"].tolist()
