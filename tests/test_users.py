@@ -133,3 +133,50 @@ def test_users_commands_add_list_set_role_and_remove(tmp_path, capsys, monkeypat
         ]
         (stored,) = db.execute("SELECT password_hash FROM users").fetchone()
     assert "a long password" not in stored
+
+
+def test_a_team_is_defined_by_people_in_the_store_or_the_config(tmp_path):
+    from data.config import parse_config
+    from flows.people import secrets_args, team_defined
+
+    base = {"database": {"path": str(tmp_path / "t.duckdb")}}
+    alone = parse_config(base, tmp_path / "tidings.toml")
+    assert not team_defined(alone) and secrets_args(alone) == []
+    mapped = parse_config(
+        {**base, "users": [{"email": "a@example.com", "role": "agent"}]}, tmp_path / "tidings.toml"
+    )
+    assert team_defined(mapped)
+    with store.connect(alone.db_path) as db:
+        users.add(db, "b@example.com", "viewer", None, store.utcnow())
+    assert team_defined(alone)
+    sso = parse_config({**base, "sign_in": {"secrets_file": "s.toml"}}, tmp_path / "tidings.toml")
+    with pytest.raises(TidingsError, match=r"sign_in.secrets_file: no such file: .*s\.toml"):
+        secrets_args(sso)
+    (tmp_path / "s.toml").write_text("[auth]\n")
+    assert secrets_args(sso) == ["--secrets.files", str(tmp_path / "s.toml")]
+
+
+def test_a_public_dashboard_without_people_or_password_is_refused(tmp_path):
+    from data.config import parse_config
+    from flows.cli import start_dashboard
+
+    config = parse_config(
+        {"database": {"path": str(tmp_path / "t.duckdb")}, "dashboard": {"address": "0.0.0.0"}},
+        tmp_path / "tidings.toml",
+    )
+    with pytest.raises(TidingsError, match="or add people with `tidings users add`"):
+        start_dashboard(config)
+
+
+def test_single_sign_on_roles_come_from_the_store_then_the_config_then_the_default(tmp_path):
+    from dashboard.signin import Team, role_for
+    from data.config import parse_config
+
+    raw = {"users": [{"email": "Cy@Example.com", "role": "agent"}]}
+    known = Team(roles={"ad@example.com": "admin"})
+    lenient = parse_config(raw)
+    strict = parse_config({**raw, "sign_in": {"unknown": "refuse"}})
+    assert role_for(strict, known, "ad@example.com") == "admin"
+    assert role_for(strict, known, "cy@example.com") == "agent"
+    assert role_for(lenient, known, "stranger@example.com") == "viewer"
+    assert role_for(strict, known, "stranger@example.com") is None
