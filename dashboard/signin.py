@@ -175,12 +175,29 @@ def _sign_in_page(cfg: Config, known: Team, providers: list[str | None]) -> None
     st.stop()
 
 
+@st.cache_resource
+def _failures() -> dict[str, list[float]]:
+    """Wrong passwords per email, in this dashboard process (shared by every browser)."""
+    return {}
+
+
 def _check(cfg: Config, known: Team, email: str, password: str) -> None:
+    name, now = email.strip().lower()[:200], time.time()
+    failures = _failures()
+    if users.locked_out(failures.get(name, []), now):
+        st.error(
+            f"Too many wrong passwords for this email: try again in "
+            f"{users.FAILURE_WINDOW // 60} minutes."
+        )
+        return
     with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
         user = users.check_password(db, email, password)
     if user is None:
+        recent = [t for t in failures.get(name, []) if now - t < users.FAILURE_WINDOW]
+        failures[name] = [*recent, now]
         st.error("Wrong email or password.")
         return
+    failures.pop(name, None)
     _team.clear()  # a person added a moment ago signs in at once
     fresh = team(cfg)
     expires = int(time.time() + cfg.sign_in.session_hours * 3600)

@@ -184,6 +184,16 @@ def check_password(db: duckdb.DuckDBPyConnection, email: str, password: str) -> 
     return get(db, email) if row else None
 
 
+FAILURES_ALLOWED = 5  # wrong passwords for one email within FAILURE_WINDOW, then a pause
+FAILURE_WINDOW = 15 * 60  # seconds
+
+
+def locked_out(failures: list[float], now: float) -> bool:
+    """Whether an email has had too many wrong passwords lately to try again yet."""
+    recent = [t for t in failures if now - t < FAILURE_WINDOW]
+    return len(recent) >= FAILURES_ALLOWED
+
+
 # --- clients an agent curates ---------------------------------------------------------------
 
 

@@ -58,6 +58,23 @@ def test_sign_in_with_a_wrong_password_is_refused(team):
     assert at.error[0].value == "Wrong email or password." and not at.metric
 
 
+def test_too_many_wrong_passwords_pause_that_email(team):
+    signin._failures().clear()
+    at = AppTest.from_file(str(PAGES / "app.py"), default_timeout=60)
+    at.run()
+    for _ in range(users.FAILURES_ALLOWED):
+        at.text_input[0].input("ad@example.com")
+        at.text_input[1].input("not the password")
+        at.button[0].click().run()
+        assert at.error[0].value == "Wrong email or password."
+    at.text_input[0].input("ad@example.com")
+    at.text_input[1].input(PASSWORD)  # right, but too late
+    at.button[0].click().run()
+    assert at.error[0].value.startswith("Too many wrong passwords") and not at.metric
+    signed_in("vi@example.com")  # another email is not paused
+    signin._failures().clear()
+
+
 def test_a_viewer_reads_but_changes_nothing(team):
     at = go(signed_in("vi@example.com"), "inbox")
     assert "Signed in as vi@example.com (viewer)" in [t.value for t in at.sidebar.text]
