@@ -123,6 +123,8 @@ def test_single_sign_on_maps_roles_and_refuses_strangers(tmp_path, dashboard, ch
         assert provider.tokens_issued == 1
         page.goto(url + "/inbox")
         page.get_by_role("button", name="Apply to", exact=False).wait_for(timeout=WAIT)
+        page.get_by_text("Nimbus Notes text 0").wait_for(timeout=WAIT)
+        page.wait_for_timeout(1500)  # the grid and the selects draw
         page.screenshot(path=str(shots / "sso-agent-inbox.png"), full_page=True)
 
         provider.email = "stranger@example.com"
