@@ -4,11 +4,11 @@ import time
 
 import streamlit as st
 
-from dashboard.auth import require_password
+from dashboard import auth, signin
 from data.errors import StoreLockedError, TidingsError
 
 st.set_page_config(page_title="Tidings", page_icon=":material/forum:", layout="wide")
-require_password()
+signin.sign_in()
 pages = [
     st.Page("views/overview.py", title="Overview", icon=":material/insights:", default=True),
     st.Page("views/inbox.py", title="Inbox", icon=":material/inbox:"),
@@ -18,6 +18,8 @@ pages = [
     st.Page("views/curation.py", title="Curation", icon=":material/auto_stories:"),
     st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:"),
 ]
+if auth.allowed("users") and not auth.person().single_user:
+    pages.append(st.Page("views/people.py", title="People", icon=":material/badge:"))
 page = st.navigation(pages)
 try:
     page.run()

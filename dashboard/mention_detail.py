@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import reads
+from dashboard import auth, reads, signin
 from data import corrections, inbox, store
 from nlp.intent import INTENTS
 
@@ -18,11 +18,14 @@ RELEVANCE_LABELS = {
 
 
 def actor() -> str:
-    """Who is making changes, as they told us in the sidebar (kept for this browser session)."""
-    return st.session_state.get("actor") or "dashboard"
+    """Who is making changes: the signed-in person; in a single-user install, as they told us
+    in the sidebar (kept for this browser session)."""
+    return auth.actor()
 
 
 def ask_actor() -> None:
+    if not auth.person().single_user:
+        return  # the sidebar says who is signed in: that is who changes are recorded with
     st.sidebar.text_input(
         "You are",
         key="actor",
@@ -41,7 +44,9 @@ def show(mention_id: str) -> None:
     if m is None:
         if fixed.get("relevance") == corrections.NOT_ABOUT:
             st.info("This mention was marked “not about us”: it counts nowhere.")
-            if st.button("It is about us after all", key=f"undo-relevance-{mention_id}"):
+            if auth.allowed("correct") and st.button(
+                "It is about us after all", key=f"undo-relevance-{mention_id}"
+            ):
                 _about_us(mention_id)
         else:
             st.warning("No such mention (it may have been removed).")
@@ -70,18 +75,42 @@ def show(mention_id: str) -> None:
         )
     if m["url"]:
         st.link_button("Open the original ↗", m["url"])
+    if auth.allowed("inbox"):
+        edit_form(m)
+    else:
+        st.text(f"Status: {m['status']} · assigned to {m['assignee'] or '—'}")
+    correction_form(m, fixed)
+    _history(changes)
+
+
+def assignee_input(where: object, current: str) -> str:
+    """The team's agents and admins to choose from; an email to type in a single-user
+    install (or a team defined only by single sign-on)."""
+    people = signin.assignable(reads.config()) if not auth.person().single_user else []
+    if not people:
+        return where.text_input("Assigned to", value=current, placeholder="email")  # type: ignore[attr-defined]
+    options = ["", *people] + ([current] if current and current not in people else [])
+    return where.selectbox(  # type: ignore[attr-defined]
+        "Assigned to", options, index=options.index(current), format_func=lambda e: e or "—"
+    )
+
+
+def edit_form(m: dict) -> None:
+    mention_id = m["id"]
+    cfg = reads.config()
     with st.form(f"edit-{mention_id}"):
         c1, c2 = st.columns(2)
         status = c1.selectbox("Status", inbox.STATUSES, index=inbox.STATUSES.index(m["status"]))
-        assignee = c2.text_input("Assigned to", value=m["assignee"] or "", placeholder="email")
+        assignee = assignee_input(c2, m["assignee"] or "")
         tag = c1.text_input("Add a tag", placeholder="billing, outage…")
         note = c2.text_area("Note", value=m["note"] or "", height=80)
         if st.form_submit_button("Save", type="primary"):
+            who = auth.require("inbox")
             new_assignee = assignee.strip()
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
                 db.begin()
                 changed = inbox.update(
-                    db, [mention_id], actor(), store.utcnow(),
+                    db, [mention_id], who, store.utcnow(),
                     status=status if status != m["status"] else None,
                     assignee=new_assignee if new_assignee != (m["assignee"] or "") else None,
                     add_tags=[tag.strip()] if tag.strip() else [],
@@ -91,7 +120,9 @@ def show(mention_id: str) -> None:
             st.cache_data.clear()
             st.toast("Saved." if changed else "Nothing changed.")
             st.rerun()
-    correction_form(m, fixed)
+
+
+def _history(changes: pd.DataFrame) -> None:
     st.caption("History")
     if changes.empty:
         st.caption("No change yet.")
@@ -113,6 +144,8 @@ def show(mention_id: str) -> None:
 def correction_form(m: dict, fixed: dict[str, str]) -> None:
     """Tell the model it read this mention wrong: applied at once, learned by `tidings train`."""
     mention_id = m["id"]
+    if not auth.allowed("correct"):
+        return
     with st.expander("Wrong reading? Correct it", expanded=bool(fixed)):
         if fixed:
             st.caption(
@@ -135,11 +168,12 @@ def correction_form(m: dict, fixed: dict[str, str]) -> None:
                 "“not about us” also removes it from every count at once.",
             )
             if st.form_submit_button("Save correction"):
+                who = auth.require("correct")
                 cfg = reads.config()
                 with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
                     db.begin()
                     n = corrections.correct(
-                        db, mention_id, actor(), store.utcnow(),
+                        db, mention_id, who, store.utcnow(),
                         sentiment=feeling if feeling != m["sentiment_label"] else None,
                         intents=wanted if sorted(wanted) != sorted(present) else None,
                         not_about=about == corrections.NOT_ABOUT != RELEVANCE[said],
@@ -158,18 +192,20 @@ def correction_form(m: dict, fixed: dict[str, str]) -> None:
 
 def _about_us(mention_id: str) -> None:
     """Marked "about us" rather than the mark removed: `tidings train` learns from it."""
+    who = auth.require("correct")
     cfg = reads.config()
     with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
         db.begin()
-        corrections.correct(db, mention_id, actor(), store.utcnow(), about=True)
+        corrections.correct(db, mention_id, who, store.utcnow(), about=True)
         db.commit()
     st.cache_data.clear()
     st.rerun()
 
 
 def _undo(mention_id: str, kind: str) -> None:
+    who = auth.require("correct")
     cfg = reads.config()
     with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-        corrections.undo(db, mention_id, kind, actor(), store.utcnow())
+        corrections.undo(db, mention_id, kind, who, store.utcnow())
     st.cache_data.clear()
     st.rerun()

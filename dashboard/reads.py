@@ -86,18 +86,20 @@ def sources_ranked(f: MentionFilter) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def inbox_queue(statuses: tuple[str, ...], page: int = 0) -> pd.DataFrame:
-    """One page (PAGE rows, from 0) of the queue, most urgent first."""
+def inbox_queue(
+    statuses: tuple[str, ...], page: int = 0, assignee: str | None = None
+) -> pd.DataFrame:
+    """One page (PAGE rows, from 0) of the queue, most urgent first (only `assignee`'s)."""
     cfg = config()
     with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
-        return inbox.queue(db, statuses, limit=PAGE, offset=page * PAGE)
+        return inbox.queue(db, statuses, limit=PAGE, offset=page * PAGE, assignee=assignee)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def inbox_size(statuses: tuple[str, ...]) -> int:
+def inbox_size(statuses: tuple[str, ...], assignee: str | None = None) -> int:
     cfg = config()
     with store.connect(cfg.db_path, min(READ_WAIT, cfg.database.lock_timeout_seconds)) as db:
-        return inbox.queue_size(db, statuses)
+        return inbox.queue_size(db, statuses, assignee=assignee)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -11,7 +11,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reads
+from dashboard import auth, reads
 from data import engagement, store
 from data.clients import Client, spreadsheet_safe
 from data.config import Config
@@ -86,8 +86,9 @@ def _learned(cfg: Config, who: Client, stored: pd.DataFrame, events: pd.DataFram
         for r, before in zip(edited.to_dict("records"), rows, strict=True)
         if abs(float(r["weight"]) - before["weight"]) > 1e-9
     }
-    if st.button("Save weights", key=f"save_weights_{who.id}", disabled=not changed):
-        by = mention_detail.actor()
+    may = auth.allowed("curate", who.id)
+    if may and st.button("Save weights", key=f"save_weights_{who.id}", disabled=not changed):
+        by = auth.require("curate", who.id)
         _write(cfg, lambda db: engagement.set_weights(db, who.id, changed, by, store.utcnow()))
         st.toast("Weights saved.")
         st.rerun()
@@ -115,9 +116,11 @@ def _changes(cfg: Config, who: Client, changes: list) -> None:
             f"{_md(c.reason)} · {'rule ' + _md(c.rule) if c.rule else 'asked by the client'}"
             f"{_md(done)}"
         )
-        if c.undone_at is None and cols[1].button("Undo", key=f"undo_{c.id}"):
+        may = c.undone_at is None and auth.allowed("curate", who.id)
+        if may and cols[1].button("Undo", key=f"undo_{c.id}"):
+            by = auth.require("curate", who.id)
             said = _write(cfg, partial(engagement.undo_cadence_change, change_id=c.id,
-                                       by=mention_detail.actor(), now=store.utcnow()))  # fmt: skip
+                                       by=by, now=store.utcnow()))  # fmt: skip
             st.toast(said)
             st.rerun()
 
@@ -162,6 +165,7 @@ def _dates(cfg: Config, who: Client, dates: list) -> None:
             format_func=lambda d: "—" if d is None else f"{d.kind} {d.on_date}",
         )  # fmt: skip
         if gone is not None and st.button("Remove", key=f"remove_{who.id}"):
+            auth.require("curate", who.id)
             _write(cfg, lambda db: engagement.remove_date(db, gone.id))
             st.rerun()
     with st.form(f"date_{who.id}"):
@@ -174,6 +178,7 @@ def _dates(cfg: Config, who: Client, dates: list) -> None:
         yearly = c1.checkbox("Every year")
         tell = c2.checkbox(f"Remind {who.name} too")
         if st.form_submit_button("Add date"):
+            auth.require("curate", who.id)
             ident = hashlib.blake2b(
                 f"{who.id}\x1f{kind}\x1f{on}\x1f{note}".encode(), digest_size=8
             ).hexdigest()

@@ -366,8 +366,11 @@ def _bad_quote(line: str) -> tuple[int, bool]:
     return max(column - 1, 0), True
 
 
-def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple[int, list[str]]:
+def import_csv(
+    db: duckdb.DuckDBPyConnection, text: str, now: datetime, by: str = "import"
+) -> tuple[int, list[str]]:
     """Save the valid rows of a CSV file; return how many were saved and the rejected rows.
+    `by` (who imports) is logged with any change of status.
 
     A row without a status keeps the stored client's; no row undoes an unsubscribe."""
     rows, rejected = parse_csv(text)
@@ -379,7 +382,7 @@ def import_csv(db: duckdb.DuckDBPyConnection, text: str, now: datetime) -> tuple
             if stored:
                 given = given.model_copy(update={"status": stored[0]})
         try:
-            kept = save(db, given, now, "import")
+            kept = save(db, given, now, by)
         except ValueError as e:
             rejected.append(f"{r.label}: {e}")
             continue

@@ -451,6 +451,25 @@ class Checkins(_Strict):
     )
 
 
+class SignIn(_Strict):
+    """Who may sign in to the dashboard beyond the users table (`tidings users add`)."""
+
+    # People signing in through single sign-on who are neither in [[users]] nor the users
+    # table: let them read (viewer), or refuse them.
+    unknown: Literal["viewer", "refuse"] = "viewer"
+    session_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 12.0  # then sign in again
+    # Streamlit's secrets file holding the [auth] section for single sign-on (relative to
+    # this file); default: .streamlit/secrets.toml where the dashboard starts.
+    secrets_file: Path | None = None
+
+
+class Person(_Strict):
+    """A [[users]] entry: the role of someone who signs in through single sign-on."""
+
+    email: Annotated[str, Field(pattern=EMAIL)]
+    role: Literal["viewer", "agent", "admin"]
+
+
 class Config(_Strict):
     database: Database = Database()
     dashboard: Dashboard = Dashboard()
@@ -464,6 +483,8 @@ class Config(_Strict):
     watch: list[Watch] = []
     sources: list[Source] = []
     alerts: list[AlertRule] = []
+    sign_in: SignIn = SignIn()
+    users: list[Person] = []
     path: Path | None = Field(default=None, exclude=True)  # the file this came from
 
     @model_validator(mode="after")

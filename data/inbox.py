@@ -135,10 +135,12 @@ def queue(
     since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    assignee: str | None = None,
 ) -> pd.DataFrame:
     """One page of what needs action first: complaints, then churn risks, questions and other
     negative mentions, each by reach and recency. A top-N over the current readings: only the
-    page's mentions are read whole."""
+    page's mentions are read whole.
+    With `assignee`, only what is assigned to them ("my inbox")."""
     return db.execute(
         f"""
         WITH page AS (
@@ -146,6 +148,7 @@ def queue(
                    coalesce(i.tags, []) AS tags, i.note
             FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
             WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+              AND (? IS NULL OR lower(i.assignee) = lower(?))
             ORDER BY r.urgent DESC, {FIRST.format(p="r")}, r.reach DESC NULLS LAST,
                      r.published DESC, r.mention_id
             LIMIT ? OFFSET ?
@@ -162,20 +165,25 @@ def queue(
         ORDER BY p.urgent DESC, {FIRST.format(p="p")}, p.reach DESC NULLS LAST,
                  p.published DESC, p.mention_id
         """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), limit, offset],
-    ).df()
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee, limit,
+         offset],
+    ).df()  # fmt: skip
 
 
 def queue_size(
-    db: duckdb.DuckDBPyConnection, statuses: Sequence[str] = OPEN, since: datetime | None = None
+    db: duckdb.DuckDBPyConnection,
+    statuses: Sequence[str] = OPEN,
+    since: datetime | None = None,
+    assignee: str | None = None,
 ) -> int:
     """How many mentions the queue holds (every page of it)."""
     (n,) = db.execute(
         """
         SELECT count(*) FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
         WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+          AND (? IS NULL OR lower(i.assignee) = lower(?))
         """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1)],
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee],
     ).fetchone()
     return int(n)
 

@@ -164,6 +164,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("rescore", help="re-score the stored mentions with the newest model")
     c.set_defaults(handler=cmd_rescore)
+
+    from flows import people
+
+    people.add_parser(sub)
     return p
 
 
@@ -382,11 +386,15 @@ def _dashboard_port_free(config: Config, port: int) -> None:
 
 def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen:
     """Start Streamlit on the configured address; refuse a public address without a password."""
+    from flows.people import secrets_args, team_defined
+
     if not config.dashboard.is_local and not os.environ.get(PASSWORD_ENV):
-        raise TidingsError(
-            f"{config.path}: dashboard.address is {config.dashboard.address!r}, which other "
-            f"machines can reach; set {PASSWORD_ENV} to protect it"
-        )
+        if not team_defined(config):
+            raise TidingsError(
+                f"{config.path}: dashboard.address is {config.dashboard.address!r}, which other "
+                f"machines can reach; set {PASSWORD_ENV} to protect it, or add people with "
+                "`tidings users add`"
+            )
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     env = {**os.environ, CONFIG_ENV: str(config.path)}
     port = port or config.dashboard.port
@@ -398,6 +406,7 @@ def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
+        *secrets_args(config),
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env)
     print(f"Dashboard: http://{config.dashboard.address}:{port}", flush=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from data import alert_rules, inbox, outbox, store, term_counts
+from data import alert_rules, inbox, outbox, store, term_counts, users
 from data.config import AlertRule, Config
 from data.outbox import AlertState, Mail
 from notify import care, rules
@@ -74,6 +74,9 @@ def evaluate(
             updates.append(AlertState(rule.name, CHECKED, False, now, None))
         if rule.kind == "reminder":
             assigned = inbox.open_assigned(db) if assigned is None else assigned
+            if not rule.escalate_to:  # a rule naming no lead escalates to the team's admins
+                leads = [u.email for u in users.everyone(db) if u.role == "admin"]
+                rule = rule.model_copy(update={"escalate_to": leads}) if leads else rule
             conditions = rules.reminders(rule, assigned, now)
         if rule.kind == "engagement":
             conditions = care.engagement_conditions(rule, db, now)

@@ -3,7 +3,11 @@ time, and counts per day, watched term and feeling; an OpenAPI document describe
 
 Every answer but the OpenAPI document needs the key from $TIDINGS_API_KEY, sent as
 `Authorization: Bearer KEY` (or `X-API-Key: KEY`). Without that variable set the API answers
-no one."""
+no one.
+
+Roles: the key is one shared credential, not a person. Whoever holds it has a viewer's rights
+(the API only reads: nothing it answers changes the store), whether or not the team has people
+with roles on the dashboard; what agents and admins do is done on the dashboard, signed in."""
 
 from __future__ import annotations
 
@@ -257,7 +261,8 @@ def openapi_document(config: Config) -> dict:
         "info": {
             "title": "Tidings API",
             "version": "1",
-            "description": "Read-only: mentions and their counts, as the dashboard shows them.",
+            "description": "Read-only: mentions and their counts, as the dashboard shows them. "
+            "The API key gives a viewer's rights: it reads, never changes anything.",
         },
         "servers": [{"url": config.push.public_url}],
         "components": {

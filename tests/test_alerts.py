@@ -147,6 +147,21 @@ def test_a_reminder_fires_after_its_sla_and_not_before_then_escalates(tmp_path, 
     assert run_alerts(config, NOW + timedelta(hours=100)).fired == []
 
 
+def test_a_reminder_naming_no_lead_escalates_to_the_teams_admins(tmp_path, smtp):
+    from data import users
+
+    config = config_with(tmp_path, smtp, {"name": "open", "kind": "reminder", "sla_hours": 24})
+    m = mention(1, NOW - timedelta(hours=1))
+    add(config, [m])
+    with store.connect(config.db_path) as db:
+        users.add(db, "lead@example.com", "admin", None, NOW)
+        users.add(db, "sam@example.com", "agent", None, NOW)
+        inbox.update(db, [m.id], "lead@example.com", NOW, assignee="sam@example.com")
+    escalate = run_alerts(config, NOW + timedelta(hours=49))
+    assert [c.key for c in escalate.fired] == [f"{m.id}:escalate"]
+    assert [msg["X-Envelope-To"] for msg in smtp.messages] == ["lead@example.com, sam@example.com"]
+
+
 def test_server_refusing_then_accepting_ends_with_exactly_one_mail(tmp_path, smtp):
     config = config_with(tmp_path, smtp, SPIKE)
     baseline_and_spike(config)

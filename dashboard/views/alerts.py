@@ -5,8 +5,8 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import downloads, mention_detail, reads
-from data import alert_rules, outlets, store
+from dashboard import auth, downloads, mention_detail, reads
+from data import alert_rules, outlets, store, users
 from flows.cli import mail_goes_nowhere
 from notify import backtest
 
@@ -94,7 +94,7 @@ if rules:
 else:
     st.info("No alert rule yet: add one below, or [[alerts]] in your tidings.toml.")
 
-with st.expander("Edit a rule, or add one"):
+with st.expander("Edit a rule, or add one" if auth.allowed("rules") else "A rule in full"):
     names = [r.name for r in rules]
     choice = st.selectbox("Rule", [*names, "New rule…"], key="rule_choice")
     base = next((r for r in rules if r.name == choice), None)
@@ -161,7 +161,7 @@ with st.expander("Edit a rule, or add one"):
         busy = c2.number_input("Clicks to offer more", 1, 500, value=int(d.get("busy_clicks", 5)))
         low = c3.number_input("Low answer (of 5)", 1, 4, value=int(d.get("low_answer", 2)))
         drop = c4.number_input("Drop (points)", 1, 4, value=int(d.get("drop", 2)))
-        save = st.form_submit_button("Save rule", type="primary")
+        save = auth.allowed("rules") and st.form_submit_button("Save rule", type="primary")
         check = st.form_submit_button(
             f"Backtest: alerts it would have sent in the last {BACKTEST_DAYS} days"
         )
@@ -185,22 +185,26 @@ with st.expander("Edit a rule, or add one"):
     if check:
         _backtest(definition)
     if save:
+        who = auth.require("rules")
         try:
             rule = alert_rules.validate(cfg, definition)
         except ValueError as e:
             st.error(f"Not saved: {e}")
         else:
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-                alert_rules.save(db, rule, mention_detail.actor(), store.utcnow())
+                alert_rules.save(db, rule, who, store.utcnow())
+                users.record(db, who, "rule.save", rule.name, store.utcnow())
             st.cache_data.clear()
             st.toast(f"Rule {rule.name} saved.")
             st.rerun()
     if base is not None and base.name in edited:
         in_file = any(r.name == base.name for r in cfg.alerts)
         label = "Back to the config file's version" if in_file else "Delete this rule"
-        if st.button(label):
+        if auth.allowed("rules") and st.button(label):
+            who = auth.require("rules")
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
                 alert_rules.reset(db, base.name)
+                users.record(db, who, "rule.reset", base.name, store.utcnow(), label)
             st.cache_data.clear()
             st.rerun()
 

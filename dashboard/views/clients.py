@@ -3,8 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import mention_detail, reads, return_path
-from data import clients, store
+from dashboard import auth, mention_detail, reads, return_path
+from data import clients, store, users
 from data.clients import Client
 from notify.push import feed_url
 
@@ -43,7 +43,8 @@ if everyone:
 else:
     st.info("No client yet. Add one below, or import a CSV file.")
 
-with st.expander("Add or edit a client", expanded=not everyone):
+editor = st.expander("Add or edit a client", expanded=not everyone)
+with editor if auth.allowed("clients") else auth.hidden("client-editor"):
     ids = [c.id for c in everyone]
     choice = st.selectbox("Client", [*ids, "New client…"], key="client_choice")
     base = next((c for c in everyone if c.id == choice), None)
@@ -95,6 +96,7 @@ with st.expander("Add or edit a client", expanded=not everyone):
         return [p.strip() for p in text.split(",") if p.strip()]
 
     if saved:
+        who = auth.require("clients")
         try:
             client = Client.model_validate(
                 {
@@ -107,7 +109,8 @@ with st.expander("Add or edit a client", expanded=not everyone):
                 }
             )  # fmt: skip
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-                clients.save(db, client, store.utcnow(), mention_detail.actor())
+                clients.save(db, client, store.utcnow(), who)
+                users.record(db, who, "client.save", client.id, store.utcnow())
         except ValueError as e:  # pydantic's ValidationError is a ValueError
             st.error(f"Not saved: {clients.describe(e)}")
         else:
@@ -122,15 +125,15 @@ with st.expander("Add or edit a client", expanded=not everyone):
         )
         asked = st.checkbox(f"{base.name} asked to be subscribed again", key="resubscribe_asked")
         if st.button(f"Resubscribe {base.name}", key="resubscribe", disabled=not asked):
+            who = auth.require("clients")
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
-                clients.resubscribe(
-                    db, base.id, f"{mention_detail.actor()} (dashboard)", store.utcnow()
-                )
+                clients.resubscribe(db, base.id, f"{who} (dashboard)", store.utcnow())
             st.cache_data.clear()
             st.toast(f"{base.name} is subscribed again.")
             st.rerun()
 
-with st.expander("Import clients from CSV"):
+importer = st.expander("Import clients from CSV")
+with importer if auth.allowed("clients") else auth.hidden("client-import"):
     st.caption(
         "A header row with id, name, email, interests (separated by ';') and optionally cadence, "
         "weekday (0 = Monday), hour, timezone, max_items, max_emails_per_week, status; "
@@ -141,6 +144,7 @@ with st.expander("Import clients from CSV"):
     )
     upload = st.file_uploader("CSV file", type=["csv"])
     if upload is not None and st.button("Import"):
+        who = auth.require("clients")
         try:
             text = clients.decode_csv(upload.getvalue(), upload.name)
         except clients.CsvFileError as e:
@@ -148,7 +152,9 @@ with st.expander("Import clients from CSV"):
         else:
             with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
                 db.begin()  # all the valid rows, or none if anything stops the import
-                saved_n, report = clients.import_csv(db, text, store.utcnow())
+                saved_n, report = clients.import_csv(db, text, store.utcnow(), by=who)
+                users.record(db, who, "clients.import", upload.name, store.utcnow(),
+                             f"{saved_n} imported, {len(report)} problem(s)")  # fmt: skip
                 db.commit()
             st.cache_data.clear()
             st.success(f"{saved_n} client(s) imported.")

@@ -3,23 +3,28 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import downloads, mention_detail, reachability, reads
+from dashboard import auth, downloads, mention_detail, reachability, reads, signin
 from data import inbox, store
 
 st.title("Inbox")
 mention_detail.ask_actor()
 reachability.warn_if_nothing_reached()
 statuses = st.multiselect("Status", inbox.STATUSES, default=list(inbox.OPEN))
-size = reads.inbox_size(tuple(statuses))
+me = auth.person().email
+mine = bool(me) and st.toggle("My inbox: only what is assigned to me", key="my-inbox")
+assignee = me if mine else None
+size = reads.inbox_size(tuple(statuses), assignee)
 pages = max(1, -(-size // reads.PAGE))
 page = 1
 if pages > 1:  # a page of the queue at a time, most urgent first
     page = st.number_input(
         f"Page (of {pages:,})", 1, pages, 1, key=f"inbox-page-{statuses}-{pages}"
     )
-queue = reads.inbox_queue(tuple(statuses), page - 1)
+queue = reads.inbox_queue(tuple(statuses), page - 1, assignee)
 if queue.empty:
-    if reads.inbox_queue(inbox.STATUSES).empty:
+    if mine:
+        st.success("Nothing assigned to you in these statuses.")
+    elif reads.inbox_queue(inbox.STATUSES).empty:
         st.info("No mention has been collected yet, so there is nothing to act on.")
     else:
         st.success("Nothing waiting: every mention in these statuses has been handled.")
@@ -45,9 +50,10 @@ table = pd.DataFrame(
 st.caption(
     f"{size:,} mention(s) marked {' or '.join(statuses)}, whenever published"
     + (f", {reads.PAGE} a page" if pages > 1 else "")
-    + ". Likely complaints and questions first, then by reach and "
-    "recency. Select rows (click their left edge), then apply an action below."
-)
+    + ". Likely complaints and questions first, then by reach and recency."
+    + (" Select rows (click their left edge), then apply an action below."
+       if auth.allowed("inbox") else "")
+)  # fmt: skip
 # The selection is kept as mention ids, never as row positions: handling a mention reorders
 # and shortens the queue, and a ticked position would then point at another mention.
 shown = queue["id"].tolist()
@@ -89,17 +95,23 @@ st.dataframe(
 )
 downloads.offer(table, "inbox", "The rows of this page.")
 
-with st.form("bulk"):
-    c1, c2, c3 = st.columns([2, 2, 1])
-    action = c1.selectbox("Action", inbox.ACTIONS)
-    value = c2.text_input("Assignee or tag", placeholder="sam@example.com / billing")
-    apply = c3.form_submit_button(f"Apply to {len(chosen)} selected", type="primary")
+apply = False
+if auth.allowed("inbox"):
+    with st.form("bulk"):
+        c1, c2, c3 = st.columns([2, 2, 1])
+        action = c1.selectbox("Action", inbox.ACTIONS)
+        value = c2.text_input("Assignee or tag", placeholder="sam@example.com / billing")
+        apply = c3.form_submit_button(f"Apply to {len(chosen)} selected", type="primary")
 if apply:
+    who = auth.require("inbox")
     cfg = reads.config()
     try:
+        team = signin.assignable(cfg) if not auth.person().single_user else []
+        if action == "Assign to…" and team and value.strip().lower() not in team:
+            raise ValueError(f"{value.strip()[:80]} is not on the team: {', '.join(team)}")
         with store.connect(cfg.db_path, cfg.database.lock_timeout_seconds) as db:
             db.begin()
-            n = inbox.apply(db, chosen, action, value, mention_detail.actor(), store.utcnow())
+            n = inbox.apply(db, chosen, action, value, who, store.utcnow())
             db.commit()
     except ValueError as e:
         st.warning(str(e))
