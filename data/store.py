@@ -154,6 +154,11 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
             db.rollback()
             raise
         version = number
+    if not lake and version > max(done, default=0):
+        # Into the file now, not left in the write-ahead log: DuckDB 1.4 cannot replay an
+        # ALTER TABLE … ADD COLUMN … DEFAULT from the log after a crash (a process killed
+        # during its first pass would leave a store that no longer opens).
+        db.execute("CHECKPOINT")
     return version
 
 
@@ -248,8 +253,13 @@ def story_candidates(
     db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]], since: datetime
 ) -> list[tuple[int, bytes, str]]:
     """For new mentions' band keys (one list per mention), the stored story heads published
-    since `since` that share a band with each, at most CANDIDATES_PER_MENTION of them:
-    (index into `bands`, fingerprint, story key)."""
+    or stored since `since` that share a band with each, at most CANDIDATES_PER_MENTION of
+    them: (index into `bands`, fingerprint, story key).
+
+    A head stored since then counts whatever its date: an old article stored a moment ago by
+    another batch of the pass, or by another worker at once, must be found as it would be in
+    the same batch (where copies group whatever their dates), else a near copy arriving in
+    another batch, or from another worker, begins a story of its own."""
     pairs = [(i, b) for i, keys in enumerate(bands) for b in keys]
     if not pairs:
         return []
@@ -265,7 +275,7 @@ def story_candidates(
             """
             WITH heads AS (
                 SELECT id, unnest(bands) AS band FROM mentions
-                WHERE bands IS NOT NULL AND published >= ?
+                WHERE bands IS NOT NULL AND (published >= ? OR collected_at >= ?)
             ), shared AS (
                 SELECT i.idx, h.id, count(*) AS n
                 FROM incoming_bands i JOIN heads h ON h.band = i.band
@@ -276,7 +286,7 @@ def story_candidates(
             FROM shared s JOIN mentions m ON m.id = s.id
             ORDER BY s.idx, s.n DESC
             """,
-            [_naive_utc(since), CANDIDATES_PER_MENTION],
+            [_naive_utc(since), _naive_utc(since), CANDIDATES_PER_MENTION],
         ).fetchall()
     finally:
         db.unregister("incoming_bands")
