@@ -122,7 +122,18 @@ if apply:
         st.rerun()
 
 st.subheader("Mention")
-labels = dict(zip(queue["id"], queue["title"].str.slice(0, 90), strict=True))
+# Each choice says where and when, so two posts with one title can be told apart.
+labels = dict(
+    zip(
+        queue["id"],
+        queue["title"].fillna("(no title)").str.slice(0, 90)
+        + " · "
+        + queue["source"]
+        + " · "
+        + reads.published_text(queue),
+        strict=True,
+    )
+)
 # The mention last ticked opens here (one click), else the most urgent one.
 last = list(labels).index(chosen[-1]) if chosen else 0
 picked = st.selectbox("Open", list(labels), format_func=lambda i: labels[i], index=last)
