@@ -24,7 +24,8 @@ from data.config import load_config
 from data.errors import ConfigError
 from data.records import Mention
 from data.store import MentionFilter
-from tests.conftest import DEMO_FEEDS, WATCH
+from nlp import duplicates
+from tests.conftest import DEMO_FEEDS, WATCH, make_config
 from tests.services import binaries, running_postgres, running_prefect_server
 
 FEEDS = ["app-reviews.xml", "community-forum.xml", "startup-news.xml"]
@@ -250,6 +251,43 @@ def test_without_claiming_two_writers_would_both_insert_the_same_mention(scratch
             [replace(mention[0], native_id="unclaimed").id],
         ).fetchone()
     assert n == 2
+
+
+ANNOUNCEMENT = (
+    "Quillpad announced on Tuesday that its offline editor now keeps a full version history "
+    "for every shared notebook, with restores by paragraph and a weekly export to plain files."
+)
+
+
+def test_a_copy_joins_the_story_another_worker_just_stored_whatever_its_date(
+    catalog, scratch_lake, tmp_path
+):
+    """Two workers at once: one stores an article published weeks ago, the other its copy
+    published today. The copy joins the article's story, as it would in one pass (where copies
+    group whatever their dates): a head stored within the window is a candidate, not only one
+    published within it."""
+    from flows.pipeline import store_pass
+    from nlp import build_scorer
+
+    words = catalog.replace("dbname=tidings", "dbname=scratch")
+    lake = {"url": f"ducklake:postgres:{words}", "data_path": scratch_lake.data_path}
+    config = make_config(tmp_path, [], database=lake)
+    assert config.db_path == scratch_lake
+    now = datetime.now(UTC)
+    old = Mention("forum", "old-announcement", "https://forum.example/q/1", "Quillpad history",
+                  ANNOUNCEMENT, None, now - timedelta(days=duplicates.WINDOW_DAYS + 10))  # fmt: skip
+    copy = Mention("blog", "copy-announcement", "https://blog.example/q/9", "Quillpad news",
+                   "Via the forum: " + ANNOUNCEMENT, None, now - timedelta(hours=1))  # fmt: skip
+    scorer = build_scorer(config.watch)
+    for worker in ([old], [copy]):  # the second runs on a snapshot holding the first's rows
+        store_pass(config, [], [], scorer.score(worker), {}, now)
+    with store.connect(config.db_path) as db:
+        keys = dict(
+            db.execute(
+                "SELECT id, story_key FROM mentions WHERE id IN (?, ?)", [old.id, copy.id]
+            ).fetchall()
+        )
+    assert keys == {old.id: store.story_key(old), copy.id: store.story_key(old)}
 
 
 def test_migrations_are_translated_for_ducklake():
