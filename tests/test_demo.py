@@ -102,7 +102,7 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
             body = page.inner_text("body")
             first_metric = page.get_by_test_id("stMetricValue").first.inner_text()
             page.get_by_role("link", name="Inbox").click()
-            page.get_by_text("Likely complaints and questions first").wait_for(timeout=120_000)
+            page.get_by_text("Complaints first, then churn risks").wait_for(timeout=120_000)
             page.get_by_text("History").wait_for(timeout=120_000)
             page.wait_for_timeout(1500)  # let the grid draw its rows
             page.screenshot(path=str(inbox_shot))

@@ -50,7 +50,8 @@ table = pd.DataFrame(
 st.caption(
     f"{size:,} mention(s) marked {' or '.join(statuses)}, whenever published"
     + (f", {reads.PAGE} a page" if pages > 1 else "")
-    + ". Likely complaints and questions first, then by reach and recency."
+    + ". Complaints first, then churn risks, questions and other negative mentions, each by"
+    + " reach and recency."
     + (" Select rows (click their left edge), then apply an action below."
        if auth.allowed("inbox") else "")
 )  # fmt: skip
