@@ -94,8 +94,15 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
         try:
             return duckdb.connect(str(path))
         except duckdb.IOException as e:
+            if "version number" in str(e) and "newer version" in str(e):
+                raise TidingsError(
+                    f"{path}: written by a newer DuckDB than this Tidings uses "
+                    f"({duckdb.__version__}): export it once with that DuckDB and import it "
+                    "(docs/scale.md, 'DuckDB version')"
+                ) from None
             if "lock" not in str(e).lower():
-                raise TidingsError(f"{path}: cannot open database: {e}") from None
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise TidingsError(f"{path}: cannot open database: {first}") from None
             if time.monotonic() >= deadline:
                 holder = str(e).split("Conflicting lock is held in", 1)[-1].strip()
                 raise StoreLockedError(

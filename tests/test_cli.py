@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from flows.cli import main, score_lines
 from nlp import build_scorer
@@ -39,6 +40,18 @@ def test_status_before_any_run(tmp_path, capsys):
     assert main(["--config", str(path), "status"]) == 0
     out = capsys.readouterr().out
     assert "Mentions: 0" in out and "Last run: never" in out and "never fetched" in out
+
+
+def test_a_store_written_by_a_newer_duckdb_is_one_line_saying_what_to_do(tmp_path, capsys):
+    # The first block of a file DuckDB 2.0 wrote (Tidings before the 1.4 LTS line).
+    db = tmp_path / "tidings.duckdb"
+    db.write_bytes((Path(__file__).parent / "fixtures" / "duckdb2-header.bin").read_bytes())
+    path = tmp_path / "tidings.toml"
+    path.write_text(f'[database]\npath = "{db}"\n')
+    assert main(["--config", str(path), "status"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "newer DuckDB" in err and "docs/scale.md" in err
+    assert db.stat().st_size == 4096  # left as it was
 
 
 def test_score_command_needs_no_prefect_server(tmp_path):
