@@ -71,6 +71,10 @@ class Engagement:
     items: int
     by_email: int  # items whose digest mail was accepted by the server
     unsubscribed: int  # clients who unsubscribed in the period
+    clicks: int = 0  # links in digests opened (the endpoint's redirect), in the period
+    clients_clicking: int = 0
+    checkins_answered: int = 0  # satisfaction check-ins answered in the period
+    mean_answer: float | None = None  # of the 1-5 answers among them
 
 
 def engagement(db: duckdb.DuckDBPyConnection, since: date, until: date) -> Engagement:
@@ -88,4 +92,17 @@ def engagement(db: duckdb.DuckDBPyConnection, since: date, until: date) -> Engag
         "AND changed_at >= ? AND changed_at < ?::DATE + INTERVAL 1 DAY",
         [since, until],
     ).fetchone()
-    return Engagement(int(active), int(reached), int(digests), int(items), int(by_email), int(gone))
+    clicks, clicking = db.execute(
+        "SELECT count(*), count(DISTINCT client_id) FROM client_events WHERE kind = 'click' "
+        "AND acted_at >= ? AND acted_at < ?::DATE + INTERVAL 1 DAY",
+        [since, until],
+    ).fetchone()
+    answered, mean = db.execute(
+        "SELECT count(*), avg(answer) FILTER (scale = '1-5') FROM checkins "
+        "WHERE answer IS NOT NULL AND answered_at >= ? AND answered_at < ?::DATE + INTERVAL 1 DAY",
+        [since, until],
+    ).fetchone()
+    return Engagement(
+        int(active), int(reached), int(digests), int(items), int(by_email), int(gone),
+        int(clicks), int(clicking), int(answered), None if mean is None else float(mean),
+    )  # fmt: skip

@@ -211,8 +211,15 @@ def headline(report: WeeklyReport) -> list[str]:
         f"Complaints: {c.received} received, {c.handled} handled, {c.within_sla} within "
         f"{report.sla_hours:g} h.",
         f"Clients: {e.active_clients} active, {e.clients_reached} reached by {e.digests} "
-        f"digest(s) ({e.items} item(s)), {e.unsubscribed} unsubscribed.",
+        f"digest(s) ({e.items} item(s)), {e.unsubscribed} unsubscribed; {_returns(e)}.",
     ]
+
+
+def _returns(e: weekly.Engagement) -> str:
+    """What came back from clients: clicks and check-in answers."""
+    said = f"{e.clicks} click(s) by {e.clients_clicking} client(s), "
+    said += f"{e.checkins_answered} check-in(s) answered"
+    return said + (f" (mean {e.mean_answer:.1f} of 5)" if e.mean_answer is not None else "")
 
 
 def _short(text: object, size: int = 90) -> str:
@@ -268,6 +275,7 @@ def pdf(report: WeeklyReport) -> bytes:
             "", "Clients' engagement:",
             f"    {e.active_clients} active; {e.clients_reached} reached by {e.digests} digest(s), "
             f"{e.items} item(s), {e.by_email} by email; {e.unsubscribed} unsubscribed",
+            f"    {_returns(e)}",
         ]  # fmt: skip
         _text_block(page.add_axes((0.07, 0.05, 0.86, 0.9)), "This week in detail", lines, 9)
         out.savefig(page)

@@ -65,6 +65,17 @@ def talk(config):
             NOW - timedelta(days=2),
         )
         clients.unsubscribe(db, "c2", "client (unsubscribe link)", NOW - timedelta(days=1))
+        # What came back: two clicks this week and one long before; a check-in answered 4 of 5.
+        for item, days in [(rows[0][0].id, 1), (rows[1][0].id, 1), (rows[0][0].id, 20)]:
+            db.execute(
+                "INSERT INTO client_events VALUES ('c1', 'click', ?, 'd1', ?)",
+                [item, (NOW - timedelta(days=days)).replace(tzinfo=None)],
+            )
+        db.execute(
+            "INSERT INTO checkins VALUES ('k1', 'c1', 'Useful?', '1-5', ?, 4, NULL, ?)",
+            [(NOW - timedelta(days=3)).replace(tzinfo=None),
+             (NOW - timedelta(days=2)).replace(tzinfo=None)],
+        )  # fmt: skip
     return len(complaints)
 
 
@@ -95,6 +106,7 @@ def test_the_weeks_figures(filled):
         2,
         1,
     )
+    assert (e.clicks, e.clients_clicking, e.checkins_answered, e.mean_answer) == (2, 1, 1, 4.0)
     assert r.weekly["week"].nunique() == 8  # history_weeks, share of voice over time
     shares = r.share_this_week
     assert shares["share"].sum() == pytest.approx(1.0)
@@ -138,6 +150,7 @@ def test_the_pdf_renders_three_pages_with_charts_and_text(filled):
     assert "Cost $5 a $month — <b>why</b>?" in text3
     assert "reach 99,999" in text3 and "received" in text3 and "2 digest" not in text3
     assert "1 active; 1 reached by 1 digest(s), 2 item(s), 2 by email; 1 unsubscribed" in text3
+    assert "2 click(s) by 1 client(s), 1 check-in(s) answered (mean 4.0 of 5)" in text3
     blank = Image.new("RGB", third.size, "white")
     assert third.tobytes() != blank.tobytes()
 
