@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import resource
 import shutil
@@ -36,7 +35,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.results import RESULTS, machine, write_section  # noqa: E402
+from bench.results import RESULTS, busy, machine, write_section  # noqa: E402
 from collectors import COLLECTORS  # noqa: E402
 from collectors.http import Http  # noqa: E402
 from data import inbox, rollups, store  # noqa: E402
@@ -461,17 +460,6 @@ def p(values: list[float], q: float) -> float:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-LOAD_AT_START = os.getloadavg()[0]
-
-
-def busy() -> str:
-    """How busy the machine was: figures on a shared machine are slower than on a quiet one."""
-    return (
-        f"load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
-        f"on {os.cpu_count()} cores"
-    )
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import resource
 import subprocess
 import sys
@@ -40,7 +39,7 @@ import feedparser
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.feedgen import generate_items, render_rss  # noqa: E402
-from bench.results import RESULTS, machine, write_section  # noqa: E402
+from bench.results import RESULTS, busy, machine, write_section  # noqa: E402
 from collectors import offload  # noqa: E402
 from collectors.rss import read  # noqa: E402
 from data import store  # noqa: E402
@@ -426,17 +425,6 @@ def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
             f"start included): {u['first_s']:.1f} s | < 20 s, politeness kept |"
         )
     return "\n".join(lines)
-
-
-LOAD_AT_START = os.getloadavg()[0]
-
-
-def busy() -> str:
-    """How busy the machine was: figures on a shared machine are slower than on a quiet one."""
-    return (
-        f"load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
-        f"on {os.cpu_count()} cores"
-    )
 
 
 def main() -> None:

@@ -247,7 +247,7 @@ def main() -> None:
             "courier) among posts using the word otherwise (nlp/data/relevance_posts.tsv, "
             f"hand-written for Tidings); {TEST} posts per name held out, corrections drawn from "
             f"the others, means over {args.seeds} seeds. Development figures on hand-written "
-            "posts: RepLab 2013 and the other reserved sets measure issue 11 outside the "
+            "posts: the reserved sets of issue 11 measure it outside the "
             "repository.",
             "",
             *accuracy,

@@ -8,6 +8,15 @@ import platform
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+LOAD_AT_START = os.getloadavg()[0]  # when the bench started (this module is imported first)
+
+
+def busy() -> str:
+    """How busy the machine was: figures on a shared machine are slower than on a quiet one."""
+    return (
+        f"load average {LOAD_AT_START:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+        f"on {os.cpu_count()} cores"
+    )
 
 
 def machine(*extra: str) -> str:
