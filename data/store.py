@@ -113,8 +113,8 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
             delay = min(delay * 2, 1.0) * (0.75 + random.random() / 2)
 
 
-# A migration that creates derived tables fills them, in its own transaction, with the one
-# function that rebuilds them from the records.
+# A migration that creates derived tables fills them, once every pending migration is applied
+# (in their transaction), with the one function that rebuilds them from the records.
 _FILLS = {14: rollups.rebuild}
 
 
@@ -136,31 +136,36 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
         key=lambda f: f.name,
     )
     version = max(done, default=0)
-    for f in files:
-        number = int(f.name.split("_", 1)[0])
-        if number in done:
-            continue
-        db.begin()
-        try:
+    pending = [(int(f.name.split("_", 1)[0]), f) for f in files]
+    pending = [(number, f) for number, f in pending if number not in done]
+    if not pending:
+        return version
+    # All in one transaction, derived tables filled last: a fill runs the current code, which
+    # may read columns a later migration adds, and a crash leaves the store as it was.
+    db.begin()
+    try:
+        applied = []
+        for number, f in pending:
             if (
                 lake
                 and db.execute(  # applied by another writer of the lake meanwhile
                     "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
                 ).fetchone()[0]
             ):
-                db.rollback()
                 continue
             db.execute(dialect(f.read_text(encoding="utf-8")))
+            applied.append(number)
+        for number in applied:
             if number in _FILLS:
                 _FILLS[number](db)
-            db.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
-            )
-            db.commit()
-        except Exception:
-            db.rollback()
-            raise
-        version = number
+        now = _naive_utc(utcnow())
+        for number in applied:
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, now])
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    version = max([version, *applied])
     if not lake and version > max(done, default=0):
         # Into the file now, not left in the write-ahead log: DuckDB 1.4 cannot replay an
         # ALTER TABLE … ADD COLUMN … DEFAULT from the log after a crash (a process killed
@@ -390,6 +395,7 @@ def _insert_scores(
             "term_relevance": pa.array(
                 [list(s.term_relevance) for s in scores], pa.list_(pa.float64())
             ),
+            "set_aside": pa.array([s.set_aside for s in scores], pa.bool_()),
         }
     )
     db.register("incoming_scores", table)
@@ -402,7 +408,8 @@ def _insert_scores(
         )
         (n,) = db.execute(
             "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, intents, intent_scores, term_sentiments, term_relevance, scored_at) "
+            "lang, intents, intent_scores, term_sentiments, term_relevance, set_aside, "
+            "scored_at) "
             "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
             [_naive_utc(scored_at)],
         ).fetchone()

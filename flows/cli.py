@@ -851,8 +851,12 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             "sentiment_label": s.sentiment_label,
             "intents": s.intents,
             "lang": s.lang,
-            "terms": list(s.terms),
-            "term_sentiment": dict(zip(s.terms, s.term_sentiments, strict=True)),
+            "terms": [] if s.set_aside else list(s.terms),
+            # Named, but about none of them (below each one's relevance threshold).
+            "set_aside": list(s.terms) if s.set_aside else [],
+            "term_sentiment": {}
+            if s.set_aside
+            else dict(zip(s.terms, s.term_sentiments, strict=True)),
             "term_relevance": dict(zip(s.terms, s.term_relevance, strict=False)),
             "model_version": s.model_version,
         }

@@ -60,6 +60,7 @@ class PassReport:
     matched: int = 0
     new_mentions: int = 0
     already_stored: int = 0  # items about watched terms stored by an earlier pass: not rescored
+    set_aside: int = 0  # named a watched entity, about none (nlp.relevance): stored for review
     errors: dict[str, str] = field(default_factory=dict)
 
     def plus(self, other: PassReport) -> PassReport:
@@ -72,6 +73,7 @@ class PassReport:
             matched=self.matched + other.matched,
             new_mentions=self.new_mentions + other.new_mentions,
             already_stored=self.already_stored + other.already_stored,
+            set_aside=self.set_aside + other.set_aside,
             errors={**self.errors, **other.errors},
         )
 
@@ -80,6 +82,7 @@ class PassReport:
             f"{self.sources_fetched} source(s) fetched ({self.not_modified} unchanged, "
             f"{self.sources_failed} failed), {self.items_seen} item(s) seen, "
             f"{self.matched} about watched terms, {self.new_mentions} new"
+            + (f", {self.set_aside} set aside as not about us" if self.set_aside else "")
             + (f", {self.already_stored} already stored" if self.already_stored else "")
         )
 
@@ -148,8 +151,9 @@ def _write_pass(
             sources_failed=len(failed),
             not_modified=sum(f.not_modified for f in fetched),
             items_seen=sum(f.items_seen for f in fetched),
-            matched=len(scored),
+            matched=sum(not s.set_aside for _, s in scored),
             new_mentions=new,
+            set_aside=sum(s.set_aside for _, s in scored),
             errors=failed,  # type: ignore[arg-type]
         )
         if record:

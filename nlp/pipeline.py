@@ -44,6 +44,8 @@ if not Doc.has_extension("watch_positions"):
     Doc.set_extension("watch_positions", default={})
 if not Doc.has_extension("watch_relevance"):
     Doc.set_extension("watch_relevance", default={})
+if not Doc.has_extension("watch_aside"):  # named, but the relevance found it about none
+    Doc.set_extension("watch_aside", default={})
 
 
 class WatchTerms:
@@ -61,6 +63,10 @@ class WatchTerms:
         else:
             found = self.queries.candidates(doc)
             doc._.watch_positions, doc._.watch_relevance = self.relevance.decide(doc, found)
+            if not doc._.watch_positions and doc._.watch_relevance:
+                doc._.watch_aside = {
+                    name: [start for start, _ in found[name][0]] for name in doc._.watch_relevance
+                }
         doc._.watch_terms = tuple(doc._.watch_positions)
         return doc
 
@@ -97,7 +103,8 @@ class Scorer:
         batch_size: int = 256,
         failed: list[tuple[Mention, str]] | None = None,
     ) -> list[tuple[Mention, Score]]:
-        """The mentions that are about a watched entity, each with its score.
+        """The mentions that are about a watched entity, each with its score, and those that
+        name one but that the relevance model finds about none (their score `set_aside`).
 
         If a batch fails, its mentions are scored one by one, and the ones that still fail are
         left out (and listed in `failed`, with the reason, when given): one bad item never
@@ -121,7 +128,7 @@ class Scorer:
         texts = (for_scoring(f"{m.title}\n{m.text}") for m in candidates)
         docs = self.nlp.pipe(texts, batch_size=batch_size)
         for m, doc in zip(candidates, docs, strict=True):
-            if doc._.watch_terms:
+            if doc._.watch_terms or doc._.watch_aside:
                 out.append((m, self._score(m.id, doc)))
         return out
 
@@ -130,6 +137,10 @@ class Scorer:
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
         text = text_of(doc)
+        aside = not doc._.watch_terms and bool(doc._.watch_aside)
+        if aside:  # scored as if about the names it uses, and marked set aside
+            doc._.watch_positions = doc._.watch_aside
+            doc._.watch_terms = tuple(doc._.watch_aside)
         lang = language.detect(text)
         if lang not in language.SCORED_AS_ENGLISH:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
@@ -158,6 +169,7 @@ class Scorer:
                 for t in doc._.watch_terms
                 if t in doc._.watch_relevance
             ),
+            set_aside=aside,
         )
 
 

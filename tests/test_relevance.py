@@ -95,7 +95,7 @@ def test_not_about_us_corrections_and_train_set_aside_similar_new_mentions(
     assert after.version.endswith("+relevance-1")
     for text in unseen:
         was, now = before.score_text(text), after.score_text(text)
-        assert now.terms == ()  # set aside: not about us
+        assert now.set_aside and now.terms == ("Maple",)  # set aside: not about us
     # How sure it is moved a long way down for what resembles the corrected mentions …
     got = after.relevance.of("Maple")
     syrup = relevance.Extractor(watch)(unseen[0])["Maple"][0]
@@ -127,13 +127,13 @@ def test_sponsorship_and_news_mentions_stay_about_us_where_the_rule_drops_them(t
     for text in kept_by_rules:
         assert rules_only.score_text(text).terms == ("Maple",)
     for text in dropped_by_rules + TREES:
-        assert rules_only.score_text(text).terms == ()
+        assert rules_only.score_text(text).about == ()
 
     scorer = build_scorer(watch, config.models_dir)  # no correction yet: the priors
     for text in kept_by_rules + dropped_by_rules:
         assert scorer.score_text(text).terms == ("Maple",), text
     for text in TREES:
-        assert scorer.score_text(text).terms == (), text
+        assert scorer.score_text(text).about == (), text
 
     # Corrections of the tree and the syrup do not cost the sponsorships and the news.
     ms, _ = store_scored(config, [Watch(name="Maple", terms=["maple"])], TREES + PHONES)
@@ -147,7 +147,7 @@ def test_sponsorship_and_news_mentions_stay_about_us_where_the_rule_drops_them(t
     assert trained.relevance.of("Maple").labelled == len(TREES + PHONES)
     for text in dropped_by_rules + kept_by_rules:
         assert trained.score_text(text).terms == ("Maple",), text
-    assert trained.score_text("maple syrup and maple leaves").terms == ()
+    assert trained.score_text("maple syrup and maple leaves").about == ()
 
 
 def test_a_damaged_model_file_is_reported_in_one_line_and_the_rules_decide(tmp_path, caplog):
@@ -164,7 +164,7 @@ def test_a_damaged_model_file_is_reported_in_one_line_and_the_rules_decide(tmp_p
         assert "\n" not in message and str(config.models_dir / relevance.FILE) in message
         assert "cannot read the relevance model" in message
         assert scorer.relevance is None
-        assert scorer.score_text(sponsored).terms == ()  # the rule alone: no phone word near
+        assert scorer.score_text(sponsored).about == ()  # the rule alone: no phone word near
         got = scorer.score_text("My Maple phone has no signal")
         assert got.terms == ("Maple",) and got.term_relevance == ()
 
@@ -214,7 +214,8 @@ def test_tidings_score_prints_how_sure_it_is_about_each_entity(tmp_path, capsys)
     assert main(["--config", str(toml), "score", str(lines)]) == 0
     sponsored, syrup = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert sponsored["terms"] == ["Maple"] and 0.5 <= sponsored["term_relevance"]["Maple"] <= 1
-    assert syrup["terms"] == [] and syrup["term_relevance"] == {}
+    assert syrup["terms"] == [] and syrup["set_aside"] == ["Maple"]
+    assert syrup["term_relevance"]["Maple"] < 0.5
 
 
 def test_many_not_about_us_marks_alone_do_not_set_every_mention_aside():
