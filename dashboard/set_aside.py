@@ -55,7 +55,7 @@ def show(terms: list[str]) -> None:
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
-        key=f"aside-list-{chosen}-{since}-{until}-{page}",
+        key=f"aside-list-{chosen}-{since}-{until}-{page}-{total}",  # one taken back: none selected
         column_order=["published", "title", "terms", "why", "source", "url", "text"],
         column_config={
             "published": st.column_config.TextColumn("Published (UTC)"),
