@@ -113,8 +113,8 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
             delay = min(delay * 2, 1.0) * (0.75 + random.random() / 2)
 
 
-# A migration that creates derived tables fills them, once every pending migration is applied
-# (in their transaction), with the one function that rebuilds them from the records.
+# A migration that creates derived tables fills them, once every pending migration is applied,
+# with the one function that rebuilds them from the records.
 _FILLS = {14: rollups.rebuild}
 
 
@@ -140,31 +140,37 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
     pending = [(number, f) for number, f in pending if number not in done]
     if not pending:
         return version
-    # All in one transaction, derived tables filled last: a fill runs the current code, which
-    # may read columns a later migration adds, and a crash leaves the store as it was.
-    db.begin()
-    try:
-        applied = []
-        for number, f in pending:
-            if (
-                lake
-                and db.execute(  # applied by another writer of the lake meanwhile
-                    "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
-                ).fetchone()[0]
-            ):
-                continue
-            db.execute(dialect(f.read_text(encoding="utf-8")))
-            applied.append(number)
-        for number in applied:
-            if number in _FILLS:
-                _FILLS[number](db)
-        now = _naive_utc(utcnow())
-        for number in applied:
-            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", [number, now])
+    # On a DuckDB file all pending migrations are one transaction (a crash leaves the store as
+    # it was); DuckLake cannot see a table created earlier in the same transaction, so there
+    # each is its own.
+    applied: list[int] = []
+    for group in [[p] for p in pending] if lake else [pending]:
+        db.begin()
+        try:
+            for number, f in group:
+                if (
+                    lake
+                    and db.execute(  # applied by another writer of the lake meanwhile
+                        "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
+                    ).fetchone()[0]
+                ):
+                    continue
+                db.execute(dialect(f.read_text(encoding="utf-8")))
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
+                )
+                applied.append(number)
+            db.commit()
+        except Exception:
+            db.rollback()
+            raise
+    # Derived tables are filled once the schema is whole: a fill runs the current code, which
+    # may read columns a later migration adds.
+    if fills := [_FILLS[n] for n in applied if n in _FILLS]:
+        db.begin()
+        for fill in fills:
+            fill(db)
         db.commit()
-    except Exception:
-        db.rollback()
-        raise
     version = max([version, *applied])
     if not lake and version > max(done, default=0):
         # Into the file now, not left in the write-ahead log: DuckDB 1.4 cannot replay an
