@@ -106,6 +106,18 @@ def made_since(db: duckdb.DuckDBPyConnection, since: datetime | None) -> int:
     return int(n)
 
 
+def confidences(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
+    """How sure the model that read the mention is of each intent (0..1; empty if unscored)."""
+    found = db.execute(
+        "SELECT intent_scores FROM readings WHERE mention_id = ?", [mention_id]
+    ).fetchone()
+    try:
+        scores = json.loads(found[0]) if found and found[0] else {}
+    except ValueError:
+        return {}
+    return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+
+
 def relevance_of(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
     """How sure the latest score is that the mention is about each entity it names (empty when
     the context rules alone decided)."""
