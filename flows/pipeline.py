@@ -364,7 +364,8 @@ async def collect_source(
         # Collectors report what they expect (HTTP, parse errors) in Fetched.error; anything
         # else is a bug met on this source's data: logged whole, recorded in one line.
         get_run_logger().exception("Source %s failed unexpectedly", source.id)
-        return Fetched(source.id, error=one_line_error(e))
+        fetched = Fetched(source.id, error=one_line_error(e))
+    attempts.answers.clear()  # kept only for a next attempt: the items are in `fetched`
     return fetched
 
 
