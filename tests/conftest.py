@@ -131,9 +131,10 @@ def collect_with(
     return asyncio.run(go())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prefect_server() -> Iterator[None]:
-    """Prefect's test harness (a server of its own), for the tests that run Prefect tasks."""
+    """Prefect's test harness (a server of its own), for the tests that run Prefect tasks; the
+    module's only, so that no later test finds a Prefect API configured."""
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
