@@ -236,6 +236,7 @@ class Http(_Strict):
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    backoff_seconds: Annotated[float, Field(ge=0, le=600)] = 1.0  # first retry's; doubles
     max_body_mb: Annotated[float, Field(gt=0, le=200)] = 10.0
     per_host: Annotated[int, Field(ge=1, le=32)] = 2
     # A host's own cap, where it differs: {"hnrss.org" = 1}. Under Prefect each host's cap is a

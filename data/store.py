@@ -128,8 +128,7 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
         )
     )
-    if lake:
-        database.ensure_writes_row(db)
+    database.ensure_writes_row(db)
     done = {v for (v,) in db.execute("SELECT version FROM schema_migrations").fetchall()}
     files = sorted(
         (f for f in resources.files("data.migrations").iterdir() if f.name.endswith(".sql")),

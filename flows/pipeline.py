@@ -29,14 +29,14 @@ from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
 from collectors import COLLECTORS
-from collectors.http import Http
+from collectors.http import Attempts, FetchAgain, Http
 from data import database, store
 from data.config import Config, Source
 from data.database import Lake
 from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
-from flows.retries import STORE_RETRIES
+from flows.retries import STORE_RETRIES, fetch_retries
 from flows.sources import due_sources, next_state
 from nlp import Scorer, build_scorer, duplicates
 from notify.alerts import run_alerts
@@ -350,16 +350,27 @@ def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched
 
 @task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
 async def collect_source(
-    http: Http, source: Source, state: SourceState, queries: list[str], scorer: Scorer
+    http: Http,
+    source: Source,
+    state: SourceState,
+    queries: list[str],
+    attempts: Attempts | None = None,
 ) -> Fetched:
+    """One source's fetch, one attempt of it: with `fetch_retries` (flows.retries), Prefect
+    runs it again after a transient failure, given the same `attempts`."""
+    attempts = attempts or Attempts(1)
+    await attempts.begin()
     try:
-        fetched = await COLLECTORS[source.kind](http, source, state, queries)
+        fetched = await COLLECTORS[source.kind](http.attempt(attempts), source, state, queries)
+    except FetchAgain:
+        raise  # this attempt failed; Prefect retries the task (flows.retries)
     except Exception as e:  # noqa: BLE001 — one source's bug must not stop the pass
         # Collectors report what they expect (HTTP, parse errors) in Fetched.error; anything
         # else is a bug met on this source's data: logged whole, recorded in one line.
         get_run_logger().exception("Source %s failed unexpectedly", source.id)
-        return Fetched(source.id, error=one_line_error(e))
-    return keep_candidates(fetched, source, scorer)
+        fetched = Fetched(source.id, error=one_line_error(e))
+    attempts.answers.clear()  # kept only for a next attempt: the items are in `fetched`
+    return fetched
 
 
 def one_line_error(error: BaseException) -> str:
@@ -404,10 +415,13 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         return PassReport()
     scorer = build_scorer(config.watch, config.models_dir)
     unscored: Counter[str] = Counter()
+    fetch = collect_source.with_options(**fetch_retries(config.http))
 
     async def collect(source: Source) -> Fetched:
         state = previous.get(source.id) or SourceState(source=source.id)
-        fetched = await collect_source(http, source, state, config.queries_for(source), scorer)
+        attempts = Attempts(config.http.max_attempts)  # one for all the task's attempts
+        fetched = await fetch(http, source, state, config.queries_for(source), attempts)
+        fetched = keep_candidates(fetched, source, scorer)
         if fetched.error:
             log.warning("Source %s failed: %s", fetched.source, fetched.error)
         return fetched

@@ -20,7 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from data import outbox, store, voice, weekly
+from data import database, outbox, store, voice, weekly
 from data.config import Config
 from data.config import Report as ReportSettings
 from data.outbox import Mail
@@ -383,8 +383,12 @@ def send_report(
             return None
         report = gather(config, db, now)
     mails = outbox.with_outlets(render_mail(config, report, now), config.report.notify)
-    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        db.begin()
-        queued = outbox.enqueue(db, mails, now)
-        db.commit()
-    return ReportSent(queued, report.title, send_pending(config, now))
+
+    def queue() -> int:  # again when another worker's queuing conflicts (outbox.enqueue)
+        with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+            db.begin()
+            queued = outbox.enqueue(db, mails, now)
+            db.commit()
+        return queued
+
+    return ReportSent(database.retry_conflicts(queue), report.title, send_pending(config, now))
