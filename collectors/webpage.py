@@ -126,6 +126,7 @@ async def collect(
         source.id,
         None,
         encoding.name,
+        size=len(response.body),
     )
     if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -38,11 +39,15 @@ from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
 from flows.retries import STORE_RETRIES
 from flows.sources import due_sources, next_state
-from nlp import Scorer, build_scorer, duplicates
+from nlp import duplicates
+from nlp.query import Prefilter
 from notify.alerts import run_alerts
 from notify.care import run_care
 from notify.push import PushReport, push_digests
 from notify.report import send_report
+
+if TYPE_CHECKING:
+    from nlp import Scorer
 
 DUE_SLACK = timedelta(seconds=30)
 # Sources collected at once at most. With their items waiting to be scored (at most a batch
@@ -330,7 +335,7 @@ def process_batch(
     return replace(report, already_stored=len(known))
 
 
-def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched:
+def keep_candidates(fetched: Fetched, source: Source, scorer: Prefilter | Scorer) -> Fetched:
     """Drop, as soon as they are parsed, the items that cannot be about a watched entity (a
     cheap regex says so), unless the source is a knowledge source that keeps every article.
     A pass then holds and scores only what may matter, whatever the feeds' size. What is kept
@@ -346,7 +351,7 @@ def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched
 
 @task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
 async def collect_source(
-    http: Http, source: Source, state: SourceState, queries: list[str], scorer: Scorer
+    http: Http, source: Source, state: SourceState, queries: list[str], scorer: Prefilter
 ) -> Fetched:
     try:
         fetched = await COLLECTORS[source.kind](http, source, state, queries)
@@ -368,6 +373,8 @@ def score_mentions(
     config: Config, mentions: list[Mention]
 ) -> tuple[list[tuple[Mention, Score]], list[tuple[Mention, str]]]:
     """The batch's scored mentions, and the items that could not be scored, with why."""
+    from nlp import build_scorer  # spaCy and the model: loaded once there is something to score
+
     failed: list[tuple[Mention, str]] = []
     return build_scorer(config.watch, config.models_dir).score(mentions, failed=failed), failed
 
@@ -398,7 +405,7 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
         log.info("Client digests: %s", push_task(config).summary())
         log.info("Client care: %s", care_task(config).summary())
         return PassReport()
-    scorer = build_scorer(config.watch, config.models_dir)
+    scorer = Prefilter(config.watch)
     unscored: Counter[str] = Counter()
 
     async def collect(source: Source) -> Fetched:
