@@ -42,8 +42,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tidings: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
+        if args.command in STOPPED_WITH_0:
+            return say_interrupted()
         print("\ntidings: stopped", file=sys.stderr)
         return 130
+
+
+# Ctrl-C is how people stop these (a pass that takes long, digests): they stop in order, and
+# exit 0 with one line, like `serve`.
+STOPPED_WITH_0 = ("run", "push")
+
+
+def say_interrupted() -> int:
+    print(
+        "\ntidings: interrupted (Ctrl-C): stopped in order; what was stored is kept, and the "
+        "next run does the rest",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,6 +236,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(report.summary())
     for source, error in report.errors.items():
         print(f"  {source}: {error}")
+    if report.interrupted:
+        return say_interrupted()
     if nothing_reached(report.sources_fetched, list(report.errors.values())):
         print(NOTHING_REACHED)
     return 0
