@@ -248,7 +248,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     with pass_lock(config.db_path, args.wait):
         pass  # a pass running is said now (exit 75), before a Prefect server is started
     with prefect_server(config, long_lived=False):
-        report = run_pass(with_prefect_host_limits(config), force=args.all, wait=args.wait)
+        report = run_pass(
+            with_prefect_host_limits(config), force=args.all, wait=args.wait, stoppable=True
+        )
     print(report.summary())
     for source, error in report.errors.items():
         print(f"  {source}: {error}")

@@ -536,14 +536,19 @@ def interrupted(report: PassReport) -> State:
     return Cancelled(message=INTERRUPTED, data=replace(report, interrupted=True))
 
 
-def run_pass(config: Config, force: bool = False, wait: float = 0.0) -> PassReport:
+def run_pass(
+    config: Config, force: bool = False, wait: float = 0.0, stoppable: bool = False
+) -> PassReport:
     """Run one pass from synchronous code (the CLI), unless another process is running one on
     the same store: then wait up to `wait` seconds for it, else raise PassRunningError.
 
-    The first Ctrl-C (or SIGTERM) stops the pass where it stands: the batch being written is
-    finished, what was stored stays, and the report says `interrupted`; a second one raises
-    KeyboardInterrupt at once."""
+    `stoppable` (`tidings run`): the first Ctrl-C (or SIGTERM) stops the pass where it stands:
+    the batch being written is finished, what was stored stays, and the report says
+    `interrupted`; a second one raises KeyboardInterrupt at once. Otherwise Ctrl-C raises
+    KeyboardInterrupt, as always."""
     with pass_lock(config.db_path, wait):
+        if not stoppable:
+            return asyncio.run(pass_once(config, force))
         return asyncio.run(_stoppable_pass(config, force))
 
 

@@ -5,6 +5,7 @@ process of its own, against servers on 127.0.0.1; nothing is timed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -115,6 +116,36 @@ def ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail(f"still running {TIMEOUT} s after Ctrl-C:\n{proc.communicate()}")
+
+
+def test_a_stopped_stream_finishes_the_batch_being_written_and_starts_nothing_more():
+    from data.config import Source
+    from data.records import Fetched
+    from flows.pipeline import Batch, PassReport, stream_pass
+    from tests.test_pass_batches import fetched
+
+    written: list[list[str]] = []
+
+    async def main() -> PassReport:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        async def collect(source: Source) -> Fetched:
+            if source.id == "slow":  # a source that answers only when the pass is stopped
+                await stop.wait()
+            return fetched(source.id, 2)
+
+        def process(batch: Batch) -> PassReport:
+            loop.call_soon_threadsafe(stop.set)  # Ctrl-C while the first batch is written
+            written.append([m.id for m in batch.mentions])
+            return PassReport(new_mentions=len(batch.mentions))
+
+        sources = [Source(id=i, url=f"http://127.0.0.1/{i}.xml") for i in ("a", "b", "slow")]
+        return await stream_pass(sources, collect, process, batch_size=2, in_flight=3, stop=stop)
+
+    report = asyncio.run(main())
+    assert len(written) == 1 and report.new_mentions == 2  # the batch begun is written whole
+    assert report.interrupted
 
 
 @pytest.fixture
