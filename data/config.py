@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import soupsieve
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -148,6 +147,8 @@ class Selectors(_Strict):
     def _compiles(cls, value: str | None) -> str | None:
         """A selector that cannot compile would stop the source at run time: say so now."""
         if value is not None:
+            import soupsieve  # with BeautifulSoup: only a config with web pages needs it
+
             try:
                 soupsieve.compile(value)
             except soupsieve.SelectorSyntaxError as e:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,7 @@ from data.config import Watch
 from data.records import Mention, Score
 from data.text import clean_text
 from nlp import duplicates, intent, language, model, relevance, sentiment
-from nlp.query import QueryMatcher, prefilter_words
+from nlp.query import Prefilter, QueryMatcher
 from nlp.tokenizer import RegexTokenizer, text_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
@@ -86,16 +85,10 @@ class Scorer:
             self.version += f"+{self.relevance.version}"
         self.nlp.add_pipe("tidings_sentiment")
         model.add_to(self.nlp, self.model)
-        # A cheap regex over the raw text finds the few items that can match at all, so that
-        # tokenizing is spent only on those: most feed items mention nothing we watch.
-        words = [
-            re.escape(word) + (r"\w*" if prefix else r"(?!\w)")
-            for word, prefix in prefilter_words(watch)
-        ]
-        self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
+        self.prefilter = Prefilter(watch)
 
     def might_mention(self, text: str) -> bool:
-        return bool(self._maybe and self._maybe.search(text))
+        return self.prefilter.might_mention(text)
 
     def score(
         self,

@@ -14,7 +14,6 @@ from data import clients, database, engagement, store
 from data.clients import Client
 from data.config import Config
 from data.outbox import Mail, enqueue
-from nlp.interests import InterestMatcher
 from notify.digest import Pick, is_due, may_send, pick, talk_line
 from notify.email import SendReport, send_pending, templates
 from notify.links import Links
@@ -45,6 +44,8 @@ def next_digests(
     everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
     articles = clients.candidate_articles(db, now - timedelta(days=config.push.max_age_days))
     by_id = {a["id"]: a for a in articles}
+    from nlp.interests import InterestMatcher  # spaCy: only when there is something to match
+
     matches = InterestMatcher(everyone).match(articles) if everyone and articles else {}
     learned = engagement.all_weights(db)
     return {
