@@ -26,8 +26,8 @@ def test_without_the_fetched_files_the_feature_cache_gives_the_same_sets(no_fetc
     # The cache's features are what the model reads: the shipped model scores them as it did
     # (within the rounding of its weights to half precision when saved).
     test = [e for e in splits.test if e.source == "financial tweets"]
-    xs, lexical = train.featurize_examples(test)
-    figures = train.evaluate(model.current(None).linear, test, xs, lexical)["sentiment"]
+    xs, lexical, sentences = train.featurize_examples(test)
+    figures = train.evaluate(model.current(None).linear, test, xs, lexical, sentences)["sentiment"]
     shipped = json.loads((model.BASE / "metrics.json").read_text("utf-8"))["test"]
     assert figures["financial tweets"]["macro_f1"] == pytest.approx(
         shipped["sentiment"]["financial tweets"]["macro_f1"], abs=5e-3
