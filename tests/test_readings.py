@@ -249,3 +249,15 @@ def test_the_sentences_weight_is_chosen_on_dev_and_stored_with_the_model(tmp_pat
         old = {k: f[k] for k in f.files if k != "sentence_weights"}
     np.savez_compressed(tmp_path / "weights.npz", **old)
     assert model.LinearModel.load(tmp_path).sentence_weights == {}
+
+
+def test_a_padded_complaint_feels_as_its_complaint_does(scorer):
+    text = (
+        "Great to see the new shop open on Main Street! My refund from last month still "
+        "hasn't arrived. Have a lovely day everyone."
+    )
+    assert scorer.score_text(text).sentiment_label == "negative"
+    # Pleasantries around no problem keep their feeling.
+    assert (
+        scorer.score_text("Lovely weather. I renewed my plan today.").sentiment_label != "negative"
+    )
