@@ -35,6 +35,7 @@ NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
 PREFIX = "linear-"
 MIN_SENTENCE_TOKENS = 3  # shorter ones ("Thanks!", "Anyway.") are read with the whole post
 _SENTENCE_ENDS = frozenset(".!?…")
+_SENTENCES = "tidings_sentence_features"  # doc.user_data key
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
@@ -233,10 +234,9 @@ class Readings:
         if values[column] < self.model.thresholds["complaint"]:
             return 1.0
         read = []
-        for start, end, raw in sentences(doc):
-            lexical = sentiment.normalize(sum(raw))
-            alone = self.model.readings(features.of_doc(doc[start:end], lexical, raw))
-            read.append((alone[column], lexical, alone))
+        for (_, _, raw), x in zip(sentences(doc), doc.user_data.get(_SENTENCES, []), strict=True):
+            alone = self.model.readings(x)
+            read.append((alone[column], sentiment.normalize(sum(raw)), alone))
         if not read:
             return 1.0
         confidence, lexical, alone = max(read, key=lambda r: r[0])
@@ -247,7 +247,9 @@ class Readings:
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
         x = features.of_doc(doc, sentiment.normalize(sum(raw)), raw)
-        return self.model.readings(x, sentence_features(doc) if self.model.per_sentence else ())
+        each = sentence_features(doc) if self.model.per_sentence else []
+        doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
+        return self.model.readings(x, each)
 
     def _problem_before_praise(self, doc: Doc) -> np.ndarray | None:
         """The readings of the text before a short closing praise ("Awesome!", "Love it.")
