@@ -195,7 +195,7 @@ def sentiment_eval() -> None:
         kind = "rating" if rows[0].rating is not None else "class"
         for label, x in (("VADER", theirs), ("Tidings", ours)):
             guess = three(x, sentiment.POSITIVE_AT)
-            report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | "
+            report(f"| {source} (test part, n={len(rows):,}, {len(set(truth))} classes) | {label} | "
                    f"{np.corrcoef(value, x)[0, 1]:.3f} ({kind}) | "
                    f"{np.mean(truth == guess):.3f} | {train.macro_f1(truth, guess):.3f} |")  # fmt: skip
         _previous_row(source)
