@@ -24,8 +24,9 @@ from nlp.tokenizer import RegexTokenizer, text_of
 # 7: the sentiment decision chosen on development data (calm posts read neutral);
 # 8: praise closing a complaint read as sarcasm; 9: model trained on more customer text, praise
 # closing a plainly told let-down read as sarcasm; 10: which watched entities a mention is about
-# decided by the learned relevance (nlp.relevance), keeping sponsorship and company news.
-RULES_VERSION = "rules-10"
+# decided by the learned relevance (nlp.relevance), keeping sponsorship and company news;
+# 11: intents read per sentence too (a padded complaint counts), model trained on review sentences.
+RULES_VERSION = "rules-11"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.
