@@ -115,7 +115,7 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
 
 # A migration that creates derived tables fills them, in its own transaction, with the one
 # function that rebuilds them from the records.
-_FILLS = {14: rollups.rebuild}
+_FILLS = {14: rollups.rebuild_readings, 22: rollups.rebuild_queue}
 
 
 def migrate(db: duckdb.DuckDBPyConnection) -> int:
