@@ -17,6 +17,8 @@ DERIVED = {
     "readings": "mention_id",
     "daily_terms": "day, term, kind, feeling, intents::VARCHAR",
     "daily_sources": "day, source, kind, feeling",
+    "inbox_queue": "mention_id",
+    "inbox_counts": "status, assignee",
 }
 
 
