@@ -33,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from duckdb.typing import VARCHAR
+from duckdb.sqltypes import VARCHAR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -463,7 +463,7 @@ def old_inbox_queue(db: duckdb.DuckDBPyConnection) -> object:
             WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
             {_QUEUE_ORDER_022} LIMIT 100
         )
-        SELECT p.*, m.title, m.text, m.author, m.url
+        SELECT r.*, m.title, m.text, m.author, m.url
         FROM page r JOIN mentions m ON m.id = r.mention_id AND m.published = r.published
         {_QUEUE_ORDER_022}
         """,

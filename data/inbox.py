@@ -75,11 +75,13 @@ def update(
             rows.append((mid, new_status, new_assignee, new_tags, new_note, assigned_at, at))
             history += [(mid, at, actor, change) for change in changes]
     if rows:
-        # Replaced by delete and insert: a DuckLake table has no key to replace on.
-        db.executemany("DELETE FROM inbox WHERE mention_id = ?", [(r[0],) for r in rows])
-        db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        db.executemany("INSERT INTO inbox_history VALUES (?, ?, ?, ?)", history)
-        rollups.requeue(db, [r[0] for r in rows])
+        # One transaction: the queue kept on write never disagrees with the work states.
+        with rollups.atomic(db):
+            # Replaced by delete and insert: a DuckLake table has no key to replace on.
+            db.executemany("DELETE FROM inbox WHERE mention_id = ?", [(r[0],) for r in rows])
+            db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO inbox_history VALUES (?, ?, ?, ?)", history)
+            rollups.requeue(db, [r[0] for r in rows])
     return len(rows)
 
 

@@ -109,14 +109,14 @@ GROUP BY ALL
 def rebuild(db: duckdb.DuckDBPyConnection) -> None:
     """Recreate the current readings, every rollup and the inbox's queue from mentions +
     scores + corrections and the inbox's work states."""
-    with _atomic(db):
+    with atomic(db):
         rebuild_readings(db)
         rebuild_queue(db)
 
 
 def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
     """Recreate the current readings and every rollup (migration 014's tables)."""
-    with _atomic(db):
+    with atomic(db):
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
         current = _READINGS.format(scores="", corrections="", mentions="")
@@ -159,7 +159,7 @@ RESORT_SHARE = 0.05
 def rebuild_queue(db: duckdb.DuckDBPyConnection) -> None:
     """Recreate the inbox's queue and its counts from the readings and the work states,
     written in the queue's order."""
-    with _atomic(db):
+    with atomic(db):
         for table in ("inbox_queue", "inbox_counts"):
             db.execute(f"DELETE FROM {table}")
         db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS}) ORDER BY {ORDER}")
@@ -179,7 +179,7 @@ def requeue(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     db.register("requeued_mentions", pa.table({"id": pa.array(ids, pa.string())}))
     touched = "mention_id IN (SELECT id FROM requeued_mentions)"
     try:
-        with _atomic(db):
+        with atomic(db):
             _count(db, -1, touched)
             db.execute(
                 f"""
@@ -236,7 +236,7 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     db.register("touched_mentions", pa.table({"id": pa.array(ids, pa.string())}))
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
-        with _atomic(db):
+        with atomic(db):
             # The stories and days of the touched readings, before and after: a reading that
             # goes (not about us) leaves its day to recompute.
             db.execute(
@@ -287,7 +287,7 @@ def _recount_days(db: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def _atomic(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def atomic(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One transaction: the caller's, when one is open (a pass writes everything in one),
     else one of its own, so that the derived tables never show half a change."""
     if _in_transaction(db):
