@@ -33,7 +33,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from duckdb.sqltypes import VARCHAR
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -244,53 +243,42 @@ def bare_insert(path: Path, mentions: list[Mention], scores: list[Score]) -> Non
 COPY_SHIFT_MINUTES = 37
 
 
-def mention_ids(sources: pa.Array, native_ids: pa.Array) -> pa.Array:
-    """data.records.mention_id over Arrow columns: a copy gets the id a pass would give it."""
-    return pa.array(
-        [
-            mention_id(s, n)
-            for s, n in zip(sources.to_pylist(), native_ids.to_pylist(), strict=True)
-        ],
-        pa.string(),
-    )
-
-
 def grow(path: Path, n: int) -> tuple[float, float, int]:
     """Grow the store to n mentions by copying the mentions and scores it holds, in SQL: copy
-    k of a mention gets native id `…#gk` (its id computed as a pass computes it), story key
-    `…#gk` (its cross-posts stay one story) and is published k × 37 minutes earlier. Written
-    in order of publication, a month at a time, as passes over a year would have written
-    them. The current readings, rollups and the inbox's queue are then rebuilt from the
-    records by `data.rollups.rebuild`, the function that keeps them honest.
+    k of a mention gets native id `…#gk` and the id a pass would give it
+    (data.records.mention_id), story key `…#gk` (its cross-posts stay one story), and is
+    published k × 37 minutes earlier. Written in order of publication, a month at a time, as
+    passes over a year would have written them. The current readings, rollups and the inbox's
+    queue are then rebuilt from the records by `data.rollups.rebuild`.
     Returns (seconds copying, seconds rebuilding, mentions now)."""
     t0 = time.perf_counter()
     with store.connect(path) as db:
-        db.create_function(
-            "mention_id", mention_ids, [VARCHAR, VARCHAR], VARCHAR, type="arrow",
-        )  # fmt: skip
-        (base,) = db.execute("SELECT count(*) FROM mentions").fetchone()
-        if n <= base:
-            return 0.0, 0.0, base
-        db.execute(
-            "CREATE TEMP TABLE base AS "
-            "SELECT id, row_number() OVER (ORDER BY published, id) AS rn FROM mentions"
-        )
+        base = db.execute("SELECT id, source, native_id FROM mentions ORDER BY published, id")
+        base = base.fetchall()
+        if n <= len(base):
+            return 0.0, 0.0, len(base)
+        # Which mention each copy copies, and its id: copy k of the first n - k·base mentions.
+        db.execute("CREATE TEMP TABLE copy_ids (id VARCHAR, k INTEGER, new_id VARCHAR)")
+        k = 0
+        while len(base) * (k + 1) < n:
+            k += 1
+            part = base[: n - len(base) * k]
+            db.register(
+                "copy_part",
+                pa.table({
+                    "id": [i for i, _, _ in part],
+                    "k": pa.array([k] * len(part), pa.int32()),
+                    "new_id": [mention_id(src, f"{nid}#g{k}") for _, src, nid in part],
+                }),
+            )  # fmt: skip
+            db.execute("INSERT INTO copy_ids SELECT * FROM copy_part")
+            db.unregister("copy_part")
+        del base
         first, last = db.execute("SELECT min(published), max(published) FROM mentions").fetchone()
-        copies = -(-(n - base) // base)
-        # Copy k takes the first n - base·k mentions of the base (all of it, but for the last).
-        copied = f"""
-            FROM mentions m JOIN base b ON b.id = m.id, range(1, {copies} + 1) t(k)
-            WHERE b.rn <= ? - ? * k"""
         db.begin()
         db.execute(
-            f"""
-            INSERT INTO scores BY NAME
-            SELECT s.* REPLACE (mention_id(m.source, m.native_id || '#g' || k) AS mention_id)
-            FROM scores s JOIN mentions m ON m.id = s.mention_id
-                 JOIN base b ON b.id = m.id, range(1, {copies} + 1) t(k)
-            WHERE b.rn <= ? - ? * k
-            """,
-            [n, base],
+            "INSERT INTO scores BY NAME SELECT s.* REPLACE (c.new_id AS mention_id) "
+            "FROM scores s JOIN copy_ids c ON c.id = s.mention_id"
         )
         month = first
         while month <= last:
@@ -298,17 +286,19 @@ def grow(path: Path, n: int) -> tuple[float, float, int]:
                 f"""
                 INSERT INTO mentions BY NAME
                 SELECT m.* REPLACE (
-                    mention_id(m.source, m.native_id || '#g' || k) AS id,
-                    m.native_id || '#g' || k AS native_id,
-                    m.published - k * INTERVAL {COPY_SHIFT_MINUTES} MINUTE AS published,
-                    m.story_key || '#g' || k AS story_key)
-                {copied} AND m.published >= ? AND m.published < ?
-                ORDER BY m.published, k, m.id
+                    c.new_id AS id,
+                    m.native_id || '#g' || c.k AS native_id,
+                    m.published - c.k * INTERVAL {COPY_SHIFT_MINUTES} MINUTE AS published,
+                    m.story_key || '#g' || c.k AS story_key)
+                FROM mentions m JOIN copy_ids c ON c.id = m.id
+                WHERE m.published >= ? AND m.published < ?
+                ORDER BY m.published, c.k, m.id
                 """,
-                [n, base, month, month + timedelta(days=31)],
+                [month, month + timedelta(days=31)],
             )
             month += timedelta(days=31)
         db.commit()
+        db.execute("DROP TABLE copy_ids")
         db.execute("CHECKPOINT")
         t1 = time.perf_counter()
         rollups.rebuild(db)
