@@ -56,12 +56,12 @@ test: setup browser postgres lint
 # issues name (about an hour); `make bench-10m` the dashboard's reads at 1 M and 10 M mentions.
 # Each bench runs even when one before it failed; make fails at the end if any did.
 BENCH_QUICK = \
-	"bench/pipeline.py --items 20000 --feeds 20 --unchanged 200" \
+	"bench/pipeline.py --items 10000 --feeds 10 --unchanged 100" \
 	"bench/dashboard.py --mentions 1000000 --write-up-to 100000 --runs 10 --old-runs 1" \
 	"bench/nlp.py --posts 5000" \
 	"-m bench.spikes" \
 	"bench/relevance.py --posts 5000 --seeds 2" \
-	"-m bench.scale --seconds 20 --feeds 10" \
+	"-m bench.scale --seconds 15 --feeds 5" \
 	"bench/orchestration.py --runs 1"
 BENCH_FULL = \
 	"bench/pipeline.py" \

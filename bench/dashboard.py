@@ -4,14 +4,20 @@ dashboard makes it (open the file, one query, close), p50 and p95.
 
 Each read is also timed on the path it took before the current readings and rollups
 (migration 014): the same query through the old `scored_mentions` view, a window function over
-every score of every mention. The store build is timed beside a bare DuckDB Arrow insert of the
-same rows into a table without keys. Prints figures; asserts nothing.
+every score of every mention; the inbox's reads on their form before its queue was kept
+(migration 022). The writing is timed beside a bare DuckDB Arrow insert of the same rows into a
+table without keys. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/dashboard.py [--mentions 1000000] [--keep DIR] [--runs 15]
-                                        [--results bench/RESULTS.md]
+Beyond `--write-up-to` mentions the store grows by copying what was written, in SQL (`grow`:
+the ids a pass would give the copies, then a rebuild of every derived table): a store of 10 M
+mentions in minutes, for its reads; the write path's own speed is the figure of what was
+written.
 
-`--keep DIR` leaves the store and a tidings.toml pointing at it in DIR, so the dashboard can be
-opened on it: `tidings --config DIR/tidings.toml dashboard`.
+    .venv/bin/python bench/dashboard.py [--mentions 1000000 [10000000]] [--write-up-to N]
+                                        [--keep DIR] [--runs 15] [--results bench/RESULTS.md]
+
+`--keep DIR` leaves the store (the largest) and a tidings.toml pointing at it in DIR, so the
+dashboard can be opened on it: `tidings --config DIR/store/tidings.toml dashboard`.
 """
 
 from __future__ import annotations
