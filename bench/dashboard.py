@@ -251,8 +251,9 @@ COPY_SHIFT_MINUTES = 37
 
 def grow(path: Path, n: int) -> tuple[float, float, int]:
     """Grow the store to n mentions by copying the mentions and scores it holds, in SQL: copy
-    k of a mention gets native id `…#gk` and the id a pass would give it
-    (data.records.mention_id), story key `…#gk` (its cross-posts stay one story), and is
+    k of a mention gets native id `…#gB.k` (B: the mentions before) and the id a pass would
+    give it
+    (data.records.mention_id), story key `…#gB.k` (its cross-posts stay one story), and is
     published k × 37 minutes earlier. Written in order of publication, a month at a time, as
     passes over a year would have written them. The current readings, rollups and the inbox's
     queue are then rebuilt from the records by `data.rollups.rebuild`.
@@ -265,6 +266,7 @@ def grow(path: Path, n: int) -> tuple[float, float, int]:
             return 0.0, 0.0, len(base)
         # Which mention each copy copies, and its id: copy k of the first n - k·base mentions.
         db.execute("CREATE TEMP TABLE copy_ids (id VARCHAR, k INTEGER, new_id VARCHAR)")
+        tag = f"#g{len(base)}."  # each growth its own: a copy of a copy is a new mention
         k = 0
         while len(base) * (k + 1) < n:
             k += 1
@@ -274,7 +276,7 @@ def grow(path: Path, n: int) -> tuple[float, float, int]:
                 pa.table({
                     "id": [i for i, _, _ in part],
                     "k": pa.array([k] * len(part), pa.int32()),
-                    "new_id": [mention_id(src, f"{nid}#g{k}") for _, src, nid in part],
+                    "new_id": [mention_id(src, f"{nid}{tag}{k}") for _, src, nid in part],
                 }),
             )  # fmt: skip
             db.execute("INSERT INTO copy_ids SELECT * FROM copy_part")
@@ -293,14 +295,14 @@ def grow(path: Path, n: int) -> tuple[float, float, int]:
                 INSERT INTO mentions BY NAME
                 SELECT m.* REPLACE (
                     c.new_id AS id,
-                    m.native_id || '#g' || c.k AS native_id,
+                    m.native_id || ? || c.k AS native_id,
                     m.published - c.k * INTERVAL {COPY_SHIFT_MINUTES} MINUTE AS published,
-                    m.story_key || '#g' || c.k AS story_key)
+                    m.story_key || ? || c.k AS story_key)
                 FROM mentions m JOIN copy_ids c ON c.id = m.id
                 WHERE m.published >= ? AND m.published < ?
                 ORDER BY m.published, c.k, m.id
                 """,
-                [month, month + timedelta(days=31)],
+                [tag, tag, month, month + timedelta(days=31)],
             )
             month += timedelta(days=31)
         db.commit()
