@@ -173,7 +173,8 @@ def queue(
         ids,
     ).df()
     out = page.merge(whole, on="id", how="left").merge(work, on="id", how="left")
-    out["tags"] = [t if isinstance(t, list | tuple) else [] for t in out["tags"]]
+    # A mention without a work state has no inbox row: no tags (the merge leaves NaN).
+    out["tags"] = [[] if t is None or isinstance(t, float) else t for t in out["tags"]]
     return out[_COLUMNS]
 
 

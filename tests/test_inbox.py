@@ -105,7 +105,7 @@ def test_a_complaint_comes_before_a_louder_question_or_negative_opinion(tmp_path
 # The queue as it was read before it was kept on write: every current reading with its work
 # state, sorted whole.
 RECOMPUTED = """
-    SELECT r.mention_id, coalesce(i.status, 'new') AS status
+    SELECT r.mention_id, coalesce(i.status, 'new') AS status, coalesce(i.tags, []) AS tags
     FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
     WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
       AND (? IS NULL OR lower(i.assignee) = lower(?))
@@ -149,6 +149,7 @@ def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
             made += batch
             picked = [m.id for m in rng.sample(made, 4)]
             inbox.update(db, picked[:2], "lead", NOW, assignee=rng.choice(people))
+            inbox.update(db, picked[1:2], "lead", NOW, add_tags=[f"tag{n % 3}"])
             inbox.update(db, picked[2:3], "lead", NOW, status=rng.choice(inbox.STATUSES))
             inbox.update(db, picked[3:], "lead", NOW, assignee="")
             m = rng.choice(made).id
@@ -172,11 +173,12 @@ def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
                 RECOMPUTED,
                 [list(statuses), since or datetime(1970, 1, 1), assignee, assignee],
             ).fetchall()
+            expected = [(i, status, list(tags)) for i, status, tags in expected]
             pages = [
                 inbox.queue(db, statuses, since, limit=5, offset=k, assignee=assignee)
                 for k in range(0, len(expected) + 5, 5)
             ]
-            got = [(r.id, r.status) for page in pages for r in page.itertuples()]
+            got = [(r.id, r.status, list(r.tags)) for page in pages for r in page.itertuples()]
             assert got == expected
             assert inbox.queue_size(db, statuses, since, assignee) == len(expected)
             sizes.append(len(expected))
@@ -186,6 +188,7 @@ def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
         assert db.execute("SELECT * FROM inbox_queue ORDER BY mention_id").fetchall() == kept
         assert db.execute("SELECT * FROM inbox_counts ORDER BY ALL").fetchall() == counts
     assert sizes[1] > 50 and all(sizes)  # every case has rows to order
+    assert any(tags for _, _, tags in expected)
 
 
 def test_changes_are_kept_with_who_and_when(tmp_path):
