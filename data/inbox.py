@@ -9,6 +9,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from data import rollups
 from data.store import _aware, _naive_utc
 
 STATUSES = ("new", "assigned", "responded", "done", "ignored")
@@ -74,10 +75,13 @@ def update(
             rows.append((mid, new_status, new_assignee, new_tags, new_note, assigned_at, at))
             history += [(mid, at, actor, change) for change in changes]
     if rows:
-        # Replaced by delete and insert: a DuckLake table has no key to replace on.
-        db.executemany("DELETE FROM inbox WHERE mention_id = ?", [(r[0],) for r in rows])
-        db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        db.executemany("INSERT INTO inbox_history VALUES (?, ?, ?, ?)", history)
+        # One transaction: the queue kept on write never disagrees with the work states.
+        with rollups.atomic(db):
+            # Replaced by delete and insert: a DuckLake table has no key to replace on.
+            db.executemany("DELETE FROM inbox WHERE mention_id = ?", [(r[0],) for r in rows])
+            db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO inbox_history VALUES (?, ?, ?, ?)", history)
+            rollups.requeue(db, [r[0] for r in rows])
     return len(rows)
 
 
@@ -108,25 +112,27 @@ def apply(
     return update(db, mention_ids, actor, now, **changes)
 
 
-_QUEUE = """
-    SELECT m.id, m.published, coalesce(m.published_known, true) AS published_known, m.source,
-           m.kind, m.title, m.text, m.author, m.reach, m.url,
-           m.terms, m.sentiment, m.sentiment_label, m.intents,
-           coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags, i.note,
-           list_contains(m.intents, 'complaint') OR list_contains(m.intents, 'churn_risk')
-               OR m.sentiment_label = 'negative' AS likely_complaint,
-           list_contains(m.intents, 'question') AS likely_question
-    FROM scored_mentions m LEFT JOIN inbox i ON i.mention_id = m.id
-"""
-
-
 # Within what needs action, a complaint (a problem that expects a response) comes before a
-# churn risk, a question, or a negative opinion, whatever their reach.
-FIRST = (
-    "CASE WHEN list_contains({p}.intents, 'complaint') THEN 0 "
-    "WHEN list_contains({p}.intents, 'churn_risk') THEN 1 "
-    "WHEN list_contains({p}.intents, 'question') THEN 2 ELSE 3 END"
-)
+# churn risk, a question, or a negative opinion, whatever their reach: data.rollups._PLACE.
+_FLAGS = """
+    list_contains({p}intents, 'complaint') OR list_contains({p}intents, 'churn_risk')
+        OR {p}sentiment_label = 'negative' AS likely_complaint,
+    list_contains({p}intents, 'question') AS likely_question
+"""
+_COLUMNS = [
+    "id", "published", "published_known", "source", "kind", "title", "text", "author", "reach",
+    "url", "terms", "sentiment", "sentiment_label", "intents", "status", "assignee", "tags",
+    "note", "likely_complaint", "likely_question",
+]  # fmt: skip
+
+
+def _queue_where(
+    statuses: Sequence[str], since: datetime | None, assignee: str | None
+) -> tuple[str, list]:
+    return (
+        "list_contains(?, status) AND published >= ? AND (? IS NULL OR assignee = lower(?))",
+        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee],
+    )
 
 
 def queue(
@@ -138,36 +144,38 @@ def queue(
     assignee: str | None = None,
 ) -> pd.DataFrame:
     """One page of what needs action first: complaints, then churn risks, questions and other
-    negative mentions, each by reach and recency. A top-N over the current readings: only the
-    page's mentions are read whole.
+    negative mentions, each by reach and recency. A top-N over the queue kept on write
+    (data.rollups, in this order on disk): only the row groups that can hold the page are
+    read, and only the page's mentions are read whole.
     With `assignee`, only what is assigned to them ("my inbox")."""
-    return db.execute(
+    where, params = _queue_where(statuses, since, assignee)
+    page = db.execute(
         f"""
-        WITH page AS (
-            SELECT r.*, coalesce(i.status, 'new') AS status, i.assignee,
-                   coalesce(i.tags, []) AS tags, i.note
-            FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
-            WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
-              AND (? IS NULL OR lower(i.assignee) = lower(?))
-            ORDER BY r.urgent DESC, {FIRST.format(p="r")}, r.reach DESC NULLS LAST,
-                     r.published DESC, r.mention_id
-            LIMIT ? OFFSET ?
-        )
-        SELECT p.mention_id AS id, p.published,
-               coalesce(m.published_known, true) AS published_known, p.source, p.kind, m.title,
-               m.text, m.author,
-               p.reach, m.url, p.terms, p.sentiment, p.sentiment_label, p.intents, p.status,
-               p.assignee, p.tags, p.note,
-               list_contains(p.intents, 'complaint') OR list_contains(p.intents, 'churn_risk')
-                   OR p.sentiment_label = 'negative' AS likely_complaint,
-               list_contains(p.intents, 'question') AS likely_question
-        FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
-        ORDER BY p.urgent DESC, {FIRST.format(p="p")}, p.reach DESC NULLS LAST,
-                 p.published DESC, p.mention_id
+        SELECT mention_id AS id, published, source, kind, reach, terms, sentiment,
+               sentiment_label, intents, status, {_FLAGS.format(p="")}
+        FROM inbox_queue WHERE {where} ORDER BY {rollups.ORDER} LIMIT ? OFFSET ?
         """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee, limit,
-         offset],
-    ).df()  # fmt: skip
+        [*params, limit, offset],
+    ).df()
+    ids = page["id"].tolist()
+    if not ids:
+        return pd.DataFrame(columns=_COLUMNS)
+    # The page's mentions and work states, by their keys: a lookup in each table's index
+    # for a page of constants, not a scan of every mention.
+    marks = ", ".join("?" * len(ids))
+    whole = db.execute(
+        f"SELECT id, coalesce(published_known, true) AS published_known, title, text, author, "
+        f"url FROM mentions WHERE id IN ({marks})",
+        ids,
+    ).df()
+    work = db.execute(
+        f"SELECT mention_id AS id, assignee, tags, note FROM inbox WHERE mention_id IN ({marks})",
+        ids,
+    ).df()
+    out = page.merge(whole, on="id", how="left").merge(work, on="id", how="left")
+    # A mention without a work state has no inbox row: no tags (the merge leaves NaN).
+    out["tags"] = [[] if t is None or isinstance(t, float) else t for t in out["tags"]]
+    return out[_COLUMNS]
 
 
 def queue_size(
@@ -176,20 +184,37 @@ def queue_size(
     since: datetime | None = None,
     assignee: str | None = None,
 ) -> int:
-    """How many mentions the queue holds (every page of it)."""
-    (n,) = db.execute(
-        """
-        SELECT count(*) FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
-        WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
-          AND (? IS NULL OR lower(i.assignee) = lower(?))
-        """,
-        [list(statuses), _naive_utc(since) or datetime(1970, 1, 1), assignee, assignee],
-    ).fetchone()
+    """How many mentions the queue holds (every page of it): the counts kept on write, or a
+    count of the queue's rows published since a time."""
+    if since is None:
+        (n,) = db.execute(
+            "SELECT coalesce(sum(mentions), 0) FROM inbox_counts "
+            "WHERE list_contains(?, status) AND (? IS NULL OR assignee = lower(?))",
+            [list(statuses), assignee, assignee],
+        ).fetchone()
+        return int(n)
+    where, params = _queue_where(statuses, since, assignee)
+    (n,) = db.execute(f"SELECT count(*) FROM inbox_queue WHERE {where}", params).fetchone()
     return int(n)
 
 
 def mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
-    found = db.execute(f"{_QUEUE} WHERE m.id = ?", [mention_id]).df()
+    """A mention with its current reading and work state; None when it has no reading (not
+    scored yet, or not about us). Found by its key in the mentions, and its reading by key and
+    date, so that only the row groups of its day are read."""
+    found = db.execute(
+        f"""
+        SELECT m.id, m.published, coalesce(m.published_known, true) AS published_known,
+               m.source, m.kind, m.title, m.text, m.author, m.reach, m.url, r.terms,
+               r.sentiment, r.sentiment_label, r.intents,
+               coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags,
+               i.note, {_FLAGS.format(p="r.")}
+        FROM (SELECT * FROM mentions WHERE id = ?) m
+        JOIN readings r ON r.mention_id = m.id AND r.published = m.published
+        LEFT JOIN (SELECT * FROM inbox WHERE mention_id = ?) i ON i.mention_id = m.id
+        """,
+        [mention_id, mention_id],
+    ).df()
     return None if found.empty else found.iloc[0].to_dict()
 
 

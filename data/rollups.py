@@ -6,6 +6,11 @@ follows from mentions + scores + corrections (migration 014 documents each colum
 `rebuild` recreates them all, and `refresh` recomputes what a few mentions change, in the
 transaction that changed them. Both run the same SQL, over everything or over the days touched.
 
+`inbox_queue` and `inbox_counts` (migration 020) follow from the readings and the inbox's work
+states: the queue in the order the inbox shows it, and its size per state and assignee. They
+change where readings change (`refresh`) and where work states do (`requeue`, from
+data.inbox.update).
+
 A story (a mention with its cross-posts and near copies: one story_key) counts once, on the day
 of its first mention, as spike counts do (data.term_counts). So a day's rollup depends on the
 earlier mentions of its stories, and a refresh recomputes every day on which a touched story
@@ -104,14 +109,124 @@ GROUP BY ALL
 
 
 def rebuild(db: duckdb.DuckDBPyConnection) -> None:
-    """Recreate the current readings and every rollup from mentions + scores + corrections."""
-    with _atomic(db):
+    """Recreate the current readings, every rollup and the inbox's queue from mentions +
+    scores + corrections and the inbox's work states."""
+    with atomic(db):
+        rebuild_readings(db)
+        rebuild_queue(db)
+
+
+def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
+    """Recreate the current readings and every rollup (migration 014's tables)."""
+    with atomic(db):
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
         current = _READINGS.format(scores="", corrections="", mentions="")
         db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
         db.execute(_DAILY_TERMS.format(rows="readings", on_days=""))
         db.execute(_DAILY_SOURCES.format(rows="readings", on_days=""))
+
+
+# --- the inbox's queue (migration 020) ---------------------------------------------------------
+
+# Ascending place is the queue's order up to ties (data.inbox.ORDER breaks them): the tier in
+# the top bits (0 a complaint, 1 a churn risk, 2 a question, 3 another negative mention, 4 the
+# rest), then reach, largest first, with no reach after any; with no reach, the newest first.
+# Each part only ever groups rows the full order keeps together, so sorting by place, then by
+# the full order, is the full order; and a page's rows have the smallest places.
+_BIG = "576460752303423487"  # 2^59 - 1
+_PLACE = f"""
+    ((CASE WHEN NOT r.urgent THEN 4
+           WHEN list_contains(r.intents, 'complaint') THEN 0
+           WHEN list_contains(r.intents, 'churn_risk') THEN 1
+           WHEN list_contains(r.intents, 'question') THEN 2 ELSE 3 END)::BIGINT << 60)
+    + CASE WHEN r.reach IS NULL
+           THEN {_BIG} + 1 + {_BIG} - least(greatest(epoch_us(r.published), 0), {_BIG})
+           ELSE {_BIG} - least(greatest(r.reach, 0), {_BIG}) END
+"""
+ORDER = "place, reach DESC NULLS LAST, published DESC, mention_id"
+_QUEUE_ROWS = f"""
+    SELECT {_PLACE} AS place, r.mention_id, r.published, coalesce(i.status, 'new') AS status,
+           lower(i.assignee) AS assignee, r.reach, r.source, r.kind, r.terms, r.sentiment,
+           r.sentiment_label, r.intents
+    FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+"""
+# Appended rows (new readings, rescored ones) go at the end, out of order: a top-N reads their
+# row groups whole. Once they pass this many, and this share of the queue, it is rewritten
+# in order (a rebuild of the queue: seconds at millions of mentions, once in many passes).
+RESORT_ROWS = 250_000
+RESORT_SHARE = 0.05
+
+
+def rebuild_queue(db: duckdb.DuckDBPyConnection) -> None:
+    """Recreate the inbox's queue and its counts from the readings and the work states,
+    written in the queue's order."""
+    with atomic(db):
+        for table in ("inbox_queue", "inbox_counts"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS}) ORDER BY {ORDER}")
+        db.execute(
+            "INSERT INTO inbox_counts SELECT status, assignee, count(*) FROM inbox_queue "
+            "GROUP BY ALL"
+        )
+        db.execute("UPDATE inbox_queue_order SET appended = 0")
+
+
+def requeue(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
+    """Bring the work state (status, assignee) of these mentions' queue rows up to date with
+    the inbox table, in place: their place in the queue does not change."""
+    ids = list(dict.fromkeys(mention_ids))
+    if not ids:
+        return
+    db.register("requeued_mentions", pa.table({"id": pa.array(ids, pa.string())}))
+    touched = "mention_id IN (SELECT id FROM requeued_mentions)"
+    try:
+        with atomic(db):
+            _count(db, -1, touched)
+            db.execute(
+                f"""
+                UPDATE inbox_queue SET status = i.status, assignee = lower(i.assignee)
+                FROM inbox i WHERE inbox_queue.mention_id = i.mention_id
+                  AND inbox_queue.{touched}
+                """
+            )
+            _count(db, +1, touched)
+    finally:
+        db.unregister("requeued_mentions")
+
+
+def _requeue_readings(db: duckdb.DuckDBPyConnection, touched: str) -> None:
+    """Replace the queue rows of the touched mentions (`touched`: a condition on mention_id)
+    by those of their current readings, appended; rewrite the queue in order when enough
+    rows were appended since it last was."""
+    _count(db, -1, touched)
+    db.execute(f"DELETE FROM inbox_queue WHERE {touched}")
+    (added,) = db.execute(
+        f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS} WHERE r.{touched}) ORDER BY {ORDER}"
+    ).fetchone()
+    _count(db, +1, touched)
+    db.execute("UPDATE inbox_queue_order SET appended = appended + ?", [added])
+    (appended,) = db.execute("SELECT appended FROM inbox_queue_order").fetchone()
+    if appended >= RESORT_ROWS:
+        (total,) = db.execute("SELECT coalesce(sum(mentions), 0) FROM inbox_counts").fetchone()
+        if appended >= RESORT_SHARE * total:
+            rebuild_queue(db)
+
+
+def _count(db: duckdb.DuckDBPyConnection, sign: int, touched: str) -> None:
+    """Add (sign 1) or take away (-1) the touched queue rows from the queue's counts."""
+    db.execute(
+        f"""
+        MERGE INTO inbox_counts c
+        USING (SELECT status, assignee, count(*) AS n FROM inbox_queue WHERE {touched}
+               GROUP BY ALL) d
+        ON c.status = d.status AND c.assignee IS NOT DISTINCT FROM d.assignee
+        WHEN MATCHED THEN UPDATE SET mentions = c.mentions + ? * d.n
+        WHEN NOT MATCHED THEN INSERT VALUES (d.status, d.assignee, ? * d.n)
+        """,
+        [sign, sign],
+    )
+    db.execute("DELETE FROM inbox_counts WHERE mentions = 0")
 
 
 def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
@@ -123,7 +238,7 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     db.register("touched_mentions", pa.table({"id": pa.array(ids, pa.string())}))
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
-        with _atomic(db):
+        with atomic(db):
             # The stories and days of the touched readings, before and after: a reading that
             # goes (not about us) leaves its day to recompute.
             db.execute(
@@ -144,6 +259,7 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
             if db.execute("SELECT count(*) FROM rollup_touched").fetchone()[0]:
                 _recount_days(db)
             db.execute("DROP TABLE rollup_touched")
+            _requeue_readings(db, "mention_id IN (SELECT id FROM touched_mentions)")
     finally:
         db.unregister("touched_mentions")
 
@@ -173,7 +289,7 @@ def _recount_days(db: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
-def _atomic(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def atomic(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One transaction: the caller's, when one is open (a pass writes everything in one),
     else one of its own, so that the derived tables never show half a change."""
     if _in_transaction(db):

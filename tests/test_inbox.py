@@ -1,10 +1,11 @@
 """The inbox: work states, history, the queue, and its dashboard page under AppTest."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from data import inbox, store
+from data import corrections, inbox, rollups, store
 from data.records import Mention, Score
 from tests.conftest import ROOT, make_config, open_view
 
@@ -99,6 +100,95 @@ def test_a_complaint_comes_before_a_louder_question_or_negative_opinion(tmp_path
         )
         order = inbox.queue(db)["id"].tolist()
     assert order == [ms[3].id, ms[1].id, louder[1].id, ms[2].id, louder[0].id, ms[0].id]
+
+
+# The queue as it was read before it was kept on write: every current reading with its work
+# state, sorted whole.
+RECOMPUTED = """
+    SELECT r.mention_id, coalesce(i.status, 'new') AS status, coalesce(i.tags, []) AS tags
+    FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+    WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
+      AND (? IS NULL OR lower(i.assignee) = lower(?))
+    ORDER BY r.urgent DESC,
+             CASE WHEN list_contains(r.intents, 'complaint') THEN 0
+                  WHEN list_contains(r.intents, 'churn_risk') THEN 1
+                  WHEN list_contains(r.intents, 'question') THEN 2 ELSE 3 END,
+             r.reach DESC NULLS LAST, r.published DESC, r.mention_id
+"""
+
+
+def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
+    # Rewritten in order after every few appended rows, so that both its paths are taken.
+    monkeypatch.setattr(rollups, "RESORT_ROWS", 7)
+    rng = random.Random(13)
+    config = make_config(tmp_path, [])
+    people = ["sam@example.com", "Ana@Example.com"]
+    made: list[Mention] = []
+    with store.connect(config.db_path) as db:
+        for n in range(12):
+            batch = [
+                Mention("forum", f"{n}-{i}", f"https://f.example/{n}/{i}", f"t{n}-{i}", "x",
+                        None, NOW - timedelta(hours=rng.uniform(0, 500)),
+                        rng.choice([None, 0, 5, 5, 80, 10**12, -3]))
+                for i in range(6)
+            ]  # fmt: skip
+            again = rng.sample(made, min(3, len(made)))  # rescored by a newer model
+            db.begin()
+            store.upsert_mentions(db, batch, NOW)
+            store.upsert_scores(
+                db,
+                [Score(m.id, f"v{n}", ("Nimbus Notes",), 0.0,
+                       rng.choice(["negative", "neutral", "positive"]),
+                       intents={i: 0.9 for i in rng.sample(
+                           ["complaint", "churn_risk", "question", "compliment"],
+                           rng.randint(0, 2))})
+                 for m in batch + again],
+                NOW + timedelta(minutes=n),
+            )  # fmt: skip
+            db.commit()
+            made += batch
+            picked = [m.id for m in rng.sample(made, 4)]
+            inbox.update(db, picked[:2], "lead", NOW, assignee=rng.choice(people))
+            inbox.update(db, picked[1:2], "lead", NOW, add_tags=[f"tag{n % 3}"])
+            inbox.update(db, picked[2:3], "lead", NOW, status=rng.choice(inbox.STATUSES))
+            inbox.update(db, picked[3:], "lead", NOW, assignee="")
+            m = rng.choice(made).id
+            match n % 4:
+                case 0:
+                    corrections.correct(db, m, "ana", NOW, intents=["complaint"])
+                case 1:
+                    corrections.correct(db, m, "ana", NOW, sentiment="negative")
+                case 2:
+                    corrections.correct(db, m, "ana", NOW, not_about=True)
+                case 3:
+                    corrections.undo(db, m, "intents", "ana", NOW)
+        assert db.execute("SELECT appended FROM inbox_queue_order").fetchone()[0] < 7
+        cases = [
+            (inbox.OPEN, None, None), (inbox.STATUSES, None, None), (("done",), None, None),
+            (inbox.OPEN, None, "ana@example.com"), (inbox.STATUSES, NOW - timedelta(days=5), None),
+        ]  # fmt: skip
+        sizes = []
+        for statuses, since, assignee in cases:
+            expected = db.execute(
+                RECOMPUTED,
+                [list(statuses), since or datetime(1970, 1, 1), assignee, assignee],
+            ).fetchall()
+            expected = [(i, status, list(tags)) for i, status, tags in expected]
+            pages = [
+                inbox.queue(db, statuses, since, limit=5, offset=k, assignee=assignee)
+                for k in range(0, len(expected) + 5, 5)
+            ]
+            got = [(r.id, r.status, list(r.tags)) for page in pages for r in page.itertuples()]
+            assert got == expected
+            assert inbox.queue_size(db, statuses, since, assignee) == len(expected)
+            sizes.append(len(expected))
+        kept = db.execute("SELECT * FROM inbox_queue ORDER BY mention_id").fetchall()
+        counts = db.execute("SELECT * FROM inbox_counts ORDER BY ALL").fetchall()
+        rollups.rebuild(db)
+        assert db.execute("SELECT * FROM inbox_queue ORDER BY mention_id").fetchall() == kept
+        assert db.execute("SELECT * FROM inbox_counts ORDER BY ALL").fetchall() == counts
+    assert sizes[1] > 50 and all(sizes)  # every case has rows to order
+    assert any(tags for _, _, tags in expected)
 
 
 def test_changes_are_kept_with_who_and_when(tmp_path):
