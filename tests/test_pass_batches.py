@@ -5,7 +5,10 @@ keeps what was stored and the next pass stores the rest, each item once (issue 1
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import logging
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
@@ -17,6 +20,7 @@ from data.records import Fetched, Mention
 from flows import pipeline
 from flows.pipeline import Batch, Batcher, PassReport, pass_once, stream_pass
 from tests.conftest import DEMO_FEEDS, make_config
+from tests.test_duplicates import ARTICLE, POST
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -186,3 +190,57 @@ def test_a_pass_in_small_batches_stores_and_reports_what_one_batch_does(
     with store.connect(config.db_path) as db:
         (run,) = db.execute("SELECT sources_fetched, items_seen, new_mentions FROM runs").fetchall()
     assert run == (2, one.items_seen, one.new_mentions)
+
+
+def test_items_waiting_to_be_scored_stay_under_a_batch_and_the_sources_in_flight():
+    """However fast sources arrive and however slowly batches are scored, the pass holds at
+    most the batch being scored, less than a batch waiting, and the sources in flight."""
+    held = most = 0
+
+    async def collect(source: Source) -> Fetched:
+        nonlocal held, most
+        await asyncio.sleep(0)
+        held += 5
+        most = max(most, held)
+        return fetched(source.id, 5)
+
+    def process(batch: Batch) -> PassReport:
+        nonlocal held
+        time.sleep(0.01)  # scoring is the slow side here
+        held -= len(batch.mentions)
+        return PassReport(new_mentions=len(batch.mentions))
+
+    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(60)]
+    report = asyncio.run(stream_pass(sources, collect, process, batch_size=10, in_flight=3))
+    assert report.new_mentions == 300
+    # The batch being processed (10), under a batch waiting (< 10) and 3 sources of 5.
+    assert most <= 10 + 9 + 3 * 5
+
+
+def test_a_near_copy_in_a_later_batch_joins_the_story_of_the_first(tmp_path):
+    """Near-duplicates are found across the batches of a pass: the story heads of earlier
+    batches are in the store, where each batch looks for them."""
+    config = make_config(tmp_path, [], pipeline={"batch_size": 1})
+    when = NOW - timedelta(hours=3)
+    items = {
+        "technews": Mention("technews", "1", "https://technews.example/a", "Post-mortem",
+                            ARTICLE, None, when),
+        "forum": Mention("forum", "2", "https://forum.example/2", "", POST, "bo", when),
+        "startup": Mention("startup", "9", "https://startup.example/x", "Nimbus explains",
+                           "Reported by staff. " + ARTICLE, None, when),
+    }  # fmt: skip
+    sources = [Source(id=s, url=f"http://127.0.0.1/{s}.xml") for s in items]
+
+    async def collect(source: Source) -> Fetched:
+        return Fetched(source.id, [items[source.id]])
+
+    def process(batch: Batch) -> PassReport:
+        return pipeline.process_batch(
+            config, batch, sources, {}, NOW, Counter(), logging.getLogger("test")
+        )
+
+    report = asyncio.run(stream_pass(sources, collect, process, batch_size=1, in_flight=1))
+    assert report.new_mentions == 3
+    with store.connect(config.db_path) as db:
+        keys = dict(db.execute("SELECT source, story_key FROM mentions").fetchall())
+    assert keys["startup"] == keys["technews"] != keys["forum"]
