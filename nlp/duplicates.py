@@ -44,13 +44,38 @@ def signature(doc: Doc) -> bytes | None:
     """The doc's MinHash signature (SIGNATURE_BYTES bytes), or None for a text too short to
     tell copies from coincidences."""
     rows = doc.to_array([LOWER, IS_ALPHA, IS_DIGIT])
-    words = rows[(rows[:, 1] == 1) | (rows[:, 2] == 1), 0].astype(np.uint64)
-    if len(words) < MIN_WORDS:
-        return None
+    return signatures(rows, np.array([0, len(rows)]))[0]
+
+
+TRIPLES_AT_ONCE = 16_384  # word triples hashed in one array: 8 MB
+
+
+def signatures(rows: np.ndarray, starts: np.ndarray) -> list[bytes | None]:
+    """signature() of many docs at once: `rows` are their tokens' [LOWER, IS_ALPHA, IS_DIGIT],
+    one doc after another, doc d's at rows[starts[d]:starts[d + 1]]."""
+    n = len(starts) - 1
+    doc = np.repeat(np.arange(n), np.diff(starts))
+    kept = (rows[:, 1] == 1) | (rows[:, 2] == 1)
+    words, doc = rows[kept, 0].astype(np.uint64), doc[kept]
+    counts = np.bincount(doc, minlength=n)
+    out: list[bytes | None] = [None] * n
     # Array arithmetic on unsigned integers wraps modulo 2**64, silently: the point here.
     triples = words[:-2] * _MIX[0] ^ words[1:-1] * _MIX[1] ^ words[2:] * _MIX[2]
-    hashed = (triples[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-    return hashed.min(axis=0).astype("<u4").tobytes()
+    first = np.cumsum(counts) - counts  # where each doc's words, and so its triples, begin
+    signed = [d for d in range(n) if counts[d] >= MIN_WORDS]
+    while signed:
+        group, size = [], 0
+        while signed and (not group or size + counts[signed[0]] <= TRIPLES_AT_ONCE):
+            group.append(signed.pop(0))
+            size += counts[group[-1]] - 2
+        lengths = counts[group] - 2
+        within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        mine = triples[np.repeat(first[group], lengths) + within]
+        hashed = (mine[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+        minima = np.minimum.reduceat(hashed, np.cumsum(lengths) - lengths, axis=0)
+        for d, row in zip(group, minima.astype("<u4"), strict=True):
+            out[d] = row.tobytes()
+    return out
 
 
 def similarity(a: bytes, b: bytes) -> float:

@@ -81,6 +81,34 @@ class LinearModel:
             out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, a * z[3 + i] + c))))
         return out
 
+    def readings_of(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """readings() of many feature sets at once (set d is indices[offsets[d]:offsets[d + 1]],
+        as features.of_docs gives them), one row each, equal to readings() of each."""
+        n, width = len(offsets) - 1, self.weights.shape[1]
+        sizes = np.diff(offsets)
+        z = np.empty((n, width), dtype=self.weights.dtype)
+        # Summed as readings() sums one set: row after row in float32. Sets of like size go
+        # together, each padded with zero rows (which change no sum) to the longest.
+        order = np.argsort(sizes, kind="stable")
+        for group in np.array_split(order, max(1, n // 32)):
+            if not len(group):
+                continue
+            size = sizes[group]
+            padded = np.zeros((len(group), int(size.max()), width), dtype=self.weights.dtype)
+            within = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
+            rows = np.repeat(offsets[group], size) + within
+            padded[np.repeat(np.arange(len(group)), size), within] = self.weights[indices[rows]]
+            z[group] = padded.sum(axis=1)
+        z += self.bias
+        s = np.exp(z[:, :3] - z[:, :3].max(axis=1, keepdims=True))
+        out = np.empty((n, width))
+        out[:, :3] = s / s.sum(axis=1, keepdims=True)
+        for i, intent in enumerate(self.intents):
+            a, c = self.calibration.get(intent, (1.0, 0.0))
+            t = np.clip(a * z[:, 3 + i] + c, -50.0, 50.0).tolist()
+            out[:, 3 + i] = [1 / (1 + math.exp(-v)) for v in t]
+        return out
+
     def save(self, folder: Path) -> None:
         # Only the rows some feature reached, in half precision: a few MB instead of 12.
         rows = np.flatnonzero(np.any(self.weights != 0, axis=1)).astype(np.int32)
@@ -180,33 +208,41 @@ class Readings:
         self.names = (*SENTIMENTS, *self.model.intents)
 
     def __call__(self, doc: Doc) -> Doc:
-        values = self._values(doc)
-        problem = self._problem_before_praise(doc)
+        doc._.clauses, values, doc._.sentiment = self.read(doc, doc._.clauses, self._values(doc))
+        doc.cats = dict(zip(self.names, values.tolist(), strict=True))
+        return doc
+
+    def read(
+        self, doc: Doc, clauses: list[tuple[int, int, float]], values: np.ndarray
+    ) -> tuple[list[tuple[int, int, float]], np.ndarray, float]:
+        """The doc's clauses, readings and sentiment score, from its lexicon clauses and the
+        model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of)."""
+        problem = self._problem_before_praise(doc, clauses)
         if problem is not None:
             # "…and they never came. Awesome!": praise that only closes a reported problem is
             # sarcasm. The closing words count against, as the lexicon's sarcasm markers make
             # them; the feeling and the intents are read from the problem.
-            start, end, last = doc._.clauses[-1]
-            doc._.clauses = [*doc._.clauses[:-1], (start, end, last * sentiment.SARCASM_FLIP)]
+            start, end, last = clauses[-1]
+            clauses = [*clauses[:-1], (start, end, last * sentiment.SARCASM_FLIP)]
             complaint = 3 + self.model.intents.index("complaint")
             problem[complaint] = max(problem[complaint], values[complaint])
             values = problem
-        raw = [r for _, _, r in doc._.clauses]
-        doc.cats = dict(zip(self.names, values.tolist(), strict=True))
-        doc._.sentiment = sentiment.reading(
+        raw = [r for _, _, r in clauses]
+        feeling = sentiment.reading(
             sentiment.normalize(sum(raw)), *values[:3].tolist(), self.model.decision
         )
-        return doc
+        return clauses, values, feeling
 
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
         return self.model.readings(features.of_doc(doc, sentiment.normalize(sum(raw)), raw))
 
-    def _problem_before_praise(self, doc: Doc) -> np.ndarray | None:
+    def _problem_before_praise(
+        self, doc: Doc, clauses: list[tuple[int, int, float]]
+    ) -> np.ndarray | None:
         """The readings of the text before a short closing praise ("Awesome!", "Love it.")
         when that text, read alone, is a complaint and reads negative, or tells a let-down
         (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
-        clauses = doc._.clauses
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]

@@ -8,16 +8,18 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import spacy
+from spacy.attrs import IS_ALPHA, IS_DIGIT, IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
 from data.text import clean_text
-from nlp import duplicates, intent, language, model, relevance, sentiment
+from nlp import duplicates, features, intent, language, model, relevance, sentiment
 from nlp.query import QueryMatcher, prefilter_words
-from nlp.tokenizer import RegexTokenizer, text_of
+from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
 # "rules-6+linear-base". 2: language; 3: intents; 4: sentiment per watched entity;
@@ -56,13 +58,16 @@ class WatchTerms:
         self.relevance: relevance.Relevance | None = None
 
     def __call__(self, doc: Doc) -> Doc:
-        if self.relevance is None:
-            doc._.watch_positions = self.queries(doc)
-        else:
-            found = self.queries.candidates(doc)
-            doc._.watch_positions, doc._.watch_relevance = self.relevance.decide(doc, found)
+        doc._.watch_positions, doc._.watch_relevance = self.find(doc)
         doc._.watch_terms = tuple(doc._.watch_positions)
         return doc
+
+    def find(self, doc: Doc) -> tuple[dict[str, list[int]], dict[str, float]]:
+        """The entities the doc is about, each with where it is named, and the probability of
+        each candidate's being about it (none when the context rules alone decide)."""
+        if self.relevance is None:
+            return self.queries(doc), {}
+        return self.relevance.decide(doc, self.queries.candidates(doc))
 
 
 class Scorer:
@@ -80,6 +85,8 @@ class Scorer:
             self.version += f"+{self.relevance.version}"
         self.nlp.add_pipe("tidings_sentiment")
         model.add_to(self.nlp, self.model)
+        self.watch: WatchTerms = self.nlp.get_pipe("tidings_watch_terms")
+        self.readings: model.Readings = self.nlp.get_pipe("tidings_readings")
         # A cheap regex over the raw text finds the few items that can match at all, so that
         # tokenizing is spent only on those: most feed items mention nothing we watch.
         words = [
@@ -118,47 +125,94 @@ class Scorer:
 
     def _score_all(self, candidates: list[Mention], batch_size: int) -> list[tuple[Mention, Score]]:
         out = []
-        texts = (for_scoring(f"{m.title}\n{m.text}") for m in candidates)
-        docs = self.nlp.pipe(texts, batch_size=batch_size)
-        for m, doc in zip(candidates, docs, strict=True):
-            if doc._.watch_terms:
-                out.append((m, self._score(m.id, doc)))
+        for at in range(0, len(candidates), batch_size):
+            batch = candidates[at : at + batch_size]
+            docs = [self.nlp.make_doc(for_scoring(f"{m.title}\n{m.text}")) for m in batch]
+            scores = self._score_docs([m.id for m in batch], docs)
+            out += [(m, s) for m, s in zip(batch, scores, strict=True) if s is not None]
         return out
 
     def score_text(self, text: str) -> Score:
-        return self._score("", self.nlp(for_scoring(text)))
+        return self._score("", self.nlp.make_doc(for_scoring(text)))
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
-        text = text_of(doc)
-        lang = language.detect(text)
-        if lang not in language.SCORED_AS_ENGLISH:
-            # English lexicons and cues would read noise into French or German: keep, mark, skip.
-            polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
-            per_term = tuple(0.0 for _ in doc._.watch_terms)
-        else:
-            polarity = round(doc._.sentiment, 4)
-            label = sentiment.label(polarity)
-            wants = intent.intents(text, polarity, {i: doc.cats[i] for i in self.model.intents})
-            per_term = tuple(
-                round(sentiment.around(doc, doc._.watch_positions[t]), 4) for t in doc._.watch_terms
+        score = self._score_docs([mention_id], [doc], every=True)[0]
+        assert score is not None
+        return score
+
+    def _score_docs(
+        self, ids: Sequence[str], docs: Sequence[Doc], every: bool = False
+    ) -> list[Score | None]:
+        """The score of each tokenized doc about a watched entity (None for the others, unless
+        `every`). Only the tokenizer has run on the docs: the pipeline's components do the
+        same work one doc at a time, where here the readings of all docs are made at once."""
+        found = [self.watch.find(doc) for doc in docs]
+        chosen = [i for i, (about, _) in enumerate(found) if about or every]
+        texts = {i: text_of(docs[i]) for i in chosen}
+        langs = {i: language.detect(texts[i]) for i in chosen}
+        english = [i for i in chosen if langs[i] in language.SCORED_AS_ENGLISH]
+        tokens = tokens_of([docs[i] for i in chosen])
+        at = {i: k for k, i in enumerate(chosen)}
+        read = dict(
+            zip(
+                english,
+                self._readings([docs[i] for i in english], tokens.of([at[i] for i in english])),
+                strict=True,
             )
-        return Score(
-            mention_id=mention_id,
-            model_version=self.version,
-            terms=doc._.watch_terms,
-            sentiment=polarity,
-            sentiment_label=label,
-            lang=lang,
-            intents=wants,
-            term_sentiments=per_term,
-            fingerprint=duplicates.signature(doc),
-            present=intent.present(wants, self.model.thresholds),
-            term_relevance=tuple(
-                round(doc._.watch_relevance[t], 4)
-                for t in doc._.watch_terms
-                if t in doc._.watch_relevance
-            ),
         )
+        prints = duplicates.signatures(tokens.rows[:, _MINHASH], tokens.starts)
+        out: list[Score | None] = [None] * len(docs)
+        for i in chosen:
+            about, chances = found[i]
+            terms = tuple(about)
+            if i not in read:
+                # English lexicons and cues would read noise into French or German: keep,
+                # mark, skip.
+                polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
+                per_term = tuple(0.0 for _ in terms)
+            else:
+                clauses, values, feeling = read[i]
+                polarity = round(feeling, 4)
+                label = sentiment.label(polarity)
+                learned = dict(zip(self.model.intents, values[3:].tolist(), strict=True))
+                wants = intent.intents(texts[i], polarity, learned)
+                per_term = tuple(
+                    round(sentiment.feeling_near(clauses, feeling, about[t]), 4) for t in terms
+                )
+            out[i] = Score(
+                mention_id=ids[i],
+                model_version=self.version,
+                terms=terms,
+                sentiment=polarity,
+                sentiment_label=label,
+                lang=langs[i],
+                intents=wants,
+                term_sentiments=per_term,
+                fingerprint=prints[at[i]],
+                present=intent.present(wants, self.model.thresholds),
+                term_relevance=tuple(round(chances[t], 4) for t in terms if t in chances),
+            )
+        return out
+
+    def _readings(
+        self, docs: list[Doc], tokens: Tokens
+    ) -> list[tuple[list[tuple[int, int, float]], np.ndarray, float]]:
+        """Each doc's clauses, the model's readings and its sentiment score, as the sentiment
+        and readings components make them, for all docs at once."""
+        clauses = sentiment.clauses_of(docs, tokens)
+        raws = [[r for _, _, r in c] for c in clauses]
+        rows = tokens.rows[:, _FEATURES]
+        lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+        indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
+        values = self.readings.model.readings_of(indices, offsets)
+        return [
+            self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
+        ]
+
+
+# Columns of nlp.tokenizer.ATTRS that features.of_docs and duplicates.signatures read.
+_FEATURES = [ATTRS.index(a) for a in (LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH)]
+_MINHASH = [ATTRS.index(a) for a in (LOWER, IS_ALPHA, IS_DIGIT)]
 
 
 @Language.factory("tidings_watch_terms", default_config={"watch": []})

@@ -10,18 +10,18 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 import numpy as np
-from spacy.attrs import IDX, IS_SPACE, IS_UPPER, LENGTH, LOWER
+from spacy.attrs import IDX
 from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
-from nlp.tokenizer import text_of
+from nlp.tokenizer import Tokens, text_of, tokens_of
 
 NEGATORS = frozenset(
     "not n't no never none nobody nothing neither nor nowhere cannot without hardly "
@@ -140,6 +140,17 @@ class _Hashed:
         self.bang = strings.add("!")
         self.stops = h([".", "!", "?"])
 
+    def valued(self, words: np.ndarray) -> np.ndarray:
+        """Which of these word hashes the lexicon values (each distinct word looked up once)."""
+        order = np.argsort(words, kind="stable")
+        ranked = words[order]
+        new = np.ones(len(ranked), dtype=bool)
+        new[1:] = ranked[1:] != ranked[:-1]
+        hits = np.array([w in self.valence for w in ranked[new].tolist()], dtype=bool)
+        out = np.empty(len(words), dtype=bool)
+        out[order] = hits[np.cumsum(new) - 1]
+        return out
+
 
 _hashed: dict[int, _Hashed] = {}
 
@@ -147,10 +158,17 @@ _hashed: dict[int, _Hashed] = {}
 def around(doc: Doc, positions: list[int]) -> float:
     """A score in [-1, 1] for the clauses (sentence parts) holding any of the token positions:
     how the text feels about one entity, not about everything it mentions."""
-    near = sum(raw for start, end, raw in doc._.clauses if any(start <= p < end for p in positions))
+    return feeling_near(doc._.clauses, doc._.sentiment, positions)
+
+
+def feeling_near(
+    clauses: list[tuple[int, int, float]], overall: float, positions: list[int]
+) -> float:
+    """around() from a doc's clauses and its sentiment score."""
+    near = sum(raw for start, end, raw in clauses if any(start <= p < end for p in positions))
     # The learned model reads the whole doc, not one entity's clauses: it speaks for an
     # entity only where the lexicon finds no feeling in the clauses that name it.
-    return normalize(near) if near else doc._.sentiment
+    return normalize(near) if near else overall
 
 
 def normalize(total: float) -> float:
@@ -159,58 +177,94 @@ def normalize(total: float) -> float:
 
 def clauses(doc: Doc) -> list[tuple[int, int, float]]:
     """(first token, token after the last, raw valence) of each clause of the doc."""
-    lex = _hashed.get(id(doc.vocab.strings))
+    return clauses_of([doc])[0]
+
+
+def clauses_of(
+    docs: Sequence[Doc], tokens: Tokens | None = None
+) -> list[list[tuple[int, int, float]]]:
+    """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand."""
+    if not docs:
+        return []
+    tokens = tokens_of(docs) if tokens is None else tokens
+    lex = _hashed.get(id(docs[0].vocab.strings))
     if lex is None:
-        lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
-    rows = doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]).tolist()
-    text = text_of(doc)
-    shouting_is_rare = not text.isupper()
-    low = text.lower()
-    sarcastic = _SARCASM.search(low) is not None
-    idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
-    if _IDIOMS.search(low):
-        starts = doc.to_array([IDX]).tolist()
-        for found in _IDIOMS.finditer(low):
-            first = bisect_right(starts, found.start()) - 1
-            last = bisect_right(starts, found.end() - 1) - 1
-            idioms[first] = IDIOMS[found.group(1)]
-            for k in range(first + 1, last + 1):
-                idioms[k] = 0.0
-    out, start, values, bangs, after_but = [], 0, [], 0, False
-    for i, (lower, space, upper, length) in enumerate(rows):
-        if lower == lex.but and i > start:
-            # "X is awful but Y is fine": two clauses, one per entity; as in VADER, what
-            # follows "but" counts more (1.5) than what precedes it (0.5).
-            out.append(
-                (start, i, _clause([v * (1.5 if after_but else 0.5) for v in values], bangs))
-            )
-            start, values, bangs, after_but = i, [], 0, True
-        elif lower == lex.bang:
-            bangs += 1
-        v = idioms.get(i, lex.valence.get(lower)) if idioms else lex.valence.get(lower)
-        if sarcastic and v is not None and v > 0:
-            v *= SARCASM_FLIP
-        if v is not None and v != 0.0 and lower not in lex.boosters:
-            sign = 1.0 if v > 0 else -1.0
-            if shouting_is_rare and upper and length > 1:
-                v += CAPS_BOOST * sign
-            for back in range(1, min(4, len(values) + 1)):
-                prev = rows[i - back][0]
-                if back == 1 and prev in lex.boosters:
-                    v += BOOST * sign
-                elif back == 1 and prev in lex.dampeners:
-                    v -= BOOST * sign
-                if prev in lex.negators:
-                    v *= NEGATION
-                    break
-            values.append(v)
+        lex = _hashed[id(docs[0].vocab.strings)] = _Hashed(docs[0].vocab.strings)
+    # Only the tokens that can change a clause are visited: those the lexicon values, "but",
+    # "!" and the ends of clauses. The others add 0.0 to their clause's sum, which changes
+    # nothing; the words before a valued one are still read for boosters and negators.
+    words = tokens.rows[:, 0]
+    ends = (tokens.rows[:, 1] == 1) | np.isin(words, np.array(sorted(lex.stops), dtype=np.uint64))
+    sizes = np.diff(tokens.starts)
+    ends[tokens.starts[1:][sizes > 0] - 1] = True
+    visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
+    picked = tokens.rows[visited, :4].tolist()
+    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
+    bounds = np.searchsorted(visited, tokens.starts).tolist()
+    out_all = []
+    for d, doc in enumerate(docs):
+        base, n = int(tokens.starts[d]), int(sizes[d])
+        text = text_of(doc)
+        shouting_is_rare = not text.isupper()
+        low = text.lower()
+        sarcastic = _SARCASM.search(low) is not None
+        idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
+        if _IDIOMS.search(low):
+            starts = doc.to_array([IDX]).tolist()
+            for found in _IDIOMS.finditer(low):
+                first = bisect_right(starts, found.start()) - 1
+                last = bisect_right(starts, found.end() - 1) - 1
+                idioms[first] = IDIOMS[found.group(1)]
+                for k in range(first + 1, last + 1):
+                    idioms[k] = 0.0
+        if idioms:  # every token, as an idiom's words are valued as a whole
+            rows = tokens.rows[base : base + n, :4].tolist()
+            seen = [
+                (i, *row, *(rows[i - k][0] if i >= k else 0 for k in (1, 2, 3)))
+                for i, row in enumerate(rows)
+            ]
         else:
-            values.append(0.0)
-        if space or lower in lex.stops or i == len(rows) - 1:  # the end of a clause
-            scale = 1.5 if after_but else 1.0
-            out.append((start, i + 1, _clause([v * scale for v in values], bangs)))
-            start, values, bangs, after_but = i + 1, [], 0, False
-    return out
+            a, b = bounds[d], bounds[d + 1]
+            seen = [
+                (g - base, *row, *prevs)
+                for g, row, *prevs in zip(
+                    visited[a:b].tolist(), picked[a:b], *(p[a:b] for p in before), strict=True
+                )
+            ]
+        out, start, values, bangs, after_but = [], 0, [], 0, False
+        for i, lower, space, upper, length, *prevs in seen:
+            if lower == lex.but and i > start:
+                # "X is awful but Y is fine": two clauses, one per entity; as in VADER, what
+                # follows "but" counts more (1.5) than what precedes it (0.5).
+                out.append(
+                    (start, i, _clause([v * (1.5 if after_but else 0.5) for v in values], bangs))
+                )
+                start, values, bangs, after_but = i, [], 0, True
+            elif lower == lex.bang:
+                bangs += 1
+            v = idioms.get(i, lex.valence.get(lower)) if idioms else lex.valence.get(lower)
+            if sarcastic and v is not None and v > 0:
+                v *= SARCASM_FLIP
+            if v is not None and v != 0.0 and lower not in lex.boosters:
+                sign = 1.0 if v > 0 else -1.0
+                if shouting_is_rare and upper and length > 1:
+                    v += CAPS_BOOST * sign
+                for back in range(1, min(4, i - start + 1)):
+                    prev = prevs[back - 1]
+                    if back == 1 and prev in lex.boosters:
+                        v += BOOST * sign
+                    elif back == 1 and prev in lex.dampeners:
+                        v -= BOOST * sign
+                    if prev in lex.negators:
+                        v *= NEGATION
+                        break
+                values.append(v)
+            if space or lower in lex.stops or i == n - 1:  # the end of a clause
+                scale = 1.5 if after_but else 1.0
+                out.append((start, i + 1, _clause([v * scale for v in values], bangs)))
+                start, values, bangs, after_but = i + 1, [], 0, False
+        out_all.append(out)
+    return out_all
 
 
 def _clause(values: list[float], bangs: int) -> float:
