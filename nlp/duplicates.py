@@ -85,6 +85,12 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.mean(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4")))
 
 
+def similarities(a: bytes, others: Sequence[bytes]) -> list[float]:
+    """similarity(a, b) for each b of `others`, at once."""
+    rows = np.frombuffer(b"".join(others), "<u4").reshape(len(others), -1)
+    return (rows == np.frombuffer(a, "<u4")).mean(axis=1).tolist()
+
+
 _BAND_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.uint64)
 _BAND_IDS = np.arange(BANDS, dtype=np.uint64) << np.uint64(56)
 
@@ -171,7 +177,9 @@ def group(
     for i, ((mention_id, sig, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
         key = own if own in taken else None
         if key is None and i in by_index:
-            share, best = max((similarity(sig, other), k) for other, k in by_index[i])
+            others = by_index[i]
+            shares = similarities(sig, [other for other, _ in others])
+            share, best = max(zip(shares, (k for _, k in others), strict=True))
             key = best if share >= SIMILAR else None
         if key is None:
             key = index.story_of(sig, own_bands)
