@@ -145,9 +145,9 @@ class Index:
         if not rows:
             return None
         order = np.sort(np.fromiter(rows, dtype=np.intp, count=len(rows)))
-        shares = (self._signatures[order] == np.frombuffer(sig, "<u4")).mean(axis=1)
-        best = int(np.argmax(shares))
-        return self._keys[order[best]] if shares[best] >= SIMILAR else None
+        equal = np.count_nonzero(self._signatures[order] == np.frombuffer(sig, "<u4"), axis=1)
+        best = int(np.argmax(equal))
+        return self._keys[order[best]] if int(equal[best]) / HASHES >= SIMILAR else None
 
 
 @dataclass(frozen=True, slots=True)
