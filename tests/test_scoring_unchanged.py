@@ -285,3 +285,76 @@ def record() -> None:
 
 if __name__ == "__main__" and "--record" in sys.argv:
     record()
+
+
+# --- the batch readings against the one-doc functions training uses ----------------------
+
+
+@pytest.fixture(scope="module")
+def corpus_docs(recorded):
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH)
+    return scorer, [scorer.nlp.make_doc(for_scoring(f"{c['title']}\n{c['text']}")) for c in corpus]
+
+
+def test_token_table_is_each_docs_own_arrays(corpus_docs):
+    from nlp.tokenizer import ATTRS, tokens_of
+
+    _, docs = corpus_docs
+    tokens = tokens_of(docs)
+    for d, doc in enumerate(docs):
+        own = doc.to_array(list(ATTRS))
+        assert np.array_equal(tokens.rows[tokens.starts[d] : tokens.starts[d + 1]], own), d
+    picked = tokens.of([7, 0, 3])
+    assert np.array_equal(
+        picked.rows, np.concatenate([docs[i].to_array(list(ATTRS)) for i in (7, 0, 3)])
+    )
+
+
+def test_features_and_readings_of_many_docs_are_each_docs_own(corpus_docs):
+    from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
+
+    from nlp.tokenizer import ATTRS, tokens_of
+
+    scorer, docs = corpus_docs
+    tokens = tokens_of(docs)
+    clauses = sentiment.clauses_of(docs, tokens)
+    raws = [[r for *_, r in c] for c in clauses]
+    lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+    columns = [ATTRS.index(a) for a in (LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH)]
+    indices, offsets = features.of_docs(tokens.rows[:, columns], tokens.starts, lexical, raws)
+    linear = scorer.readings.model
+    many = linear.readings_of(indices, offsets)
+    for d, doc in enumerate(docs):
+        assert sentiment.clauses(doc) == clauses[d], d
+        own = features.of_doc(doc, lexical[d], raws[d])
+        assert np.array_equal(indices[offsets[d] : offsets[d + 1]], own), d
+        assert np.array_equal(many[d], linear.readings(own)), d
+
+
+def test_signatures_of_many_docs_are_each_docs_own(corpus_docs):
+    from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
+
+    from nlp import duplicates
+
+    _, docs = corpus_docs
+    rows = [doc.to_array([LOWER, IS_ALPHA, IS_DIGIT]) for doc in docs]
+    starts = np.cumsum([0] + [len(r) for r in rows])
+    many = duplicates.signatures(np.concatenate(rows), starts)
+    assert many == [duplicates.signature(doc) for doc in docs]
+    assert sum(s is not None for s in many) > 100
+
+
+def test_a_search_skipped_for_want_of_a_needed_string_would_have_found_nothing(recorded):
+    _, corpus = recorded
+    texts = [f"{c['title']}\n{c['text']}".lower() for c in corpus] + [
+        "oh, great", "yeah right", "ok /s", "thanks a lot, it broke", "🙄", "what a joke",
+        "it works like a charm", "game-changer", "ohh great", "right", "",
+    ]  # fmt: skip
+    for pattern, quick in ((sentiment._SARCASM, sentiment._sarcastic),
+                           (sentiment._IDIOMS, sentiment._has_idiom)):  # fmt: skip
+        found = [t for t in texts if pattern.search(t)]
+        assert len(found) >= 5
+        assert [t for t in texts if quick(t)] == found
