@@ -133,66 +133,86 @@ class Scorer:
         return out
 
     def score_text(self, text: str) -> Score:
-        return self._score("", self.nlp.make_doc(for_scoring(text)))
+        return self._score("", self.nlp(for_scoring(text)))
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
-        score = self._score_docs([mention_id], [doc], every=True)[0]
-        assert score is not None
-        return score
+        """The score of one doc the whole pipeline has run on (one text: its components cost
+        less than a batch's arrays)."""
+        text = text_of(doc)
+        lang = language.detect(text)
+        read = None
+        if lang in language.SCORED_AS_ENGLISH:
+            read = (doc._.clauses, [doc.cats[i] for i in self.model.intents], doc._.sentiment)
+        positions, chances = doc._.watch_positions, doc._.watch_relevance
+        return self._reading(
+            mention_id, text, lang, positions, chances, read, duplicates.signature(doc)
+        )
 
-    def _score_docs(
-        self, ids: Sequence[str], docs: Sequence[Doc], every: bool = False
-    ) -> list[Score | None]:
-        """The score of each tokenized doc about a watched entity (None for the others, unless
-        `every`). Only the tokenizer has run on the docs: the pipeline's components do the
-        same work one doc at a time, where here the readings of all docs are made at once."""
+    def _score_docs(self, ids: Sequence[str], docs: Sequence[Doc]) -> list[Score | None]:
+        """The score of each tokenized doc about a watched entity (None for the others). Only
+        the tokenizer has run on the docs: the pipeline's components would do the same work
+        one doc at a time, where here the readings of all docs are made at once."""
         found = [self.watch.find(doc) for doc in docs]
-        chosen = [i for i, (about, _) in enumerate(found) if about or every]
+        chosen = [i for i, (about, _) in enumerate(found) if about]
         texts = {i: text_of(docs[i]) for i in chosen}
         langs = {i: language.detect(texts[i]) for i in chosen}
         english = [i for i in chosen if langs[i] in language.SCORED_AS_ENGLISH]
         tokens = tokens_of([docs[i] for i in chosen])
         at = {i: k for k, i in enumerate(chosen)}
-        read = dict(
-            zip(
-                english,
-                self._readings([docs[i] for i in english], tokens.of([at[i] for i in english])),
-                strict=True,
-            )
-        )
+        readings = self._readings([docs[i] for i in english], tokens.of([at[i] for i in english]))
+        read = {
+            i: (clauses, values[3:].tolist(), feeling)
+            for i, (clauses, values, feeling) in zip(english, readings, strict=True)
+        }
         prints = duplicates.signatures(tokens.rows[:, _MINHASH], tokens.starts)
         out: list[Score | None] = [None] * len(docs)
         for i in chosen:
             about, chances = found[i]
-            terms = tuple(about)
-            if i not in read:
-                # English lexicons and cues would read noise into French or German: keep,
-                # mark, skip.
-                polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
-                per_term = tuple(0.0 for _ in terms)
-            else:
-                clauses, values, feeling = read[i]
-                polarity = round(feeling, 4)
-                label = sentiment.label(polarity)
-                learned = dict(zip(self.model.intents, values[3:].tolist(), strict=True))
-                wants = intent.intents(texts[i], polarity, learned)
-                per_term = tuple(
-                    round(sentiment.feeling_near(clauses, feeling, about[t]), 4) for t in terms
-                )
-            out[i] = Score(
-                mention_id=ids[i],
-                model_version=self.version,
-                terms=terms,
-                sentiment=polarity,
-                sentiment_label=label,
-                lang=langs[i],
-                intents=wants,
-                term_sentiments=per_term,
-                fingerprint=prints[at[i]],
-                present=intent.present(wants, self.model.thresholds),
-                term_relevance=tuple(round(chances[t], 4) for t in terms if t in chances),
+            out[i] = self._reading(
+                ids[i], texts[i], langs[i], about, chances, read.get(i), prints[at[i]]
             )
         return out
+
+    def _reading(
+        self,
+        mention_id: str,
+        text: str,
+        lang: str,
+        positions: dict[str, list[int]],
+        chances: dict[str, float],
+        read: tuple[list[tuple[int, int, float]], list[float], float] | None,
+        fingerprint: bytes | None,
+    ) -> Score:
+        """The score from what was read: `read` is the clauses, the learned intents'
+        confidences and the sentiment score, None for a text not scored as English."""
+        terms = tuple(positions)
+        if read is None:
+            # English lexicons and cues would read noise into French or German: keep, mark, skip.
+            polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
+            per_term = tuple(0.0 for _ in terms)
+        else:
+            clauses, learned, feeling = read
+            polarity = round(feeling, 4)
+            label = sentiment.label(polarity)
+            wants = intent.intents(
+                text, polarity, dict(zip(self.model.intents, learned, strict=True))
+            )
+            per_term = tuple(
+                round(sentiment.feeling_near(clauses, feeling, positions[t]), 4) for t in terms
+            )
+        return Score(
+            mention_id=mention_id,
+            model_version=self.version,
+            terms=terms,
+            sentiment=polarity,
+            sentiment_label=label,
+            lang=lang,
+            intents=wants,
+            term_sentiments=per_term,
+            fingerprint=fingerprint,
+            present=intent.present(wants, self.model.thresholds),
+            term_relevance=tuple(round(chances[t], 4) for t in terms if t in chances),
+        )
 
     def _readings(
         self, docs: list[Doc], tokens: Tokens

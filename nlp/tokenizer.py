@@ -108,7 +108,7 @@ def text_of(doc: Doc) -> str:
 # itself (its lexeme), never of its place in the text.
 ATTRS = (LOWER, IS_SPACE, IS_UPPER, LENGTH, LIKE_URL, LIKE_NUM, IS_ALPHA, IS_DIGIT)
 _LEXEME_PROPS = ("lower", "is_space", "is_upper", "like_url", "like_num", "is_alpha", "is_digit")
-_CACHE_LIMIT = 500_000  # distinct words remembered per vocabulary, then forgotten at once
+_CACHE_LIMIT = 100_000  # distinct words remembered per vocabulary (about 25 MB), then forgotten
 
 
 @dataclass(frozen=True, slots=True)
