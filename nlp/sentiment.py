@@ -240,7 +240,8 @@ def clauses_of(
     sizes = np.diff(tokens.starts)
     ends[tokens.starts[1:][sizes > 0] - 1] = True
     visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
-    picked = tokens.rows[visited, :4].tolist()
+    # Column by column: tolist() of a 2-D array of large integers is many times slower.
+    picked = list(zip(*(tokens.rows[visited, k].tolist() for k in range(4)), strict=True))
     before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
     bounds = np.searchsorted(visited, tokens.starts).tolist()
     out_all = []
@@ -260,7 +261,8 @@ def clauses_of(
                 for k in range(first + 1, last + 1):
                     idioms[k] = 0.0
         if idioms:  # every token, as an idiom's words are valued as a whole
-            rows = tokens.rows[base : base + n, :4].tolist()
+            mine = tokens.rows[base : base + n]
+            rows = list(zip(*(mine[:, k].tolist() for k in range(4)), strict=True))
             seen = [
                 (i, *row, *(rows[i - k][0] if i >= k else 0 for k in (1, 2, 3)))
                 for i, row in enumerate(rows)
