@@ -358,3 +358,19 @@ def test_a_search_skipped_for_want_of_a_needed_string_would_have_found_nothing(r
         found = [t for t in texts if pattern.search(t)]
         assert len(found) >= 5
         assert [t for t in texts if quick(t)] == found
+
+
+def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
+    import gc
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH)
+    assert gc.isenabled()
+    assert readings_of(scorer, corpus[:50])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        readings_of(scorer, corpus[:50])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
