@@ -200,9 +200,10 @@ def upsert_mentions(
         return 0
     kinds, fingerprints, story_keys = kinds or {}, fingerprints or {}, story_keys or {}
     bands = bands or {}
+    ids = [m.id for m in mentions]  # a hash each time it is read: once
     table = pa.table(
         {
-            "id": [m.id for m in mentions],
+            "id": ids,
             "source": [m.source for m in mentions],
             "native_id": [m.native_id for m in mentions],
             "url": [m.url for m in mentions],
@@ -213,10 +214,12 @@ def upsert_mentions(
             "reach": pa.array([m.reach for m in mentions], pa.int64()),
             "kind": [kinds.get(m.source) for m in mentions],
             "shared_url": [m.shared_url for m in mentions],
-            "story_key": [story_keys.get(m.id) or story_key(m) for m in mentions],
+            "story_key": [
+                story_keys.get(i) or story_key(m) for i, m in zip(ids, mentions, strict=True)
+            ],
             "article": [m.source in knowledge for m in mentions],
-            "fingerprint": pa.array([fingerprints.get(m.id) for m in mentions], pa.binary()),
-            "bands": pa.array([bands.get(m.id) for m in mentions], pa.list_(pa.uint64())),
+            "fingerprint": pa.array([fingerprints.get(i) for i in ids], pa.binary()),
+            "bands": pa.array([bands.get(i) for i in ids], pa.list_(pa.uint64())),
             "published_known": pa.array([m.published_known for m in mentions], pa.bool_()),
         }
     )
