@@ -259,6 +259,12 @@ def _corpus() -> list[dict]:
         "a crane lifted the container at the port",
         "",
         "Nimbus Notes",
+        "Nimbus Notes is AWFUL today and the sync is TERRIBLE",
+        "Quillpad is GREAT but Nimbus Notes is SLOW!!",
+        "I LOVE Nimbus Notes, it is so good",
+        "Nimbus Notes is hardly good and not very reliable at all",
+        "Nimbus Notes is kinda bad but Quillpad is really great!!!",
+        "Nimbus Notes never fails to disappoint, what a joke. But support was very helpful!",
     ]
     out += [{"title": "", "text": t} for t in odd]
     out += [{"title": "Nimbus Notes review", "text": t} for t in odd[:10]]
