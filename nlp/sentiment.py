@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-from spacy.attrs import IDX
+from spacy.attrs import IDX, IS_SPACE, IS_UPPER, LENGTH, LOWER
 from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
@@ -219,96 +219,127 @@ def normalize(total: float) -> float:
 
 def clauses(doc: Doc) -> list[tuple[int, int, float]]:
     """(first token, token after the last, raw valence) of each clause of the doc."""
-    return clauses_of([doc])[0]
+    rows = _rows(doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]))
+    return _clauses_of(doc, _lexicon(doc), len(rows), lambda: _every_token(rows))
+
+
+def _rows(array: np.ndarray) -> list[tuple[int, ...]]:
+    """array.tolist(), column by column: tolist() of a 2-D array of large integers (hashes)
+    is many times slower."""
+    return list(zip(*(array[:, k].tolist() for k in range(array.shape[1])), strict=True))
 
 
 def clauses_of(
     docs: Sequence[Doc], tokens: Tokens | None = None
 ) -> list[list[tuple[int, int, float]]]:
-    """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand."""
+    """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand.
+
+    Only the tokens that can change a clause are visited: those the lexicon values, "but", "!"
+    and the ends of clauses. The others add 0.0 to their clause's sum, which changes nothing;
+    the words before a valued one are still read for boosters and negators."""
     if not docs:
         return []
     tokens = tokens_of(docs) if tokens is None else tokens
-    lex = _hashed.get(id(docs[0].vocab.strings))
-    if lex is None:
-        lex = _hashed[id(docs[0].vocab.strings)] = _Hashed(docs[0].vocab.strings)
-    # Only the tokens that can change a clause are visited: those the lexicon values, "but",
-    # "!" and the ends of clauses. The others add 0.0 to their clause's sum, which changes
-    # nothing; the words before a valued one are still read for boosters and negators.
+    lex = _lexicon(docs[0])
     words = tokens.rows[:, 0]
     ends = (tokens.rows[:, 1] == 1) | np.isin(words, np.array(sorted(lex.stops), dtype=np.uint64))
     sizes = np.diff(tokens.starts)
     ends[tokens.starts[1:][sizes > 0] - 1] = True
     visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
-    # Column by column: tolist() of a 2-D array of large integers is many times slower.
-    picked = list(zip(*(tokens.rows[visited, k].tolist() for k in range(4)), strict=True))
+    picked = _rows(tokens.rows[visited, :4])
     before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
     bounds = np.searchsorted(visited, tokens.starts).tolist()
-    out_all = []
+    out = []
     for d, doc in enumerate(docs):
-        base, n = int(tokens.starts[d]), int(sizes[d])
-        text = text_of(doc)
-        shouting_is_rare = not text.isupper()
-        low = text.lower()
-        sarcastic = _sarcastic(low)
-        idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
-        if _has_idiom(low):
-            starts = doc.to_array([IDX]).tolist()
-            for found in _IDIOMS.finditer(low):
-                first = bisect_right(starts, found.start()) - 1
-                last = bisect_right(starts, found.end() - 1) - 1
-                idioms[first] = IDIOMS[found.group(1)]
-                for k in range(first + 1, last + 1):
-                    idioms[k] = 0.0
-        if idioms:  # every token, as an idiom's words are valued as a whole
-            mine = tokens.rows[base : base + n]
-            rows = list(zip(*(mine[:, k].tolist() for k in range(4)), strict=True))
-            seen = [
-                (i, *row, *(rows[i - k][0] if i >= k else 0 for k in (1, 2, 3)))
-                for i, row in enumerate(rows)
-            ]
-        else:
-            a, b = bounds[d], bounds[d + 1]
-            seen = [
-                (g - base, *row, *prevs)
-                for g, row, *prevs in zip(
-                    visited[a:b].tolist(), picked[a:b], *(p[a:b] for p in before), strict=True
-                )
-            ]
-        out, start, values, bangs, after_but = [], 0, [], 0, False
-        for i, lower, space, upper, length, *prevs in seen:
-            if lower == lex.but and i > start:
-                # "X is awful but Y is fine": two clauses, one per entity; as in VADER, what
-                # follows "but" counts more (1.5) than what precedes it (0.5).
-                out.append(
-                    (start, i, _clause([v * (1.5 if after_but else 0.5) for v in values], bangs))
-                )
-                start, values, bangs, after_but = i, [], 0, True
-            elif lower == lex.bang:
-                bangs += 1
-            v = idioms.get(i, lex.valence.get(lower)) if idioms else lex.valence.get(lower)
-            if sarcastic and v is not None and v > 0:
-                v *= SARCASM_FLIP
-            if v is not None and v != 0.0 and lower not in lex.boosters:
-                sign = 1.0 if v > 0 else -1.0
-                if shouting_is_rare and upper and length > 1:
-                    v += CAPS_BOOST * sign
-                for back in range(1, min(4, i - start + 1)):
-                    prev = prevs[back - 1]
-                    if back == 1 and prev in lex.boosters:
-                        v += BOOST * sign
-                    elif back == 1 and prev in lex.dampeners:
-                        v -= BOOST * sign
-                    if prev in lex.negators:
-                        v *= NEGATION
-                        break
-                values.append(v)
-            if space or lower in lex.stops or i == n - 1:  # the end of a clause
-                scale = 1.5 if after_but else 1.0
-                out.append((start, i + 1, _clause([v * scale for v in values], bangs)))
-                start, values, bangs, after_but = i + 1, [], 0, False
-        out_all.append(out)
-    return out_all
+        base, n, a, b = int(tokens.starts[d]), int(sizes[d]), bounds[d], bounds[d + 1]
+        seen = [
+            (g - base, *row, *prevs)
+            for g, row, *prevs in zip(
+                visited[a:b].tolist(), picked[a:b], *(p[a:b] for p in before), strict=True
+            )
+        ]
+        mine = tokens.rows[base : base + n]
+
+        def every(mine: np.ndarray = mine) -> list[tuple[int, ...]]:
+            return _every_token(_rows(mine[:, :4]))
+
+        out.append(_clauses_of(doc, lex, n, every, seen))
+    return out
+
+
+def _lexicon(doc: Doc) -> _Hashed:
+    lex = _hashed.get(id(doc.vocab.strings))
+    if lex is None:
+        lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
+    return lex
+
+
+def _every_token(rows: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    """(index, LOWER, IS_SPACE, IS_UPPER, LENGTH, the LOWER of the three tokens before) of
+    every token, from its rows."""
+    return [
+        (i, *row, *(rows[i - k][0] if i >= k else 0 for k in (1, 2, 3)))
+        for i, row in enumerate(rows)
+    ]
+
+
+def _clauses_of(
+    doc: Doc,
+    lex: _Hashed,
+    n: int,
+    every: Callable[[], list[tuple[int, ...]]],
+    seen: list[tuple[int, ...]] | None = None,
+) -> list[tuple[int, int, float]]:
+    """The clauses of a doc of `n` tokens from its tokens as _every_token gives them: `seen`,
+    the ones that can change a clause, else `every()` one (always where an idiom stands)."""
+    text = text_of(doc)
+    shouting_is_rare = not text.isupper()
+    low = text.lower()
+    sarcastic = _sarcastic(low)
+    idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
+    if _has_idiom(low):
+        starts = doc.to_array([IDX]).tolist()
+        for found in _IDIOMS.finditer(low):
+            first = bisect_right(starts, found.start()) - 1
+            last = bisect_right(starts, found.end() - 1) - 1
+            idioms[first] = IDIOMS[found.group(1)]
+            for k in range(first + 1, last + 1):
+                idioms[k] = 0.0
+    if idioms or seen is None:  # an idiom's words are valued as a whole: every token is read
+        seen = every()
+    out, start, values, bangs, after_but = [], 0, [], 0, False
+    for i, lower, space, upper, length, *prevs in seen:
+        if lower == lex.but and i > start:
+            # "X is awful but Y is fine": two clauses, one per entity; as in VADER, what
+            # follows "but" counts more (1.5) than what precedes it (0.5).
+            out.append(
+                (start, i, _clause([v * (1.5 if after_but else 0.5) for v in values], bangs))
+            )
+            start, values, bangs, after_but = i, [], 0, True
+        elif lower == lex.bang:
+            bangs += 1
+        v = idioms.get(i, lex.valence.get(lower)) if idioms else lex.valence.get(lower)
+        if sarcastic and v is not None and v > 0:
+            v *= SARCASM_FLIP
+        if v is not None and v != 0.0 and lower not in lex.boosters:
+            sign = 1.0 if v > 0 else -1.0
+            if shouting_is_rare and upper and length > 1:
+                v += CAPS_BOOST * sign
+            for back in range(1, min(4, i - start + 1)):
+                prev = prevs[back - 1]
+                if back == 1 and prev in lex.boosters:
+                    v += BOOST * sign
+                elif back == 1 and prev in lex.dampeners:
+                    v -= BOOST * sign
+                if prev in lex.negators:
+                    v *= NEGATION
+                    break
+            values.append(v)
+        if space or lower in lex.stops or i == n - 1:  # the end of a clause
+            scale = 1.5 if after_but else 1.0
+            out.append((start, i + 1, _clause([v * scale for v in values], bangs)))
+            start, values, bangs, after_but = i + 1, [], 0, False
+    return out
 
 
 def _clause(values: list[float], bangs: int) -> float:
