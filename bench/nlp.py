@@ -175,7 +175,13 @@ def sentiment_eval() -> None:
     report("| texts | method | Pearson r | 3-class accuracy | macro-F1 |")
     report("| --- | --- | --- | --- | --- |")
     calm_rows = []
-    for source in ("rated sentences", "GoEmotions", "brand posts", "financial tweets"):
+    for source in (
+        "rated sentences",
+        "GoEmotions",
+        "brand posts",
+        "financial tweets",
+        "review sentences",
+    ):
         rows = [e for e in test if e.source == source and e.sentiment and e.text]
         if not rows:
             continue
@@ -189,12 +195,14 @@ def sentiment_eval() -> None:
         kind = "rating" if rows[0].rating is not None else "class"
         for label, x in (("VADER", theirs), ("Tidings", ours)):
             guess = three(x, sentiment.POSITIVE_AT)
-            report(f"| {source} (test part, n={len(rows):,}, 3 classes) | {label} | "
+            report(f"| {source} (test part, n={len(rows):,}, {len(set(truth))} classes) | {label} | "
                    f"{np.corrcoef(value, x)[0, 1]:.3f} ({kind}) | "
                    f"{np.mean(truth == guess):.3f} | {train.macro_f1(truth, guess):.3f} |")  # fmt: skip
         _previous_row(source)
-        _, lexical = train.featurize([e.text for e in rows])
+        _, lexical, _ = train.featurize([e.text for e in rows])
         calm = (truth == 0) & (lexical == 0)
+        if not calm.any():  # a set without neutral texts (review sentences)
+            continue
         calm_rows.append(f"{source} {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%} "
                          f"(n={calm.sum()})")  # fmt: skip
     decision = model.current(None).linear.decision
@@ -236,8 +244,11 @@ def readings_eval() -> None:
         "question": ("contains ?", lambda t: "?" in t),
         "compliment": ("VADER positive", lambda t: vader.polarity_scores(t)["compound"] >= 0.05),
     }
+    weights = shipped.linear.sentence_weights
     report(f"\n### Intents ({shipped.version}; thresholds chosen on the dev part: "
-           + ", ".join(f"{i} {t:.3f}" for i, t in shipped.thresholds.items()) + ")\n")  # fmt: skip
+           + ", ".join(f"{i} {t:.3f}" for i, t in shipped.thresholds.items())
+           + "; sentences' weight, likewise: "
+           + (", ".join(f"{i} {w}" for i, w in weights.items()) or "none") + ")\n")  # fmt: skip
     report("| intent | texts | positives | baseline | baseline F1 | Tidings P / R / F1 | Brier | "
            "previous P / R / F1 |")  # fmt: skip
     report("| --- | --- | --- | --- | --- | --- | --- | --- |")

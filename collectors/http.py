@@ -1,20 +1,28 @@
 """The one shared HTTP client every collector fetches through.
 
 It owns the politeness and robustness rules so that no collector re-implements them: timeouts
-(per read and per whole request, so a server trickling bytes cannot hold a pass), bounded
-retries with back-off that honour `Retry-After` on 429 and 5xx, conditional GET headers, a cap
-on body size, a cap on concurrent requests per host, and one User-Agent.
+(per read and per whole request, so a server trickling bytes cannot hold a pass), which
+failures are worth another attempt (timeouts, connection errors, 429 and 5xx) and how long a
+server asks us to wait (`Retry-After`), conditional GET headers, a cap on body size, a cap on
+concurrent requests per host, and one User-Agent.
+
+The attempts themselves are Prefect's: a source's fetch is one task (flows.pipeline) whose
+retries, back-off and jitter come from `[http]` (flows.retries). Within it the client makes one
+attempt per request; a transient failure with attempts left raises `FetchAgain`, which fails
+the task's attempt, and the source's `Attempts` carries what the next attempt needs: the
+answers already received (a search source's pages are not fetched again) and the time the
+server asked us to wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import email.utils
 import json
-import logging
 import os
-import random
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +36,6 @@ from data.config import Source
 from data.records import Fetched
 
 RETRYABLE = {429, 500, 502, 503, 504}
-# Under Prefect this logger's lines join the run's logs in the Prefect UI (flows/__init__.py).
-log = logging.getLogger("tidings.http")
 
 
 class FetchError(Exception):
@@ -45,6 +51,46 @@ class FetchError(Exception):
     @property
     def needs_credentials(self) -> bool:
         return self.status in (401, 403)
+
+
+class FetchAgain(Exception):  # noqa: N818 (an instruction to the task, not an error)
+    """A transient failure (timeout, connection error, 429 or 5xx) while the source's fetch has
+    attempts left. Not a FetchError, so collectors let it through and the source's task fails
+    this attempt: Prefect runs it again after its back-off (flows.retries)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:  # Prefect's retry line in the run's log shows repr()
+        return str(self)
+
+
+class Attempts:
+    """One source's fetch across the attempts of its task: which attempt is under way, the
+    answers earlier attempts received (not asked for again), and until when a server asked us
+    to wait. Created once per source and pass, before its task's first attempt."""
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+        self.number = 0
+        self.answers: dict[tuple[str, str, bytes], Response] = {}
+        self._resume_at = 0.0  # time.monotonic()
+
+    @property
+    def last(self) -> bool:
+        return self.number >= self.max_attempts
+
+    async def begin(self) -> None:
+        """Start the next attempt, once the wait a server asked for (Retry-After) is over:
+        the task's back-off may be shorter."""
+        self.number += 1
+        wait = self._resume_at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def wait_at_least(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
 
 
 class CredentialsMissing(FetchError):
@@ -71,11 +117,12 @@ class Response:
 
 
 class Http:
-    """Use as `async with Http(settings) as http:`; one per pass, shared by all sources."""
+    """Use as `async with Http(settings) as http:`; one per pass, shared by all sources.
+    Each source fetches through `http.attempt(attempts)`, its view of the shared client."""
 
-    def __init__(self, settings: HttpSettings, backoff_seconds: float = 1.0) -> None:
+    def __init__(self, settings: HttpSettings) -> None:
         self.settings = settings
-        self.backoff_seconds = backoff_seconds
+        self._attempts: Attempts | None = None  # None: one attempt, a failure is final
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.timeout_seconds),
             follow_redirects=True,
@@ -96,6 +143,13 @@ class Http:
     ) -> None:
         await self._client.aclose()
 
+    def attempt(self, attempts: Attempts) -> Http:
+        """This client (its connections, per-host caps and spacing shared) for one attempt of
+        one source's fetch."""
+        view = copy.copy(self)
+        view._attempts = attempts
+        return view
+
     async def get(
         self,
         url: str,
@@ -103,7 +157,8 @@ class Http:
         params: dict[str, str | int] | None = None,
         min_interval: float = 0.0,
     ) -> Response:
-        """GET with retries. Returns 2xx and 304 responses; raises FetchError otherwise.
+        """One GET. Returns 2xx and 304 responses; raises FetchError otherwise, or FetchAgain
+        after a transient failure while the source's fetch has attempts left.
 
         `min_interval` spaces requests to the URL's host by that many seconds, for APIs that
         document a request rate.
@@ -141,35 +196,42 @@ class Http:
         request = self._client.build_request(
             method, url, headers=headers, params=params, data=data, json=json_body
         )
-        reason = "no attempt made"
-        for attempt in range(1, s.max_attempts + 1):
-            wait: float | None = None
-            async with self._host_slots(host):
-                await self._take_slot(host, min_interval)
-                try:
-                    async with asyncio.timeout(s.timeout_seconds):
-                        return await self._send_once(url, request)
-                except _Retryable as e:
-                    reason, wait = str(e), e.retry_after
-                except (TimeoutError, httpx.TimeoutException):
-                    reason = f"timed out after {s.timeout_seconds:g}s"
-                except httpx.TooManyRedirects:
-                    raise FetchError(f"{url}: too many redirects (a redirect loop?)") from None
-                except httpx.TransportError as e:
-                    reason = f"connection failed: {e or type(e).__name__}"
-                except httpx.InvalidURL as e:
-                    raise FetchError(f"{url}: invalid URL: {e}") from None
-            if attempt == s.max_attempts:
-                break
-            if wait is not None and wait > s.max_retry_after_seconds:
-                raise FetchError(f"{url}: {reason}; asked to wait {wait:.0f}s", retry_after=wait)
-            backoff = self.backoff_seconds * 2 ** (attempt - 1) * (0.5 + random.random())
-            delay = wait if wait is not None else backoff
-            log.info("%s: %s; attempt %d of %d, again in %.1f s", url, reason, attempt,
-                     s.max_attempts, delay)  # fmt: skip
-            # Sleep outside the host semaphore so other requests to the host can proceed.
-            await asyncio.sleep(delay)
-        raise FetchError(f"{url}: {reason} (after {s.max_attempts} attempts)", retry_after=wait)
+        attempts = self._attempts
+        key = (method, str(request.url), request.content)
+        if attempts is not None and key in attempts.answers:
+            return attempts.answers[key]  # an earlier attempt of this fetch got it
+        wait: float | None = None
+        async with self._host_slots(host):
+            await self._take_slot(host, min_interval)
+            try:
+                async with asyncio.timeout(s.timeout_seconds):
+                    response = await self._send_once(url, request)
+            except _Retryable as e:
+                reason, wait = str(e), e.retry_after
+            except (TimeoutError, httpx.TimeoutException):
+                reason = f"timed out after {s.timeout_seconds:g}s"
+            except httpx.TooManyRedirects:
+                raise FetchError(f"{url}: too many redirects (a redirect loop?)") from None
+            except httpx.TransportError as e:
+                reason = f"connection failed: {e or type(e).__name__}"
+            except httpx.InvalidURL as e:
+                raise FetchError(f"{url}: invalid URL: {e}") from None
+            else:
+                if attempts is not None and not attempts.last:
+                    attempts.answers[key] = response
+                return response
+        if wait is not None and wait > s.max_retry_after_seconds:
+            raise FetchError(f"{url}: {reason}; asked to wait {wait:.0f}s", retry_after=wait)
+        if attempts is None or attempts.last:
+            n = attempts.max_attempts if attempts is not None else 1
+            after = f" (after {n} attempts)" if n > 1 else ""
+            raise FetchError(f"{url}: {reason}{after}", retry_after=wait)
+        if wait is not None:
+            attempts.wait_at_least(wait)
+        asked = f"; asked to wait {wait:g}s" if wait is not None else ""
+        raise FetchAgain(
+            f"{url}: {reason}; attempt {attempts.number} of {attempts.max_attempts}{asked}", wait
+        )
 
     def _host_slots(self, host: str) -> asyncio.Semaphore:
         """The cap on concurrent requests to `host`: its own (`hosts`), else `per_host`."""

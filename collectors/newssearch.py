@@ -44,7 +44,7 @@ async def collect(
         try:
             feed = await offload.run(
                 read, response.body, source.id, None, response.headers.get("content-type"),
-                response.base_url,
+                response.base_url, size=len(response.body),
             )  # fmt: skip
         except FeedError as e:
             raise FetchError(f"{url}: {e}") from None

@@ -169,7 +169,7 @@ async def collect(
         # Parsing is CPU work: in a worker process, so other sources' downloads keep flowing.
         feed = await offload.run(
             read, response.body, source.id, None, response.headers.get("content-type"),
-            response.base_url,
+            response.base_url, size=len(response.body),
         )  # fmt: skip
     except FeedError as e:
         return Fetched(source.id, error=f"{url}: {e}")

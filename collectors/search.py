@@ -56,12 +56,16 @@ async def search_all(
     search: Search,
     credentials_hint: str = "",
 ) -> Fetched:
-    """Run `search` for every key concurrently; one failure fails the source, cursors intact."""
+    """Run `search` for every key concurrently; one failure fails the source, cursors intact.
+
+    Every search runs to its end even when another fails, so that what they fetched is kept
+    for the source's next attempt (collectors.http.Attempts). A failure that another attempt
+    cannot mend wins over one that it might (FetchAgain, raised for Prefect to retry)."""
     since = oldest_wanted(source, datetime.now(UTC))
     results = await asyncio.gather(
         *(search(key, state.cursors.get(key), since) for key in keys), return_exceptions=True
     )
-    for r in results:
+    for r in sorted(results, key=lambda r: not isinstance(r, FetchError)):
         if isinstance(r, FetchError):
             message = str(r)
             if r.needs_credentials and credentials_hint:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
-
-from bs4 import BeautifulSoup, Tag
 
 from collectors import offload
 from collectors.charsets import choose_encoding
@@ -19,6 +18,10 @@ from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Selectors, Source
 from data.records import Fetched, Mention, SourceState
 from data.text import html_to_text, safe_url
+
+# BeautifulSoup is imported where a page is parsed: a pass without web pages never needs it.
+if TYPE_CHECKING:
+    from bs4 import Tag
 
 
 def parse_page(
@@ -31,6 +34,8 @@ def parse_page(
 ) -> tuple[list[Mention], Unexpected]:
     """The items on a page as mentions, and those that matched `item` but had no title or text.
     `encoding`: the page's (collectors.charsets); None lets BeautifulSoup work it out."""
+    from bs4 import BeautifulSoup, Tag
+
     now = now or datetime.now(UTC)
     soup = BeautifulSoup(body, "html.parser", from_encoding=encoding)
     for junk in soup(["script", "style", "template", "noscript"]):
@@ -88,6 +93,8 @@ def _text(item: Tag, selector: str) -> str:
 
 
 def _heading(item: Tag) -> str:
+    from bs4 import Tag
+
     found = item.find(["h1", "h2", "h3", "h4"])
     return html_to_text(found.decode_contents()) if isinstance(found, Tag) else ""
 
@@ -126,6 +133,7 @@ async def collect(
         source.id,
         None,
         encoding.name,
+        size=len(response.body),
     )
     if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")

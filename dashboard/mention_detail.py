@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import auth, reads, signin
 from data import corrections, inbox, store
+from nlp import model
 from nlp.intent import INTENTS
 
 RELEVANCE = ("", corrections.ABOUT, corrections.NOT_ABOUT)
@@ -41,15 +42,13 @@ def show(mention_id: str) -> None:
         changes = inbox.history(db, mention_id)
         fixed = corrections.of_mention(db, mention_id)
         sure = corrections.relevance_of(db, mention_id)
+        wants = corrections.confidences(db, mention_id)
+        aside = corrections.aside_mention(db, mention_id) if m is None else None
     if m is None:
-        if fixed.get("relevance") == corrections.NOT_ABOUT:
-            st.info("This mention was marked “not about us”: it counts nowhere.")
-            if auth.allowed("correct") and st.button(
-                "It is about us after all", key=f"undo-relevance-{mention_id}"
-            ):
-                _about_us(mention_id)
-        else:
+        if aside is None:
             st.warning("No such mention (it may have been removed).")
+        else:
+            _set_aside(mention_id, aside, sure)
         return
     # Internet text is shown as plain text (st.text / code-free captions), never as Markdown.
     st.text(m["title"] or "(no title)")
@@ -66,6 +65,8 @@ def show(mention_id: str) -> None:
         f"{m['sentiment_label']} ({m['sentiment']:+.2f}) · reach {reach}"
     )
     st.text(m["text"][:4000])
+    if caption := confidence_caption(wants, model.current(cfg.models_dir).meta.get("thresholds")):
+        st.caption(caption)
     if sure:
         st.caption(
             "About "
@@ -81,6 +82,26 @@ def show(mention_id: str) -> None:
         st.text(f"Status: {m['status']} · assigned to {m['assignee'] or '—'}")
     correction_form(m, fixed)
     _history(changes)
+
+
+def confidence_caption(wants: dict[str, float], thresholds: dict[str, float] | None) -> str:
+    """What the model read, and what its confidences mean: they are calibrated, so a reading
+    of 80 % is right about 8 times in 10 on posts it never saw (bench/RESULTS.md)."""
+    thresholds = thresholds or {}
+    shown = [i for i in INTENTS if i in thresholds or wants.get(i, 0.0) >= 0.5]
+    parts = [
+        f"{i.replace('_', ' ')} {wants.get(i, 0.0):.0%}"
+        + (f" (counts from {thresholds[i]:.0%})" if i in thresholds else "")
+        for i in shown
+        if i in wants
+    ]
+    if not parts:
+        return ""
+    return (
+        "How sure the model is: " + ", ".join(parts) + ". Calibrated on posts it never saw: "
+        "of the mentions read 80 % sure, about 8 in 10 are; each intent counts from its own "
+        "threshold, chosen on development data. A correction overrides the model."
+    )
 
 
 def assignee_input(where: object, current: str) -> str:
@@ -188,6 +209,29 @@ def correction_form(m: dict, fixed: dict[str, str]) -> None:
         for kind in sorted(k for k in fixed if k != "relevance"):
             if st.button(f"Undo the {kind} correction", key=f"undo-{kind}-{mention_id}"):
                 _undo(mention_id, kind)
+
+
+def _set_aside(mention_id: str, m: dict, sure: dict[str, float]) -> None:
+    """A mention that counts nowhere: what it says, who set it aside, and the way back."""
+    st.text(m["title"] or "(no title)")
+    st.caption(f"{m['published']:%Y-%m-%d %H:%M} UTC · {m['source']}")
+    st.text((m["text"] or "")[:4000])
+    by = m["marked_by"]
+    if isinstance(by, str) and by:
+        st.info(f"Marked “not about us” by {by}: it counts nowhere.")
+    else:
+        named = ", ".join(f"{name} ({p:.0%} sure it is about it)" for name, p in sure.items())
+        st.info(
+            f"Set aside: it names {named or ', '.join(m['terms'])}, but the relevance model, "
+            "learned from your “about us” / “not about us” marks, found it about something "
+            "else. It counts nowhere."
+        )
+    if m["url"]:
+        st.link_button("Open the original ↗", m["url"])
+    if auth.allowed("correct") and st.button(
+        "It is about us after all", key=f"undo-relevance-{mention_id}"
+    ):
+        _about_us(mention_id)
 
 
 def _about_us(mention_id: str) -> None:

@@ -193,3 +193,24 @@ def next_digest(client_id: str) -> tuple[list[Pick], tuple[bool, str], str, list
 @st.cache_data(ttl=TTL, show_spinner=False)
 def corrections_since(since: datetime | None) -> int:
     return _read(lambda db: corrections.made_since(db, since))
+
+
+def _day_bounds(since: date, until: date) -> tuple[datetime, datetime]:
+    """[since, until] in days, as the [start, end) times the store compares with."""
+    start = datetime.combine(since, datetime.min.time())
+    return start, datetime.combine(until, datetime.min.time()) + timedelta(days=1)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def set_aside(since: date, until: date, terms: tuple[str, ...], page: int = 0) -> pd.DataFrame:
+    """One page of what was set aside as not about us (data.corrections.set_aside)."""
+    start, end = _day_bounds(since, until)
+    return _read(
+        lambda db: corrections.set_aside(db, start, end, terms, limit=PAGE, offset=page * PAGE)
+    )
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def set_aside_count(since: date, until: date, terms: tuple[str, ...]) -> int:
+    start, end = _day_bounds(since, until)
+    return _read(lambda db: corrections.set_aside_count(db, start, end, terms))

@@ -509,6 +509,9 @@ def candidate_articles(db: duckdb.DuckDBPyConnection, since: datetime) -> list[d
     keys = ("id", "title", "text", "url", "author", "source", "published", "story_key")
     rows = db.execute(
         f"SELECT {', '.join(keys)} FROM mentions WHERE published >= ? AND url <> '' "
+        # What the relevance model set aside is kept for review, not sent (but an article of a
+        # knowledge source is sent whatever it is about, as before).
+        "AND (article OR id NOT IN (SELECT mention_id FROM scores WHERE set_aside)) "
         "ORDER BY published DESC",
         [_naive_utc(since)],
     ).fetchall()

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import soupsieve
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -148,6 +147,8 @@ class Selectors(_Strict):
     def _compiles(cls, value: str | None) -> str | None:
         """A selector that cannot compile would stop the source at run time: say so now."""
         if value is not None:
+            import soupsieve  # with BeautifulSoup: only a config with web pages needs it
+
             try:
                 soupsieve.compile(value)
             except soupsieve.SelectorSyntaxError as e:
@@ -236,6 +237,7 @@ class Http(_Strict):
     timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 20.0
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     max_retry_after_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    backoff_seconds: Annotated[float, Field(ge=0, le=600)] = 1.0  # first retry's; doubles
     max_body_mb: Annotated[float, Field(gt=0, le=200)] = 10.0
     per_host: Annotated[int, Field(ge=1, le=32)] = 2
     # A host's own cap, where it differs: {"hnrss.org" = 1}. Under Prefect each host's cap is a

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from data import rollups
 from data.errors import TidingsError
@@ -105,6 +106,18 @@ def made_since(db: duckdb.DuckDBPyConnection, since: datetime | None) -> int:
     return int(n)
 
 
+def confidences(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
+    """How sure the model that read the mention is of each intent (0..1; empty if unscored)."""
+    found = db.execute(
+        "SELECT intent_scores FROM readings WHERE mention_id = ?", [mention_id]
+    ).fetchone()
+    try:
+        scores = json.loads(found[0]) if found and found[0] else {}
+    except ValueError:
+        return {}
+    return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+
+
 def relevance_of(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
     """How sure the latest score is that the mention is about each entity it names (empty when
     the context rules alone decided)."""
@@ -116,19 +129,6 @@ def relevance_of(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, fl
     if found is None or not found[1]:
         return {}
     return dict(zip(found[0], found[1], strict=False))
-
-
-def not_about_us(db: duckdb.DuckDBPyConnection, limit: int = 200) -> list[tuple]:
-    """Mentions marked not about us, newest first: (id, title, source, actor, made_at)."""
-    return db.execute(
-        """
-        SELECT m.id, m.title, m.source, c.actor, c.made_at FROM corrections c
-        JOIN mentions m ON m.id = c.mention_id
-        WHERE c.kind = 'relevance' AND c.value = ?
-        ORDER BY c.made_at DESC LIMIT ?
-        """,
-        [NOT_ABOUT, limit],
-    ).fetchall()
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,3 +288,66 @@ def unmarked_counted(db: duckdb.DuckDBPyConnection, limit: int = 5_000) -> list[
             [list(HANDLED), limit],
         ).fetchall()
     ]
+
+
+# --- what is set aside: named a watched entity, counted nowhere ------------------------------
+
+_ASIDE = """
+WITH kept AS (
+    SELECT m.id, m.published, m.title, m.source, m.url, m.text FROM mentions m
+    WHERE m.published >= ? AND m.published < ?
+      AND m.id IN (SELECT mention_id FROM scores)
+      AND m.id NOT IN (SELECT mention_id FROM readings)
+      {one}
+), latest AS (
+    SELECT mention_id, terms, term_relevance FROM scores
+    WHERE mention_id IN (SELECT id FROM kept)
+    QUALIFY row_number() OVER (PARTITION BY mention_id
+                               ORDER BY scored_at DESC, model_version DESC) = 1
+)
+SELECT k.published, k.title, l.terms, list_max(l.term_relevance) AS sure,
+       c.actor AS marked_by, c.made_at AS marked_at, k.source, k.url, k.text, k.id
+FROM kept k JOIN latest l ON l.mention_id = k.id
+LEFT JOIN corrections c ON c.mention_id = k.id AND c.kind = 'relevance' AND c.value = 'not_about'
+WHERE len(?::VARCHAR[]) = 0 OR len(list_intersect(l.terms, ?::VARCHAR[])) > 0
+"""
+
+
+def _aside_params(since: datetime, until: datetime, terms: Sequence[str]) -> list:
+    return [_naive_utc(since), _naive_utc(until), list(terms), list(terms)]
+
+
+def set_aside(
+    db: duckdb.DuckDBPyConnection,
+    since: datetime,
+    until: datetime,
+    terms: Sequence[str] = (),
+    limit: int = 100,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """One page, newest first, of the mentions published in [since, until) that name a watched
+    entity (any of `terms`, when given) and count nowhere: set aside by the relevance model
+    (`marked_by` empty; `sure`: how sure it was that the mention is about the entity) or marked
+    "not about us" by a person."""
+    return db.execute(
+        _ASIDE.format(one="") + " ORDER BY k.published DESC, k.id LIMIT ? OFFSET ?",
+        [*_aside_params(since, until, terms), limit, offset],
+    ).df()
+
+
+def set_aside_count(
+    db: duckdb.DuckDBPyConnection, since: datetime, until: datetime, terms: Sequence[str] = ()
+) -> int:
+    (n,) = db.execute(
+        f"SELECT count(*) FROM ({_ASIDE.format(one='')})", _aside_params(since, until, terms)
+    ).fetchone()
+    return int(n)
+
+
+def aside_mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
+    """One set-aside mention (as `set_aside` lists it), or None if it counts or is unknown."""
+    found = db.execute(
+        _ASIDE.format(one="AND m.id = ?"),
+        [datetime(1, 1, 1), datetime(9999, 1, 1), mention_id, [], []],
+    ).df()
+    return None if found.empty else found.iloc[0].to_dict()

@@ -186,15 +186,15 @@ WRITES_TABLE = "CREATE TABLE IF NOT EXISTS store_writes (n BIGINT NOT NULL)"
 
 
 def claim_writes(db: duckdb.DuckDBPyConnection) -> None:
-    """In a lake, make this transaction conflict with any other that claims too, so that one of
-    them runs again on the other's rows. Nothing to do in a DuckDB file: one writer at a time."""
-    if not is_lake(db):
-        return
+    """Make this transaction conflict with any other that claims too, so that one of them runs
+    again on the other's rows (`retry_conflicts`). Needed in a lake, where inserts never
+    conflict; in a DuckDB file processes write one at a time, but threads of one process, each
+    with its own connection, would otherwise meet only on a key, or not at all."""
     db.execute("UPDATE store_writes SET n = n + 1")
 
 
 def ensure_writes_row(db: duckdb.DuckDBPyConnection) -> None:
-    """The one row of store_writes (in its own transaction, once per lake)."""
+    """The one row of store_writes (in its own transaction, once per store)."""
     db.execute(WRITES_TABLE)
     db.execute("INSERT INTO store_writes SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM store_writes)")
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from data import outlets
+from data import database, outlets
 from data.store import _aware, _naive_utc
 
 STUCK_AFTER = timedelta(minutes=15)  # a mail left 'sending' this long was cut off by a crash
@@ -50,9 +50,16 @@ def with_outlets(mail: Mail, notify: Sequence[str]) -> list[Mail]:
 
 
 def enqueue(db: duckdb.DuckDBPyConnection, mails: Sequence[Mail], now: datetime) -> int:
-    """Store mails not stored yet; return how many are new."""
+    """Store mails not stored yet; return how many are new.
+
+    A mail's id is its natural key (a digest of what it carries), and the insert an anti-join
+    on it: a DuckLake has no keys. Two workers queuing the same mail at once would each miss
+    the other's uncommitted row, so the insert also claims the store's writes: of two such
+    transactions the second to commit conflicts, runs again (data.database.retry_conflicts,
+    which every caller uses), and finds the mail queued."""
     if not mails:
         return 0
+    database.claim_writes(db)
     before = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
     db.executemany(  # an anti-join, not INSERT OR IGNORE: a DuckLake table has no key
         "INSERT INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
@@ -124,11 +131,13 @@ def record_outcome(
     is accepted it was delivered to the client's feed only."""
     at = _naive_utc(now)
     if outcome.sent:
-        (kind,) = db.execute(
+        # No UPDATE … RETURNING: a DuckLake table does not take it.
+        (kind,) = db.execute("SELECT kind FROM outbox WHERE id = ?", [outcome.mail_id]).fetchone()
+        db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, "
-            "last_error = ? WHERE id = ? RETURNING kind",
+            "last_error = ? WHERE id = ?",
             [at, outcome.error, outcome.mail_id],
-        ).fetchone()
+        )
         if kind == "client-digest":
             db.execute(
                 "UPDATE deliveries SET channels = list_append(channels, 'email') "

@@ -52,6 +52,15 @@ class Score:
     # Per entity in `terms`: the probability it is about that entity (nlp.relevance); empty
     # when the context rules alone decided.
     term_relevance: tuple[float, ...] = ()
+    # True: it names watched entities but is about none of them (every one's relevance below its
+    # threshold); `terms` are the names it uses. Stored so that people can review it ("set
+    # aside" on the Mentions page) and a later model can take it back; it counts nowhere.
+    set_aside: bool = False
+
+    @property
+    def about(self) -> tuple[str, ...]:
+        """The watched entities it is about (none when set aside)."""
+        return () if self.set_aside else self.terms
 
 
 @dataclass(frozen=True, slots=True)

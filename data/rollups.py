@@ -36,7 +36,8 @@ WITH latest AS (
     SELECT mention_id,
            any_value(value) FILTER (kind = 'sentiment') AS sentiment,
            any_value(value) FILTER (kind = 'intents') AS intents,
-           bool_or(kind = 'relevance' AND value = 'not_about') AS not_about
+           bool_or(kind = 'relevance' AND value = 'not_about') AS not_about,
+           bool_or(kind = 'relevance' AND value = 'about') AS about
     FROM corrections {corrections} GROUP BY mention_id
 ), current AS (
     SELECT m.id, m.published, m.collected_at, m.source, m.kind,
@@ -53,7 +54,8 @@ WITH latest AS (
     FROM mentions m
     JOIN latest s ON s.mention_id = m.id
     LEFT JOIN fixed c ON c.mention_id = m.id
-    WHERE NOT coalesce(c.not_about, false) {mentions}
+    WHERE NOT coalesce(c.not_about, false)
+      AND (NOT coalesce(s.set_aside, false) OR coalesce(c.about, false)) {mentions}
 )
 SELECT *, list_contains(intents, 'complaint') OR list_contains(intents, 'churn_risk')
           OR sentiment_label = 'negative' OR list_contains(intents, 'question')

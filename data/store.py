@@ -113,8 +113,8 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
             delay = min(delay * 2, 1.0) * (0.75 + random.random() / 2)
 
 
-# A migration that creates derived tables fills them, in its own transaction, with the one
-# function that rebuilds them from the records.
+# A migration that creates derived tables fills them, once every pending migration is applied,
+# with the one function that rebuilds them from the records.
 _FILLS = {14: rollups.rebuild}
 
 
@@ -128,39 +128,49 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
         )
     )
-    if lake:
-        database.ensure_writes_row(db)
+    database.ensure_writes_row(db)
     done = {v for (v,) in db.execute("SELECT version FROM schema_migrations").fetchall()}
     files = sorted(
         (f for f in resources.files("data.migrations").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
     version = max(done, default=0)
-    for f in files:
-        number = int(f.name.split("_", 1)[0])
-        if number in done:
-            continue
+    pending = [(int(f.name.split("_", 1)[0]), f) for f in files]
+    pending = [(number, f) for number, f in pending if number not in done]
+    if not pending:
+        return version
+    # On a DuckDB file all pending migrations are one transaction (a crash leaves the store as
+    # it was); DuckLake cannot see a table created earlier in the same transaction, so there
+    # each is its own.
+    applied: list[int] = []
+    for group in [[p] for p in pending] if lake else [pending]:
         db.begin()
         try:
-            if (
-                lake
-                and db.execute(  # applied by another writer of the lake meanwhile
-                    "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
-                ).fetchone()[0]
-            ):
-                db.rollback()
-                continue
-            db.execute(dialect(f.read_text(encoding="utf-8")))
-            if number in _FILLS:
-                _FILLS[number](db)
-            db.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
-            )
+            for number, f in group:
+                if (
+                    lake
+                    and db.execute(  # applied by another writer of the lake meanwhile
+                        "SELECT count(*) FROM schema_migrations WHERE version = ?", [number]
+                    ).fetchone()[0]
+                ):
+                    continue
+                db.execute(dialect(f.read_text(encoding="utf-8")))
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
+                )
+                applied.append(number)
             db.commit()
         except Exception:
             db.rollback()
             raise
-        version = number
+    # Derived tables are filled once the schema is whole: a fill runs the current code, which
+    # may read columns a later migration adds.
+    if fills := [_FILLS[n] for n in applied if n in _FILLS]:
+        db.begin()
+        for fill in fills:
+            fill(db)
+        db.commit()
+    version = max([version, *applied])
     if not lake and version > max(done, default=0):
         # Into the file now, not left in the write-ahead log: DuckDB 1.4 cannot replay an
         # ALTER TABLE … ADD COLUMN … DEFAULT from the log after a crash (a process killed
@@ -393,6 +403,7 @@ def _insert_scores(
             "term_relevance": pa.array(
                 [list(s.term_relevance) for s in scores], pa.list_(pa.float64())
             ),
+            "set_aside": pa.array([s.set_aside for s in scores], pa.bool_()),
         }
     )
     db.register("incoming_scores", table)
@@ -405,7 +416,8 @@ def _insert_scores(
         )
         (n,) = db.execute(
             "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, intents, intent_scores, term_sentiments, term_relevance, scored_at) "
+            "lang, intents, intent_scores, term_sentiments, term_relevance, set_aside, "
+            "scored_at) "
             "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
             [_naive_utc(scored_at)],
         ).fetchone()

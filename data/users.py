@@ -16,6 +16,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 import duckdb
 from argon2 import PasswordHasher
@@ -51,9 +52,14 @@ ACTIONS = {
 }
 
 _hasher = PasswordHasher()
-# Checked against when the email is unknown, so that a wrong email takes as long as a wrong
-# password and says nothing about who has an account.
-_DUMMY = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so that a wrong email takes as long as a wrong
+    password and says nothing about who has an account. Made on first use: hashing costs a
+    third of a second, which every `tidings` command paid on import."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class UserError(TidingsError):
@@ -178,7 +184,7 @@ def check_password(db: duckdb.DuckDBPyConnection, email: str, password: str) -> 
         "SELECT password_hash FROM users WHERE email = ? AND password_hash IS NOT NULL", [email]
     ).fetchone()
     try:
-        _hasher.verify(row[0] if row else _DUMMY, password)
+        _hasher.verify(row[0] if row else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     return get(db, email) if row else None

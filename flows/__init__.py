@@ -10,7 +10,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # Prefect's temporary server gets 20 s to start by default; on a loaded two-core machine it
 # takes longer, and the whole command then failed ("Timed out while attempting to connect").
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-# Tidings' own log lines (an HTTP retry, and why) go to the run's logs in the Prefect UI too.
+# Tidings' own log lines (a rule skipped, and why) go to the run's logs in the Prefect UI too.
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tidings")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # outside a run
 logging.getLogger("tidings").setLevel(logging.INFO)

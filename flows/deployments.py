@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
 PASS, ALERTS, DIGESTS = "pass", "alerts", "digests"
+# The alert and digest deployments run one flow run at a time, whichever worker or server runs
+# them (a run due meanwhile waits for its slot). Their writes are also claimed in the store
+# (data.outbox.enqueue), which covers the evaluations that follow each pass on any worker.
+ONE_AT_A_TIME = 1
 
 
 def sources_of_group(sources: list[Source], group: int, groups: int) -> list[Source]:
@@ -130,6 +134,7 @@ async def served_deployments(config: Config) -> list[RunnerDeployment]:
             interval=timedelta(minutes=every.alerts_minutes),
             parameters={"config_path": path},
             paused=False,
+            concurrency_limit=ONE_AT_A_TIME,
             description="The alert rules, on the clock (besides after every pass).",
         ),
         await scheduled_digests.ato_deployment(
@@ -137,6 +142,7 @@ async def served_deployments(config: Config) -> list[RunnerDeployment]:
             interval=timedelta(minutes=every.digests_minutes),
             parameters={"config_path": path},
             paused=False,
+            concurrency_limit=ONE_AT_A_TIME,
             description="The client digests that are due.",
         ),
     ]

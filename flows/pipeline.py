@@ -16,39 +16,56 @@ import asyncio
 import fcntl
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.states import Cancelled
 from prefect.utilities.annotations import quote
 
 from collectors import COLLECTORS
-from collectors.http import Http
+from collectors.http import Attempts, FetchAgain, Http
 from data import database, store
 from data.config import Config, Source
 from data.database import Lake
 from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
-from flows.retries import STORE_RETRIES
+from flows.retries import STORE_RETRIES, fetch_retries
 from flows.sources import due_sources, next_state
-from nlp import Scorer, build_scorer, duplicates
+from nlp import duplicates
+from nlp.query import Prefilter
 from notify.alerts import run_alerts
 from notify.care import run_care
 from notify.push import PushReport, push_digests
 from notify.report import send_report
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
+    from nlp import Scorer
 
 DUE_SLACK = timedelta(seconds=30)
 # Sources collected at once at most. With their items waiting to be scored (at most a batch
 # beyond the one being scored), they bound a pass's memory; the per-host cap (http.per_host)
 # keeps each host's share polite within them.
 SOURCES_IN_FLIGHT = 16
+T = TypeVar("T")
+# A pass run from the command line (run_pass) stops where it stands when this is set (Ctrl-C):
+# the batch being written is finished, the sources being fetched are let go (their state is not
+# stored, so the next pass fetches them again), nothing else starts.
+STOP: ContextVar[asyncio.Event | None] = ContextVar("tidings_pass_stop", default=None)
+INTERRUPTED = "stopped by Ctrl-C"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +77,9 @@ class PassReport:
     matched: int = 0
     new_mentions: int = 0
     already_stored: int = 0  # items about watched terms stored by an earlier pass: not rescored
+    set_aside: int = 0  # named a watched entity, about none (nlp.relevance): stored for review
     errors: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False  # stopped (Ctrl-C) before its end: what it stored is kept
 
     def plus(self, other: PassReport) -> PassReport:
         """This report and another batch's of the same pass, added up."""
@@ -72,6 +91,7 @@ class PassReport:
             matched=self.matched + other.matched,
             new_mentions=self.new_mentions + other.new_mentions,
             already_stored=self.already_stored + other.already_stored,
+            set_aside=self.set_aside + other.set_aside,
             errors={**self.errors, **other.errors},
         )
 
@@ -80,6 +100,7 @@ class PassReport:
             f"{self.sources_fetched} source(s) fetched ({self.not_modified} unchanged, "
             f"{self.sources_failed} failed), {self.items_seen} item(s) seen, "
             f"{self.matched} about watched terms, {self.new_mentions} new"
+            + (f", {self.set_aside} set aside as not about us" if self.set_aside else "")
             + (f", {self.already_stored} already stored" if self.already_stored else "")
         )
 
@@ -148,8 +169,9 @@ def _write_pass(
             sources_failed=len(failed),
             not_modified=sum(f.not_modified for f in fetched),
             items_seen=sum(f.items_seen for f in fetched),
-            matched=len(scored),
+            matched=sum(not s.set_aside for _, s in scored),
             new_mentions=new,
+            set_aside=sum(s.set_aside for _, s in scored),
             errors=failed,  # type: ignore[arg-type]
         )
         if record:
@@ -227,11 +249,16 @@ async def stream_pass(
     process: Callable[[Batch], PassReport],
     batch_size: int,
     in_flight: int = SOURCES_IN_FLIGHT,
+    stop: asyncio.Event | None = None,
 ) -> PassReport:
     """Collect every source, at most `in_flight` at once, and `process` (score and store) their
     items in batches of `batch_size`, one batch at a time in a thread, while the next sources
     download and parse. A new source starts only while less than a batch waits, so a pass
-    holds the batch being processed, the next one and the sources in flight, however big."""
+    holds the batch being processed, the next one and the sources in flight, however big.
+
+    Once `stop` is set, the batch being processed is finished and nothing else is: the report
+    says what was processed until then. `collect` should then return soon (collect_source
+    does), since the sources in flight are waited for, not cancelled."""
     batcher = Batcher(batch_size)
     arrived: asyncio.Queue[Fetched] = asyncio.Queue()
     room = asyncio.Condition()
@@ -265,21 +292,50 @@ async def stream_pass(
             room.notify_all()
         return await asyncio.to_thread(process, batch)
 
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
     report = PassReport()
     launcher = asyncio.create_task(launch())
     try:
         for _ in sources:
-            for batch in batcher.add(await arrived.get()):
+            fetched = await until_stopped(arrived.get(), stop)
+            for batch in batcher.add(fetched) if fetched is not None else ():
+                if stopped():
+                    break
                 report = report.plus(await handle(batch))
-        last = batcher.rest()
-        if last is not None:
-            report = report.plus(await handle(last))
-        await launcher
+            if stopped():
+                break
+        else:
+            last = batcher.rest()
+            if last is not None:
+                report = report.plus(await handle(last))
+            await launcher
     finally:
-        for t in (launcher, *collecting):
+        # Stopped: the sources in flight end by themselves (a task cancelled from outside would
+        # crash its Prefect task run); failed: every one is cancelled.
+        for t in (launcher, *(() if stopped() else collecting)):
             t.cancel()
         await asyncio.gather(launcher, *collecting, return_exceptions=True)
-    return report
+    return replace(report, interrupted=True) if stopped() else report
+
+
+async def until_stopped(work: Awaitable[T], stop: asyncio.Event | None) -> T | None:
+    """`work`'s result, or None if `stop` is set first (`work` is then cancelled)."""
+    if stop is None:
+        return await work
+    job = asyncio.ensure_future(work)
+    halt = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({job, halt}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halt.cancel()
+        if not job.done():
+            job.cancel()
+    if not job.done() or job.cancelled():
+        await asyncio.wait({job})  # let it unwind; its CancelledError is not ours
+        return None
+    return job.result()
 
 
 ScoreBatch = Callable[
@@ -330,7 +386,7 @@ def process_batch(
     return replace(report, already_stored=len(known))
 
 
-def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched:
+def keep_candidates(fetched: Fetched, source: Source, scorer: Prefilter | Scorer) -> Fetched:
     """Drop, as soon as they are parsed, the items that cannot be about a watched entity (a
     cheap regex says so), unless the source is a knowledge source that keeps every article.
     A pass then holds and scores only what may matter, whatever the feeds' size. What is kept
@@ -346,16 +402,31 @@ def keep_candidates(fetched: Fetched, source: Source, scorer: Scorer) -> Fetched
 
 @task(name="collect-source", cache_policy=NONE, task_run_name="collect-{source.id}")
 async def collect_source(
-    http: Http, source: Source, state: SourceState, queries: list[str], scorer: Scorer
+    http: Http,
+    source: Source,
+    state: SourceState,
+    queries: list[str],
+    attempts: Attempts | None = None,
 ) -> Fetched:
+    """One source's fetch, one attempt of it: with `fetch_retries` (flows.retries), Prefect
+    runs it again after a transient failure, given the same `attempts`."""
+    attempts = attempts or Attempts(1)
+    await attempts.begin()
     try:
-        fetched = await COLLECTORS[source.kind](http, source, state, queries)
+        fetched = await until_stopped(
+            COLLECTORS[source.kind](http.attempt(attempts), source, state, queries), STOP.get()
+        )
+    except FetchAgain:
+        raise  # this attempt failed; Prefect retries the task (flows.retries)
     except Exception as e:  # noqa: BLE001 — one source's bug must not stop the pass
         # Collectors report what they expect (HTTP, parse errors) in Fetched.error; anything
         # else is a bug met on this source's data: logged whole, recorded in one line.
         get_run_logger().exception("Source %s failed unexpectedly", source.id)
-        return Fetched(source.id, error=one_line_error(e))
-    return keep_candidates(fetched, source, scorer)
+        fetched = Fetched(source.id, error=one_line_error(e))
+    attempts.answers.clear()  # kept only for a next attempt: the items are in `fetched`
+    if fetched is None:  # the pass was stopped: this source's state stays, to fetch it again
+        return Fetched(source.id, error=INTERRUPTED)
+    return fetched
 
 
 def one_line_error(error: BaseException) -> str:
@@ -368,6 +439,8 @@ def score_mentions(
     config: Config, mentions: list[Mention]
 ) -> tuple[list[tuple[Mention, Score]], list[tuple[Mention, str]]]:
     """The batch's scored mentions, and the items that could not be scored, with why."""
+    from nlp import build_scorer  # spaCy and the model: loaded once there is something to score
+
     failed: list[tuple[Mention, str]] = []
     return build_scorer(config.watch, config.models_dir).score(mentions, failed=failed), failed
 
@@ -383,9 +456,11 @@ care_task = task(run_care, name="client-care", cache_policy=NONE)
 
 
 @flow(name="tidings-pass", validate_parameters=False)
-async def pass_once(config: Config, force: bool = False) -> PassReport:
-    """One pass: fetch every due source, score what they published, store it."""
+async def pass_once(config: Config, force: bool = False) -> PassReport | State:
+    """One pass: fetch every due source, score what they published, store it; then alerts,
+    digests, the weekly report and client care. Stopped (STOP), it ends Cancelled."""
     log = get_run_logger()
+    stop = STOP.get()
     started = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         previous = store.source_states(db)
@@ -394,17 +469,17 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     if not sources:
         log.info("No source is due yet.")
         # Reminders, quiet hours and digest slots run on the clock, not on new mentions.
-        log.info("Alerts: %s", alerts_task(config).summary())
-        log.info("Client digests: %s", push_task(config).summary())
-        log.info("Client care: %s", care_task(config).summary())
-        return PassReport()
-    scorer = build_scorer(config.watch, config.models_dir)
+        return after_pass(config, PassReport(), (run_alerts_step, run_push_step, run_care_step))
+    scorer = Prefilter(config.watch)
     unscored: Counter[str] = Counter()
+    fetch = collect_source.with_options(**fetch_retries(config.http))
 
     async def collect(source: Source) -> Fetched:
         state = previous.get(source.id) or SourceState(source=source.id)
-        fetched = await collect_source(http, source, state, config.queries_for(source), scorer)
-        if fetched.error:
+        attempts = Attempts(config.http.max_attempts)  # one for all the task's attempts
+        fetched = await fetch(http, source, state, config.queries_for(source), attempts)
+        fetched = keep_candidates(fetched, source, scorer)
+        if fetched.error and fetched.error != INTERRUPTED:
             log.warning("Source %s failed: %s", fetched.source, fetched.error)
         return fetched
 
@@ -424,26 +499,108 @@ async def pass_once(config: Config, force: bool = False) -> PassReport:
     # Network work happens here, outside every write transaction: a batch is scored and
     # stored (in a thread) while the next sources download.
     async with Http(config.http) as http:
-        report = await stream_pass(sources, collect, process, config.pipeline.batch_size)
+        report = await stream_pass(sources, collect, process, config.pipeline.batch_size, stop=stop)
+    if report.interrupted:
+        return interrupted(report)
     record_pass(config, report, started)
     log.info("Pass done: %s", report.summary())
+    return after_pass(
+        config, report, (run_alerts_step, run_push_step, run_report_step, run_care_step)
+    )
+
+
+def run_alerts_step(config: Config) -> None:
     alerts = alerts_task(config)
-    log.info("Alerts: %s", alerts.summary())
+    get_run_logger().info("Alerts: %s", alerts.summary())
     if alerts.sent.error:
-        log.warning("Mail server unavailable, mail kept for later: %s", alerts.sent.error)
-    log.info("Client digests: %s", push_task(config).summary())
+        get_run_logger().warning(
+            "Mail server unavailable, mail kept for later: %s", alerts.sent.error
+        )
+
+
+def run_push_step(config: Config) -> None:
+    get_run_logger().info("Client digests: %s", push_task(config).summary())
+
+
+def run_report_step(config: Config) -> None:
     weekly = report_task(config, scheduled=True)
     if weekly is not None:
-        log.info("Weekly report: %s", weekly.summary())
-    log.info("Client care: %s", care_task(config).summary())
+        get_run_logger().info("Weekly report: %s", weekly.summary())
+
+
+def run_care_step(config: Config) -> None:
+    get_run_logger().info("Client care: %s", care_task(config).summary())
+
+
+def after_pass(
+    config: Config, report: PassReport, steps: Sequence[Callable[[Config], None]]
+) -> PassReport | State:
+    """Run the steps that follow a pass, in order. Stopped meanwhile, the step running is let
+    finish and the others are left to the next pass (or tick of `tidings serve`)."""
+    stop = STOP.get()
+    for step in steps:
+        if stop is not None and stop.is_set():
+            return interrupted(report)
+        step(config)
     return report
 
 
-def run_pass(config: Config, force: bool = False, wait: float = 0.0) -> PassReport:
+def interrupted(report: PassReport) -> State:
+    """The state of a pass stopped by Ctrl-C, as the Prefect UI shows it: Cancelled."""
+    get_run_logger().warning(
+        "Stopped by Ctrl-C: %s; what was stored stays, the rest is fetched by the next pass",
+        report.summary(),
+    )
+    return Cancelled(message=INTERRUPTED, data=replace(report, interrupted=True))
+
+
+def run_pass(
+    config: Config, force: bool = False, wait: float = 0.0, stoppable: bool = False
+) -> PassReport:
     """Run one pass from synchronous code (the CLI), unless another process is running one on
-    the same store: then wait up to `wait` seconds for it, else raise PassRunningError."""
+    the same store: then wait up to `wait` seconds for it, else raise PassRunningError.
+
+    `stoppable` (`tidings run`): the first Ctrl-C (or SIGTERM) stops the pass where it stands:
+    the batch being written is finished, what was stored stays, and the report says
+    `interrupted`; a second one raises KeyboardInterrupt at once. Otherwise Ctrl-C raises
+    KeyboardInterrupt, as always."""
     with pass_lock(config.db_path, wait):
-        return asyncio.run(pass_once(config, force))
+        if not stoppable:
+            return asyncio.run(pass_once(config, force))
+        return asyncio.run(_stoppable_pass(config, force))
+
+
+async def _stoppable_pass(config: Config, force: bool) -> PassReport:
+    stop = asyncio.Event()
+    STOP.set(stop)
+    with stop_on_signals(stop, asyncio.get_running_loop()):
+        state = await pass_once(config, force, return_state=True)
+    if state.is_cancelled() and stop.is_set():
+        return await state.aresult(raise_on_failure=False)
+    return await state.aresult()
+
+
+@contextmanager
+def stop_on_signals(stop: asyncio.Event, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """While in the block, SIGINT (Ctrl-C) and SIGTERM set `stop` and wake `loop` at once, even
+    while a step blocks it; a second signal raises KeyboardInterrupt, as usual. Python handles
+    signals in the main thread only: elsewhere, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def asked(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        loop.call_soon_threadsafe(lambda: None)  # as asyncio's own Ctrl-C handler wakes it
+
+    before = {sig: signal.signal(sig, asked) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager

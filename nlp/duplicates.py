@@ -22,10 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
-from spacy.tokens import Doc
+
+if TYPE_CHECKING:  # grouping stored mentions (band_keys, group) needs no spaCy
+    from spacy.tokens import Doc
 
 MIN_WORDS = 12
 HASHES, BANDS = 64, 16
@@ -43,6 +45,8 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dt
 def signature(doc: Doc) -> bytes | None:
     """The doc's MinHash signature (SIGNATURE_BYTES bytes), or None for a text too short to
     tell copies from coincidences."""
+    from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
+
     rows = doc.to_array([LOWER, IS_ALPHA, IS_DIGIT])
     return signatures(rows, np.array([0, len(rows)]))[0]
 

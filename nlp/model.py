@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 
@@ -33,6 +33,9 @@ BASE = Path(__file__).resolve().parent / "models" / "linear-base"
 SENTIMENTS = ("negative", "neutral", "positive")
 NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
 PREFIX = "linear-"
+MIN_SENTENCE_TOKENS = 3  # shorter ones ("Thanks!", "Anyway.") are read with the whole post
+_SENTENCE_ENDS = frozenset(".!?…")
+_SENTENCES = "tidings_sentence_features"  # doc.user_data key
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
@@ -65,13 +68,29 @@ class LinearModel:
     thresholds: dict[str, float]  # intent → the confidence from which it is present
     # How the sentiment's label and score are made (chosen on development data).
     decision: sentiment.Decision = sentiment.Decision()
+    # Intents read in each sentence too, each with the weight w (chosen on development data)
+    # of its most confident sentence: z + w·max(0, z_sentence - z), so that a complaint
+    # padded with pleasantries ("Love your colours. My card was declined twice. Have a nice
+    # weekend.") still counts. Calibration is fitted to that score.
+    sentence_weights: dict[str, float] = field(default_factory=dict)
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        return self.weights[x].sum(axis=0) + self.bias
+    @property
+    def per_sentence(self) -> tuple[str, ...]:
+        return tuple(i for i, w in self.sentence_weights.items() if w > 0)
 
-    def readings(self, x: np.ndarray) -> np.ndarray:
+    def logits(self, x: np.ndarray, sentences: Sequence[np.ndarray] = ()) -> np.ndarray:
+        """The raw scores of the whole post, with its sentences' where an intent reads them."""
+        z = self.weights[x].sum(axis=0) + self.bias
+        if len(sentences) > 1 and self.per_sentence:
+            cols = np.array([3 + self.intents.index(i) for i in self.per_sentence])
+            w = np.array([self.sentence_weights[i] for i in self.per_sentence])
+            most = np.max([self.weights[s][:, cols].sum(axis=0) for s in sentences], axis=0)
+            z[cols] += w * np.maximum(0.0, most + self.bias[cols] - z[cols])
+        return z
+
+    def readings(self, x: np.ndarray, sentences: Sequence[np.ndarray] = ()) -> np.ndarray:
         """P(negative), P(neutral), P(positive), then each intent's calibrated confidence."""
-        z = self.logits(x)
+        z = self.logits(x, sentences)
         s = np.exp(z[:3] - z[:3].max())
         out = np.empty(len(z))
         out[:3] = s / s.sum()
@@ -123,6 +142,7 @@ class LinearModel:
             sentiment_offsets=np.array(self.decision.offsets),
             silent_neutral=np.array(self.decision.silent_neutral),
             lexicon_share=np.array(self.decision.lexicon_share),
+            sentence_weights=np.array([self.sentence_weights.get(i, 0.0) for i in self.intents]),
         )
 
     @classmethod
@@ -142,7 +162,11 @@ class LinearModel:
                     float(f["lexicon_share"]),
                 )
             bias = f["bias"].astype(np.float32)
-            return cls(weights, bias, intents, calibration, thresholds, decision)
+            per_sentence = {}  # none in a model trained before intents were read per sentence
+            if "sentence_weights" in f:
+                chosen = zip(intents, f["sentence_weights"], strict=True)
+                per_sentence = {i: float(w) for i, w in chosen if w > 0}
+            return cls(weights, bias, intents, calibration, thresholds, decision, per_sentence)
 
 
 @dataclass(frozen=True)
@@ -231,11 +255,52 @@ class Readings:
         feeling = sentiment.reading(
             sentiment.normalize(sum(raw)), *values[:3].tolist(), self.model.decision
         )
+        if problem is None:
+            feeling = min(feeling, self._feeling_of_the_complaint(doc, values))
         return clauses, values, feeling
+
+    def values_of(
+        self, docs: Sequence[Doc], indices: np.ndarray, offsets: np.ndarray
+    ) -> list[np.ndarray]:
+        """_values() of many docs whose clauses are set, from their features read at once
+        (features.of_docs): one array operation for all docs but those read per sentence."""
+        many = self.model.readings_of(indices, offsets)
+        out = []
+        for d, doc in enumerate(docs):
+            each = sentence_features(doc) if self.model.per_sentence else []
+            doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
+            if len(each) > 1:
+                out.append(self.model.readings(indices[offsets[d] : offsets[d + 1]], each))
+            else:
+                out.append(many[d])
+        return out
+
+    def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
+        """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
+        none does): "Love your colours. My card was declined twice. Have a nice weekend."
+        feels as its complaint does, not as its pleasantries."""
+        if "complaint" not in self.model.per_sentence:
+            return 1.0
+        column = 3 + self.model.intents.index("complaint")
+        if values[column] < self.model.thresholds["complaint"]:
+            return 1.0
+        read = []
+        for (_, _, raw), x in zip(sentences(doc), doc.user_data.get(_SENTENCES, []), strict=True):
+            alone = self.model.readings(x)
+            read.append((alone[column], sentiment.normalize(sum(raw)), alone))
+        if not read:
+            return 1.0
+        confidence, lexical, alone = max(read, key=lambda r: r[0])
+        if confidence < self.model.thresholds["complaint"]:
+            return 1.0
+        return sentiment.reading(lexical, *alone[:3].tolist(), self.model.decision)
 
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
-        return self.model.readings(features.of_doc(doc, sentiment.normalize(sum(raw)), raw))
+        x = features.of_doc(doc, sentiment.normalize(sum(raw)), raw)
+        each = sentence_features(doc) if self.model.per_sentence else []
+        doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
+        return self.model.readings(x, each)
 
     def _problem_before_praise(
         self, doc: Doc, clauses: list[tuple[int, int, float]]
@@ -270,6 +335,56 @@ class Readings:
             values[1] = 0.5 * values[1]  # a let-down closed by praise is no calm statement
             return values
         return None
+
+
+def sentences(doc: Doc) -> list[tuple[int, int, list[float]]]:
+    """(first token, token after the last, raw valence of each clause) of each sentence of at
+    least MIN_SENTENCE_TOKENS tokens, when the doc has two or more: the lexicon's clauses
+    (nlp.sentiment.clauses) joined up to one that ends a sentence (". ! ?" or a line break),
+    so that "X but Y" stays one sentence. A cheap split: "Mr. Smith" splits too, which only
+    adds a sentence to read."""
+    clauses = doc._.clauses
+    if len(clauses) < 2:
+        return []
+    out, start, raw = [], 0, []
+    for first, end, value in clauses:
+        if not raw:
+            start = first
+        raw.append(value)
+        last = doc[end - 1]
+        if last.is_space or last.text in _SENTENCE_ENDS or end == len(doc):
+            if end - start >= MIN_SENTENCE_TOKENS:
+                out.append((start, end, raw))
+            raw = []
+    return out if len(out) > 1 else []
+
+
+def sentence_features(doc: Doc) -> list[np.ndarray]:
+    """The feature indices of each sentence (see sentences), read as if it stood alone."""
+    found = sentences(doc)
+    if not found:
+        return []
+    arrays: dict[tuple, np.ndarray] = {}
+    return [
+        features.of_doc(_Part(doc, start, end, arrays), sentiment.normalize(sum(raw)), raw)  # type: ignore[arg-type]
+        for start, end, raw in found
+    ]
+
+
+class _Part:
+    """A sentence as nlp.features.of_doc reads it: the doc's token attributes, sliced (a
+    Span's own to_array costs about three times as much)."""
+
+    __slots__ = ("arrays", "doc", "end", "start")
+
+    def __init__(self, doc: Doc, start: int, end: int, arrays: dict[tuple, np.ndarray]) -> None:
+        self.doc, self.start, self.end, self.arrays = doc, start, end, arrays
+
+    def to_array(self, attrs: Sequence) -> np.ndarray:
+        key = tuple(attrs)
+        if key not in self.arrays:
+            self.arrays[key] = self.doc.to_array(list(attrs))
+        return self.arrays[key][self.start : self.end]
 
 
 @Language.factory("tidings_readings", default_config={"path": str(BASE)})

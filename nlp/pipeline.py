@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -20,7 +19,7 @@ from data.config import Watch
 from data.records import Mention, Score
 from data.text import clean_text
 from nlp import duplicates, features, intent, language, model, relevance, sentiment
-from nlp.query import QueryMatcher, prefilter_words
+from nlp.query import Prefilter, QueryMatcher
 from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
@@ -29,8 +28,9 @@ from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 # 7: the sentiment decision chosen on development data (calm posts read neutral);
 # 8: praise closing a complaint read as sarcasm; 9: model trained on more customer text, praise
 # closing a plainly told let-down read as sarcasm; 10: which watched entities a mention is about
-# decided by the learned relevance (nlp.relevance), keeping sponsorship and company news.
-RULES_VERSION = "rules-10"
+# decided by the learned relevance (nlp.relevance), keeping sponsorship and company news;
+# 11: intents read per sentence too (a padded complaint counts), model trained on review sentences.
+RULES_VERSION = "rules-11"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.
@@ -48,6 +48,8 @@ if not Doc.has_extension("watch_positions"):
     Doc.set_extension("watch_positions", default={})
 if not Doc.has_extension("watch_relevance"):
     Doc.set_extension("watch_relevance", default={})
+if not Doc.has_extension("watch_aside"):  # named, but the relevance found it about none
+    Doc.set_extension("watch_aside", default={})
 
 
 class WatchTerms:
@@ -60,16 +62,22 @@ class WatchTerms:
         self.relevance: relevance.Relevance | None = None
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.watch_positions, doc._.watch_relevance = self.find(doc)
+        doc._.watch_positions, doc._.watch_relevance, aside = self.find(doc)
+        if aside:
+            doc._.watch_aside = aside
         doc._.watch_terms = tuple(doc._.watch_positions)
         return doc
 
-    def find(self, doc: Doc) -> tuple[dict[str, list[int]], dict[str, float]]:
-        """The entities the doc is about, each with where it is named, and the probability of
-        each candidate's being about it (none when the context rules alone decide)."""
+    def find(self, doc: Doc) -> tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]:
+        """The entities the doc is about, each with where it is named; the probability of each
+        candidate's being about it (none when the context rules alone decide); and, when it
+        is about none, the candidates it names that the relevance set aside, with where."""
         if self.relevance is None:
-            return self.queries(doc), {}
-        return self.relevance.decide(doc, self.queries.candidates(doc))
+            return self.queries(doc), {}, {}
+        found = self.queries.candidates(doc)
+        about, chances = self.relevance.decide(doc, found)
+        aside = {} if about or not chances else {n: [s for s, _ in found[n][0]] for n in chances}
+        return about, chances, aside
 
 
 class Scorer:
@@ -89,16 +97,10 @@ class Scorer:
         model.add_to(self.nlp, self.model)
         self.watch: WatchTerms = self.nlp.get_pipe("tidings_watch_terms")
         self.readings: model.Readings = self.nlp.get_pipe("tidings_readings")
-        # A cheap regex over the raw text finds the few items that can match at all, so that
-        # tokenizing is spent only on those: most feed items mention nothing we watch.
-        words = [
-            re.escape(word) + (r"\w*" if prefix else r"(?!\w)")
-            for word, prefix in prefilter_words(watch)
-        ]
-        self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
+        self.prefilter = Prefilter(watch)
 
     def might_mention(self, text: str) -> bool:
-        return bool(self._maybe and self._maybe.search(text))
+        return self.prefilter.might_mention(text)
 
     def score(
         self,
@@ -106,7 +108,8 @@ class Scorer:
         batch_size: int = 256,
         failed: list[tuple[Mention, str]] | None = None,
     ) -> list[tuple[Mention, Score]]:
-        """The mentions that are about a watched entity, each with its score.
+        """The mentions that are about a watched entity, each with its score, and those that
+        name one but that the relevance model finds about none (their score `set_aside`).
 
         If a batch fails, its mentions are scored one by one, and the ones that still fail are
         left out (and listed in `failed`, with the reason, when given): one bad item never
@@ -142,21 +145,26 @@ class Scorer:
         """The score of one doc the whole pipeline has run on (one text: its components cost
         less than a batch's arrays)."""
         text = text_of(doc)
+        aside = not doc._.watch_terms and bool(doc._.watch_aside)
+        if aside:  # scored as if about the names it uses, and marked set aside
+            doc._.watch_positions = doc._.watch_aside
+            doc._.watch_terms = tuple(doc._.watch_aside)
         lang = language.detect(text)
         read = None
         if lang in language.SCORED_AS_ENGLISH:
             read = (doc._.clauses, [doc.cats[i] for i in self.model.intents], doc._.sentiment)
         positions, chances = doc._.watch_positions, doc._.watch_relevance
-        return self._reading(
-            mention_id, text, lang, positions, chances, read, duplicates.signature(doc)
-        )
+        fingerprint = duplicates.signature(doc)
+        return self._reading(mention_id, text, lang, positions, chances, read, fingerprint, aside)
 
     def _score_docs(self, ids: Sequence[str], docs: Sequence[Doc]) -> list[Score | None]:
         """The score of each tokenized doc about a watched entity (None for the others). Only
         the tokenizer has run on the docs: the pipeline's components would do the same work
         one doc at a time, where here the readings of all docs are made at once."""
         found = [self.watch.find(doc) for doc in docs]
-        chosen = [i for i, (about, _) in enumerate(found) if about]
+        # A doc naming entities the relevance finds it about none of is scored as if about
+        # them, and marked set aside.
+        chosen = [i for i, (about, _, aside) in enumerate(found) if about or aside]
         texts = {i: text_of(docs[i]) for i in chosen}
         langs = {i: language.detect(texts[i]) for i in chosen}
         english = [i for i in chosen if langs[i] in language.SCORED_AS_ENGLISH]
@@ -170,10 +178,11 @@ class Scorer:
         prints = duplicates.signatures(tokens.rows[:, _MINHASH], tokens.starts)
         out: list[Score | None] = [None] * len(docs)
         for i in chosen:
-            about, chances = found[i]
+            about, chances, aside = found[i]
             out[i] = self._reading(
-                ids[i], texts[i], langs[i], about, chances, read.get(i), prints[at[i]]
-            )
+                ids[i], texts[i], langs[i], about or aside, chances, read.get(i), prints[at[i]],
+                not about,
+            )  # fmt: skip
         return out
 
     def _reading(
@@ -185,6 +194,7 @@ class Scorer:
         chances: dict[str, float],
         read: tuple[list[tuple[int, int, float]], list[float], float] | None,
         fingerprint: bytes | None,
+        aside: bool = False,
     ) -> Score:
         """The score from what was read: `read` is the clauses, the learned intents'
         confidences and the sentiment score, None for a text not scored as English."""
@@ -215,6 +225,7 @@ class Scorer:
             fingerprint=fingerprint,
             present=intent.present(wants, self.model.thresholds),
             term_relevance=tuple(round(chances[t], 4) for t in terms if t in chances),
+            set_aside=aside,
         )
 
     def _readings(
@@ -227,7 +238,9 @@ class Scorer:
         rows = tokens.rows[:, _FEATURES]
         lexical = [sentiment.normalize(sum(raw)) for raw in raws]
         indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
-        values = self.readings.model.readings_of(indices, offsets)
+        for doc, c in zip(docs, clauses, strict=True):
+            doc._.clauses = c  # the readings of a doc's sentences read them
+        values = self.readings.values_of(docs, indices, offsets)
         return [
             self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
         ]

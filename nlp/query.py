@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
-
-from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
-from spacy.tokens import Doc
+from typing import TYPE_CHECKING
 
 from data.config import Watch
 from data.query import And, Near, Node, Not, Or, Term, all_terms, parse, phrase, positive_terms
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 Spans = dict[Term, list[tuple[int, int]]]
 
@@ -33,6 +34,11 @@ def watch_tree(w: Watch) -> Node:
 
 class QueryMatcher:
     def __init__(self, nlp: Language, watch: Sequence[Watch]) -> None:
+        # spaCy is imported where it is used: a pass whose items are all known, or match
+        # nothing (Prefilter), never loads it.
+        from spacy.matcher import Matcher, PhraseMatcher
+        from spacy.tokens import Doc
+
         # Whole words and phrases go to a PhraseMatcher (hashing, fast); only terms ending
         # in * need the Matcher's regular expressions.
         self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -126,6 +132,21 @@ def _in_context(w: Watch, positive: list[Term], found: Spans) -> bool:
 
 # A context rule's words, parsed once rather than for every match of every post.
 _phrase = lru_cache(maxsize=4096)(phrase)
+
+
+class Prefilter:
+    """A cheap regex over the raw text finds the few items that can match at all, so that
+    tokenizing is spent only on those: most feed items mention nothing we watch."""
+
+    def __init__(self, watch: Sequence[Watch]) -> None:
+        words = [
+            re.escape(word) + (r"\w*" if prefix else r"(?!\w)")
+            for word, prefix in prefilter_words(watch)
+        ]
+        self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
+
+    def might_mention(self, text: str) -> bool:
+        return bool(self._maybe and self._maybe.search(text))
 
 
 def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:

@@ -46,7 +46,15 @@ from spacy.language import Language
 from data.errors import TidingsError
 from nlp import features, sentiment
 from nlp.intent import INTENTS
-from nlp.model import BASE, SENTIMENTS, LinearModel, Model, numbered, rating_label
+from nlp.model import (
+    BASE,
+    SENTIMENTS,
+    LinearModel,
+    Model,
+    numbered,
+    rating_label,
+    sentence_features,
+)
 from nlp.tokenizer import RegexTokenizer
 
 SEED = 7
@@ -58,6 +66,15 @@ L2 = 1e-6
 # gradients, so a weight alone hardly speeds the learning of a word only corrections use
 # ("borked"); more steps do (bench/learning.py shows the curve).
 CORRECTION_REPEATS = 20
+# What the writer wants, wherever in the post it stands: these intents may be read in each
+# sentence too (nlp.model.LinearModel.sentence_weights), with the weight the dev parts favour.
+# Not praise: a closing "Awesome!" is often sarcasm, and a pleasantry around a complaint is no
+# compliment to answer.
+READ_PER_SENTENCE = frozenset({"complaint", "question", "churn_risk", "purchase_intent"})
+# Always read per sentence, by definition: the dev parts hold few padded posts (the
+# hand-written ones), so they choose how much the sentences weigh, not whether they count
+# (with 0 among the choices, a few thousandths of weighted dev F1 decided it).
+SENTENCE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 MIN_POSITIVES = 10  # an intent is learned from corrections once this many say it is present
 
 # BANKING77 intents that report a problem (a complaint, whatever the wording) and the ones
@@ -113,6 +130,7 @@ class Example:
     # text is not shipped); None: computed from the text.
     x: np.ndarray | None = None
     lexical: float | None = None
+    sentences: list[np.ndarray] | None = None  # each sentence's features (nlp.model.sentences)
 
 
 def _lines(name: str) -> list[str]:
@@ -219,6 +237,12 @@ FETCHED = (
     Fetched("financial_tweets_valid.csv", "umaima-aman/Twee_Sentiment_Analysis-DeepLearning",
             "0286b19b35c7d658dc28068381c765df4758545a", "sent_valid.csv",
             "393572beac5064ed60c9f608a57dc66af2b41a91b89c149932d5c57f827e25da"),
+    Fetched("amazon_cells_labelled.txt", "KalyaniViswanadha/Sentiment-Analysis",
+            "8fdd6781ec955f4c5ae40bd57c1cd0684f6f7c83", "amazon_cells_labelled.txt",
+            "32e69b588bf6a56b50236cf08f69c8c1dba48370e37ebd9e64218ecc7eff7c82"),
+    Fetched("yelp_labelled.txt", "KalyaniViswanadha/Sentiment-Analysis",
+            "8fdd6781ec955f4c5ae40bd57c1cd0684f6f7c83", "yelp_labelled.txt",
+            "8f842536b345d945f095aef5b0b67d7d2283deb3f7ecf568124505815715bf9e"),
 )  # fmt: skip
 
 
@@ -283,8 +307,27 @@ def financial_tweets() -> list[Example]:
     return out
 
 
-def brand_posts() -> list[list[Example]]:
-    """The hand-written posts, each as BRAND_COPIES examples (kept together when splitting)."""
+def review_sentences() -> list[Example]:
+    """Sentences of customer reviews of phones and accessories (Amazon) and of restaurants
+    (Yelp), each labelled positive or negative by people: Kotzias, Denil, de Freitas & Smyth,
+    KDD 2015 ("Sentiment Labelled Sentences", UCI). Praise is no complaint; a negative
+    sentence may or may not report a problem, so it says nothing of complaints."""
+    out = []
+    for name in ("amazon_cells_labelled.txt", "yelp_labelled.txt"):
+        for line in _fetched_text(name).splitlines():
+            text, _, label = line.rpartition("\t")
+            if label.strip() not in ("0", "1") or not text.strip():
+                continue  # the copy's header line
+            positive = label.strip() == "1"
+            wants = {"complaint": 0} if positive else {}
+            feeling = "positive" if positive else "negative"
+            out.append(Example(text.strip(), feeling, wants, source="review sentences"))
+    return out
+
+
+def brand_posts() -> list[tuple[int, list[Example]]]:
+    """The hand-written posts, each as BRAND_COPIES examples kept together, with its part
+    (_post_part)."""
     rng = random.Random(SEED)
     out = []
     for line in _lines("brand_posts.tsv"):
@@ -296,13 +339,17 @@ def brand_posts() -> list[list[Example]]:
                     "purchase_intent")  # fmt: skip
         wants = {i: int(i in present) for i in labelled}
         feeling = {"neg": "negative", "neu": "neutral", "pos": "positive"}[feeling]
-        out.append(
-            [
-                Example(text.replace("{b}", brand), feeling, wants, source="brand posts")
-                for brand in rng.sample(BRANDS, BRAND_COPIES)
-            ]
-        )
+        copies = [Example(text.replace("{b}", brand), feeling, wants, source="brand posts")
+                  for brand in rng.sample(BRANDS, BRAND_COPIES)]  # fmt: skip
+        out.append((_post_part(text), copies))
     return out
+
+
+def _post_part(text: str) -> int:
+    """0 train (6 in 10), 1 dev, 2 test, by a hash of a hand-written post: a post added to
+    the file leaves the others in their parts."""
+    k = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()[2] % 10
+    return 0 if k < 6 else 1 if k < 8 else 2
 
 
 def _split(items: list, rng: random.Random, dev: float, test: float) -> tuple[list, list, list]:
@@ -322,7 +369,9 @@ class Splits:
 
 
 FEATURE_CACHE = Path(__file__).resolve().parent / "data" / "fetched_features.npz"
-FETCHED_SETS = ("Bitext", "financial tweets")
+FETCHED_SETS = ("Bitext", "financial tweets", "review sentences")
+_LOADERS = {"Bitext": bitext, "financial tweets": financial_tweets,
+            "review sentences": review_sentences}  # fmt: skip
 
 
 def save_feature_cache(splits: Splits, path: Path = FEATURE_CACHE) -> None:
@@ -331,8 +380,9 @@ def save_feature_cache(splits: Splits, path: Path = FEATURE_CACHE) -> None:
     the text stays in its own repository, the features ship."""
     rows = [(part, e) for part, examples in enumerate((splits.train, splits.dev, splits.test))
             for e in examples if e.source in FETCHED_SETS]  # fmt: skip
-    xs, lexical = featurize_examples([e for _, e in rows])
+    xs, lexical, sentences = featurize_examples([e for _, e in rows])
     feel, wants = _targets([e for _, e in rows], LEARNED)
+    per_sentence = [x for s in sentences for x in s]
     np.savez_compressed(
         path,
         version=np.array(features.VERSION),
@@ -344,6 +394,9 @@ def save_feature_cache(splits: Splits, path: Path = FEATURE_CACHE) -> None:
         wants=np.nan_to_num(wants, nan=-1).astype(np.int8),
         source=np.array([FETCHED_SETS.index(e.source) for _, e in rows], dtype=np.int8),
         part=np.array([part for part, _ in rows], dtype=np.int8),
+        sentence_counts=np.array([len(s) for s in sentences], dtype=np.uint16),
+        sentence_indices=np.concatenate([np.zeros(0, np.int64), *per_sentence]).astype(np.uint32),
+        sentence_lengths=np.array([len(x) for x in per_sentence], dtype=np.uint16),
     )
 
 
@@ -355,18 +408,28 @@ def _cached_fetched(path: Path = FEATURE_CACHE) -> list[list[Example]] | None:
     with np.load(path) as f:
         if str(f["version"]) != features.VERSION:
             return None
-        xs = np.split(f["indices"].astype(np.int64), np.cumsum(f["lengths"].astype(np.int64))[:-1])
+        xs = _unpack(f["indices"], f["lengths"])
+        counts = f["sentence_counts"] if "sentence_counts" in f else np.zeros(len(xs), int)
+        each = _unpack(f["sentence_indices"], f["sentence_lengths"]) if counts.sum() else []
+        sentences = [
+            each[a : a + n] for a, n in zip(np.cumsum(counts) - counts, counts, strict=True)
+        ]
         intents = [str(i) for i in f["intents"]]
         parts: list[list[Example]] = [[], [], []]
-        for x, lex, feel, wants, source, part in zip(
-            xs, f["lexical"], f["sentiment"], f["wants"], f["source"], f["part"], strict=True
-        ):
+        for x, lex, feel, wants, source, part, ss in zip(
+            xs, f["lexical"], f["sentiment"], f["wants"], f["source"], f["part"], sentences,
+            strict=True,
+        ):  # fmt: skip
             said = {i: int(w) for i, w in zip(intents, wants, strict=True) if w >= 0}
             parts[int(part)].append(
                 Example("", SENTIMENTS[feel] if feel >= 0 else None, said,
-                        source=FETCHED_SETS[source], x=x, lexical=float(lex))
+                        source=FETCHED_SETS[source], x=x, lexical=float(lex), sentences=ss)
             )  # fmt: skip
     return parts
+
+
+def _unpack(indices: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    return np.split(indices.astype(np.int64), np.cumsum(lengths.astype(np.int64))[:-1])
 
 
 def shipped_data() -> Splits:
@@ -377,15 +440,15 @@ def shipped_data() -> Splits:
     rng = random.Random(SEED)
     train, dev, test, sizes = [], [], [], {}
     weights = {"rated sentences": 0.5, "GoEmotions": 0.35, "BANKING77": 0.6, "Tweet Acts": 1.0,
-               "brand posts": 6.0, "Bitext": 0.4, "financial tweets": 0.5}  # fmt: skip
+               "brand posts": 6.0, "Bitext": 0.4, "financial tweets": 0.5,
+               "review sentences": 0.5}  # fmt: skip
     for name, items in (("rated sentences", rated_sentences()), ("GoEmotions", goemotions()),
                         ("BANKING77", banking77()), ("Tweet Acts", tweet_acts()),
                         ("brand posts", brand_posts())):  # fmt: skip
-        a, b, c = (
-            _split(items, rng, 0.1, 0.1) if name != "brand posts" else _split(items, rng, 0.2, 0.2)
-        )
         if name == "brand posts":
-            a, b, c = ([x for group in part for x in group] for part in (a, b, c))
+            a, b, c = ([x for part, group in items if part == k for x in group] for k in range(3))
+        else:
+            a, b, c = _split(items, rng, 0.1, 0.1)
         for e in a:
             e.weight = weights[name]
         train += a
@@ -397,7 +460,7 @@ def shipped_data() -> Splits:
         if cached is not None:
             a, b, c = ([e for e in part if e.source == name] for part in cached)
         else:
-            items = bitext() if name == "Bitext" else financial_tweets()
+            items = _LOADERS[name]()
             # Split by a hash of the text: the same parts whichever sets come before.
             a, b, c = ([e for e in items if _part(e.text) == k] for k in range(3))
         for e in a:
@@ -422,26 +485,32 @@ def _blank() -> Language:
     return nlp
 
 
-def featurize_examples(examples: Sequence[Example]) -> tuple[list[np.ndarray], np.ndarray]:
+Featurized = tuple[list[np.ndarray], np.ndarray, list[list[np.ndarray]]]
+
+
+def featurize_examples(examples: Sequence[Example]) -> Featurized:
     """featurize, taking the precomputed features of the examples that carry them."""
     todo = [i for i, e in enumerate(examples) if e.x is None]
-    xs_todo, lex_todo = featurize([examples[i].text for i in todo])
+    xs_todo, lex_todo, sentences_todo = featurize([examples[i].text for i in todo])
     xs: list[np.ndarray] = [e.x for e in examples]  # type: ignore[misc]
     lexical = np.array([e.lexical or 0.0 for e in examples], dtype=np.float64)
+    sentences = [e.sentences or [] for e in examples]
     for k, i in enumerate(todo):
-        xs[i], lexical[i] = xs_todo[k], lex_todo[k]
-    return xs, lexical
+        xs[i], lexical[i], sentences[i] = xs_todo[k], lex_todo[k], sentences_todo[k]
+    return xs, lexical, sentences
 
 
-def featurize(texts: Sequence[str]) -> tuple[list[np.ndarray], np.ndarray]:
-    """The feature indices of each text, as scoring computes them, and the lexicon's score."""
+def featurize(texts: Sequence[str]) -> Featurized:
+    """The feature indices of each text, as scoring computes them, the lexicon's score, and
+    the feature indices of each of its sentences (none for a text of one sentence)."""
     nlp = _blank()
-    out, lexical = [], []
+    out, lexical, sentences = [], [], []
     for doc in nlp.pipe(texts, batch_size=1000):
         raw = [r for _, _, r in doc._.clauses]
         lexical.append(sentiment.normalize(sum(raw)))
         out.append(features.of_doc(doc, lexical[-1], raw))
-    return out, np.array(lexical, dtype=np.float64)
+        sentences.append(sentence_features(doc))
+    return out, np.array(lexical, dtype=np.float64), sentences
 
 
 def _targets(examples: Sequence[Example], intents: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -528,19 +597,19 @@ def best_threshold(p: np.ndarray, y: np.ndarray, sources: np.ndarray) -> float:
     in total, so that 5,000 Reddit comments do not decide alone where a post to a brand
     counts."""
     grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
-    names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
-    # Each set weighs the square root of its size: 200 brand posts count, but do not pull a
-    # threshold that 5,000 comments show is too low.
+    return float(max(grid, key=lambda t: (weighted_f1(p, y, sources, t), -abs(t - 0.5))))
+
+
+def weighted_f1(p: np.ndarray, y: np.ndarray, sources: np.ndarray, threshold: float) -> float:
+    """F1 at `threshold` with each data set weighing the square root of its size in total:
+    200 brand posts count, but do not pull a threshold that 5,000 comments show is too low."""
+    _, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
     weight = 1.0 / np.sqrt(counts[inverse])
-
-    def weighted_f1(t: float) -> float:
-        guess = p >= t
-        tp = np.sum(weight * (guess & (y == 1)))
-        fp = np.sum(weight * (guess & (y == 0)))
-        fn = np.sum(weight * (~guess & (y == 1)))
-        return float(2 * tp / max(1e-9, 2 * tp + fp + fn))
-
-    return float(max(grid, key=lambda t: (weighted_f1(t), -abs(t - 0.5))))
+    guess = p >= threshold
+    tp = np.sum(weight * (guess & (y == 1)))
+    fp = np.sum(weight * (guess & (y == 0)))
+    fn = np.sum(weight * (~guess & (y == 1)))
+    return float(2 * tp / max(1e-9, 2 * tp + fp + fn))
 
 
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
@@ -589,13 +658,22 @@ def _labels(scores: np.ndarray) -> np.ndarray:
 
 
 def evaluate(
-    model: LinearModel, examples: Sequence[Example], xs: Sequence[np.ndarray], lexical: np.ndarray
+    model: LinearModel,
+    examples: Sequence[Example],
+    xs: Sequence[np.ndarray],
+    lexical: np.ndarray,
+    sentences: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> dict[str, dict]:
     """Figures per reading and per data set: intents' precision / recall / F1 at the model's
     threshold, Brier score and reliability; sentiment accuracy, macro-F1, Pearson r with the
     human ratings (or classes) and how often calm texts read negative, all of the label and
     score scoring gives (sentiment.readings with the model's decision)."""
-    probs = np.array([model.readings(x) for x in xs]) if xs else np.zeros((0, 3))
+    sentences = sentences if sentences is not None else [()] * len(xs)
+    probs = (
+        np.array([model.readings(x, s) for x, s in zip(xs, sentences, strict=True)])
+        if xs
+        else np.zeros((0, 3))
+    )
     out: dict[str, dict] = {}
     sources = sorted({e.source for e in examples})
     for i, intent in enumerate(model.intents):
@@ -691,40 +769,57 @@ def build(
     """Fit on train; calibrate, pick thresholds and the sentiment decision on dev; measure
     on test."""
     log(f"featurizing {len(splits.train) + len(splits.dev) + len(splits.test):,} texts")
-    xs_train, _ = featurize_examples(splits.train)
+    xs_train, _, _ = featurize_examples(splits.train)
     rows = [i for i, e in enumerate(splits.train) for _ in range(e.repeats)]
     fitted = [splits.train[i] for i in rows]
     xs_train = [xs_train[i] for i in rows]
-    xs_dev, lex_dev = featurize_examples(splits.dev)
-    xs_test, lex_test = featurize_examples(splits.test)
+    xs_dev, lex_dev, sentences_dev = featurize_examples(splits.dev)
+    xs_test, lex_test, sentences_test = featurize_examples(splits.test)
     feel, wants = _targets(fitted, intents)
     log(f"fitting on {len(xs_train):,} examples, outputs {', '.join((*SENTIMENTS, *intents))}")
     w, bias = fit(xs_train, feel, wants, np.array([e.weight for e in fitted]))
     raw = LinearModel(w, bias, tuple(intents), {}, {})
-    logits = np.array([raw.logits(x) for x in xs_dev])
     _, dev_wants = _targets(splits.dev, intents)
-    calibration, thresholds = {}, {}
+    calibration, thresholds, sentence_weights, choices = {}, {}, {}, {}
     for i, intent in enumerate(intents):
         known = ~np.isnan(dev_wants[:, i])
-        z, y = logits[known, 3 + i], dev_wants[known, i]
-        calibration[intent] = platt(z, y) if 0 < y.sum() < len(y) else (1.0, 0.0)
-        a, c = calibration[intent]
+        y = dev_wants[known, i]
         sources = np.array([e.source for e in splits.dev])[known]
-        thresholds[intent] = best_threshold(1 / (1 + np.exp(-(a * z + c))), y, sources)
+        fitted = {}
+        for weight in SENTENCE_WEIGHTS if intent in READ_PER_SENTENCE else (0.0,):
+            reader = LinearModel(w, bias, tuple(intents), {}, {}, sentence_weights={intent: weight})
+            z = np.array([reader.logits(x, s)[3 + i] for x, s in zip(xs_dev, sentences_dev,
+                                                                  strict=True)])[known]  # fmt: skip
+            a, c = platt(z, y) if 0 < y.sum() < len(y) else (1.0, 0.0)
+            p = 1 / (1 + np.exp(-(a * z + c)))
+            t = best_threshold(p, y, sources)
+            fitted[weight] = ((a, c), t, round(weighted_f1(p, y, sources, t), 3))
+        # The sentences' weight that reads the dev parts best (each set weighing the square
+        # root of its size, as for the threshold; to three places, the smallest on a tie).
+        weight = max(fitted, key=lambda k: (fitted[k][2], -k))
+        choices[intent] = {"weighted_f1": {str(k): v[2] for k, v in fitted.items()},
+                           "sentence_weight": weight}  # fmt: skip
+        calibration[intent], thresholds[intent], _ = fitted[weight]
+        if weight > 0:
+            sentence_weights[intent] = weight
+    log(f"intents read per sentence: {sentence_weights or 'none'}")
     probs = np.array([raw.readings(x)[:3] for x in xs_dev]).reshape(-1, 3)
     decision = pick_decision(probs, lex_dev, splits.dev)
     log(f"sentiment decision: {decision}")
-    model = LinearModel(w, bias, tuple(intents), calibration, thresholds, decision)
+    model = LinearModel(
+        w, bias, tuple(intents), calibration, thresholds, decision, sentence_weights
+    )
     metrics = {
         "data": splits.sizes,
         "thresholds": thresholds,
+        "per_sentence": choices,
         "sentiment_decision": {
             "offsets": list(decision.offsets),
             "silent_neutral": decision.silent_neutral,
             "lexicon_share": decision.lexicon_share,
         },  # fmt: skip
-        "dev": evaluate(model, splits.dev, xs_dev, lex_dev),
-        "test": evaluate(model, splits.test, xs_test, lex_test),
+        "dev": evaluate(model, splits.dev, xs_dev, lex_dev, sentences_dev),
+        "test": evaluate(model, splits.test, xs_test, lex_test, sentences_test),
     }
     return model, metrics
 
@@ -815,10 +910,10 @@ def train(
     previous = current(models_dir)
     model, metrics = build(splits, learned, log)
     if held_back:
-        xs, lexical = featurize([e.text for e in held_back])
+        xs, lexical, sentences = featurize([e.text for e in held_back])
         metrics["corrections_held_out"] = {
-            "after": evaluate(model, held_back, xs, lexical),
-            "before": evaluate(previous.linear, held_back, xs, lexical),
+            "after": evaluate(model, held_back, xs, lexical, sentences),
+            "before": evaluate(previous.linear, held_back, xs, lexical, sentences),
             "before_version": previous.version,
         }
     meta = {

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from data import alert_rules, inbox, outbox, store, term_counts, users
+from data import alert_rules, database, inbox, outbox, store, term_counts, users
 from data.config import AlertRule, Config
 from data.outbox import AlertState, Mail
 from notify import care, rules
@@ -91,9 +91,21 @@ def evaluate(
 def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -> AlertReport:
     """Evaluate, queue and (unless told not to) send. One transaction for the bookkeeping."""
     now = now or store.utcnow()
+    fired, queued = database.retry_conflicts(lambda: _queue_alerts(config, now))
+    sent = send_pending(config, now) if send else SendReport()
+    return AlertReport([c for _, cs in fired for c in cs], queued, sent)
+
+
+def _queue_alerts(
+    config: Config, now: datetime
+) -> tuple[list[tuple[AlertRule, list[Condition]]], int]:
+    """Evaluate and queue in one transaction. Two workers doing so at once both claim the
+    store's writes before writing: the second to commit runs this again, on the first's alert
+    states and mail, and queues nothing twice."""
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
         fired, updates = evaluate(config, db, now)
+        database.claim_writes(db)
         mails: list[Mail] = []
         for rule, conditions in fired:
             if rule.kind == "engagement":  # a cadence slowed, an offer made: before any mail
@@ -123,8 +135,7 @@ def run_alerts(config: Config, now: datetime | None = None, send: bool = True) -
         outbox.save_alert_states(db, updates)
         queued = outbox.enqueue(db, mails, now)
         db.commit()
-    sent = send_pending(config, now) if send else SendReport()
-    return AlertReport([c for _, cs in fired for c in cs], queued, sent)
+    return fired, queued
 
 
 def _digest(

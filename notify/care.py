@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import clients, engagement, store
+from data import clients, database, engagement, store
 from data.clients import Client
 from data.config import AlertRule, Config
 from data.engagement import Checkin
@@ -273,17 +273,23 @@ class CareReport:
 def run_care(config: Config, now: datetime | None = None, send: bool = True) -> CareReport:
     """Queue the check-ins and date reminders that are due, then send mail."""
     now = now or store.utcnow()
-    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        db.begin()
-        everyone = {c.id: c for c in clients.all_clients(db)}
-        secret = engagement.link_secret(db)
-        asked, mails = [], []
-        for client in everyone.values():
-            got = checkin_mails(config, db, client, secret, now)
-            asked += [client.id] if got else []
-            mails += got
-        reminders = reminder_mails(config, db, everyone, now)
-        enqueue(db, mails + reminders, now)
-        db.commit()
+
+    def queue() -> tuple[list[str], list[Mail], list[Mail]]:
+        # Run again when another worker's queuing conflicts (data.outbox.enqueue).
+        with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+            db.begin()
+            everyone = {c.id: c for c in clients.all_clients(db)}
+            secret = engagement.link_secret(db)
+            asked, mails = [], []
+            for client in everyone.values():
+                got = checkin_mails(config, db, client, secret, now)
+                asked += [client.id] if got else []
+                mails += got
+            reminders = reminder_mails(config, db, everyone, now)
+            enqueue(db, mails + reminders, now)
+            db.commit()
+        return asked, mails, reminders
+
+    asked, mails, reminders = database.retry_conflicts(queue)
     sent = send_pending(config, now) if send and (mails or reminders) else SendReport()
     return CareReport(asked, len(reminders), sent)

@@ -6,11 +6,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from data.clients import Client
-from nlp.interests import Match
 from notify.rules import local_instant
+
+if TYPE_CHECKING:
+    from nlp.interests import Match
 
 FRESH_HALF_LIFE_DAYS = 3.0
 PER_SOURCE = 2  # at most this many items of one source in a digest

@@ -22,7 +22,7 @@ from email.utils import formatdate
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from data import outbox, store
+from data import database, outbox, store
 from data.config import SMTP_PASSWORD_ENV, Config, Smtp
 from data.outbox import Mail, Outcome
 from notify import chat
@@ -174,10 +174,7 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     became of each mail is stored as soon as it is known, in a transaction of its own, so a
     mail the server accepted is never sent again, whatever happens to the rest of the batch."""
     now = now or store.utcnow()
-    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        db.begin()
-        mails = outbox.claim_due(db, now)
-        db.commit()
+    mails = database.retry_conflicts(lambda: _claim_due(config, now))
     counts = {"sent": 0, "pending": 0, "failed": 0}
     session = _Session(config.smtp)
     try:
@@ -192,21 +189,35 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
                 outcome = Outcome(mail.id, False, f"cannot build this mail: {e}", permanent=True)
             else:
                 outcome = session.send(mail.id, msg)
-            with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-                db.begin()
-                counts[outbox.record_outcome(db, outcome, now, config.smtp.max_attempts)] += 1
-                db.commit()
+            counts[_record(config, outcome, now)] += 1
     finally:
         session.close()
     return SendReport(counts["sent"], counts["pending"], counts["failed"], session.error)
 
 
-def _record(config: Config, outcome: Outcome, now: datetime) -> str:
+def _claim_due(config: Config, now: datetime) -> list[Mail]:
+    """The mails due now, marked 'sending'. Of two workers claiming at once, the second to
+    commit conflicts and claims again: what the first took is no longer due."""
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        status = outbox.record_outcome(db, outcome, now, config.smtp.max_attempts)
+        mails = outbox.claim_due(db, now)
+        if mails:
+            database.claim_writes(db)
         db.commit()
-    return status
+    return mails
+
+
+def _record(config: Config, outcome: Outcome, now: datetime) -> str:
+    """What became of a mail, stored at once (again, after a conflict with another writer)."""
+
+    def record() -> str:
+        with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+            db.begin()
+            status = outbox.record_outcome(db, outcome, now, config.smtp.max_attempts)
+            db.commit()
+        return status
+
+    return database.retry_conflicts(record)
 
 
 class _Session:

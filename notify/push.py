@@ -10,11 +10,10 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from data import clients, engagement, store
+from data import clients, database, engagement, store
 from data.clients import Client
 from data.config import Config
 from data.outbox import Mail, enqueue
-from nlp.interests import InterestMatcher
 from notify.digest import Pick, is_due, may_send, pick, talk_line
 from notify.email import SendReport, send_pending, templates
 from notify.links import Links
@@ -45,6 +44,8 @@ def next_digests(
     everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
     articles = clients.candidate_articles(db, now - timedelta(days=config.push.max_age_days))
     by_id = {a["id"]: a for a in articles}
+    from nlp.interests import InterestMatcher  # spaCy: only when there is something to match
+
     matches = InterestMatcher(everyone).match(articles) if everyone and articles else {}
     learned = engagement.all_weights(db)
     return {
@@ -80,6 +81,17 @@ def push_digests(
 
     Forcing skips the cadence, never the client's status or weekly cap."""
     now = now or store.utcnow()
+    sent_to, skipped = database.retry_conflicts(lambda: _queue_digests(config, now, only, force))
+    report = send_pending(config, now) if sent_to else SendReport()
+    return PushReport(sent_to, skipped, report)
+
+
+def _queue_digests(
+    config: Config, now: datetime, only: list[str] | None, force: bool
+) -> tuple[list[str], dict[str, str]]:
+    """Choose and queue the due digests in one transaction. Two workers doing so at once both
+    claim the store's writes before writing: the second to commit runs this again, finds the
+    digests delivered, and queues nothing twice."""
     sent_to, skipped = [], {}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
@@ -94,7 +106,10 @@ def push_digests(
                 due.append(cid)
             else:
                 skipped[cid] = why
-        digests = next_digests(config, db, now, due) if due else {}
+        if not due:
+            return sent_to, skipped  # nothing to write
+        digests = next_digests(config, db, now, due)
+        database.claim_writes(db)
         secret = engagement.link_secret(db)
         mails = []
         for cid in due:
@@ -117,8 +132,7 @@ def push_digests(
             sent_to.append(cid)
         enqueue(db, mails, now)
         db.commit()
-    report = send_pending(config, now) if sent_to else SendReport()
-    return PushReport(sent_to, skipped, report)
+    return sent_to, skipped
 
 
 def render_digest(

@@ -12,21 +12,25 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
 
-from data import outbox, store, voice, weekly
+from data import database, outbox, store, voice, weekly
 from data.config import Config
 from data.config import Report as ReportSettings
 from data.outbox import Mail
 from data.store import MentionFilter
 from data.text import clean_text
 from notify.email import SendReport, dashboard_url, send_pending, templates
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# matplotlib is imported where a chart is drawn: every pass asks whether the report is due,
+# and importing it cost a second of each `tidings run`.
 
 KIND = "weekly-report"  # its outbox rows' kind
 FEELINGS = ("negative", "neutral", "positive")
@@ -188,6 +192,8 @@ CHARTS = {
 
 def chart_pngs(report: WeeklyReport) -> dict[str, bytes]:
     """Each chart as a PNG, as the mail shows them."""
+    from matplotlib.figure import Figure
+
     out = {}
     for name, draw in CHARTS.items():
         fig = Figure(figsize=(7, 3), dpi=110, layout="constrained")
@@ -243,6 +249,9 @@ def top_rows(report: WeeklyReport) -> list[dict]:
 def pdf(report: WeeklyReport) -> bytes:
     """The report as a PDF of three A4 pages: figures and the week's charts; share of voice;
     top mentions, complaints and clients."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
     buffer = io.BytesIO()
     with PdfPages(buffer, metadata={"Title": report.title, "Creator": "Tidings"}) as out:
         page = Figure(figsize=(8.27, 11.69), layout="constrained")
@@ -383,8 +392,12 @@ def send_report(
             return None
         report = gather(config, db, now)
     mails = outbox.with_outlets(render_mail(config, report, now), config.report.notify)
-    with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        db.begin()
-        queued = outbox.enqueue(db, mails, now)
-        db.commit()
-    return ReportSent(queued, report.title, send_pending(config, now))
+
+    def queue() -> int:  # again when another worker's queuing conflicts (outbox.enqueue)
+        with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
+            db.begin()
+            queued = outbox.enqueue(db, mails, now)
+            db.commit()
+        return queued
+
+    return ReportSent(database.retry_conflicts(queue), report.title, send_pending(config, now))

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from collectors.http import Http
 from data.config import Config, Source, parse_config
 from data.config import Http as HttpSettings
-from data.records import SourceState
+from data.records import Fetched, SourceState
 from flows.demo import shift_times
 
 if TYPE_CHECKING:
@@ -41,7 +41,12 @@ def make_config(tmp_path: Path, sources: list[dict], **sections: dict) -> Config
     """A config whose database lives in tmp_path; fast HTTP settings for tests."""
     raw = {
         "database": {"path": str(tmp_path / "tidings.duckdb"), "lock_timeout_seconds": 5},
-        "http": {"timeout_seconds": 2, "max_attempts": 3, "max_retry_after_seconds": 5},
+        "http": {
+            "timeout_seconds": 2,
+            "max_attempts": 3,
+            "max_retry_after_seconds": 5,
+            "backoff_seconds": 0.1,
+        },
         "watch": WATCH,
         "sources": sources,
         **sections,
@@ -113,16 +118,70 @@ def fast_source(kind: str, base_url: str | None, **extra: object) -> Source:
 def collect_with(
     collect, source: Source, queries=("Nimbus Notes",), state: SourceState | None = None
 ):
-    """Run a collector once, with a fast-failing HTTP client, against whatever source says."""
+    """Run a collector once (one attempt: retries are the pass's, see `fetch_as_a_pass_does`),
+    with a fast-failing HTTP client, against whatever source says."""
     settings = HttpSettings(timeout_seconds=2, max_attempts=2, max_retry_after_seconds=2)
 
     async def go():
-        async with Http(settings, backoff_seconds=0.01) as http:
+        async with Http(settings) as http:
             return await collect(
                 http, source, state or SourceState(source=source.id), list(queries)
             )
 
     return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    """Prefect's test harness (a server of its own), for the tests that run Prefect tasks; the
+    module's only, so that no later test finds a Prefect API configured."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def fetch_as_a_pass_does(
+    source: Source,
+    settings: HttpSettings,
+    queries: tuple[str, ...] = ("Nimbus Notes",),
+    state: SourceState | None = None,
+) -> tuple[Fetched, list[str]]:
+    """Fetch a source in the pass's task, with Prefect's retries as `settings` say (needs a
+    Prefect server: the `prefect_server` fixture). Returns what it fetched and the names of
+    its task run's states, oldest first."""
+    from prefect import flow
+
+    from collectors.http import Attempts
+    from flows.pipeline import collect_source
+    from flows.retries import fetch_retries
+
+    @flow
+    async def fetch_one() -> tuple[Fetched, list[str]]:
+        async with Http(settings) as http:
+            state_ = state or SourceState(source=source.id)
+            fetch = collect_source.with_options(**fetch_retries(settings))
+            run = await fetch(
+                http, source, state_, list(queries), Attempts(settings.max_attempts),
+                return_state=True,
+            )  # fmt: skip
+        return await run.aresult(), await task_run_history(run.state_details.task_run_id)
+
+    return asyncio.run(fetch_one())
+
+
+async def task_run_history(task_run_id: object, timeout: float = 120) -> list[str]:
+    """The names of a finished task run's states, oldest first, once the server has them all
+    (task runs report their states to the server as events, a moment later)."""
+    from prefect.client.orchestration import get_client
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with get_client() as client:
+        while True:
+            history = await client.read_task_run_states(task_run_id)
+            if (history and history[-1].is_final()) or asyncio.get_running_loop().time() > deadline:
+                return [s.name for s in history]
+            await asyncio.sleep(0.2)
 
 
 class Inbox:

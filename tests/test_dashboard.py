@@ -258,3 +258,18 @@ def test_session_cookies_are_signed_with_the_password_and_expire():
     assert not valid_session(f"9999999.{forged}", "s3cret", 1_999)  # expiry moved by hand
     for junk in (None, "", "abc", "2000.", ".abc", "2000.zz", "２０００.x", 42):
         assert not valid_session(junk, "s3cret", 1_999)
+
+
+def test_a_mention_says_how_sure_the_model_is_and_what_that_means(filled):
+    config, scored = filled
+    _, s = max(scored, key=lambda ms: ms[1].intents.get("complaint", 0.0))
+    thresholds = json.loads((ROOT / "nlp/models/linear-base/meta.json").read_text())["thresholds"]
+    at = AppTest.from_file(str(PAGES / "views" / "mentions.py"), default_timeout=60)
+    at.query_params["id"] = s.mention_id
+    at.run()
+    assert not at.exception
+    (said,) = [c.value for c in at.caption if c.value.startswith("How sure the model is:")]
+    complaint = (
+        f"complaint {s.intents['complaint']:.0%} (counts from {thresholds['complaint']:.0%})"
+    )
+    assert complaint in said and "of the mentions read 80 % sure, about 8 in 10 are" in said

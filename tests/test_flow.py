@@ -114,7 +114,37 @@ def test_a_retried_fetch_is_in_the_runs_logs_in_prefect(httpserver, tmp_path):
             return [log.message for log in await client.read_logs(log_filter=only)]
 
     retried = [m for m in asyncio.run(messages()) if "/flaky.xml: HTTP 503" in m]
-    assert retried and "attempt 1 of 3" in retried[0]
+    assert len(retried) == 1 and "attempt 1 of 3" in retried[0]  # one line per retry
+
+
+def test_a_503_then_200_is_a_task_retry_in_prefects_state_history(httpserver, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from tests.conftest import task_run_history
+
+    httpserver.expect_ordered_request("/flaky.xml").respond_with_data("busy", status=503)
+    httpserver.expect_request("/flaky.xml").respond_with_data(
+        (DEMO_FEEDS / "nimbus-blog.xml").read_bytes(), content_type="application/rss+xml"
+    )
+    config = make_config(tmp_path, [{"id": "flaky", "url": httpserver.url_for("/flaky.xml")}])
+    state = asyncio.run(pass_once(config, True, return_state=True))
+    assert state.is_completed() and state.result().sources_failed == 0
+    assert len(httpserver.log) == 2
+
+    async def collect_history() -> list[str]:
+        only = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        async with get_client() as client:
+            for _ in range(600):  # the server learns of task runs from events, a moment later
+                runs = await client.read_task_runs(flow_run_filter=only)
+                if collect := [r for r in runs if r.name == "collect-flaky"]:
+                    return await task_run_history(collect[0].id)
+                await asyncio.sleep(0.2)
+        raise AssertionError("no task run collect-flaky")
+
+    history = asyncio.run(collect_history())
+    assert history[-1] == "Completed"
+    assert history.index("AwaitingRetry") < history.index("Retrying") < len(history) - 1
 
 
 def test_a_write_that_finds_the_store_locked_is_retried_by_prefect(tmp_path):

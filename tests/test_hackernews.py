@@ -6,8 +6,18 @@ from datetime import UTC, datetime, timedelta
 from werkzeug import Response
 
 from collectors import hackernews
+from data.config import Http as HttpSettings
 from data.records import SourceState
-from tests.conftest import ANCHOR, SHIFT, collect_with, fast_source, recorded
+from tests.conftest import (
+    ANCHOR,
+    SHIFT,
+    collect_with,
+    fast_source,
+    fetch_as_a_pass_does,
+    recorded,
+)
+
+RETRYING = HttpSettings(timeout_seconds=2, max_attempts=3, backoff_seconds=0.01)
 
 
 def serve_pages(httpserver):
@@ -60,12 +70,31 @@ def test_one_search_per_watched_term(httpserver):
     assert {r.args["query"] for r, _ in httpserver.log} == {"Nimbus Notes", "Quillpad"}
 
 
-def test_429_is_retried_after_the_wait_it_asks_for(httpserver):
+def test_429_is_retried_after_the_wait_it_asks_for(httpserver, prefect_server):
     httpserver.expect_oneshot_request("/api/v1/search_by_date").respond_with_data(
         "rate limited", status=429, headers={"Retry-After": "1"}
     )
-    fetched = collect_with(hackernews.collect, serve_pages(httpserver))
+    fetched, states = fetch_as_a_pass_does(serve_pages(httpserver), RETRYING)
     assert fetched.error is None and len(fetched.mentions) == 3
+    assert "AwaitingRetry" in states
+
+
+def test_a_retry_fetches_only_the_pages_not_fetched_yet(httpserver, prefect_server):
+    failed_once = []
+
+    def handler(request):
+        page = request.args.get("page", "0")
+        if page == "1" and not failed_once:
+            failed_once.append(page)
+            return Response("busy", status=503)
+        return Response(recorded(f"hackernews/page{page}.json"), content_type="application/json")
+
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_handler(handler)
+    source = fast_source("hackernews", httpserver.url_for("/api/v1"))
+    fetched, states = fetch_as_a_pass_does(source, RETRYING)
+    assert fetched.error is None and len(fetched.mentions) == 3
+    assert [r.args["page"] for r, _ in httpserver.log] == ["0", "1", "1"]
+    assert states.count("AwaitingRetry") == 1 and states[-1] == "Completed"
 
 
 def test_an_answer_of_the_wrong_shape_fails_the_source_not_the_pass(httpserver):

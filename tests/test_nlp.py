@@ -44,7 +44,7 @@ def m(text: str, i: int = 0) -> Mention:
     ],
 )
 def test_watched_terms_match_whole_words_case_insensitively_with_exclusions(scorer, text, terms):
-    assert scorer.score_text(text).terms == terms
+    assert scorer.score_text(text).about == terms
 
 
 def test_items_about_nothing_we_watch_are_not_mentions(scorer):
@@ -190,7 +190,7 @@ def queries():
     ],
 )
 def test_boolean_queries_near_wildcards_and_context(queries, text, terms):
-    assert queries.score_text(text).terms == terms
+    assert queries.score_text(text).about == terms
 
 
 def test_query_syntax_errors_point_at_the_column():

@@ -2,6 +2,9 @@
 worded complaints, cue words out of context, neutral news and questions read as negative, a
 customer won read as churn. None of these texts is in the training data."""
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 
@@ -86,7 +89,10 @@ def test_the_shipped_model_is_calibrated_with_a_threshold_per_intent():
         assert measured["brier"] < 0.1 and measured["f1"] > 0.7
         for step in measured["reliability"]:  # confidence and observed rate agree
             if step["n"] >= 100:
-                assert abs(step["confidence"] - step["observed"]) < 0.1
+                # within three standard errors of the observed rate (and 0.02): a bin of
+                # a hundred texts differs from its confidence by up to ~0.1 by chance alone
+                spread = math.sqrt(step["observed"] * (1 - step["observed"]) / step["n"])
+                assert abs(step["confidence"] - step["observed"]) < 3 * spread + 0.02
 
 
 @pytest.mark.parametrize(
@@ -180,3 +186,78 @@ def test_a_label_never_leans_against_its_score():
     assert not np.any((labels == "positive") & (strength < 0) & (lexicon <= 0))
     assert not np.any((labels == "negative") & (strength > 0) & (lexicon >= 0))
     assert np.all((scores > NEGATIVE_AT) & (scores < POSITIVE_AT) | (labels != "neutral"))
+
+
+@pytest.mark.parametrize(
+    ("padded", "plain"),
+    [
+        ("Love your app's colours. My card was declined twice today and nobody answers the chat. "
+         "Anyway, have a nice weekend.",
+         "My card was declined twice today and nobody answers the chat."),
+        ("Great to see the new shop open on Main Street! My refund from last month still hasn't "
+         "arrived. Have a lovely day everyone.",
+         "My refund from last month still hasn't arrived."),
+        ("Happy Monday Nimbus Notes team. Your colours are lovely. The sync has stopped working on "
+         "my laptop since Friday. Thanks and have a great week!",
+         "The sync has stopped working on my laptop since Friday."),
+    ],
+)  # fmt: skip
+def test_a_complaint_padded_with_other_sentences_still_counts(scorer, padded, plain):
+    got, alone = scorer.score_text(padded), scorer.score_text(plain)
+    assert "complaint" in got.present and "complaint" in alone.present
+    # The sentences only ever add to what the whole post reads.
+    readings = scorer.nlp.get_pipe("tidings_readings")
+    whole = dataclasses.replace(readings.model, sentence_weights={})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(readings, "model", whole)
+        drowned = scorer.score_text(padded)
+    assert got.intents["complaint"] >= drowned.intents["complaint"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Lovely weather. I renewed my plan today. See you all tomorrow.",
+        "Love your app. Awesome!",
+        "Nimbus Notes opens an office in Leeds. The team grows to forty. Hiring continues.",
+    ],
+)
+def test_sentences_without_a_problem_make_no_complaint(scorer, text):
+    assert "complaint" not in wanted(scorer, text)
+
+
+def test_sentences_are_split_at_stops_and_line_breaks_not_at_but(scorer):
+    doc = scorer.nlp("Love the colours. The app is fine but it crashes daily!\nThanks. Hi")
+    assert [doc[a:b].text.strip() for a, b, _ in model.sentences(doc)] == [
+        "Love the colours.",
+        "The app is fine but it crashes daily!",
+    ]  # "Thanks." and "Hi" are too short to read alone
+    assert model.sentences(scorer.nlp("My card was declined twice today.")) == []
+
+
+def test_the_sentences_weight_is_chosen_on_dev_and_stored_with_the_model(tmp_path):
+    shipped = model.current(None)
+    chosen = shipped.metrics["per_sentence"]
+    assert chosen["compliment"]["sentence_weight"] == 0.0  # praise is never read per sentence
+    assert shipped.linear.sentence_weights == {
+        i: c["sentence_weight"] for i, c in chosen.items() if c["sentence_weight"] > 0
+    }
+    assert "complaint" in shipped.linear.per_sentence
+    shipped.linear.save(tmp_path)
+    assert model.LinearModel.load(tmp_path).sentence_weights == shipped.linear.sentence_weights
+    with np.load(tmp_path / "weights.npz") as f:  # a model trained before: whole posts only
+        old = {k: f[k] for k in f.files if k != "sentence_weights"}
+    np.savez_compressed(tmp_path / "weights.npz", **old)
+    assert model.LinearModel.load(tmp_path).sentence_weights == {}
+
+
+def test_a_padded_complaint_feels_as_its_complaint_does(scorer):
+    text = (
+        "Great to see the new shop open on Main Street! My refund from last month still "
+        "hasn't arrived. Have a lovely day everyone."
+    )
+    assert scorer.score_text(text).sentiment_label == "negative"
+    # Pleasantries around no problem keep their feeling.
+    assert (
+        scorer.score_text("Lovely weather. I renewed my plan today.").sentiment_label != "negative"
+    )

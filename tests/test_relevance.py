@@ -8,7 +8,7 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from data import corrections, inbox, store
+from data import clients, corrections, inbox, store
 from data.config import Watch
 from data.records import Mention
 from flows.cli import main
@@ -95,7 +95,7 @@ def test_not_about_us_corrections_and_train_set_aside_similar_new_mentions(
     assert after.version.endswith("+relevance-1")
     for text in unseen:
         was, now = before.score_text(text), after.score_text(text)
-        assert now.terms == ()  # set aside: not about us
+        assert now.set_aside and now.terms == ("Maple",)  # set aside: not about us
     # How sure it is moved a long way down for what resembles the corrected mentions …
     got = after.relevance.of("Maple")
     syrup = relevance.Extractor(watch)(unseen[0])["Maple"][0]
@@ -127,13 +127,13 @@ def test_sponsorship_and_news_mentions_stay_about_us_where_the_rule_drops_them(t
     for text in kept_by_rules:
         assert rules_only.score_text(text).terms == ("Maple",)
     for text in dropped_by_rules + TREES:
-        assert rules_only.score_text(text).terms == ()
+        assert rules_only.score_text(text).about == ()
 
     scorer = build_scorer(watch, config.models_dir)  # no correction yet: the priors
     for text in kept_by_rules + dropped_by_rules:
         assert scorer.score_text(text).terms == ("Maple",), text
     for text in TREES:
-        assert scorer.score_text(text).terms == (), text
+        assert scorer.score_text(text).about == (), text
 
     # Corrections of the tree and the syrup do not cost the sponsorships and the news.
     ms, _ = store_scored(config, [Watch(name="Maple", terms=["maple"])], TREES + PHONES)
@@ -147,7 +147,7 @@ def test_sponsorship_and_news_mentions_stay_about_us_where_the_rule_drops_them(t
     assert trained.relevance.of("Maple").labelled == len(TREES + PHONES)
     for text in dropped_by_rules + kept_by_rules:
         assert trained.score_text(text).terms == ("Maple",), text
-    assert trained.score_text("maple syrup and maple leaves").terms == ()
+    assert trained.score_text("maple syrup and maple leaves").about == ()
 
 
 def test_a_damaged_model_file_is_reported_in_one_line_and_the_rules_decide(tmp_path, caplog):
@@ -164,7 +164,7 @@ def test_a_damaged_model_file_is_reported_in_one_line_and_the_rules_decide(tmp_p
         assert "\n" not in message and str(config.models_dir / relevance.FILE) in message
         assert "cannot read the relevance model" in message
         assert scorer.relevance is None
-        assert scorer.score_text(sponsored).terms == ()  # the rule alone: no phone word near
+        assert scorer.score_text(sponsored).about == ()  # the rule alone: no phone word near
         got = scorer.score_text("My Maple phone has no signal")
         assert got.terms == ("Maple",) and got.term_relevance == ()
 
@@ -214,7 +214,8 @@ def test_tidings_score_prints_how_sure_it_is_about_each_entity(tmp_path, capsys)
     assert main(["--config", str(toml), "score", str(lines)]) == 0
     sponsored, syrup = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert sponsored["terms"] == ["Maple"] and 0.5 <= sponsored["term_relevance"]["Maple"] <= 1
-    assert syrup["terms"] == [] and syrup["term_relevance"] == {}
+    assert syrup["terms"] == [] and syrup["set_aside"] == ["Maple"]
+    assert syrup["term_relevance"]["Maple"] < 0.5
 
 
 def test_many_not_about_us_marks_alone_do_not_set_every_mention_aside():
@@ -235,3 +236,53 @@ def test_many_not_about_us_marks_alone_do_not_set_every_mention_aside():
     ours = extract("Maple charged me twice, calls keep dropping")["Maple"][0]
     syrup = extract("maple syrup on my pancakes this morning")["Maple"][0]
     assert model.probability(ours) >= 0.5 > model.probability(syrup)
+
+
+def test_what_the_model_sets_aside_is_kept_counts_nowhere_and_can_be_taken_back(
+    tmp_path, monkeypatch
+):
+    watch, config, toml = configured(tmp_path, rule=True)
+    ours = ["My Maple phone has no signal again", "Maple app keeps crashing, bill wrong"]
+    ms, scores = store_scored(config, watch, TREES[:2] + ours)
+    trees, phones = ms[:2], ms[2:]
+    assert [scores[m.id].set_aside for m in ms] == [True, True, False, False]
+    assert all(scores[m.id].terms == ("Maple",) for m in ms)  # the name each one uses
+    start, end = NOW - timedelta(days=2), NOW + timedelta(days=1)
+    period = store.MentionFilter(since=start.date(), until=NOW.date())
+    with store.connect(config.db_path) as db:
+        assert store.summary(db, period)["mentions"] == 2  # the phone network's only
+        assert store.count_mentions(db, period) == 2
+        assert corrections.set_aside_count(db, start, end) == 2
+        assert corrections.set_aside_count(db, start, end, ["Other"]) == 0
+        listed = corrections.set_aside(db, start, end)
+        assert sorted(listed["id"]) == sorted(m.id for m in trees)
+        assert all(p < 0.5 for p in listed["sure"]) and listed["marked_by"].isna().all()
+        sent = {a["id"] for a in clients.candidate_articles(db, start)}
+        assert sent == {m.id for m in phones}  # set aside: never in a client's digest
+
+    # The Mentions page lists them beside the counted ones …
+    cfg_text = TOML.format(db=config.db_path, context=RULE)
+    page = open_view(monkeypatch, toml, cfg_text, "mentions")
+    page.radio[0].set_value("aside").run()
+    page.date_input(key="aside-period").set_value((start.date(), NOW.date())).run()
+    assert not page.exception
+    (table,) = page.dataframe
+    assert sorted(table.value["title"].fillna("")) == ["", ""]
+    assert sorted(table.value["text"]) == sorted(TREES[:2])
+    assert any("name a watched term but count nowhere" in c.value for c in page.caption)
+    # … and one opened says why and takes it back.
+    page = open_view(monkeypatch, toml, cfg_text, "mentions", id=trees[0].id)
+    assert any("Set aside: it names Maple (" in i.value for i in page.info)
+    next(b for b in page.button if b.label == "It is about us after all").click().run()
+    assert not page.exception
+    with store.connect(config.db_path) as db:
+        assert store.summary(db, period)["mentions"] == 3
+        assert corrections.set_aside_count(db, start, end) == 1
+        assert (f"\n{TREES[0]}", True) in corrections.relevance_data(db)
+        # A person's "not about us" lists it too, with who marked it.
+        corrections.correct(db, phones[0].id, "ana", NOW, not_about=True)
+        listed = corrections.set_aside(db, start, end)
+        assert dict(zip(listed["id"], listed["marked_by"].fillna(""), strict=True)) == {
+            trees[1].id: "",
+            phones[0].id: "ana",
+        }

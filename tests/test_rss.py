@@ -16,16 +16,22 @@ from collectors.http import Http
 from data.config import Http as HttpSettings
 from data.config import Source
 from data.records import SourceState
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, fetch_as_a_pass_does
 
-FAST = HttpSettings(timeout_seconds=1, max_attempts=3, max_retry_after_seconds=5, max_body_mb=0.5)
+FAST = HttpSettings(
+    timeout_seconds=1,
+    max_attempts=3,
+    max_retry_after_seconds=5,
+    max_body_mb=0.5,
+    backoff_seconds=0.01,
+)
 
 
 def collect(url: str, state: SourceState | None = None, settings: HttpSettings = FAST):
     source = Source(id="feed", url=url)
 
     async def go():
-        async with Http(settings, backoff_seconds=0.01) as http:
+        async with Http(settings) as http:
             return await rss.collect(http, source, state or SourceState(source="feed"))
 
     return asyncio.run(go())
@@ -99,44 +105,66 @@ def test_conditional_get_turns_an_unchanged_feed_into_304(httpserver, demo_feed)
     assert second.error is None
 
 
-def test_429_with_retry_after_waits_then_succeeds(httpserver, demo_feed):
-    httpserver.expect_oneshot_request("/feed").respond_with_data(
-        "slow down", status=429, headers={"Retry-After": "1"}
-    )
-    httpserver.expect_request("/feed").respond_with_data(demo_feed)
-    started = time.monotonic()
-    fetched = collect(httpserver.url_for("/feed"))
+def test_429_with_retry_after_waits_then_succeeds(httpserver, demo_feed, prefect_server):
+    asked = []  # when each request arrived
+
+    def handler(request):
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            return Response("slow down", status=429, headers={"Retry-After": "1"})
+        return Response(demo_feed)
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, states = fetch_as_a_pass_does(source, FAST)
     assert fetched.error is None and fetched.mentions
-    assert time.monotonic() - started >= 1.0
+    assert "AwaitingRetry" in states and states[-1] == "Completed"
+    # The task's back-off is 0.01 s: the second request waited what the server asked.
+    assert len(asked) == 2 and asked[1] - asked[0] >= 1.0
 
 
-def test_retry_after_longer_than_we_wait_fails_fast_and_reports_it(httpserver):
+def test_retry_after_longer_than_we_wait_fails_fast_and_reports_it(httpserver, prefect_server):
     httpserver.expect_request("/feed").respond_with_data(
         "later", status=429, headers={"Retry-After": "3600"}
     )
-    started = time.monotonic()
-    fetched = collect(httpserver.url_for("/feed"))
-    assert time.monotonic() - started < 1.0
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, states = fetch_as_a_pass_does(source, FAST)
+    assert len(httpserver.log) == 1 and "AwaitingRetry" not in states
     assert "HTTP 429" in fetched.error and "asked to wait 3600s" in fetched.error
     assert fetched.retry_after == 3600
 
 
-def test_persistent_5xx_gives_up_after_bounded_attempts(httpserver):
+def test_persistent_5xx_gives_up_after_bounded_attempts(httpserver, prefect_server):
     httpserver.expect_request("/feed").respond_with_data("oops", status=503)
-    fetched = collect(httpserver.url_for("/feed"))
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, states = fetch_as_a_pass_does(source, FAST)
     assert "HTTP 503" in fetched.error and "after 3 attempts" in fetched.error
-    assert len(httpserver.log) == 3
+    assert len(httpserver.log) == 3 and states.count("AwaitingRetry") == 2
+    assert states[-1] == "Completed"  # the source failed, and the pass goes on without it
+
+
+def test_a_404_is_not_retried(httpserver, prefect_server):
+    httpserver.expect_request("/feed").respond_with_data("no", status=404)
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, states = fetch_as_a_pass_does(source, FAST)
+    assert "HTTP 404" in fetched.error and len(httpserver.log) == 1
+    assert "AwaitingRetry" not in states
 
 
 def test_a_server_that_never_answers_times_out(httpserver):
+    answer = threading.Event()
+
     def slow(request):
-        time.sleep(2.5)
+        answer.wait(2.5)
         return Response("too late")
 
     httpserver.expect_request("/feed").respond_with_handler(slow)
     fast = HttpSettings(timeout_seconds=0.3, max_attempts=2)
     started = time.monotonic()
-    fetched = collect(httpserver.url_for("/feed"), settings=fast)
+    try:
+        fetched = collect(httpserver.url_for("/feed"), settings=fast)
+    finally:
+        answer.set()  # the server (one thread) is free for the next test at once
     assert "timed out after 0.3s" in fetched.error
     assert time.monotonic() - started < 2.0
 
@@ -322,7 +350,7 @@ def private_feed(httpserver, demo_feed) -> str:
 
 def collect_source(source: Source):
     async def go():
-        async with Http(FAST, backoff_seconds=0.01) as http:
+        async with Http(FAST) as http:
             return await rss.collect(http, source, SourceState(source=source.id))
 
     return asyncio.run(go())

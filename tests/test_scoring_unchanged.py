@@ -69,6 +69,7 @@ def pinned_models(folder: Path) -> Path:
         {"complaint": (1.3, 0.2), "question": (0.9, -0.1), "compliment": (1.1, 0.05)},
         {"complaint": 0.3, "question": 0.475, "compliment": 0.375},
         sentiment.Decision((0.1, -0.2, 0.05), 0.4, 0.6),
+        {"complaint": 0.5, "question": 0.25},  # read per sentence too
     )
     path = folder / "linear-1"
     path.mkdir(parents=True)
@@ -99,6 +100,7 @@ def reading(s: Score | None) -> dict | None:
         "fingerprint": s.fingerprint and hashlib.sha256(s.fingerprint).hexdigest()[:20],
         "present": None if s.present is None else list(s.present),
         "term_relevance": list(s.term_relevance),
+        "set_aside": s.set_aside,
     }
 
 

@@ -23,11 +23,13 @@ def test_without_the_fetched_files_the_feature_cache_gives_the_same_sets(no_fetc
         assert splits.sizes[name] == recorded[name]
         cached = [e for e in splits.train + splits.dev + splits.test if e.source == name]
         assert cached and all(e.x is not None and e.x.dtype == np.int64 for e in cached)
+        # and each sentence's features, which the per-sentence intents read
+        assert any(len(e.sentences or []) > 1 for e in cached)
     # The cache's features are what the model reads: the shipped model scores them as it did
     # (within the rounding of its weights to half precision when saved).
     test = [e for e in splits.test if e.source == "financial tweets"]
-    xs, lexical = train.featurize_examples(test)
-    figures = train.evaluate(model.current(None).linear, test, xs, lexical)["sentiment"]
+    xs, lexical, sentences = train.featurize_examples(test)
+    figures = train.evaluate(model.current(None).linear, test, xs, lexical, sentences)["sentiment"]
     shipped = json.loads((model.BASE / "metrics.json").read_text("utf-8"))["test"]
     assert figures["financial tweets"]["macro_f1"] == pytest.approx(
         shipped["sentiment"]["financial tweets"]["macro_f1"], abs=5e-3

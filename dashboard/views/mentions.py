@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import downloads, mention_detail, reads
+from dashboard import downloads, mention_detail, reads, set_aside
 from data.store import MentionFilter
 
 st.title("Mentions")
@@ -18,6 +18,13 @@ if "id" in st.query_params:  # a link from an alert mail, or a mention's own pag
     if st.button("All mentions"):
         st.query_params.clear()
         st.rerun()
+    st.stop()
+SHOWN = {"counted": "Counted", "aside": "Set aside: not about us"}
+shown = st.radio(
+    "Show", list(SHOWN), format_func=SHOWN.get, horizontal=True, label_visibility="collapsed"
+)
+if shown == "aside":
+    set_aside.show([w.name for w in reads.config().watch])
     st.stop()
 terms, sources, kinds = reads.choices()
 c1, c2, c3, c6 = st.columns(4)

@@ -1,0 +1,60 @@
+"""What a `tidings run` loads and starts is what its work needs: a pass over a small feed whose
+items are all stored already loads neither the language model (spaCy) nor the charts
+(matplotlib), hashes no password and starts no parser process. Each run is the real command in
+a fresh process, against a Prefect server and a feed on 127.0.0.1; nothing is timed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from data.config import load_config
+from flows.server import prefect_server
+from tests.test_stopping import TIMEOUT, write_config
+
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
+    b"<item><title>Nimbus Notes 4.2 is out</title><link>http://127.0.0.1/1</link>"
+    b"<guid>1</guid><pubDate>Wed, 25 Nov 2026 10:00:00 GMT</pubDate>"
+    b"<description>Nimbus Notes syncs faster.</description></item></channel></rss>"
+)
+
+# The run, then what its process holds: modules imported, parser processes, hashes made.
+RUN = """
+import json, sys
+from flows.cli import main
+code = main(["--config", sys.argv[1], "run", "--all"])
+from collectors import offload
+users = sys.modules.get("data.users")
+print(json.dumps({
+    "code": code,
+    "modules": sorted(m for m in ("spacy", "matplotlib") if m in sys.modules),
+    "parser_processes": offload._pool is not None,
+    "hashed": bool(users and users._dummy_hash.cache_info().currsize),
+}))
+"""
+
+
+def run_and_tell(config: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, str(config)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_pass_with_nothing_new_loads_no_model_and_starts_no_parser(httpserver, tmp_path):
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        FEED, content_type="application/rss+xml"
+    )
+    config = write_config(tmp_path, {"blog": httpserver.url_for("/feed.xml")})
+    with prefect_server(load_config(config), long_lived=True):
+        first = run_and_tell(config)  # the item is new: scoring it needs the model
+        again = run_and_tell(config)  # stored already: nothing to score
+    assert first["code"] == 0 and first["modules"] == ["spacy"]
+    assert again == {"code": 0, "modules": [], "parser_processes": False, "hashed": False}
