@@ -260,14 +260,36 @@ class Readings:
         return clauses, values, feeling
 
     def values_of(
-        self, docs: Sequence[Doc], indices: np.ndarray, offsets: np.ndarray
+        self,
+        docs: Sequence[Doc],
+        rows: np.ndarray,
+        starts: np.ndarray,
+        indices: np.ndarray,
+        offsets: np.ndarray,
     ) -> list[np.ndarray]:
-        """_values() of many docs whose clauses are set, from their features read at once
-        (features.of_docs): one array operation for all docs but those read per sentence."""
+        """_values() of many docs whose clauses are set, from their tokens' rows and features
+        (features.of_docs's input and output), every doc's and every sentence's features read
+        at once, and the readings of all docs but those read per sentence in one operation."""
         many = self.model.readings_of(indices, offsets)
-        out = []
+        split = [sentences(doc) if self.model.per_sentence else [] for doc in docs]
+        picks, lexical, raws = [], [], []
+        for d, found in enumerate(split):
+            for start, end, raw in found:  # each sentence as if it stood alone
+                picks.append(np.arange(starts[d] + start, starts[d] + end))
+                lexical.append(sentiment.normalize(sum(raw)))
+                raws.append(raw)
+        each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        if picks:
+            bounds = np.concatenate(([0], np.cumsum([len(p) for p in picks])))
+            chosen = rows[np.concatenate(picks)]
+            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
+        out, k = [], 0
         for d, doc in enumerate(docs):
-            each = sentence_features(doc) if self.model.per_sentence else []
+            each = [
+                each_indices[each_offsets[j] : each_offsets[j + 1]]
+                for j in range(k, k + len(split[d]))
+            ]
+            k += len(split[d])
             doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
             if len(each) > 1:
                 out.append(self.model.readings(indices[offsets[d] : offsets[d + 1]], each))

@@ -240,7 +240,7 @@ class Scorer:
         indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
         for doc, c in zip(docs, clauses, strict=True):
             doc._.clauses = c  # the readings of a doc's sentences read them
-        values = self.readings.values_of(docs, indices, offsets)
+        values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets)
         return [
             self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
         ]
