@@ -48,18 +48,51 @@ def signature(doc: Doc) -> bytes | None:
     from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
 
     rows = doc.to_array([LOWER, IS_ALPHA, IS_DIGIT])
-    words = rows[(rows[:, 1] == 1) | (rows[:, 2] == 1), 0].astype(np.uint64)
-    if len(words) < MIN_WORDS:
-        return None
+    return signatures(rows, np.array([0, len(rows)]))[0]
+
+
+TRIPLES_AT_ONCE = 4096  # word triples hashed in one array (2 MB: it stays in the cache)
+
+
+def signatures(rows: np.ndarray, starts: np.ndarray) -> list[bytes | None]:
+    """signature() of many docs at once: `rows` are their tokens' [LOWER, IS_ALPHA, IS_DIGIT],
+    one doc after another, doc d's at rows[starts[d]:starts[d + 1]]."""
+    n = len(starts) - 1
+    doc = np.repeat(np.arange(n), np.diff(starts))
+    kept = (rows[:, 1] == 1) | (rows[:, 2] == 1)
+    words, doc = rows[kept, 0].astype(np.uint64), doc[kept]
+    counts = np.bincount(doc, minlength=n)
+    out: list[bytes | None] = [None] * n
     # Array arithmetic on unsigned integers wraps modulo 2**64, silently: the point here.
     triples = words[:-2] * _MIX[0] ^ words[1:-1] * _MIX[1] ^ words[2:] * _MIX[2]
-    hashed = (triples[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-    return hashed.min(axis=0).astype("<u4").tobytes()
+    first = np.cumsum(counts) - counts  # where each doc's words, and so its triples, begin
+    signed = [d for d in range(n) if counts[d] >= MIN_WORDS]
+    while signed:
+        group, size = [], 0
+        while signed and (not group or size + counts[signed[0]] <= TRIPLES_AT_ONCE):
+            group.append(signed.pop(0))
+            size += counts[group[-1]] - 2
+        lengths = counts[group] - 2
+        within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        mine = triples[np.repeat(first[group], lengths) + within]
+        hashed = mine[:, None] * _A[None, :]
+        hashed += _B[None, :]
+        hashed >>= np.uint64(32)
+        minima = np.minimum.reduceat(hashed, np.cumsum(lengths) - lengths, axis=0)
+        for d, row in zip(group, minima.astype("<u4"), strict=True):
+            out[d] = row.tobytes()
+    return out
 
 
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of the two texts' word triples."""
     return float(np.mean(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4")))
+
+
+def similarities(a: bytes, others: Sequence[bytes]) -> list[float]:
+    """similarity(a, b) for each b of `others`, at once."""
+    rows = np.frombuffer(b"".join(others), "<u4").reshape(len(others), -1)
+    return (rows == np.frombuffer(a, "<u4")).mean(axis=1).tolist()
 
 
 _BAND_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.uint64)
@@ -116,9 +149,9 @@ class Index:
         if not rows:
             return None
         order = np.sort(np.fromiter(rows, dtype=np.intp, count=len(rows)))
-        shares = (self._signatures[order] == np.frombuffer(sig, "<u4")).mean(axis=1)
-        best = int(np.argmax(shares))
-        return self._keys[order[best]] if shares[best] >= SIMILAR else None
+        equal = np.count_nonzero(self._signatures[order] == np.frombuffer(sig, "<u4"), axis=1)
+        best = int(np.argmax(equal))
+        return self._keys[order[best]] if int(equal[best]) / HASHES >= SIMILAR else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +181,9 @@ def group(
     for i, ((mention_id, sig, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
         key = own if own in taken else None
         if key is None and i in by_index:
-            share, best = max((similarity(sig, other), k) for other, k in by_index[i])
+            others = by_index[i]
+            shares = similarities(sig, [other for other, _ in others])
+            share, best = max(zip(shares, (k for _, k in others), strict=True))
             key = best if share >= SIMILAR else None
         if key is None:
             key = index.story_of(sig, own_bands)

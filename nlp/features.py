@@ -17,6 +17,8 @@ is what runs. It reads one array of token attributes and does array arithmetic o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
 from spacy.strings import hash_string
@@ -112,3 +114,75 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
             )
         )
     )
+
+
+def of_docs(
+    rows: np.ndarray,
+    starts: np.ndarray,
+    lexical: Sequence[float],
+    clause_values: Sequence[Sequence[float]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """of_doc for many docs at once, as one array: `rows` are the docs' tokens' [LOWER,
+    IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH], one doc after another, doc d's at
+    rows[starts[d]:starts[d + 1]]. Doc d's feature indices are indices[offsets[d]:offsets[d + 1]],
+    the same, in the same order, as of_doc gives for it (tests hold the two together)."""
+    n = len(starts) - 1
+    doc = np.repeat(np.arange(n), np.diff(starts))
+    kept = rows[:, 1] == 0
+    rows, doc = rows[kept], doc[kept]
+    words = rows[:, 0].copy()
+    words[rows[:, 2] == 1] = URL
+    words[rows[:, 3] == 1] = NUM
+    same_doc = doc[:-1] == doc[1:]
+    if len(words) > 1:
+        words[np.flatnonzero((words[:-1] == AT) & same_doc) + 1] = USER
+    counts = np.bincount(doc, minlength=n)
+    # of_doc frames each doc's words as np.concatenate(([START], words, [END])), which numpy
+    # makes float64 (START is above 2**63, so its array is uint64 beside END's int64): the
+    # framed words are those rounded to float64 and back, and so must they be here.
+    framed = np.empty(len(words) + 2 * n, dtype=np.float64)
+    first = np.cumsum(counts + 2) - counts - 2
+    inner = np.ones(len(framed), dtype=bool)
+    inner[first] = inner[first + counts + 1] = False
+    framed[first] = np.float64(START)
+    framed[first + counts + 1] = np.float64(END)
+    framed[inner] = words
+    framed = framed.astype(np.uint64)
+    pairs = (framed[:-1] * _PAIR ^ framed[1:])[np.delete(np.arange(len(framed) - 1), first[1:] - 1)]
+    pair_doc = np.repeat(np.arange(n), counts + 1)
+    negator = _within(words, _NEGATORS)
+    scope = np.zeros(len(words), dtype=bool)
+    for k in range(1, NEGATION_SCOPE + 1):
+        scope[k:] |= negator[:-k] & (doc[k:] == doc[:-k])
+    negated = scope & ~negator & ~_within(words, _PUNCTUATION)
+    asks = np.bincount(doc[words == QUESTION_MARK], minlength=n)
+    shouts = np.bincount(doc[(rows[:, 4] == 1) & (rows[:, 5] > 2)], minlength=n)
+    signals, signal_doc = [], []
+    for d in range(n):
+        mine = [
+            _SIGNALS[f"lex{max(-4, min(4, round(lexical[d] * 4)))}"],
+            _SIGNALS[f"len{min(4, max(0, int(counts[d]).bit_length() - 2))}"],
+        ]
+        mine += [_SIGNALS["clause-"] for v in clause_values[d] if v < -0.5]
+        mine += [_SIGNALS["clause+"] for v in clause_values[d] if v > 0.5]
+        if asks[d]:
+            mine.append(_SIGNALS["has?"])
+        if shouts[d]:
+            mine.append(_SIGNALS["shout"])
+        signals += mine
+        signal_doc += [d] * len(mine)
+    keys = np.sort(
+        np.concatenate(
+            (
+                doc * BUCKETS + _bucket(framed[inner], _UNI),
+                pair_doc * BUCKETS + _bucket(pairs, _BI),
+                doc[negated] * BUCKETS + _bucket(words[negated].astype(np.uint64), _NEG),
+                np.array(signal_doc, dtype=np.int64) * BUCKETS
+                + _bucket(np.array(signals, dtype=np.uint64), _UNI),
+            )
+        )
+    )
+    # Each (doc, feature) once, as np.unique; sorting alone is much faster on this many.
+    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    offsets = np.searchsorted(keys, np.arange(n + 1) * BUCKETS)
+    return keys % BUCKETS, offsets

@@ -100,6 +100,34 @@ class LinearModel:
             out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, a * z[3 + i] + c))))
         return out
 
+    def readings_of(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """readings() of many feature sets at once (set d is indices[offsets[d]:offsets[d + 1]],
+        as features.of_docs gives them), one row each, equal to readings() of each."""
+        n, width = len(offsets) - 1, self.weights.shape[1]
+        sizes = np.diff(offsets)
+        z = np.empty((n, width), dtype=self.weights.dtype)
+        # Summed as readings() sums one set: row after row in float32. Sets of like size go
+        # together, each padded with zero rows (which change no sum) to the longest.
+        order = np.argsort(sizes, kind="stable")
+        for group in np.array_split(order, max(1, n // 32)):
+            if not len(group):
+                continue
+            size = sizes[group]
+            padded = np.zeros((len(group), int(size.max()), width), dtype=self.weights.dtype)
+            within = np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)
+            rows = np.repeat(offsets[group], size) + within
+            padded[np.repeat(np.arange(len(group)), size), within] = self.weights[indices[rows]]
+            z[group] = padded.sum(axis=1)
+        z += self.bias
+        s = np.exp(z[:, :3] - z[:, :3].max(axis=1, keepdims=True))
+        out = np.empty((n, width))
+        out[:, :3] = s / s.sum(axis=1, keepdims=True)
+        for i, intent in enumerate(self.intents):
+            a, c = self.calibration.get(intent, (1.0, 0.0))
+            t = np.clip(a * z[:, 3 + i] + c, -50.0, 50.0).tolist()
+            out[:, 3 + i] = [1 / (1 + math.exp(-v)) for v in t]
+        return out
+
     def save(self, folder: Path) -> None:
         # Only the rows some feature reached, in half precision: a few MB instead of 12.
         rows = np.flatnonzero(np.any(self.weights != 0, axis=1)).astype(np.int32)
@@ -204,25 +232,70 @@ class Readings:
         self.names = (*SENTIMENTS, *self.model.intents)
 
     def __call__(self, doc: Doc) -> Doc:
-        values = self._values(doc)
-        problem = self._problem_before_praise(doc)
+        doc._.clauses, values, doc._.sentiment = self.read(doc, doc._.clauses, self._values(doc))
+        doc.cats = dict(zip(self.names, values.tolist(), strict=True))
+        return doc
+
+    def read(
+        self, doc: Doc, clauses: list[tuple[int, int, float]], values: np.ndarray
+    ) -> tuple[list[tuple[int, int, float]], np.ndarray, float]:
+        """The doc's clauses, readings and sentiment score, from its lexicon clauses and the
+        model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of)."""
+        problem = self._problem_before_praise(doc, clauses)
         if problem is not None:
             # "…and they never came. Awesome!": praise that only closes a reported problem is
             # sarcasm. The closing words count against, as the lexicon's sarcasm markers make
             # them; the feeling and the intents are read from the problem.
-            start, end, last = doc._.clauses[-1]
-            doc._.clauses = [*doc._.clauses[:-1], (start, end, last * sentiment.SARCASM_FLIP)]
+            start, end, last = clauses[-1]
+            clauses = [*clauses[:-1], (start, end, last * sentiment.SARCASM_FLIP)]
             complaint = 3 + self.model.intents.index("complaint")
             problem[complaint] = max(problem[complaint], values[complaint])
             values = problem
-        raw = [r for _, _, r in doc._.clauses]
-        doc.cats = dict(zip(self.names, values.tolist(), strict=True))
-        doc._.sentiment = sentiment.reading(
+        raw = [r for _, _, r in clauses]
+        feeling = sentiment.reading(
             sentiment.normalize(sum(raw)), *values[:3].tolist(), self.model.decision
         )
         if problem is None:
-            doc._.sentiment = min(doc._.sentiment, self._feeling_of_the_complaint(doc, values))
-        return doc
+            feeling = min(feeling, self._feeling_of_the_complaint(doc, values))
+        return clauses, values, feeling
+
+    def values_of(
+        self,
+        docs: Sequence[Doc],
+        rows: np.ndarray,
+        starts: np.ndarray,
+        indices: np.ndarray,
+        offsets: np.ndarray,
+    ) -> list[np.ndarray]:
+        """_values() of many docs whose clauses are set, from their tokens' rows and features
+        (features.of_docs's input and output), every doc's and every sentence's features read
+        at once, and the readings of all docs but those read per sentence in one operation."""
+        many = self.model.readings_of(indices, offsets)
+        split = [sentences(doc) if self.model.per_sentence else [] for doc in docs]
+        picks, lexical, raws = [], [], []
+        for d, found in enumerate(split):
+            for start, end, raw in found:  # each sentence as if it stood alone
+                picks.append(np.arange(starts[d] + start, starts[d] + end))
+                lexical.append(sentiment.normalize(sum(raw)))
+                raws.append(raw)
+        each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        if picks:
+            bounds = np.concatenate(([0], np.cumsum([len(p) for p in picks])))
+            chosen = rows[np.concatenate(picks)]
+            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
+        out, k = [], 0
+        for d, doc in enumerate(docs):
+            each = [
+                each_indices[each_offsets[j] : each_offsets[j + 1]]
+                for j in range(k, k + len(split[d]))
+            ]
+            k += len(split[d])
+            doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
+            if len(each) > 1:
+                out.append(self.model.readings(indices[offsets[d] : offsets[d + 1]], each))
+            else:
+                out.append(many[d])
+        return out
 
     def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
@@ -251,11 +324,12 @@ class Readings:
         doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
         return self.model.readings(x, each)
 
-    def _problem_before_praise(self, doc: Doc) -> np.ndarray | None:
+    def _problem_before_praise(
+        self, doc: Doc, clauses: list[tuple[int, int, float]]
+    ) -> np.ndarray | None:
         """The readings of the text before a short closing praise ("Awesome!", "Love it.")
         when that text, read alone, is a complaint and reads negative, or tells a let-down
         (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
-        clauses = doc._.clauses
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import spacy
+from spacy.attrs import IS_ALPHA, IS_DIGIT, IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from data.config import Watch
 from data.records import Mention, Score
 from data.text import clean_text
-from nlp import duplicates, intent, language, model, relevance, sentiment
+from nlp import duplicates, features, intent, language, model, relevance, sentiment
 from nlp.query import Prefilter, QueryMatcher
-from nlp.tokenizer import RegexTokenizer, text_of
+from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
 # "rules-6+linear-base". 2: language; 3: intents; 4: sentiment per watched entity;
@@ -58,17 +62,22 @@ class WatchTerms:
         self.relevance: relevance.Relevance | None = None
 
     def __call__(self, doc: Doc) -> Doc:
-        if self.relevance is None:
-            doc._.watch_positions = self.queries(doc)
-        else:
-            found = self.queries.candidates(doc)
-            doc._.watch_positions, doc._.watch_relevance = self.relevance.decide(doc, found)
-            if not doc._.watch_positions and doc._.watch_relevance:
-                doc._.watch_aside = {
-                    name: [start for start, _ in found[name][0]] for name in doc._.watch_relevance
-                }
+        doc._.watch_positions, doc._.watch_relevance, aside = self.find(doc)
+        if aside:
+            doc._.watch_aside = aside
         doc._.watch_terms = tuple(doc._.watch_positions)
         return doc
+
+    def find(self, doc: Doc) -> tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]:
+        """The entities the doc is about, each with where it is named; the probability of each
+        candidate's being about it (none when the context rules alone decide); and, when it
+        is about none, the candidates it names that the relevance set aside, with where."""
+        if self.relevance is None:
+            return self.queries(doc), {}, {}
+        found = self.queries.candidates(doc)
+        about, chances = self.relevance.decide(doc, found)
+        aside = {} if about or not chances else {n: [s for s, _ in found[n][0]] for n in chances}
+        return about, chances, aside
 
 
 class Scorer:
@@ -86,6 +95,8 @@ class Scorer:
             self.version += f"+{self.relevance.version}"
         self.nlp.add_pipe("tidings_sentiment")
         model.add_to(self.nlp, self.model)
+        self.watch: WatchTerms = self.nlp.get_pipe("tidings_watch_terms")
+        self.readings: model.Readings = self.nlp.get_pipe("tidings_readings")
         self.prefilter = Prefilter(watch)
 
     def might_mention(self, text: str) -> bool:
@@ -105,7 +116,8 @@ class Scorer:
         costs the others their scores."""
         candidates = [m for m in mentions if self.might_mention(f"{m.title}\n{m.text}")]
         try:
-            return self._score_all(candidates, batch_size)
+            with _collection_paused():
+                return self._score_all(candidates, batch_size)
         except Exception:
             if failed is None:
                 raise
@@ -119,52 +131,139 @@ class Scorer:
 
     def _score_all(self, candidates: list[Mention], batch_size: int) -> list[tuple[Mention, Score]]:
         out = []
-        texts = (for_scoring(f"{m.title}\n{m.text}") for m in candidates)
-        docs = self.nlp.pipe(texts, batch_size=batch_size)
-        for m, doc in zip(candidates, docs, strict=True):
-            if doc._.watch_terms or doc._.watch_aside:
-                out.append((m, self._score(m.id, doc)))
+        for at in range(0, len(candidates), batch_size):
+            batch = candidates[at : at + batch_size]
+            docs = [self.nlp.make_doc(for_scoring(f"{m.title}\n{m.text}")) for m in batch]
+            scores = self._score_docs([m.id for m in batch], docs)
+            out += [(m, s) for m, s in zip(batch, scores, strict=True) if s is not None]
         return out
 
     def score_text(self, text: str) -> Score:
         return self._score("", self.nlp(for_scoring(text)))
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
+        """The score of one doc the whole pipeline has run on (one text: its components cost
+        less than a batch's arrays)."""
         text = text_of(doc)
         aside = not doc._.watch_terms and bool(doc._.watch_aside)
         if aside:  # scored as if about the names it uses, and marked set aside
             doc._.watch_positions = doc._.watch_aside
             doc._.watch_terms = tuple(doc._.watch_aside)
         lang = language.detect(text)
-        if lang not in language.SCORED_AS_ENGLISH:
+        read = None
+        if lang in language.SCORED_AS_ENGLISH:
+            read = (doc._.clauses, [doc.cats[i] for i in self.model.intents], doc._.sentiment)
+        positions, chances = doc._.watch_positions, doc._.watch_relevance
+        fingerprint = duplicates.signature(doc)
+        return self._reading(mention_id, text, lang, positions, chances, read, fingerprint, aside)
+
+    def _score_docs(self, ids: Sequence[str], docs: Sequence[Doc]) -> list[Score | None]:
+        """The score of each tokenized doc about a watched entity (None for the others). Only
+        the tokenizer has run on the docs: the pipeline's components would do the same work
+        one doc at a time, where here the readings of all docs are made at once."""
+        found = [self.watch.find(doc) for doc in docs]
+        # A doc naming entities the relevance finds it about none of is scored as if about
+        # them, and marked set aside.
+        chosen = [i for i, (about, _, aside) in enumerate(found) if about or aside]
+        texts = {i: text_of(docs[i]) for i in chosen}
+        langs = {i: language.detect(texts[i]) for i in chosen}
+        english = [i for i in chosen if langs[i] in language.SCORED_AS_ENGLISH]
+        tokens = tokens_of([docs[i] for i in chosen])
+        at = {i: k for k, i in enumerate(chosen)}
+        readings = self._readings([docs[i] for i in english], tokens.of([at[i] for i in english]))
+        read = {
+            i: (clauses, values[3:].tolist(), feeling)
+            for i, (clauses, values, feeling) in zip(english, readings, strict=True)
+        }
+        prints = duplicates.signatures(tokens.rows[:, _MINHASH], tokens.starts)
+        out: list[Score | None] = [None] * len(docs)
+        for i in chosen:
+            about, chances, aside = found[i]
+            out[i] = self._reading(
+                ids[i], texts[i], langs[i], about or aside, chances, read.get(i), prints[at[i]],
+                not about,
+            )  # fmt: skip
+        return out
+
+    def _reading(
+        self,
+        mention_id: str,
+        text: str,
+        lang: str,
+        positions: dict[str, list[int]],
+        chances: dict[str, float],
+        read: tuple[list[tuple[int, int, float]], list[float], float] | None,
+        fingerprint: bytes | None,
+        aside: bool = False,
+    ) -> Score:
+        """The score from what was read: `read` is the clauses, the learned intents'
+        confidences and the sentiment score, None for a text not scored as English."""
+        terms = tuple(positions)
+        if read is None:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
             polarity, label, wants = 0.0, "unscored", dict.fromkeys(intent.INTENTS, 0.0)
-            per_term = tuple(0.0 for _ in doc._.watch_terms)
+            per_term = tuple(0.0 for _ in terms)
         else:
-            polarity = round(doc._.sentiment, 4)
+            clauses, learned, feeling = read
+            polarity = round(feeling, 4)
             label = sentiment.label(polarity)
-            wants = intent.intents(text, polarity, {i: doc.cats[i] for i in self.model.intents})
+            wants = intent.intents(
+                text, polarity, dict(zip(self.model.intents, learned, strict=True))
+            )
             per_term = tuple(
-                round(sentiment.around(doc, doc._.watch_positions[t]), 4) for t in doc._.watch_terms
+                round(sentiment.feeling_near(clauses, feeling, positions[t]), 4) for t in terms
             )
         return Score(
             mention_id=mention_id,
             model_version=self.version,
-            terms=doc._.watch_terms,
+            terms=terms,
             sentiment=polarity,
             sentiment_label=label,
             lang=lang,
             intents=wants,
             term_sentiments=per_term,
-            fingerprint=duplicates.signature(doc),
+            fingerprint=fingerprint,
             present=intent.present(wants, self.model.thresholds),
-            term_relevance=tuple(
-                round(doc._.watch_relevance[t], 4)
-                for t in doc._.watch_terms
-                if t in doc._.watch_relevance
-            ),
+            term_relevance=tuple(round(chances[t], 4) for t in terms if t in chances),
             set_aside=aside,
         )
+
+    def _readings(
+        self, docs: list[Doc], tokens: Tokens
+    ) -> list[tuple[list[tuple[int, int, float]], np.ndarray, float]]:
+        """Each doc's clauses, the model's readings and its sentiment score, as the sentiment
+        and readings components make them, for all docs at once."""
+        clauses = sentiment.clauses_of(docs, tokens)
+        raws = [[r for _, _, r in c] for c in clauses]
+        rows = tokens.rows[:, _FEATURES]
+        lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+        indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
+        for doc, c in zip(docs, clauses, strict=True):
+            doc._.clauses = c  # the readings of a doc's sentences read them
+        values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets)
+        return [
+            self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
+        ]
+
+
+# Columns of nlp.tokenizer.ATTRS that features.of_docs and duplicates.signatures read.
+_FEATURES = [ATTRS.index(a) for a in (LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH)]
+_MINHASH = [ATTRS.index(a) for a in (LOWER, IS_ALPHA, IS_DIGIT)]
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a batch is scored: scoring makes millions of
+    short-lived objects (none of them in cycles that outlive it), and the collections they
+    set off walk the whole heap, a pass's feeds and Prefect included: 15-20 % of scoring's
+    time. The collector's state before is restored after."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 @Language.factory("tidings_watch_terms", default_config={"watch": []})

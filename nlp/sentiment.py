@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
-from nlp.tokenizer import text_of
+from nlp.tokenizer import Tokens, text_of, tokens_of
 
 NEGATORS = frozenset(
     "not n't no never none nobody nothing neither nor nowhere cannot without hardly "
@@ -82,6 +82,48 @@ _SARCASM = re.compile(
 )
 SARCASM_FLIP = -0.5
 
+
+def _needed(items: object) -> frozenset[str] | None:
+    """Strings one of which every match of these parsed regex items contains (the longest
+    run of plain characters, or those of a group's alternatives), or None if none is needed."""
+    from re import _constants as c
+
+    runs, run, group = [], "", None
+    for op, av in items:  # type: ignore[attr-defined]
+        if op is c.LITERAL:
+            run += chr(av)
+            continue
+        runs.append(run)
+        run = ""
+        if op is c.BRANCH:
+            found = [_needed(alternative) for alternative in av[1]]
+            group = group or (None if None in found else frozenset().union(*found))
+        elif op is c.SUBPATTERN and not av[1] and not av[2]:  # a group, no flags of its own
+            group = group or _needed(av[3])
+    longest = max([*runs, run], key=len)
+    return frozenset([longest]) if longest else group
+
+
+def _quick_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """Whether `pattern` is found in a text; a text holding none of the strings each of its
+    matches needs (read from the pattern itself) is answered without the search, which costs
+    tens of microseconds a post where the few `in` tests cost one."""
+    needed = None
+    if not pattern.flags & re.IGNORECASE:
+        try:
+            from re import _parser
+
+            needed = _needed(_parser.parse(pattern.pattern, pattern.flags))
+        except (ImportError, AttributeError, TypeError, ValueError):  # another Python's re
+            needed = None
+    if not needed:
+        return lambda text: pattern.search(text) is not None
+    return lambda text: any(n in text for n in needed) and pattern.search(text) is not None
+
+
+_sarcastic = _quick_search(_SARCASM)
+_has_idiom = _quick_search(_IDIOMS)
+
 if not Doc.has_extension("sentiment"):
     Doc.set_extension("sentiment", default=0.0)
 if not Doc.has_extension("clauses"):
@@ -140,6 +182,17 @@ class _Hashed:
         self.bang = strings.add("!")
         self.stops = h([".", "!", "?"])
 
+    def valued(self, words: np.ndarray) -> np.ndarray:
+        """Which of these word hashes the lexicon values (each distinct word looked up once)."""
+        order = np.argsort(words, kind="stable")
+        ranked = words[order]
+        new = np.ones(len(ranked), dtype=bool)
+        new[1:] = ranked[1:] != ranked[:-1]
+        hits = np.array([w in self.valence for w in ranked[new].tolist()], dtype=bool)
+        out = np.empty(len(words), dtype=bool)
+        out[order] = hits[np.cumsum(new) - 1]
+        return out
+
 
 _hashed: dict[int, _Hashed] = {}
 
@@ -147,10 +200,17 @@ _hashed: dict[int, _Hashed] = {}
 def around(doc: Doc, positions: list[int]) -> float:
     """A score in [-1, 1] for the clauses (sentence parts) holding any of the token positions:
     how the text feels about one entity, not about everything it mentions."""
-    near = sum(raw for start, end, raw in doc._.clauses if any(start <= p < end for p in positions))
+    return feeling_near(doc._.clauses, doc._.sentiment, positions)
+
+
+def feeling_near(
+    clauses: list[tuple[int, int, float]], overall: float, positions: list[int]
+) -> float:
+    """around() from a doc's clauses and its sentiment score."""
+    near = sum(raw for start, end, raw in clauses if any(start <= p < end for p in positions))
     # The learned model reads the whole doc, not one entity's clauses: it speaks for an
     # entity only where the lexicon finds no feeling in the clauses that name it.
-    return normalize(near) if near else doc._.sentiment
+    return normalize(near) if near else overall
 
 
 def normalize(total: float) -> float:
@@ -159,16 +219,85 @@ def normalize(total: float) -> float:
 
 def clauses(doc: Doc) -> list[tuple[int, int, float]]:
     """(first token, token after the last, raw valence) of each clause of the doc."""
+    rows = _rows(doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]))
+    return _clauses_of(doc, _lexicon(doc), len(rows), lambda: _every_token(rows))
+
+
+def _rows(array: np.ndarray) -> list[tuple[int, ...]]:
+    """array.tolist(), column by column: tolist() of a 2-D array of large integers (hashes)
+    is many times slower."""
+    return list(zip(*(array[:, k].tolist() for k in range(array.shape[1])), strict=True))
+
+
+def clauses_of(
+    docs: Sequence[Doc], tokens: Tokens | None = None
+) -> list[list[tuple[int, int, float]]]:
+    """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand.
+
+    Only the tokens that can change a clause are visited: those the lexicon values, "but", "!"
+    and the ends of clauses. The others add 0.0 to their clause's sum, which changes nothing;
+    the words before a valued one are still read for boosters and negators."""
+    if not docs:
+        return []
+    tokens = tokens_of(docs) if tokens is None else tokens
+    lex = _lexicon(docs[0])
+    words = tokens.rows[:, 0]
+    ends = (tokens.rows[:, 1] == 1) | np.isin(words, np.array(sorted(lex.stops), dtype=np.uint64))
+    sizes = np.diff(tokens.starts)
+    ends[tokens.starts[1:][sizes > 0] - 1] = True
+    visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
+    picked = _rows(tokens.rows[visited, :4])
+    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
+    bounds = np.searchsorted(visited, tokens.starts).tolist()
+    out = []
+    for d, doc in enumerate(docs):
+        base, n, a, b = int(tokens.starts[d]), int(sizes[d]), bounds[d], bounds[d + 1]
+        seen = [
+            (g - base, *row, *prevs)
+            for g, row, *prevs in zip(
+                visited[a:b].tolist(), picked[a:b], *(p[a:b] for p in before), strict=True
+            )
+        ]
+        mine = tokens.rows[base : base + n]
+
+        def every(mine: np.ndarray = mine) -> list[tuple[int, ...]]:
+            return _every_token(_rows(mine[:, :4]))
+
+        out.append(_clauses_of(doc, lex, n, every, seen))
+    return out
+
+
+def _lexicon(doc: Doc) -> _Hashed:
     lex = _hashed.get(id(doc.vocab.strings))
     if lex is None:
         lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
-    rows = doc.to_array([LOWER, IS_SPACE, IS_UPPER, LENGTH]).tolist()
+    return lex
+
+
+def _every_token(rows: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    """(index, LOWER, IS_SPACE, IS_UPPER, LENGTH, the LOWER of the three tokens before) of
+    every token, from its rows."""
+    return [
+        (i, *row, *(rows[i - k][0] if i >= k else 0 for k in (1, 2, 3)))
+        for i, row in enumerate(rows)
+    ]
+
+
+def _clauses_of(
+    doc: Doc,
+    lex: _Hashed,
+    n: int,
+    every: Callable[[], list[tuple[int, ...]]],
+    seen: list[tuple[int, ...]] | None = None,
+) -> list[tuple[int, int, float]]:
+    """The clauses of a doc of `n` tokens from its tokens as _every_token gives them: `seen`,
+    the ones that can change a clause, else `every()` one (always where an idiom stands)."""
     text = text_of(doc)
     shouting_is_rare = not text.isupper()
     low = text.lower()
-    sarcastic = _SARCASM.search(low) is not None
+    sarcastic = _sarcastic(low)
     idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
-    if _IDIOMS.search(low):
+    if _has_idiom(low):
         starts = doc.to_array([IDX]).tolist()
         for found in _IDIOMS.finditer(low):
             first = bisect_right(starts, found.start()) - 1
@@ -176,8 +305,10 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
             idioms[first] = IDIOMS[found.group(1)]
             for k in range(first + 1, last + 1):
                 idioms[k] = 0.0
+    if idioms or seen is None:  # an idiom's words are valued as a whole: every token is read
+        seen = every()
     out, start, values, bangs, after_but = [], 0, [], 0, False
-    for i, (lower, space, upper, length) in enumerate(rows):
+    for i, lower, space, upper, length, *prevs in seen:
         if lower == lex.but and i > start:
             # "X is awful but Y is fine": two clauses, one per entity; as in VADER, what
             # follows "but" counts more (1.5) than what precedes it (0.5).
@@ -194,8 +325,8 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
             sign = 1.0 if v > 0 else -1.0
             if shouting_is_rare and upper and length > 1:
                 v += CAPS_BOOST * sign
-            for back in range(1, min(4, len(values) + 1)):
-                prev = rows[i - back][0]
+            for back in range(1, min(4, i - start + 1)):
+                prev = prevs[back - 1]
                 if back == 1 and prev in lex.boosters:
                     v += BOOST * sign
                 elif back == 1 and prev in lex.dampeners:
@@ -204,9 +335,7 @@ def clauses(doc: Doc) -> list[tuple[int, int, float]]:
                     v *= NEGATION
                     break
             values.append(v)
-        else:
-            values.append(0.0)
-        if space or lower in lex.stops or i == len(rows) - 1:  # the end of a clause
+        if space or lower in lex.stops or i == n - 1:  # the end of a clause
             scale = 1.5 if after_but else 1.0
             out.append((start, i + 1, _clause([v * scale for v in values], bangs)))
             start, values, bangs, after_but = i + 1, [], 0, False

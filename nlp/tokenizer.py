@@ -11,7 +11,21 @@ the input, character for character.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
+from spacy.attrs import (
+    IS_ALPHA,
+    IS_DIGIT,
+    IS_SPACE,
+    IS_UPPER,
+    LENGTH,
+    LIKE_NUM,
+    LIKE_URL,
+    LOWER,
+    ORTH,
+)
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
@@ -88,3 +102,62 @@ def _gap(gap: str, words: list[str], spaces: list[bool]) -> None:
 def text_of(doc: Doc) -> str:
     """The doc's text, without rebuilding it from the tokens when the tokenizer kept it."""
     return doc.user_data.get("text") or doc.text
+
+
+# The token attributes the readings need, in this order: every one a property of the word
+# itself (its lexeme), never of its place in the text.
+ATTRS = (LOWER, IS_SPACE, IS_UPPER, LENGTH, LIKE_URL, LIKE_NUM, IS_ALPHA, IS_DIGIT)
+_LEXEME_PROPS = ("lower", "is_space", "is_upper", "like_url", "like_num", "is_alpha", "is_digit")
+_CACHE_LIMIT = 100_000  # distinct words remembered per vocabulary (about 25 MB), then forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The tokens of many docs as one array: what `Doc.to_array(ATTRS)` gives for each doc,
+    the docs one after another; doc d's rows are rows[starts[d]:starts[d + 1]]."""
+
+    rows: np.ndarray  # (tokens, len(ATTRS)) uint64
+    starts: np.ndarray  # (docs + 1,) int64
+
+    def of(self, docs: np.ndarray | list[int]) -> Tokens:
+        """The same for some of the docs, in the order given."""
+        docs = np.asarray(docs, dtype=np.int64)
+        sizes = self.starts[docs + 1] - self.starts[docs]
+        starts = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        within = np.arange(starts[-1]) - np.repeat(starts[:-1], sizes)
+        return Tokens(self.rows[np.repeat(self.starts[docs], sizes) + within], starts)
+
+    def doc_ids(self) -> np.ndarray:
+        """Which doc each row belongs to."""
+        return np.repeat(np.arange(len(self.starts) - 1), np.diff(self.starts))
+
+
+_by_vocab: dict[int, dict[int, tuple[int, ...]]] = {}
+
+
+def tokens_of(docs: Sequence[Doc]) -> Tokens:
+    """The ATTRS of every token of `docs`, looked up once per distinct word of the batch (and
+    remembered): a doc's own to_array costs several times more, once per attribute."""
+    starts = np.zeros(len(docs) + 1, dtype=np.int64)
+    if not docs:
+        return Tokens(np.zeros((0, len(ATTRS)), dtype=np.uint64), starts)
+    orths = [doc.to_array(ORTH) for doc in docs]
+    np.cumsum([len(o) for o in orths], out=starts[1:])
+    distinct, inverse = np.unique(np.concatenate(orths), return_inverse=True)
+    vocab = docs[0].vocab
+    known = _by_vocab.get(id(vocab))
+    if known is None or len(known) > _CACHE_LIMIT:
+        known = _by_vocab[id(vocab)] = {}
+    table = []
+    for orth in distinct.tolist():
+        row = known.get(orth)
+        if row is None:
+            lexeme = vocab[orth]
+            lower, space, upper, url, num, alpha, digit = (
+                getattr(lexeme, p) for p in _LEXEME_PROPS
+            )
+            row = known[orth] = (lower, space, upper, len(lexeme.orth_), url, num, alpha, digit)
+        table.append(row)
+    rows = np.array(table, dtype=np.uint64).reshape(-1, len(ATTRS))
+    return Tokens(rows[inverse.reshape(-1)], starts)

@@ -1,0 +1,384 @@
+"""Scoring reads every text exactly as the recorded readings say: a fixed corpus (hand-written
+brand and relevance posts, generated feed items, the demo's recorded feeds, odd texts) scored
+with a pinned model and with the shipped one, every reading compared with what the code made
+of it when the fixture was recorded (tests/fixtures/scoring/readings.jsonl.gz). Speed work on
+scoring must change no reading; a change meant to change readings re-records the fixture:
+
+    .venv/bin/python -m tests.test_scoring_unchanged --record
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import math
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.config import Watch
+from data.records import Mention, Score
+from nlp import features, model, relevance, sentiment
+from nlp.pipeline import Scorer
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "scoring" / "readings.jsonl.gz"
+ROOT = Path(__file__).resolve().parent.parent
+
+WATCH = [
+    Watch(name="Nimbus Notes", terms=["Nimbus Notes", "NimbusNotes", "Nimbus Sync"]),
+    Watch(name="Quillpad", kind="competitor", terms=["Quillpad"]),
+    Watch(name="PaperTrail", kind="competitor", terms=["PaperTrail app"]),
+    Watch(name="Dana Whitfield", kind="person", terms=["Dana Whitfield"]),
+    Watch(
+        name="Maple",
+        terms=["maple"],
+        context={
+            "requires": ["phone", "signal", "network", "bill", "app", "support"],
+            "window": 10,
+        },
+    ),
+    Watch(
+        name="Harbor",
+        terms=["harbor"],
+        context={"requires": ["bank", "account", "card", "loan"], "excludes": ["boat"]},
+    ),
+    Watch(name="Crane", terms=["crane"], context={"requires": ["parcel", "delivery", "courier"]}),
+    Watch(name="Acme", query='"acme corp" OR (acme NEAR/5 refund*) OR acmesoft*', exclude=["pie"]),
+]
+PINNED_INTENTS = ("complaint", "question", "compliment")
+
+
+def pinned_models(folder: Path) -> Path:
+    """A models folder holding a model made from a fixed seed (every feature bucket weighted)
+    and a learned relevance model: the readings depend on the scoring code alone, not on
+    whichever model is shipped today."""
+    rng = np.random.default_rng(20261126)
+    weights = (rng.standard_normal((features.BUCKETS, 3 + len(PINNED_INTENTS))) * 0.12).astype(
+        np.float32
+    )
+    bias = np.array([0.1, 0.3, -0.2, -0.8, -0.5, -0.4], dtype=np.float32)
+    linear = model.LinearModel(
+        weights,
+        bias,
+        PINNED_INTENTS,
+        {"complaint": (1.3, 0.2), "question": (0.9, -0.1), "compliment": (1.1, 0.05)},
+        {"complaint": 0.3, "question": 0.475, "compliment": 0.375},
+        sentiment.Decision((0.1, -0.2, 0.05), 0.4, 0.6),
+        {"complaint": 0.5, "question": 0.25},  # read per sentence too
+    )
+    path = folder / "linear-1"
+    path.mkdir(parents=True)
+    linear.save(path)
+    (path / "meta.json").write_text(json.dumps({"version": "linear-1"}), encoding="utf-8")
+    learned = relevance.WatchModel(
+        relevance.PRIOR | {"w:coffee": -2.0, "w:syrup": -3.0, "w:network": 1.5, "cue:news": 2.0},
+        -0.3,
+        (0.9, 0.1),
+        0.5,
+        40,
+    )
+    relevance.save(relevance.Relevance({"Maple": learned}, "relevance-1"), folder)
+    return folder
+
+
+def reading(s: Score | None) -> dict | None:
+    if s is None:
+        return None
+    return {
+        "version": s.model_version,
+        "terms": list(s.terms),
+        "sentiment": s.sentiment,
+        "label": s.sentiment_label,
+        "lang": s.lang,
+        "intents": s.intents,
+        "term_sentiments": list(s.term_sentiments),
+        "fingerprint": s.fingerprint and hashlib.sha256(s.fingerprint).hexdigest()[:20],
+        "present": None if s.present is None else list(s.present),
+        "term_relevance": list(s.term_relevance),
+        "set_aside": s.set_aside,
+    }
+
+
+def mentions(corpus: list[dict]) -> list[Mention]:
+    return [
+        Mention(
+            "fixture", str(i), "", c["title"], c["text"], None, datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        for i, c in enumerate(corpus)
+    ]
+
+
+def readings_of(scorer: Scorer, corpus: list[dict]) -> list[dict | None]:
+    """Each text's reading as a pass makes it (in batches), None where nothing is watched."""
+    items = mentions(corpus)
+    by_id = {m.id: s for m, s in scorer.score(items, batch_size=64, failed=[])}
+    return [reading(by_id.get(m.id)) for m in items]
+
+
+def shipped_model_digest() -> str:
+    weights = model.current(None).path / "weights.npz"
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:20]
+
+
+def load_fixture() -> tuple[dict, list[dict]]:
+    lines = gzip.decompress(FIXTURE.read_bytes()).decode("utf-8").splitlines()
+    return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+
+
+def assert_same(got: dict | None, want: dict | None, where: str) -> None:
+    if want is None or got is None:
+        assert got == want, where
+        return
+    assert got.keys() == want.keys(), where
+    for key, value in want.items():
+        assert _close(got[key], value), f"{where}: {key} is {got[key]!r}, recorded {value!r}"
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return (
+            isinstance(a, int | float)
+            and isinstance(b, int | float)
+            and math.isclose(a, b, rel_tol=0, abs_tol=1e-6)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.fixture(scope="module")
+def recorded() -> tuple[dict, list[dict]]:
+    return load_fixture()
+
+
+def test_corpus_is_large_and_varied(recorded):
+    _, corpus = recorded
+    kept = [c for c in corpus if c["pinned"] is not None]
+    assert len(corpus) >= 800 and len(kept) >= 500
+    assert {c["pinned"]["lang"] for c in kept} >= {"en", "und", "fr", "de"}
+    assert sum(c["pinned"]["fingerprint"] is not None for c in kept) >= 100
+    assert sum(bool(c["pinned"]["term_relevance"]) for c in kept) >= 50
+
+
+def test_every_reading_with_the_pinned_model_is_as_recorded(recorded, tmp_path):
+    _, corpus = recorded
+    scorer = Scorer(WATCH, pinned_models(tmp_path / "models"))
+    for i, (got, c) in enumerate(zip(readings_of(scorer, corpus), corpus, strict=True)):
+        assert_same(got, c["pinned"], f"text {i} ({c['title'][:40]!r} {c['text'][:60]!r})")
+
+
+def test_one_text_at_a_time_reads_as_a_batch_does(recorded, tmp_path):
+    _, corpus = recorded
+    scorer = Scorer(WATCH, pinned_models(tmp_path / "models"))
+    for i, c in list(enumerate(corpus))[::7]:
+        if c["pinned"] is None:
+            continue
+        got = reading(scorer.score_text(f"{c['title']}\n{c['text']}"))
+        assert_same(got, c["pinned"], f"text {i}")
+
+
+def test_every_reading_with_the_shipped_model_is_as_recorded(recorded):
+    header, corpus = recorded
+    if shipped_model_digest() != header["shipped_weights"]:
+        pytest.skip(
+            "the shipped model changed since the fixture was recorded (the pinned model's "
+            "test still holds the scoring code); re-record: python -m tests.test_scoring_unchanged "
+            "--record"
+        )
+    scorer = Scorer(WATCH)
+    for i, (got, c) in enumerate(zip(readings_of(scorer, corpus), corpus, strict=True)):
+        assert_same(got, c["shipped"], f"text {i} ({c['title'][:40]!r} {c['text'][:60]!r})")
+
+
+# --- recording the fixture -----------------------------------------------------------------
+
+
+def _corpus() -> list[dict]:
+    """The texts: every hand-written brand post, relevance posts, generated feed items, the
+    demo's recorded feeds and odd texts (other languages, white space, emoji, very long)."""
+    from bench import feedgen
+    from collectors.rss import read
+
+    out: list[dict] = []
+    brands = ["Nimbus Notes", "@NimbusNotes", "#nimbusnotes", "Quillpad", "Maple", "NIMBUS SYNC"]
+    lines = (ROOT / "nlp" / "data" / "brand_posts.tsv").read_text(encoding="utf-8").splitlines()
+    posts = [line.split("\t") for line in lines if line and not line.startswith("#")]
+    for k, parts in enumerate(p for p in posts if len(p) == 3):
+        out.append({"title": "", "text": parts[2].replace("{b}", brands[k % len(brands)])})
+    lines = (ROOT / "nlp" / "data" / "relevance_posts.tsv").read_text(encoding="utf-8").splitlines()
+    rows = [line.split("\t") for line in lines if line and not line.startswith(("#", "name\t"))]
+    for k, parts in enumerate(p for p in rows if len(p) == 4):
+        name = ("Maple", "Harbor", "Crane")[k % 3]
+        out.append({"title": "", "text": parts[3].format(b=name, bl=name.lower())})
+    voices = (feedgen.CUSTOMER, feedgen.NEWS, feedgen.BLOG, feedgen.COMPANY)
+    for seed, voice in enumerate(voices):
+        items = feedgen.generate_items(40, seed, f"site{seed}.example", on_topic=0.8, voice=voice)
+        body = feedgen.render_rss(items, f"Site {seed}", f"site{seed}.example")
+        out += [{"title": m.title, "text": m.text} for m in read(body, "gen").mentions]
+    for path in sorted((ROOT / "data" / "demo" / "recorded").glob("*.xml")):
+        found = read(path.read_bytes(), "demo").mentions
+        out += [{"title": m.title, "text": m.text} for m in found[::3]]
+    odd = [
+        "Nimbus Notes est vraiment génial, je l'utilise tous les jours pour mes notes de cours.",
+        "Nimbus Notes ist leider ständig abgestürzt, ich bin sehr enttäuscht von dem Support.",
+        "Nimbus Notes es una aplicación excelente para organizar mis ideas y proyectos.",
+        "Nimbus Notes 太好用了，我每天都用它来记笔记。",
+        "Nimbus Notes очень удобное приложение, рекомендую всем своим друзьям и коллегам.",
+        "Nimbus Notes 😍",
+        "Nimbus  Notes\t\tis   down\n\n   again!!! 😡😡",
+        "   Quillpad    vs   Nimbus Notes   ",
+        "Oh great, Nimbus Notes lost all my notes again 🙄 thanks a lot, it crashed",
+        "Nimbus Notes is a joke. Waste of money. Never fails to disappoint.",
+        "Nimbus Notes works like a charm, a real game changer :) <3",
+        "NIMBUS NOTES IS DOWN AGAIN AND NOBODY ANSWERS",
+        "Nimbus Notes is NOT bad at all, but Quillpad is awful",
+        "My Nimbus Notes order never came and nobody answered. Awesome!",
+        "Nimbus Notes crashed twice and they fixed it quickly. Thank you!",
+        "Does Nimbus Notes have a student discount? Looking for a tool for my thesis",
+        "We're hiring! Nimbus Notes is looking for a full-time engineer, apply now",
+        "Nimbus Notes promo code SAVE50 50% off limited time click here https://x.example #deal #notes #promo",
+        "Switched to Quillpad from Nimbus Notes and it's been great, highly recommend",
+        "Thinking of cancelling Nimbus Notes, moving to Quillpad. Any advice?",
+        "acme corp announced layoffs; the Acme refunds are still pending",
+        "acme pie recipe with acme corp flour",
+        "I asked acme for a refund three weeks ago, acmesoftware support said nothing",
+        "Nimbus Notes v4.2 isn't syncing; AT&T's rock'n'roll network don't help @dana_w",
+        "Nimbus Notes\u0000 with a NUL and a lone surrogate \ud800 in it",
+        "Dana Whitfield said Nimbus Sync will ship in May. https://nimbus.example/blog/sync?x=1.",
+        "Nimbus Notes " + "lorem ipsum dolor sit amet, the sync failed again and again. " * 500,
+        "maple syrup on pancakes, coffee with maple",
+        "Maple's network is down, my phone has no signal and support won't answer",
+        "harbor bank froze my card and the loan app is broken",
+        "sailed the boat into the harbor, my bank card got wet",
+        "Crane lost my parcel, the courier never showed up",
+        "a crane lifted the container at the port",
+        "",
+        "Nimbus Notes",
+        "Nimbus Notes is AWFUL today and the sync is TERRIBLE",
+        "Quillpad is GREAT but Nimbus Notes is SLOW!!",
+        "I LOVE Nimbus Notes, it is so good",
+        "Nimbus Notes is hardly good and not very reliable at all",
+        "Nimbus Notes is kinda bad but Quillpad is really great!!!",
+        "Nimbus Notes never fails to disappoint, what a joke. But support was very helpful!",
+    ]
+    out += [{"title": "", "text": t} for t in odd]
+    out += [{"title": "Nimbus Notes review", "text": t} for t in odd[:10]]
+    return out
+
+
+def record() -> None:
+    import tempfile
+
+    corpus = _corpus()
+    with tempfile.TemporaryDirectory() as tmp:
+        pinned = readings_of(Scorer(WATCH, pinned_models(Path(tmp) / "models")), corpus)
+    shipped = readings_of(Scorer(WATCH), corpus)
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0: recording the same readings again writes the same bytes.
+    with gzip.GzipFile(FIXTURE, "wb", mtime=0) as raw, io.TextIOWrapper(raw, "utf-8") as f:
+        header = {"shipped_weights": shipped_model_digest(), "texts": len(corpus)}
+        f.write(json.dumps(header) + "\n")
+        for c, p, s in zip(corpus, pinned, shipped, strict=True):
+            f.write(json.dumps({**c, "pinned": p, "shipped": s}, sort_keys=True) + "\n")
+    kept = sum(p is not None for p in pinned)
+    print(f"{FIXTURE}: {len(corpus)} texts, {kept} about a watched entity")
+
+
+if __name__ == "__main__" and "--record" in sys.argv:
+    record()
+
+
+# --- the batch readings against the one-doc functions training uses ----------------------
+
+
+@pytest.fixture(scope="module")
+def corpus_docs(recorded):
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH)
+    return scorer, [scorer.nlp.make_doc(for_scoring(f"{c['title']}\n{c['text']}")) for c in corpus]
+
+
+def test_token_table_is_each_docs_own_arrays(corpus_docs):
+    from nlp.tokenizer import ATTRS, tokens_of
+
+    _, docs = corpus_docs
+    tokens = tokens_of(docs)
+    for d, doc in enumerate(docs):
+        own = doc.to_array(list(ATTRS))
+        assert np.array_equal(tokens.rows[tokens.starts[d] : tokens.starts[d + 1]], own), d
+    picked = tokens.of([7, 0, 3])
+    assert np.array_equal(
+        picked.rows, np.concatenate([docs[i].to_array(list(ATTRS)) for i in (7, 0, 3)])
+    )
+
+
+def test_features_and_readings_of_many_docs_are_each_docs_own(corpus_docs):
+    from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
+
+    from nlp.tokenizer import ATTRS, tokens_of
+
+    scorer, docs = corpus_docs
+    tokens = tokens_of(docs)
+    clauses = sentiment.clauses_of(docs, tokens)
+    raws = [[r for *_, r in c] for c in clauses]
+    lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+    columns = [ATTRS.index(a) for a in (LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH)]
+    indices, offsets = features.of_docs(tokens.rows[:, columns], tokens.starts, lexical, raws)
+    linear = scorer.readings.model
+    many = linear.readings_of(indices, offsets)
+    for d, doc in enumerate(docs):
+        assert sentiment.clauses(doc) == clauses[d], d
+        own = features.of_doc(doc, lexical[d], raws[d])
+        assert np.array_equal(indices[offsets[d] : offsets[d + 1]], own), d
+        assert np.array_equal(many[d], linear.readings(own)), d
+
+
+def test_signatures_of_many_docs_are_each_docs_own(corpus_docs):
+    from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
+
+    from nlp import duplicates
+
+    _, docs = corpus_docs
+    rows = [doc.to_array([LOWER, IS_ALPHA, IS_DIGIT]) for doc in docs]
+    starts = np.cumsum([0] + [len(r) for r in rows])
+    many = duplicates.signatures(np.concatenate(rows), starts)
+    assert many == [duplicates.signature(doc) for doc in docs]
+    assert sum(s is not None for s in many) > 100
+
+
+def test_a_search_skipped_for_want_of_a_needed_string_would_have_found_nothing(recorded):
+    _, corpus = recorded
+    texts = [f"{c['title']}\n{c['text']}".lower() for c in corpus] + [
+        "oh, great", "yeah right", "ok /s", "thanks a lot, it broke", "🙄", "what a joke",
+        "it works like a charm", "game-changer", "ohh great", "right", "",
+    ]  # fmt: skip
+    for pattern, quick in ((sentiment._SARCASM, sentiment._sarcastic),
+                           (sentiment._IDIOMS, sentiment._has_idiom)):  # fmt: skip
+        found = [t for t in texts if pattern.search(t)]
+        assert len(found) >= 5
+        assert [t for t in texts if quick(t)] == found
+
+
+def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
+    import gc
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH)
+    assert gc.isenabled()
+    assert readings_of(scorer, corpus[:50])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        readings_of(scorer, corpus[:50])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
