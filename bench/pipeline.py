@@ -438,7 +438,8 @@ def report(sizes: list[dict], unchanged: dict | None, argv: str) -> str:
             f"{first['bare_s']:.1f} s | ≤ 25 % |",
             f"| scoring inside the pipeline | {first['scored'] / first['score_s']:,.0f} "
             "mentions/s (one process) | — | ≥ 2,000 per core |",
-            "| where scoring's time goes (each step alone over the same candidates) | "
+            "| where one post at a time would spend it (each step alone over the same "
+            "candidates, as `tidings score` reads a text; a pass reads a batch as arrays) | "
             + ", ".join(f"{k} {v:.1f} s" for k, v in first["steps"].items())
             + " | — | — |",
         ]
