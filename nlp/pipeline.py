@@ -29,8 +29,9 @@ from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 # 8: praise closing a complaint read as sarcasm; 9: model trained on more customer text, praise
 # closing a plainly told let-down read as sarcasm; 10: which watched entities a mention is about
 # decided by the learned relevance (nlp.relevance), keeping sponsorship and company news;
-# 11: intents read per sentence too (a padded complaint counts), model trained on review sentences.
-RULES_VERSION = "rules-11"
+# 11: intents read per sentence too (a padded complaint counts), model trained on review sentences;
+# 12: model trained with calm details and sign-offs (neither a complaint nor negative).
+RULES_VERSION = "rules-12"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.

@@ -261,3 +261,27 @@ def test_a_padded_complaint_feels_as_its_complaint_does(scorer):
     assert (
         scorer.score_text("Lovely weather. I renewed my plan today.").sentiment_label != "negative"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # As the demo's customers close their posts; none of these sentences is in the training
+        # data (brand_posts.tsv words its details and sign-offs otherwise).
+        "Really impressed with how fast Nimbus Sync has become after the update. Sent from my "
+        "Linux desktop. Tried it again this morning on my Linux desktop before writing this.",
+        "Tried Quillpad and Nimbus Notes; Nimbus Notes wins easily for me, much cleaner. Tried "
+        "it again this morning on my Chromebook before writing this.",
+    ],
+)
+def test_praise_closed_by_calm_details_is_neither_a_complaint_nor_negative(scorer, text):
+    score = scorer.score_text(text)
+    assert "complaint" not in wanted(scorer, text) and score.sentiment_label == "positive"
+
+
+def test_calm_details_alone_read_neutral_and_a_complaint_beside_them_still_counts(scorer):
+    for calm in ["Sent from my Linux desktop.", "Edit: fixed the formatting."]:
+        assert scorer.score_text(calm).sentiment_label == "neutral"
+        assert "complaint" not in wanted(scorer, calm)
+    told = "Nimbus Notes charged me twice this month. Sent from my Linux desktop."
+    assert "complaint" in wanted(scorer, told)
