@@ -183,6 +183,7 @@ def of_docs(
         )
     )
     # Each (doc, feature) once, as np.unique; sorting alone is much faster on this many.
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    if keys.size:  # none when there is no doc (a batch whose posts have no sentence to read)
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     offsets = np.searchsorted(keys, np.arange(n + 1) * BUCKETS)
     return keys % BUCKETS, offsets

@@ -276,3 +276,19 @@ def test_praise_closing_a_let_down_is_sarcasm(scorer, text, label):
     s = scorer.score_text(text)
     assert s.sentiment_label == label
     assert ("compliment" in s.present) == (label == "positive")
+
+
+def test_a_post_with_no_word_to_read_is_scored_in_a_batch_as_alone():
+    # Found by tests/test_fuzz.py: the batch path failed on a post whose sentences held nothing
+    # to read ("Nimbus Notes ÀÀÀ…"), so the item was left out of the pass.
+    scorer = build_scorer([Watch(name="Nimbus Notes", terms=["Nimbus Notes"])])
+    text = "Nimbus Notes " + "À" * 23
+    post = Mention("fuzz", "0", "http://127.0.0.1/0", "Nimbus Notes", text, None,
+                   datetime(2026, 11, 26, tzinfo=UTC))  # fmt: skip
+    failed: list = []
+    ((_, batch),) = scorer.score([post, post], failed=failed)[:1]
+    alone = scorer.score_text(f"Nimbus Notes\n{text}")
+    assert not failed
+    assert (batch.terms, batch.sentiment, batch.intents, batch.fingerprint) == (
+        alone.terms, alone.sentiment, alone.intents, alone.fingerprint
+    )  # fmt: skip
