@@ -243,11 +243,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     from flows.limits import with_prefect_host_limits
     from flows.pipeline import pass_lock, run_pass
-    from flows.server import prefect_server
+    from flows.server import api_client, prefect_server
 
     with pass_lock(config.db_path, args.wait):
         pass  # a pass running is said now (exit 75), before a Prefect server is started
-    with prefect_server(config, long_lived=False):
+    with prefect_server(config, long_lived=False), api_client():
         report = run_pass(
             with_prefect_host_limits(config), force=args.all, wait=args.wait, stoppable=True
         )

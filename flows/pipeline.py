@@ -43,6 +43,7 @@ from data.errors import PassRunningError
 from data.records import Fetched, Mention, Score, SourceState
 from data.text import clean_mention
 from flows.retries import STORE_RETRIES, fetch_retries
+from flows.server import api_client
 from flows.sources import due_sources, next_state
 from nlp import duplicates
 from nlp.query import Prefilter
@@ -472,6 +473,11 @@ care_task = task(run_care, name="client-care", cache_policy=NONE)
 async def pass_once(config: Config, force: bool = False) -> PassReport | State:
     """One pass: fetch every due source, score what they published, store it; then alerts,
     digests, the weekly report and client care. Stopped (STOP), it ends Cancelled."""
+    with api_client():  # one for the pass's synchronous task runs, not one each
+        return await _pass(config, force)
+
+
+async def _pass(config: Config, force: bool) -> PassReport | State:
     log = get_run_logger()
     stop = STOP.get()
     started = store.utcnow()

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,14 @@ def prefect_ui_url(config: Config) -> str:
     return PrefectServer(api, started=False).ui_url
 
 
+def api_client() -> AbstractContextManager[object]:
+    """One synchronous Prefect API client for everything in the block (host limits, the
+    pass's task runs): Prefect otherwise makes one for each, each reading the CA bundle."""
+    from prefect.context import SyncClientContext
+
+    return SyncClientContext.get_or_create()
+
+
 def prefect_home(config: Config) -> Path:
     """Where the servers Tidings starts keep their database and logs: beside the store, so that
     the run history of `tidings run` and `tidings serve` is one."""
@@ -63,8 +71,10 @@ def prefect_home(config: Config) -> Path:
 
 def answers(api_url: str, timeout: float = 5.0) -> bool:
     """Whether a Prefect server answers its health check at this API address."""
+    # Certificates are read only for HTTPS: reading the CA bundle costs about 40 ms a client.
+    verify = api_url.lower().startswith("https:")
     try:
-        r = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout)
+        r = httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout, verify=verify)
     except httpx.HTTPError:
         return False
     return r.status_code == 200

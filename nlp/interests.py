@@ -12,7 +12,7 @@ import spacy
 from spacy.matcher import PhraseMatcher
 
 from data.clients import Client
-from nlp.tokenizer import RegexTokenizer
+from nlp.tokenizer import blank
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +27,7 @@ class InterestMatcher:
     """Compiled once per set of clients; `match` runs the articles through spaCy once."""
 
     def __init__(self, clients: Sequence[Client]) -> None:
-        self.nlp = spacy.blank("en")
-        self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
+        self.nlp = blank()
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.profiles: dict[str, Counter[str]] = {}
         for c in clients:

@@ -10,7 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import spacy
 from spacy.attrs import IS_ALPHA, IS_DIGIT, IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -20,7 +19,7 @@ from data.records import Mention, Score
 from data.text import clean_text
 from nlp import duplicates, features, intent, language, model, relevance, sentiment
 from nlp.query import Prefilter, QueryMatcher
-from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
+from nlp.tokenizer import ATTRS, Tokens, blank, text_of, tokens_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
 # "rules-6+linear-base". 2: language; 3: intents; 4: sentiment per watched entity;
@@ -87,8 +86,7 @@ class Scorer:
     def __init__(self, watch: Sequence[Watch], models_dir: Path | None = None) -> None:
         self.model = model.current(models_dir)
         self.version = f"{RULES_VERSION}+{self.model.version}"
-        self.nlp = spacy.blank("en")
-        self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
+        self.nlp = blank()
         self.nlp.add_pipe("tidings_watch_terms", config={"watch": [w.model_dump() for w in watch]})
         self.relevance = relevance.load(models_dir)  # None: unreadable, the rules decide
         self.nlp.get_pipe("tidings_watch_terms").relevance = self.relevance

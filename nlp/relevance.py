@@ -387,13 +387,10 @@ class Extractor:
     and turns them into features: what training sees is what scoring sees."""
 
     def __init__(self, watch: Sequence[Watch]) -> None:
-        import spacy
-
         from nlp.query import QueryMatcher
-        from nlp.tokenizer import RegexTokenizer
+        from nlp.tokenizer import blank
 
-        self.nlp = spacy.blank("en")
-        self.nlp.tokenizer = RegexTokenizer(self.nlp.vocab)
+        self.nlp = blank()
         self.queries = QueryMatcher(self.nlp, watch)
 
     def __call__(self, text: str) -> dict[str, tuple[tuple[str, ...], bool | None]]:

@@ -40,7 +40,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import spacy
 from spacy.language import Language
 
 from data.errors import TidingsError
@@ -55,7 +54,7 @@ from nlp.model import (
     rating_label,
     sentence_features,
 )
-from nlp.tokenizer import RegexTokenizer
+from nlp.tokenizer import blank
 
 SEED = 7
 EPOCHS = 5
@@ -480,8 +479,7 @@ def _part(text: str) -> int:
 
 
 def _blank() -> Language:
-    nlp = spacy.blank("en")
-    nlp.tokenizer = RegexTokenizer(nlp.vocab)
+    nlp = blank()
     nlp.add_pipe("tidings_sentiment")
     return nlp
 

@@ -1,6 +1,7 @@
 """What a `tidings run` loads and starts is what its work needs: a pass over a small feed whose
 items are all stored already loads neither the language model (spaCy) nor the charts
-(matplotlib), hashes no password and starts no parser process. Each run is the real command in
+(matplotlib), hashes no password and starts no parser process; every pass makes one synchronous
+Prefect API client, not one per task run (each reads the CA bundle). Each run is the real command in
 a fresh process, against a Prefect server and a feed on 127.0.0.1; nothing is timed."""
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ FEED = (
 # The run, then what its process holds: modules imported, parser processes, hashes made.
 RUN = """
 import json, sys
+from prefect.client.orchestration import SyncPrefectClient
+clients = []
+made = SyncPrefectClient.__init__
+SyncPrefectClient.__init__ = lambda self, *a, **k: clients.append(1) or made(self, *a, **k)
 from flows.cli import main
 code = main(["--config", sys.argv[1], "run", "--all"])
 from collectors import offload
@@ -33,6 +38,7 @@ print(json.dumps({
     "modules": sorted(m for m in ("spacy", "matplotlib") if m in sys.modules),
     "parser_processes": offload._pool is not None,
     "hashed": bool(users and users._dummy_hash.cache_info().currsize),
+    "api_clients": len(clients),
 }))
 """
 
@@ -57,4 +63,11 @@ def test_a_pass_with_nothing_new_loads_no_model_and_starts_no_parser(httpserver,
         first = run_and_tell(config)  # the item is new: scoring it needs the model
         again = run_and_tell(config)  # stored already: nothing to score
     assert first["code"] == 0 and first["modules"] == ["spacy"]
-    assert again == {"code": 0, "modules": [], "parser_processes": False, "hashed": False}
+    assert again == {
+        "code": 0,
+        "modules": [],
+        "parser_processes": False,
+        "hashed": False,
+        "api_clients": 1,
+    }
+    assert first["api_clients"] == 1
