@@ -87,3 +87,21 @@ def test_a_pass_that_reaches_no_source_says_so(tmp_path, capsys, httpserver):
     assert main(["--config", str(config), "run", "--all"]) == 0
     out = capsys.readouterr().out
     assert "HTTP 404" in out and "No source could be reached" not in out
+
+
+def test_an_address_this_machine_cannot_listen_on_is_said_with_its_setting(
+    tmp_path, capsys, monkeypatch
+):
+    from data.errors import TidingsError
+    from flows.server import port_in_use
+
+    elsewhere = "192.0.2.1"  # a documentation address: no interface of this machine has it
+    config = write_config(tmp_path, dashboard=f'address = "{elsewhere}"\nport = {free_port()}')
+    monkeypatch.setenv("TIDINGS_DASHBOARD_PASSWORD", "s3cret")  # it may listen beyond us
+    assert main(["--config", str(config), "dashboard"]) == 2
+    err = capsys.readouterr().err
+    assert ": dashboard.port " in err and f": cannot listen on {elsewhere}: " in err, err
+    with pytest.raises(
+        TidingsError, match=f"^t.toml: prefect.address: cannot listen on {elsewhere}"
+    ):
+        port_in_use(elsewhere, 0, "t.toml: prefect.address")
