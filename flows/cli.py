@@ -423,7 +423,7 @@ def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen
                 f"machines can reach; set {PASSWORD_ENV} to protect it, or add people with "
                 "`tidings users add`"
             )
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
     env = {**os.environ, CONFIG_ENV: str(config.path)}
     port = port or config.dashboard.port
     cmd = [
