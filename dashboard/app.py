@@ -1,4 +1,4 @@
-"""Entry point: `streamlit run dashboard/app.py` (the CLI's `tidings dashboard` does this)."""
+"""The pages' entry point, served by dashboard/server.py (`tidings dashboard` runs it)."""
 
 import time
 

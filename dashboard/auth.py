@@ -4,9 +4,10 @@ email to record as who did it). People sign in through dashboard.signin.
 
 Without any person defined (a single-user install), the dashboard has one shared password
 gate instead (`require_password`), required whenever the dashboard listens beyond this
-machine. Once the password is typed, the browser keeps a signed session cookie, so that a
-reload or a new tab does not ask again until it expires. The signature is keyed by the
-password itself: changing TIDINGS_DASHBOARD_PASSWORD ends every session.
+machine. Once the password is typed, the browser keeps a signed session cookie (HttpOnly, set
+by dashboard.cookies), so that a reload or a new tab does not ask again until it expires. The
+signature is keyed by the password itself: changing TIDINGS_DASHBOARD_PASSWORD ends every
+session.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from dashboard import cookies
 from data import users
 from data.config import PASSWORD_ENV
 
@@ -121,14 +123,13 @@ def valid_session(token: str | None, password: str, now: float) -> bool:
 
 
 def _set_cookie(value: str, max_age: int, name: str = COOKIE) -> None:
-    # Streamlit has no response to set a cookie on; the browser sets it. The value is digits,
-    # a dot and hex: nothing in it can break out of the string.
-    st.sidebar.html(  # in the sidebar, where the empty element moves nothing that matters
-        "<script>document.cookie = "
-        f"'{name}={value}; Max-Age={max_age}; Path=/; SameSite=Strict'"
-        " + (location.protocol === 'https:' ? '; Secure' : '');</script>",
-        unsafe_allow_javascript=True,
-    )
+    # Streamlit has no response to set a cookie on: the dashboard's web server sets it, as
+    # HttpOnly (dashboard.cookies); without that server, a sign-in holds for this tab only.
+    if cookies.served():
+        st.sidebar.html(  # in the sidebar, where the empty element moves nothing that matters
+            cookies.go_set(cookies.hand_over(name, value, max_age)),
+            unsafe_allow_javascript=True,
+        )
 
 
 def require_password() -> None:

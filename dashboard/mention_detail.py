@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -65,7 +67,7 @@ def show(mention_id: str) -> None:
         f"{m['sentiment_label']} ({m['sentiment']:+.2f}) · reach {reach}"
     )
     st.text(m["text"][:4000])
-    if caption := confidence_caption(wants, model.current(cfg.models_dir).meta.get("thresholds")):
+    if caption := confidence_caption(wants, model_thresholds(cfg.models_dir)):
         st.caption(caption)
     if sure:
         st.caption(
@@ -82,6 +84,23 @@ def show(mention_id: str) -> None:
         st.text(f"Status: {m['status']} · assigned to {m['assignee'] or '—'}")
     correction_form(m, fixed)
     _history(changes)
+
+
+def model_thresholds(models_dir: Path | None) -> dict[str, float]:
+    """The current model's intent thresholds. Its meta.json is read again only when it changes
+    (a new model, or the file written again), not on every rerun of the page."""
+    meta = model.current(models_dir).path / "meta.json"
+    try:
+        changed = meta.stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _thresholds_in(str(meta), changed)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _thresholds_in(meta: str, changed: int) -> dict[str, float]:
+    # `changed` (the file's mtime) is read by the cache only: a new value reads the file again.
+    return model.Model(Path(meta).parent, "").meta.get("thresholds") or {}
 
 
 def confidence_caption(wants: dict[str, float], thresholds: dict[str, float] | None) -> str:

@@ -151,9 +151,10 @@ def _sign_out(who: Person) -> None:
     st.session_state.pop(TOKEN_KEY, None)
     st.session_state.pop(PERSON_KEY, None)
     st.session_state["signed_out"] = True
-    _set_cookie("", 0, COOKIE)
     if who.how == "sso":
-        st.logout()
+        st.logout()  # the browser goes to Streamlit's sign-out, which removes its own cookie
+    else:
+        _set_cookie("", 0, COOKIE)
 
 
 def _sign_in_page(cfg: Config, known: Team, providers: list[str | None]) -> None:

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from data.config import EMAIL, _describe
+from data.config import EMAIL, _describe, timezone_name
 from data.errors import TidingsError
 from data.store import _aware, _naive_utc
 from data.text import clean_text
@@ -50,11 +49,7 @@ class Client(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (e.g. Europe/Paris)") from None
-        return value
+        return timezone_name(value, "Europe/Paris")
 
     @property
     def wanted(self) -> list[str]:

@@ -303,6 +303,15 @@ class Smtp(_Strict):
         return value
 
 
+def timezone_name(value: str, example: str = "Europe/London") -> str:
+    """`value`, if it names a timezone; else a ValueError saying so."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r} (e.g. {example})") from None
+    return value
+
+
 def notify_urls(urls: list[str], owner: str) -> list[str]:
     """Apprise URLs, each checked now rather than failing when an alert goes out."""
     for i, url in enumerate(urls):
@@ -374,10 +383,7 @@ class AlertRule(_Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> AlertRule:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {self.timezone!r} (e.g. Europe/London)") from None
+        timezone_name(self.timezone)
         if self.kind not in OWNER_TOLD and not (self.recipients or self.notify):
             raise ValueError(f"a {self.kind} rule needs recipients or notify")
         if self.kind == "match" and not (
@@ -435,11 +441,7 @@ class Report(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (e.g. Europe/London)") from None
-        return value
+        return timezone_name(value)
 
 
 class Checkins(_Strict):

@@ -295,10 +295,9 @@ def unmarked_counted(db: duckdb.DuckDBPyConnection, limit: int = 5_000) -> list[
 _ASIDE = """
 WITH kept AS (
     SELECT m.id, m.published, m.title, m.source, m.url, m.text FROM mentions m
-    WHERE m.published >= ? AND m.published < ?
+    WHERE {which}
       AND m.id IN (SELECT mention_id FROM scores)
       AND m.id NOT IN (SELECT mention_id FROM readings)
-      {one}
 ), latest AS (
     SELECT mention_id, terms, term_relevance FROM scores
     WHERE mention_id IN (SELECT id FROM kept)
@@ -309,8 +308,11 @@ SELECT k.published, k.title, l.terms, list_max(l.term_relevance) AS sure,
        c.actor AS marked_by, c.made_at AS marked_at, k.source, k.url, k.text, k.id
 FROM kept k JOIN latest l ON l.mention_id = k.id
 LEFT JOIN corrections c ON c.mention_id = k.id AND c.kind = 'relevance' AND c.value = 'not_about'
-WHERE len(?::VARCHAR[]) = 0 OR len(list_intersect(l.terms, ?::VARCHAR[])) > 0
 """
+# Those of a period that name any of the terms (every one, when no term is given).
+_ASIDE_IN_PERIOD = _ASIDE.format(which="m.published >= ? AND m.published < ?") + (
+    "WHERE len(?::VARCHAR[]) = 0 OR len(list_intersect(l.terms, ?::VARCHAR[])) > 0"
+)
 
 
 def _aside_params(since: datetime, until: datetime, terms: Sequence[str]) -> list:
@@ -330,7 +332,7 @@ def set_aside(
     (`marked_by` empty; `sure`: how sure it was that the mention is about the entity) or marked
     "not about us" by a person."""
     return db.execute(
-        _ASIDE.format(one="") + " ORDER BY k.published DESC, k.id LIMIT ? OFFSET ?",
+        _ASIDE_IN_PERIOD + " ORDER BY k.published DESC, k.id LIMIT ? OFFSET ?",
         [*_aside_params(since, until, terms), limit, offset],
     ).df()
 
@@ -339,15 +341,12 @@ def set_aside_count(
     db: duckdb.DuckDBPyConnection, since: datetime, until: datetime, terms: Sequence[str] = ()
 ) -> int:
     (n,) = db.execute(
-        f"SELECT count(*) FROM ({_ASIDE.format(one='')})", _aside_params(since, until, terms)
+        f"SELECT count(*) FROM ({_ASIDE_IN_PERIOD})", _aside_params(since, until, terms)
     ).fetchone()
     return int(n)
 
 
 def aside_mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
     """One set-aside mention (as `set_aside` lists it), or None if it counts or is unknown."""
-    found = db.execute(
-        _ASIDE.format(one="AND m.id = ?"),
-        [datetime(1, 1, 1), datetime(9999, 1, 1), mention_id, [], []],
-    ).df()
+    found = db.execute(_ASIDE.format(which="m.id = ?"), [mention_id]).df()
     return None if found.empty else found.iloc[0].to_dict()

@@ -7,13 +7,11 @@ ephemeral server costs seconds per process.
 from __future__ import annotations
 
 import argparse
-import errno
 import gc
 import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -401,19 +399,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def require_free_port(address: str, port: int, what: str, choose: str) -> None:
     """Fail at once, naming the port and how to choose another, if something listens there."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family) as s:
-        # As the servers themselves bind: a port left in TIME_WAIT by a past run is free.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                raise TidingsError(f"{what}: cannot listen on {address}: {e.strerror}") from None
-            raise TidingsError(
-                f"{what} is already in use on {address} (another Tidings, or another program, "
-                f"listens there): stop it, or {choose}"
-            ) from None
+    from flows.server import port_in_use
+
+    if port_in_use(address, port, what):
+        raise TidingsError(
+            f"{what} is already in use on {address} (another Tidings, or another program, "
+            f"listens there): stop it, or {choose}"
+        )
 
 
 def _dashboard_port_free(config: Config, port: int) -> None:
@@ -435,7 +427,7 @@ def start_dashboard(config: Config, port: int | None = None) -> subprocess.Popen
                 f"machines can reach; set {PASSWORD_ENV} to protect it, or add people with "
                 "`tidings users add`"
             )
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "server.py"
     env = {**os.environ, CONFIG_ENV: str(config.path)}
     port = port or config.dashboard.port
     cmd = [

@@ -99,18 +99,19 @@ def free_port(address: str) -> int:
         return s.getsockname()[1]
 
 
-def port_in_use(address: str, port: int) -> bool:
+def port_in_use(address: str, port: int, what: str) -> bool:
+    """Whether something listens on `port`; an address this machine cannot listen on fails,
+    naming `what` (the setting that gave it)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family) as s:
+        # As the servers themselves bind: a port left in TIME_WAIT by a past run is free.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((address, port))
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 return True
-            raise TidingsError(
-                f"prefect.address {address}: cannot listen there: {e.strerror}"
-            ) from None
+            raise TidingsError(f"{what}: cannot listen on {address}: {e.strerror}") from None
     return False
 
 
@@ -244,7 +245,7 @@ def prefect_server(config: Config, *, long_lived: bool) -> Iterator[PrefectServe
     if not answers(api):
         if long_lived:
             require_auth_off_localhost(config)
-            if port_in_use(settings.address, settings.port):
+            if port_in_use(settings.address, settings.port, f"{config.path}: prefect.address"):
                 raise TidingsError(
                     f"{config.path}: prefect.port {settings.port} is already in use on "
                     f"{settings.address} by something that is not a Prefect server: stop it, or "

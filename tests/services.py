@@ -1,5 +1,6 @@
-"""Services that workers on several machines share, started on 127.0.0.1 for tests and
-benches: a throw-away PostgreSQL cluster (a DuckLake's catalog) and a Prefect server.
+"""Services started on 127.0.0.1 for tests and benches: a throw-away PostgreSQL cluster (a
+DuckLake's catalog), a Prefect server that workers on several machines share, and the `tidings`
+command itself in a session of its own, with a config of its own.
 
 PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (made
 by Debian's package) and lives in a folder of its own that user can reach (pytest's tmp_path
@@ -11,18 +12,24 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from data import store
+from data.config import load_config
+
 USER = "tidings"  # the cluster's superuser, trusted on 127.0.0.1 only
+TIMEOUT = 300  # seconds: generous, so a loaded two-core machine passes; nothing is timed
+TIDINGS = str(Path(sys.executable).parent / "tidings")
 
 
 def binaries() -> Path | None:
@@ -111,3 +118,52 @@ def running_prefect_server(home: Path) -> Iterator[str]:
             server.kill()
             server.wait(timeout=30)
         log.close()
+
+
+def write_config(folder: Path, sources: Mapping[str, str] | None = None, **sections: str) -> Path:
+    """`folder`/tidings.toml: the database in `folder`, free ports for the push endpoint and the
+    Prefect server, the watched name Nimbus Notes and one feed a source (id: URL). Each keyword
+    is a section's lines (`http="max_attempts = 1"`), added to it or making it."""
+    lines = {
+        "database": f'path = "{folder / "t.duckdb"}"',
+        "push": f"port = {_free_port()}",
+        "prefect": f"port = {_free_port()}",
+    }
+    for name, more in sections.items():
+        lines[name] = f"{lines[name]}\n{more}" if name in lines else more
+    text = "".join(f"[{name}]\n{body.strip()}\n" for name, body in lines.items())
+    text += '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes", "NimbusNotes"]\n'
+    text += "".join(
+        f'[[sources]]\nid = "{i}"\nurl = "{url}"\n' for i, url in (sources or {}).items()
+    )
+    path = folder / "tidings.toml"
+    path.write_text(text)
+    return path
+
+
+def start(args: list[str], cwd: Path, stderr: int = subprocess.STDOUT) -> subprocess.Popen:
+    """`tidings ARGS` in a session of its own, as a terminal runs it in its own process group;
+    its output piped (its errors with it, unless `stderr` says otherwise)."""
+    return subprocess.Popen(
+        [TIDINGS, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def ctrl_c(proc: subprocess.Popen) -> tuple[str, str | None]:
+    """What a terminal's Ctrl-C does: SIGINT to the whole process group; its output."""
+    import pytest  # here: the benches use this module without pytest
+
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"still running {TIMEOUT} s after Ctrl-C:\n{proc.communicate()}")
+
+
+def mentions_per_source(config_path: Path, lock_timeout: float = 60) -> dict[str, int]:
+    """How many mentions the store at `config_path`'s database holds, per source."""
+    with store.connect(load_config(config_path).db_path, lock_timeout) as db:
+        rows = db.execute("SELECT source, count(*) FROM mentions GROUP BY source").fetchall()
+    return dict(rows)

@@ -195,6 +195,7 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     page.screenshot(path=str(tmp_path / "signed-in.png"))
     cookie = next(c for c in context.cookies() if c["name"] == "tidings_session")
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > time.time() + 24 * 3600
+    assert cookie["httpOnly"] and "tidings_session" not in page.evaluate("document.cookie")
 
     page.reload()  # a reload is a new Streamlit session: the cookie signs it in
     page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)

@@ -1,6 +1,7 @@
 """Each dashboard page under Streamlit's AppTest, on a real store filled from the demo feeds."""
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -273,3 +274,26 @@ def test_a_mention_says_how_sure_the_model_is_and_what_that_means(filled):
         f"complaint {s.intents['complaint']:.0%} (counts from {thresholds['complaint']:.0%})"
     )
     assert complaint in said and "of the mentions read 80 % sure, about 8 in 10 are" in said
+
+
+def test_a_mention_page_reads_the_models_thresholds_again_only_when_they_change(tmp_path):
+    from dashboard.mention_detail import model_thresholds
+
+    st.cache_data.clear()
+    models = tmp_path / "models"
+    first = models / "linear-1" / "meta.json"
+    first.parent.mkdir(parents=True)
+    first.write_text(json.dumps({"thresholds": {"complaint": 0.4}}))
+    assert model_thresholds(models) == {"complaint": 0.4}
+    # Rewritten with its time kept: a rerun does not read the file again.
+    was = first.stat()
+    first.write_text(json.dumps({"thresholds": {"complaint": 0.9}}))
+    os.utime(first, ns=(was.st_atime_ns, was.st_mtime_ns))
+    assert model_thresholds(models) == {"complaint": 0.4}
+    # Written anew (a new time), or a newer model trained: read at once.
+    os.utime(first, ns=(was.st_atime_ns, was.st_mtime_ns + 1_000_000_000))
+    assert model_thresholds(models) == {"complaint": 0.9}
+    newer = models / "linear-2" / "meta.json"
+    newer.parent.mkdir()
+    newer.write_text(json.dumps({"thresholds": {"complaint": 0.6}}))
+    assert model_thresholds(models) == {"complaint": 0.6}

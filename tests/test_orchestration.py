@@ -8,22 +8,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from data import store
 from data.config import parse_config
 from flows.deployments import sources_of_group
 from tests.conftest import DEMO_FEEDS
-from tests.test_demo import free_port
-from tests.test_serve import ctrl_c, start, wait_for_line
-
-TIMEOUT = 300  # seconds: generous, so a loaded two-core machine passes; nothing is timed
-TIDINGS = str(Path(sys.executable).parent / "tidings")
+from tests.services import TIDINGS, TIMEOUT, ctrl_c, mentions_per_source, start, write_config
+from tests.test_serve import wait_for_line
 
 
 def feed(httpserver, name: str) -> str:
@@ -32,20 +27,6 @@ def feed(httpserver, name: str) -> str:
         body, content_type="application/rss+xml"
     )
     return httpserver.url_for(f"/{name}.xml")
-
-
-def write_config(tmp_path: Path, sources: dict[str, str], extra: str = "") -> Path:
-    path = tmp_path / "tidings.toml"
-    text = (
-        f'[database]\npath = "{tmp_path / "t.duckdb"}"\n'
-        f"[push]\nport = {free_port()}\n"
-        f"[prefect]\nport = {free_port()}\nalerts_minutes = 7\ndigests_minutes = 11\n{extra}"
-        '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes", "NimbusNotes"]\n'
-    )
-    for sid, url in sources.items():
-        text += f'[[sources]]\nid = "{sid}"\nurl = "{url}"\n'
-    path.write_text(text)
-    return path
 
 
 def _api(config_path: Path) -> str:
@@ -58,15 +39,6 @@ def post(url: str, body: dict | None = None) -> list[dict]:
     r = httpx.post(url, json=body or {}, timeout=30)
     r.raise_for_status()
     return r.json()
-
-
-def stored_sources(config_path: Path) -> dict[str, int]:
-    from data.config import load_config
-
-    config = load_config(config_path)
-    with store.connect(config.db_path, 60) as db:
-        rows = db.execute("SELECT source, count(*) FROM mentions GROUP BY source").fetchall()
-    return dict(rows)
 
 
 def server_processes(port: int) -> list[str]:
@@ -98,7 +70,11 @@ def test_sources_split_into_groups_each_source_in_exactly_one():
 
 
 def test_serve_schedules_deployments_runs_a_pass_and_ctrl_c_leaves_no_server(httpserver, tmp_path):
-    config = write_config(tmp_path, {"reviews": feed(httpserver, "app-reviews")})
+    config = write_config(
+        tmp_path,
+        {"reviews": feed(httpserver, "app-reviews")},
+        prefect="alerts_minutes = 7\ndigests_minutes = 11",
+    )
     url = _api(config)
     port = int(url.rsplit(":", 1)[1].split("/")[0])
     proc = start(["serve", "--no-dashboard"], tmp_path)
@@ -116,7 +92,7 @@ def test_serve_schedules_deployments_runs_a_pass_and_ctrl_c_leaves_no_server(htt
         runs = post(f"{url}/flow_runs/filter")
         passes = [r for r in runs if r["deployment_id"] == deployments["pass"]["id"]]
         assert passes and passes[0]["state_type"] in ("COMPLETED", "RUNNING")
-        assert stored_sources(config).get("reviews", 0) > 0
+        assert mentions_per_source(config).get("reviews", 0) > 0
 
         # `tidings run` beside it uses this server: its run is in the same history.
         before = len(post(f"{url}/flow_runs/filter"))
@@ -131,7 +107,7 @@ def test_serve_schedules_deployments_runs_a_pass_and_ctrl_c_leaves_no_server(htt
         assert "Traceback" not in done.stderr and "1 source(s) fetched" in done.stdout
         assert len(post(f"{url}/flow_runs/filter")) > before
     finally:
-        output = ctrl_c(proc)
+        output, _ = ctrl_c(proc)
     assert proc.returncode == 0, output
     assert "Traceback" not in output, output
     assert not server_processes(port), "the Prefect server outlived `tidings serve`"
@@ -151,7 +127,7 @@ def test_run_without_a_server_uses_a_temporary_one_and_ends_quietly(httpserver, 
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert "1 source(s) fetched" in done.stdout
-    assert stored_sources(config)["reviews"] > 0
+    assert mentions_per_source(config)["reviews"] > 0
     # Its server is gone with it, and its log kept beside the database.
     assert (tmp_path / "prefect" / "server.log").exists()
     assert not [p for p in server_processes(0) if str(tmp_path) in p]
@@ -171,7 +147,7 @@ def test_two_workers_on_a_process_pool_share_the_passes(httpserver, tmp_path):
     path = write_config(
         tmp_path,
         {n: f"{url}?{n}" for n in names},
-        'work_pool = "tidings-test"\npass_groups = 2\n',
+        prefect='work_pool = "tidings-test"\npass_groups = 2',
     )
     config = load_config(path)
     assert all(sources_of_group(config.sources, g, 2) for g in range(2))
@@ -236,7 +212,7 @@ def test_two_workers_on_a_process_pool_share_the_passes(httpserver, tmp_path):
             outputs = [w.communicate(timeout=120)[0] for w in workers]
         for w, out in zip(workers, outputs, strict=True):
             assert w.returncode == 0, out
-    assert set(stored_sources(path)) == set(names)
+    assert set(mentions_per_source(path)) == set(names)
 
 
 def wait_for_states(
@@ -267,7 +243,7 @@ def test_per_host_caps_are_prefect_concurrency_limits_changed_in_its_ui(tmp_path
     path = write_config(
         tmp_path,
         {"a": "https://a.example/feed.xml", "b": "https://b.example:8443/feed.xml"},
-        '[http]\nper_host = 3\nhosts = { "b.example" = 1 }\n',
+        http='per_host = 3\nhosts = { "b.example" = 1 }',
     )
     config = load_config(path)
     with prefect_server(config, long_lived=True) as server:
@@ -297,7 +273,7 @@ def test_serve_refuses_a_prefect_server_other_machines_reach_without_a_password(
 
     monkeypatch.delenv("PREFECT_SERVER_API_AUTH_STRING", raising=False)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    path = write_config(tmp_path, {}, 'address = "0.0.0.0"\n')
+    path = write_config(tmp_path, prefect='address = "0.0.0.0"')
     assert main(["--config", str(path), "serve", "--no-dashboard"]) == 2
     err = capsys.readouterr().err
     assert "prefect.address is '0.0.0.0'" in err and "PREFECT_SERVER_API_AUTH_STRING" in err
@@ -313,8 +289,10 @@ def test_each_group_of_sources_has_its_pass_deployment_on_the_tick(tmp_path, poo
     from data.config import load_config
     from flows.deployments import served_deployments
 
-    extra = "pass_groups = 2\n" + (f'work_pool = "{pool}"\n' if pool else "")
-    path = write_config(tmp_path, {"a": "https://a.example/f", "b": "https://b.example/f"}, extra)
+    extra = "pass_groups = 2\n" + (f'work_pool = "{pool}"' if pool else "")
+    path = write_config(
+        tmp_path, {"a": "https://a.example/f", "b": "https://b.example/f"}, prefect=extra
+    )
     served = asyncio.run(served_deployments(load_config(path)))
     names = [d.name for d in served]
     assert names == [*served_passes, "alerts", "digests"]  # with a pool, workers run the passes

@@ -1,19 +1,15 @@
 """`tidings serve`, `dashboard` and `demo` as services: a busy port is said before any work,
 Ctrl-C is the normal way to stop (quiet, exit 0), links in mail lead where the dashboard is."""
 
-import os
-import shutil
-import signal
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from data.config import parse_config
 from flows.cli import main
 from notify.email import dashboard_url
+from tests.services import ctrl_c, start, write_config
 from tests.test_demo import free_port, wait_for
 
 
@@ -47,40 +43,15 @@ def test_serve_on_a_busy_port_says_which_before_any_pass(busy_port, tmp_path, ca
     assert f"set another [{section}] port" in err and "running" not in out
 
 
-def start(args: list[str], cwd: Path) -> subprocess.Popen:
-    tidings = shutil.which("tidings", path=str(Path(sys.executable).parent))
-    return subprocess.Popen(
-        [tidings, *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def ctrl_c(proc: subprocess.Popen) -> str:
-    """What a terminal's Ctrl-C does: SIGINT to the whole process group."""
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        return proc.communicate(timeout=120)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail(f"still running a minute after Ctrl-C:\n{proc.communicate()[0]}")
-
-
 @pytest.mark.parametrize("command", ["serve", "dashboard"])
 def test_ctrl_c_stops_quietly_with_exit_0(tmp_path, command):
     port = free_port()
-    (tmp_path / "tidings.toml").write_text(
-        f"[dashboard]\nport = {port}\n[push]\nport = {free_port()}\n"
-        f"[prefect]\nport = {free_port()}\n"
-    )
+    write_config(tmp_path, dashboard=f"port = {port}")
     proc = start([command], tmp_path)
     wait_for(f"http://127.0.0.1:{port}/_stcore/health", proc, 300)
     if command == "serve":  # a pass has run (no source: it is quick), the service is waiting
         wait_for_line(proc, "source(s) fetched")
-    output = ctrl_c(proc)
+    output, _ = ctrl_c(proc)
     assert proc.returncode == 0, output
     assert "error" not in output.lower() and "Traceback" not in output, output
 
@@ -105,23 +76,32 @@ def test_links_in_mail_follow_the_dashboard_address(tmp_path):
 
 def test_a_pass_that_reaches_no_source_says_so(tmp_path, capsys, httpserver):
     closed = free_port()  # nothing listens there: as a machine without internet
-    config = tmp_path / "tidings.toml"
-    head = (
-        f'[database]\npath = "{tmp_path / "t.duckdb"}"\n'
-        "[http]\ntimeout_seconds = 2\nmax_attempts = 1\n"
-        '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes"]\n'
-    )
-    config.write_text(
-        head + f'[[sources]]\nid = "blog"\nurl = "http://127.0.0.1:{closed}/feed.xml"\n'
-    )
+    http = "timeout_seconds = 2\nmax_attempts = 1"
+    config = write_config(tmp_path, {"blog": f"http://127.0.0.1:{closed}/feed.xml"}, http=http)
     assert main(["--config", str(config), "run"]) == 0
     out = capsys.readouterr().out
     assert "No source could be reached: this machine seems to have no internet" in out
 
     httpserver.expect_request("/feed.xml").respond_with_data("gone", status=404)
-    config.write_text(
-        head + f'[[sources]]\nid = "blog"\nurl = "{httpserver.url_for("/feed.xml")}"\n'
-    )
+    write_config(tmp_path, {"blog": httpserver.url_for("/feed.xml")}, http=http)
     assert main(["--config", str(config), "run", "--all"]) == 0
     out = capsys.readouterr().out
     assert "HTTP 404" in out and "No source could be reached" not in out
+
+
+def test_an_address_this_machine_cannot_listen_on_is_said_with_its_setting(
+    tmp_path, capsys, monkeypatch
+):
+    from data.errors import TidingsError
+    from flows.server import port_in_use
+
+    elsewhere = "192.0.2.1"  # a documentation address: no interface of this machine has it
+    config = write_config(tmp_path, dashboard=f'address = "{elsewhere}"\nport = {free_port()}')
+    monkeypatch.setenv("TIDINGS_DASHBOARD_PASSWORD", "s3cret")  # it may listen beyond us
+    assert main(["--config", str(config), "dashboard"]) == 2
+    err = capsys.readouterr().err
+    assert ": dashboard.port " in err and f": cannot listen on {elsewhere}: " in err, err
+    with pytest.raises(
+        TidingsError, match=f"^t.toml: prefect.address: cannot listen on {elsewhere}"
+    ):
+        port_in_use(elsewhere, 0, "t.toml: prefect.address")

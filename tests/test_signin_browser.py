@@ -76,6 +76,7 @@ def test_viewer_and_admin_sign_in_with_passwords(tmp_path, dashboard, chromium, 
     page.wait_for_timeout(1000)  # the browser stores the session cookie
     cookie = next(c for c in context.cookies() if c["name"] == "tidings_person")
     assert cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"] and "tidings_person" not in page.evaluate("document.cookie")
     assert time.time() + 11 * 3600 < cookie["expires"] <= time.time() + 12 * 3600 + 60
     page.reload()  # a new Streamlit session: the cookie signs it in again
     page.get_by_text("Signed in as viewer@example.com (viewer)").wait_for(timeout=WAIT)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from data.config import load_config
 from flows.server import prefect_server
-from tests.test_stopping import TIMEOUT, write_config
+from tests.services import TIMEOUT, write_config
 
 FEED = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'

@@ -11,7 +11,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,38 +21,11 @@ from werkzeug import Request, Response
 from data import store
 from data.config import load_config
 from tests.conftest import DEMO_FEEDS
+from tests.services import TIMEOUT, ctrl_c, mentions_per_source, start, write_config
 from tests.test_demo import free_port
 
-TIMEOUT = 300  # seconds: generous, so a loaded two-core machine passes; nothing is timed
-TIDINGS = str(Path(sys.executable).parent / "tidings")
-
-
-def write_config(tmp_path: Path, sources: dict[str, str], extra: str = "") -> Path:
-    path = tmp_path / "tidings.toml"
-    text = (
-        f'[database]\npath = "{tmp_path / "t.duckdb"}"\n'
-        # Each source's items are stored in a batch of their own, as they arrive.
-        "[pipeline]\nbatch_size = 1\n"
-        "[http]\ntimeout_seconds = 120\nmax_attempts = 1\n"
-        f"[prefect]\nport = {free_port()}\n{extra}"
-        '[[watch]]\nname = "Nimbus Notes"\nterms = ["Nimbus Notes", "NimbusNotes"]\n'
-    )
-    for sid, url in sources.items():
-        text += f'[[sources]]\nid = "{sid}"\nurl = "{url}"\n'
-    path.write_text(text)
-    return path
-
-
-def start(args: list[str], cwd: Path) -> subprocess.Popen:
-    """The command in a session of its own, as a terminal runs it in its own process group."""
-    return subprocess.Popen(
-        [TIDINGS, *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+# The runs store each source's items in a batch of their own, as they arrive.
+RUN = {"pipeline": "batch_size = 1", "http": "timeout_seconds = 120\nmax_attempts = 1"}
 
 
 def descendants(pid: int) -> dict[int, str]:
@@ -108,16 +80,6 @@ def wait_until(condition, proc: subprocess.Popen, what: str) -> None:
         time.sleep(0.2)
 
 
-def ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
-    """What a terminal's Ctrl-C does: SIGINT to the whole process group; its output."""
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        return proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail(f"still running {TIMEOUT} s after Ctrl-C:\n{proc.communicate()}")
-
-
 def test_a_stopped_stream_finishes_the_batch_being_written_and_starts_nothing_more():
     from data.config import Source
     from data.records import Fetched
@@ -162,13 +124,6 @@ def slow_feed(httpserver):
     release.set()
 
 
-def stored(config_path: Path, lock_timeout: float = 60) -> dict[str, int]:
-    config = load_config(config_path)
-    with store.connect(config.db_path, lock_timeout) as db:
-        rows = db.execute("SELECT source, count(*) FROM mentions GROUP BY source").fetchall()
-    return dict(rows)
-
-
 def test_ctrl_c_during_a_run_stops_everything_exits_0_and_keeps_what_was_stored(
     httpserver, slow_feed, tmp_path
 ):
@@ -178,9 +133,9 @@ def test_ctrl_c_during_a_run_stops_everything_exits_0_and_keeps_what_was_stored(
         body, content_type="application/rss+xml"
     )
     config = write_config(
-        tmp_path, {"reviews": httpserver.url_for("/reviews.xml"), "slow": slow_feed}
+        tmp_path, {"reviews": httpserver.url_for("/reviews.xml"), "slow": slow_feed}, **RUN
     )
-    proc = start(["run", "--all"], tmp_path)
+    proc = start(["run", "--all"], tmp_path, stderr=subprocess.PIPE)
     # The reviews are stored (a batch of their own) while the slow feed is still awaited.
     db = tmp_path / "t.duckdb"
     wait_until(lambda: db.exists() and reviews_stored(config), proc, "stored the reviews")
@@ -194,7 +149,7 @@ def test_ctrl_c_during_a_run_stops_everything_exits_0_and_keeps_what_was_stored(
     assert len(said) == 1 and "interrupted" in said[0], err
     assert "Crash detected" not in err, err  # the run ends Cancelled in the Prefect UI
     assert not still_alive(children), "left running after Ctrl-C"
-    assert stored(config)["reviews"] > 0  # the store opens, with what the pass stored
+    assert mentions_per_source(config)["reviews"] > 0  # the store opens, with what the pass stored
 
 
 def own_lines(stderr: str) -> list[str]:
@@ -210,7 +165,7 @@ def reviews_stored(config_path: Path) -> bool:
     """Whether the pass stored the reviews yet (without holding the store open: the pass
     writes to it)."""
     try:
-        return stored(config_path, lock_timeout=1).get("reviews", 0) > 0
+        return mentions_per_source(config_path, lock_timeout=1).get("reviews", 0) > 0
     except Exception:  # noqa: BLE001 — locked by the pass, or not created yet
         return False
 
@@ -222,8 +177,8 @@ def test_a_run_that_ends_normally_says_nothing_but_its_log_and_leaves_nothing_ru
     httpserver.expect_request("/reviews.xml").respond_with_data(
         body, content_type="application/rss+xml"
     )
-    config = write_config(tmp_path, {"reviews": httpserver.url_for("/reviews.xml")})
-    proc = start(["run"], tmp_path)
+    config = write_config(tmp_path, {"reviews": httpserver.url_for("/reviews.xml")}, **RUN)
+    proc = start(["run"], tmp_path, stderr=subprocess.PIPE)
     wait_until(lambda: any("multiprocessing" in c for c in descendants(proc.pid).values()),
                proc, "started the feed parsers")  # fmt: skip
     children = descendants(proc.pid)
@@ -233,7 +188,7 @@ def test_a_run_that_ends_normally_says_nothing_but_its_log_and_leaves_nothing_ru
     # Prefect's log lines of the run, and nothing else: no traceback, no "Error flushing".
     assert not own_lines(err) and " | ERROR " not in err, err
     assert not still_alive(children), "left running after the run"
-    assert stored(config)["reviews"] > 0
+    assert mentions_per_source(config)["reviews"] > 0
 
 
 @pytest.fixture
@@ -271,7 +226,7 @@ def test_ctrl_c_during_a_push_stops_everything_exits_0_and_keeps_the_queued_dige
         alice = Client(id="alice", name="Alice", email="alice@example.com",
                        interests=["remote work"])  # fmt: skip
         clients.save(db, alice, now)
-    proc = start(["push", "--client", "alice", "--now"], tmp_path)
+    proc = start(["push", "--client", "alice", "--now"], tmp_path, stderr=subprocess.PIPE)
     silent_smtp.settimeout(TIMEOUT)
     connection, _ = silent_smtp.accept()  # the digest is queued, its mail being sent
     with connection:
