@@ -30,8 +30,10 @@ from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 # closing a plainly told let-down read as sarcasm; 10: which watched entities a mention is about
 # decided by the learned relevance (nlp.relevance), keeping sponsorship and company news;
 # 11: intents read per sentence too (a padded complaint counts), model trained on review sentences;
-# 12: model trained with calm details and sign-offs (neither a complaint nor negative).
-RULES_VERSION = "rules-12"
+# 12: model trained with calm details and sign-offs (neither a complaint nor negative);
+# 13: character 4-grams and openings among the features, tweet-style brand posts, calmer
+# sentiment decision.
+RULES_VERSION = "rules-13"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.
@@ -238,7 +240,9 @@ class Scorer:
         raws = [[r for _, _, r in c] for c in clauses]
         rows = tokens.rows[:, _FEATURES]
         lexical = [sentiment.normalize(sum(raw)) for raw in raws]
-        indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
+        indices, offsets = features.of_docs(
+            rows, tokens.starts, lexical, raws, self.nlp.vocab.strings
+        )
         for doc, c in zip(docs, clauses, strict=True):
             doc._.clauses = c  # the readings of a doc's sentences read them
         values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets)
