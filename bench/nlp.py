@@ -210,7 +210,8 @@ def sentiment_eval() -> None:
         "\nTexts people rated neutral that the lexicon finds no feeling in, labelled negative "
         f"(test part): {', '.join(calm_rows)}. The decision, chosen on the dev part "
         f"(nlp.train.pick_decision): log-probability offsets {decision.offsets}, "
-        f"+{decision.silent_neutral} to neutral where the lexicon is silent, the lexicon's "
+        f"+{decision.silent_neutral} to neutral where the lexicon is silent (not for a post "
+        f"whose complaint confidence reaches {decision.complaint_from}), the lexicon's "
         f"share of the score {decision.lexicon_share}."
     )
     try:

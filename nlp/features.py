@@ -13,9 +13,6 @@ is what runs. It reads one array of token attributes and does array arithmetic o
 - a question mark anywhere, a shouted word, the length in five steps;
 - each of the three words after a negator ("not", "n't", "never"…) once more as a negated
   word, so that "never came" and "not working" are told from "came" and "working";
-- the character 4-grams of each word of four or more letters ("^canc", "cell", "led$"), so
-  that "cancelled", "canceled" and "cancellation", "refund" and "refunded", misspellings and
-  words the training data never saw still share what is learned;
 - the first word after the @handles and "RT" a post opens with ("@acme how do I…" starts a
   question as "how do I…" does) and the first word of each sentence after the first.
 """
@@ -23,7 +20,6 @@ is what runs. It reads one array of token attributes and does array arithmetic o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
@@ -34,7 +30,7 @@ from nlp.sentiment import NEGATORS
 
 # Named anew whenever what of_doc returns for a text changes: cached features of another
 # version are not used (nlp.train.FEATURE_CACHE).
-VERSION = "words-pairs-lexicon-negation-chars-openings-3"
+VERSION = "words-pairs-lexicon-negation-openings-3"
 BITS = 18
 BUCKETS = 2**BITS
 _SHIFT = np.uint64(64 - BITS)
@@ -42,9 +38,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
 _UNI, _BI = np.uint64(0x165667B19E3779F9), np.uint64(0x27D4EB2F165667C5)
 _NEG = np.uint64(0x94D049BB133111EB)
-_CHAR = np.uint64(0xD6E8FEB86659FD93)
 NEGATION_SCOPE = 3  # words after a negator read as negated
-CHAR_GRAM = 4  # letters in a character n-gram; words shorter than this have none
 
 
 def _h(word: str) -> int:
@@ -82,37 +76,6 @@ def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     """np.isin for a small sorted set, without its set-up cost (which is most of it here)."""
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     return sorted_set[at] == values
-
-
-class Strings(Protocol):
-    """What of_docs needs of a spaCy StringStore: the string of a hash."""
-
-    def __getitem__(self, key: int) -> str: ...
-
-    def __contains__(self, key: object) -> bool: ...
-
-
-_GRAMS: dict[int, np.ndarray] = {}
-_NONE = np.zeros(0, dtype=np.int64)
-_MAX_CACHED_WORDS = 500_000  # about 40 MB; a long-running scorer sees new words forever
-
-
-def _word_grams(strings: Strings, key: int) -> np.ndarray:
-    """The buckets of the character n-grams of the word whose LOWER hash is `key` ("^" and
-    "$" mark its ends), none for a word of fewer than CHAR_GRAM letters or with other
-    characters; cached per word, as the same words come back post after post."""
-    got = _GRAMS.get(key)
-    if got is None:
-        word = strings[key] if key in strings else ""
-        got = _NONE
-        if len(word) >= CHAR_GRAM and word.isalpha():
-            framed = f"^{word}$"
-            grams = [framed[i : i + CHAR_GRAM] for i in range(len(framed) - CHAR_GRAM + 1)]
-            got = _bucket(np.array([_h(g) for g in grams], dtype=np.uint64), _CHAR)
-        if len(_GRAMS) >= _MAX_CACHED_WORDS:
-            _GRAMS.clear()
-        _GRAMS[key] = got
-    return got
 
 
 def _openings(
@@ -165,9 +128,6 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
         for k in range(1, NEGATION_SCOPE + 1):
             scope[k:] |= negator[:-k]
         negated = words[scope & ~negator & ~_within(words, _PUNCTUATION)].astype(np.uint64)
-    strings = getattr(doc, "doc", doc).vocab.strings  # a sentence (nlp.model._Part) has .doc
-    # Words as written: not handles, links and numbers, which are one word each.
-    grams = [_word_grams(strings, int(k)) for k in np.unique(rows[words == rows[:, 0], 0])]
     lead, after = _openings(words, np.zeros(len(words), dtype=np.int64), np.array([len(words)]))
     # A post opening with handles opens, for the pairs, where its words do: "@acme my card…"
     # as "my card…" (the pair of the start and that word, as `pairs` makes it).
@@ -181,7 +141,6 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
                 _bucket(pairs, _BI),
                 _bucket(negated, _NEG),
                 _bucket(np.array(signals, dtype=np.uint64), _UNI),
-                *grams,
                 _bucket(openings, _BI),
                 _sentence_starts(words, after),
             )
@@ -194,11 +153,9 @@ def of_docs(
     starts: np.ndarray,
     lexical: Sequence[float],
     clause_values: Sequence[Sequence[float]],
-    strings: Strings,
 ) -> tuple[np.ndarray, np.ndarray]:
     """of_doc for many docs at once, as one array: `rows` are the docs' tokens' [LOWER,
-    IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH] (LOWER a hash in `strings`, the docs'
-    vocabulary's StringStore), one doc after another, doc d's at
+    IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH], one doc after another, doc d's at
     rows[starts[d]:starts[d + 1]]. Doc d's feature indices are indices[offsets[d]:offsets[d + 1]],
     the same, in the same order, as of_doc gives for it (tests hold the two together)."""
     n = len(starts) - 1
@@ -246,20 +203,6 @@ def of_docs(
             mine.append(_SIGNALS["shout"])
         signals += mine
         signal_doc += [d] * len(mine)
-    # Each doc's distinct words as written, then their character n-grams (cached per word).
-    written = words == rows[:, 0]
-    distinct, inverse = np.unique(rows[written, 0], return_inverse=True)
-    width = max(1, len(distinct))
-    pairs_of_words = np.unique(doc[written] * width + inverse.reshape(-1))
-    word_grams = [_word_grams(strings, int(k)) for k in distinct]
-    sizes = np.array([len(g) for g in word_grams], dtype=np.int64)
-    flat = np.concatenate([_NONE, *word_grams])
-    which, gram_doc = pairs_of_words % width, pairs_of_words // width
-    ends = np.cumsum(sizes)
-    counts_of = sizes[which]
-    gram_at = np.repeat(ends[which] - counts_of, counts_of) + (
-        np.arange(counts_of.sum()) - np.repeat(np.cumsum(counts_of) - counts_of, counts_of)
-    )
     lead, after = _openings(words, doc, counts)
     lead_doc = doc[lead]
     # framed holds doc d's START at first[d] and its word g at g + 2d + 1.
@@ -272,7 +215,6 @@ def of_docs(
                 doc[negated] * BUCKETS + _bucket(words[negated].astype(np.uint64), _NEG),
                 np.array(signal_doc, dtype=np.int64) * BUCKETS
                 + _bucket(np.array(signals, dtype=np.uint64), _UNI),
-                np.repeat(gram_doc, counts_of) * BUCKETS + flat[gram_at],
                 lead_doc * BUCKETS + _bucket(openings, _BI),
                 doc[after] * BUCKETS + _sentence_starts(words, after),
             )

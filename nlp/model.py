@@ -288,9 +288,7 @@ class Readings:
         if picks:
             bounds = np.concatenate(([0], np.cumsum([len(p) for p in picks])))
             chosen = rows[np.concatenate(picks)]
-            each_indices, each_offsets = features.of_docs(
-                chosen, bounds, lexical, raws, docs[0].vocab.strings
-            )
+            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
         out, k = [], 0
         for d, doc in enumerate(docs):
             each = [

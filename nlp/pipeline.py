@@ -240,9 +240,7 @@ class Scorer:
         raws = [[r for _, _, r in c] for c in clauses]
         rows = tokens.rows[:, _FEATURES]
         lexical = [sentiment.normalize(sum(raw)) for raw in raws]
-        indices, offsets = features.of_docs(
-            rows, tokens.starts, lexical, raws, self.nlp.vocab.strings
-        )
+        indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
         for doc, c in zip(docs, clauses, strict=True):
             doc._.clauses = c  # the readings of a doc's sentences read them
         values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets)

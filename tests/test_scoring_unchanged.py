@@ -332,9 +332,7 @@ def test_features_and_readings_of_many_docs_are_each_docs_own(corpus_docs):
     raws = [[r for *_, r in c] for c in clauses]
     lexical = [sentiment.normalize(sum(raw)) for raw in raws]
     columns = [ATTRS.index(a) for a in (LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH)]
-    indices, offsets = features.of_docs(
-        tokens.rows[:, columns], tokens.starts, lexical, raws, scorer.nlp.vocab.strings
-    )
+    indices, offsets = features.of_docs(tokens.rows[:, columns], tokens.starts, lexical, raws)
     linear = scorer.readings.model
     many = linear.readings_of(indices, offsets)
     for d, doc in enumerate(docs):
