@@ -31,8 +31,8 @@ from nlp.tokenizer import ATTRS, RegexTokenizer, Tokens, text_of, tokens_of
 # decided by the learned relevance (nlp.relevance), keeping sponsorship and company news;
 # 11: intents read per sentence too (a padded complaint counts), model trained on review sentences;
 # 12: model trained with calm details and sign-offs (neither a complaint nor negative);
-# 13: character 4-grams and openings among the features, tweet-style brand posts, calmer
-# sentiment decision.
+# 13: a post's opening after its @handles among the features, tweet-style brand posts, a
+# complaint's feeling without the neutral lean, complaint thresholds recall-first.
 RULES_VERSION = "rules-13"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
