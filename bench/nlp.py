@@ -121,6 +121,16 @@ def previous_figures(path: Path = RESULTS) -> tuple[str, dict[tuple[str, ...], s
     sentiment_method = "Tidings, previous run" if same else "Tidings"
     figures: dict[tuple[str, ...], str] = {}
     for line in section.splitlines():
+        # The shares of calm texts read negative: "<set> 6.4% (n=157[, previous 7.0%])".
+        for name, share, before in re.findall(
+            r"(?:^|, |: )([\w' ]+?) ([\d.]+%) \(n=\d+(?:, previous ([\d.]+%))?\)", line
+        ):
+            kept = before if same else share
+            if kept and line.startswith(("Texts people rated neutral", "Tweets people rated")):
+                figures[("calm", name.strip())] = kept
+        told = re.search(r"labelled negative by Tidings ([\d.]+%)", line)
+        if told and not same and line.startswith("Tweets people rated"):  # its older form too
+            figures[("calm", "labelled negative by Tidings")] = told.group(1)
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 2 or cells[0] in ("intent", "texts", "what") or cells[0].startswith("-"):
             continue
@@ -136,6 +146,12 @@ def previous_figures(path: Path = RESULTS) -> tuple[str, dict[tuple[str, ...], s
         ):
             figures[("speed",)] = cells[1].split(" ")[0]
     return (f"Measured {header}" if same else header), figures
+
+
+def _before(name: str) -> str:
+    """ ", previous X%" for a share of calm texts the last run wrote, else nothing."""
+    share = PREVIOUS.get(("calm", name))
+    return f", previous {share}" if share else ""
 
 
 PREVIOUS_HEADER, PREVIOUS = previous_figures()
@@ -204,13 +220,14 @@ def sentiment_eval() -> None:
         if not calm.any():  # a set without neutral texts (review sentences)
             continue
         calm_rows.append(f"{source} {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%} "
-                         f"(n={calm.sum()})")  # fmt: skip
+                         f"(n={calm.sum()}{_before(source)})")  # fmt: skip
     decision = model.current(None).linear.decision
     calm_line = (
         "\nTexts people rated neutral that the lexicon finds no feeling in, labelled negative "
         f"(test part): {', '.join(calm_rows)}. The decision, chosen on the dev part "
         f"(nlp.train.pick_decision): log-probability offsets {decision.offsets}, "
-        f"+{decision.silent_neutral} to neutral where the lexicon is silent, the lexicon's "
+        f"+{decision.silent_neutral} to neutral where the lexicon is silent (not for a post "
+        f"whose complaint confidence reaches {decision.complaint_from}), the lexicon's "
         f"share of the score {decision.lexicon_share}."
     )
     try:
@@ -226,8 +243,9 @@ def sentiment_eval() -> None:
     _previous_row("VADER's tweets")
     calm = (np.abs(human / 4) < 0.05) & (theirs == 0)
     report(
-        f"\nTweets people rated neutral and VADER scores 0 (n={calm.sum()}): labelled negative "
-        f"by Tidings {np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%}, "
+        f"\nTweets people rated neutral and VADER scores 0: labelled negative by Tidings "
+        f"{np.mean(ours[calm] <= sentiment.NEGATIVE_AT):.1%} "
+        f"(n={calm.sum()}{_before('labelled negative by Tidings')}), "
         f"positive {np.mean(ours[calm] >= sentiment.POSITIVE_AT):.1%}."
     )
     report(calm_line)

@@ -12,7 +12,9 @@ is what runs. It reads one array of token attributes and does array arithmetic o
   saw still carry their known feeling;
 - a question mark anywhere, a shouted word, the length in five steps;
 - each of the three words after a negator ("not", "n't", "never"…) once more as a negated
-  word, so that "never came" and "not working" are told from "came" and "working".
+  word, so that "never came" and "not working" are told from "came" and "working";
+- the first word after the @handles and "RT" a post opens with ("@acme how do I…" starts a
+  question as "how do I…" does) and the first word of each sentence after the first.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from nlp.sentiment import NEGATORS
 
 # Named anew whenever what of_doc returns for a text changes: cached features of another
 # version are not used (nlp.train.FEATURE_CACHE).
-VERSION = "words-pairs-lexicon-negation-2"
+VERSION = "words-pairs-lexicon-negation-openings-3"
 BITS = 18
 BUCKETS = 2**BITS
 _SHIFT = np.uint64(64 - BITS)
@@ -48,6 +50,10 @@ START, END = _h("<s>"), _h("</s>")
 QUESTION_MARK = _h("?")
 _NEGATORS = np.array(sorted(_h(w) for w in NEGATORS), dtype=np.uint64)
 _PUNCTUATION = np.array(sorted(_h(p) for p in ".,;:!?"), dtype=np.uint64)
+# What a post may open with before its first word: handles, a retweet's "RT @x:", links.
+_OPENERS = np.array(sorted({_h("@"), _h("rt"), _h(":"), USER, URL}), dtype=np.uint64)
+_STOPS = np.array(sorted(_h(p) for p in ".!?"), dtype=np.uint64)
+OPENING, SENTENCE_START = _h("<opening>"), _h("<sentence>")
 _SIGNALS = {
     name: _h(f"<signal:{name}>")
     for name in (
@@ -70,6 +76,26 @@ def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     """np.isin for a small sorted set, without its set-up cost (which is most of it here)."""
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     return sorted_set[at] == values
+
+
+def _openings(
+    words: np.ndarray, doc: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The index in `words` of each doc's first word after the handles, "RT" and links it
+    opens with (only where it opens with some), and of the first word of each sentence after
+    the first."""
+    first = np.cumsum(counts) - counts  # each doc's first word
+    kept = np.flatnonzero(~_within(words, _OPENERS))
+    docs_with, at = np.unique(doc[kept], return_index=True)
+    lead = kept[at]
+    lead = lead[lead > first[docs_with]]
+    after = np.flatnonzero(_within(words[:-1], _STOPS) & (doc[:-1] == doc[1:])) + 1
+    return lead, after
+
+
+def _sentence_starts(words: np.ndarray, after: np.ndarray) -> np.ndarray:
+    marks = np.full(len(after), SENTENCE_START, dtype=np.uint64)
+    return _bucket(marks * _PAIR ^ words[after].astype(np.uint64), _BI)
 
 
 def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
@@ -102,6 +128,10 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
         for k in range(1, NEGATION_SCOPE + 1):
             scope[k:] |= negator[:-k]
         negated = words[scope & ~negator & ~_within(words, _PUNCTUATION)].astype(np.uint64)
+    lead, after = _openings(words, np.zeros(len(words), dtype=np.int64), np.array([len(words)]))
+    # A post opening with handles opens, for the pairs, where its words do: "@acme my card…"
+    # as "my card…" (the pair of the start and that word, as `pairs` makes it).
+    openings = framed[:1] * _PAIR ^ framed[1 + lead]
     # Each feature once (presence, not count): a long article, or a word repeated a thousand
     # times, must not sum one word's weight into a certainty.
     return np.unique(
@@ -111,6 +141,8 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
                 _bucket(pairs, _BI),
                 _bucket(negated, _NEG),
                 _bucket(np.array(signals, dtype=np.uint64), _UNI),
+                _bucket(openings, _BI),
+                _sentence_starts(words, after),
             )
         )
     )
@@ -171,6 +203,10 @@ def of_docs(
             mine.append(_SIGNALS["shout"])
         signals += mine
         signal_doc += [d] * len(mine)
+    lead, after = _openings(words, doc, counts)
+    lead_doc = doc[lead]
+    # framed holds doc d's START at first[d] and its word g at g + 2d + 1.
+    openings = framed[first[lead_doc]] * _PAIR ^ framed[lead + 2 * lead_doc + 1]
     keys = np.sort(
         np.concatenate(
             (
@@ -179,6 +215,8 @@ def of_docs(
                 doc[negated] * BUCKETS + _bucket(words[negated].astype(np.uint64), _NEG),
                 np.array(signal_doc, dtype=np.int64) * BUCKETS
                 + _bucket(np.array(signals, dtype=np.uint64), _UNI),
+                lead_doc * BUCKETS + _bucket(openings, _BI),
+                doc[after] * BUCKETS + _sentence_starts(words, after),
             )
         )
     )

@@ -142,6 +142,7 @@ class LinearModel:
             sentiment_offsets=np.array(self.decision.offsets),
             silent_neutral=np.array(self.decision.silent_neutral),
             lexicon_share=np.array(self.decision.lexicon_share),
+            complaint_from=np.array(self.decision.complaint_from),
             sentence_weights=np.array([self.sentence_weights.get(i, 0.0) for i in self.intents]),
         )
 
@@ -160,6 +161,8 @@ class LinearModel:
                     tuple(float(v) for v in f["sentiment_offsets"]),
                     float(f["silent_neutral"]),
                     float(f["lexicon_share"]),
+                    # Models trained before it was chosen: no complaint is exempt.
+                    float(f["complaint_from"]) if "complaint_from" in f else 2.0,
                 )
             bias = f["bias"].astype(np.float32)
             per_sentence = {}  # none in a model trained before intents were read per sentence
@@ -253,7 +256,10 @@ class Readings:
             values = problem
         raw = [r for _, _, r in clauses]
         feeling = sentiment.reading(
-            sentiment.normalize(sum(raw)), *values[:3].tolist(), self.model.decision
+            sentiment.normalize(sum(raw)),
+            *values[:3].tolist(),
+            self.model.decision,
+            self._complaint(values),
         )
         if problem is None:
             feeling = min(feeling, self._feeling_of_the_complaint(doc, values))
@@ -315,7 +321,15 @@ class Readings:
         confidence, lexical, alone = max(read, key=lambda r: r[0])
         if confidence < self.model.thresholds["complaint"]:
             return 1.0
-        return sentiment.reading(lexical, *alone[:3].tolist(), self.model.decision)
+        return sentiment.reading(
+            lexical, *alone[:3].tolist(), self.model.decision, float(confidence)
+        )
+
+    def _complaint(self, values: np.ndarray) -> float:
+        """The complaint confidence of these readings (0 for a model without complaints)."""
+        if "complaint" not in self.model.intents:
+            return 0.0
+        return float(values[3 + self.model.intents.index("complaint")])
 
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
@@ -350,6 +364,7 @@ class Readings:
             sentiment.normalize(sum(r for *_, r in head._.clauses)),
             *values[:3].tolist(),
             self.model.decision,
+            self._complaint(values),
         )
         if complaint >= self.model.thresholds["complaint"] and feeling <= sentiment.NEGATIVE_AT:
             return values

@@ -357,17 +357,27 @@ class Decision:
     `offsets` are added to the log-probabilities of negative, neutral and positive before the
     most likely is taken; `silent_neutral` is added to neutral where the lexicon finds no
     feeling at all (most such posts are neutral: "going to the store now @anna" is not
-    negative however the words lean); `lexicon_share` is the lexicon's part in the score's
-    strength, the model's P(positive) - P(negative) the rest."""
+    negative however the words lean), except to a post whose complaint confidence reaches
+    `complaint_from` (a reported problem: "parcel left with a neighbour I've never met" is
+    negative, as people label it, though no word of it is; 2.0, the default, is never
+    reached, as models trained before it was chosen read); `lexicon_share` is the lexicon's
+    part in the score's strength, the model's P(positive) - P(negative) the rest."""
 
     offsets: tuple[float, float, float] = (0.0, 0.0, 0.0)
     silent_neutral: float = 0.0
     lexicon_share: float = 0.5
+    complaint_from: float = 2.0
 
 
-def readings(lexical: np.ndarray, probs: np.ndarray, decision: Decision) -> np.ndarray:
-    """The score in [-1, 1] of each text from the lexicon's score (n,) and the learned
-    model's P(negative), P(neutral), P(positive) (n × 3).
+def readings(
+    lexical: np.ndarray,
+    probs: np.ndarray,
+    decision: Decision,
+    complaint: np.ndarray | None = None,
+) -> np.ndarray:
+    """The score in [-1, 1] of each text from the lexicon's score (n,), the learned model's
+    P(negative), P(neutral), P(positive) (n × 3) and its complaint confidence (n,; 0 when not
+    given).
 
     The label is the model's most likely class after the decision's offsets (the model sees
     the lexicon's score among its features). Where the lexicon is confident (|score| ≥
@@ -380,7 +390,10 @@ def readings(lexical: np.ndarray, probs: np.ndarray, decision: Decision) -> np.n
     lexical = np.asarray(lexical, dtype=np.float64)
     probs = np.asarray(probs, dtype=np.float64)
     logp = np.log(np.maximum(probs, 1e-12)) + np.asarray(decision.offsets)
-    logp[:, 1] += np.where(lexical == 0.0, decision.silent_neutral, 0.0)
+    silent = lexical == 0.0
+    if complaint is not None:
+        silent &= np.asarray(complaint, dtype=np.float64) < decision.complaint_from
+    logp[:, 1] += np.where(silent, decision.silent_neutral, 0.0)
     label = logp.argmax(axis=1) - 1  # -1 negative, 0 neutral, 1 positive
     hesitant = probs.max(axis=1) < MODEL_SURE
     strong = np.abs(lexical)
@@ -411,12 +424,13 @@ def reading(
     neutral: float,
     positive: float,
     decision: Decision = Decision(),
+    complaint: float = 0.0,
 ) -> float:
     """The score of one text: readings for one row, in plain arithmetic (numpy costs more
     than the model itself on one row; tests hold the two to the same answers)."""
     probs = (negative, neutral, positive)
     logp = [math.log(max(p, 1e-12)) + o for p, o in zip(probs, decision.offsets, strict=True)]
-    if lexical == 0.0:
+    if lexical == 0.0 and complaint < decision.complaint_from:
         logp[1] += decision.silent_neutral
     label = max(range(3), key=lambda k: (logp[k], -k)) - 1  # argmax, first on ties
     strong = abs(lexical)

@@ -591,11 +591,25 @@ def f1_at(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
     return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)}
 
 
-def best_threshold(p: np.ndarray, y: np.ndarray, sources: np.ndarray) -> float:
+# Thresholds whose dev F1 is within this of the best are ones the dev parts cannot tell apart;
+# for these intents the lowest of them is taken: a complaint missed is a post nobody answers,
+# one flagged wrongly costs a glance (over 0.35-0.55, complaint's weighted F1 moved by less
+# than this, its recall on the hand-written brand posts from 0.83 to 0.79).
+THRESHOLD_TIE = 0.005
+RECALL_FIRST = frozenset({"complaint"})
+
+
+def best_threshold(
+    p: np.ndarray, y: np.ndarray, sources: np.ndarray, recall_first: bool = False
+) -> float:
     """The confidence with the best F1 when each data set weighs the square root of its size
     in total, so that 5,000 Reddit comments do not decide alone where a post to a brand
-    counts."""
+    counts (the nearest 0.5 on a tie); with `recall_first`, the lowest within THRESHOLD_TIE
+    of the best."""
     grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
+    f1 = np.array([weighted_f1(p, y, sources, t) for t in grid])
+    if recall_first:
+        return float(grid[np.flatnonzero(f1 >= f1.max() - THRESHOLD_TIE)[0]])
     return float(max(grid, key=lambda t: (weighted_f1(p, y, sources, t), -abs(t - 0.5))))
 
 
@@ -690,7 +704,11 @@ def evaluate(
                     per[source]["reliability"] = reliability(pp, yy)
         out[intent] = per
     feel, value = _feelings(examples)
-    scores = sentiment.readings(lexical, probs[:, :3], model.decision) if xs else np.zeros(0)
+    scores = (
+        sentiment.readings(lexical, probs[:, :3], model.decision, _complaints(model, probs))
+        if xs
+        else np.zeros(0)
+    )
     guess = _labels(scores)
     per = {}
     for source in [*sources, "all"]:
@@ -712,14 +730,31 @@ def evaluate(
 CALM_READ_NEGATIVE = 0.10  # at most this share of calm texts (see pick_decision) read negative
 
 
+# Complaint confidences from which a post gets no silent_neutral (sentiment.Decision), one
+# chosen on the dev parts with the rest of the decision; 2.0: never.
+COMPLAINT_FROM = (0.5, 0.6, 0.7, 0.8, 0.9, 2.0)
+
+
+def _complaints(model: LinearModel, probs: np.ndarray) -> np.ndarray:
+    """The complaint confidence of each of these readings (model.readings rows), 0 for a
+    model without complaints: the sentiment decision reads it as scoring does."""
+    if "complaint" not in model.intents:
+        return np.zeros(len(probs))
+    return probs[:, 3 + model.intents.index("complaint")]
+
+
 def pick_decision(
-    probs: np.ndarray, lexical: np.ndarray, examples: Sequence[Example]
+    probs: np.ndarray,
+    lexical: np.ndarray,
+    examples: Sequence[Example],
+    complaint: np.ndarray | None = None,
 ) -> sentiment.Decision:
     """The sentiment decision with the best macro-F1 on the development texts (each data set
     with three classes weighing the same), among those that label at most CALM_READ_NEGATIVE
     of the texts people rated neutral and the lexicon finds no feeling in negative, in every
     set (all of them, when none does); then the lexicon's share in the score with the best
-    mean Pearson r between score and human rating (or class) over those sets."""
+    mean Pearson r between score and human rating (or class) over those sets. `complaint`
+    holds each text's complaint confidence, for the decision's complaint_from."""
     feel, value = _feelings(examples)
     sources = np.array([e.source for e in examples])
     sets = [
@@ -731,35 +766,34 @@ def pick_decision(
         return sentiment.Decision()
     steps = np.round(np.arange(-0.6, 0.61, 0.1), 2)
     candidates = []
-    for negative in steps:
-        for positive in steps:
-            for silent in np.arange(0.0, 2.01, 0.25):
-                decision = sentiment.Decision(
-                    (float(negative), 0.0, float(positive)), float(silent)
-                )
-                guess = _labels(sentiment.readings(lexical, probs, decision))
-                f1 = np.mean(
-                    [macro_f1(feel[p & (feel >= 0)], guess[p & (feel >= 0)]) for p in sets]
-                )
-                calm = [_silent_neutral_read_negative(feel, lexical, guess, p) for p in sets]
-                worst = max((c for c in calm if c is not None), default=0.0)
-                size = abs(negative) + abs(positive) + silent
-                # F1 to two places: below 0.01 the dev parts cannot tell decisions apart,
-                # and the smallest adjustment among the best wins (a few hundred brand
-                # posts must not swing the decision from one training to the next).
-                candidates.append((worst <= CALM_READ_NEGATIVE, round(f1, 2), -size, decision))
+    grid = [(n, p, s, c) for c in (COMPLAINT_FROM if complaint is not None else (2.0,))
+            for s in np.arange(0.0, 2.01, 0.25) for n in steps for p in steps]  # fmt: skip
+    for negative, positive, silent, complaint_from in grid:
+        decision = sentiment.Decision(
+            (float(negative), 0.0, float(positive)), float(silent), 0.5, complaint_from
+        )
+        guess = _labels(sentiment.readings(lexical, probs, decision, complaint))
+        f1 = np.mean([macro_f1(feel[p & (feel >= 0)], guess[p & (feel >= 0)]) for p in sets])
+        calm = [_silent_neutral_read_negative(feel, lexical, guess, p) for p in sets]
+        worst = max((c for c in calm if c is not None), default=0.0)
+        size = abs(negative) + abs(positive) + silent
+        # F1 to two places: below 0.01 the dev parts cannot tell decisions apart, and the
+        # smallest adjustment among the best wins (a few hundred brand posts must not swing
+        # the decision from one training to the next); on a tie, complaints are exempt from
+        # the lowest confidence the tie allows.
+        candidates.append((worst <= CALM_READ_NEGATIVE, round(f1, 2), -size, decision))
     best = max(candidates, key=lambda c: c[:3])[3]
 
     def pearson(share: float) -> float:
-        decision = sentiment.Decision(best.offsets, best.silent_neutral, share)
-        scores = sentiment.readings(lexical, probs, decision)
+        decision = sentiment.Decision(best.offsets, best.silent_neutral, share, best.complaint_from)
+        scores = sentiment.readings(lexical, probs, decision, complaint)
         return float(np.mean([np.corrcoef(value[p & (feel >= 0)], scores[p & (feel >= 0)])[0, 1]
                               for p in sets]))  # fmt: skip
 
     # The lexicon keeps at least a fifth of the strength: intensifiers, capitals and
     # exclamation marks must always strengthen a score, whatever the model adds.
     share = max(np.round(np.arange(0.2, 1.01, 0.1), 1), key=lambda a: (round(pearson(a), 3), a))
-    return sentiment.Decision(best.offsets, best.silent_neutral, float(share))
+    return sentiment.Decision(best.offsets, best.silent_neutral, float(share), best.complaint_from)
 
 
 def build(
@@ -777,7 +811,6 @@ def build(
     feel, wants = _targets(fitted, intents)
     log(f"fitting on {len(xs_train):,} examples, outputs {', '.join((*SENTIMENTS, *intents))}")
     w, bias = fit(xs_train, feel, wants, np.array([e.weight for e in fitted]))
-    raw = LinearModel(w, bias, tuple(intents), {}, {})
     _, dev_wants = _targets(splits.dev, intents)
     calibration, thresholds, sentence_weights, choices = {}, {}, {}, {}
     for i, intent in enumerate(intents):
@@ -791,7 +824,7 @@ def build(
                                                                   strict=True)])[known]  # fmt: skip
             a, c = platt(z, y) if 0 < y.sum() < len(y) else (1.0, 0.0)
             p = 1 / (1 + np.exp(-(a * z + c)))
-            t = best_threshold(p, y, sources)
+            t = best_threshold(p, y, sources, intent in RECALL_FIRST)
             fitted[weight] = ((a, c), t, round(weighted_f1(p, y, sources, t), 3))
         # The sentences' weight that reads the dev parts best (each set weighing the square
         # root of its size, as for the threshold; to three places, the smallest on a tie).
@@ -802,8 +835,12 @@ def build(
         if weight > 0:
             sentence_weights[intent] = weight
     log(f"intents read per sentence: {sentence_weights or 'none'}")
-    probs = np.array([raw.readings(x)[:3] for x in xs_dev]).reshape(-1, 3)
-    decision = pick_decision(probs, lex_dev, splits.dev)
+    calibrated = LinearModel(
+        w, bias, tuple(intents), calibration, thresholds, sentence_weights=sentence_weights
+    )
+    read = np.array([calibrated.readings(x, s) for x, s in zip(xs_dev, sentences_dev, strict=True)])
+    read = read.reshape(len(xs_dev), 3 + len(intents))
+    decision = pick_decision(read[:, :3], lex_dev, splits.dev, _complaints(calibrated, read))
     log(f"sentiment decision: {decision}")
     model = LinearModel(
         w, bias, tuple(intents), calibration, thresholds, decision, sentence_weights
@@ -816,6 +853,7 @@ def build(
             "offsets": list(decision.offsets),
             "silent_neutral": decision.silent_neutral,
             "lexicon_share": decision.lexicon_share,
+            "complaint_from": decision.complaint_from,
         },  # fmt: skip
         "dev": evaluate(model, splits.dev, xs_dev, lex_dev, sentences_dev),
         "test": evaluate(model, splits.test, xs_test, lex_test, sentences_test),
