@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
+import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.states import Cancelled
@@ -71,6 +72,17 @@ INTERRUPTED = "stopped by Ctrl-C"
 # DuckDB's default (one per core) a batch's store costs about 60 MB more at its peak, for
 # little speed, since the parse workers keep the other cores busy meanwhile.
 WRITER_THREADS = 1
+# Memory DuckDB may use for a batch's writes, beyond the indexes it must hold whole. Without a
+# limit it keeps every block a batch reads, and a batch reads the store (earlier batches' story
+# heads, the stories it extends): its share grew with the store. With one, it reads a block
+# again when it needs it again. The indexes (mentions and scores) are counted at
+# INDEX_BYTES_PER_ROW, with room to spare; a batch that needs more still is written again
+# without the limit (store_pass).
+WRITER_MEMORY_MB = 96
+INDEX_BYTES_PER_ROW = 128
+# Arrow's default allocator (mimalloc) keeps what each batch's tables freed for the next: about
+# 25 MB more at a pass's peak. The system allocator gives it back.
+pa.set_memory_pool(pa.system_memory_pool())
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +138,14 @@ def store_pass(
     `articles` are items of knowledge sources that are about nothing we watch: kept for
     client digests, without scores, so they never count as mentions. In a DuckLake written by
     other passes at once, a transaction that conflicts with theirs runs again on their rows."""
-    return database.retry_conflicts(
-        lambda: _write_pass(config, sources, fetched, scored, previous, started, articles, record)
-    )
+    args = (config, sources, fetched, scored, previous, started, articles, record)
+    try:
+        return database.retry_conflicts(lambda: _write_pass(*args))
+    except duckdb.OutOfMemoryException:
+        # More than WRITER_MEMORY_MB and the estimated indexes (the transaction rolled back):
+        # once more, with as much memory as DuckDB takes by itself.
+        logging.getLogger(__name__).info("A batch needed more memory than the writer's share")
+        return database.retry_conflicts(lambda: _write_pass(*args, limited=False))
 
 
 def _write_pass(
@@ -140,6 +157,7 @@ def _write_pass(
     started: datetime,
     articles: list[Mention] | tuple[Mention, ...] = (),
     record: bool = True,
+    limited: bool = True,
 ) -> PassReport:
     now = store.utcnow()
     by_id = {s.id: s for s in sources}
@@ -148,7 +166,7 @@ def _write_pass(
     states = [next_state(by_id[f.source], previous.get(f.source), f, started) for f in fetched]
     failed = {f.source: f.error for f in fetched if f.error}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        limit_writer(db)
+        limit_writer(db, memory=limited)
         db.begin()
         database.claim_writes(db)
         kinds = {s.id: s.kind for s in sources}
@@ -186,10 +204,18 @@ def _write_pass(
     return report
 
 
-def limit_writer(db: duckdb.DuckDBPyConnection) -> None:
-    """Bound the memory of a pass's writes (WRITER_THREADS); the setting lasts as long as the
-    connection, which a batch closes."""
+def limit_writer(db: duckdb.DuckDBPyConnection, memory: bool = False) -> None:
+    """Bound the memory of a pass's writes: WRITER_THREADS, and if `memory`, WRITER_MEMORY_MB
+    beside the indexes. The settings last as long as the DuckDB file is open (a batch closes
+    it); a lake's connections share one DuckDB with the process, whose memory stays as is."""
     db.execute(f"SET threads = {WRITER_THREADS}")
+    if memory and not database.is_lake(db):
+        (rows,) = db.execute(
+            "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
+            "WHERE schema_name = 'main' AND table_name IN ('mentions', 'scores')"
+        ).fetchone()
+        limit = WRITER_MEMORY_MB + rows * INDEX_BYTES_PER_ROW // 2**20
+        db.execute(f"SET memory_limit = '{limit}MiB'")
 
 
 def run_record(report: PassReport, started: datetime, finished: datetime) -> store.RunRecord:

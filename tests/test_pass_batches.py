@@ -244,3 +244,29 @@ def test_a_near_copy_in_a_later_batch_joins_the_story_of_the_first(tmp_path):
     with store.connect(config.db_path) as db:
         keys = dict(db.execute("SELECT source, story_key FROM mentions").fetchall())
     assert keys["startup"] == keys["technews"] != keys["forum"]
+
+
+def test_a_batch_writes_within_the_writers_share_of_memory_or_again_without_it(
+    tmp_path, monkeypatch, caplog
+):
+    """A batch's writes may use WRITER_MEMORY_MB beside the store's indexes (so what DuckDB
+    keeps of a batch no longer grows with the store); one that needs more is written again
+    without the limit, never lost."""
+    from nlp import build_scorer
+
+    config = make_config(tmp_path, [])
+    scored = build_scorer(config.watch).score(
+        [Mention("forum", str(n), f"https://forum.example/{n}", "", f"{POST} ({n})", None, NOW)
+         for n in range(20)]
+    )  # fmt: skip
+    pipeline.store_pass(config, [], [], scored[:10], {}, NOW)
+    with store.connect(config.db_path) as db:
+        pipeline.limit_writer(db, memory=True)
+        limit = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert limit == f"{pipeline.WRITER_MEMORY_MB:.1f} MiB"  # 10 rows: no room for indexes
+    monkeypatch.setattr(pipeline, "WRITER_MEMORY_MB", 1)  # far too little for any batch
+    with caplog.at_level(logging.INFO, logger=pipeline.__name__):
+        report = pipeline.store_pass(config, [], [], scored[10:], {}, NOW)
+    assert report.new_mentions == 10 and "more memory" in caplog.text
+    with store.connect(config.db_path) as db:
+        assert db.execute("SELECT count(*) FROM readings").fetchone()[0] == 20
