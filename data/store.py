@@ -133,6 +133,14 @@ def _fill_021(db: duckdb.DuckDBPyConnection) -> None:
 _FILLS = {14: rollups.rebuild_readings, 20: rollups.rebuild_queue, 21: _fill_021}
 
 
+def refill_derived(db: duckdb.DuckDBPyConnection, since_version: int) -> None:
+    """Fill again the derived tables of the migrations after `since_version`: rows restored
+    from a store of that schema (an export) have none, or lack their newer columns."""
+    for number, fill in sorted(_FILLS.items()):
+        if number > since_version:
+            fill(db)
+
+
 def migrate(db: duckdb.DuckDBPyConnection) -> int:
     """Apply the numbered migrations not applied yet; return the schema version."""
     lake = database.is_lake(db)
