@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.states import Cancelled
@@ -80,9 +79,6 @@ WRITER_THREADS = 1
 # without the limit (store_pass).
 WRITER_MEMORY_MB = 96
 INDEX_BYTES_PER_ROW = 128
-# Arrow's default allocator (mimalloc) keeps what each batch's tables freed for the next: about
-# 25 MB more at a pass's peak. The system allocator gives it back.
-pa.set_memory_pool(pa.system_memory_pool())
 
 
 @dataclass(frozen=True, slots=True)
