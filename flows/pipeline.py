@@ -61,6 +61,7 @@ DUE_SLACK = timedelta(seconds=30)
 # beyond the one being scored), they bound a pass's memory; the per-host cap (http.per_host)
 # keeps each host's share polite within them.
 SOURCES_IN_FLIGHT = 16
+FIRST_IN_FLIGHT = 2  # until a source is collected, and its size known
 T = TypeVar("T")
 # A pass run from the command line (run_pass) stops where it stands when this is set (Ctrl-C):
 # the batch being written is finished, the sources being fetched are let go (their state is not
@@ -287,8 +288,9 @@ async def stream_pass(
 ) -> PassReport:
     """Collect every source, at most `in_flight` at once, and `process` (score and store) their
     items in batches of `batch_size`, one batch at a time in a thread, while the next sources
-    download and parse. A new source starts only while less than a batch waits, so a pass
-    holds the batch being processed, the next one and the sources in flight, however big.
+    download and parse. A new source starts only while less than a batch waits, counting the
+    sources in flight at the mean of those collected so far, so a pass holds the batch being
+    processed and about one more, however big the pass and its sources.
 
     Once `stop` is set, the batch being processed is finished and nothing else is: the report
     says what was processed until then. `collect` should then return soon (collect_source
@@ -297,17 +299,28 @@ async def stream_pass(
     arrived: asyncio.Queue[Fetched] = asyncio.Queue()
     room = asyncio.Condition()
     running = waiting = 0  # sources being collected; items collected, not yet processed
+    done = items = 0  # sources collected, and their items
     collecting: list[asyncio.Task] = []
 
     def has_room() -> bool:
-        return running < in_flight and waiting < batch_size
+        # Sources of thousands of items each would otherwise bring thousands more than a
+        # batch: each source in flight is expected to bring the mean so far, and until one is
+        # collected, FIRST_IN_FLIGHT start.
+        if not done:
+            return running < min(in_flight, FIRST_IN_FLIGHT)
+        expected = waiting + running * items / done
+        return (
+            running < in_flight and waiting < batch_size and (not running or expected < batch_size)
+        )
 
     async def collect_one(source: Source) -> None:
-        nonlocal running, waiting
+        nonlocal running, waiting, done, items
         fetched = await collect(source)
         async with room:
             running -= 1
             waiting += len(fetched.mentions)
+            done += 1
+            items += len(fetched.mentions)
             room.notify_all()
         arrived.put_nowait(fetched)
 

@@ -217,6 +217,33 @@ def test_items_waiting_to_be_scored_stay_under_a_batch_and_the_sources_in_flight
     assert most <= 10 + 9 + 3 * 5
 
 
+def test_large_sources_in_flight_are_counted_so_a_pass_holds_about_two_batches():
+    """Sources of many items each (a big feed) are not started 16 at once: each source in
+    flight counts as the mean of those collected, so what a pass holds stays near a batch
+    being scored and one more, whatever the size of its sources."""
+    held = most = 0
+
+    async def collect(source: Source) -> Fetched:
+        nonlocal held, most
+        await asyncio.sleep(0.001)
+        held += 40
+        most = max(most, held)
+        return fetched(source.id, 40)
+
+    def process(batch: Batch) -> PassReport:
+        nonlocal held
+        time.sleep(0.01)
+        held -= len(batch.mentions)
+        return PassReport(new_mentions=len(batch.mentions))
+
+    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(60)]
+    report = asyncio.run(stream_pass(sources, collect, process, batch_size=100, in_flight=16))
+    assert report.new_mentions == 60 * 40
+    # The batch being processed (100), under a batch waiting and what completes it (< 140),
+    # not 16 sources of 40 more (the first sources start before any mean is known).
+    assert most <= 100 + 140 + 40 < 16 * 40
+
+
 def test_a_near_copy_in_a_later_batch_joins_the_story_of_the_first(tmp_path):
     """Near-duplicates are found across the batches of a pass: the story heads of earlier
     batches are in the store, where each batch looks for them."""
