@@ -4,7 +4,8 @@
 people's corrections applied); `daily_terms` and `daily_sources` hold counts per day. Every row
 follows from mentions + scores + corrections (migration 014 documents each column):
 `rebuild` recreates them all, and `refresh` recomputes what a few mentions change, in the
-transaction that changed them. Both run the same SQL, over everything or over the days touched.
+transaction that changed them. Both count with the same SQL, over every reading or over the
+readings of the stories touched.
 
 `inbox_queue` and `inbox_counts` (migration 020) follow from the readings and the inbox's work
 states: the queue in the order the inbox shows it, and its size per state and assignee. They
@@ -13,8 +14,11 @@ data.inbox.update).
 
 A story (a mention with its cross-posts and near copies: one story_key) counts once, on the day
 of its first mention, as spike counts do (data.term_counts). So a day's rollup depends on the
-earlier mentions of its stories, and a refresh recomputes every day on which a touched story
-has a mention.
+earlier mentions of its stories; but what a story adds to the rollups follows from its own
+readings only. A refresh takes away what the touched stories counted, replaces their readings,
+and adds what they count now: its work is the touched stories', whatever the days they span
+and the store holds (issue 13). Sentiment sums are kept exactly (migration 021), so that adding
+and taking away leaves the sum a rebuild makes.
 """
 
 from __future__ import annotations
