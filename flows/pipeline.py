@@ -78,7 +78,7 @@ WRITER_THREADS = 1
 # again when it needs it again. The indexes (mentions and scores) are counted at
 # INDEX_BYTES_PER_ROW, with room to spare; a batch that needs more still is written again
 # without the limit (store_pass).
-WRITER_MEMORY_MB = 96
+WRITER_MEMORY_MB = 64
 INDEX_BYTES_PER_ROW = 128
 
 
