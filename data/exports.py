@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from data import store
 from data.clients import spreadsheet_safe
 from data.errors import TidingsError
 
@@ -143,6 +144,7 @@ def import_store(
         if got != rows:
             bad = next(t for t in rows if got[t] != rows[t])
             raise ExportError(f"{folder}: {bad}.parquet holds {got[bad]} rows, not {rows[bad]}")
+        store.refill_derived(db, version)
         db.commit()
     except duckdb.Error as e:
         db.rollback()

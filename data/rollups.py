@@ -4,7 +4,8 @@
 people's corrections applied); `daily_terms` and `daily_sources` hold counts per day. Every row
 follows from mentions + scores + corrections (migration 014 documents each column):
 `rebuild` recreates them all, and `refresh` recomputes what a few mentions change, in the
-transaction that changed them. Both run the same SQL, over everything or over the days touched.
+transaction that changed them. Both count with the same SQL, over every reading or over the
+readings of the stories touched.
 
 `inbox_queue` and `inbox_counts` (migration 020) follow from the readings and the inbox's work
 states: the queue in the order the inbox shows it, and its size per state and assignee. They
@@ -13,8 +14,11 @@ data.inbox.update).
 
 A story (a mention with its cross-posts and near copies: one story_key) counts once, on the day
 of its first mention, as spike counts do (data.term_counts). So a day's rollup depends on the
-earlier mentions of its stories, and a refresh recomputes every day on which a touched story
-has a mention.
+earlier mentions of its stories; but what a story adds to the rollups follows from its own
+readings only. A refresh takes away what the touched stories counted, replaces their readings,
+and adds what they count now: its work is the touched stories', whatever the days they span
+and the store holds (issue 13). Sentiment sums are kept exactly (migration 021), so that adding
+and taking away leaves the sum a rebuild makes.
 """
 
 from __future__ import annotations
@@ -67,17 +71,16 @@ SELECT *, list_contains(intents, 'complaint') OR list_contains(intents, 'churn_r
 FROM current
 """
 
-# The days recomputed, when not all: those of the touched stories' readings, before and after.
-_ON_DAYS = "AND day IN (SELECT day FROM rollup_days)"
-
-# Counts per day from {rows}: every reading, or those of the stories that have one on the days
-# recomputed (a story's first mention may be on an earlier day).
-_DAILY_TERMS = """
-INSERT INTO daily_terms
+# Counts per day of the readings in {rows}: all of them, or every reading of some stories (a
+# story's counts follow from its own readings only: which one comes first). Sentiment sums are
+# counted exactly, in units of 2^-60 (migration 021), so that what a refresh adds and takes
+# away leaves the very sum a rebuild makes.
+_UNITS = "1152921504606846976::DOUBLE"  # 2^60
+_TERM_COUNTS = f"""
 WITH per_term AS (
     SELECT published::DATE AS day, mention_id, published, story_key, kind, sentiment,
            sentiment_label, intents, unnest(terms) AS term, unnest(term_sentiments) AS ts
-    FROM {rows}
+    FROM {{rows}}
 ), flagged AS (
     SELECT *,
            row_number() OVER (PARTITION BY story_key, term
@@ -86,26 +89,68 @@ WITH per_term AS (
                               ORDER BY published, mention_id) = 1 AS kind_head
     FROM per_term
 )
-SELECT day, term, kind, sentiment_label, list_sort(intents), count(*),
-       sum(coalesce(ts, sentiment)), count(*) FILTER (head), count(*) FILTER (kind_head)
-FROM flagged WHERE term IS NOT NULL {on_days}
+SELECT day, term, kind, sentiment_label AS feeling, list_sort(intents) AS intents,
+       count(*) AS mentions,
+       sum((coalesce(ts, sentiment) * {_UNITS})::DECIMAL(38, 0)) AS sentiment_units,
+       count(*) FILTER (head) AS stories, count(*) FILTER (kind_head) AS kind_stories
+FROM flagged WHERE term IS NOT NULL
 GROUP BY ALL
 """
-
-_DAILY_SOURCES = """
-INSERT INTO daily_sources
+_SOURCE_COUNTS = f"""
 WITH flagged AS (
     SELECT published::DATE AS day, source, kind, sentiment_label, sentiment,
            row_number() OVER (PARTITION BY story_key ORDER BY published, mention_id) = 1 AS head,
            row_number() OVER (PARTITION BY story_key, kind
                               ORDER BY published, mention_id) = 1 AS kind_head
-    FROM {rows}
+    FROM {{rows}}
 )
-SELECT day, source, kind, sentiment_label, count(*), sum(sentiment),
-       count(*) FILTER (head), count(*) FILTER (kind_head)
-FROM flagged WHERE TRUE {on_days}
+SELECT day, source, kind, sentiment_label AS feeling, count(*) AS mentions,
+       sum((sentiment * {_UNITS})::DECIMAL(38, 0)) AS sentiment_units,
+       count(*) FILTER (head) AS stories, count(*) FILTER (kind_head) AS kind_stories
+FROM flagged
 GROUP BY ALL
 """
+# Each rollup: its counts, and the columns that name a row of it.
+_ROLLUPS = {
+    "daily_terms": (_TERM_COUNTS, ("day", "term", "kind", "feeling", "intents")),
+    "daily_sources": (_SOURCE_COUNTS, ("day", "source", "kind", "feeling")),
+}
+_COUNTED = ("mentions", "sentiment_units", "stories", "kind_stories")
+
+
+def _sentiment_sum(units: str) -> str:
+    return f"({units})::DOUBLE / {_UNITS}"
+
+
+def _count_all(db: duckdb.DuckDBPyConnection) -> None:
+    """Fill the empty rollups from every reading."""
+    for table, (counts, keys) in _ROLLUPS.items():
+        columns = ", ".join([*keys, *_COUNTED])
+        db.execute(
+            f"INSERT INTO {table} ({columns}, sentiment_sum) "
+            f"SELECT {columns}, {_sentiment_sum('sentiment_units')} "
+            f"FROM ({counts.format(rows='readings')})"
+        )
+
+
+def _add_counts(db: duckdb.DuckDBPyConnection, sign: int) -> None:
+    """Add (sign 1) or take away (-1) the counts of the stories in rollup_stories, as their
+    readings are now."""
+    rows = "(SELECT * FROM readings WHERE story_key IN (SELECT story_key FROM rollup_stories))"
+    for table, (counts, keys) in _ROLLUPS.items():
+        on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
+        added = {c: f"t.{c} + {sign} * d.{c}" for c in _COUNTED}
+        new = [*(f"d.{k}" for k in keys), *(f"{sign} * d.{c}" for c in _COUNTED)]
+        db.execute(
+            f"""
+            MERGE INTO {table} t USING ({counts.format(rows=rows)}) d ON {on}
+            WHEN MATCHED THEN UPDATE SET
+                {", ".join(f"{c} = {v}" for c, v in added.items())},
+                sentiment_sum = {_sentiment_sum(added["sentiment_units"])}
+            WHEN NOT MATCHED THEN INSERT ({", ".join([*keys, *_COUNTED])}, sentiment_sum)
+                VALUES ({", ".join(new)}, {_sentiment_sum(f"{sign} * d.sentiment_units")})
+            """
+        )
 
 
 def rebuild(db: duckdb.DuckDBPyConnection) -> None:
@@ -123,8 +168,7 @@ def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
             db.execute(f"DELETE FROM {table}")
         current = _READINGS.format(scores="", corrections="", mentions="")
         db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
-        db.execute(_DAILY_TERMS.format(rows="readings", on_days=""))
-        db.execute(_DAILY_SOURCES.format(rows="readings", on_days=""))
+        _count_all(db)
 
 
 # --- the inbox's queue (migration 020) ---------------------------------------------------------
@@ -231,7 +275,9 @@ def _count(db: duckdb.DuckDBPyConnection, sign: int, touched: str) -> None:
 
 def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     """Bring the readings of these mentions (newly scored, rescored or corrected) and the
-    rollups of every day their stories touch up to date."""
+    rollups of their stories up to date: what the stories counted is taken away, their
+    readings replaced, and what they count now added (the work of a few stories, however
+    many days they span and the store holds)."""
     ids = list(dict.fromkeys(mention_ids))
     if not ids:
         return
@@ -239,12 +285,14 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
         with atomic(db):
-            # The stories and days of the touched readings, before and after: a reading that
-            # goes (not about us) leaves its day to recompute.
+            # The touched mentions' stories, whether they have a reading before, after or both.
             db.execute(
-                "CREATE OR REPLACE TEMP TABLE rollup_touched AS "
-                f"SELECT DISTINCT story_key, published::DATE AS day FROM readings {touched}"
+                "CREATE OR REPLACE TEMP TABLE rollup_stories AS "
+                f"SELECT story_key FROM readings {touched} UNION "
+                "SELECT coalesce(story_key, id) FROM mentions "
+                "WHERE id IN (SELECT id FROM touched_mentions)"
             )
+            _add_counts(db, -1)
             db.execute(f"DELETE FROM readings {touched}")
             current = _READINGS.format(
                 scores=touched,
@@ -252,40 +300,13 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                 mentions="AND m.id IN (SELECT id FROM touched_mentions)",
             )
             db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
-            db.execute(
-                "INSERT INTO rollup_touched "
-                f"SELECT DISTINCT story_key, published::DATE FROM readings {touched}"
-            )
-            if db.execute("SELECT count(*) FROM rollup_touched").fetchone()[0]:
-                _recount_days(db)
-            db.execute("DROP TABLE rollup_touched")
+            _add_counts(db, +1)
+            for table in _ROLLUPS:
+                db.execute(f"DELETE FROM {table} WHERE mentions = 0")
+            db.execute("DROP TABLE rollup_stories")
             _requeue_readings(db, "mention_id IN (SELECT id FROM touched_mentions)")
     finally:
         db.unregister("touched_mentions")
-
-
-def _recount_days(db: duckdb.DuckDBPyConnection) -> None:
-    """Recount the rollups of every day on which a touched story (rollup_touched) has a
-    reading, from every reading of the stories on those days."""
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE rollup_days AS
-        SELECT day FROM rollup_touched
-        UNION
-        SELECT published::DATE FROM readings
-        WHERE story_key IN (SELECT story_key FROM rollup_touched)
-        """
-    )
-    rows = """(
-        SELECT * FROM readings WHERE story_key IN (
-            SELECT story_key FROM readings
-            WHERE published >= (SELECT min(day) FROM rollup_days)
-              AND published < (SELECT max(day) FROM rollup_days) + 1
-              AND published::DATE IN (SELECT day FROM rollup_days)))"""
-    for table, sql in (("daily_terms", _DAILY_TERMS), ("daily_sources", _DAILY_SOURCES)):
-        db.execute(f"DELETE FROM {table} WHERE TRUE {_ON_DAYS}")
-        db.execute(sql.format(rows=rows, on_days=_ON_DAYS))
-    db.execute("DROP TABLE rollup_days")
 
 
 @contextmanager

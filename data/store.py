@@ -113,9 +113,32 @@ def _open_with_retry(path: Path, lock_timeout: float) -> duckdb.DuckDBPyConnecti
             delay = min(delay * 2, 1.0) * (0.75 + random.random() / 2)
 
 
+def rebuild_story_bands(db: duckdb.DuckDBPyConnection) -> None:
+    """Recreate story_bands (migration 021) from the band keys stored with the story heads."""
+    db.execute("DELETE FROM story_bands")
+    db.execute(
+        "INSERT INTO story_bands SELECT band, id, recent_at FROM ("
+        "SELECT unnest(bands) AS band, id, greatest(published, collected_at) AS recent_at "
+        "FROM mentions WHERE bands IS NOT NULL) ORDER BY recent_at, id"
+    )
+
+
+def _fill_021(db: duckdb.DuckDBPyConnection) -> None:
+    rebuild_story_bands(db)
+    rollups.rebuild_readings(db)  # the exact sentiment sums of the rollups
+
+
 # A migration that creates derived tables fills them, once every pending migration is applied,
 # with the one function that rebuilds them from the records.
-_FILLS = {14: rollups.rebuild_readings, 20: rollups.rebuild_queue}
+_FILLS = {14: rollups.rebuild_readings, 20: rollups.rebuild_queue, 21: _fill_021}
+
+
+def refill_derived(db: duckdb.DuckDBPyConnection, since_version: int) -> None:
+    """Fill again the derived tables of the migrations after `since_version`: rows restored
+    from a store of that schema (an export) have none, or lack their newer columns."""
+    for number, fill in sorted(_FILLS.items()):
+        if number > since_version:
+            fill(db)
 
 
 def migrate(db: duckdb.DuckDBPyConnection) -> int:
@@ -211,6 +234,11 @@ def upsert_mentions(
     kinds, fingerprints, story_keys = kinds or {}, fingerprints or {}, story_keys or {}
     bands = bands or {}
     ids = [m.id for m in mentions]  # a hash each: computed once, not once per column
+    if len(set(ids)) < len(ids):  # an item listed twice: its first listing is stored
+        first: dict[str, Mention] = {}
+        for i, m in zip(ids, mentions, strict=True):
+            first.setdefault(i, m)
+        ids, mentions = list(first), list(first.values())
     table = pa.table(
         {
             "id": ids,
@@ -235,6 +263,16 @@ def upsert_mentions(
     )
     db.register("incoming_mentions", table)
     try:
+        if any(bands.get(i) for i in ids):  # the bands of new story heads (story_candidates)
+            db.execute(
+                """
+                INSERT INTO story_bands
+                SELECT unnest(i.bands), i.id, greatest(i.published, ?::TIMESTAMP)
+                FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
+                WHERE i.bands IS NOT NULL
+                """,
+                [_naive_utc(collected_at)],
+            )
         (new,) = db.execute(
             f"""
             INSERT INTO mentions ({", ".join(table.column_names)}, collected_at)
@@ -291,25 +329,65 @@ def story_candidates(
     )
     db.register("incoming_bands", table)
     try:
-        return db.execute(
-            """
-            WITH heads AS (
-                SELECT id, unnest(bands) AS band FROM mentions
-                WHERE bands IS NOT NULL AND (published >= ? OR collected_at >= ?)
-            ), shared AS (
-                SELECT i.idx, h.id, count(*) AS n
-                FROM incoming_bands i JOIN heads h ON h.band = i.band
-                GROUP BY i.idx, h.id
-                QUALIFY row_number() OVER (PARTITION BY i.idx ORDER BY count(*) DESC, h.id) <= ?
-            )
-            SELECT s.idx, m.fingerprint, m.story_key
-            FROM shared s JOIN mentions m ON m.id = s.id
-            ORDER BY s.idx, s.n DESC
-            """,
-            [_naive_utc(since), _naive_utc(since), CANDIDATES_PER_MENTION],
-        ).fetchall()
+        return _story_candidates(db, _naive_utc(since))
     finally:
         db.unregister("incoming_bands")
+
+
+# (mention, story head) pairs sharing a band that one query of story_candidates counts at
+# most: what it holds stays bounded however many heads the window holds (templated items
+# share a band with thousands of them).
+PAIRS_AT_ONCE = 100_000
+
+
+def _story_candidates(
+    db: duckdb.DuckDBPyConnection, since: datetime | None
+) -> list[tuple[int, bytes, str]]:
+    # The joins are on the band key, the new mentions' side the one held (built): the heads'
+    # bands stream by. First how many heads share a band with each new mention, then the
+    # mentions in parts of at most PAIRS_AT_ONCE pairs, then each head found read once.
+    per_mention = db.execute(
+        "SELECT i.idx, count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
+        "WHERE b.recent_at >= ? GROUP BY i.idx ORDER BY i.idx",
+        [since],
+    ).fetchall()
+    parts: list[list[int]] = []
+    held = 0
+    for idx, n in per_mention:
+        if not parts or held + n > PAIRS_AT_ONCE:
+            parts.append([idx, idx])
+            held = 0
+        parts[-1][1] = idx
+        held += n
+    found: list[tuple[int, str, int]] = []  # (index, head, bands shared), best first
+    for first, last in parts:
+        found += db.execute(
+            """
+            SELECT i.idx, b.mention_id, count(*) AS n
+            FROM incoming_bands i JOIN story_bands b ON b.band = i.band
+            WHERE b.recent_at >= ? AND i.idx BETWEEN ? AND ?
+            GROUP BY i.idx, b.mention_id
+            QUALIFY row_number() OVER (PARTITION BY i.idx ORDER BY count(*) DESC, b.mention_id)
+                    <= ?
+            ORDER BY i.idx, n DESC, b.mention_id
+            """,
+            [since, first, last, CANDIDATES_PER_MENTION],
+        ).fetchall()
+    if not found:
+        return []
+    heads = sorted({head for _, head, _ in found})
+    db.register("candidate_heads", pa.table({"id": pa.array(heads, pa.string())}))
+    try:
+        stored = {
+            head: (fingerprint, key)
+            for head, fingerprint, key in db.execute(
+                "SELECT id, fingerprint, story_key FROM mentions "
+                "WHERE id IN (SELECT id FROM candidate_heads)"
+            ).fetchall()
+        }
+    finally:
+        db.unregister("candidate_heads")
+    return [(idx, *stored[head]) for idx, head, _ in found if head in stored]
 
 
 def existing_story_keys(db: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
@@ -342,6 +420,12 @@ def fill_fingerprints(
     )
     db.register("incoming_fingerprints", table)
     try:
+        db.execute(
+            "INSERT INTO story_bands "
+            "SELECT unnest(i.bands), m.id, greatest(m.published, m.collected_at) "
+            "FROM incoming_fingerprints i JOIN mentions m ON m.id = i.id "
+            "WHERE m.fingerprint IS NULL AND i.bands IS NOT NULL"
+        )
         db.execute(
             "UPDATE mentions SET fingerprint = i.fp, bands = i.bands FROM incoming_fingerprints i "
             "WHERE mentions.id = i.id AND mentions.fingerprint IS NULL"

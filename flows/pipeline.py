@@ -62,6 +62,7 @@ DUE_SLACK = timedelta(seconds=30)
 # beyond the one being scored), they bound a pass's memory; the per-host cap (http.per_host)
 # keeps each host's share polite within them.
 SOURCES_IN_FLIGHT = 16
+FIRST_IN_FLIGHT = 2  # until a source is collected, and its size known
 T = TypeVar("T")
 # A pass run from the command line (run_pass) stops where it stands when this is set (Ctrl-C):
 # the batch being written is finished, the sources being fetched are let go (their state is not
@@ -72,6 +73,14 @@ INTERRUPTED = "stopped by Ctrl-C"
 # DuckDB's default (one per core) a batch's store costs about 60 MB more at its peak, for
 # little speed, since the parse workers keep the other cores busy meanwhile.
 WRITER_THREADS = 1
+# Memory DuckDB may use for a batch's writes, beyond the indexes it must hold whole. Without a
+# limit it keeps every block a batch reads, and a batch reads the store (earlier batches' story
+# heads, the stories it extends): its share grew with the store. With one, it reads a block
+# again when it needs it again. The indexes (mentions and scores) are counted at
+# INDEX_BYTES_PER_ROW, with room to spare; a batch that needs more still is written again
+# without the limit (store_pass).
+WRITER_MEMORY_MB = 64
+INDEX_BYTES_PER_ROW = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +136,14 @@ def store_pass(
     `articles` are items of knowledge sources that are about nothing we watch: kept for
     client digests, without scores, so they never count as mentions. In a DuckLake written by
     other passes at once, a transaction that conflicts with theirs runs again on their rows."""
-    return database.retry_conflicts(
-        lambda: _write_pass(config, sources, fetched, scored, previous, started, articles, record)
-    )
+    args = (config, sources, fetched, scored, previous, started, articles, record)
+    try:
+        return database.retry_conflicts(lambda: _write_pass(*args))
+    except duckdb.OutOfMemoryException:
+        # More than WRITER_MEMORY_MB and the estimated indexes (the transaction rolled back):
+        # once more, with as much memory as DuckDB takes by itself.
+        logging.getLogger(__name__).info("A batch needed more memory than the writer's share")
+        return database.retry_conflicts(lambda: _write_pass(*args, limited=False))
 
 
 def _write_pass(
@@ -141,6 +155,7 @@ def _write_pass(
     started: datetime,
     articles: list[Mention] | tuple[Mention, ...] = (),
     record: bool = True,
+    limited: bool = True,
 ) -> PassReport:
     now = store.utcnow()
     by_id = {s.id: s for s in sources}
@@ -149,7 +164,7 @@ def _write_pass(
     states = [next_state(by_id[f.source], previous.get(f.source), f, started) for f in fetched]
     failed = {f.source: f.error for f in fetched if f.error}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        limit_writer(db)
+        limit_writer(db, memory=limited)
         db.begin()
         database.claim_writes(db)
         kinds = {s.id: s.kind for s in sources}
@@ -187,10 +202,18 @@ def _write_pass(
     return report
 
 
-def limit_writer(db: duckdb.DuckDBPyConnection) -> None:
-    """Bound the memory of a pass's writes (WRITER_THREADS); the setting lasts as long as the
-    connection, which a batch closes."""
+def limit_writer(db: duckdb.DuckDBPyConnection, memory: bool = False) -> None:
+    """Bound the memory of a pass's writes: WRITER_THREADS, and if `memory`, WRITER_MEMORY_MB
+    beside the indexes. The settings last as long as the DuckDB file is open (a batch closes
+    it); a lake's connections share one DuckDB with the process, whose memory stays as is."""
     db.execute(f"SET threads = {WRITER_THREADS}")
+    if memory and not database.is_lake(db):
+        (rows,) = db.execute(
+            "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
+            "WHERE schema_name = 'main' AND table_name IN ('mentions', 'scores')"
+        ).fetchone()
+        limit = WRITER_MEMORY_MB + rows * INDEX_BYTES_PER_ROW // 2**20
+        db.execute(f"SET memory_limit = '{limit}MiB'")
 
 
 def run_record(report: PassReport, started: datetime, finished: datetime) -> store.RunRecord:
@@ -266,8 +289,9 @@ async def stream_pass(
 ) -> PassReport:
     """Collect every source, at most `in_flight` at once, and `process` (score and store) their
     items in batches of `batch_size`, one batch at a time in a thread, while the next sources
-    download and parse. A new source starts only while less than a batch waits, so a pass
-    holds the batch being processed, the next one and the sources in flight, however big.
+    download and parse. A new source starts only while less than a batch waits, counting the
+    sources in flight at the mean of those collected so far, so a pass holds the batch being
+    processed and about one more, however big the pass and its sources.
 
     Once `stop` is set, the batch being processed is finished and nothing else is: the report
     says what was processed until then. `collect` should then return soon (collect_source
@@ -276,17 +300,28 @@ async def stream_pass(
     arrived: asyncio.Queue[Fetched] = asyncio.Queue()
     room = asyncio.Condition()
     running = waiting = 0  # sources being collected; items collected, not yet processed
+    done = items = 0  # sources collected, and their items
     collecting: list[asyncio.Task] = []
 
     def has_room() -> bool:
-        return running < in_flight and waiting < batch_size
+        # Sources of thousands of items each would otherwise bring thousands more than a
+        # batch: each source in flight is expected to bring the mean so far, and until one is
+        # collected, FIRST_IN_FLIGHT start.
+        if not done:
+            return running < min(in_flight, FIRST_IN_FLIGHT)
+        expected = waiting + running * items / done
+        return (
+            running < in_flight and waiting < batch_size and (not running or expected < batch_size)
+        )
 
     async def collect_one(source: Source) -> None:
-        nonlocal running, waiting
+        nonlocal running, waiting, done, items
         fetched = await collect(source)
         async with room:
             running -= 1
             waiting += len(fetched.mentions)
+            done += 1
+            items += len(fetched.mentions)
             room.notify_all()
         arrived.put_nowait(fetched)
 

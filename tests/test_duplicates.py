@@ -86,3 +86,37 @@ def test_mentions_stored_before_fingerprints_get_them_once(tmp_path):
         found = store.story_candidates(db, [[1, 2], bands], NOW - timedelta(days=1))
         assert found == [(1, fp, store.story_key(m))]
         assert store.story_candidates(db, [bands], NOW + timedelta(days=1)) == []  # too old
+
+
+def test_story_heads_bands_are_kept_in_their_own_table_equal_to_a_rebuild(tmp_path, monkeypatch):
+    """story_bands (migration 021) holds each head's band keys: kept on write, filled for a
+    store that had none, and searched in parts that find what one search finds."""
+    config = make_config(tmp_path, [])
+    scorer = build_scorer(config.watch)
+    texts = [ARTICLE, POST, "Reported by staff. " + ARTICLE, POST + " Again and again."]
+    batches = [
+        [Mention("blog", f"{b}-{i}", f"https://blog.example/{b}/{i}", "", f"{t} ({b}{i})",
+                 None, NOW - timedelta(hours=b)) for i, t in enumerate(texts)]
+        for b in range(3)
+    ]  # fmt: skip
+    for batch in batches:
+        store_pass(config, [], [], scorer.score(batch), {}, NOW)
+    order = "SELECT * FROM story_bands ORDER BY ALL"
+    with store.connect(config.db_path) as db:
+        kept = db.execute(order).fetchall()
+        heads = db.execute("SELECT count(*) FROM mentions WHERE bands IS NOT NULL").fetchone()[0]
+        assert 0 < heads < 12 and len(kept) == heads * duplicates.BANDS
+        store.rebuild_story_bands(db)
+        assert db.execute(order).fetchall() == kept
+        # A store from before migration 021 gets them when migrated.
+        db.execute("DROP TABLE story_bands")
+        db.execute("DELETE FROM schema_migrations WHERE version = 21")
+        db.execute("ALTER TABLE daily_terms DROP COLUMN sentiment_units")
+        db.execute("ALTER TABLE daily_sources DROP COLUMN sentiment_units")
+        store.migrate(db)
+        assert db.execute(order).fetchall() == kept
+        bands = duplicates.band_keys([s.fingerprint for _, s in scorer.score(batches[0])])
+        whole = store.story_candidates(db, bands, NOW - timedelta(days=1))
+        monkeypatch.setattr(store, "PAIRS_AT_ONCE", 1)  # one new mention at a time
+        assert store.story_candidates(db, bands, NOW - timedelta(days=1)) == whole
+        assert {i for i, _, _ in whole} == {0, 1, 2, 3}

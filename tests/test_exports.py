@@ -2,6 +2,7 @@
 `tidings import` restores (same rows, same ids), on real DuckDB files in tmp_path."""
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -10,7 +11,7 @@ import pytest
 
 from data import clients, corrections, inbox, store
 from data.clients import Client
-from data.exports import table_bytes
+from data.exports import MANIFEST, export_store, table_bytes
 from data.records import Mention, Score
 from flows.cli import main
 from tests.conftest import make_config
@@ -141,3 +142,37 @@ def test_a_table_as_parquet_keeps_types_and_lists():
 def test_an_unknown_format_is_refused():
     with pytest.raises(ValueError, match="unknown format 'pdf'"):
         table_bytes(TABLE, "pdf")
+
+
+def test_an_export_of_an_older_schema_imports_with_its_derived_tables_filled(tmp_path):
+    """An export written before migration 021 has no story_bands and rollups without exact
+    sentiment sums: the import fills them as the migration would have."""
+    import duckdb
+
+    from data.exports import import_store
+
+    config = make_config(tmp_path, [], database={"path": str(tmp_path / "old.duckdb")})
+    fill(config)
+    with store.connect(config.db_path) as db:  # a story head, with band keys
+        db.execute("UPDATE mentions SET bands = [1, 2], fingerprint = 'x' WHERE id = ?",
+                   [db.execute("SELECT min(id) FROM mentions").fetchone()[0]])  # fmt: skip
+        store.rebuild_story_bands(db)
+    before = every_table(config.db_path)
+    assert len(before["story_bands"]) == 2
+    backup = tmp_path / "backup"
+    with store.connect(config.db_path) as db:
+        export_store(db, backup, NOW)
+    manifest = json.loads((backup / MANIFEST).read_text())
+    manifest["schema_version"] = 20
+    del manifest["rows"]["story_bands"]
+    (backup / "story_bands.parquet").unlink()
+    (backup / MANIFEST).write_text(json.dumps(manifest))
+    old = duckdb.connect()
+    for table in ("daily_terms", "daily_sources"):
+        path = str(backup / f"{table}.parquet")
+        old.execute(f"CREATE TABLE t AS SELECT * EXCLUDE (sentiment_units) FROM '{path}'")
+        old.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+        old.execute("DROP TABLE t")
+    with store.connect(tmp_path / "new.duckdb") as db:
+        import_store(db, backup)
+    assert every_table(tmp_path / "new.duckdb") == before

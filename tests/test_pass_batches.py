@@ -217,6 +217,33 @@ def test_items_waiting_to_be_scored_stay_under_a_batch_and_the_sources_in_flight
     assert most <= 10 + 9 + 3 * 5
 
 
+def test_large_sources_in_flight_are_counted_so_a_pass_holds_about_two_batches():
+    """Sources of many items each (a big feed) are not started 16 at once: each source in
+    flight counts as the mean of those collected, so what a pass holds stays near a batch
+    being scored and one more, whatever the size of its sources."""
+    held = most = 0
+
+    async def collect(source: Source) -> Fetched:
+        nonlocal held, most
+        await asyncio.sleep(0.001)
+        held += 40
+        most = max(most, held)
+        return fetched(source.id, 40)
+
+    def process(batch: Batch) -> PassReport:
+        nonlocal held
+        time.sleep(0.01)
+        held -= len(batch.mentions)
+        return PassReport(new_mentions=len(batch.mentions))
+
+    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(60)]
+    report = asyncio.run(stream_pass(sources, collect, process, batch_size=100, in_flight=16))
+    assert report.new_mentions == 60 * 40
+    # The batch being processed (100), under a batch waiting and what completes it (< 140),
+    # not 16 sources of 40 more (the first sources start before any mean is known).
+    assert most <= 100 + 140 + 40 < 16 * 40
+
+
 def test_a_near_copy_in_a_later_batch_joins_the_story_of_the_first(tmp_path):
     """Near-duplicates are found across the batches of a pass: the story heads of earlier
     batches are in the store, where each batch looks for them."""
@@ -244,3 +271,29 @@ def test_a_near_copy_in_a_later_batch_joins_the_story_of_the_first(tmp_path):
     with store.connect(config.db_path) as db:
         keys = dict(db.execute("SELECT source, story_key FROM mentions").fetchall())
     assert keys["startup"] == keys["technews"] != keys["forum"]
+
+
+def test_a_batch_writes_within_the_writers_share_of_memory_or_again_without_it(
+    tmp_path, monkeypatch, caplog
+):
+    """A batch's writes may use WRITER_MEMORY_MB beside the store's indexes (so what DuckDB
+    keeps of a batch no longer grows with the store); one that needs more is written again
+    without the limit, never lost."""
+    from nlp import build_scorer
+
+    config = make_config(tmp_path, [])
+    scored = build_scorer(config.watch).score(
+        [Mention("forum", str(n), f"https://forum.example/{n}", "", f"{POST} ({n})", None, NOW)
+         for n in range(20)]
+    )  # fmt: skip
+    pipeline.store_pass(config, [], [], scored[:10], {}, NOW)
+    with store.connect(config.db_path) as db:
+        pipeline.limit_writer(db, memory=True)
+        limit = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert limit == f"{pipeline.WRITER_MEMORY_MB:.1f} MiB"  # 10 rows: no room for indexes
+    monkeypatch.setattr(pipeline, "WRITER_MEMORY_MB", 1)  # far too little for any batch
+    with caplog.at_level(logging.INFO, logger=pipeline.__name__):
+        report = pipeline.store_pass(config, [], [], scored[10:], {}, NOW)
+    assert report.new_mentions == 10 and "more memory" in caplog.text
+    with store.connect(config.db_path) as db:
+        assert db.execute("SELECT count(*) FROM readings").fetchone()[0] == 20
