@@ -78,32 +78,52 @@ WITH per_term AS (
     SELECT published::DATE AS day, mention_id, published, story_key, kind, sentiment,
            sentiment_label, intents, unnest(terms) AS term, unnest(term_sentiments) AS ts
     FROM {rows}
-), flagged AS (
+), flagged AS MATERIALIZED (
     SELECT *,
            row_number() OVER (PARTITION BY story_key, term
                               ORDER BY published, mention_id) = 1 AS head,
            row_number() OVER (PARTITION BY story_key, term, kind
                               ORDER BY published, mention_id) = 1 AS kind_head
     FROM per_term
+), earlier AS (
+    -- For each first mention of a kind: the kinds the story was mentioned on before it.
+    SELECT a.mention_id, a.term, list_sort(list(b.kind)) AS kinds
+    FROM flagged a JOIN flagged b
+      ON b.story_key = a.story_key AND b.term = a.term AND b.kind_head AND b.kind IS NOT NULL
+     AND (b.published < a.published OR b.published = a.published AND b.mention_id < a.mention_id)
+    WHERE a.kind_head
+    GROUP BY a.mention_id, a.term
 )
-SELECT day, term, kind, sentiment_label, list_sort(intents), count(*),
-       sum(coalesce(ts, sentiment)), count(*) FILTER (head), count(*) FILTER (kind_head)
-FROM flagged WHERE term IS NOT NULL {on_days}
+SELECT day, f.term, f.kind, sentiment_label, list_sort(intents), count(*),
+       sum(coalesce(ts, sentiment)), count(*) FILTER (head), count(*) FILTER (kind_head),
+       coalesce(e.kinds, [])
+FROM flagged f LEFT JOIN earlier e
+  ON f.kind_head AND e.mention_id = f.mention_id AND e.term = f.term
+WHERE f.term IS NOT NULL {on_days}
 GROUP BY ALL
 """
 
 _DAILY_SOURCES = """
 INSERT INTO daily_sources
-WITH flagged AS (
-    SELECT published::DATE AS day, source, kind, sentiment_label, sentiment,
+WITH flagged AS MATERIALIZED (
+    SELECT published::DATE AS day, mention_id, published, story_key, source, kind,
+           sentiment_label, sentiment,
            row_number() OVER (PARTITION BY story_key ORDER BY published, mention_id) = 1 AS head,
            row_number() OVER (PARTITION BY story_key, kind
                               ORDER BY published, mention_id) = 1 AS kind_head
     FROM {rows}
+), earlier AS (
+    SELECT a.mention_id, list_sort(list(b.kind)) AS kinds
+    FROM flagged a JOIN flagged b
+      ON b.story_key = a.story_key AND b.kind_head AND b.kind IS NOT NULL
+     AND (b.published < a.published OR b.published = a.published AND b.mention_id < a.mention_id)
+    WHERE a.kind_head
+    GROUP BY a.mention_id
 )
-SELECT day, source, kind, sentiment_label, count(*), sum(sentiment),
-       count(*) FILTER (head), count(*) FILTER (kind_head)
-FROM flagged WHERE TRUE {on_days}
+SELECT day, source, f.kind, sentiment_label, count(*), sum(sentiment),
+       count(*) FILTER (head), count(*) FILTER (kind_head), coalesce(e.kinds, [])
+FROM flagged f LEFT JOIN earlier e ON f.kind_head AND e.mention_id = f.mention_id
+WHERE TRUE {on_days}
 GROUP BY ALL
 """
 
@@ -122,9 +142,30 @@ def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
         current = _READINGS.format(scores="", corrections="", mentions="")
-        db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
-        db.execute(_DAILY_TERMS.format(rows="readings", on_days=""))
-        db.execute(_DAILY_SOURCES.format(rows="readings", on_days=""))
+        # In order of publication: reads of a period, or of one mention by its date, skip
+        # the row groups outside it (their min/max statistics).
+        db.execute(f"INSERT INTO readings ({_COLUMNS}) {current} ORDER BY published")
+        _count_days(db)
+
+
+def rebuild_from_readings(db: duckdb.DuckDBPyConnection) -> None:
+    """Recreate every rollup and the inbox's queue from the current readings and the work
+    states, the readings themselves rewritten in order of publication: what migration 022
+    fills."""
+    with atomic(db):
+        # The readings rewritten in order of publication, as rebuild_readings writes them.
+        db.execute("CREATE OR REPLACE TEMP TABLE readings_in_order AS FROM readings")
+        for table in ("readings", "daily_terms", "daily_sources"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute("INSERT INTO readings FROM readings_in_order ORDER BY published")
+        db.execute("DROP TABLE readings_in_order")
+        _count_days(db)
+        rebuild_queue(db)
+
+
+def _count_days(db: duckdb.DuckDBPyConnection) -> None:
+    db.execute(_DAILY_TERMS.format(rows="readings", on_days=""))
+    db.execute(_DAILY_SOURCES.format(rows="readings", on_days=""))
 
 
 # --- the inbox's queue (migration 020) ---------------------------------------------------------
@@ -148,8 +189,10 @@ ORDER = "place, reach DESC NULLS LAST, published DESC, mention_id"
 _QUEUE_ROWS = f"""
     SELECT {_PLACE} AS place, r.mention_id, r.published, coalesce(i.status, 'new') AS status,
            lower(i.assignee) AS assignee, r.reach, r.source, r.kind, r.terms, r.sentiment,
-           r.sentiment_label, r.intents
-    FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+           r.sentiment_label, r.intents, m.title, m.author, m.url,
+           coalesce(m.published_known, true) AS published_known
+    FROM readings r JOIN mentions m ON m.id = r.mention_id
+    LEFT JOIN inbox i ON i.mention_id = r.mention_id
 """
 # Appended rows (new readings, rescored ones) go at the end, out of order: a top-N reads their
 # row groups whole. Once they pass this many, and this share of the queue, it is rewritten

@@ -15,8 +15,8 @@ KINDS = {"blog": "rss", "hn": "hackernews", "reddit": "reddit", "forum": "rss"}
 TERMS = ("Nimbus Notes", "Quillpad", "Nimbus Sync")
 DERIVED = {
     "readings": "mention_id",
-    "daily_terms": "day, term, kind, feeling, intents::VARCHAR",
-    "daily_sources": "day, source, kind, feeling",
+    "daily_terms": "day, term, kind, feeling, intents::VARCHAR, earlier_kinds::VARCHAR",
+    "daily_sources": "day, source, kind, feeling, earlier_kinds::VARCHAR",
     "inbox_queue": "mention_id",
     "inbox_counts": "status, assignee",
 }
@@ -212,7 +212,7 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         db.execute("DROP VIEW scored_mentions")
         for table in [*DERIVED, "inbox_queue_order"]:
             db.execute(f"DROP TABLE {table}")
-        db.execute("DELETE FROM schema_migrations WHERE version IN (14, 20)")
+        db.execute("DELETE FROM schema_migrations WHERE version IN (14, 20, 22)")
         store.migrate(db)
         assert snapshot(db) == kept and len(kept["readings"]) == 2
         assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
