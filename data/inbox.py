@@ -206,27 +206,46 @@ def queue_size(
 
 def mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
     """A mention with its current reading and work state; None when it has no reading (not
-    scored yet, or not about us). Found by its key in the mentions, then its reading by key
-    and date: the readings are written in order of publication (data.rollups), so that only
-    the row groups of its time are read."""
-    stored = db.execute("SELECT published FROM mentions WHERE id = ?", [mention_id]).fetchone()
-    if stored is None:
-        return None
+    scored yet, or not about us). Three lookups rather than a join, which would scan the
+    mentions: the mention by its key (its index), its reading by key and date (the readings
+    are written in order of publication, data.rollups, so only the row groups of its time
+    are read), its work state by key."""
     found = db.execute(
-        f"""
-        SELECT m.id, m.published, coalesce(m.published_known, true) AS published_known,
-               m.source, m.kind, m.title, m.text, m.author, m.reach, m.url, r.terms,
-               r.sentiment, r.sentiment_label, r.intents,
-               coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags,
-               i.note, {_FLAGS.format(p="r.")}
-        FROM (SELECT * FROM mentions WHERE id = ?) m
-        JOIN (SELECT * FROM readings WHERE mention_id = ? AND published = ?) r
-          ON r.mention_id = m.id
-        LEFT JOIN (SELECT * FROM inbox WHERE mention_id = ?) i ON i.mention_id = m.id
-        """,
-        [mention_id, mention_id, stored[0], mention_id],
+        "SELECT id, published, coalesce(published_known, true) AS published_known, source, "
+        "kind, title, text, author, reach, url FROM mentions WHERE id = ?",
+        [mention_id],
     ).df()
-    return None if found.empty else found.iloc[0].to_dict()
+    if found.empty:
+        return None
+    out = found.iloc[0].to_dict()
+    reading = db.execute(
+        f"""
+        SELECT terms, sentiment, sentiment_label, intents, {_FLAGS.format(p="")}
+        FROM readings WHERE mention_id = ? AND published = ?
+        """,
+        [mention_id, out["published"].to_pydatetime()],
+    ).df()
+    if reading.empty:
+        return None
+    work = db.execute(
+        "SELECT status, assignee, coalesce(tags, []) AS tags, note FROM inbox WHERE mention_id = ?",
+        [mention_id],
+    ).df()
+    state = (
+        work.iloc[0].to_dict()
+        if not work.empty
+        else {"status": "new", "assignee": None, "tags": [], "note": None}
+    )
+    out.update(reading.iloc[0].to_dict())
+    out.update(state)
+    return {k: out[k] for k in _MENTION}
+
+
+_MENTION = [
+    "id", "published", "published_known", "source", "kind", "title", "text", "author", "reach",
+    "url", "terms", "sentiment", "sentiment_label", "intents", "status", "assignee", "tags",
+    "note", "likely_complaint", "likely_question",
+]  # fmt: skip
 
 
 def history(db: duckdb.DuckDBPyConnection, mention_id: str) -> pd.DataFrame:

@@ -78,51 +78,58 @@ WITH per_term AS (
     SELECT published::DATE AS day, mention_id, published, story_key, kind, sentiment,
            sentiment_label, intents, unnest(terms) AS term, unnest(term_sentiments) AS ts
     FROM {rows}
-), flagged AS MATERIALIZED (
+), flagged AS (
     SELECT *,
-           row_number() OVER (PARTITION BY story_key, term
-                              ORDER BY published, mention_id) = 1 AS head,
+           row_number() OVER story = 1 AS head,
            row_number() OVER (PARTITION BY story_key, term, kind
-                              ORDER BY published, mention_id) = 1 AS kind_head
+                              ORDER BY published, mention_id) = 1 AS kind_head,
+           min(kind) OVER whole <> max(kind) OVER whole AS kinds_told
     FROM per_term
+    WINDOW story AS (PARTITION BY story_key, term ORDER BY published, mention_id),
+           whole AS (story ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), kind_heads AS (
+    SELECT mention_id, story_key, term, kind, published FROM flagged WHERE kinds_told AND kind_head
 ), earlier AS (
-    -- For each first mention of a kind: the kinds the story was mentioned on before it.
+    -- For each first mention of a kind, of a story told on two kinds or more: the kinds it
+    -- was mentioned on before.
     SELECT a.mention_id, a.term, list_sort(list(b.kind)) AS kinds
-    FROM flagged a JOIN flagged b
-      ON b.story_key = a.story_key AND b.term = a.term AND b.kind_head AND b.kind IS NOT NULL
+    FROM kind_heads a JOIN kind_heads b
+      ON b.story_key = a.story_key AND b.term = a.term AND b.kind IS NOT NULL
      AND (b.published < a.published OR b.published = a.published AND b.mention_id < a.mention_id)
-    WHERE a.kind_head
     GROUP BY a.mention_id, a.term
 )
 SELECT day, f.term, f.kind, sentiment_label, list_sort(intents), count(*),
        sum(coalesce(ts, sentiment)), count(*) FILTER (head), count(*) FILTER (kind_head),
        coalesce(e.kinds, [])
-FROM flagged f LEFT JOIN earlier e
-  ON f.kind_head AND e.mention_id = f.mention_id AND e.term = f.term
+FROM flagged f LEFT JOIN earlier e ON e.mention_id = f.mention_id AND e.term = f.term
 WHERE f.term IS NOT NULL {on_days}
 GROUP BY ALL
 """
 
 _DAILY_SOURCES = """
 INSERT INTO daily_sources
-WITH flagged AS MATERIALIZED (
+WITH flagged AS (
     SELECT published::DATE AS day, mention_id, published, story_key, source, kind,
            sentiment_label, sentiment,
-           row_number() OVER (PARTITION BY story_key ORDER BY published, mention_id) = 1 AS head,
+           row_number() OVER story = 1 AS head,
            row_number() OVER (PARTITION BY story_key, kind
-                              ORDER BY published, mention_id) = 1 AS kind_head
+                              ORDER BY published, mention_id) = 1 AS kind_head,
+           min(kind) OVER whole <> max(kind) OVER whole AS kinds_told
     FROM {rows}
+    WINDOW story AS (PARTITION BY story_key ORDER BY published, mention_id),
+           whole AS (story ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), kind_heads AS (
+    SELECT mention_id, story_key, kind, published FROM flagged WHERE kinds_told AND kind_head
 ), earlier AS (
     SELECT a.mention_id, list_sort(list(b.kind)) AS kinds
-    FROM flagged a JOIN flagged b
-      ON b.story_key = a.story_key AND b.kind_head AND b.kind IS NOT NULL
+    FROM kind_heads a JOIN kind_heads b
+      ON b.story_key = a.story_key AND b.kind IS NOT NULL
      AND (b.published < a.published OR b.published = a.published AND b.mention_id < a.mention_id)
-    WHERE a.kind_head
     GROUP BY a.mention_id
 )
 SELECT day, source, f.kind, sentiment_label, count(*), sum(sentiment),
        count(*) FILTER (head), count(*) FILTER (kind_head), coalesce(e.kinds, [])
-FROM flagged f LEFT JOIN earlier e ON f.kind_head AND e.mention_id = f.mention_id
+FROM flagged f LEFT JOIN earlier e ON e.mention_id = f.mention_id
 WHERE TRUE {on_days}
 GROUP BY ALL
 """

@@ -2,6 +2,7 @@
 dashboard's counts, pages and inbox read."""
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,6 +127,31 @@ def test_a_story_counts_once_on_the_day_of_its_first_mention(tmp_path):
         assert store.count_mentions(db, f()) == 3
 
 
+def test_a_story_on_several_kinds_asked_for_counts_once_from_the_rollups(tmp_path):
+    story = "https://news.example/outage"
+    first = post("blog", 1, 30, story)  # yesterday, on a blog (rss)
+    cross = post("hn", 2, 2, story)  # today, on Hacker News
+    again = post("reddit", 3, 1, story)  # today, on Reddit
+    alone = post("reddit", 4, 1)
+    scored = [(first, reading(first, "negative")), (cross, reading(cross, "positive")),
+              (again, reading(again, "positive")), (alone, reading(alone, "negative"))]  # fmt: skip
+    f = store.MentionFilter(since=DAY, until=DAY)
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, scored)
+        # Today the story is new on Hacker News and on Reddit, but among both it began on
+        # Hacker News: one story, not two; among a blog and Reddit it began yesterday.
+        both = replace(f, kinds=("hackernews", "reddit"))
+        assert store.summary(db, both) == {"mentions": 2, "negative": 1, "positive": 1}
+        assert store.summary(db, replace(f, kinds=("rss", "reddit")))["mentions"] == 1
+        per_day = store.mentions_per_day(db, both)
+        # Read from the rollups, not from the readings: the overview of any kinds stays a read
+        # of a few rows per day, however many mentions there are.
+        db.execute("DELETE FROM readings")
+        assert store.summary(db, both) == {"mentions": 2, "negative": 1, "positive": 1}
+        assert store.mentions_per_day(db, both).equals(per_day)
+        assert per_day["mentions"].sum() == 2
+
+
 def test_a_correction_moves_the_counts_at_once(tmp_path):
     m = post("blog", 1, 1)
     f = store.MentionFilter(since=DAY, until=DAY)
@@ -145,7 +171,11 @@ def test_a_correction_moves_the_counts_at_once(tmp_path):
         assert store.summary(db, f) == {"mentions": 1, "negative": 0, "positive": 1}
 
 
-@pytest.mark.parametrize("kinds", [(), ("rss",), ("hackernews",)])
+@pytest.mark.parametrize(
+    "kinds",
+    [(), ("rss",), ("hackernews",), ("rss", "reddit"), ("hackernews", "rss"),
+     ("hackernews", "reddit", "rss")],
+)  # fmt: skip
 def test_the_rollups_answer_as_the_readings_do(tmp_path, monkeypatch, kinds):
     rng = random.Random(3)
     stories = [f"https://news.example/{i}" for i in range(10)]
@@ -218,9 +248,42 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
 
 
-def test_lists_say_date_unknown_where_the_source_gave_no_readable_date(tmp_path):
-    from dataclasses import replace
+# The tables as migration 020 left them, before 022 recreated them with their new columns.
+BEFORE_022 = """
+DROP TABLE inbox_queue;
+CREATE TABLE inbox_queue (
+    place BIGINT NOT NULL, mention_id VARCHAR NOT NULL, published TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL, assignee VARCHAR, reach BIGINT, source VARCHAR NOT NULL,
+    kind VARCHAR, terms VARCHAR[] NOT NULL, sentiment DOUBLE NOT NULL,
+    sentiment_label VARCHAR NOT NULL, intents VARCHAR[] NOT NULL);
+ALTER TABLE daily_terms DROP COLUMN earlier_kinds;
+ALTER TABLE daily_sources DROP COLUMN earlier_kinds;
+DELETE FROM schema_migrations WHERE version = 22;
+"""
 
+
+def test_a_store_of_migration_020_gets_its_inbox_rows_and_kind_sets_when_migrated(tmp_path):
+    story = "https://news.example/a"
+    ms = [post("blog", 1, 5, story), post("hn", 2, 1, story), post("reddit", 3, 3, story)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m, "negative", intents=("complaint",))) for m in ms])
+        inbox.update(db, [ms[0].id], "ana", NOW, assignee="sam@example.com")
+        kept = snapshot(db)
+        db.execute(
+            "CREATE TEMP TABLE queued AS "
+            "SELECT * EXCLUDE (title, author, url, published_known) FROM inbox_queue"
+        )
+        db.execute(BEFORE_022)
+        db.execute("INSERT INTO inbox_queue FROM queued")  # as migration 020 kept it
+        store.migrate(db)
+        assert snapshot(db) == kept
+        assert db.execute("SELECT count(*) FROM daily_sources WHERE earlier_kinds <> []").fetchone()
+        queued = inbox.queue(db)
+    assert queued["title"].tolist() == ["title 3", "title 2", "title 1"]  # by reach
+    assert queued["url"].tolist()[0] == "https://reddit.example/3"
+
+
+def test_lists_say_date_unknown_where_the_source_gave_no_readable_date(tmp_path):
     from dashboard.reads import published_text
 
     dated, undated = post("blog", 1, 2), replace(post("blog", 2, 1), published_known=False)
