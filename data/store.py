@@ -590,10 +590,20 @@ def _period(f: MentionFilter) -> tuple[list[str], list]:
 def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
     """One page of the mentions the filter keeps, newest first: `f.limit` from `f.offset`."""
     where, params = _where(f)
+    bound, bound_params = "", []
+    if not f.text.strip():
+        # First the date of the page's last row, from that column alone; then the page, from
+        # the readings published since: the other columns are read only where the page is,
+        # not for every row a top-N of page 50 keeps on its way. (A text filter reads the
+        # mentions' words: once is enough.)
+        bound = f"""AND r.published >= coalesce((
+            SELECT r.published FROM readings r WHERE {where}
+            ORDER BY r.published DESC LIMIT 1 OFFSET ?), '-infinity'::TIMESTAMP)"""
+        bound_params = [*params, max(f.limit + f.offset - 1, 0)]
     found = db.execute(
         f"""
         WITH page AS (
-            SELECT r.* FROM readings r WHERE {where}
+            SELECT r.* FROM readings r WHERE {where} {bound}
             ORDER BY r.published DESC, r.mention_id LIMIT ? OFFSET ?
         )
         SELECT p.published, p.source, p.kind, m.title, p.terms, p.sentiment, p.sentiment_label,
@@ -602,7 +612,7 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
         FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
         ORDER BY p.published DESC, p.mention_id
         """,
-        [*params, f.limit, f.offset],
+        [*params, *bound_params, f.limit, f.offset],
     ).df()
     # Other sources sharing each story, for this page only: the keys are looked up in the
     # mentions' story index, one by one (a join would read every mention's key).

@@ -215,6 +215,17 @@ def test_the_mention_list_is_read_a_page_at_a_time(tmp_path):
         assert store.count_mentions(db, store.MentionFilter(text="TEXT 12")) == 11  # 12, 120…
 
 
+def test_pages_of_mentions_published_at_the_same_time_hold_each_once(tmp_path):
+    # Seven at each time: a page's last row shares its time with the next page's first.
+    ms = [replace(post("blog", i, 0), published=NOW - timedelta(hours=i // 7)) for i in range(60)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m)) for m in ms])
+        pages = [store.find_mentions(db, store.MentionFilter(limit=10, offset=o))["id"].tolist()
+                 for o in range(0, 70, 10)]  # fmt: skip
+    order = sorted(ms, key=lambda m: (-m.published.timestamp(), m.id))
+    assert sum(pages, []) == [m.id for m in order]
+
+
 def test_the_inbox_is_a_top_n_of_the_open_queue(tmp_path):
     loud = [post("forum", i, i, None) for i in range(150)]
     with store.connect(tmp_path / "t.duckdb") as db:
