@@ -7,14 +7,16 @@ follows from mentions + scores + corrections (migration 014 documents each colum
 transaction that changed them. Both run the same SQL, over everything or over the days touched.
 
 `inbox_queue` and `inbox_counts` (migration 020) follow from the readings and the inbox's work
-states: the queue in the order the inbox shows it, and its size per state and assignee. They
-change where readings change (`refresh`) and where work states do (`requeue`, from
-data.inbox.update).
+states: the queue in the order the inbox shows it, with what a row of it shows of the mention
+(migration 022), and its size per state and assignee. They change where readings change
+(`refresh`) and where work states do (`requeue`, from data.inbox.update).
 
 A story (a mention with its cross-posts and near copies: one story_key) counts once, on the day
 of its first mention, as spike counts do (data.term_counts). So a day's rollup depends on the
 earlier mentions of its stories, and a refresh recomputes every day on which a touched story
-has a mention.
+has a mention. Each first mention of a kind of source also keeps the kinds the story was
+mentioned on before it (earlier_kinds, migration 022), so that the rollups count a story once
+among any set of kinds.
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         corrections.correct(db, ms[1].id, "ana", NOW, sentiment="positive")
         kept = snapshot(db)
         # The store as it was before migration 014: no derived tables, the old view (nor the
-        # inbox's queue of migration 020).
+        # inbox's queue of migration 020, nor the columns of 022).
         db.execute("DROP VIEW scored_mentions")
         for table in [*DERIVED, "inbox_queue_order"]:
             db.execute(f"DROP TABLE {table}")
