@@ -724,11 +724,14 @@ def pass_upkeep(
 
 def keep_config(where: Path, path: Path) -> None:
     demo = (Path(__file__).resolve().parent.parent / "data" / "demo" / "demo.toml").read_text()
-    # The demo's watchlist and sources, without its mail and push settings (nothing listens).
+    # The demo's watchlist, sources and rules, without its mail and push settings: nothing
+    # listens at the addresses the demo fills in.
     body = demo.split("[[watch]]", 1)[1]
-    text = f'[database]\npath = "{path.name}"\n\n[[watch]]{body}'.replace(
-        "{base_url}", "http://127.0.0.1:9"
-    )
+    text = (
+        f'[database]\npath = "{path.name}"\n\n[[watch]]{body}'.replace(
+            "{base_url}", "http://127.0.0.1:9"
+        )
+    ).replace("{chat_url}", "json://127.0.0.1:9/")
     (where / "tidings.toml").write_text(text, encoding="utf-8")
 
 
