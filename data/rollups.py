@@ -200,7 +200,7 @@ _QUEUE_ROWS = f"""
            lower(i.assignee) AS assignee, r.reach, r.source, r.kind, r.terms, r.sentiment,
            r.sentiment_label, r.intents, m.title, m.author, m.url,
            coalesce(m.published_known, true) AS published_known
-    FROM readings r JOIN mentions m ON m.id = r.mention_id
+    FROM {{readings}} r JOIN mentions m ON m.id = r.mention_id AND m.published = r.published
     LEFT JOIN inbox i ON i.mention_id = r.mention_id
 """
 # Appended rows (new readings, rescored ones) go at the end, out of order: a top-N reads their
@@ -216,7 +216,8 @@ def rebuild_queue(db: duckdb.DuckDBPyConnection) -> None:
     with atomic(db):
         for table in ("inbox_queue", "inbox_counts"):
             db.execute(f"DELETE FROM {table}")
-        db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS}) ORDER BY {ORDER}")
+        rows = _QUEUE_ROWS.format(readings="readings")
+        db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({rows}) ORDER BY {ORDER}")
         db.execute(
             "INSERT INTO inbox_counts SELECT status, assignee, count(*) FROM inbox_queue "
             "GROUP BY ALL"
@@ -253,9 +254,14 @@ def _requeue_readings(db: duckdb.DuckDBPyConnection, touched: str) -> None:
     rows were appended since it last was."""
     _count(db, -1, touched)
     db.execute(f"DELETE FROM inbox_queue WHERE {touched}")
+    # The touched readings first, on their own: joined to the mentions whole, the planner
+    # would join every reading to its mention before keeping the touched ones.
+    db.execute(f"CREATE OR REPLACE TEMP TABLE requeued_readings AS FROM readings WHERE {touched}")
+    rows = _QUEUE_ROWS.format(readings="requeued_readings")
     (added,) = db.execute(
-        f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS} WHERE r.{touched}) ORDER BY {ORDER}"
+        f"INSERT INTO inbox_queue SELECT * FROM ({rows}) ORDER BY {ORDER}"
     ).fetchone()
+    db.execute("DROP TABLE requeued_readings")
     _count(db, +1, touched)
     db.execute("UPDATE inbox_queue_order SET appended = appended + ?", [added])
     (appended,) = db.execute("SELECT appended FROM inbox_queue_order").fetchone()
