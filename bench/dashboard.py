@@ -517,8 +517,9 @@ def reads(today: date, one: str) -> list[tuple[str, Callable, Callable | None]]:
          old_per_day(rss)),
         ("… summary (counts), 30 days", lambda db: store.summary(db, f30), old_summary(f30)),
         ("… summary (counts), 365 days", lambda db: store.summary(db, f365), old_summary(f365)),
-        ("… summary, 30 days, two kinds (no rollup: readings)",
-         lambda db: store.summary(db, two), old_summary(two)),
+        ("… mentions per day, 30 days, two kinds", lambda db: store.mentions_per_day(db, two),
+         old_per_day(two)),
+        ("… summary, 30 days, two kinds", lambda db: store.summary(db, two), old_summary(two)),
         ("… top sources, 30 days", lambda db: store.top_sources(db, f30), old_top_sources(f30)),
         ("… top sources, 365 days", lambda db: store.top_sources(db, f365),
          old_top_sources(f365)),
@@ -723,11 +724,14 @@ def pass_upkeep(
 
 def keep_config(where: Path, path: Path) -> None:
     demo = (Path(__file__).resolve().parent.parent / "data" / "demo" / "demo.toml").read_text()
-    # The demo's watchlist and sources, without its mail and push settings (nothing listens).
+    # The demo's watchlist, sources and rules, without its mail and push settings: nothing
+    # listens at the addresses the demo fills in.
     body = demo.split("[[watch]]", 1)[1]
-    text = f'[database]\npath = "{path.name}"\n\n[[watch]]{body}'.replace(
-        "{base_url}", "http://127.0.0.1:9"
-    )
+    text = (
+        f'[database]\npath = "{path.name}"\n\n[[watch]]{body}'.replace(
+            "{base_url}", "http://127.0.0.1:9"
+        )
+    ).replace("{chat_url}", "json://127.0.0.1:9/")
     (where / "tidings.toml").write_text(text, encoding="utf-8")
 
 

@@ -120,10 +120,13 @@ _FLAGS = """
     list_contains({p}intents, 'question') AS likely_question
 """
 _COLUMNS = [
-    "id", "published", "published_known", "source", "kind", "title", "text", "author", "reach",
+    "id", "published", "published_known", "source", "kind", "title", "author", "reach",
     "url", "terms", "sentiment", "sentiment_label", "intents", "status", "assignee", "tags",
     "note", "likely_complaint", "likely_question",
 ]  # fmt: skip
+
+
+_LAST_PLACE = 2**63 - 1  # beyond every place (data.rollups._PLACE)
 
 
 def _queue_where(
@@ -144,35 +147,38 @@ def queue(
     assignee: str | None = None,
 ) -> pd.DataFrame:
     """One page of what needs action first: complaints, then churn risks, questions and other
-    negative mentions, each by reach and recency. A top-N over the queue kept on write
-    (data.rollups, in this order on disk): only the row groups that can hold the page are
-    read, and only the page's mentions are read whole.
-    With `assignee`, only what is assigned to them ("my inbox")."""
+    negative mentions, each by reach and recency, with what a row of the inbox shows (a
+    mention's text is read when it is opened: `mention`). A top-N over the queue kept on
+    write (data.rollups, in this order on disk): only the row groups that can hold the page
+    are read. With `assignee`, only what is assigned to them ("my inbox")."""
     where, params = _queue_where(statuses, since, assignee)
+    # First the place of the page's last row, from the narrow columns alone; then the page,
+    # from the rows placed up to it: the wide columns are read only where the page is (a
+    # top-N would read them for every row of the row groups it opens).
     page = db.execute(
         f"""
-        SELECT mention_id AS id, published, source, kind, reach, terms, sentiment,
-               sentiment_label, intents, status, {_FLAGS.format(p="")}
-        FROM inbox_queue WHERE {where} ORDER BY {rollups.ORDER} LIMIT ? OFFSET ?
+        WITH last AS (
+            SELECT place FROM inbox_queue WHERE {where} ORDER BY place LIMIT 1 OFFSET ?
+        )
+        SELECT mention_id AS id, published, published_known, source, kind, title, author,
+               reach, url, terms, sentiment, sentiment_label, intents, status,
+               {_FLAGS.format(p="")}
+        FROM inbox_queue
+        WHERE {where} AND place <= coalesce((SELECT place FROM last), {_LAST_PLACE})
+        ORDER BY {rollups.ORDER} LIMIT ? OFFSET ?
         """,
-        [*params, limit, offset],
+        [*params, max(limit + offset - 1, 0), *params, limit, offset],
     ).df()
     ids = page["id"].tolist()
     if not ids:
         return pd.DataFrame(columns=_COLUMNS)
-    # The page's mentions and work states, by their keys: a lookup in each table's index
-    # for a page of constants, not a scan of every mention.
+    # The page's work states, by their keys: only mentions someone acted on have one.
     marks = ", ".join("?" * len(ids))
-    whole = db.execute(
-        f"SELECT id, coalesce(published_known, true) AS published_known, title, text, author, "
-        f"url FROM mentions WHERE id IN ({marks})",
-        ids,
-    ).df()
     work = db.execute(
         f"SELECT mention_id AS id, assignee, tags, note FROM inbox WHERE mention_id IN ({marks})",
         ids,
     ).df()
-    out = page.merge(whole, on="id", how="left").merge(work, on="id", how="left")
+    out = page.merge(work, on="id", how="left")
     # A mention without a work state has no inbox row: no tags (the merge leaves NaN).
     out["tags"] = [[] if t is None or isinstance(t, float) else t for t in out["tags"]]
     return out[_COLUMNS]
@@ -200,22 +206,46 @@ def queue_size(
 
 def mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
     """A mention with its current reading and work state; None when it has no reading (not
-    scored yet, or not about us). Found by its key in the mentions, and its reading by key and
-    date, so that only the row groups of its day are read."""
+    scored yet, or not about us). Three lookups rather than a join, which would scan the
+    mentions: the mention by its key (its index), its reading by key and date (the readings
+    are written in order of publication, data.rollups, so only the row groups of its time
+    are read), its work state by key."""
     found = db.execute(
-        f"""
-        SELECT m.id, m.published, coalesce(m.published_known, true) AS published_known,
-               m.source, m.kind, m.title, m.text, m.author, m.reach, m.url, r.terms,
-               r.sentiment, r.sentiment_label, r.intents,
-               coalesce(i.status, 'new') AS status, i.assignee, coalesce(i.tags, []) AS tags,
-               i.note, {_FLAGS.format(p="r.")}
-        FROM (SELECT * FROM mentions WHERE id = ?) m
-        JOIN readings r ON r.mention_id = m.id AND r.published = m.published
-        LEFT JOIN (SELECT * FROM inbox WHERE mention_id = ?) i ON i.mention_id = m.id
-        """,
-        [mention_id, mention_id],
+        "SELECT id, published, coalesce(published_known, true) AS published_known, source, "
+        "kind, title, text, author, reach, url FROM mentions WHERE id = ?",
+        [mention_id],
     ).df()
-    return None if found.empty else found.iloc[0].to_dict()
+    if found.empty:
+        return None
+    out = found.iloc[0].to_dict()
+    reading = db.execute(
+        f"""
+        SELECT terms, sentiment, sentiment_label, intents, {_FLAGS.format(p="")}
+        FROM readings WHERE mention_id = ? AND published = ?
+        """,
+        [mention_id, out["published"].to_pydatetime()],
+    ).df()
+    if reading.empty:
+        return None
+    work = db.execute(
+        "SELECT status, assignee, coalesce(tags, []) AS tags, note FROM inbox WHERE mention_id = ?",
+        [mention_id],
+    ).df()
+    state = (
+        work.iloc[0].to_dict()
+        if not work.empty
+        else {"status": "new", "assignee": None, "tags": [], "note": None}
+    )
+    out.update(reading.iloc[0].to_dict())
+    out.update(state)
+    return {k: out[k] for k in _MENTION}
+
+
+_MENTION = [
+    "id", "published", "published_known", "source", "kind", "title", "text", "author", "reach",
+    "url", "terms", "sentiment", "sentiment_label", "intents", "status", "assignee", "tags",
+    "note", "likely_complaint", "likely_question",
+]  # fmt: skip
 
 
 def history(db: duckdb.DuckDBPyConnection, mention_id: str) -> pd.DataFrame:

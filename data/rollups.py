@@ -8,9 +8,9 @@ transaction that changed them. Both count with the same SQL, over every reading 
 readings of the stories touched.
 
 `inbox_queue` and `inbox_counts` (migration 020) follow from the readings and the inbox's work
-states: the queue in the order the inbox shows it, and its size per state and assignee. They
-change where readings change (`refresh`) and where work states do (`requeue`, from
-data.inbox.update).
+states: the queue in the order the inbox shows it, with what a row of it shows of the mention
+(migration 022), and its size per state and assignee. They change where readings change
+(`refresh`) and where work states do (`requeue`, from data.inbox.update).
 
 A story (a mention with its cross-posts and near copies: one story_key) counts once, on the day
 of its first mention, as spike counts do (data.term_counts). So a day's rollup depends on the
@@ -18,7 +18,9 @@ earlier mentions of its stories; but what a story adds to the rollups follows fr
 readings only. A refresh takes away what the touched stories counted, replaces their readings,
 and adds what they count now: its work is the touched stories', whatever the days they span
 and the store holds (issue 13). Sentiment sums are kept exactly (migration 021), so that adding
-and taking away leaves the sum a rebuild makes.
+and taking away leaves the sum a rebuild makes. Each first mention of a kind of source also
+keeps the kinds the story was mentioned on before it (earlier_kinds, migration 022), so that the
+rollups count a story once among any set of kinds.
 """
 
 from __future__ import annotations
@@ -83,37 +85,62 @@ WITH per_term AS (
     FROM {{rows}}
 ), flagged AS (
     SELECT *,
-           row_number() OVER (PARTITION BY story_key, term
-                              ORDER BY published, mention_id) = 1 AS head,
+           row_number() OVER story = 1 AS head,
            row_number() OVER (PARTITION BY story_key, term, kind
-                              ORDER BY published, mention_id) = 1 AS kind_head
+                              ORDER BY published, mention_id) = 1 AS kind_head,
+           min(kind) OVER whole <> max(kind) OVER whole AS kinds_told
     FROM per_term
+    WINDOW story AS (PARTITION BY story_key, term ORDER BY published, mention_id),
+           whole AS (story ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), kind_heads AS (
+    SELECT mention_id, story_key, term, kind, published FROM flagged WHERE kinds_told AND kind_head
+), earlier AS (
+    -- For each first mention of a kind, of a story told on two kinds or more: the kinds it
+    -- was mentioned on before.
+    SELECT a.mention_id, a.term, list_sort(list(b.kind)) AS kinds
+    FROM kind_heads a JOIN kind_heads b
+      ON b.story_key = a.story_key AND b.term = a.term AND b.kind IS NOT NULL
+     AND (b.published < a.published OR b.published = a.published AND b.mention_id < a.mention_id)
+    GROUP BY a.mention_id, a.term
 )
-SELECT day, term, kind, sentiment_label AS feeling, list_sort(intents) AS intents,
-       count(*) AS mentions,
+SELECT day, f.term, f.kind, sentiment_label AS feeling, list_sort(intents) AS intents,
+       coalesce(e.kinds, []) AS earlier_kinds, count(*) AS mentions,
        sum((coalesce(ts, sentiment) * {_UNITS})::DECIMAL(38, 0)) AS sentiment_units,
        count(*) FILTER (head) AS stories, count(*) FILTER (kind_head) AS kind_stories
-FROM flagged WHERE term IS NOT NULL
+FROM flagged f LEFT JOIN earlier e ON e.mention_id = f.mention_id AND e.term = f.term
+WHERE f.term IS NOT NULL
 GROUP BY ALL
 """
 _SOURCE_COUNTS = f"""
 WITH flagged AS (
-    SELECT published::DATE AS day, source, kind, sentiment_label, sentiment,
-           row_number() OVER (PARTITION BY story_key ORDER BY published, mention_id) = 1 AS head,
+    SELECT published::DATE AS day, mention_id, published, story_key, source, kind,
+           sentiment_label, sentiment,
+           row_number() OVER story = 1 AS head,
            row_number() OVER (PARTITION BY story_key, kind
-                              ORDER BY published, mention_id) = 1 AS kind_head
+                              ORDER BY published, mention_id) = 1 AS kind_head,
+           min(kind) OVER whole <> max(kind) OVER whole AS kinds_told
     FROM {{rows}}
+    WINDOW story AS (PARTITION BY story_key ORDER BY published, mention_id),
+           whole AS (story ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), kind_heads AS (
+    SELECT mention_id, story_key, kind, published FROM flagged WHERE kinds_told AND kind_head
+), earlier AS (
+    SELECT a.mention_id, list_sort(list(b.kind)) AS kinds
+    FROM kind_heads a JOIN kind_heads b
+      ON b.story_key = a.story_key AND b.kind IS NOT NULL
+     AND (b.published < a.published OR b.published = a.published AND b.mention_id < a.mention_id)
+    GROUP BY a.mention_id
 )
-SELECT day, source, kind, sentiment_label AS feeling, count(*) AS mentions,
-       sum((sentiment * {_UNITS})::DECIMAL(38, 0)) AS sentiment_units,
+SELECT day, source, f.kind, sentiment_label AS feeling, coalesce(e.kinds, []) AS earlier_kinds,
+       count(*) AS mentions, sum((sentiment * {_UNITS})::DECIMAL(38, 0)) AS sentiment_units,
        count(*) FILTER (head) AS stories, count(*) FILTER (kind_head) AS kind_stories
-FROM flagged
+FROM flagged f LEFT JOIN earlier e ON e.mention_id = f.mention_id
 GROUP BY ALL
 """
 # Each rollup: its counts, and the columns that name a row of it.
 _ROLLUPS = {
-    "daily_terms": (_TERM_COUNTS, ("day", "term", "kind", "feeling", "intents")),
-    "daily_sources": (_SOURCE_COUNTS, ("day", "source", "kind", "feeling")),
+    "daily_terms": (_TERM_COUNTS, ("day", "term", "kind", "feeling", "intents", "earlier_kinds")),
+    "daily_sources": (_SOURCE_COUNTS, ("day", "source", "kind", "feeling", "earlier_kinds")),
 }
 _COUNTED = ("mentions", "sentiment_units", "stories", "kind_stories")
 
@@ -167,8 +194,25 @@ def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
         current = _READINGS.format(scores="", corrections="", mentions="")
-        db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
+        # In order of publication: reads of a period, or of one mention by its date, skip
+        # the row groups outside it (their min/max statistics).
+        db.execute(f"INSERT INTO readings ({_COLUMNS}) {current} ORDER BY published")
         _count_all(db)
+
+
+def rebuild_from_readings(db: duckdb.DuckDBPyConnection) -> None:
+    """Recreate every rollup and the inbox's queue from the current readings and the work
+    states, the readings themselves rewritten in order of publication: what migration 022
+    fills."""
+    with atomic(db):
+        # The readings rewritten in order of publication, as rebuild_readings writes them.
+        db.execute("CREATE OR REPLACE TEMP TABLE readings_in_order AS FROM readings")
+        for table in ("readings", "daily_terms", "daily_sources"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute("INSERT INTO readings FROM readings_in_order ORDER BY published")
+        db.execute("DROP TABLE readings_in_order")
+        _count_all(db)
+        rebuild_queue(db)
 
 
 # --- the inbox's queue (migration 020) ---------------------------------------------------------
@@ -192,8 +236,10 @@ ORDER = "place, reach DESC NULLS LAST, published DESC, mention_id"
 _QUEUE_ROWS = f"""
     SELECT {_PLACE} AS place, r.mention_id, r.published, coalesce(i.status, 'new') AS status,
            lower(i.assignee) AS assignee, r.reach, r.source, r.kind, r.terms, r.sentiment,
-           r.sentiment_label, r.intents
-    FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+           r.sentiment_label, r.intents, m.title, m.author, m.url,
+           coalesce(m.published_known, true) AS published_known
+    FROM {{readings}} r JOIN mentions m ON m.id = r.mention_id AND m.published = r.published
+    LEFT JOIN inbox i ON i.mention_id = r.mention_id
 """
 # Appended rows (new readings, rescored ones) go at the end, out of order: a top-N reads their
 # row groups whole. Once they pass this many, and this share of the queue, it is rewritten
@@ -208,7 +254,8 @@ def rebuild_queue(db: duckdb.DuckDBPyConnection) -> None:
     with atomic(db):
         for table in ("inbox_queue", "inbox_counts"):
             db.execute(f"DELETE FROM {table}")
-        db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS}) ORDER BY {ORDER}")
+        rows = _QUEUE_ROWS.format(readings="readings")
+        db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({rows}) ORDER BY {ORDER}")
         db.execute(
             "INSERT INTO inbox_counts SELECT status, assignee, count(*) FROM inbox_queue "
             "GROUP BY ALL"
@@ -245,9 +292,14 @@ def _requeue_readings(db: duckdb.DuckDBPyConnection, touched: str) -> None:
     rows were appended since it last was."""
     _count(db, -1, touched)
     db.execute(f"DELETE FROM inbox_queue WHERE {touched}")
+    # The touched readings first, on their own: joined to the mentions whole, the planner
+    # would join every reading to its mention before keeping the touched ones.
+    db.execute(f"CREATE OR REPLACE TEMP TABLE requeued_readings AS FROM readings WHERE {touched}")
+    rows = _QUEUE_ROWS.format(readings="requeued_readings")
     (added,) = db.execute(
-        f"INSERT INTO inbox_queue SELECT * FROM ({_QUEUE_ROWS} WHERE r.{touched}) ORDER BY {ORDER}"
+        f"INSERT INTO inbox_queue SELECT * FROM ({rows}) ORDER BY {ORDER}"
     ).fetchone()
+    db.execute("DROP TABLE requeued_readings")
     _count(db, +1, touched)
     db.execute("UPDATE inbox_queue_order SET appended = appended + ?", [added])
     (appended,) = db.execute("SELECT appended FROM inbox_queue_order").fetchone()

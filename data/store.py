@@ -123,14 +123,14 @@ def rebuild_story_bands(db: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _fill_021(db: duckdb.DuckDBPyConnection) -> None:
-    rebuild_story_bands(db)
-    rollups.rebuild_readings(db)  # the exact sentiment sums of the rollups
-
-
 # A migration that creates derived tables fills them, once every pending migration is applied,
 # with the one function that rebuilds them from the records.
-_FILLS = {14: rollups.rebuild_readings, 20: rollups.rebuild_queue, 21: _fill_021}
+_FILLS = {
+    14: rollups.rebuild_readings,
+    20: rollups.rebuild_queue,
+    21: rebuild_story_bands,  # and the exact sums of 021: 022's fill recounts the rollups
+    22: rollups.rebuild_from_readings,
+}
 
 
 def refill_derived(db: duckdb.DuckDBPyConnection, since_version: int) -> None:
@@ -670,10 +670,20 @@ def _period(f: MentionFilter) -> tuple[list[str], list]:
 def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
     """One page of the mentions the filter keeps, newest first: `f.limit` from `f.offset`."""
     where, params = _where(f)
+    bound, bound_params = "", []
+    if not f.text.strip():
+        # First the date of the page's last row, from that column alone; then the page, from
+        # the readings published since: the other columns are read only where the page is,
+        # not for every row a top-N of page 50 keeps on its way. (A text filter reads the
+        # mentions' words: once is enough.)
+        bound = f"""AND r.published >= coalesce((
+            SELECT r.published FROM readings r WHERE {where}
+            ORDER BY r.published DESC LIMIT 1 OFFSET ?), '-infinity'::TIMESTAMP)"""
+        bound_params = [*params, max(f.limit + f.offset - 1, 0)]
     found = db.execute(
         f"""
         WITH page AS (
-            SELECT r.* FROM readings r WHERE {where}
+            SELECT r.* FROM readings r WHERE {where} {bound}
             ORDER BY r.published DESC, r.mention_id LIMIT ? OFFSET ?
         )
         SELECT p.published, p.source, p.kind, m.title, p.terms, p.sentiment, p.sentiment_label,
@@ -682,7 +692,7 @@ def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFra
         FROM page p JOIN mentions m ON m.id = p.mention_id AND m.published = p.published
         ORDER BY p.published DESC, p.mention_id
         """,
-        [*params, f.limit, f.offset],
+        [*params, *bound_params, f.limit, f.offset],
     ).df()
     # Other sources sharing each story, for this page only: the keys are looked up in the
     # mentions' story index, one by one (a join would read every mention's key).
@@ -710,9 +720,23 @@ def count_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> int:
 
 
 def _from_rollups(f: MentionFilter) -> bool:
-    """The daily rollups answer counts over a period, of all kinds of source or of one: a
-    story on two kinds has a first mention of each."""
-    return not (f.terms or f.sources or f.sentiments or f.text.strip()) and len(f.kinds) <= 1
+    """The daily rollups answer counts over a period, of all kinds of source or of any set of
+    them (`_rollup`)."""
+    return not (f.terms or f.sources or f.sentiments or f.text.strip())
+
+
+def _rollup(table: str, f: MentionFilter) -> tuple[str, list]:
+    """The rows of a daily rollup in the filter's period and kinds, each with `counted`: the
+    stories whose first mention of those kinds (of any kind, when none are asked for) is
+    counted there. A story's first mention of a kind starts it among a set of kinds unless the
+    story was mentioned on another kind of the set before (earlier_kinds, migration 022):
+    so a story on two kinds asked for counts once."""
+    where, params = _days(f)
+    counted = "stories"
+    if f.kinds:
+        counted = "CASE WHEN list_has_any(earlier_kinds, ?) THEN 0 ELSE kind_stories END"
+        params = [list(f.kinds), *params]
+    return f"(SELECT *, {counted} AS counted FROM {table} WHERE {where})", params
 
 
 def _days(f: MentionFilter) -> tuple[str, list]:
@@ -724,8 +748,8 @@ def _days(f: MentionFilter) -> tuple[str, list]:
         clauses.append("day <= ?")
         params.append(f.until)
     if f.kinds:
-        clauses.append("kind = ?")
-        params.append(f.kinds[0])
+        clauses.append("list_contains(?, kind)")
+        params.append(list(f.kinds))
     return " AND ".join(clauses), params
 
 
@@ -759,12 +783,11 @@ def summary(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> dict[str, int]:
     cross-posts and near copies, counted once, on the day of its first mention), and how many
     of them are negative or positive (as their first mention reads)."""
     if _from_rollups(f):
-        where, params = _days(f)
-        column = "kind_stories" if f.kinds else "stories"
+        rows, params = _rollup("daily_sources", f)
         sql = f"""
-            SELECT sum({column}), sum({column}) FILTER (feeling = 'negative'),
-                   sum({column}) FILTER (feeling = 'positive')
-            FROM daily_sources WHERE {where}
+            SELECT sum(counted), sum(counted) FILTER (feeling = 'negative'),
+                   sum(counted) FILTER (feeling = 'positive')
+            FROM {rows}
         """
     else:
         heads, params = _first_mentions(f, per_term=False)
@@ -785,16 +808,15 @@ def mentions_per_day(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.Data
     (mean of the day's mentions, of the clauses naming the term where known), and of the
     stories: negative, positive, unscored (not in English), as their first mention reads."""
     if _from_rollups(f):
-        where, params = _days(f)
-        column = "kind_stories" if f.kinds else "stories"
+        rows, params = _rollup("daily_terms", f)
         sql = f"""
-            SELECT day, term, sum({column})::BIGINT AS mentions,
-                   sum(sentiment_sum) / sum(daily_terms.mentions) AS sentiment,
-                   coalesce(sum({column}) FILTER (feeling = 'negative'), 0)::BIGINT AS negative,
-                   coalesce(sum({column}) FILTER (feeling = 'positive'), 0)::BIGINT AS positive,
-                   coalesce(sum({column}) FILTER (feeling = 'unscored'), 0)::BIGINT AS unscored
-            FROM daily_terms WHERE {where}
-            GROUP BY day, term HAVING sum({column}) > 0 ORDER BY day, term
+            SELECT day, term, sum(counted)::BIGINT AS mentions,
+                   sum(sentiment_sum) / sum(d.mentions) AS sentiment,
+                   coalesce(sum(counted) FILTER (feeling = 'negative'), 0)::BIGINT AS negative,
+                   coalesce(sum(counted) FILTER (feeling = 'positive'), 0)::BIGINT AS positive,
+                   coalesce(sum(counted) FILTER (feeling = 'unscored'), 0)::BIGINT AS unscored
+            FROM {rows} d
+            GROUP BY day, term HAVING sum(counted) > 0 ORDER BY day, term
         """
     else:
         heads, params = _first_mentions(f, per_term=True)

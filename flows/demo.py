@@ -281,7 +281,10 @@ def seed_inbox(config: Config) -> AlertReport:
         queue = inbox.queue(db, since=now - timedelta(days=7))  # this week's work
         clear = clear_complaints(queue)
         assigned = clear["id"].tolist()[:3]
-        about_sync = clear[clear["text"].str.contains(SYNC_TROUBLE)]["id"].tolist()
+        # The queue holds what a row shows; a mention's text is read where it is opened.
+        about_sync = [
+            i for i in clear["id"] if re.search(SYNC_TROUBLE, inbox.mention(db, i)["text"])
+        ]
         answered = [i for i in about_sync if i not in assigned][:2]
         db.begin()
         lead, sam = "dana@nimbusnotes.example", "sam@nimbusnotes.example"

@@ -198,6 +198,8 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
     with store.connect(tmp_path / "var" / "demo" / "tidings.duckdb") as db:
         assigned = inbox.queue(db, statuses=["assigned"])
         answered = inbox.queue(db, statuses=["responded"])
+        # The queue holds what a row shows; a mention's text is read where it is opened.
+        answered["text"] = [inbox.mention(db, i)["text"] for i in answered["id"]]
     assert len(assigned) == sum(s.startswith("Reminder: ") for s in subjects)
     assert (assigned["sentiment_label"] == "negative").all(), assigned[["title", "sentiment"]]
     # Sharing the outage's post-mortem is news, not a complaint to answer.

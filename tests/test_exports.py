@@ -175,4 +175,9 @@ def test_an_export_of_an_older_schema_imports_with_its_derived_tables_filled(tmp
         old.execute("DROP TABLE t")
     with store.connect(tmp_path / "new.duckdb") as db:
         import_store(db, backup)
-    assert every_table(tmp_path / "new.duckdb") == before
+    after = every_table(tmp_path / "new.duckdb")
+    # How many rows were added to the queue since it was last written in order: refilling the
+    # derived tables writes it in order again.
+    assert after.pop("inbox_queue_order") == ["(0,)"]
+    before.pop("inbox_queue_order")
+    assert after == before

@@ -103,10 +103,12 @@ def test_a_complaint_comes_before_a_louder_question_or_negative_opinion(tmp_path
 
 
 # The queue as it was read before it was kept on write: every current reading with its work
-# state, sorted whole.
+# state and what its row shows of the mention, sorted whole.
 RECOMPUTED = """
-    SELECT r.mention_id, coalesce(i.status, 'new') AS status, coalesce(i.tags, []) AS tags
+    SELECT r.mention_id, coalesce(i.status, 'new') AS status, coalesce(i.tags, []) AS tags,
+           m.title, m.author, m.url, coalesce(m.published_known, true)
     FROM readings r LEFT JOIN inbox i ON i.mention_id = r.mention_id
+    JOIN mentions m ON m.id = r.mention_id
     WHERE list_contains(?, coalesce(i.status, 'new')) AND r.published >= ?
       AND (? IS NULL OR lower(i.assignee) = lower(?))
     ORDER BY r.urgent DESC,
@@ -128,8 +130,9 @@ def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
         for n in range(12):
             batch = [
                 Mention("forum", f"{n}-{i}", f"https://f.example/{n}/{i}", f"t{n}-{i}", "x",
-                        None, NOW - timedelta(hours=rng.uniform(0, 500)),
-                        rng.choice([None, 0, 5, 5, 80, 10**12, -3]))
+                        rng.choice([None, "ana", "bo"]), NOW - timedelta(hours=rng.uniform(0, 500)),
+                        rng.choice([None, 0, 5, 5, 80, 10**12, -3]),
+                        published_known=rng.random() < 0.8)
                 for i in range(6)
             ]  # fmt: skip
             again = rng.sample(made, min(3, len(made)))  # rescored by a newer model
@@ -173,12 +176,24 @@ def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
                 RECOMPUTED,
                 [list(statuses), since or datetime(1970, 1, 1), assignee, assignee],
             ).fetchall()
-            expected = [(i, status, list(tags)) for i, status, tags in expected]
+            expected = [(i, status, list(tags), *shown) for i, status, tags, *shown in expected]
             pages = [
                 inbox.queue(db, statuses, since, limit=5, offset=k, assignee=assignee)
                 for k in range(0, len(expected) + 5, 5)
             ]
-            got = [(r.id, r.status, list(r.tags)) for page in pages for r in page.itertuples()]
+            got = [
+                (
+                    r.id,
+                    r.status,
+                    list(r.tags),
+                    r.title,
+                    r.author if r.author == r.author else None,
+                    r.url,
+                    r.published_known,
+                )  # a missing author may come back as NaN
+                for page in pages
+                for r in page.itertuples()
+            ]
             assert got == expected
             assert inbox.queue_size(db, statuses, since, assignee) == len(expected)
             sizes.append(len(expected))
@@ -188,7 +203,8 @@ def test_the_queue_kept_on_write_is_the_queue_recomputed(tmp_path, monkeypatch):
         assert db.execute("SELECT * FROM inbox_queue ORDER BY mention_id").fetchall() == kept
         assert db.execute("SELECT * FROM inbox_counts ORDER BY ALL").fetchall() == counts
     assert sizes[1] > 50 and all(sizes)  # every case has rows to order
-    assert any(tags for _, _, tags in expected)
+    assert any(tags for _, _, tags, *_ in expected)
+    assert {known for *_, known in expected} == {True, False}  # dates known and not
 
 
 def test_changes_are_kept_with_who_and_when(tmp_path):

@@ -2,6 +2,7 @@
 dashboard's counts, pages and inbox read."""
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,8 +16,8 @@ KINDS = {"blog": "rss", "hn": "hackernews", "reddit": "reddit", "forum": "rss"}
 TERMS = ("Nimbus Notes", "Quillpad", "Nimbus Sync")
 DERIVED = {
     "readings": "mention_id",
-    "daily_terms": "day, term, kind, feeling, intents::VARCHAR",
-    "daily_sources": "day, source, kind, feeling",
+    "daily_terms": "day, term, kind, feeling, intents::VARCHAR, earlier_kinds::VARCHAR",
+    "daily_sources": "day, source, kind, feeling, earlier_kinds::VARCHAR",
     "inbox_queue": "mention_id",
     "inbox_counts": "status, assignee",
 }
@@ -126,6 +127,31 @@ def test_a_story_counts_once_on_the_day_of_its_first_mention(tmp_path):
         assert store.count_mentions(db, f()) == 3
 
 
+def test_a_story_on_several_kinds_asked_for_counts_once_from_the_rollups(tmp_path):
+    story = "https://news.example/outage"
+    first = post("blog", 1, 30, story)  # yesterday, on a blog (rss)
+    cross = post("hn", 2, 2, story)  # today, on Hacker News
+    again = post("reddit", 3, 1, story)  # today, on Reddit
+    alone = post("reddit", 4, 1)
+    scored = [(first, reading(first, "negative")), (cross, reading(cross, "positive")),
+              (again, reading(again, "positive")), (alone, reading(alone, "negative"))]  # fmt: skip
+    f = store.MentionFilter(since=DAY, until=DAY)
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, scored)
+        # Today the story is new on Hacker News and on Reddit, but among both it began on
+        # Hacker News: one story, not two; among a blog and Reddit it began yesterday.
+        both = replace(f, kinds=("hackernews", "reddit"))
+        assert store.summary(db, both) == {"mentions": 2, "negative": 1, "positive": 1}
+        assert store.summary(db, replace(f, kinds=("rss", "reddit")))["mentions"] == 1
+        per_day = store.mentions_per_day(db, both)
+        # Read from the rollups, not from the readings: the overview of any kinds stays a read
+        # of a few rows per day, however many mentions there are.
+        db.execute("DELETE FROM readings")
+        assert store.summary(db, both) == {"mentions": 2, "negative": 1, "positive": 1}
+        assert store.mentions_per_day(db, both).equals(per_day)
+        assert per_day["mentions"].sum() == 2
+
+
 def test_a_correction_moves_the_counts_at_once(tmp_path):
     m = post("blog", 1, 1)
     f = store.MentionFilter(since=DAY, until=DAY)
@@ -145,7 +171,11 @@ def test_a_correction_moves_the_counts_at_once(tmp_path):
         assert store.summary(db, f) == {"mentions": 1, "negative": 0, "positive": 1}
 
 
-@pytest.mark.parametrize("kinds", [(), ("rss",), ("hackernews",)])
+@pytest.mark.parametrize(
+    "kinds",
+    [(), ("rss",), ("hackernews",), ("rss", "reddit"), ("hackernews", "rss"),
+     ("hackernews", "reddit", "rss")],
+)  # fmt: skip
 def test_the_rollups_answer_as_the_readings_do(tmp_path, monkeypatch, kinds):
     rng = random.Random(3)
     stories = [f"https://news.example/{i}" for i in range(10)]
@@ -185,6 +215,17 @@ def test_the_mention_list_is_read_a_page_at_a_time(tmp_path):
         assert store.count_mentions(db, store.MentionFilter(text="TEXT 12")) == 11  # 12, 120…
 
 
+def test_pages_of_mentions_published_at_the_same_time_hold_each_once(tmp_path):
+    # Seven at each time: a page's last row shares its time with the next page's first.
+    ms = [replace(post("blog", i, 0), published=NOW - timedelta(hours=i // 7)) for i in range(60)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m)) for m in ms])
+        pages = [store.find_mentions(db, store.MentionFilter(limit=10, offset=o))["id"].tolist()
+                 for o in range(0, 70, 10)]  # fmt: skip
+    order = sorted(ms, key=lambda m: (-m.published.timestamp(), m.id))
+    assert sum(pages, []) == [m.id for m in order]
+
+
 def test_the_inbox_is_a_top_n_of_the_open_queue(tmp_path):
     loud = [post("forum", i, i, None) for i in range(150)]
     with store.connect(tmp_path / "t.duckdb") as db:
@@ -208,19 +249,52 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         corrections.correct(db, ms[1].id, "ana", NOW, sentiment="positive")
         kept = snapshot(db)
         # The store as it was before migration 014: no derived tables, the old view (nor the
-        # inbox's queue of migration 020, nor the story heads' bands of 021).
+        # inbox's queue of migration 020, the story heads' bands of 021, nor the columns of 022).
         db.execute("DROP VIEW scored_mentions")
         for table in [*DERIVED, "inbox_queue_order", "story_bands"]:
             db.execute(f"DROP TABLE {table}")
-        db.execute("DELETE FROM schema_migrations WHERE version IN (14, 20, 21)")
+        db.execute("DELETE FROM schema_migrations WHERE version IN (14, 20, 21, 22)")
         store.migrate(db)
         assert snapshot(db) == kept and len(kept["readings"]) == 2
         assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
 
 
-def test_lists_say_date_unknown_where_the_source_gave_no_readable_date(tmp_path):
-    from dataclasses import replace
+# The tables as migration 020 left them, before 022 recreated them with their new columns.
+BEFORE_022 = """
+DROP TABLE inbox_queue;
+CREATE TABLE inbox_queue (
+    place BIGINT NOT NULL, mention_id VARCHAR NOT NULL, published TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL, assignee VARCHAR, reach BIGINT, source VARCHAR NOT NULL,
+    kind VARCHAR, terms VARCHAR[] NOT NULL, sentiment DOUBLE NOT NULL,
+    sentiment_label VARCHAR NOT NULL, intents VARCHAR[] NOT NULL);
+ALTER TABLE daily_terms DROP COLUMN earlier_kinds;
+ALTER TABLE daily_sources DROP COLUMN earlier_kinds;
+DELETE FROM schema_migrations WHERE version = 22;
+"""
 
+
+def test_a_store_of_migration_020_gets_its_inbox_rows_and_kind_sets_when_migrated(tmp_path):
+    story = "https://news.example/a"
+    ms = [post("blog", 1, 5, story), post("hn", 2, 1, story), post("reddit", 3, 3, story)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        write(db, [(m, reading(m, "negative", intents=("complaint",))) for m in ms])
+        inbox.update(db, [ms[0].id], "ana", NOW, assignee="sam@example.com")
+        kept = snapshot(db)
+        db.execute(
+            "CREATE TEMP TABLE queued AS "
+            "SELECT * EXCLUDE (title, author, url, published_known) FROM inbox_queue"
+        )
+        db.execute(BEFORE_022)
+        db.execute("INSERT INTO inbox_queue FROM queued")  # as migration 020 kept it
+        store.migrate(db)
+        assert snapshot(db) == kept
+        assert db.execute("SELECT count(*) FROM daily_sources WHERE earlier_kinds <> []").fetchone()
+        queued = inbox.queue(db)
+    assert queued["title"].tolist() == ["title 3", "title 2", "title 1"]  # by reach
+    assert queued["url"].tolist()[0] == "https://reddit.example/3"
+
+
+def test_lists_say_date_unknown_where_the_source_gave_no_readable_date(tmp_path):
     from dashboard.reads import published_text
 
     dated, undated = post("blog", 1, 2), replace(post("blog", 2, 1), published_known=False)
