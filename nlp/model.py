@@ -100,9 +100,26 @@ class LinearModel:
             out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, a * z[3 + i] + c))))
         return out
 
-    def readings_of(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def readings_of(
+        self,
+        indices: np.ndarray,
+        offsets: np.ndarray,
+        sentences: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """readings() of many feature sets at once (set d is indices[offsets[d]:offsets[d + 1]],
-        as features.of_docs gives them), one row each, equal to readings() of each."""
+        as features.of_docs gives them), one row each, equal to readings() of each.
+
+        `sentences`, when given, are the sets' sentences: (indices, offsets) as of_docs gives
+        them and the set each belongs to (ascending); a set with two or more is read with
+        them, as readings(x, its sentences) reads it."""
+        z = self._summed(indices, offsets)
+        z += self.bias
+        if sentences is not None:
+            self._with_sentences(z, *sentences)
+        return self._readings_from(z)
+
+    def _summed(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Each set's weights summed (no bias), as readings() sums one set."""
         n, width = len(offsets) - 1, self.weights.shape[1]
         sizes = np.diff(offsets)
         z = np.empty((n, width), dtype=self.weights.dtype)
@@ -118,7 +135,41 @@ class LinearModel:
             rows = np.repeat(offsets[group], size) + within
             padded[np.repeat(np.arange(len(group)), size), within] = self.weights[indices[rows]]
             z[group] = padded.sum(axis=1)
-        z += self.bias
+        return z
+
+    def _with_sentences(
+        self, z: np.ndarray, indices: np.ndarray, offsets: np.ndarray, owner: np.ndarray
+    ) -> None:
+        """logits() of the sets with two or more sentences, from their summed logits `z`
+        (bias added) and their sentences' features, all at once, in place."""
+        if not self.per_sentence or not len(owner):
+            return
+        picked = np.flatnonzero(np.bincount(owner, minlength=len(z))[owner] > 1)
+        if not len(picked):
+            return
+        cols = np.array([3 + self.intents.index(i) for i in self.per_sentence])
+        w = np.array([self.sentence_weights[i] for i in self.per_sentence])
+        sums = np.empty((len(picked), len(cols)), dtype=self.weights.dtype)
+        sizes = offsets[picked + 1] - offsets[picked]
+        # logits() sums self.weights[s][:, cols], which numpy lays out column by column, and
+        # so sums each column pairwise, not row after row. Sentences of one size are summed
+        # together, each column of each alone and contiguous: pairwise the same way.
+        for size in np.unique(sizes).tolist():
+            group = np.flatnonzero(sizes == size)
+            at = offsets[picked[group]][:, None] + np.arange(size)
+            columns = np.moveaxis(self.weights[indices[at]][:, :, cols], 2, 0)
+            sums[group] = np.ascontiguousarray(columns).sum(axis=2).T
+        owners = owner[picked]
+        firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
+        most = np.maximum.reduceat(sums, firsts, axis=0)
+        at = np.ix_(owners[firsts], cols)
+        mine = z[at]
+        mine += w * np.maximum(0.0, most + self.bias[cols] - mine)
+        z[at] = mine
+
+    def _readings_from(self, z: np.ndarray) -> np.ndarray:
+        """readings() of each row of logits."""
+        n, width = z.shape
         s = np.exp(z[:, :3] - z[:, :3].max(axis=1, keepdims=True))
         out = np.empty((n, width))
         out[:, :3] = s / s.sum(axis=1, keepdims=True)
@@ -269,33 +320,31 @@ class Readings:
     ) -> list[np.ndarray]:
         """_values() of many docs whose clauses are set, from their tokens' rows and features
         (features.of_docs's input and output), every doc's and every sentence's features read
-        at once, and the readings of all docs but those read per sentence in one operation."""
-        many = self.model.readings_of(indices, offsets)
+        at once, and the readings of all docs, those read per sentence too, in one operation."""
         split = [sentences(doc) if self.model.per_sentence else [] for doc in docs]
-        picks, lexical, raws = [], [], []
+        picks, lexical, raws, owner = [], [], [], []
         for d, found in enumerate(split):
             for start, end, raw in found:  # each sentence as if it stood alone
                 picks.append(np.arange(starts[d] + start, starts[d] + end))
                 lexical.append(sentiment.normalize(sum(raw)))
                 raws.append(raw)
+                owner.append(d)
         each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
         if picks:
             bounds = np.concatenate(([0], np.cumsum([len(p) for p in picks])))
             chosen = rows[np.concatenate(picks)]
             each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
-        out, k = [], 0
+        read_with = (each_indices, each_offsets, np.array(owner, dtype=np.int64))
+        many = self.model.readings_of(indices, offsets, read_with)
+        k = 0
         for d, doc in enumerate(docs):
-            each = [
+            # Read again by _feeling_of_the_complaint.
+            doc.user_data[_SENTENCES] = [
                 each_indices[each_offsets[j] : each_offsets[j + 1]]
                 for j in range(k, k + len(split[d]))
             ]
             k += len(split[d])
-            doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
-            if len(each) > 1:
-                out.append(self.model.readings(indices[offsets[d] : offsets[d + 1]], each))
-            else:
-                out.append(many[d])
-        return out
+        return list(many)
 
     def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when

@@ -21,6 +21,7 @@ from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
+from nlp.needed import quick_search
 from nlp.tokenizer import Tokens, text_of, tokens_of
 
 NEGATORS = frozenset(
@@ -83,46 +84,8 @@ _SARCASM = re.compile(
 SARCASM_FLIP = -0.5
 
 
-def _needed(items: object) -> frozenset[str] | None:
-    """Strings one of which every match of these parsed regex items contains (the longest
-    run of plain characters, or those of a group's alternatives), or None if none is needed."""
-    from re import _constants as c
-
-    runs, run, group = [], "", None
-    for op, av in items:  # type: ignore[attr-defined]
-        if op is c.LITERAL:
-            run += chr(av)
-            continue
-        runs.append(run)
-        run = ""
-        if op is c.BRANCH:
-            found = [_needed(alternative) for alternative in av[1]]
-            group = group or (None if None in found else frozenset().union(*found))
-        elif op is c.SUBPATTERN and not av[1] and not av[2]:  # a group, no flags of its own
-            group = group or _needed(av[3])
-    longest = max([*runs, run], key=len)
-    return frozenset([longest]) if longest else group
-
-
-def _quick_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
-    """Whether `pattern` is found in a text; a text holding none of the strings each of its
-    matches needs (read from the pattern itself) is answered without the search, which costs
-    tens of microseconds a post where the few `in` tests cost one."""
-    needed = None
-    if not pattern.flags & re.IGNORECASE:
-        try:
-            from re import _parser
-
-            needed = _needed(_parser.parse(pattern.pattern, pattern.flags))
-        except (ImportError, AttributeError, TypeError, ValueError):  # another Python's re
-            needed = None
-    if not needed:
-        return lambda text: pattern.search(text) is not None
-    return lambda text: any(n in text for n in needed) and pattern.search(text) is not None
-
-
-_sarcastic = _quick_search(_SARCASM)
-_has_idiom = _quick_search(_IDIOMS)
+_sarcastic = quick_search(_SARCASM)
+_has_idiom = quick_search(_IDIOMS)
 
 if not Doc.has_extension("sentiment"):
     Doc.set_extension("sentiment", default=0.0)

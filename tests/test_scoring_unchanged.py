@@ -57,20 +57,7 @@ def pinned_models(folder: Path) -> Path:
     """A models folder holding a model made from a fixed seed (every feature bucket weighted)
     and a learned relevance model: the readings depend on the scoring code alone, not on
     whichever model is shipped today."""
-    rng = np.random.default_rng(20261126)
-    weights = (rng.standard_normal((features.BUCKETS, 3 + len(PINNED_INTENTS))) * 0.12).astype(
-        np.float32
-    )
-    bias = np.array([0.1, 0.3, -0.2, -0.8, -0.5, -0.4], dtype=np.float32)
-    linear = model.LinearModel(
-        weights,
-        bias,
-        PINNED_INTENTS,
-        {"complaint": (1.3, 0.2), "question": (0.9, -0.1), "compliment": (1.1, 0.05)},
-        {"complaint": 0.3, "question": 0.475, "compliment": 0.375},
-        sentiment.Decision((0.1, -0.2, 0.05), 0.4, 0.6),
-        {"complaint": 0.5, "question": 0.25},  # read per sentence too
-    )
+    linear = pinned_linear()
     path = folder / "linear-1"
     path.mkdir(parents=True)
     linear.save(path)
@@ -84,6 +71,24 @@ def pinned_models(folder: Path) -> Path:
     )
     relevance.save(relevance.Relevance({"Maple": learned}, "relevance-1"), folder)
     return folder
+
+
+def pinned_linear() -> model.LinearModel:
+    """The pinned model's weights as made (saving them rounds them to half precision)."""
+    rng = np.random.default_rng(20261126)
+    weights = (rng.standard_normal((features.BUCKETS, 3 + len(PINNED_INTENTS))) * 0.12).astype(
+        np.float32
+    )
+    bias = np.array([0.1, 0.3, -0.2, -0.8, -0.5, -0.4], dtype=np.float32)
+    return model.LinearModel(
+        weights,
+        bias,
+        PINNED_INTENTS,
+        {"complaint": (1.3, 0.2), "question": (0.9, -0.1), "compliment": (1.1, 0.05)},
+        {"complaint": 0.3, "question": 0.475, "compliment": 0.375},
+        sentiment.Decision((0.1, -0.2, 0.05), 0.4, 0.6),
+        {"complaint": 0.5, "question": 0.25},  # read per sentence too
+    )
 
 
 def reading(s: Score | None) -> dict | None:
@@ -342,6 +347,31 @@ def test_features_and_readings_of_many_docs_are_each_docs_own(corpus_docs):
         assert np.array_equal(many[d], linear.readings(own)), d
 
 
+def test_readings_of_many_docs_with_their_sentences_are_each_docs_own(recorded, tmp_path):
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH)
+    # Full-precision weights read per sentence: sums in another order would differ in their
+    # last bits (the saved model's half-precision weights often sum exactly in any order).
+    linear = pinned_linear()
+    docs = [scorer.nlp.make_doc(for_scoring(f"{c['title']}\n{c['text']}")) for c in corpus]
+    xs, each = [], []
+    for doc in docs:
+        doc._.clauses = sentiment.clauses(doc)
+        raw = [r for *_, r in doc._.clauses]
+        xs.append(features.of_doc(doc, sentiment.normalize(sum(raw)), raw))
+        each.append(model.sentence_features(doc))
+    assert sum(len(e) > 1 for e in each) >= 100
+    offsets = np.cumsum([0] + [len(x) for x in xs])
+    parts = [s for e in each for s in e]
+    owner = np.array([d for d, e in enumerate(each) for _ in e], dtype=np.int64)
+    sentences = (np.concatenate(parts), np.cumsum([0] + [len(s) for s in parts]), owner)
+    many = linear.readings_of(np.concatenate(xs), offsets, sentences)
+    for d in range(len(docs)):
+        assert np.array_equal(many[d], linear.readings(xs[d], each[d])), d
+
+
 def test_signatures_of_many_docs_are_each_docs_own(corpus_docs):
     from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
 
@@ -366,6 +396,27 @@ def test_a_search_skipped_for_want_of_a_needed_string_would_have_found_nothing(r
         found = [t for t in texts if pattern.search(t)]
         assert len(found) >= 5
         assert [t for t in texts if quick(t)] == found
+
+
+def test_an_intent_cue_count_skipped_for_want_of_a_needed_string_would_have_counted_none(
+    recorded,
+):
+    from nlp import intent
+    from nlp.needed import needed_strings
+
+    _, corpus = recorded
+    texts = [f"{c['title']}\n{c['text']}".lower() for c in corpus] + [
+        "we're looking for a senior engineer, full-time", "apply now", "part time remote role",
+        "100% free, act now! earn $500", "congratulations, you won", "free gift", "% off",
+        "switched to quillpad and loving it", "give it a try", "worth a try", "how much is it?",
+        "thinking about buying", "cancelled", "cancelling", "not renewing", "unsubscribe",
+        "migrating away", "alternatives to it", "", "apply", "full", "money",
+    ]  # fmt: skip
+    for name, pattern in intent._COMPILED.items():
+        assert needed_strings(pattern), name  # each cue pattern is answered without a search
+        counts = [len(pattern.findall(t)) for t in texts]
+        assert [intent._COUNTS[name](t) for t in texts] == counts, name
+        assert sum(c > 0 for c in counts) >= 3, name
 
 
 def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
