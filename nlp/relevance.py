@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from spacy.attrs import ORTH
 from spacy.tokens import Doc
 
 from data.config import Watch
@@ -101,29 +102,36 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
     out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
     named = {i for start, end in spans for i in range(start, end)}
     n = len(doc)
+    if not spans:
+        return sorted(out)
+    # The words of the windows read (a few dozen tokens), from the words' own properties:
+    # a Token object and its properties for each would cost several times more.
+    lo = max(0, min(start for start, _ in spans[:MAX_SPANS]) - WINDOW)
+    hi = min(n, max(end for _, end in spans[:MAX_SPANS]) + WINDOW)
+    words = _words(doc, doc.to_array(ORTH)[lo:hi].tolist())
     for start, end in spans[:MAX_SPANS]:
-        first = doc[start].text
-        at_start = start == 0 or doc[start - 1].text in ".!?\n" or doc[start - 1].is_space
+        first = words[start - lo][0]
+        before = words[start - 1 - lo] if start > 0 else None
+        at_start = before is None or before[0] in ".!?\n" or before[2]
         if first.isupper() and len(first) > 1:
             out.add("case:upper")
         elif first[:1].isupper():
             out.add("case:start" if at_start else "case:title")
         elif first.islower():
             out.add("case:lower")
-        if start > 0:
-            out.add("before:" + doc[start - 1].lower_.strip())
+        if before is not None:
+            out.add("before:" + before[1].strip())
         if end < n:
-            out.add("after:" + doc[end].lower_.strip())
+            out.add("after:" + words[end - lo][1].strip())
         for i in range(max(0, start - WINDOW), min(n, end + WINDOW)):
             if i in named:
                 continue
-            token = doc[i]
-            if token.is_space or token.is_punct:
+            _, word, space, punct, url, num = words[i - lo]
+            if space or punct:
                 continue
-            word = token.lower_
-            if token.like_url:
+            if url:
                 word = "<url>"
-            elif token.like_num:
+            elif num:
                 word = "<num>"
             out.add("w:" + word)
             if word in SPONSOR_CUES:
@@ -133,6 +141,30 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
             if word in USE_CUES:
                 out.add("cue:use")
     return sorted(out)
+
+
+# Per vocabulary, each word's (text, lower case, is_space, is_punct, like_url, like_num): the
+# properties of the word itself, never of its place in a text.
+_WORDS: dict[int, dict[int, tuple[str, str, bool, bool, bool, bool]]] = {}
+_WORDS_LIMIT = 100_000  # distinct words remembered per vocabulary, then forgotten
+
+
+def _words(doc: Doc, orths: list[int]) -> list[tuple[str, str, bool, bool, bool, bool]]:
+    vocab = doc.vocab
+    known = _WORDS.get(id(vocab))
+    if known is None or len(known) > _WORDS_LIMIT:
+        known = _WORDS[id(vocab)] = {}
+    out = []
+    for orth in orths:
+        word = known.get(orth)
+        if word is None:
+            lexeme = vocab[orth]
+            word = known[orth] = (
+                lexeme.orth_, lexeme.lower_, lexeme.is_space, lexeme.is_punct,
+                lexeme.like_url, lexeme.like_num,
+            )  # fmt: skip
+        out.append(word)
+    return out
 
 
 def _sigmoid(z: float) -> float:

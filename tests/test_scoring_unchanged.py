@@ -372,6 +372,49 @@ def test_readings_of_many_docs_with_their_sentences_are_each_docs_own(recorded, 
         assert np.array_equal(many[d], linear.readings(xs[d], each[d])), d
 
 
+def _relevance_features_from_tokens(doc, spans, rule) -> list[str]:
+    """nlp.relevance.features as first written, from spaCy's Token objects."""
+    out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
+    named = {i for start, end in spans for i in range(start, end)}
+    n = len(doc)
+    for start, end in spans[: relevance.MAX_SPANS]:
+        first = doc[start].text
+        at_start = start == 0 or doc[start - 1].text in ".!?\n" or doc[start - 1].is_space
+        if first.isupper() and len(first) > 1:
+            out.add("case:upper")
+        elif first[:1].isupper():
+            out.add("case:start" if at_start else "case:title")
+        elif first.islower():
+            out.add("case:lower")
+        if start > 0:
+            out.add("before:" + doc[start - 1].lower_.strip())
+        if end < n:
+            out.add("after:" + doc[end].lower_.strip())
+        for i in range(max(0, start - relevance.WINDOW), min(n, end + relevance.WINDOW)):
+            token = doc[i]
+            if i in named or token.is_space or token.is_punct:
+                continue
+            word = "<url>" if token.like_url else "<num>" if token.like_num else token.lower_
+            out.add("w:" + word)
+            for cue, words in (("sponsor", relevance.SPONSOR_CUES), ("news", relevance.NEWS_CUES),
+                               ("use", relevance.USE_CUES)):  # fmt: skip
+                if word in words:
+                    out.add(f"cue:{cue}")
+    return sorted(out)
+
+
+def test_relevance_features_are_those_of_the_tokens(corpus_docs):
+    scorer, docs = corpus_docs
+    queries = scorer.watch.queries
+    seen = 0
+    for d, doc in enumerate(docs):
+        for spans, rule in queries.candidates(doc).values():
+            want = _relevance_features_from_tokens(doc, spans, rule)
+            assert relevance.features(doc, spans, rule) == want, d
+            seen += 1
+    assert seen >= 500
+
+
 def test_signatures_of_many_docs_are_each_docs_own(corpus_docs):
     from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
 
