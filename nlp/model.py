@@ -24,7 +24,9 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
+from spacy.attrs import IS_SPACE, LOWER
 from spacy.language import Language
+from spacy.strings import hash_string
 from spacy.tokens import Doc
 
 from nlp import features, sentiment
@@ -35,6 +37,7 @@ NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
 PREFIX = "linear-"
 MIN_SENTENCE_TOKENS = 3  # shorter ones ("Thanks!", "Anyway.") are read with the whole post
 _SENTENCE_ENDS = frozenset(".!?…")
+_SENTENCE_END_HASHES = np.array(sorted(hash_string(e) for e in _SENTENCE_ENDS), dtype=np.uint64)
 _SENTENCES = "tidings_sentence_features"  # doc.user_data key
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
@@ -321,28 +324,32 @@ class Readings:
         """_values() of many docs whose clauses are set, from their tokens' rows and features
         (features.of_docs's input and output), every doc's and every sentence's features read
         at once, and the readings of all docs, those read per sentence too, in one operation."""
-        split = [sentences(doc) if self.model.per_sentence else [] for doc in docs]
-        picks, lexical, raws, owner = [], [], [], []
-        for d, found in enumerate(split):
-            for start, end, raw in found:  # each sentence as if it stood alone
-                picks.append(np.arange(starts[d] + start, starts[d] + end))
-                lexical.append(sentiment.normalize(sum(raw)))
-                raws.append(raw)
-                owner.append(d)
+        split: list[list[tuple[int, int, list[float]]]] = [[] for _ in docs]
+        if self.model.per_sentence:
+            # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
+            ends = ((rows[:, 1] == 1) | np.isin(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
+            bounds = starts.tolist()
+            split = [
+                _sentences(doc._.clauses, b - a, ends, a)
+                for doc, a, b in zip(docs, bounds, bounds[1:], strict=False)
+            ]
+        found = [(d, *sentence) for d, each in enumerate(split) for sentence in each]
+        owner = np.array([d for d, *_ in found], dtype=np.int64)
         each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-        if picks:
-            bounds = np.concatenate(([0], np.cumsum([len(p) for p in picks])))
-            chosen = rows[np.concatenate(picks)]
+        if found:  # each sentence as if it stood alone
+            first = starts[owner] + np.array([start for _, start, _, _ in found], dtype=np.int64)
+            size = np.array([end - start for _, start, end, _ in found], dtype=np.int64)
+            bounds = np.concatenate(([0], np.cumsum(size)))
+            within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
+            raws = [raw for *_, raw in found]
+            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+            chosen = rows[np.repeat(first, size) + within]
             each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
-        read_with = (each_indices, each_offsets, np.array(owner, dtype=np.int64))
-        many = self.model.readings_of(indices, offsets, read_with)
+        many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
+        each = np.split(each_indices, each_offsets[1:-1]) if found else []
         k = 0
         for d, doc in enumerate(docs):
-            # Read again by _feeling_of_the_complaint.
-            doc.user_data[_SENTENCES] = [
-                each_indices[each_offsets[j] : each_offsets[j + 1]]
-                for j in range(k, k + len(split[d]))
-            ]
+            doc.user_data[_SENTENCES] = each[k : k + len(split[d])]  # _feeling_of_the_complaint
             k += len(split[d])
         return list(many)
 
@@ -417,13 +424,24 @@ def sentences(doc: Doc) -> list[tuple[int, int, list[float]]]:
     clauses = doc._.clauses
     if len(clauses) < 2:
         return []
+    rows = doc.to_array([LOWER, IS_SPACE])
+    ends = ((rows[:, 1] == 1) | np.isin(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
+    return _sentences(clauses, len(doc), ends)
+
+
+def _sentences(
+    clauses: list[tuple[int, int, float]], n: int, ends: list[bool], base: int = 0
+) -> list[tuple[int, int, list[float]]]:
+    """sentences() of a doc of `n` tokens from its clauses and whether each token ends a
+    sentence (token i's at ends[base + i])."""
+    if len(clauses) < 2:
+        return []
     out, start, raw = [], 0, []
     for first, end, value in clauses:
         if not raw:
             start = first
         raw.append(value)
-        last = doc[end - 1]
-        if last.is_space or last.text in _SENTENCE_ENDS or end == len(doc):
+        if ends[base + end - 1] or end == n:
             if end - start >= MIN_SENTENCE_TOKENS:
                 out.append((start, end, raw))
             raw = []
