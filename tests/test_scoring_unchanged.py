@@ -462,6 +462,17 @@ def test_an_intent_cue_count_skipped_for_want_of_a_needed_string_would_have_coun
         assert sum(c > 0 for c in counts) >= 3, name
 
 
+def test_the_tokenizer_without_its_nt_alternatives_splits_texts_without_nt_alike(recorded):
+    from nlp import tokenizer
+
+    _, corpus = recorded
+    texts = [f"{c['title']}\n{c['text']}" for c in corpus]
+    kept = [t for t in texts if not any(nt in t for nt in tokenizer._NT)]
+    assert len(kept) >= 500 and len(texts) - len(kept) >= 20
+    for t in kept:
+        assert tokenizer._TOKEN_WITHOUT_NT.findall(t) == tokenizer._TOKEN.findall(t), t[:80]
+
+
 def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
     import gc
 
