@@ -100,19 +100,22 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
     """What the model sees of one entity in a doc: `spans` are the token ranges where its name
     stands, `rule` its context rule's verdict (None: it has none). Each feature once."""
     out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
-    named = {i for start, end in spans for i in range(start, end)}
-    n = len(doc)
     if not spans:
         return sorted(out)
-    # The words of the windows read (a few dozen tokens), from the words' own properties:
-    # a Token object and its properties for each would cost several times more.
-    lo = max(0, min(start for start, _ in spans[:MAX_SPANS]) - WINDOW)
-    hi = min(n, max(end for _, end in spans[:MAX_SPANS]) + WINDOW)
-    words = _words(doc, doc.to_array(ORTH)[lo:hi].tolist())
+    n = len(doc)
+    around: set[int] = set()  # the windows' tokens, the name's own left out
     for start, end in spans[:MAX_SPANS]:
-        first = words[start - lo][0]
-        before = words[start - 1 - lo] if start > 0 else None
-        at_start = before is None or before[0] in ".!?\n" or before[2]
+        around.update(range(max(0, start - WINDOW), min(n, end + WINDOW)))
+    around.difference_update(i for start, end in spans for i in range(start, end))
+    # Those words and the name's neighbours, from the words' own properties (a Token object
+    # and its properties for each would cost several times more).
+    read = {start + k for start, end in spans[:MAX_SPANS] for k in (-1, 0, end - start)}
+    at = sorted(around | {i for i in read if 0 <= i < n})
+    words = dict(zip(at, _words(doc, doc.to_array(ORTH)[at].tolist()), strict=True))
+    for start, end in spans[:MAX_SPANS]:
+        first = words[start].text
+        before = words[start - 1] if start > 0 else None
+        at_start = before is None or before.text in ".!?\n" or before.is_space
         if first.isupper() and len(first) > 1:
             out.add("case:upper")
         elif first[:1].isupper():
@@ -120,36 +123,37 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
         elif first.islower():
             out.add("case:lower")
         if before is not None:
-            out.add("before:" + before[1].strip())
+            out.add("before:" + before.lower.strip())
         if end < n:
-            out.add("after:" + words[end - lo][1].strip())
-        for i in range(max(0, start - WINDOW), min(n, end + WINDOW)):
-            if i in named:
-                continue
-            _, word, space, punct, url, num = words[i - lo]
-            if space or punct:
-                continue
-            if url:
-                word = "<url>"
-            elif num:
-                word = "<num>"
-            out.add("w:" + word)
-            if word in SPONSOR_CUES:
-                out.add("cue:sponsor")
-            if word in NEWS_CUES:
-                out.add("cue:news")
-            if word in USE_CUES:
-                out.add("cue:use")
+            out.add("after:" + words[end].lower.strip())
+    out.update(*(words[i].features for i in around))
     return sorted(out)
 
 
-# Per vocabulary, each word's (text, lower case, is_space, is_punct, like_url, like_num): the
-# properties of the word itself, never of its place in a text.
-_WORDS: dict[int, dict[int, tuple[str, str, bool, bool, bool, bool]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A word's own properties, never those of its place in a text."""
+
+    text: str
+    lower: str
+    is_space: bool
+    features: frozenset[str]  # what it adds standing near a name: "w:…", "cue:…"
+
+
+def _word_features(lower: str, space: bool, punct: bool, url: bool, num: bool) -> frozenset[str]:
+    if space or punct:
+        return frozenset()
+    word = "<url>" if url else "<num>" if num else lower
+    cues = (("cue:sponsor", SPONSOR_CUES), ("cue:news", NEWS_CUES), ("cue:use", USE_CUES))
+    return frozenset(["w:" + word, *(cue for cue, words in cues if word in words)])
+
+
+# Per vocabulary, each word's _Word.
+_WORDS: dict[int, dict[int, _Word]] = {}
 _WORDS_LIMIT = 100_000  # distinct words remembered per vocabulary, then forgotten
 
 
-def _words(doc: Doc, orths: list[int]) -> list[tuple[str, str, bool, bool, bool, bool]]:
+def _words(doc: Doc, orths: list[int]) -> list[_Word]:
     vocab = doc.vocab
     known = _WORDS.get(id(vocab))
     if known is None or len(known) > _WORDS_LIMIT:
@@ -158,11 +162,13 @@ def _words(doc: Doc, orths: list[int]) -> list[tuple[str, str, bool, bool, bool,
     for orth in orths:
         word = known.get(orth)
         if word is None:
-            lexeme = vocab[orth]
-            word = known[orth] = (
-                lexeme.orth_, lexeme.lower_, lexeme.is_space, lexeme.is_punct,
-                lexeme.like_url, lexeme.like_num,
-            )  # fmt: skip
+            x = vocab[orth]
+            word = known[orth] = _Word(
+                x.orth_,
+                x.lower_,
+                x.is_space,
+                _word_features(x.lower_, x.is_space, x.is_punct, x.like_url, x.like_num),
+            )
         out.append(word)
     return out
 
