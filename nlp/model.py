@@ -39,6 +39,7 @@ MIN_SENTENCE_TOKENS = 3  # shorter ones ("Thanks!", "Anyway.") are read with the
 _SENTENCE_ENDS = frozenset(".!?…")
 _SENTENCE_END_HASHES = np.array(sorted(hash_string(e) for e in _SENTENCE_ENDS), dtype=np.uint64)
 _SENTENCES = "tidings_sentence_features"  # doc.user_data key
+_SENTENCES_ALONE = "tidings_sentences_alone"  # (sentences, readings of each alone), for a batch
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
@@ -333,7 +334,7 @@ class Readings:
                 _sentences(doc._.clauses, b - a, ends, a)
                 for doc, a, b in zip(docs, bounds, bounds[1:], strict=False)
             ]
-        found = [(d, *sentence) for d, each in enumerate(split) for sentence in each]
+        found = [(d, *sentence) for d, mine in enumerate(split) for sentence in mine]
         owner = np.array([d for d, *_ in found], dtype=np.int64)
         each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
         if found:  # each sentence as if it stood alone
@@ -347,10 +348,24 @@ class Readings:
             each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
         many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
         each = np.split(each_indices, each_offsets[1:-1]) if found else []
-        k = 0
+        first_of = np.concatenate(([0], np.cumsum([len(mine) for mine in split]))).tolist()
         for d, doc in enumerate(docs):
-            doc.user_data[_SENTENCES] = each[k : k + len(split[d])]  # _feeling_of_the_complaint
-            k += len(split[d])
+            doc.user_data[_SENTENCES] = each[first_of[d] : first_of[d + 1]]
+        # _feeling_of_the_complaint reads each sentence of a complaint alone: all at once.
+        if "complaint" in self.model.per_sentence:
+            column = 3 + self.model.intents.index("complaint")
+            threshold = self.model.thresholds["complaint"]
+            read = [d for d, mine in enumerate(split) if mine and many[d, column] >= threshold]
+            picked = [j for d in read for j in range(first_of[d], first_of[d + 1])]
+            if picked:
+                size = np.array([len(each[j]) for j in picked], dtype=np.int64)
+                bounds = np.concatenate(([0], np.cumsum(size)))
+                alone = self.model.readings_of(np.concatenate([each[j] for j in picked]), bounds)
+                k = 0
+                for d in read:
+                    n = len(split[d])
+                    docs[d].user_data[_SENTENCES_ALONE] = (split[d], alone[k : k + n])
+                    k += n
         return list(many)
 
     def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
@@ -362,9 +377,12 @@ class Readings:
         column = 3 + self.model.intents.index("complaint")
         if values[column] < self.model.thresholds["complaint"]:
             return 1.0
+        found, each = doc.user_data.get(_SENTENCES_ALONE) or (None, None)
+        if found is None:  # one doc, not a batch (values_of reads a batch's at once)
+            found = sentences(doc)
+            each = [self.model.readings(x) for x in doc.user_data.get(_SENTENCES, [])]
         read = []
-        for (_, _, raw), x in zip(sentences(doc), doc.user_data.get(_SENTENCES, []), strict=True):
-            alone = self.model.readings(x)
+        for (_, _, raw), alone in zip(found, each, strict=True):
             read.append((alone[column], sentiment.normalize(sum(raw)), alone))
         if not read:
             return 1.0
