@@ -170,7 +170,15 @@ def feeling_near(
     clauses: list[tuple[int, int, float]], overall: float, positions: list[int]
 ) -> float:
     """around() from a doc's clauses and its sentiment score."""
-    near = sum(raw for start, end, raw in clauses if any(start <= p < end for p in positions))
+    # The clauses follow one another: each position is in the last clause starting at or
+    # before it, if in any (summed in the clauses' order, as they stand).
+    starts = [start for start, _, _ in clauses]
+    holding = set()
+    for p in positions:
+        i = bisect_right(starts, p) - 1
+        if i >= 0 and p < clauses[i][1]:
+            holding.add(i)
+    near = sum(clauses[i][2] for i in sorted(holding))
     # The learned model reads the whole doc, not one entity's clauses: it speaks for an
     # entity only where the lexicon finds no feeling in the clauses that name it.
     return normalize(near) if near else overall

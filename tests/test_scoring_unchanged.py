@@ -415,6 +415,20 @@ def test_relevance_features_are_those_of_the_tokens(corpus_docs):
     assert seen >= 500
 
 
+def test_the_feeling_near_positions_sums_the_clauses_holding_them(corpus_docs):
+    import random
+
+    _, docs = corpus_docs
+    rng = random.Random(5)
+    for d, doc in enumerate(docs):
+        clauses = sentiment.clauses(doc)
+        for _ in range(3):
+            positions = sorted(rng.sample(range(-1, len(doc) + 2), min(3, len(doc) + 3)))
+            near = sum(r for a, b, r in clauses if any(a <= p < b for p in positions))
+            want = sentiment.normalize(near) if near else 0.25
+            assert sentiment.feeling_near(clauses, 0.25, positions) == want, d
+
+
 def test_signatures_of_many_docs_are_each_docs_own(corpus_docs):
     from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
 
