@@ -40,6 +40,7 @@ _SENTENCE_ENDS = frozenset(".!?…")
 _SENTENCE_END_HASHES = np.array(sorted(hash_string(e) for e in _SENTENCE_ENDS), dtype=np.uint64)
 _SENTENCES = "tidings_sentence_features"  # doc.user_data key
 _SENTENCES_ALONE = "tidings_sentences_alone"  # (sentences, readings of each alone), for a batch
+_HEAD = "tidings_praise_closing"  # for a batch: None, or (start, let-down, the head's readings)
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
@@ -324,30 +325,11 @@ class Readings:
     ) -> list[np.ndarray]:
         """_values() of many docs whose clauses are set, from their tokens' rows and features
         (features.of_docs's input and output), every doc's and every sentence's features read
-        at once, and the readings of all docs, those read per sentence too, in one operation."""
-        split: list[list[tuple[int, int, list[float]]]] = [[] for _ in docs]
-        if self.model.per_sentence:
-            # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
-            ends = ((rows[:, 1] == 1) | np.isin(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
-            bounds = starts.tolist()
-            split = [
-                _sentences(doc._.clauses, b - a, ends, a)
-                for doc, a, b in zip(docs, bounds, bounds[1:], strict=False)
-            ]
-        found = [(d, *sentence) for d, mine in enumerate(split) for sentence in mine]
-        owner = np.array([d for d, *_ in found], dtype=np.int64)
-        each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-        if found:  # each sentence as if it stood alone
-            first = starts[owner] + np.array([start for _, start, _, _ in found], dtype=np.int64)
-            size = np.array([end - start for _, start, end, _ in found], dtype=np.int64)
-            bounds = np.concatenate(([0], np.cumsum(size)))
-            within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
-            raws = [raw for *_, raw in found]
-            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
-            chosen = rows[np.repeat(first, size) + within]
-            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
-        many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
-        each = np.split(each_indices, each_offsets[1:-1]) if found else []
+        at once, and the readings of all docs, those read per sentence too, in one operation.
+        What read() reads of a doc besides (its complaint's sentences alone, the text before a
+        closing praise) is read for all docs at once too, and kept with each doc."""
+        clauses = [doc._.clauses for doc in docs]
+        many, split, each = self._read_many(clauses, rows, starts, indices, offsets)
         first_of = np.concatenate(([0], np.cumsum([len(mine) for mine in split]))).tolist()
         for d, doc in enumerate(docs):
             doc.user_data[_SENTENCES] = each[first_of[d] : first_of[d + 1]]
@@ -366,7 +348,63 @@ class Readings:
                     n = len(split[d])
                     docs[d].user_data[_SENTENCES_ALONE] = (split[d], alone[k : k + n])
                     k += n
+        # _problem_before_praise reads the text before a closing praise alone: all at once.
+        heads = []
+        for d, doc in enumerate(docs):
+            closing = self._praise_closing(doc, clauses[d])
+            doc.user_data[_HEAD] = closing
+            if closing is not None:
+                heads.append((d, closing[0]))
+        if heads:
+            head_clauses = [clauses[d][:-1] for d, _ in heads]
+            size = np.array([start for _, start in heads], dtype=np.int64)
+            bounds = np.concatenate(([0], np.cumsum(size)))
+            first = np.repeat(starts[[d for d, _ in heads]], size)
+            head_rows = rows[first + np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)]
+            raws = [[r for _, _, r in c] for c in head_clauses]
+            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+            head_indices, head_offsets = features.of_docs(head_rows, bounds, lexical, raws)
+            head_values, _, _ = self._read_many(
+                head_clauses, head_rows, bounds, head_indices, head_offsets
+            )
+            for (d, start), values in zip(heads, head_values, strict=True):
+                docs[d].user_data[_HEAD] = (start, docs[d].user_data[_HEAD][1], values.copy())
         return list(many)
+
+    def _read_many(
+        self,
+        clauses: Sequence[list[tuple[int, int, float]]],
+        rows: np.ndarray,
+        starts: np.ndarray,
+        indices: np.ndarray,
+        offsets: np.ndarray,
+    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], list[np.ndarray]]:
+        """The readings of many texts from their clauses, tokens' rows and features (as
+        values_of), with each text's sentences and their features (one list for all)."""
+        split: list[list[tuple[int, int, list[float]]]] = [[] for _ in clauses]
+        if self.model.per_sentence:
+            # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
+            ends = ((rows[:, 1] == 1) | features._within(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
+            bounds = starts.tolist()
+            split = [
+                _sentences(mine, b - a, ends, a)
+                for mine, a, b in zip(clauses, bounds, bounds[1:], strict=False)
+            ]
+        found = [(d, *sentence) for d, mine in enumerate(split) for sentence in mine]
+        owner = np.array([d for d, *_ in found], dtype=np.int64)
+        each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        if found:  # each sentence as if it stood alone
+            first = starts[owner] + np.array([start for _, start, _, _ in found], dtype=np.int64)
+            size = np.array([end - start for _, start, end, _ in found], dtype=np.int64)
+            bounds = np.concatenate(([0], np.cumsum(size)))
+            within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
+            raws = [raw for *_, raw in found]
+            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+            chosen = rows[np.repeat(first, size) + within]
+            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
+        many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
+        each = np.split(each_indices, each_offsets[1:-1]) if found else []
+        return many, split, each
 
     def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
@@ -398,12 +436,11 @@ class Readings:
         doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
         return self.model.readings(x, each)
 
-    def _problem_before_praise(
+    def _praise_closing(
         self, doc: Doc, clauses: list[tuple[int, int, float]]
-    ) -> np.ndarray | None:
-        """The readings of the text before a short closing praise ("Awesome!", "Love it.")
-        when that text, read alone, is a complaint and reads negative, or tells a let-down
-        (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
+    ) -> tuple[int, bool] | None:
+        """Where a short closing praise begins, and whether the text before it tells a
+        let-down, when that text is to be read alone (_problem_before_praise); else None."""
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]
@@ -416,12 +453,30 @@ class Readings:
         let_down = _LET_DOWN.search(low) is not None and not _NO_LET_DOWN.search(low)
         if before > 0 and not let_down:  # read the head only where it may hold a problem
             return None
-        head = doc[:start].as_doc()
-        head._.clauses = clauses[:-1]
-        values = self._values(head)
+        return start, let_down
+
+    def _problem_before_praise(
+        self, doc: Doc, clauses: list[tuple[int, int, float]]
+    ) -> np.ndarray | None:
+        """The readings of the text before a short closing praise ("Awesome!", "Love it.")
+        when that text, read alone, is a complaint and reads negative, or tells a let-down
+        (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
+        if _HEAD in doc.user_data:  # values_of read it with its batch
+            closing = doc.user_data.pop(_HEAD)
+            if closing is None:
+                return None
+            start, let_down, values = closing
+        else:
+            closing = self._praise_closing(doc, clauses)
+            if closing is None:
+                return None
+            start, let_down = closing
+            head = doc[:start].as_doc()
+            head._.clauses = clauses[:-1]
+            values = self._values(head)
         complaint = values[3 + self.model.intents.index("complaint")]
         feeling = sentiment.reading(
-            sentiment.normalize(sum(r for *_, r in head._.clauses)),
+            sentiment.normalize(sum(r for *_, r in clauses[:-1])),
             *values[:3].tolist(),
             self.model.decision,
         )
@@ -443,7 +498,7 @@ def sentences(doc: Doc) -> list[tuple[int, int, list[float]]]:
     if len(clauses) < 2:
         return []
     rows = doc.to_array([LOWER, IS_SPACE])
-    ends = ((rows[:, 1] == 1) | np.isin(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
+    ends = ((rows[:, 1] == 1) | features._within(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
     return _sentences(clauses, len(doc), ends)
 
 

@@ -15,6 +15,7 @@ import io
 import json
 import math
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,6 +188,30 @@ def test_one_text_at_a_time_reads_as_a_batch_does(recorded, tmp_path):
             continue
         got = reading(scorer.score_text(f"{c['title']}\n{c['text']}"))
         assert_same(got, c["pinned"], f"text {i}")
+
+
+def test_a_batch_reads_what_precedes_a_closing_praise_as_one_text_does(recorded, tmp_path):
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH, pinned_models(tmp_path / "models"))
+    texts = [f"{c['title']}\n{c['text']}" for c in corpus] + [
+        "My Nimbus Notes order never came and nobody answered. Awesome!",
+        "Nimbus Notes lost my files again and support ignored me. Great job!",
+        "Waited two weeks for Nimbus Notes to fix sync. Love it.",
+    ]
+    closing = []
+    for text in texts:
+        doc = scorer.nlp.make_doc(for_scoring(text))
+        if scorer.readings._praise_closing(doc, sentiment.clauses(doc)) is not None:
+            closing.append(text)
+    items = mentions([{"title": "", "text": t} for t in closing])
+    batch = {m.id: s for m, s in scorer.score(items, batch_size=64)}  # about a watched entity
+    assert len(batch) >= 3, len(batch)
+    for m in items:
+        if m.id in batch:
+            want = replace(scorer.score_text(f"{m.title}\n{m.text}"), mention_id=m.id)
+            assert batch[m.id] == want, m.text[:80]
 
 
 def test_every_reading_with_the_shipped_model_is_as_recorded(recorded):
