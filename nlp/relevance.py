@@ -137,15 +137,15 @@ class _Word:
     text: str
     lower: str
     is_space: bool
-    features: frozenset[str]  # what it adds standing near a name: "w:…", "cue:…"
+    features: tuple[str, ...]  # what it adds standing near a name: "w:…", "cue:…"
 
 
-def _word_features(lower: str, space: bool, punct: bool, url: bool, num: bool) -> frozenset[str]:
+def _word_features(lower: str, space: bool, punct: bool, url: bool, num: bool) -> tuple[str, ...]:
     if space or punct:
-        return frozenset()
+        return ()
     word = "<url>" if url else "<num>" if num else lower
     cues = (("cue:sponsor", SPONSOR_CUES), ("cue:news", NEWS_CUES), ("cue:use", USE_CUES))
-    return frozenset(["w:" + word, *(cue for cue, words in cues if word in words)])
+    return ("w:" + word, *(cue for cue, words in cues if word in words))
 
 
 # Per vocabulary, each word's _Word.
