@@ -95,6 +95,11 @@ def similarities(a: bytes, others: Sequence[bytes]) -> list[float]:
     return (rows == np.frombuffer(a, "<u4")).mean(axis=1).tolist()
 
 
+def _rows(signatures: Sequence[bytes]) -> np.ndarray:
+    """The signatures as rows of one array (HASHES values each)."""
+    return np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), HASHES)
+
+
 _BAND_MIX = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F], dtype=np.uint64)
 _BAND_IDS = np.arange(BANDS, dtype=np.uint64) << np.uint64(56)
 
@@ -121,8 +126,8 @@ class Index:
         self._signatures = np.empty((64, HASHES), dtype="<u4")
         self._keys: list[str] = []
 
-    def add(self, sig: bytes, key: str, bands: list[int]) -> None:
-        values = np.frombuffer(sig, "<u4")
+    def add(self, sig: bytes | np.ndarray, key: str, bands: list[int]) -> None:
+        values = np.frombuffer(sig, "<u4") if isinstance(sig, bytes) else sig
         row = len(self._keys)
         if row == len(self._signatures):
             self._signatures = np.concatenate([self._signatures, np.empty_like(self._signatures)])
@@ -137,19 +142,20 @@ class Index:
             elif len(bucket) < BUCKET_CAP:
                 bucket.append(row)
 
-    def story_of(self, sig: bytes, bands: list[int]) -> str | None:
+    def story_of(self, sig: bytes | np.ndarray, bands: list[int]) -> str | None:
         """The story of the most similar signature reaching SIMILAR, if any."""
+        found = [bucket for bucket in map(self._by_band.get, bands) if bucket is not None]
+        if not found:  # most texts: no band shared with any story yet
+            return None
         rows: set[int] = set()
-        for band in bands:
-            bucket = self._by_band.get(band)
+        for bucket in found:
             if isinstance(bucket, int):
                 rows.add(bucket)
-            elif bucket:
+            else:
                 rows.update(bucket)
-        if not rows:
-            return None
         order = np.sort(np.fromiter(rows, dtype=np.intp, count=len(rows)))
-        equal = np.count_nonzero(self._signatures[order] == np.frombuffer(sig, "<u4"), axis=1)
+        values = np.frombuffer(sig, "<u4") if isinstance(sig, bytes) else sig
+        equal = np.count_nonzero(self._signatures[order] == values, axis=1)
         best = int(np.argmax(equal))
         return self._keys[order[best]] if int(equal[best]) / HASHES >= SIMILAR else None
 
@@ -172,24 +178,30 @@ def group(
     already stored. A mention keeps its own story when it is already stored (the same link),
     else joins the most similar stored head, else a near copy earlier in `incoming`, else
     begins a story of its own."""
-    by_index: dict[int, list[tuple[bytes, str]]] = {}
-    for i, sig, key in stored:
-        by_index.setdefault(i, []).append((sig, key))
+    stored = list(stored)
+    by_index: dict[int, list[int]] = {}  # index into incoming → its heads' places in stored
+    for k, (i, _, _) in enumerate(stored):
+        by_index.setdefault(i, []).append(k)
+    signatures = _rows([sig for _, sig, _ in incoming])
+    # similarity() of every new mention with each of its stored heads, all at once.
+    shares: list[float] = []
+    if stored:
+        at = np.array([i for i, _, _ in stored], dtype=np.intp)
+        equal = np.count_nonzero(_rows([sig for _, sig, _ in stored]) == signatures[at], axis=1)
+        shares = (equal / HASHES).tolist()
     taken = set(existing)
     index = Index()
     keys, heads = {}, {}
-    for i, ((mention_id, sig, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
+    for i, ((mention_id, _, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
         key = own if own in taken else None
         if key is None and i in by_index:
-            others = by_index[i]
-            shares = similarities(sig, [other for other, _ in others])
-            share, best = max(zip(shares, (k for _, k in others), strict=True))
+            share, best = max((shares[k], stored[k][2]) for k in by_index[i])
             key = best if share >= SIMILAR else None
         if key is None:
-            key = index.story_of(sig, own_bands)
+            key = index.story_of(signatures[i], own_bands)
         if key is None:
             key = own
-            index.add(sig, key, own_bands)
+            index.add(signatures[i], key, own_bands)
             heads[mention_id] = own_bands
         keys[mention_id] = key
         taken.add(key)

@@ -66,6 +66,9 @@ _SIGNALS = {
     )
 }
 
+_LEX_SIGNALS = np.array([_SIGNALS[f"lex{k}"] for k in range(-4, 5)], dtype=np.uint64)
+_LEN_SIGNALS = np.array([_SIGNALS[f"len{k}"] for k in range(5)], dtype=np.uint64)
+
 
 def _bucket(hashes: np.ndarray, salt: np.uint64) -> np.ndarray:
     # Array arithmetic on unsigned integers wraps modulo 2**64: the point here.
@@ -189,20 +192,28 @@ def of_docs(
     negated = scope & ~negator & ~_within(words, _PUNCTUATION)
     asks = np.bincount(doc[words == QUESTION_MARK], minlength=n)
     shouts = np.bincount(doc[(rows[:, 4] == 1) & (rows[:, 5] > 2)], minlength=n)
-    signals, signal_doc = [], []
-    for d in range(n):
-        mine = [
-            _SIGNALS[f"lex{max(-4, min(4, round(lexical[d] * 4)))}"],
-            _SIGNALS[f"len{min(4, max(0, int(counts[d]).bit_length() - 2))}"],
+    # Each doc's signals, as of_doc makes them (a clause's sign once: each feature counts once).
+    lex = np.clip(np.round(np.asarray(lexical, dtype=np.float64) * 4), -4, 4).astype(np.int64)
+    length = np.clip(np.frexp(counts)[1] - 2, 0, 4)  # frexp's exponent: int.bit_length()
+    sizes = [len(v) for v in clause_values]
+    values = np.fromiter((v for c in clause_values for v in c), np.float64, sum(sizes))
+    of_clause = np.repeat(np.arange(n), sizes)
+    has = {
+        "clause-": np.bincount(of_clause[values < -0.5], minlength=n) > 0,
+        "clause+": np.bincount(of_clause[values > 0.5], minlength=n) > 0,
+        "has?": asks > 0,
+        "shout": shouts > 0,
+    }
+    signal_doc = np.concatenate(
+        [np.arange(n), np.arange(n), *(np.flatnonzero(mask) for mask in has.values())]
+    )
+    signals = np.concatenate(
+        [
+            _LEX_SIGNALS[lex + 4],
+            _LEN_SIGNALS[length],
+            *(np.full(int(mask.sum()), _SIGNALS[name], np.uint64) for name, mask in has.items()),
         ]
-        mine += [_SIGNALS["clause-"] for v in clause_values[d] if v < -0.5]
-        mine += [_SIGNALS["clause+"] for v in clause_values[d] if v > 0.5]
-        if asks[d]:
-            mine.append(_SIGNALS["has?"])
-        if shouts[d]:
-            mine.append(_SIGNALS["shout"])
-        signals += mine
-        signal_doc += [d] * len(mine)
+    )
     lead, after = _openings(words, doc, counts)
     lead_doc = doc[lead]
     # framed holds doc d's START at first[d] and its word g at g + 2d + 1.
@@ -213,8 +224,7 @@ def of_docs(
                 doc * BUCKETS + _bucket(framed[inner], _UNI),
                 pair_doc * BUCKETS + _bucket(pairs, _BI),
                 doc[negated] * BUCKETS + _bucket(words[negated].astype(np.uint64), _NEG),
-                np.array(signal_doc, dtype=np.int64) * BUCKETS
-                + _bucket(np.array(signals, dtype=np.uint64), _UNI),
+                signal_doc.astype(np.int64) * BUCKETS + _bucket(signals, _UNI),
                 lead_doc * BUCKETS + _bucket(openings, _BI),
                 doc[after] * BUCKETS + _sentence_starts(words, after),
             )

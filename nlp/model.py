@@ -24,7 +24,9 @@ from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
+from spacy.attrs import IS_SPACE, LOWER
 from spacy.language import Language
+from spacy.strings import hash_string
 from spacy.tokens import Doc
 
 from nlp import features, sentiment
@@ -35,7 +37,10 @@ NEUTRAL_WITHIN = 0.5  # a mean human rating (-4..4) within ±0.5 is neutral
 PREFIX = "linear-"
 MIN_SENTENCE_TOKENS = 3  # shorter ones ("Thanks!", "Anyway.") are read with the whole post
 _SENTENCE_ENDS = frozenset(".!?…")
+_SENTENCE_END_HASHES = np.array(sorted(hash_string(e) for e in _SENTENCE_ENDS), dtype=np.uint64)
 _SENTENCES = "tidings_sentence_features"  # doc.user_data key
+_SENTENCES_ALONE = "tidings_sentences_alone"  # (sentences, readings of each alone), for a batch
+_HEAD = "tidings_praise_closing"  # for a batch: None, or (start, let-down, the head's readings)
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
@@ -100,9 +105,26 @@ class LinearModel:
             out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, a * z[3 + i] + c))))
         return out
 
-    def readings_of(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def readings_of(
+        self,
+        indices: np.ndarray,
+        offsets: np.ndarray,
+        sentences: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """readings() of many feature sets at once (set d is indices[offsets[d]:offsets[d + 1]],
-        as features.of_docs gives them), one row each, equal to readings() of each."""
+        as features.of_docs gives them), one row each, equal to readings() of each.
+
+        `sentences`, when given, are the sets' sentences: (indices, offsets) as of_docs gives
+        them and the set each belongs to (ascending); a set with two or more is read with
+        them, as readings(x, its sentences) reads it."""
+        z = self._summed(indices, offsets)
+        z += self.bias
+        if sentences is not None:
+            self._with_sentences(z, *sentences)
+        return self._readings_from(z)
+
+    def _summed(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Each set's weights summed (no bias), as readings() sums one set."""
         n, width = len(offsets) - 1, self.weights.shape[1]
         sizes = np.diff(offsets)
         z = np.empty((n, width), dtype=self.weights.dtype)
@@ -118,7 +140,41 @@ class LinearModel:
             rows = np.repeat(offsets[group], size) + within
             padded[np.repeat(np.arange(len(group)), size), within] = self.weights[indices[rows]]
             z[group] = padded.sum(axis=1)
-        z += self.bias
+        return z
+
+    def _with_sentences(
+        self, z: np.ndarray, indices: np.ndarray, offsets: np.ndarray, owner: np.ndarray
+    ) -> None:
+        """logits() of the sets with two or more sentences, from their summed logits `z`
+        (bias added) and their sentences' features, all at once, in place."""
+        if not self.per_sentence or not len(owner):
+            return
+        picked = np.flatnonzero(np.bincount(owner, minlength=len(z))[owner] > 1)
+        if not len(picked):
+            return
+        cols = np.array([3 + self.intents.index(i) for i in self.per_sentence])
+        w = np.array([self.sentence_weights[i] for i in self.per_sentence])
+        sums = np.empty((len(picked), len(cols)), dtype=self.weights.dtype)
+        sizes = offsets[picked + 1] - offsets[picked]
+        # logits() sums self.weights[s][:, cols], which numpy lays out column by column, and
+        # so sums each column pairwise, not row after row. Sentences of one size are summed
+        # together, each column of each alone and contiguous: pairwise the same way.
+        for size in np.unique(sizes).tolist():
+            group = np.flatnonzero(sizes == size)
+            at = offsets[picked[group]][:, None] + np.arange(size)
+            columns = np.moveaxis(self.weights[indices[at]][:, :, cols], 2, 0)
+            sums[group] = np.ascontiguousarray(columns).sum(axis=2).T
+        owners = owner[picked]
+        firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
+        most = np.maximum.reduceat(sums, firsts, axis=0)
+        at = np.ix_(owners[firsts], cols)
+        mine = z[at]
+        mine += w * np.maximum(0.0, most + self.bias[cols] - mine)
+        z[at] = mine
+
+    def _readings_from(self, z: np.ndarray) -> np.ndarray:
+        """readings() of each row of logits."""
+        n, width = z.shape
         s = np.exp(z[:, :3] - z[:, :3].max(axis=1, keepdims=True))
         out = np.empty((n, width))
         out[:, :3] = s / s.sum(axis=1, keepdims=True)
@@ -275,33 +331,86 @@ class Readings:
     ) -> list[np.ndarray]:
         """_values() of many docs whose clauses are set, from their tokens' rows and features
         (features.of_docs's input and output), every doc's and every sentence's features read
-        at once, and the readings of all docs but those read per sentence in one operation."""
-        many = self.model.readings_of(indices, offsets)
-        split = [sentences(doc) if self.model.per_sentence else [] for doc in docs]
-        picks, lexical, raws = [], [], []
-        for d, found in enumerate(split):
-            for start, end, raw in found:  # each sentence as if it stood alone
-                picks.append(np.arange(starts[d] + start, starts[d] + end))
-                lexical.append(sentiment.normalize(sum(raw)))
-                raws.append(raw)
-        each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-        if picks:
-            bounds = np.concatenate(([0], np.cumsum([len(p) for p in picks])))
-            chosen = rows[np.concatenate(picks)]
-            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
-        out, k = [], 0
+        at once, and the readings of all docs, those read per sentence too, in one operation.
+        What read() reads of a doc besides (its complaint's sentences alone, the text before a
+        closing praise) is read for all docs at once too, and kept with each doc."""
+        clauses = [doc._.clauses for doc in docs]
+        many, split, each = self._read_many(clauses, rows, starts, indices, offsets)
+        first_of = np.concatenate(([0], np.cumsum([len(mine) for mine in split]))).tolist()
         for d, doc in enumerate(docs):
-            each = [
-                each_indices[each_offsets[j] : each_offsets[j + 1]]
-                for j in range(k, k + len(split[d]))
+            doc.user_data[_SENTENCES] = each[first_of[d] : first_of[d + 1]]
+        # _feeling_of_the_complaint reads each sentence of a complaint alone: all at once.
+        if "complaint" in self.model.per_sentence:
+            column = 3 + self.model.intents.index("complaint")
+            threshold = self.model.thresholds["complaint"]
+            read = [d for d, mine in enumerate(split) if mine and many[d, column] >= threshold]
+            picked = [j for d in read for j in range(first_of[d], first_of[d + 1])]
+            if picked:
+                size = np.array([len(each[j]) for j in picked], dtype=np.int64)
+                bounds = np.concatenate(([0], np.cumsum(size)))
+                alone = self.model.readings_of(np.concatenate([each[j] for j in picked]), bounds)
+                k = 0
+                for d in read:
+                    n = len(split[d])
+                    docs[d].user_data[_SENTENCES_ALONE] = (split[d], alone[k : k + n])
+                    k += n
+        # _problem_before_praise reads the text before a closing praise alone: all at once.
+        heads = []
+        for d, doc in enumerate(docs):
+            closing = self._praise_closing(doc, clauses[d])
+            doc.user_data[_HEAD] = closing
+            if closing is not None:
+                heads.append((d, closing[0]))
+        if heads:
+            head_clauses = [clauses[d][:-1] for d, _ in heads]
+            size = np.array([start for _, start in heads], dtype=np.int64)
+            bounds = np.concatenate(([0], np.cumsum(size)))
+            first = np.repeat(starts[[d for d, _ in heads]], size)
+            head_rows = rows[first + np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)]
+            raws = [[r for _, _, r in c] for c in head_clauses]
+            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+            head_indices, head_offsets = features.of_docs(head_rows, bounds, lexical, raws)
+            head_values, _, _ = self._read_many(
+                head_clauses, head_rows, bounds, head_indices, head_offsets
+            )
+            for (d, start), values in zip(heads, head_values, strict=True):
+                docs[d].user_data[_HEAD] = (start, docs[d].user_data[_HEAD][1], values.copy())
+        return list(many)
+
+    def _read_many(
+        self,
+        clauses: Sequence[list[tuple[int, int, float]]],
+        rows: np.ndarray,
+        starts: np.ndarray,
+        indices: np.ndarray,
+        offsets: np.ndarray,
+    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], list[np.ndarray]]:
+        """The readings of many texts from their clauses, tokens' rows and features (as
+        values_of), with each text's sentences and their features (one list for all)."""
+        split: list[list[tuple[int, int, list[float]]]] = [[] for _ in clauses]
+        if self.model.per_sentence:
+            # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
+            ends = ((rows[:, 1] == 1) | features._within(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
+            bounds = starts.tolist()
+            split = [
+                _sentences(mine, b - a, ends, a)
+                for mine, a, b in zip(clauses, bounds, bounds[1:], strict=False)
             ]
-            k += len(split[d])
-            doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
-            if len(each) > 1:
-                out.append(self.model.readings(indices[offsets[d] : offsets[d + 1]], each))
-            else:
-                out.append(many[d])
-        return out
+        found = [(d, *sentence) for d, mine in enumerate(split) for sentence in mine]
+        owner = np.array([d for d, *_ in found], dtype=np.int64)
+        each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        if found:  # each sentence as if it stood alone
+            first = starts[owner] + np.array([start for _, start, _, _ in found], dtype=np.int64)
+            size = np.array([end - start for _, start, end, _ in found], dtype=np.int64)
+            bounds = np.concatenate(([0], np.cumsum(size)))
+            within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
+            raws = [raw for *_, raw in found]
+            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
+            chosen = rows[np.repeat(first, size) + within]
+            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
+        many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
+        each = np.split(each_indices, each_offsets[1:-1]) if found else []
+        return many, split, each
 
     def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
@@ -312,9 +421,12 @@ class Readings:
         column = 3 + self.model.intents.index("complaint")
         if values[column] < self.model.thresholds["complaint"]:
             return 1.0
+        found, each = doc.user_data.get(_SENTENCES_ALONE) or (None, None)
+        if found is None:  # one doc, not a batch (values_of reads a batch's at once)
+            found = sentences(doc)
+            each = [self.model.readings(x) for x in doc.user_data.get(_SENTENCES, [])]
         read = []
-        for (_, _, raw), x in zip(sentences(doc), doc.user_data.get(_SENTENCES, []), strict=True):
-            alone = self.model.readings(x)
+        for (_, _, raw), alone in zip(found, each, strict=True):
             read.append((alone[column], sentiment.normalize(sum(raw)), alone))
         if not read:
             return 1.0
@@ -338,12 +450,11 @@ class Readings:
         doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
         return self.model.readings(x, each)
 
-    def _problem_before_praise(
+    def _praise_closing(
         self, doc: Doc, clauses: list[tuple[int, int, float]]
-    ) -> np.ndarray | None:
-        """The readings of the text before a short closing praise ("Awesome!", "Love it.")
-        when that text, read alone, is a complaint and reads negative, or tells a let-down
-        (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
+    ) -> tuple[int, bool] | None:
+        """Where a short closing praise begins, and whether the text before it tells a
+        let-down, when that text is to be read alone (_problem_before_praise); else None."""
         if len(clauses) < 2 or "complaint" not in self.model.intents:
             return None
         start, end, last = clauses[-1]
@@ -356,12 +467,30 @@ class Readings:
         let_down = _LET_DOWN.search(low) is not None and not _NO_LET_DOWN.search(low)
         if before > 0 and not let_down:  # read the head only where it may hold a problem
             return None
-        head = doc[:start].as_doc()
-        head._.clauses = clauses[:-1]
-        values = self._values(head)
+        return start, let_down
+
+    def _problem_before_praise(
+        self, doc: Doc, clauses: list[tuple[int, int, float]]
+    ) -> np.ndarray | None:
+        """The readings of the text before a short closing praise ("Awesome!", "Love it.")
+        when that text, read alone, is a complaint and reads negative, or tells a let-down
+        (_LET_DOWN) and reads no better than neutral; and has no clearly good word."""
+        if _HEAD in doc.user_data:  # values_of read it with its batch
+            closing = doc.user_data.pop(_HEAD)
+            if closing is None:
+                return None
+            start, let_down, values = closing
+        else:
+            closing = self._praise_closing(doc, clauses)
+            if closing is None:
+                return None
+            start, let_down = closing
+            head = doc[:start].as_doc()
+            head._.clauses = clauses[:-1]
+            values = self._values(head)
         complaint = values[3 + self.model.intents.index("complaint")]
         feeling = sentiment.reading(
-            sentiment.normalize(sum(r for *_, r in head._.clauses)),
+            sentiment.normalize(sum(r for *_, r in clauses[:-1])),
             *values[:3].tolist(),
             self.model.decision,
             self._complaint(values),
@@ -383,13 +512,24 @@ def sentences(doc: Doc) -> list[tuple[int, int, list[float]]]:
     clauses = doc._.clauses
     if len(clauses) < 2:
         return []
+    rows = doc.to_array([LOWER, IS_SPACE])
+    ends = ((rows[:, 1] == 1) | features._within(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
+    return _sentences(clauses, len(doc), ends)
+
+
+def _sentences(
+    clauses: list[tuple[int, int, float]], n: int, ends: list[bool], base: int = 0
+) -> list[tuple[int, int, list[float]]]:
+    """sentences() of a doc of `n` tokens from its clauses and whether each token ends a
+    sentence (token i's at ends[base + i])."""
+    if len(clauses) < 2:
+        return []
     out, start, raw = [], 0, []
     for first, end, value in clauses:
         if not raw:
             start = first
         raw.append(value)
-        last = doc[end - 1]
-        if last.is_space or last.text in _SENTENCE_ENDS or end == len(doc):
+        if ends[base + end - 1] or end == n:
             if end - start >= MIN_SENTENCE_TOKENS:
                 out.append((start, end, raw))
             raw = []

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from spacy.attrs import ORTH
 from spacy.tokens import Doc
 
 from data.config import Watch
@@ -99,40 +100,77 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
     """What the model sees of one entity in a doc: `spans` are the token ranges where its name
     stands, `rule` its context rule's verdict (None: it has none). Each feature once."""
     out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
-    named = {i for start, end in spans for i in range(start, end)}
+    if not spans:
+        return sorted(out)
     n = len(doc)
+    around: set[int] = set()  # the windows' tokens, the name's own left out
     for start, end in spans[:MAX_SPANS]:
-        first = doc[start].text
-        at_start = start == 0 or doc[start - 1].text in ".!?\n" or doc[start - 1].is_space
+        around.update(range(max(0, start - WINDOW), min(n, end + WINDOW)))
+    around.difference_update(i for start, end in spans for i in range(start, end))
+    # Those words and the name's neighbours, from the words' own properties (a Token object
+    # and its properties for each would cost several times more).
+    read = {start + k for start, end in spans[:MAX_SPANS] for k in (-1, 0, end - start)}
+    at = sorted(around | {i for i in read if 0 <= i < n})
+    words = dict(zip(at, _words(doc, doc.to_array(ORTH)[at].tolist()), strict=True))
+    for start, end in spans[:MAX_SPANS]:
+        first = words[start].text
+        before = words[start - 1] if start > 0 else None
+        at_start = before is None or before.text in ".!?\n" or before.is_space
         if first.isupper() and len(first) > 1:
             out.add("case:upper")
         elif first[:1].isupper():
             out.add("case:start" if at_start else "case:title")
         elif first.islower():
             out.add("case:lower")
-        if start > 0:
-            out.add("before:" + doc[start - 1].lower_.strip())
+        if before is not None:
+            out.add("before:" + before.lower.strip())
         if end < n:
-            out.add("after:" + doc[end].lower_.strip())
-        for i in range(max(0, start - WINDOW), min(n, end + WINDOW)):
-            if i in named:
-                continue
-            token = doc[i]
-            if token.is_space or token.is_punct:
-                continue
-            word = token.lower_
-            if token.like_url:
-                word = "<url>"
-            elif token.like_num:
-                word = "<num>"
-            out.add("w:" + word)
-            if word in SPONSOR_CUES:
-                out.add("cue:sponsor")
-            if word in NEWS_CUES:
-                out.add("cue:news")
-            if word in USE_CUES:
-                out.add("cue:use")
+            out.add("after:" + words[end].lower.strip())
+    out.update(*(words[i].features for i in around))
     return sorted(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A word's own properties, never those of its place in a text."""
+
+    text: str
+    lower: str
+    is_space: bool
+    features: tuple[str, ...]  # what it adds standing near a name: "w:…", "cue:…"
+
+
+def _word_features(lower: str, space: bool, punct: bool, url: bool, num: bool) -> tuple[str, ...]:
+    if space or punct:
+        return ()
+    word = "<url>" if url else "<num>" if num else lower
+    cues = (("cue:sponsor", SPONSOR_CUES), ("cue:news", NEWS_CUES), ("cue:use", USE_CUES))
+    return ("w:" + word, *(cue for cue, words in cues if word in words))
+
+
+# Per vocabulary, each word's _Word.
+_WORDS: dict[int, dict[int, _Word]] = {}
+_WORDS_LIMIT = 100_000  # distinct words remembered per vocabulary, then forgotten
+
+
+def _words(doc: Doc, orths: list[int]) -> list[_Word]:
+    vocab = doc.vocab
+    known = _WORDS.get(id(vocab))
+    if known is None or len(known) > _WORDS_LIMIT:
+        known = _WORDS[id(vocab)] = {}
+    out = []
+    for orth in orths:
+        word = known.get(orth)
+        if word is None:
+            x = vocab[orth]
+            word = known[orth] = _Word(
+                x.orth_,
+                x.lower_,
+                x.is_space,
+                _word_features(x.lower_, x.is_space, x.is_punct, x.like_url, x.like_num),
+            )
+        out.append(word)
+    return out
 
 
 def _sigmoid(z: float) -> float:

@@ -21,6 +21,7 @@ from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
+from nlp.needed import quick_search
 from nlp.tokenizer import Tokens, text_of, tokens_of
 
 NEGATORS = frozenset(
@@ -83,46 +84,8 @@ _SARCASM = re.compile(
 SARCASM_FLIP = -0.5
 
 
-def _needed(items: object) -> frozenset[str] | None:
-    """Strings one of which every match of these parsed regex items contains (the longest
-    run of plain characters, or those of a group's alternatives), or None if none is needed."""
-    from re import _constants as c
-
-    runs, run, group = [], "", None
-    for op, av in items:  # type: ignore[attr-defined]
-        if op is c.LITERAL:
-            run += chr(av)
-            continue
-        runs.append(run)
-        run = ""
-        if op is c.BRANCH:
-            found = [_needed(alternative) for alternative in av[1]]
-            group = group or (None if None in found else frozenset().union(*found))
-        elif op is c.SUBPATTERN and not av[1] and not av[2]:  # a group, no flags of its own
-            group = group or _needed(av[3])
-    longest = max([*runs, run], key=len)
-    return frozenset([longest]) if longest else group
-
-
-def _quick_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
-    """Whether `pattern` is found in a text; a text holding none of the strings each of its
-    matches needs (read from the pattern itself) is answered without the search, which costs
-    tens of microseconds a post where the few `in` tests cost one."""
-    needed = None
-    if not pattern.flags & re.IGNORECASE:
-        try:
-            from re import _parser
-
-            needed = _needed(_parser.parse(pattern.pattern, pattern.flags))
-        except (ImportError, AttributeError, TypeError, ValueError):  # another Python's re
-            needed = None
-    if not needed:
-        return lambda text: pattern.search(text) is not None
-    return lambda text: any(n in text for n in needed) and pattern.search(text) is not None
-
-
-_sarcastic = _quick_search(_SARCASM)
-_has_idiom = _quick_search(_IDIOMS)
+_sarcastic = quick_search(_SARCASM)
+_has_idiom = quick_search(_IDIOMS)
 
 if not Doc.has_extension("sentiment"):
     Doc.set_extension("sentiment", default=0.0)
@@ -207,7 +170,15 @@ def feeling_near(
     clauses: list[tuple[int, int, float]], overall: float, positions: list[int]
 ) -> float:
     """around() from a doc's clauses and its sentiment score."""
-    near = sum(raw for start, end, raw in clauses if any(start <= p < end for p in positions))
+    # The clauses follow one another: each position is in the last clause starting at or
+    # before it, if in any (summed in the clauses' order, as they stand).
+    starts = [start for start, _, _ in clauses]
+    holding = set()
+    for p in positions:
+        i = bisect_right(starts, p) - 1
+        if i >= 0 and p < clauses[i][1]:
+            holding.add(i)
+    near = sum(clauses[i][2] for i in sorted(holding))
     # The learned model reads the whole doc, not one entity's clauses: it speaks for an
     # entity only where the lexicon finds no feeling in the clauses that name it.
     return normalize(near) if near else overall

@@ -32,8 +32,7 @@ from spacy.tokens import Doc
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-_TOKEN = re.compile(
-    r"""
+_PATTERN = r"""
   (
     https?://[^\s<>"]+[^\s<>".,;:!?)\]'’]      # URLs, minus trailing punctuation
   | (?:[<>]?[:;=8][\-o*'^]?[)\](\[dDpP/\\|@3*]+|<3)(?!\w)   # emoticons :) ;-( :D <3
@@ -44,8 +43,13 @@ _TOKEN = re.compile(
   | [^\w\s]                                  # any other symbol, emoji included, one by one
   )
   (\ ?)                                      # the one space that usually follows
-    """,
-    re.VERBOSE,
+    """
+_TOKEN = re.compile(_PATTERN, re.VERBOSE)
+# The same without the two alternatives that split off "n't", for the texts that hold no "n't"
+# (most): neither can match there, and trying them costs a fifth of the search at every word.
+_NT = ("n't", "n’t")
+_TOKEN_WITHOUT_NT = re.compile(
+    "\n".join(line for line in _PATTERN.split("\n") if "n[’']t" not in line), re.VERBOSE
 )
 
 
@@ -54,21 +58,22 @@ class RegexTokenizer:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        pairs = _TOKEN.findall(text)
+        token = _TOKEN if any(nt in text for nt in _NT) else _TOKEN_WITHOUT_NT
+        pairs = token.findall(text)
         words = [w for w, _ in pairs]
         spaces = [bool(sp) for _, sp in pairs]
         if sum(map(len, words)) + sum(spaces) != len(text):
-            words, spaces = self._with_gaps(text)  # runs of white space: the slow path
+            words, spaces = self._with_gaps(text, token)  # runs of white space: the slow path
         doc = Doc(self.vocab, words=words, spaces=spaces)
         doc.user_data["text"] = text  # doc.text rebuilds the string from its tokens each time
         return doc
 
     @staticmethod
-    def _with_gaps(text: str) -> tuple[list[str], list[bool]]:
+    def _with_gaps(text: str, token: re.Pattern[str] = _TOKEN) -> tuple[list[str], list[bool]]:
         words: list[str] = []
         spaces: list[bool] = []
         end = 0
-        for m in _TOKEN.finditer(text):
+        for m in token.finditer(text):
             if m.start() > end:
                 _gap(text[end : m.start()], words, spaces)
             words.append(m.group(1))

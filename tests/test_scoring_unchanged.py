@@ -15,6 +15,7 @@ import io
 import json
 import math
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,20 +58,7 @@ def pinned_models(folder: Path) -> Path:
     """A models folder holding a model made from a fixed seed (every feature bucket weighted)
     and a learned relevance model: the readings depend on the scoring code alone, not on
     whichever model is shipped today."""
-    rng = np.random.default_rng(20261126)
-    weights = (rng.standard_normal((features.BUCKETS, 3 + len(PINNED_INTENTS))) * 0.12).astype(
-        np.float32
-    )
-    bias = np.array([0.1, 0.3, -0.2, -0.8, -0.5, -0.4], dtype=np.float32)
-    linear = model.LinearModel(
-        weights,
-        bias,
-        PINNED_INTENTS,
-        {"complaint": (1.3, 0.2), "question": (0.9, -0.1), "compliment": (1.1, 0.05)},
-        {"complaint": 0.3, "question": 0.475, "compliment": 0.375},
-        sentiment.Decision((0.1, -0.2, 0.05), 0.4, 0.6),
-        {"complaint": 0.5, "question": 0.25},  # read per sentence too
-    )
+    linear = pinned_linear()
     path = folder / "linear-1"
     path.mkdir(parents=True)
     linear.save(path)
@@ -84,6 +72,24 @@ def pinned_models(folder: Path) -> Path:
     )
     relevance.save(relevance.Relevance({"Maple": learned}, "relevance-1"), folder)
     return folder
+
+
+def pinned_linear() -> model.LinearModel:
+    """The pinned model's weights as made (saving them rounds them to half precision)."""
+    rng = np.random.default_rng(20261126)
+    weights = (rng.standard_normal((features.BUCKETS, 3 + len(PINNED_INTENTS))) * 0.12).astype(
+        np.float32
+    )
+    bias = np.array([0.1, 0.3, -0.2, -0.8, -0.5, -0.4], dtype=np.float32)
+    return model.LinearModel(
+        weights,
+        bias,
+        PINNED_INTENTS,
+        {"complaint": (1.3, 0.2), "question": (0.9, -0.1), "compliment": (1.1, 0.05)},
+        {"complaint": 0.3, "question": 0.475, "compliment": 0.375},
+        sentiment.Decision((0.1, -0.2, 0.05), 0.4, 0.6),
+        {"complaint": 0.5, "question": 0.25},  # read per sentence too
+    )
 
 
 def reading(s: Score | None) -> dict | None:
@@ -182,6 +188,30 @@ def test_one_text_at_a_time_reads_as_a_batch_does(recorded, tmp_path):
             continue
         got = reading(scorer.score_text(f"{c['title']}\n{c['text']}"))
         assert_same(got, c["pinned"], f"text {i}")
+
+
+def test_a_batch_reads_what_precedes_a_closing_praise_as_one_text_does(recorded, tmp_path):
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH, pinned_models(tmp_path / "models"))
+    texts = [f"{c['title']}\n{c['text']}" for c in corpus] + [
+        "My Nimbus Notes order never came and nobody answered. Awesome!",
+        "Nimbus Notes lost my files again and support ignored me. Great job!",
+        "Waited two weeks for Nimbus Notes to fix sync. Love it.",
+    ]
+    closing = []
+    for text in texts:
+        doc = scorer.nlp.make_doc(for_scoring(text))
+        if scorer.readings._praise_closing(doc, sentiment.clauses(doc)) is not None:
+            closing.append(text)
+    items = mentions([{"title": "", "text": t} for t in closing])
+    batch = {m.id: s for m, s in scorer.score(items, batch_size=64)}  # about a watched entity
+    assert len(batch) >= 3, len(batch)
+    for m in items:
+        if m.id in batch:
+            want = replace(scorer.score_text(f"{m.title}\n{m.text}"), mention_id=m.id)
+            assert batch[m.id] == want, m.text[:80]
 
 
 def test_every_reading_with_the_shipped_model_is_as_recorded(recorded):
@@ -342,6 +372,88 @@ def test_features_and_readings_of_many_docs_are_each_docs_own(corpus_docs):
         assert np.array_equal(many[d], linear.readings(own)), d
 
 
+def test_readings_of_many_docs_with_their_sentences_are_each_docs_own(recorded, tmp_path):
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    scorer = Scorer(WATCH)
+    # Full-precision weights read per sentence: sums in another order would differ in their
+    # last bits (the saved model's half-precision weights often sum exactly in any order).
+    linear = pinned_linear()
+    docs = [scorer.nlp.make_doc(for_scoring(f"{c['title']}\n{c['text']}")) for c in corpus]
+    xs, each = [], []
+    for doc in docs:
+        doc._.clauses = sentiment.clauses(doc)
+        raw = [r for *_, r in doc._.clauses]
+        xs.append(features.of_doc(doc, sentiment.normalize(sum(raw)), raw))
+        each.append(model.sentence_features(doc))
+    assert sum(len(e) > 1 for e in each) >= 100
+    offsets = np.cumsum([0] + [len(x) for x in xs])
+    parts = [s for e in each for s in e]
+    owner = np.array([d for d, e in enumerate(each) for _ in e], dtype=np.int64)
+    sentences = (np.concatenate(parts), np.cumsum([0] + [len(s) for s in parts]), owner)
+    many = linear.readings_of(np.concatenate(xs), offsets, sentences)
+    for d in range(len(docs)):
+        assert np.array_equal(many[d], linear.readings(xs[d], each[d])), d
+
+
+def _relevance_features_from_tokens(doc, spans, rule) -> list[str]:
+    """nlp.relevance.features as first written, from spaCy's Token objects."""
+    out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
+    named = {i for start, end in spans for i in range(start, end)}
+    n = len(doc)
+    for start, end in spans[: relevance.MAX_SPANS]:
+        first = doc[start].text
+        at_start = start == 0 or doc[start - 1].text in ".!?\n" or doc[start - 1].is_space
+        if first.isupper() and len(first) > 1:
+            out.add("case:upper")
+        elif first[:1].isupper():
+            out.add("case:start" if at_start else "case:title")
+        elif first.islower():
+            out.add("case:lower")
+        if start > 0:
+            out.add("before:" + doc[start - 1].lower_.strip())
+        if end < n:
+            out.add("after:" + doc[end].lower_.strip())
+        for i in range(max(0, start - relevance.WINDOW), min(n, end + relevance.WINDOW)):
+            token = doc[i]
+            if i in named or token.is_space or token.is_punct:
+                continue
+            word = "<url>" if token.like_url else "<num>" if token.like_num else token.lower_
+            out.add("w:" + word)
+            for cue, words in (("sponsor", relevance.SPONSOR_CUES), ("news", relevance.NEWS_CUES),
+                               ("use", relevance.USE_CUES)):  # fmt: skip
+                if word in words:
+                    out.add(f"cue:{cue}")
+    return sorted(out)
+
+
+def test_relevance_features_are_those_of_the_tokens(corpus_docs):
+    scorer, docs = corpus_docs
+    queries = scorer.watch.queries
+    seen = 0
+    for d, doc in enumerate(docs):
+        for spans, rule in queries.candidates(doc).values():
+            want = _relevance_features_from_tokens(doc, spans, rule)
+            assert relevance.features(doc, spans, rule) == want, d
+            seen += 1
+    assert seen >= 500
+
+
+def test_the_feeling_near_positions_sums_the_clauses_holding_them(corpus_docs):
+    import random
+
+    _, docs = corpus_docs
+    rng = random.Random(5)
+    for d, doc in enumerate(docs):
+        clauses = sentiment.clauses(doc)
+        for _ in range(3):
+            positions = sorted(rng.sample(range(-1, len(doc) + 2), min(3, len(doc) + 3)))
+            near = sum(r for a, b, r in clauses if any(a <= p < b for p in positions))
+            want = sentiment.normalize(near) if near else 0.25
+            assert sentiment.feeling_near(clauses, 0.25, positions) == want, d
+
+
 def test_signatures_of_many_docs_are_each_docs_own(corpus_docs):
     from spacy.attrs import IS_ALPHA, IS_DIGIT, LOWER
 
@@ -366,6 +478,38 @@ def test_a_search_skipped_for_want_of_a_needed_string_would_have_found_nothing(r
         found = [t for t in texts if pattern.search(t)]
         assert len(found) >= 5
         assert [t for t in texts if quick(t)] == found
+
+
+def test_an_intent_cue_count_skipped_for_want_of_a_needed_string_would_have_counted_none(
+    recorded,
+):
+    from nlp import intent
+    from nlp.needed import needed_strings
+
+    _, corpus = recorded
+    texts = [f"{c['title']}\n{c['text']}".lower() for c in corpus] + [
+        "we're looking for a senior engineer, full-time", "apply now", "part time remote role",
+        "100% free, act now! earn $500", "congratulations, you won", "free gift", "% off",
+        "switched to quillpad and loving it", "give it a try", "worth a try", "how much is it?",
+        "thinking about buying", "cancelled", "cancelling", "not renewing", "unsubscribe",
+        "migrating away", "alternatives to it", "", "apply", "full", "money",
+    ]  # fmt: skip
+    for name, pattern in intent._COMPILED.items():
+        assert needed_strings(pattern), name  # each cue pattern is answered without a search
+        counts = [len(pattern.findall(t)) for t in texts]
+        assert [intent._COUNTS[name](t) for t in texts] == counts, name
+        assert sum(c > 0 for c in counts) >= 3, name
+
+
+def test_the_tokenizer_without_its_nt_alternatives_splits_texts_without_nt_alike(recorded):
+    from nlp import tokenizer
+
+    _, corpus = recorded
+    texts = [f"{c['title']}\n{c['text']}" for c in corpus]
+    kept = [t for t in texts if not any(nt in t for nt in tokenizer._NT)]
+    assert len(kept) >= 500 and len(texts) - len(kept) >= 20
+    for t in kept:
+        assert tokenizer._TOKEN_WITHOUT_NT.findall(t) == tokenizer._TOKEN.findall(t), t[:80]
 
 
 def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
