@@ -26,6 +26,7 @@ from data.config import CONFIG_ENV, PASSWORD_ENV, Config, config_path, load_conf
 from data.errors import TidingsError
 
 if TYPE_CHECKING:
+    from data.records import Score
     from nlp import Scorer
 
 
@@ -854,9 +855,33 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+SCORE_BATCH = 256  # lines scored at once by `tidings score`
+
+
 def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
-    """One JSON line out per JSON line in, same order; a bad line is reported on `err`."""
+    """One JSON line out per JSON line in, same order; a bad line is reported on `err`.
+    Lines are scored a batch at a time, as a pass scores (a batch that fails is scored again
+    line by line, so that only the bad line is reported)."""
     bad = 0
+    batch: list[tuple[int, object, str]] = []
+
+    def flush() -> None:
+        nonlocal bad
+        try:
+            scores = scorer.score_texts([text for _, _, text in batch])
+        except Exception:  # noqa: BLE001 — scored again one by one, below
+            scores = [None] * len(batch)
+        for (number, ident, text), s in zip(batch, scores, strict=True):
+            try:
+                s = s or scorer.score_text(text)
+            except Exception as e:  # noqa: BLE001 — one line's failure never stops the others
+                bad += 1
+                reason = f"cannot score: {type(e).__name__}: {e}".splitlines()[0][:300]
+                print(json.dumps({"line": number, "error": reason}), file=err)
+                continue
+            print(json.dumps(score_record(ident, s)), file=out)
+        batch.clear()
+
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -866,34 +891,33 @@ def score_lines(scorer: Scorer, lines: TextIO, out: TextIO, err: TextIO) -> int:
             if not isinstance(text, str):
                 raise TypeError("'text' must be a string")
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as e:
+            flush()  # lines stay in order
             bad += 1
             reason = f"missing key {e}" if isinstance(e, KeyError) else str(e)
             print(json.dumps({"line": number, "error": reason[:300]}), file=err)
             continue
-        try:
-            s = scorer.score_text(text)
-        except Exception as e:  # noqa: BLE001 — one line's failure never stops the others
-            bad += 1
-            reason = f"cannot score: {type(e).__name__}: {e}".splitlines()[0][:300]
-            print(json.dumps({"line": number, "error": reason}), file=err)
-            continue
-        record = {
-            "id": ident,
-            "sentiment": s.sentiment,
-            "sentiment_label": s.sentiment_label,
-            "intents": s.intents,
-            "lang": s.lang,
-            "terms": [] if s.set_aside else list(s.terms),
-            # Named, but about none of them (below each one's relevance threshold).
-            "set_aside": list(s.terms) if s.set_aside else [],
-            "term_sentiment": {}
-            if s.set_aside
-            else dict(zip(s.terms, s.term_sentiments, strict=True)),
-            "term_relevance": dict(zip(s.terms, s.term_relevance, strict=False)),
-            "model_version": s.model_version,
-        }
-        print(json.dumps(record), file=out)
+        batch.append((number, ident, text))
+        if len(batch) == SCORE_BATCH:
+            flush()
+    flush()
     return 1 if bad else 0
+
+
+def score_record(ident: object, s: Score) -> dict:
+    """What `tidings score` prints for one text."""
+    return {
+        "id": ident,
+        "sentiment": s.sentiment,
+        "sentiment_label": s.sentiment_label,
+        "intents": s.intents,
+        "lang": s.lang,
+        "terms": [] if s.set_aside else list(s.terms),
+        # Named, but about none of them (below each one's relevance threshold).
+        "set_aside": list(s.terms) if s.set_aside else [],
+        "term_sentiment": {} if s.set_aside else dict(zip(s.terms, s.term_sentiments, strict=True)),
+        "term_relevance": dict(zip(s.terms, s.term_relevance, strict=False)),
+        "model_version": s.model_version,
+    }
 
 
 if __name__ == "__main__":

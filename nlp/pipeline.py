@@ -142,6 +142,16 @@ class Scorer:
     def score_text(self, text: str) -> Score:
         return self._score("", self.nlp(for_scoring(text)))
 
+    def score_texts(self, texts: Sequence[str], batch_size: int = 256) -> list[Score]:
+        """The score of each text, whatever it names, as score_text gives it; read a batch
+        at a time, as a pass reads its mentions (`tidings score`)."""
+        out: list[Score] = []
+        with _collection_paused():
+            for at in range(0, len(texts), batch_size):
+                docs = [self.nlp.make_doc(for_scoring(t)) for t in texts[at : at + batch_size]]
+                out += self._score_docs([""] * len(docs), docs, every=True)
+        return out
+
     def _score(self, mention_id: str, doc: Doc) -> Score:
         """The score of one doc the whole pipeline has run on (one text: its components cost
         less than a batch's arrays)."""
@@ -158,14 +168,17 @@ class Scorer:
         fingerprint = duplicates.signature(doc)
         return self._reading(mention_id, text, lang, positions, chances, read, fingerprint, aside)
 
-    def _score_docs(self, ids: Sequence[str], docs: Sequence[Doc]) -> list[Score | None]:
-        """The score of each tokenized doc about a watched entity (None for the others). Only
-        the tokenizer has run on the docs: the pipeline's components would do the same work
-        one doc at a time, where here the readings of all docs are made at once."""
+    def _score_docs(
+        self, ids: Sequence[str], docs: Sequence[Doc], every: bool = False
+    ) -> list[Score | None]:
+        """The score of each tokenized doc about a watched entity (None for the others; with
+        `every`, of every doc). Only the tokenizer has run on the docs: the pipeline's
+        components would do the same work one doc at a time, where here the readings of all
+        docs are made at once."""
         found = [self.watch.find(doc) for doc in docs]
         # A doc naming entities the relevance finds it about none of is scored as if about
         # them, and marked set aside.
-        chosen = [i for i, (about, _, aside) in enumerate(found) if about or aside]
+        chosen = [i for i, (about, _, aside) in enumerate(found) if every or about or aside]
         texts = {i: text_of(docs[i]) for i in chosen}
         langs = {i: language.detect(texts[i]) for i in chosen}
         english = [i for i in chosen if langs[i] in language.SCORED_AS_ENGLISH]
@@ -182,7 +195,7 @@ class Scorer:
             about, chances, aside = found[i]
             out[i] = self._reading(
                 ids[i], texts[i], langs[i], about or aside, chances, read.get(i), prints[at[i]],
-                not about,
+                not about and bool(aside),
             )  # fmt: skip
         return out
 

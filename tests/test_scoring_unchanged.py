@@ -190,6 +190,18 @@ def test_one_text_at_a_time_reads_as_a_batch_does(recorded, tmp_path):
         assert_same(got, c["pinned"], f"text {i}")
 
 
+def test_texts_read_a_batch_at_a_time_read_as_one_at_a_time_whatever_they_name(recorded, tmp_path):
+    """`tidings score` reads its lines a batch at a time: every text, about a watched entity
+    or not, set aside or not, English or not, reads exactly as score_text reads it."""
+    _, corpus = recorded
+    scorer = Scorer(WATCH, pinned_models(tmp_path / "models"))
+    texts = [f"{c['title']}\n{c['text']}" for c in corpus][::2] + ["", " ", "?", "Quillpad"]
+    batch = scorer.score_texts(texts, batch_size=64)
+    assert sum(not s.terms for s in batch) >= 50 and sum(bool(s.terms) for s in batch) >= 300
+    for text, got in zip(texts, batch, strict=True):
+        assert got == scorer.score_text(text), text[:80]
+
+
 def test_a_batch_reads_what_precedes_a_closing_praise_as_one_text_does(recorded, tmp_path):
     from nlp.pipeline import for_scoring
 
