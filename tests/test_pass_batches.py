@@ -192,17 +192,17 @@ def test_a_pass_in_small_batches_stores_and_reports_what_one_batch_does(
     assert run == (2, one.items_seen, one.new_mentions)
 
 
-def test_items_waiting_to_be_scored_stay_under_a_batch_and_the_sources_in_flight():
-    """However fast sources arrive and however slowly batches are scored, the pass holds at
-    most the batch being scored, less than a batch waiting, and the sources in flight."""
+def most_held(per_source: int, batch_size: int, in_flight: int, pause: float) -> int:
+    """The most items a pass over 60 sources of `per_source` items held at once, its sources
+    collected faster than its batches are scored (10 ms each)."""
     held = most = 0
 
     async def collect(source: Source) -> Fetched:
         nonlocal held, most
-        await asyncio.sleep(0)
-        held += 5
+        await asyncio.sleep(pause)
+        held += per_source
         most = max(most, held)
-        return fetched(source.id, 5)
+        return fetched(source.id, per_source)
 
     def process(batch: Batch) -> PassReport:
         nonlocal held
@@ -211,8 +211,15 @@ def test_items_waiting_to_be_scored_stay_under_a_batch_and_the_sources_in_flight
         return PassReport(new_mentions=len(batch.mentions))
 
     sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(60)]
-    report = asyncio.run(stream_pass(sources, collect, process, batch_size=10, in_flight=3))
-    assert report.new_mentions == 300
+    report = asyncio.run(stream_pass(sources, collect, process, batch_size, in_flight=in_flight))
+    assert report.new_mentions == 60 * per_source
+    return most
+
+
+def test_items_waiting_to_be_scored_stay_under_a_batch_and_the_sources_in_flight():
+    """However fast sources arrive and however slowly batches are scored, the pass holds at
+    most the batch being scored, less than a batch waiting, and the sources in flight."""
+    most = most_held(per_source=5, batch_size=10, in_flight=3, pause=0)
     # The batch being processed (10), under a batch waiting (< 10) and 3 sources of 5.
     assert most <= 10 + 9 + 3 * 5
 
@@ -221,24 +228,7 @@ def test_large_sources_in_flight_are_counted_so_a_pass_holds_about_two_batches()
     """Sources of many items each (a big feed) are not started 16 at once: each source in
     flight counts as the mean of those collected, so what a pass holds stays near a batch
     being scored and one more, whatever the size of its sources."""
-    held = most = 0
-
-    async def collect(source: Source) -> Fetched:
-        nonlocal held, most
-        await asyncio.sleep(0.001)
-        held += 40
-        most = max(most, held)
-        return fetched(source.id, 40)
-
-    def process(batch: Batch) -> PassReport:
-        nonlocal held
-        time.sleep(0.01)
-        held -= len(batch.mentions)
-        return PassReport(new_mentions=len(batch.mentions))
-
-    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(60)]
-    report = asyncio.run(stream_pass(sources, collect, process, batch_size=100, in_flight=16))
-    assert report.new_mentions == 60 * 40
+    most = most_held(per_source=40, batch_size=100, in_flight=16, pause=0.001)
     # The batch being processed (100), under a batch waiting and what completes it (< 140),
     # not 16 sources of 40 more (the first sources start before any mean is known).
     assert most <= 100 + 140 + 40 < 16 * 40
