@@ -1,0 +1,114 @@
+"""Each dashboard page as Streamlit runs it, on a store of 1 M mentions beside one of 1 k: the
+demo's data spread over a year (bench/dashboard.py's stores: written through the store's write
+path, beyond `--write-up-to` grown by copying in SQL), every page run by Streamlit's AppTest with
+its caches cleared first, as on a person's first visit, timed from start to the page drawn.
+Prints figures and writes its section of bench/RESULTS.md; asserts nothing.
+
+    .venv/bin/python bench/pages.py [--mentions 1000000] [--runs 5]
+
+Anchor (issue 13, before): 1 M against 1 k, overview ×2.0, inbox ×2.1, mentions ×1.9, curation
+×3.0. Goal: ≤ ×1.5 for every page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.dashboard import build, demo_pass, grow, keep_config  # noqa: E402
+from bench.results import busy, machine, write_section  # noqa: E402
+
+PAGES = ("overview", "inbox", "mentions", "curation", "sources", "alerts", "clients")
+VIEWS = Path(__file__).resolve().parent.parent / "dashboard" / "views"
+
+
+def page_seconds(name: str, runs: int) -> list[float]:
+    """Seconds of each of `runs` first visits to the page (caches cleared), after one unmeasured
+    visit (imports)."""
+    import streamlit as st
+    from streamlit.logger import set_log_level
+    from streamlit.testing.v1 import AppTest
+
+    set_log_level("error")  # clearing the caches outside a server says so, every time
+    took = []
+    for i in range(runs + 1):
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at = AppTest.from_file(str(VIEWS / f"{name}.py"), default_timeout=300)
+        started = time.perf_counter()
+        at.run()
+        if at.exception:
+            raise SystemExit(f"{name}: {at.exception[0].message}")
+        if i:
+            took.append(time.perf_counter() - started)
+    return took
+
+
+def store_of(where: Path, n: int, write_up_to: int, seed: tuple) -> Path:
+    """A store of `n` mentions in `where` and a tidings.toml beside it."""
+    config, mentions, scores, keys = seed
+    where.mkdir(parents=True)
+    path = where / "tidings.duckdb"
+    build(path, config, mentions, scores, keys, min(n, write_up_to), 50_000, bare_anchor=False)
+    grow(path, n)
+    keep_config(where, path)
+    return where / "tidings.toml"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mentions", type=int, default=1_000_000)
+    ap.add_argument("--small", type=int, default=1_000)
+    ap.add_argument("--write-up-to", type=int, default=250_000)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tidings-bench-pages-"))
+    try:
+        seed = demo_pass(tmp / "demo")
+        figures: dict[str, dict[int, float]] = {p: {} for p in PAGES}
+        for n in (args.small, args.mentions):
+            config = store_of(tmp / f"store-{n}", n, args.write_up_to, seed)
+            os.environ["TIDINGS_CONFIG"] = str(config)
+            print(f"{n:,} mentions", flush=True)
+            for page in PAGES:
+                figures[page][n] = statistics.median(page_seconds(page, args.runs))
+                print(f"  {page}: {figures[page][n] * 1000:,.0f} ms", flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rows = []
+    for page, by_size in figures.items():
+        small, big = by_size[args.small], by_size[args.mentions]
+        ratio = big / small
+        rows.append(
+            f"| {page} | {small * 1000:,.0f} ms | {big * 1000:,.0f} ms | ×{ratio:.2f} "
+            f"{'✓' if ratio <= 1.5 else '✗'} |"
+        )
+        print(f"{page}: ×{ratio:.2f}")
+    write_section("pages", [
+        "## Each page as Streamlit runs it (`bench/pages.py`)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()} ({busy()}): each page of the "
+        "dashboard run by Streamlit's AppTest, its caches cleared first (a person's first "
+        f"visit), median of {args.runs} after one unmeasured run, on a store of "
+        f"{args.mentions:,} mentions and on one of {args.small:,} (the demo's data spread over "
+        f"a year; up to {args.write_up_to:,} written through the store's write path, then "
+        "grown by copying in SQL, as `bench/dashboard.py` does). Anchor (issue 13, before): "
+        "overview ×2.0, inbox ×2.1, mentions ×1.9, curation ×3.0. Goal: ≤ ×1.5.",
+        "",
+        f"| page | {args.small:,} mentions | {args.mentions:,} mentions | ratio (goal ≤ ×1.5) |",
+        "| --- | --- | --- | --- |",
+        *rows,
+    ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
