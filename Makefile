@@ -62,7 +62,8 @@ BENCH_QUICK = \
 	"-m bench.spikes" \
 	"bench/relevance.py --posts 5000 --seeds 2" \
 	"-m bench.scale --seconds 15 --feeds 5" \
-	"bench/orchestration.py --runs 1"
+	"bench/orchestration.py --runs 1" \
+	"bench/pages.py --mentions 100000 --write-up-to 100000 --runs 2"
 BENCH_FULL = \
 	"bench/pipeline.py" \
 	"bench/dashboard.py --mentions 1000000 --pass-size 50000" \
@@ -72,7 +73,8 @@ BENCH_FULL = \
 	"-m bench.scale" \
 	"bench/orchestration.py" \
 	"bench/repeat_pass.py" \
-	"bench/learning.py"
+	"bench/learning.py" \
+	"bench/pages.py"
 
 define run_benches
 	@start=$$(date +%s); failed=""; \
