@@ -63,7 +63,7 @@ BENCH_QUICK = \
 	"bench/relevance.py --posts 5000 --seeds 2" \
 	"-m bench.scale --seconds 15 --feeds 5" \
 	"bench/orchestration.py --runs 1" \
-	"bench/pages.py --mentions 100000 --write-up-to 100000 --runs 2"
+	"bench/pages.py --write-up-to 100000 --runs 2"
 BENCH_FULL = \
 	"bench/pipeline.py" \
 	"bench/dashboard.py --mentions 1000000 --pass-size 50000" \
