@@ -162,22 +162,25 @@ def _count_all(db: duckdb.DuckDBPyConnection) -> None:
 
 def _add_counts(db: duckdb.DuckDBPyConnection, sign: int) -> None:
     """Add (sign 1) or take away (-1) the counts of the stories in rollup_stories, as their
-    readings are now."""
+    readings are now: an update of the rows there are, an insert of the others (not MERGE,
+    which a DuckLake could not read back once rows kept kinds' lists)."""
     rows = "(SELECT * FROM readings WHERE story_key IN (SELECT story_key FROM rollup_stories))"
     for table, (counts, keys) in _ROLLUPS.items():
+        db.execute(f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {counts.format(rows=rows)}")
         on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
         added = {c: f"t.{c} + {sign} * d.{c}" for c in _COUNTED}
+        db.execute(
+            f"UPDATE {table} t SET {', '.join(f'{c} = {v}' for c, v in added.items())}, "
+            f"sentiment_sum = {_sentiment_sum(added['sentiment_units'])} "
+            f"FROM rollup_delta d WHERE {on}"
+        )
         new = [*(f"d.{k}" for k in keys), *(f"{sign} * d.{c}" for c in _COUNTED)]
         db.execute(
-            f"""
-            MERGE INTO {table} t USING ({counts.format(rows=rows)}) d ON {on}
-            WHEN MATCHED THEN UPDATE SET
-                {", ".join(f"{c} = {v}" for c, v in added.items())},
-                sentiment_sum = {_sentiment_sum(added["sentiment_units"])}
-            WHEN NOT MATCHED THEN INSERT ({", ".join([*keys, *_COUNTED])}, sentiment_sum)
-                VALUES ({", ".join(new)}, {_sentiment_sum(f"{sign} * d.sentiment_units")})
-            """
+            f"INSERT INTO {table} ({', '.join([*keys, *_COUNTED])}, sentiment_sum) "
+            f"SELECT {', '.join(new)}, {_sentiment_sum(f'{sign} * d.sentiment_units')} "
+            f"FROM rollup_delta d WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
         )
+    db.execute("DROP TABLE IF EXISTS rollup_delta")
 
 
 def rebuild(db: duckdb.DuckDBPyConnection) -> None:

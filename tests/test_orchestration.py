@@ -57,6 +57,23 @@ def server_processes(port: int) -> list[str]:
     return found
 
 
+def scheduled_runs(url: str, deployment_id: str) -> list[dict]:
+    """The deployment's runs the server has scheduled, waiting for its scheduler's first
+    round (at its start, then every minute) at most a generous time."""
+    give_up = time.monotonic() + TIMEOUT
+    while True:
+        runs = post(
+            f"{url}/flow_runs/filter",
+            {
+                "deployments": {"id": {"any_": [deployment_id]}},
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+            },
+        )
+        if runs or time.monotonic() > give_up:
+            return runs
+        time.sleep(2)
+
+
 def test_sources_split_into_groups_each_source_in_exactly_one():
     config = parse_config(
         {"sources": [{"id": f"s{i}", "url": f"https://x.example/{i}"} for i in range(40)]}
@@ -92,6 +109,9 @@ def test_serve_schedules_deployments_runs_a_pass_and_ctrl_c_leaves_no_server(htt
         runs = post(f"{url}/flow_runs/filter")
         passes = [r for r in runs if r["deployment_id"] == deployments["pass"]["id"]]
         assert passes and passes[0]["state_type"] in ("COMPLETED", "RUNNING")
+        # The server's scheduler puts the next passes on the calendar (with SQLAlchemy 2.1 it
+        # failed at each attempt, and only the first pass ever ran).
+        assert scheduled_runs(url, deployments["pass"]["id"]), "no pass was ever scheduled"
         assert mentions_per_source(config).get("reviews", 0) > 0
 
         # `tidings run` beside it uses this server: its run is in the same history.

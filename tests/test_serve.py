@@ -3,13 +3,14 @@ Ctrl-C is the normal way to stop (quiet, exit 0), links in mail lead where the d
 
 import socket
 import subprocess
+import threading
 
 import pytest
 
 from data.config import parse_config
 from flows.cli import main
 from notify.email import dashboard_url
-from tests.services import ctrl_c, start, write_config
+from tests.services import TIMEOUT, ctrl_c, start, write_config
 from tests.test_demo import free_port, wait_for
 
 
@@ -57,10 +58,21 @@ def test_ctrl_c_stops_quietly_with_exit_0(tmp_path, command):
 
 
 def wait_for_line(proc: subprocess.Popen, text: str) -> None:
-    for line in proc.stdout:
-        if text in line:
-            return
-    pytest.fail(f"the output never said {text!r}")
+    """Until the process says `text`; a failure, not a hang, if it never does (its children
+    may keep the output open after it exited)."""
+    said: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            said.append(line)
+            if text in line:
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(TIMEOUT)
+    if not said or text not in said[-1]:
+        pytest.fail(f"the output never said {text!r}: {''.join(said)[-2000:]}")
 
 
 def test_links_in_mail_follow_the_dashboard_address(tmp_path):
