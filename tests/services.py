@@ -143,11 +143,17 @@ def write_config(folder: Path, sources: Mapping[str, str] | None = None, **secti
 
 def start(args: list[str], cwd: Path, stderr: int = subprocess.STDOUT) -> subprocess.Popen:
     """`tidings ARGS` in a session of its own, as a terminal runs it in its own process group;
-    its output piped (its errors with it, unless `stderr` says otherwise)."""
+    its output piped (its errors with it, unless `stderr` says otherwise). Ctrl-C reaches it
+    as in a terminal even when the tests run in a background job (which ignores SIGINT, and
+    so would every process it starts)."""
     return subprocess.Popen(
         [TIDINGS, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal,
     )  # fmt: skip
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ctrl_c(proc: subprocess.Popen) -> tuple[str, str | None]:
