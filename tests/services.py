@@ -148,11 +148,12 @@ def start(args: list[str], cwd: Path, stderr: int = subprocess.STDOUT) -> subpro
     so would every process it starts)."""
     return subprocess.Popen(
         [TIDINGS, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True,
-        start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal,
+        start_new_session=True, preexec_fn=ctrl_c_as_in_a_terminal,
     )  # fmt: skip
 
 
-def _ctrl_c_as_in_a_terminal() -> None:
+def ctrl_c_as_in_a_terminal() -> None:
+    """In a child, before it runs: SIGINT as a terminal leaves it (not ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 

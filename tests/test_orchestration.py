@@ -17,7 +17,15 @@ import pytest
 from data.config import parse_config
 from flows.deployments import sources_of_group
 from tests.conftest import DEMO_FEEDS
-from tests.services import TIDINGS, TIMEOUT, ctrl_c, mentions_per_source, start, write_config
+from tests.services import (
+    TIDINGS,
+    TIMEOUT,
+    ctrl_c,
+    ctrl_c_as_in_a_terminal,
+    mentions_per_source,
+    start,
+    write_config,
+)
 from tests.test_serve import wait_for_line
 
 
@@ -205,6 +213,7 @@ def test_two_workers_on_a_process_pool_share_the_passes(httpserver, tmp_path):
                         stderr=subprocess.STDOUT,
                         text=True,
                         start_new_session=True,
+                        preexec_fn=ctrl_c_as_in_a_terminal,
                     )
                 )
             # While the test holds the store's pass lock, each run waits in it, Running; each
