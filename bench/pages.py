@@ -4,7 +4,10 @@ path, beyond `--write-up-to` grown by copying in SQL), every page run by Streaml
 its caches cleared first, as on a person's first visit, timed from start to the page drawn.
 Prints figures and writes its section of bench/RESULTS.md; asserts nothing.
 
-    .venv/bin/python bench/pages.py [--mentions 1000000] [--runs 5]
+    .venv/bin/python bench/pages.py [--mentions 1000000] [--runs 5] [--stores DIR]
+
+`--stores DIR` keeps the two stores in DIR and uses them again on the next run (a store of 1 M
+takes minutes to build).
 
 Anchor (issue 13, before): 1 M against 1 k, overview ×2.0, inbox ×2.1, mentions ×1.9, curation
 ×3.0. Goal: ≤ ×1.5 for every page.
@@ -25,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.dashboard import build, demo_pass, grow, keep_config  # noqa: E402
-from bench.results import busy, machine, write_section  # noqa: E402
+from bench.results import RESULTS, busy, machine, write_section  # noqa: E402
 
 PAGES = ("overview", "inbox", "mentions", "curation", "sources", "alerts", "clients")
 VIEWS = Path(__file__).resolve().parent.parent / "dashboard" / "views"
@@ -54,8 +57,12 @@ def page_seconds(name: str, runs: int) -> list[float]:
 
 
 def store_of(where: Path, n: int, write_up_to: int, seed: tuple) -> Path:
-    """A store of `n` mentions in `where` and a tidings.toml beside it."""
+    """A store of `n` mentions in `where` and a tidings.toml beside it (the one there, if a
+    run before left one)."""
+    if (where / "tidings.toml").is_file():
+        return where / "tidings.toml"
     config, mentions, scores, keys = seed
+    shutil.rmtree(where, ignore_errors=True)  # a build cut short: again from the start
     where.mkdir(parents=True)
     path = where / "tidings.duckdb"
     build(path, config, mentions, scores, keys, min(n, write_up_to), 50_000, bare_anchor=False)
@@ -70,13 +77,16 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=1_000)
     ap.add_argument("--write-up-to", type=int, default=250_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--stores", type=Path, help="keep the stores here, and use them again")
+    ap.add_argument("--results", default=str(RESULTS), help="'' to write none")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tidings-bench-pages-"))
     try:
         seed = demo_pass(tmp / "demo")
         figures: dict[str, dict[int, float]] = {p: {} for p in PAGES}
         for n in (args.small, args.mentions):
-            config = store_of(tmp / f"store-{n}", n, args.write_up_to, seed)
+            where = (args.stores or tmp) / f"store-{n}"
+            config = store_of(where, n, args.write_up_to, seed)
             os.environ["TIDINGS_CONFIG"] = str(config)
             print(f"{n:,} mentions", flush=True)
             for page in PAGES:
@@ -93,6 +103,8 @@ def main() -> None:
             f"{'✓' if ratio <= 1.5 else '✗'} |"
         )
         print(f"{page}: ×{ratio:.2f}")
+    if not args.results:
+        return
     write_section("pages", [
         "## Each page as Streamlit runs it (`bench/pages.py`)",
         "",
@@ -107,7 +119,7 @@ def main() -> None:
         f"| page | {args.small:,} mentions | {args.mentions:,} mentions | ratio (goal ≤ ×1.5) |",
         "| --- | --- | --- | --- |",
         *rows,
-    ])  # fmt: skip
+    ], Path(args.results))  # fmt: skip
 
 
 if __name__ == "__main__":
