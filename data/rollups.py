@@ -32,12 +32,13 @@ import duckdb
 import pyarrow as pa
 
 from data import database
+from data.search import SEARCH_TEXT
 
 # The current reading of each mention: the latest score, corrections applied. {scores},
 # {corrections} and {mentions} narrow it to the touched mentions, or are empty.
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
     term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
-    urgent"""
+    search_text, urgent"""
 _READINGS = """
 WITH latest AS (
     SELECT * FROM scores {scores}
@@ -61,7 +62,7 @@ WITH latest AS (
            CASE WHEN c.intents IS NULL THEN coalesce(s.intents, [])
                 WHEN c.intents = '' THEN []::VARCHAR[]
                 ELSE string_split(c.intents, ',') END AS intents,
-           s.intent_scores, s.model_version, s.lang
+           s.intent_scores, s.model_version, s.lang, {search_text} AS search_text
     FROM mentions m
     JOIN latest s ON s.mention_id = m.id
     LEFT JOIN fixed c ON c.mention_id = m.id
@@ -71,7 +72,7 @@ WITH latest AS (
 SELECT *, list_contains(intents, 'complaint') OR list_contains(intents, 'churn_risk')
           OR sentiment_label = 'negative' OR list_contains(intents, 'question')
 FROM current
-"""
+""".replace("{search_text}", SEARCH_TEXT)  # the text filter's words (data.search)
 
 # Counts per day of the readings in {rows}: all of them, or every reading of some stories (a
 # story's counts follow from its own readings only: which one comes first). Sentiment sums are

@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from data import database, rollups
+from data import database, rollups, search
 from data.errors import StoreLockedError, TidingsError
 from data.records import Mention, Score, SourceState
 from data.text import canonical_url
@@ -130,6 +130,7 @@ _FILLS = {
     20: rollups.rebuild_queue,
     21: rebuild_story_bands,  # and the exact sums of 021: 022's fill recounts the rollups
     22: rollups.rebuild_from_readings,
+    23: search.fill_search_text,
 }
 
 
@@ -629,8 +630,8 @@ class MentionFilter:
 
 
 def _where(f: MentionFilter, period: bool = True) -> tuple[str, list]:
-    """The filter over current readings (alias r). Text is looked up in the mentions (of the
-    period, when `period`), the only filter that needs their words."""
+    """The filter over current readings (alias r). Text is looked up in the words the readings
+    keep (data.search)."""
     bounds, bound_params = _period(f) if period else ([], [])
     clauses, params = ["TRUE", *(f"r.{b}" for b in bounds)], list(bound_params)
     if f.terms:
@@ -646,13 +647,9 @@ def _where(f: MentionFilter, period: bool = True) -> tuple[str, list]:
         clauses.append("list_contains(?, r.sentiment_label)")
         params.append(list(f.sentiments))
     if f.text.strip():
-        clauses.append(
-            "r.mention_id IN (SELECT id FROM mentions WHERE "
-            + " AND ".join([*bounds, "(contains(lower(title), ?) OR contains(lower(text), ?))"])
-            + ")"
-        )
-        needle = f.text.strip().lower()
-        params += [*bound_params, needle, needle]
+        clause, clause_params = search.text_clause(f.text, bounds, bound_params)
+        clauses.append(clause)
+        params += clause_params
     return " AND ".join(clauses), params
 
 
@@ -670,16 +667,14 @@ def _period(f: MentionFilter) -> tuple[list[str], list]:
 def find_mentions(db: duckdb.DuckDBPyConnection, f: MentionFilter) -> pd.DataFrame:
     """One page of the mentions the filter keeps, newest first: `f.limit` from `f.offset`."""
     where, params = _where(f)
-    bound, bound_params = "", []
-    if not f.text.strip():
-        # First the date of the page's last row, from that column alone; then the page, from
-        # the readings published since: the other columns are read only where the page is,
-        # not for every row a top-N of page 50 keeps on its way. (A text filter reads the
-        # mentions' words: once is enough.)
-        bound = f"""AND r.published >= coalesce((
-            SELECT r.published FROM readings r WHERE {where}
-            ORDER BY r.published DESC LIMIT 1 OFFSET ?), '-infinity'::TIMESTAMP)"""
-        bound_params = [*params, max(f.limit + f.offset - 1, 0)]
+    # First the date of the page's last row, from the columns the filter reads alone; then
+    # the page, from the readings published since: the other columns are read only where the
+    # page is, not for every row a top-N of page 50 keeps on its way. (A text filter too: the
+    # readings keep the words, data.search.)
+    bound = f"""AND r.published >= coalesce((
+        SELECT r.published FROM readings r WHERE {where}
+        ORDER BY r.published DESC LIMIT 1 OFFSET ?), '-infinity'::TIMESTAMP)"""
+    bound_params = [*params, max(f.limit + f.offset - 1, 0)]
     found = db.execute(
         f"""
         WITH page AS (
