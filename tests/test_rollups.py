@@ -249,11 +249,12 @@ def test_an_existing_store_gets_its_readings_when_migrated(tmp_path):
         corrections.correct(db, ms[1].id, "ana", NOW, sentiment="positive")
         kept = snapshot(db)
         # The store as it was before migration 014: no derived tables, the old view (nor the
-        # inbox's queue of migration 020, the story heads' bands of 021, nor the columns of 022).
+        # inbox's queue of migration 020, the story heads' bands of 021, the columns of 022,
+        # nor the readings' kept words of 023).
         db.execute("DROP VIEW scored_mentions")
         for table in [*DERIVED, "inbox_queue_order", "story_bands"]:
             db.execute(f"DROP TABLE {table}")
-        db.execute("DELETE FROM schema_migrations WHERE version IN (14, 20, 21, 22)")
+        db.execute("DELETE FROM schema_migrations WHERE version IN (14, 20, 21, 22, 23)")
         store.migrate(db)
         assert snapshot(db) == kept and len(kept["readings"]) == 2
         assert db.execute("SELECT count(*) FROM scored_mentions").fetchone()[0] == 2
