@@ -22,13 +22,14 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dashboard import build, demo_pass, grow, keep_config  # noqa: E402
+from bench.dashboard import build, copy_of, demo_pass, grow, keep_config  # noqa: E402
 from bench.results import RESULTS, busy, machine, write_section  # noqa: E402
+from data import store  # noqa: E402
 
 PAGES = ("overview", "inbox", "mentions", "curation", "sources", "alerts", "clients")
 VIEWS = Path(__file__).resolve().parent.parent / "dashboard" / "views"
@@ -56,19 +57,46 @@ def page_seconds(name: str, runs: int) -> list[float]:
     return took
 
 
-def store_of(where: Path, n: int, write_up_to: int, seed: tuple) -> Path:
+def store_of(where: Path, n: int, write_up_to: int, seed: tuple, recent: bool = False) -> Path:
     """A store of `n` mentions in `where` and a tidings.toml beside it (the one there, if a
-    run before left one)."""
+    run before left one): the demo's data spread over a year, or, `recent`, going back from
+    now at the demo's own density (recent_store)."""
     if (where / "tidings.toml").is_file():
         return where / "tidings.toml"
     config, mentions, scores, keys = seed
     shutil.rmtree(where, ignore_errors=True)  # a build cut short: again from the start
     where.mkdir(parents=True)
     path = where / "tidings.duckdb"
-    build(path, config, mentions, scores, keys, min(n, write_up_to), 50_000, bare_anchor=False)
-    grow(path, n)
+    if recent:
+        recent_store(path, seed, n)
+    else:
+        build(path, config, mentions, scores, keys, min(n, write_up_to), 50_000, False)
+        grow(path, n)
     keep_config(where, path)
     return where / "tidings.toml"
+
+
+def recent_store(path: Path, seed: tuple, n: int) -> None:
+    """n mentions: the demo's pass at its own dates (its last 30 days), then copies of it,
+    each moved back by the time it spans, through the store's write path. Spread over a year,
+    1 k mentions would leave the period the pages show (the last 30 days) empty: its pages
+    would draw nothing where the big store's draw charts and lists, and the ratio would say
+    what drawing costs, not what the store's size does."""
+    config, mentions, scores, keys = seed
+    kinds = {s.id: s.kind for s in config.sources}
+    knowledge = frozenset(s.id for s in config.sources if s.knowledge)
+    dates = [m.published for m in mentions]
+    span = max(dates) - min(dates) + timedelta(days=1)
+    left, k = n, 0
+    with store.connect(path) as db:
+        while left > 0:
+            _, ms, ss, ks = copy_of(mentions[:left], scores, keys, f"r{k}", -k * span)
+            collected = max(m.published for m in ms) + timedelta(minutes=5)
+            db.begin()
+            store.upsert_mentions(db, ms, collected, kinds, knowledge, None, ks)
+            store.upsert_scores(db, ss, collected)
+            db.commit()
+            left, k = left - len(ms), k + 1
 
 
 def main() -> None:
@@ -86,7 +114,7 @@ def main() -> None:
         figures: dict[str, dict[int, float]] = {p: {} for p in PAGES}
         for n in (args.small, args.mentions):
             where = (args.stores or tmp) / f"store-{n}"
-            config = store_of(where, n, args.write_up_to, seed)
+            config = store_of(where, n, args.write_up_to, seed, recent=n == args.small)
             os.environ["TIDINGS_CONFIG"] = str(config)
             print(f"{n:,} mentions", flush=True)
             for page in PAGES:
