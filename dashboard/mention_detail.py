@@ -44,7 +44,9 @@ def show(mention_id: str) -> None:
         changes = inbox.history(db, mention_id)
         fixed = corrections.of_mention(db, mention_id)
         sure = corrections.relevance_of(db, mention_id)
-        wants = corrections.confidences(db, mention_id)
+        wants = corrections.confidences(
+            db, mention_id, None if m is None else m["published"].to_pydatetime()
+        )
         aside = corrections.aside_mention(db, mention_id) if m is None else None
     if m is None:
         if aside is None:

@@ -39,7 +39,7 @@ def nothing_reached(health: pd.DataFrame, enabled: set[str]) -> tuple[str, str] 
 def warn_if_nothing_reached() -> bool:
     """Show the sentence above as an error box; True if it was shown."""
     enabled = {s.id for s in reads.config().sources if s.enabled}
-    found = nothing_reached(reads.source_health(), enabled)
+    found = nothing_reached(reads.source_health(counts=False), enabled)
     if found:
         sentence, example = found
         st.error(sentence)

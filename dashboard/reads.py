@@ -126,8 +126,9 @@ def rules_in_effect() -> tuple[list[AlertRule], set[str]]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def source_health() -> pd.DataFrame:
-    return _read(store.source_health)
+def source_health(counts: bool = True) -> pd.DataFrame:
+    """Each source's state; with `counts`, its mentions counted (a scan of them all)."""
+    return _read(lambda db: store.source_health(db, counts))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

@@ -106,10 +106,16 @@ def made_since(db: duckdb.DuckDBPyConnection, since: datetime | None) -> int:
     return int(n)
 
 
-def confidences(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict[str, float]:
-    """How sure the model that read the mention is of each intent (0..1; empty if unscored)."""
+def confidences(
+    db: duckdb.DuckDBPyConnection, mention_id: str, published: datetime | None = None
+) -> dict[str, float]:
+    """How sure the model that read the mention is of each intent (0..1; empty if unscored).
+    With the mention's `published`, only the readings of its time are read (they are written
+    in order of publication), not every reading's key."""
+    at = "AND published = ?" if published is not None else ""
     found = db.execute(
-        "SELECT intent_scores FROM readings WHERE mention_id = ?", [mention_id]
+        f"SELECT intent_scores FROM readings WHERE mention_id = ? {at}",
+        [mention_id, *([published] if published is not None else [])],
     ).fetchone()
     try:
         scores = json.loads(found[0]) if found and found[0] else {}

@@ -872,9 +872,16 @@ def known_sources(db: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def source_health(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def source_health(db: duckdb.DuckDBPyConnection, counts: bool = True) -> pd.DataFrame:
+    """Each source's state; with `counts`, how many mentions it gave (and how many of them
+    without a date we could read): a scan of every mention, which only the Sources page
+    needs."""
+    counted = """,
+               (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions,
+               (SELECT count(*) FROM mentions m
+                WHERE m.source = s.id AND NOT m.published_known) AS dates_unknown"""
     return db.execute(
-        """
+        f"""
         SELECT s.id AS source,
                CASE WHEN s.needs_credentials THEN 'needs credentials'
                     WHEN s.last_error IS NULL THEN 'ok'
@@ -882,10 +889,7 @@ def source_health(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                     ELSE 'error' END AS health,
                s.last_success_at, s.last_attempt_at, s.consecutive_failures,
                s.last_error, s.next_fetch_at, s.items_last_fetch, s.skipped_last_fetch,
-               s.encoding_guessed, s.unexpected_samples,
-               (SELECT count(*) FROM mentions m WHERE m.source = s.id) AS mentions,
-               (SELECT count(*) FROM mentions m
-                WHERE m.source = s.id AND NOT m.published_known) AS dates_unknown
+               s.encoding_guessed, s.unexpected_samples{counted if counts else ""}
         FROM sources s ORDER BY s.consecutive_failures DESC, s.id
         """
     ).df()
