@@ -350,12 +350,20 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
             )
             _add_counts(db, -1)
             db.execute(f"DELETE FROM readings {touched}")
+            # The touched mentions' rows bound the scan too: a pass's new mentions are the last
+            # rows written, a correction one row, so their words (title and text, the widest
+            # columns, for readings.search_text) are read there, not from every mention.
+            rows = db.execute(
+                "SELECT min(rowid), max(rowid) FROM mentions "
+                "WHERE id IN (SELECT id FROM touched_mentions)"
+            ).fetchone()
             current = _READINGS.format(
                 scores=touched,
                 corrections=touched,
-                mentions="AND m.id IN (SELECT id FROM touched_mentions)",
+                mentions="AND m.id IN (SELECT id FROM touched_mentions) "
+                "AND m.rowid BETWEEN ? AND ?",
             )
-            db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}")
+            db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}", list(rows))
             _add_counts(db, +1)
             for table in _ROLLUPS:
                 db.execute(f"DELETE FROM {table} WHERE mentions = 0")
