@@ -35,10 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from spacy.attrs import ORTH
 from spacy.tokens import Doc
 
 from data.config import Watch
+from nlp.tokenizer import Text, orths_of
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ PRIOR: dict[str, float] = {
 }
 
 
-def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> list[str]:
+def features(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | None) -> list[str]:
     """What the model sees of one entity in a doc: `spans` are the token ranges where its name
     stands, `rule` its context rule's verdict (None: it has none). Each feature once."""
     out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
@@ -111,7 +111,7 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
     # and its properties for each would cost several times more).
     read = {start + k for start, end in spans[:MAX_SPANS] for k in (-1, 0, end - start)}
     at = sorted(around | {i for i in read if 0 <= i < n})
-    words = dict(zip(at, _words(doc, doc.to_array(ORTH)[at].tolist()), strict=True))
+    words = dict(zip(at, _words(doc, orths_of(doc)[at].tolist()), strict=True))
     for start, end in spans[:MAX_SPANS]:
         first = words[start].text
         before = words[start - 1] if start > 0 else None
@@ -153,7 +153,7 @@ _WORDS: dict[int, dict[int, _Word]] = {}
 _WORDS_LIMIT = 100_000  # distinct words remembered per vocabulary, then forgotten
 
 
-def _words(doc: Doc, orths: list[int]) -> list[_Word]:
+def _words(doc: Doc | Text, orths: list[int]) -> list[_Word]:
     vocab = doc.vocab
     known = _WORDS.get(id(vocab))
     if known is None or len(known) > _WORDS_LIMIT:
@@ -210,7 +210,7 @@ class Relevance:
         return self.watches.get(name, PRIOR_MODEL)
 
     def decide(
-        self, doc: Doc, candidates: dict[str, tuple[list[tuple[int, int]], bool | None]]
+        self, doc: Doc | Text, candidates: dict[str, tuple[list[tuple[int, int]], bool | None]]
     ) -> tuple[dict[str, list[int]], dict[str, float]]:
         """The entities the doc is about (with where each is named) and the probability of
         every candidate's being about it."""

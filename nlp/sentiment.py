@@ -16,13 +16,13 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-from spacy.attrs import IDX, IS_SPACE, IS_UPPER, LENGTH, LOWER
+from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LOWER
 from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
 from nlp.needed import quick_search
-from nlp.tokenizer import Tokens, text_of, tokens_of
+from nlp.tokenizer import Text, Tokens, char_starts, text_of, tokens_of
 
 NEGATORS = frozenset(
     "not n't no never none nobody nothing neither nor nowhere cannot without hardly "
@@ -201,7 +201,7 @@ def _rows(array: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def clauses_of(
-    docs: Sequence[Doc], tokens: Tokens | None = None
+    docs: Sequence[Doc] | Sequence[Text], tokens: Tokens | None = None
 ) -> list[list[tuple[int, int, float]]]:
     """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand.
 
@@ -238,7 +238,7 @@ def clauses_of(
     return out
 
 
-def _lexicon(doc: Doc) -> _Hashed:
+def _lexicon(doc: Doc | Text) -> _Hashed:
     lex = _hashed.get(id(doc.vocab.strings))
     if lex is None:
         lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
@@ -255,7 +255,7 @@ def _every_token(rows: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
 
 
 def _clauses_of(
-    doc: Doc,
+    doc: Doc | Text,
     lex: _Hashed,
     n: int,
     every: Callable[[], list[tuple[int, ...]]],
@@ -269,7 +269,7 @@ def _clauses_of(
     sarcastic = _sarcastic(low)
     idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
     if _has_idiom(low):
-        starts = doc.to_array([IDX]).tolist()
+        starts = char_starts(doc)
         for found in _IDIOMS.finditer(low):
             first = bisect_right(starts, found.start()) - 1
             last = bisect_right(starts, found.end() - 1) - 1

@@ -538,3 +538,84 @@ def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# --- texts read without a spaCy Doc (the batch path) against the Doc --------------------------
+
+VARIED = [
+    "",
+    " ",
+    "\n\n",
+    "Nimbus Notes",
+    "nimbus nimbus notes NIMBUS NOTES nimbus  notes #NimbusNotes @nimbusnotes",
+    "Nimbus Notes 😍😍 🙄 ❤️ 👍🏽 — “quoted” ‘single’ naïve café Zürich 東京 Москва",
+    "&amp; <b>Nimbus Notes</b> &lt;p&gt; <a href='https://x.example/a?b=1'>link</a> &nbsp;",
+    "Nimbus  Notes\t\tis   down\n\n   again!!! 😡😡 don't won’t can't isn't",
+    "   Quillpad    vs   Nimbus Notes   ",
+    "acme corp; acmesoftware, ACMESOFT and acme refunds: acme refund* acme pie",
+    "I asked acme for a refund three weeks ago, acmesoftware support said nothing",
+    "Dana Whitfield said Nimbus Sync ships in May. https://nimbus.example/blog/sync?x=1.",
+    "Maple's network is down, my phone has no signal and support won't answer",
+    "harbor bank froze my card; sailed the boat into the harbor",
+    "Nimbus Notes " + "lorem ipsum dolor sit amet, the sync failed again and again. " * 400,
+    "Nimbus Notes v4.2 isn't syncing; AT&T's rock'n'roll network don't help @dana_w :) <3 :-(",
+]
+
+
+def _varied_texts(recorded) -> list[str]:
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    return [for_scoring(t) for t in VARIED + [f"{c['title']}\n{c['text']}" for c in corpus]]
+
+
+def test_texts_tokenized_without_a_doc_are_the_docs_tokens(recorded):
+    from spacy.attrs import IDX, ORTH
+
+    from nlp.tokenizer import ATTRS, char_starts, span_text, tokenize, tokens_of
+
+    scorer = Scorer(WATCH)
+    texts = _varied_texts(recorded)
+    light = tokenize(texts, scorer.nlp.vocab)
+    docs = [scorer.nlp.make_doc(t) for t in texts]
+    for text, got, doc in zip(texts, light, docs, strict=True):
+        assert list(got.words) == [t.text for t in doc], text[:80]
+        assert [bool(s) for s in got.spaces] == [bool(t.whitespace_) for t in doc], text[:80]
+        assert np.array_equal(got.orths(), doc.to_array(ORTH)), text[:80]
+        assert char_starts(got) == doc.to_array([IDX]).tolist(), text[:80]
+        n = len(doc)
+        assert len(got) == n
+        for a, b in {(0, n), (0, 0), (0, 1), (n // 3, n // 2), (n // 2, n), (1, n - 1)}:
+            if 0 <= a <= b <= n:
+                assert span_text(got, a, b) == doc[a:b].text, (text[:80], a, b)
+    tokens = tokens_of(light)
+    assert np.array_equal(tokens.rows, tokens_of(docs).rows)
+    assert np.array_equal(tokens.rows, np.concatenate([d.to_array(list(ATTRS)) for d in docs]))
+
+
+def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
+    from nlp.query import QueryMatcher
+    from nlp.tokenizer import tokenize
+
+    scorer = Scorer(WATCH)
+    texts = _varied_texts(recorded)
+    docs = [scorer.nlp.make_doc(t) for t in texts]
+    light = tokenize(texts, scorer.nlp.vocab)
+    # Watches whose terms overlap, repeat words and end in prefixes, beside the fixture's.
+    more = [
+        *WATCH,
+        Watch(name="Notes", terms=["notes", "nimbus nimbus", "nimbus notes nimbus"]),
+        Watch(name="Acmes", query='acme* OR "acme corp*" OR (nimbus NEAR/3 sync*)'),
+    ]
+    named = 0
+    for queries in (scorer.watch.queries, QueryMatcher(scorer.nlp, more)):
+        for text, doc, got in zip(texts, docs, light, strict=True):
+            want = queries.candidates(doc)
+            lowers = [t.lower for t in doc]
+            assert queries.candidates_in(lowers) == want, text[:80]
+            firsts = [i for i, w in enumerate(lowers) if w in set(queries.first_words)]
+            assert queries.candidates_in(lowers, firsts) == want, text[:80]
+            named += bool(want)
+            for spans, rule in want.values():
+                assert relevance.features(got, spans, rule) == relevance.features(doc, spans, rule)
+    assert named >= 1000
