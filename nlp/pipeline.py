@@ -205,12 +205,19 @@ class Scorer:
             for i, (clauses, values, feeling) in zip(english, readings, strict=True)
         }
         prints = duplicates.signatures(tokens.rows[:, _MINHASH], tokens.starts)
+        cues = dict(
+            zip(
+                english,
+                intent.cue_counts([texts[i] for i in english], self.model.intents),
+                strict=True,
+            )
+        )
         out: list[Score | None] = [None] * len(docs)
         for i in chosen:
             about, chances, aside = found[i]
             out[i] = self._reading(
                 ids[i], texts[i], langs[i], about or aside, chances, read.get(i), prints[at[i]],
-                not about and bool(aside),
+                not about and bool(aside), cues.get(i),
             )  # fmt: skip
         return out
 
@@ -246,9 +253,11 @@ class Scorer:
         read: tuple[list[tuple[int, int, float]], list[float], float] | None,
         fingerprint: bytes | None,
         aside: bool = False,
+        cues: dict[str, int] | None = None,
     ) -> Score:
         """The score from what was read: `read` is the clauses, the learned intents'
-        confidences and the sentiment score, None for a text not scored as English."""
+        confidences and the sentiment score, None for a text not scored as English; `cues`
+        the text's intent.cue_counts, if counted with its batch's."""
         terms = tuple(positions)
         if read is None:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
@@ -259,7 +268,7 @@ class Scorer:
             polarity = round(feeling, 4)
             label = sentiment.label(polarity)
             wants = intent.intents(
-                text, polarity, dict(zip(self.model.intents, learned, strict=True))
+                text, polarity, dict(zip(self.model.intents, learned, strict=True)), cues
             )
             per_term = tuple(
                 round(sentiment.feeling_near(clauses, feeling, positions[t]), 4) for t in terms

@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
-from nlp.needed import quick_search
+from nlp.needed import Joined, quick_search
 from nlp.tokenizer import Text, Tokens, char_starts, text_of, tokens_of
 
 NEGATORS = frozenset(
@@ -220,6 +220,10 @@ def clauses_of(
     picked = _rows(tokens.rows[visited, :4])
     before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
     bounds = np.searchsorted(visited, tokens.starts).tolist()
+    texts = [text_of(doc) for doc in docs]
+    # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
+    lows = Joined([text.lower() for text in texts])
+    sarcastic, idiomatic = lows.search(_SARCASM), lows.search(_IDIOMS)
     out = []
     for d, doc in enumerate(docs):
         base, n, a, b = int(tokens.starts[d]), int(sizes[d]), bounds[d], bounds[d + 1]
@@ -234,7 +238,8 @@ def clauses_of(
         def every(mine: np.ndarray = mine) -> list[tuple[int, ...]]:
             return _every_token(_rows(mine[:, :4]))
 
-        out.append(_clauses_of(doc, lex, n, every, seen))
+        read = (texts[d], lows.texts[d], sarcastic[d], idiomatic[d])
+        out.append(_clauses_of(doc, lex, n, every, seen, read))
     return out
 
 
@@ -260,15 +265,20 @@ def _clauses_of(
     n: int,
     every: Callable[[], list[tuple[int, ...]]],
     seen: list[tuple[int, ...]] | None = None,
+    read: tuple[str, str, bool, bool] | None = None,
 ) -> list[tuple[int, int, float]]:
     """The clauses of a doc of `n` tokens from its tokens as _every_token gives them: `seen`,
-    the ones that can change a clause, else `every()` one (always where an idiom stands)."""
-    text = text_of(doc)
+    the ones that can change a clause, else `every()` one (always where an idiom stands).
+    `read`: its text, lower-cased text, and whether it is sarcastic and holds an idiom, when
+    found with its batch's."""
+    if read is None:
+        text = text_of(doc)
+        low = text.lower()
+        read = (text, low, _sarcastic(low), _has_idiom(low))
+    text, low, sarcastic, idiomatic = read
     shouting_is_rare = not text.isupper()
-    low = text.lower()
-    sarcastic = _sarcastic(low)
     idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
-    if _has_idiom(low):
+    if idiomatic:
         starts = char_starts(doc)
         for found in _IDIOMS.finditer(low):
             first = bisect_right(starts, found.start()) - 1

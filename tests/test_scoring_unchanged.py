@@ -619,3 +619,31 @@ def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
             for spans, rule in want.values():
                 assert relevance.features(got, spans, rule) == relevance.features(doc, spans, rule)
     assert named >= 1000
+
+
+def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(recorded):
+    from nlp import intent
+    from nlp.needed import Joined
+
+    texts = [t.lower() for t in _varied_texts(recorded)] + [
+        "oh, great", "yeah right", "ok /s", "🙄", "what a joke", "a\0b oh great\0", "\0",
+        "we're hiring, full-time", "100% free, act now! earn $500", "switched to quillpad and",
+        "thinking about buying", "cancelled", "migrating away", "free", "", "free ",
+    ]  # fmt: skip
+    joined = Joined(texts)
+    for strings in (["oh", "free "], ["\u00e9", "😍", "re looking"], ["zzz-never"], [""]):
+        want = {t for t, text in enumerate(texts) if any(s in text for s in strings)}
+        assert joined.holding(strings) == want, strings
+    for pattern, alone in ((sentiment._SARCASM, sentiment._sarcastic),
+                           (sentiment._IDIOMS, sentiment._has_idiom)):  # fmt: skip
+        assert joined.search(pattern) == [alone(t) for t in texts]
+        assert sum(joined.search(pattern)) >= 5
+    learned = ("complaint", "question", "compliment")
+    counts = intent.cue_counts(texts, learned)
+    for text, got in zip(texts, counts, strict=True):
+        want = {i: c(text) for i, c in intent._COUNTS.items() if i not in learned}
+        assert {i: got.get(i, 0) for i in want} == want, text[:80]
+        assert intent.intents(text, 0.2, {}, intent.cue_counts([text])[0]) == intent.intents(
+            text, 0.2
+        )
+    assert sum(bool(c) for c in counts) >= 20
