@@ -339,22 +339,26 @@ class Readings:
         are the docs' (else their doc._.clauses)."""
         if clauses is None:
             clauses = [doc._.clauses for doc in docs]
-        many, split, each = self._read_many(clauses, rows, starts, indices, offsets)
+        many, split, (each, each_offsets) = self._read_many(clauses, rows, starts, indices, offsets)
         first_of = np.concatenate(([0], np.cumsum([len(mine) for mine in split]))).tolist()
         for d, doc in enumerate(docs):
-            doc.user_data[_SENTENCES] = each[first_of[d] : first_of[d + 1]]
             if not split[d]:  # no sentence to read alone, as sentences(doc) would find
                 doc.user_data[_SENTENCES_ALONE] = ((), ())
         # _feeling_of_the_complaint reads each sentence of a complaint alone: all at once.
+        # (A doc with sentences and no complaint reads none: its _SENTENCES are not kept.)
         if "complaint" in self.model.per_sentence:
             column = 3 + self.model.intents.index("complaint")
             threshold = self.model.thresholds["complaint"]
             read = [d for d, mine in enumerate(split) if mine and many[d, column] >= threshold]
-            picked = [j for d in read for j in range(first_of[d], first_of[d + 1])]
-            if picked:
-                size = np.array([len(each[j]) for j in picked], dtype=np.int64)
+            picked = np.array(
+                [j for d in read for j in range(first_of[d], first_of[d + 1])], dtype=np.int64
+            )
+            if len(picked):
+                size = each_offsets[picked + 1] - each_offsets[picked]
                 bounds = np.concatenate(([0], np.cumsum(size)))
-                alone = self.model.readings_of(np.concatenate([each[j] for j in picked]), bounds)
+                within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
+                chosen = each[np.repeat(each_offsets[picked], size) + within]
+                alone = self.model.readings_of(chosen, bounds)
                 k = 0
                 for d in read:
                     n = len(split[d])
@@ -390,9 +394,10 @@ class Readings:
         starts: np.ndarray,
         indices: np.ndarray,
         offsets: np.ndarray,
-    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], list[np.ndarray]]:
+    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], tuple[np.ndarray, np.ndarray]]:
         """The readings of many texts from their clauses, tokens' rows and features (as
-        values_of), with each text's sentences and their features (one list for all)."""
+        values_of), with each text's sentences and their features (all texts' sentences one
+        after another, as features.of_docs gives them: indices and offsets)."""
         split: list[list[tuple[int, int, list[float]]]] = [[] for _ in clauses]
         if self.model.per_sentence:
             # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
@@ -415,8 +420,7 @@ class Readings:
             chosen = rows[np.repeat(first, size) + within]
             each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
         many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
-        each = np.split(each_indices, each_offsets[1:-1]) if found else []
-        return many, split, each
+        return many, split, (each_indices, each_offsets)
 
     def _feeling_of_the_complaint(self, doc: Doc | Text, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
