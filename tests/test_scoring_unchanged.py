@@ -647,3 +647,36 @@ def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(re
             text, 0.2
         )
     assert sum(bool(c) for c in counts) >= 20
+
+
+def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(recorded, tmp_path):
+    from nlp.tokenizer import tokenize
+
+    scorer = Scorer(WATCH)
+    texts = _varied_texts(recorded)
+    learned = relevance.load(pinned_models(tmp_path / "models")).of("Maple")
+    # Every other feature the texts have weighed, in full precision: a sum in another order,
+    # or one missing a weight, would show.
+    weighed = _all_features(scorer, texts)[::2]
+    values = np.random.default_rng(3).standard_normal(len(weighed)).tolist()
+    dense = relevance.WatchModel(dict(zip(weighed, values, strict=True)), -0.1234567, (1.1, -0.3))
+    models = (relevance.PRIOR_MODEL, learned, dense)
+    seen = 0
+    for text, got in zip(texts, tokenize(texts, scorer.nlp.vocab), strict=True):
+        doc = scorer.nlp.make_doc(text)
+        for spans, rule in scorer.watch.queries.candidates(doc).values():
+            feats = relevance.features(doc, spans, rule)
+            assert sorted(relevance.feature_set(got, spans, rule)) == feats
+            for m in models:
+                assert m.probability_of_set(set(feats)) == m.probability(feats), text[:80]
+            seen += 1
+    assert seen >= 1000
+
+
+def _all_features(scorer: Scorer, texts: list[str]) -> list[str]:
+    out: set[str] = set()
+    for text in texts:
+        doc = scorer.nlp.make_doc(text)
+        for spans, rule in scorer.watch.queries.candidates(doc).values():
+            out.update(relevance.features(doc, spans, rule))
+    return sorted(out)
