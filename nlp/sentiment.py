@@ -217,9 +217,13 @@ def clauses_of(
     sizes = np.diff(tokens.starts)
     ends[tokens.starts[1:][sizes > 0] - 1] = True
     visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
-    picked = _rows(tokens.rows[visited, :4])
-    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
     bounds = np.searchsorted(visited, tokens.starts).tolist()
+    # The visited tokens of all docs as _every_token gives them (their index within their
+    # doc), made in one go: each doc's are a slice.
+    within = visited - np.repeat(tokens.starts[:-1], np.diff(bounds))
+    columns = [tokens.rows[visited, k].tolist() for k in range(4)]
+    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
+    every_seen = list(zip(within.tolist(), *columns, *before, strict=True))
     texts = [text_of(doc) for doc in docs]
     # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
     lows = Joined([text.lower() for text in texts])
@@ -227,12 +231,7 @@ def clauses_of(
     out = []
     for d, doc in enumerate(docs):
         base, n, a, b = int(tokens.starts[d]), int(sizes[d]), bounds[d], bounds[d + 1]
-        seen = [
-            (g - base, *row, *prevs)
-            for g, row, *prevs in zip(
-                visited[a:b].tolist(), picked[a:b], *(p[a:b] for p in before), strict=True
-            )
-        ]
+        seen = every_seen[a:b]
         mine = tokens.rows[base : base + n]
 
         def every(mine: np.ndarray = mine) -> list[tuple[int, ...]]:

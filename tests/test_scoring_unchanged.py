@@ -591,6 +591,7 @@ def test_texts_tokenized_without_a_doc_are_the_docs_tokens(recorded):
     tokens = tokens_of(light)
     assert np.array_equal(tokens.rows, tokens_of(docs).rows)
     assert np.array_equal(tokens.rows, np.concatenate([d.to_array(list(ATTRS)) for d in docs]))
+    assert sentiment.clauses_of(light, tokens) == [sentiment.clauses(doc) for doc in docs]
 
 
 def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
