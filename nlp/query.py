@@ -76,7 +76,12 @@ class QueryMatcher:
         self.first_words = sorted(self._phrases)  # the LOWER each phrase begins with
         self._strings = nlp.vocab.strings
         self._starting: dict[int, tuple[int, ...]] = {}  # LOWER → the prefixes it starts with
-        self._by_name = sorted(self.entities, key=lambda e: e[0])
+        # Each entity with its tree's terms and whether the tree holds when none is found: a
+        # text naming none of an entity's terms is answered without walking its tree.
+        self._by_name = [
+            (name, tree, positive, w, frozenset(all_terms(tree)), _holds(tree, {}))
+            for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
+        ]
 
     def __call__(self, doc: Doc) -> dict[str, list[int]]:
         """The entities the doc is about, each with the token positions where it is named."""
@@ -133,8 +138,8 @@ class QueryMatcher:
                 sorted(s for t in positive for s in found.get(t, [])),
                 None if w.context is None else _in_context(w, positive, found),
             )
-            for name, tree, positive, w in self._by_name
-            if _holds(tree, found)
+            for name, tree, positive, w, terms, bare in self._by_name
+            if (_holds(tree, found) if not terms.isdisjoint(found) else bare)
         }
 
 

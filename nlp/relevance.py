@@ -30,7 +30,7 @@ import logging
 import math
 import os
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,10 +117,10 @@ def feature_set(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | 
         around.difference_update(range(start, end))
     # Those words and the name's neighbours, from the words' own properties (a Token object
     # and its properties for each would cost several times more).
-    word = _word_at(doc)
+    word = _words_in(doc)
     for start, end in spans[:MAX_SPANS]:
-        first = word(start).text
-        before = word(start - 1) if start > 0 else None
+        first = word[start].text
+        before = word[start - 1] if start > 0 else None
         at_start = before is None or before.text in ".!?\n" or before.is_space
         if first.isupper() and len(first) > 1:
             out.add("case:upper")
@@ -131,18 +131,16 @@ def feature_set(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | 
         if before is not None:
             out.add("before:" + before.lower.strip())
         if end < n:
-            out.add("after:" + word(end).lower.strip())
-    out.update(*[word(i).features for i in around])
+            out.add("after:" + word[end].lower.strip())
+    out.update(*[word[i].features for i in around])
     return out
 
 
-def _word_at(doc: Doc | Text) -> Callable[[int], _Word]:
-    """The _Word of the doc's token at a position."""
+def _words_in(doc: Doc | Text) -> list[_Word]:
+    """The _Word of each of the doc's tokens."""
     if isinstance(doc, Text):
-        words, ids = _words_of_table(doc.table), doc.ids.tolist()
-        return lambda i: words[ids[i]]
-    orths = doc.to_array(ORTH).tolist()
-    return lambda i: _words(doc, [orths[i]])[0]
+        return list(map(_words_of_table(doc.table).__getitem__, doc.ids.tolist()))
+    return _words(doc, doc.to_array(ORTH).tolist())
 
 
 @dataclass(frozen=True, slots=True)

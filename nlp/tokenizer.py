@@ -57,7 +57,7 @@ _TOKEN_WITHOUT_NT = re.compile(
 
 def split(text: str) -> tuple[Sequence[str], Sequence[str]]:
     """The words of `text` and the space that follows each (" " or ""): its Doc's tokens."""
-    token = _TOKEN if any(nt in text for nt in _NT) else _TOKEN_WITHOUT_NT
+    token = _TOKEN if _NT[0] in text or _NT[1] in text else _TOKEN_WITHOUT_NT
     pairs = token.findall(text)
     if pairs:
         # Transposed in C rather than word by word (the lists were a third of the tokenizer).

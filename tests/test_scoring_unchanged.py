@@ -607,11 +607,13 @@ def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
         *WATCH,
         Watch(name="Notes", terms=["notes", "nimbus nimbus", "nimbus notes nimbus"]),
         Watch(name="Acmes", query='acme* OR "acme corp*" OR (nimbus NEAR/3 sync*)'),
+        Watch(name="Not pie", query="quillpad OR NOT pie"),  # holds where nothing is named
     ]
     named = 0
     for queries in (scorer.watch.queries, QueryMatcher(scorer.nlp, more)):
         for text, doc, got in zip(texts, docs, light, strict=True):
             want = queries.candidates(doc)
+            assert want == _candidates_walking_every_tree(queries, doc), text[:80]
             lowers = [t.lower for t in doc]
             assert queries.candidates_in(lowers) == want, text[:80]
             firsts = [i for i, w in enumerate(lowers) if w in set(queries.first_words)]
@@ -648,6 +650,23 @@ def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(re
             text, 0.2
         )
     assert sum(bool(c) for c in counts) >= 20
+
+
+def _candidates_walking_every_tree(queries, doc) -> dict:
+    """QueryMatcher.candidates as first written: every entity's tree walked for every doc."""
+    from nlp.query import _holds, _in_context
+
+    found: dict = {}
+    for match_id, start, end in queries.phrases(doc) + queries.matcher(doc):
+        found.setdefault(queries.by_key[doc.vocab.strings[match_id]], []).append((start, end))
+    return {
+        name: (
+            sorted(s for t in positive for s in found.get(t, [])),
+            None if w.context is None else _in_context(w, positive, found),
+        )
+        for name, tree, positive, w in sorted(queries.entities, key=lambda e: e[0])
+        if _holds(tree, found)
+    }
 
 
 def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(recorded, tmp_path):
