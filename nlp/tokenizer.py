@@ -11,6 +11,7 @@ the input, character for character.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -179,19 +180,26 @@ class Words:
         self.numbers: dict[str, int] = _Numbering(self)
         self.rows = np.zeros((1024, len(ATTRS)), dtype=np.uint64)
         self.orths = np.zeros(1024, dtype=np.uint64)
+        self._adding = threading.Lock()
 
     def add(self, word: str) -> int:
         """The number of a word not met before."""
-        number = len(self.numbers)
-        if number == len(self.orths):
-            self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
-            self.orths = np.concatenate([self.orths, np.zeros_like(self.orths)])
-        lexeme = self.vocab[word]
-        lower, space, upper, url, num, alpha, digit = (getattr(lexeme, p) for p in _LEXEME_PROPS)
-        self.rows[number] = (lower, space, upper, len(lexeme.orth_), url, num, alpha, digit)
-        self.orths[number] = lexeme.orth
-        self.numbers[word] = number
-        return number
+        with self._adding:  # two threads' new words must not take the same number
+            number = dict.get(self.numbers, word)
+            if number is not None:
+                return number
+            number = len(self.numbers)
+            if number == len(self.orths):
+                self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+                self.orths = np.concatenate([self.orths, np.zeros_like(self.orths)])
+            lexeme = self.vocab[word]
+            lower, space, upper, url, num, alpha, digit = (
+                getattr(lexeme, p) for p in _LEXEME_PROPS
+            )
+            self.rows[number] = (lower, space, upper, len(lexeme.orth_), url, num, alpha, digit)
+            self.orths[number] = lexeme.orth
+            self.numbers[word] = number
+            return number
 
 
 class _Numbering(dict):

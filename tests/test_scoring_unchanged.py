@@ -700,3 +700,21 @@ def _all_features(scorer: Scorer, texts: list[str]) -> list[str]:
         for spans, rule in scorer.watch.queries.candidates(doc).values():
             out.update(relevance.features(doc, spans, rule))
     return sorted(out)
+
+
+def test_words_first_met_by_several_threads_at_once_each_get_a_number_of_their_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nlp.tokenizer import blank, tokenize
+
+    nlp = blank()
+    texts = [" ".join(f"w{t}x{k}" for k in range(3000)) for t in range(8)]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            tokenized = list(pool.map(lambda t: tokenize([t], nlp.vocab)[0], texts))
+    finally:
+        sys.setswitchinterval(switching)
+    for text in tokenized:
+        assert [nlp.vocab.strings[int(o)] for o in text.orths()] == list(text.words)
