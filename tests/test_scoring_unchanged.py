@@ -579,6 +579,9 @@ def test_texts_tokenized_without_a_doc_are_the_docs_tokens(recorded):
     light = tokenize(texts, scorer.nlp.vocab)
     docs = [scorer.nlp.make_doc(t) for t in texts]
     for text, got, doc in zip(texts, light, docs, strict=True):
+        # The tokens and their spaces are the text, character for character.
+        assert "".join(w + s for w, s in zip(got.words, got.spaces, strict=True)) == text
+        assert doc.text == text
         assert list(got.words) == [t.text for t in doc], text[:80]
         assert [bool(s) for s in got.spaces] == [bool(t.whitespace_) for t in doc], text[:80]
         assert np.array_equal(got.orths(), doc.to_array(ORTH)), text[:80]
