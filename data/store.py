@@ -177,7 +177,8 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
                     ).fetchone()[0]
                 ):
                     continue
-                db.execute(dialect(f.read_text(encoding="utf-8")))
+                if sql := dialect(f.read_text(encoding="utf-8")).strip():
+                    db.execute(sql)  # (a lake skips what a DuckDB file alone needs)
                 db.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
                 )
@@ -263,24 +264,29 @@ def upsert_mentions(
     )
     db.register("incoming_mentions", table)
     try:
+        # The new ones, found once: each look-up reads the ids of every stored mention.
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE new_mentions AS "
+            "SELECT DISTINCT ON (i.id) i.* FROM incoming_mentions i "
+            "ANTI JOIN mentions m ON m.id = i.id"
+        )
         if any(bands.get(i) for i in ids):  # the bands of new story heads (story_candidates)
             db.execute(
                 """
                 INSERT INTO story_bands
                 SELECT unnest(i.bands), i.id, greatest(i.published, ?::TIMESTAMP)
-                FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
-                WHERE i.bands IS NOT NULL
+                FROM new_mentions i WHERE i.bands IS NOT NULL
                 """,
                 [_naive_utc(collected_at)],
             )
         (new,) = db.execute(
             f"""
             INSERT INTO mentions ({", ".join(table.column_names)}, collected_at)
-            SELECT DISTINCT ON (i.id) i.*, ?::TIMESTAMP AS collected_at
-            FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
+            SELECT *, ?::TIMESTAMP AS collected_at FROM new_mentions
             """,
             [_naive_utc(collected_at)],
         ).fetchone()
+        db.execute("DROP TABLE new_mentions")
     finally:
         db.unregister("incoming_mentions")
     return int(new)
