@@ -34,14 +34,14 @@ import pyarrow as pa
 from data import database
 
 # The current reading of each mention: the latest score, corrections applied. {scores} and
-# {corrections} narrow it to the touched mentions, or are empty; {mentions} is the table the
-# mentions are read from (all of them, or the touched ones read once).
+# {mentions} are the tables the scores and mentions are read from (all of them, or the touched
+# mentions' read once); {corrections} narrows the corrections to them, or is empty.
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
     term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
     urgent"""
 _READINGS = """
 WITH latest AS (
-    SELECT * FROM scores {scores}
+    SELECT * FROM {scores}
     QUALIFY row_number() OVER (PARTITION BY mention_id
                                ORDER BY scored_at DESC, model_version DESC) = 1
 ), fixed AS (
@@ -196,7 +196,7 @@ def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
     with atomic(db):
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
-        current = _READINGS.format(scores="", corrections="", mentions="mentions")
+        current = _READINGS.format(scores="scores", corrections="", mentions="mentions")
         # In order of publication: reads of a period, or of one mention by its date, skip
         # the row groups outside it (their min/max statistics).
         db.execute(f"INSERT INTO readings ({_COLUMNS}) {current} ORDER BY published")
@@ -345,17 +345,21 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
         with atomic(db):
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE touched_rows AS "
-                "SELECT * FROM mentions WHERE id IN (SELECT id FROM touched_mentions)"
+            _fetch(db, "touched_rows", "mentions", "id IN (SELECT id FROM touched_mentions)")
+            _fetch(
+                db,
+                "story_readings",
+                "readings",
+                "story_key IN (SELECT coalesce(story_key, id) FROM touched_rows)",
             )
-            db.execute(
-                "CREATE OR REPLACE TEMP TABLE story_readings AS SELECT * FROM readings "
-                "WHERE story_key IN (SELECT coalesce(story_key, id) FROM touched_rows)"
+            _fetch(
+                db, "touched_scores", "scores", "mention_id IN (SELECT id FROM touched_mentions)"
             )
             _add_counts(db, -1, "story_readings")
             (replaced,) = db.execute(f"SELECT count(*) FROM story_readings {touched}").fetchone()
-            current = _READINGS.format(scores=touched, corrections=touched, mentions="touched_rows")
+            current = _READINGS.format(
+                scores="touched_scores", corrections=touched, mentions="touched_rows"
+            )
             db.execute("CREATE OR REPLACE TEMP TABLE fresh_readings AS FROM readings LIMIT 0")
             db.execute(f"INSERT INTO fresh_readings ({_COLUMNS}) {current}")
             if replaced:
@@ -370,10 +374,26 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
             for table in _ROLLUPS:
                 db.execute(f"DELETE FROM {table} WHERE mentions = 0")
             _requeue_readings(db, bool(replaced))
-            for table in ("touched_rows", "story_readings", "story_readings_now", "fresh_readings"):
+            for table in ("touched_rows", "touched_scores", "story_readings",
+                          "story_readings_now", "fresh_readings"):  # fmt: skip
                 db.execute(f"DROP TABLE {table}")
     finally:
         db.unregister("touched_mentions")
+
+
+def _fetch(db: duckdb.DuckDBPyConnection, into: str, table: str, where: str) -> None:
+    """Into a temporary table, the rows of `table` where `where`: first their row ids, reading
+    only the columns `where` names, then those rows alone whole. (In one query, every column
+    of every row would be read before the few were kept.)"""
+    db.execute(
+        f"CREATE OR REPLACE TEMP TABLE fetched_rowids AS SELECT rowid AS r FROM {table} "
+        f"WHERE {where}"
+    )
+    db.execute(
+        f"CREATE OR REPLACE TEMP TABLE {into} AS "
+        f"FROM {table} WHERE rowid IN (SELECT r FROM fetched_rowids)"
+    )
+    db.execute("DROP TABLE fetched_rowids")
 
 
 @contextmanager
