@@ -36,6 +36,11 @@ from data import database
 # The current reading of each mention: the latest score, corrections applied. {scores} and
 # {mentions} are the tables the scores and mentions are read from (all of them, or the touched
 # mentions' read once); {corrections} narrows the corrections to them, or is empty.
+# The mentions a connection stored since its last refresh, as stored (data.store.
+# upsert_mentions): a refresh of their readings finds them here, without reading the ids of
+# every stored mention. Mentions never change once stored, so the copies stay true.
+WRITTEN = "written_mentions"
+
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
     term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
     urgent"""
@@ -345,7 +350,25 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
         with atomic(db):
-            _fetch(db, "touched_rows", "mentions", "id IN (SELECT id FROM touched_mentions)")
+            # The mentions this connection stored since its last refresh are at hand; the
+            # others are looked up.
+            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {WRITTEN} AS FROM mentions LIMIT 0")
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE touched_rows AS "
+                f"FROM {WRITTEN} WHERE id IN (SELECT id FROM touched_mentions)"
+            )
+            db.execute(f"DROP TABLE {WRITTEN}")
+            (found,) = db.execute("SELECT count(DISTINCT id) FROM touched_rows").fetchone()
+            if found < len(ids):
+                _fetch(
+                    db,
+                    "stored_rows",
+                    "mentions",
+                    "id IN (SELECT id FROM touched_mentions "
+                    "WHERE id NOT IN (SELECT id FROM touched_rows))",
+                )
+                db.execute("INSERT INTO touched_rows FROM stored_rows")
+                db.execute("DROP TABLE stored_rows")
             _fetch(
                 db,
                 "story_readings",
@@ -355,8 +378,14 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
             _fetch(
                 db, "touched_scores", "scores", "mention_id IN (SELECT id FROM touched_mentions)"
             )
-            _add_counts(db, -1, "story_readings")
-            (replaced,) = db.execute(f"SELECT count(*) FROM story_readings {touched}").fetchone()
+            (before,) = db.execute("SELECT count(*) FROM story_readings").fetchone()
+            if before:  # else the stories are new: nothing to take away
+                _add_counts(db, -1, "story_readings")
+            (replaced,) = (
+                db.execute(f"SELECT count(*) FROM story_readings {touched}").fetchone()
+                if before
+                else (0,)
+            )
             current = _READINGS.format(
                 scores="touched_scores", corrections=touched, mentions="touched_rows"
             )
