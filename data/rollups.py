@@ -40,6 +40,9 @@ from data import database
 # upsert_mentions): a refresh of their readings finds them here, without reading the ids of
 # every stored mention. Mentions never change once stored, so the copies stay true.
 WRITTEN = "written_mentions"
+# What readings and queue rows copy of a mention (_READINGS, _QUEUE_ROWS): not its text.
+MENTION_COLUMNS = """id, published, collected_at, source, kind, story_key, reach, title, author,
+    url, published_known"""
 
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
     term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
@@ -352,7 +355,10 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
         with atomic(db):
             # The mentions this connection stored since its last refresh are at hand; the
             # others are looked up.
-            db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {WRITTEN} AS FROM mentions LIMIT 0")
+            db.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {WRITTEN} AS "
+                f"SELECT {MENTION_COLUMNS} FROM mentions LIMIT 0"
+            )
             db.execute(
                 "CREATE OR REPLACE TEMP TABLE touched_rows AS "
                 f"FROM {WRITTEN} WHERE id IN (SELECT id FROM touched_mentions)"
@@ -366,6 +372,7 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                     "mentions",
                     "id IN (SELECT id FROM touched_mentions "
                     "WHERE id NOT IN (SELECT id FROM touched_rows))",
+                    MENTION_COLUMNS,
                 )
                 db.execute("INSERT INTO touched_rows FROM stored_rows")
                 db.execute("DROP TABLE stored_rows")
@@ -410,17 +417,19 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
         db.unregister("touched_mentions")
 
 
-def _fetch(db: duckdb.DuckDBPyConnection, into: str, table: str, where: str) -> None:
-    """Into a temporary table, the rows of `table` where `where`: first their row ids, reading
-    only the columns `where` names, then those rows alone whole. (In one query, every column
-    of every row would be read before the few were kept.)"""
+def _fetch(
+    db: duckdb.DuckDBPyConnection, into: str, table: str, where: str, columns: str = "*"
+) -> None:
+    """Into a temporary table, the `columns` of the rows of `table` where `where`: first their
+    row ids, reading only the columns `where` names, then those rows alone. (In one query,
+    every column of every row would be read before the few were kept.)"""
     db.execute(
         f"CREATE OR REPLACE TEMP TABLE fetched_rowids AS SELECT rowid AS r FROM {table} "
         f"WHERE {where}"
     )
     db.execute(
         f"CREATE OR REPLACE TEMP TABLE {into} AS "
-        f"FROM {table} WHERE rowid IN (SELECT r FROM fetched_rowids)"
+        f"SELECT {columns} FROM {table} WHERE rowid IN (SELECT r FROM fetched_rowids)"
     )
     db.execute("DROP TABLE fetched_rowids")
 

@@ -287,10 +287,13 @@ def upsert_mentions(
             [_naive_utc(collected_at)],
         ).fetchone()
         # What a refresh of their readings reads of them, without looking them up again.
-        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {rollups.WRITTEN} AS FROM mentions LIMIT 0")
         db.execute(
-            f"INSERT INTO {rollups.WRITTEN} BY NAME "
-            "SELECT *, ?::TIMESTAMP AS collected_at FROM new_mentions",
+            f"CREATE TEMP TABLE IF NOT EXISTS {rollups.WRITTEN} AS "
+            f"SELECT {rollups.MENTION_COLUMNS} FROM mentions LIMIT 0"
+        )
+        db.execute(
+            f"INSERT INTO {rollups.WRITTEN} BY NAME SELECT {rollups.MENTION_COLUMNS} "
+            "FROM (SELECT *, ?::TIMESTAMP AS collected_at FROM new_mentions)",
             [_naive_utc(collected_at)],
         )
         db.execute("DROP TABLE new_mentions")
