@@ -715,7 +715,7 @@ def pass_upkeep(
         store.upsert_mentions(db, ms, store.utcnow(), kinds, knowledge, None, ks)
         store._insert_scores(db, ss, store.utcnow())
         t1 = time.perf_counter()
-        rollups.refresh(db, [s.mention_id for s in ss])
+        rollups.refresh(db, [s.mention_id for s in ss], scores=store.SCORED)
         db.commit()
         out["derived"] = time.perf_counter() - t1
     if rebuild:

@@ -335,7 +335,9 @@ def _count(db: duckdb.DuckDBPyConnection, sign: int, rows: str) -> None:
     db.execute("DELETE FROM inbox_counts WHERE mentions = 0")
 
 
-def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
+def refresh(
+    db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str], scores: str | None = None
+) -> None:
     """Bring the readings of these mentions (newly scored, rescored or corrected) and the
     rollups of their stories up to date: what the stories counted is taken away, their
     readings replaced, and what they count now added (the work of a few stories, however
@@ -345,7 +347,8 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     their stories, their scores), into temporary tables the rest works on: a mention's
     story_key never changes, so its stories are known from the mentions alone, and their
     readings include any the touched mentions had. A mention without a reading before (a new
-    one) has no reading or queue row to take away."""
+    one) has no reading or queue row to take away. `scores`: a temporary table holding every
+    score of the touched mentions, when the caller has one (data.store.upsert_scores)."""
     ids = list(dict.fromkeys(mention_ids))
     if not ids:
         return
@@ -382,9 +385,10 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                 "readings",
                 "story_key IN (SELECT coalesce(story_key, id) FROM touched_rows)",
             )
-            _fetch(
-                db, "touched_scores", "scores", "mention_id IN (SELECT id FROM touched_mentions)"
-            )
+            own_scores = scores is None
+            if own_scores:
+                scores = "touched_scores"
+                _fetch(db, scores, "scores", "mention_id IN (SELECT id FROM touched_mentions)")
             (before,) = db.execute("SELECT count(*) FROM story_readings").fetchone()
             if before:  # else the stories are new: nothing to take away
                 _add_counts(db, -1, "story_readings")
@@ -393,9 +397,7 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                 if before
                 else (0,)
             )
-            current = _READINGS.format(
-                scores="touched_scores", corrections=touched, mentions="touched_rows"
-            )
+            current = _READINGS.format(scores=scores, corrections=touched, mentions="touched_rows")
             db.execute("CREATE OR REPLACE TEMP TABLE fresh_readings AS FROM readings LIMIT 0")
             db.execute(f"INSERT INTO fresh_readings ({_COLUMNS}) {current}")
             if replaced:
@@ -410,8 +412,8 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
             for table in _ROLLUPS:
                 db.execute(f"DELETE FROM {table} WHERE mentions = 0")
             _requeue_readings(db, bool(replaced))
-            for table in ("touched_rows", "touched_scores", "story_readings",
-                          "story_readings_now", "fresh_readings"):  # fmt: skip
+            for table in ("touched_rows", "story_readings", "story_readings_now",
+                          "fresh_readings", *([scores] if own_scores else [])):  # fmt: skip
                 db.execute(f"DROP TABLE {table}")
     finally:
         db.unregister("touched_mentions")

@@ -469,14 +469,52 @@ def upsert_scores(
 ) -> int:
     """Store scores; a (mention, model version) pair already scored is replaced. The current
     readings of the mentions, and the daily rollups of their days, follow (data.rollups)."""
-    n = sum(
-        _insert_scores(db, scores[i : i + CHUNK], scored_at) for i in range(0, len(scores), CHUNK)
-    )
-    rollups.refresh(db, [s.mention_id for s in scores])
+    if not scores:
+        return 0
+    n = _insert_scores(db, scores, scored_at)
+    rollups.refresh(db, [s.mention_id for s in scores], scores=SCORED)
+    db.execute(f"DROP TABLE IF EXISTS {SCORED}")
     return n
 
 
+# Every score of the mentions _insert_scores stored scores of: what their refresh reads.
+SCORED = "touched_scores"
+
+
 def _insert_scores(
+    db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
+) -> int:
+    """Store scores, replacing those of the same (mention, model version), without the
+    refresh; leave every score of their mentions in the temporary table SCORED."""
+    # A pair listed twice: its last listing is stored.
+    scores = list({(s.mention_id, s.model_version): s for s in scores}.values())
+    ids = list(dict.fromkeys(s.mention_id for s in scores))
+    db.register("scored_ids", pa.table({"id": pa.array(ids, pa.string())}))
+    try:
+        # The scores stored before of these mentions, found once (each look-up reads the
+        # mention ids of every score): the replaced ones are deleted by their row ids, the
+        # others read again for the refresh by theirs.
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE prior_scores AS SELECT rowid AS r, mention_id, "
+            "model_version FROM scores WHERE mention_id IN (SELECT id FROM scored_ids)"
+        )
+        db.execute("CREATE OR REPLACE TEMP TABLE written_scores AS FROM scores LIMIT 0")
+        n = sum(
+            _insert_score_chunk(db, scores[i : i + CHUNK], scored_at)
+            for i in range(0, len(scores), CHUNK)
+        )
+        db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SCORED} AS "
+            "FROM scores WHERE rowid IN (SELECT r FROM prior_scores) UNION ALL FROM written_scores"
+        )
+        db.execute("DROP TABLE prior_scores")
+        db.execute("DROP TABLE written_scores")
+    finally:
+        db.unregister("scored_ids")
+    return n
+
+
+def _insert_score_chunk(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:
     table = pa.table(
@@ -510,17 +548,18 @@ def _insert_scores(
     try:
         db.execute(
             """
-            DELETE FROM scores USING incoming_scores i
-            WHERE scores.mention_id = i.mention_id AND scores.model_version = i.model_version
+            DELETE FROM scores WHERE rowid IN (
+                SELECT p.r FROM prior_scores p JOIN incoming_scores i
+                ON p.mention_id = i.mention_id AND p.model_version = i.model_version)
             """
         )
-        (n,) = db.execute(
-            "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, intents, intent_scores, term_sentiments, term_relevance, set_aside, "
-            "scored_at) "
-            "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
-            [_naive_utc(scored_at)],
-        ).fetchone()
+        for into in ("written_scores", "scores"):
+            (n,) = db.execute(
+                f"INSERT INTO {into} (mention_id, model_version, terms, sentiment, "
+                "sentiment_label, lang, intents, intent_scores, term_sentiments, term_relevance, "
+                "set_aside, scored_at) SELECT *, ?::TIMESTAMP FROM incoming_scores",
+                [_naive_utc(scored_at)],
+            ).fetchone()
     finally:
         db.unregister("incoming_scores")
     return int(n)
