@@ -169,23 +169,35 @@ def _count_all(db: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _add_counts(db: duckdb.DuckDBPyConnection, sign: int, rows: str) -> None:
-    """Add (sign 1) or take away (-1) the counts of `rows` (a table holding every reading of
-    some stories): an update of the rows there are, an insert of the others (not MERGE,
-    which a DuckLake could not read back once rows kept kinds' lists)."""
+def _add_counts(db: duckdb.DuckDBPyConnection, parts: Sequence[tuple[int, str]]) -> None:
+    """Add (sign 1) or take away (-1) the counts of each (sign, rows) part (`rows`: a table
+    holding every reading of some stories), in one change of each rollup: an update of the
+    rows there are, an insert of the others (not MERGE, which a DuckLake could not read back
+    once rows kept kinds' lists)."""
     for table, (counts, keys) in _ROLLUPS.items():
-        db.execute(f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {counts.format(rows=rows)}")
+        signed = " UNION ALL ".join(
+            f"SELECT {', '.join(keys)}, "
+            + ", ".join(f"{sign} * {c} AS {c}" for c in _COUNTED)
+            + f" FROM ({counts.format(rows=rows)})"
+            for sign, rows in parts
+        )
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE rollup_delta AS "
+            f"SELECT {', '.join(keys)}, "
+            + ", ".join(f"sum({c}) AS {c}" for c in _COUNTED)
+            + f" FROM ({signed}) GROUP BY ALL"
+        )
         on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-        added = {c: f"t.{c} + {sign} * d.{c}" for c in _COUNTED}
+        added = {c: f"t.{c} + d.{c}" for c in _COUNTED}
         db.execute(
             f"UPDATE {table} t SET {', '.join(f'{c} = {v}' for c, v in added.items())}, "
             f"sentiment_sum = {_sentiment_sum(added['sentiment_units'])} "
             f"FROM rollup_delta d WHERE {on}"
         )
-        new = [*(f"d.{k}" for k in keys), *(f"{sign} * d.{c}" for c in _COUNTED)]
+        new = [*(f"d.{k}" for k in keys), *(f"d.{c}" for c in _COUNTED)]
         db.execute(
             f"INSERT INTO {table} ({', '.join([*keys, *_COUNTED])}, sentiment_sum) "
-            f"SELECT {', '.join(new)}, {_sentiment_sum(f'{sign} * d.sentiment_units')} "
+            f"SELECT {', '.join(new)}, {_sentiment_sum('d.sentiment_units')} "
             f"FROM rollup_delta d WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
         )
     db.execute("DROP TABLE IF EXISTS rollup_delta")
@@ -390,8 +402,6 @@ def refresh(
                 scores = "touched_scores"
                 _fetch(db, scores, "scores", "mention_id IN (SELECT id FROM touched_mentions)")
             (before,) = db.execute("SELECT count(*) FROM story_readings").fetchone()
-            if before:  # else the stories are new: nothing to take away
-                _add_counts(db, -1, "story_readings")
             (replaced,) = (
                 db.execute(f"SELECT count(*) FROM story_readings {touched}").fetchone()
                 if before
@@ -408,7 +418,10 @@ def refresh(
                 "FROM story_readings WHERE mention_id NOT IN (SELECT id FROM touched_mentions) "
                 "UNION ALL FROM fresh_readings"
             )
-            _add_counts(db, +1, "story_readings_now")
+            # What the stories count now, less what they counted (when they were not new).
+            _add_counts(
+                db, [(1, "story_readings_now"), *([(-1, "story_readings")] if before else [])]
+            )
             for table in _ROLLUPS:
                 db.execute(f"DELETE FROM {table} WHERE mentions = 0")
             _requeue_readings(db, bool(replaced))
