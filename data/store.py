@@ -360,21 +360,30 @@ def _story_candidates(
     db: duckdb.DuckDBPyConnection, since: datetime | None
 ) -> list[tuple[int, bytes, str]]:
     # The joins are on the band key, the new mentions' side the one held (built): the heads'
-    # bands stream by. First how many heads share a band with each new mention, then the
-    # mentions in parts of at most PAIRS_AT_ONCE pairs, then each head found read once.
-    per_mention = db.execute(
-        "SELECT i.idx, count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
-        "WHERE b.recent_at >= ? GROUP BY i.idx ORDER BY i.idx",
+    # bands stream by. First how many (mention, head) pairs share a band: most batches have
+    # few, and are one part, or none. Past PAIRS_AT_ONCE, how many each new mention has, and
+    # the mentions in parts of at most that many pairs. Then each head found read once.
+    (pairs,) = db.execute(
+        "SELECT count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
+        "WHERE b.recent_at >= ?",
         [since],
-    ).fetchall()
-    parts: list[list[int]] = []
-    held = 0
-    for idx, n in per_mention:
-        if not parts or held + n > PAIRS_AT_ONCE:
-            parts.append([idx, idx])
-            held = 0
-        parts[-1][1] = idx
-        held += n
+    ).fetchone()
+    if not pairs:
+        return []
+    parts: list[list[int]] = [[0, 2**31 - 1]]  # every mention at once
+    if pairs > PAIRS_AT_ONCE:
+        per_mention = db.execute(
+            "SELECT i.idx, count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
+            "WHERE b.recent_at >= ? GROUP BY i.idx ORDER BY i.idx",
+            [since],
+        ).fetchall()
+        parts, held = [], 0
+        for idx, n in per_mention:
+            if not parts or held + n > PAIRS_AT_ONCE:
+                parts.append([idx, idx])
+                held = 0
+            parts[-1][1] = idx
+            held += n
     found: list[tuple[int, str, int]] = []  # (index, head, bands shared), best first
     for first, last in parts:
         found += db.execute(
