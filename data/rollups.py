@@ -33,9 +33,6 @@ import pyarrow as pa
 
 from data import database
 
-# The current reading of each mention: the latest score, corrections applied. {scores} and
-# {mentions} are the tables the scores and mentions are read from (all of them, or the touched
-# mentions' read once); {corrections} narrows the corrections to them, or is empty.
 # The mentions a connection stored since its last refresh, as stored (data.store.
 # upsert_mentions): a refresh of their readings finds them here, without reading the ids of
 # every stored mention. Mentions never change once stored, so the copies stay true.
@@ -47,6 +44,9 @@ MENTION_COLUMNS = """id, published, collected_at, source, kind, story_key, reach
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
     term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
     urgent"""
+# The current reading of each mention: the latest score, corrections applied. {scores} and
+# {mentions} are the tables the scores and mentions are read from (all of them, or the touched
+# mentions' read once); {corrections} narrows the corrections to them, or is empty.
 _READINGS = """
 WITH latest AS (
     SELECT * FROM {scores}
