@@ -33,7 +33,7 @@ import httpx
 
 from data.config import Http as HttpSettings
 from data.config import Source
-from data.records import Fetched
+from data.records import RETRY_AFTER_MAX_SECONDS, Fetched
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -286,19 +286,21 @@ class _Retryable(Exception):
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), at most a
+    week."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return min(float(value), RETRY_AFTER_MAX_SECONDS)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    waited = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, waited), RETRY_AFTER_MAX_SECONDS)
 
 
 def basic_auth(user: str, password: str) -> dict[str, str]:

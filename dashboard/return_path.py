@@ -37,7 +37,13 @@ def show(cfg: Config, who: Client) -> None:
     answers = [c for c in data["checkins"] if c.answer is not None]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Digests received", digests)
-    m2.metric("Clicks", clicks, help="Each click on a link in a digest or the feed.")
+    scans = counts.get("scan", 0)
+    m2.metric(
+        "Clicks", clicks,
+        help="Each click on a link in a digest or the feed. Links opened by a machine (a mail "
+        "scanner or a link preview: as the mail arrived, several at once, or a bot's user "
+        f"agent) are not counted: {scans} so far.",
+    )  # fmt: skip
     m3.metric("More / less like this", f"{counts.get('more', 0)} / {counts.get('less', 0)}")
     m4.metric(
         "Last check-in", f"{answers[-1].answer} of 5" if answers else "—",

@@ -170,8 +170,14 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# What a migration does to a DuckDB file only, between these two comment lines: undoing what
+# DuckLake never had (its keys and indexes).
+_FILE_ONLY = re.compile(r"^--\s*lake:\s*skip\s*$.*?^--\s*lake:\s*end\s*$", re.MULTILINE | re.DOTALL)
+
+
 def for_lake(sql: str) -> str:
     """A migration written for DuckDB, as DuckLake takes it (see _TRANSLATIONS)."""
+    sql = _FILE_ONLY.sub("", sql)
     lines = [line.split("--", 1)[0] if "--" in line else line for line in sql.splitlines()]
     out = "\n".join(lines)  # comments out first: they may hold the words translated
     for pattern, replacement in _TRANSLATIONS:

@@ -16,7 +16,9 @@ import pandas as pd
 from data.store import _aware, _naive_utc
 
 LINK_SECRET_ENV = "TIDINGS_LINK_SECRET"  # noqa: S105 (the variable's name, not a secret)
-EVENT_KINDS = ("click", "more", "less", "open")
+# A "scan" is a link of a digest opened by a machine (a mail scanner or a link preview): kept,
+# never counted as a click nor learned from.
+EVENT_KINDS = ("click", "more", "less", "open", "scan")
 
 
 def link_secret(db: duckdb.DuckDBPyConnection) -> bytes:
@@ -83,6 +85,40 @@ def clicked(db: duckdb.DuckDBPyConnection, client_id: str, mention_id: str) -> b
         [client_id, mention_id],
     ).fetchone()
     return row is not None
+
+
+def digest_sent_at(db: duckdb.DuckDBPyConnection, digest_id: str) -> datetime | None:
+    """When a digest's mail left (None for a feed-only digest or one not sent yet)."""
+    row = db.execute(
+        "SELECT sent_at FROM outbox WHERE id = ? AND status = 'sent'", [digest_id]
+    ).fetchone()
+    return _aware(row[0]) if row and row[0] else None
+
+
+def opened_since(
+    db: duckdb.DuckDBPyConnection, client_id: str, digest_id: str, mention_id: str, since: datetime
+) -> bool:
+    """Whether a link to another item of the same digest was opened (click or scan) since."""
+    row = db.execute(
+        "SELECT 1 FROM client_events WHERE client_id = ? AND digest_id = ? AND mention_id <> ? "
+        "AND kind IN ('click', 'scan') AND acted_at >= ? LIMIT 1",
+        [client_id, digest_id, mention_id, _naive_utc(since)],
+    ).fetchone()
+    return row is not None
+
+
+def clicks_to_scans(
+    db: duckdb.DuckDBPyConnection, client_id: str, digest_id: str, since: datetime
+) -> list[str]:
+    """Turn a digest's clicks since a time into scans (they were a machine's, seen once it
+    opened the next link at once); return the items left with no click of the client's."""
+    # No UPDATE … RETURNING: a DuckLake table does not take it.
+    where = "client_id = ? AND digest_id = ? AND kind = 'click' AND acted_at >= ?"
+    params = [client_id, digest_id, _naive_utc(since)]
+    turned = db.execute(f"SELECT DISTINCT mention_id FROM client_events WHERE {where}", params)
+    items = [m for (m,) in turned.fetchall()]
+    db.execute(f"UPDATE client_events SET kind = 'scan' WHERE {where}", params)  # noqa: S608
+    return [m for m in items if not clicked(db, client_id, m)]
 
 
 def events(db: duckdb.DuckDBPyConnection, client_id: str, limit: int = 200) -> pd.DataFrame:

@@ -83,6 +83,11 @@ class SourceState:
     unexpected_samples: tuple[str, ...] = ()  # the first few skipped items, raw and cut short
 
 
+# What a source may ask us to wait at most (Retry-After, an API's reset time): one asking for
+# longer (a typo, or the year 9999) is taken to ask for a week, so its next fetch is a date.
+RETRY_AFTER_MAX_SECONDS = 7 * 24 * 3600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Fetched:
     """The outcome of fetching one source once: items, or why there are none."""

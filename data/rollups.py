@@ -32,16 +32,26 @@ import duckdb
 import pyarrow as pa
 
 from data import database
-from data.search import SEARCH_TEXT
+from data.search import WORDS
 
-# The current reading of each mention: the latest score, corrections applied. {scores},
-# {corrections} and {mentions} narrow it to the touched mentions, or are empty.
+# The mentions a connection stored since its last refresh, as stored (data.store.
+# upsert_mentions): a refresh of their readings finds them here, without reading the ids of
+# every stored mention. Mentions never change once stored, so the copies stay true.
+WRITTEN = "written_mentions"
+# What readings and queue rows copy of a mention (_READINGS, _QUEUE_ROWS): not its text, but
+# the words the text filter searches (readings.search_text, data.search).
+MENTION_COLUMNS = f"""id, published, collected_at, source, kind, story_key, reach, title, author,
+    url, published_known, {WORDS} AS search_text"""
+
 _COLUMNS = """mention_id, published, collected_at, source, kind, story_key, reach, terms,
     term_sentiments, sentiment, sentiment_label, intents, intent_scores, model_version, lang,
     search_text, urgent"""
+# The current reading of each mention: the latest score, corrections applied. {scores} and
+# {mentions} are the tables the scores and mentions are read from (all of them, or the touched
+# mentions' read once); {corrections} narrows the corrections to them, or is empty.
 _READINGS = """
 WITH latest AS (
-    SELECT * FROM scores {scores}
+    SELECT * FROM {scores}
     QUALIFY row_number() OVER (PARTITION BY mention_id
                                ORDER BY scored_at DESC, model_version DESC) = 1
 ), fixed AS (
@@ -62,17 +72,17 @@ WITH latest AS (
            CASE WHEN c.intents IS NULL THEN coalesce(s.intents, [])
                 WHEN c.intents = '' THEN []::VARCHAR[]
                 ELSE string_split(c.intents, ',') END AS intents,
-           s.intent_scores, s.model_version, s.lang, {search_text} AS search_text
-    FROM mentions m
+           s.intent_scores, s.model_version, s.lang, m.search_text
+    FROM {mentions} m
     JOIN latest s ON s.mention_id = m.id
     LEFT JOIN fixed c ON c.mention_id = m.id
     WHERE NOT coalesce(c.not_about, false)
-      AND (NOT coalesce(s.set_aside, false) OR coalesce(c.about, false)) {mentions}
+      AND (NOT coalesce(s.set_aside, false) OR coalesce(c.about, false))
 )
 SELECT *, list_contains(intents, 'complaint') OR list_contains(intents, 'churn_risk')
           OR sentiment_label = 'negative' OR list_contains(intents, 'question')
 FROM current
-""".replace("{search_text}", SEARCH_TEXT)  # the text filter's words (data.search)
+"""
 
 # Counts per day of the readings in {rows}: all of them, or every reading of some stories (a
 # story's counts follow from its own readings only: which one comes first). Sentiment sums are
@@ -161,24 +171,35 @@ def _count_all(db: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def _add_counts(db: duckdb.DuckDBPyConnection, sign: int) -> None:
-    """Add (sign 1) or take away (-1) the counts of the stories in rollup_stories, as their
-    readings are now: an update of the rows there are, an insert of the others (not MERGE,
-    which a DuckLake could not read back once rows kept kinds' lists)."""
-    rows = "(SELECT * FROM readings WHERE story_key IN (SELECT story_key FROM rollup_stories))"
+def _add_counts(db: duckdb.DuckDBPyConnection, parts: Sequence[tuple[int, str]]) -> None:
+    """Add (sign 1) or take away (-1) the counts of each (sign, rows) part (`rows`: a table
+    holding every reading of some stories), in one change of each rollup: an update of the
+    rows there are, an insert of the others (not MERGE, which a DuckLake could not read back
+    once rows kept kinds' lists)."""
     for table, (counts, keys) in _ROLLUPS.items():
-        db.execute(f"CREATE OR REPLACE TEMP TABLE rollup_delta AS {counts.format(rows=rows)}")
+        signed = " UNION ALL ".join(
+            f"SELECT {', '.join(keys)}, "
+            + ", ".join(f"{sign} * {c} AS {c}" for c in _COUNTED)
+            + f" FROM ({counts.format(rows=rows)})"
+            for sign, rows in parts
+        )
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE rollup_delta AS "
+            f"SELECT {', '.join(keys)}, "
+            + ", ".join(f"sum({c}) AS {c}" for c in _COUNTED)
+            + f" FROM ({signed}) GROUP BY ALL"
+        )
         on = " AND ".join(f"t.{k} IS NOT DISTINCT FROM d.{k}" for k in keys)
-        added = {c: f"t.{c} + {sign} * d.{c}" for c in _COUNTED}
+        added = {c: f"t.{c} + d.{c}" for c in _COUNTED}
         db.execute(
             f"UPDATE {table} t SET {', '.join(f'{c} = {v}' for c, v in added.items())}, "
             f"sentiment_sum = {_sentiment_sum(added['sentiment_units'])} "
             f"FROM rollup_delta d WHERE {on}"
         )
-        new = [*(f"d.{k}" for k in keys), *(f"{sign} * d.{c}" for c in _COUNTED)]
+        new = [*(f"d.{k}" for k in keys), *(f"d.{c}" for c in _COUNTED)]
         db.execute(
             f"INSERT INTO {table} ({', '.join([*keys, *_COUNTED])}, sentiment_sum) "
-            f"SELECT {', '.join(new)}, {_sentiment_sum(f'{sign} * d.sentiment_units')} "
+            f"SELECT {', '.join(new)}, {_sentiment_sum('d.sentiment_units')} "
             f"FROM rollup_delta d WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
         )
     db.execute("DROP TABLE IF EXISTS rollup_delta")
@@ -197,7 +218,9 @@ def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
     with atomic(db):
         for table in ("readings", "daily_terms", "daily_sources"):
             db.execute(f"DELETE FROM {table}")
-        current = _READINGS.format(scores="", corrections="", mentions="")
+        current = _READINGS.format(
+            scores="scores", corrections="", mentions=f"(SELECT {MENTION_COLUMNS} FROM mentions)"
+        )
         # In order of publication: reads of a period, or of one mention by its date, skip
         # the row groups outside it (their min/max statistics).
         db.execute(f"INSERT INTO readings ({_COLUMNS}) {current} ORDER BY published")
@@ -242,7 +265,7 @@ _QUEUE_ROWS = f"""
            lower(i.assignee) AS assignee, r.reach, r.source, r.kind, r.terms, r.sentiment,
            r.sentiment_label, r.intents, m.title, m.author, m.url,
            coalesce(m.published_known, true) AS published_known
-    FROM {{readings}} r JOIN mentions m ON m.id = r.mention_id AND m.published = r.published
+    FROM {{readings}} r JOIN {{mentions}} m ON m.id = r.mention_id AND m.published = r.published
     LEFT JOIN inbox i ON i.mention_id = r.mention_id
 """
 # Appended rows (new readings, rescored ones) go at the end, out of order: a top-N reads their
@@ -258,7 +281,7 @@ def rebuild_queue(db: duckdb.DuckDBPyConnection) -> None:
     with atomic(db):
         for table in ("inbox_queue", "inbox_counts"):
             db.execute(f"DELETE FROM {table}")
-        rows = _QUEUE_ROWS.format(readings="readings")
+        rows = _QUEUE_ROWS.format(readings="readings", mentions="mentions")
         db.execute(f"INSERT INTO inbox_queue SELECT * FROM ({rows}) ORDER BY {ORDER}")
         db.execute(
             "INSERT INTO inbox_counts SELECT status, assignee, count(*) FROM inbox_queue "
@@ -277,7 +300,7 @@ def requeue(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     touched = "mention_id IN (SELECT id FROM requeued_mentions)"
     try:
         with atomic(db):
-            _count(db, -1, touched)
+            _count(db, -1, f"inbox_queue WHERE {touched}")
             db.execute(
                 f"""
                 UPDATE inbox_queue SET status = i.status, assignee = lower(i.assignee)
@@ -285,26 +308,25 @@ def requeue(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
                   AND inbox_queue.{touched}
                 """
             )
-            _count(db, +1, touched)
+            _count(db, +1, f"inbox_queue WHERE {touched}")
     finally:
         db.unregister("requeued_mentions")
 
 
-def _requeue_readings(db: duckdb.DuckDBPyConnection, touched: str) -> None:
-    """Replace the queue rows of the touched mentions (`touched`: a condition on mention_id)
-    by those of their current readings, appended; rewrite the queue in order when enough
-    rows were appended since it last was."""
-    _count(db, -1, touched)
-    db.execute(f"DELETE FROM inbox_queue WHERE {touched}")
-    # The touched readings first, on their own: joined to the mentions whole, the planner
-    # would join every reading to its mention before keeping the touched ones.
-    db.execute(f"CREATE OR REPLACE TEMP TABLE requeued_readings AS FROM readings WHERE {touched}")
-    rows = _QUEUE_ROWS.format(readings="requeued_readings")
-    (added,) = db.execute(
-        f"INSERT INTO inbox_queue SELECT * FROM ({rows}) ORDER BY {ORDER}"
-    ).fetchone()
-    db.execute("DROP TABLE requeued_readings")
-    _count(db, +1, touched)
+def _requeue_readings(db: duckdb.DuckDBPyConnection, replaced: bool) -> None:
+    """Replace the queue rows of the touched mentions by those of their current readings
+    (fresh_readings, with their mentions in touched_rows), appended; rewrite the queue in
+    order when enough rows were appended since it last was. Only a mention that had a reading
+    (`replaced`) has a queue row to take away."""
+    if replaced:
+        touched = "inbox_queue WHERE mention_id IN (SELECT id FROM touched_mentions)"
+        _count(db, -1, touched)
+        db.execute(f"DELETE FROM {touched}")
+    rows = _QUEUE_ROWS.format(readings="fresh_readings", mentions="touched_rows")
+    db.execute(f"CREATE OR REPLACE TEMP TABLE fresh_queue AS {rows}")
+    (added,) = db.execute(f"INSERT INTO inbox_queue FROM fresh_queue ORDER BY {ORDER}").fetchone()
+    _count(db, +1, "fresh_queue")
+    db.execute("DROP TABLE fresh_queue")
     db.execute("UPDATE inbox_queue_order SET appended = appended + ?", [added])
     (appended,) = db.execute("SELECT appended FROM inbox_queue_order").fetchone()
     if appended >= RESORT_ROWS:
@@ -313,13 +335,13 @@ def _requeue_readings(db: duckdb.DuckDBPyConnection, touched: str) -> None:
             rebuild_queue(db)
 
 
-def _count(db: duckdb.DuckDBPyConnection, sign: int, touched: str) -> None:
-    """Add (sign 1) or take away (-1) the touched queue rows from the queue's counts."""
+def _count(db: duckdb.DuckDBPyConnection, sign: int, rows: str) -> None:
+    """Add (sign 1) or take away (-1) the queue rows `rows` (a table, or one with a
+    condition) from the queue's counts."""
     db.execute(
         f"""
         MERGE INTO inbox_counts c
-        USING (SELECT status, assignee, count(*) AS n FROM inbox_queue WHERE {touched}
-               GROUP BY ALL) d
+        USING (SELECT status, assignee, count(*) AS n FROM {rows} GROUP BY ALL) d
         ON c.status = d.status AND c.assignee IS NOT DISTINCT FROM d.assignee
         WHEN MATCHED THEN UPDATE SET mentions = c.mentions + ? * d.n
         WHEN NOT MATCHED THEN INSERT VALUES (d.status, d.assignee, ? * d.n)
@@ -329,11 +351,20 @@ def _count(db: duckdb.DuckDBPyConnection, sign: int, touched: str) -> None:
     db.execute("DELETE FROM inbox_counts WHERE mentions = 0")
 
 
-def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
+def refresh(
+    db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str], scores: str | None = None
+) -> None:
     """Bring the readings of these mentions (newly scored, rescored or corrected) and the
     rollups of their stories up to date: what the stories counted is taken away, their
     readings replaced, and what they count now added (the work of a few stories, however
-    many days they span and the store holds)."""
+    many days they span and the store holds).
+
+    Each big table is read once, for the touched rows alone (the mentions, the readings of
+    their stories, their scores), into temporary tables the rest works on: a mention's
+    story_key never changes, so its stories are known from the mentions alone, and their
+    readings include any the touched mentions had. A mention without a reading before (a new
+    one) has no reading or queue row to take away. `scores`: a temporary table holding every
+    score of the touched mentions, when the caller has one (data.store.upsert_scores)."""
     ids = list(dict.fromkeys(mention_ids))
     if not ids:
         return
@@ -341,36 +372,85 @@ def refresh(db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str]) -> None:
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
         with atomic(db):
-            # The touched mentions' stories, whether they have a reading before, after or both.
+            # The mentions this connection stored since its last refresh are at hand; the
+            # others are looked up.
             db.execute(
-                "CREATE OR REPLACE TEMP TABLE rollup_stories AS "
-                f"SELECT story_key FROM readings {touched} UNION "
-                "SELECT coalesce(story_key, id) FROM mentions "
-                "WHERE id IN (SELECT id FROM touched_mentions)"
+                f"CREATE TEMP TABLE IF NOT EXISTS {WRITTEN} AS "
+                f"SELECT {MENTION_COLUMNS} FROM mentions LIMIT 0"
             )
-            _add_counts(db, -1)
-            db.execute(f"DELETE FROM readings {touched}")
-            # The touched mentions' rows bound the scan too: a pass's new mentions are the last
-            # rows written, a correction one row, so their words (title and text, the widest
-            # columns, for readings.search_text) are read there, not from every mention.
-            rows = db.execute(
-                "SELECT min(rowid), max(rowid) FROM mentions "
-                "WHERE id IN (SELECT id FROM touched_mentions)"
-            ).fetchone()
-            current = _READINGS.format(
-                scores=touched,
-                corrections=touched,
-                mentions="AND m.id IN (SELECT id FROM touched_mentions) "
-                "AND m.rowid BETWEEN ? AND ?",
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE touched_rows AS "
+                f"FROM {WRITTEN} WHERE id IN (SELECT id FROM touched_mentions)"
             )
-            db.execute(f"INSERT INTO readings ({_COLUMNS}) {current}", list(rows))
-            _add_counts(db, +1)
+            db.execute(f"DROP TABLE {WRITTEN}")
+            (found,) = db.execute("SELECT count(DISTINCT id) FROM touched_rows").fetchone()
+            if found < len(ids):
+                _fetch(
+                    db,
+                    "stored_rows",
+                    "mentions",
+                    "id IN (SELECT id FROM touched_mentions "
+                    "WHERE id NOT IN (SELECT id FROM touched_rows))",
+                    MENTION_COLUMNS,
+                )
+                db.execute("INSERT INTO touched_rows FROM stored_rows")
+                db.execute("DROP TABLE stored_rows")
+            _fetch(
+                db,
+                "story_readings",
+                "readings",
+                "story_key IN (SELECT coalesce(story_key, id) FROM touched_rows)",
+            )
+            own_scores = scores is None
+            if own_scores:
+                scores = "touched_scores"
+                _fetch(db, scores, "scores", "mention_id IN (SELECT id FROM touched_mentions)")
+            (before,) = db.execute("SELECT count(*) FROM story_readings").fetchone()
+            (replaced,) = (
+                db.execute(f"SELECT count(*) FROM story_readings {touched}").fetchone()
+                if before
+                else (0,)
+            )
+            current = _READINGS.format(scores=scores, corrections=touched, mentions="touched_rows")
+            db.execute("CREATE OR REPLACE TEMP TABLE fresh_readings AS FROM readings LIMIT 0")
+            db.execute(f"INSERT INTO fresh_readings ({_COLUMNS}) {current}")
+            if replaced:
+                db.execute(f"DELETE FROM readings {touched}")
+            db.execute("INSERT INTO readings FROM fresh_readings")
+            db.execute(
+                "CREATE OR REPLACE TEMP TABLE story_readings_now AS "
+                "FROM story_readings WHERE mention_id NOT IN (SELECT id FROM touched_mentions) "
+                "UNION ALL FROM fresh_readings"
+            )
+            # What the stories count now, less what they counted (when they were not new).
+            _add_counts(
+                db, [(1, "story_readings_now"), *([(-1, "story_readings")] if before else [])]
+            )
             for table in _ROLLUPS:
                 db.execute(f"DELETE FROM {table} WHERE mentions = 0")
-            db.execute("DROP TABLE rollup_stories")
-            _requeue_readings(db, "mention_id IN (SELECT id FROM touched_mentions)")
+            _requeue_readings(db, bool(replaced))
+            for table in ("touched_rows", "story_readings", "story_readings_now",
+                          "fresh_readings", *([scores] if own_scores else [])):  # fmt: skip
+                db.execute(f"DROP TABLE {table}")
     finally:
         db.unregister("touched_mentions")
+
+
+def _fetch(
+    db: duckdb.DuckDBPyConnection, into: str, table: str, where: str, columns: str = "*"
+) -> None:
+    """Into a temporary table, the `columns` of the rows of `table` where `where`: first their
+    row ids, reading only the columns `where` names, then those rows alone. (In one query,
+    every column of every row would be read before the few were kept.)"""
+    db.execute(
+        f"CREATE OR REPLACE TEMP TABLE fetched_rowids AS SELECT rowid AS r FROM {table} "
+        f"WHERE {where}"
+    )
+    db.execute(
+        f"CREATE OR REPLACE TEMP TABLE {into} AS "
+        f"SELECT {columns} FROM {table} WHERE rowid IN (SELECT r FROM fetched_rowids)"
+    )
+    db.execute("DROP TABLE fetched_rowids")
 
 
 @contextmanager

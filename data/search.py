@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import duckdb
 
-# The kept words of a mention (alias m): its title and text lower-cased, a line break between.
-# A needle without a line break is in them exactly when it is in the title or in the text
-# lower-cased: a match cannot span the break. (Mentions never change once stored, so the copy
-# stays true.)
-SEARCH_TEXT = "lower(m.title) || chr(10) || lower(m.text)"
+# The kept words of a mention (a row of mentions): its title and text lower-cased, a line break
+# between. A needle without a line break is in them exactly when it is in the title or in the
+# text lower-cased: a match cannot span the break. (Mentions never change once stored, so the
+# copy stays true.)
+WORDS = "lower(title) || chr(10) || lower(text)"
 
 
 def needle(text: str) -> str:
@@ -41,6 +41,6 @@ def text_clause(text: str, bounds: list[str], bound_params: list) -> tuple[str, 
 def fill_search_text(db: duckdb.DuckDBPyConnection) -> None:
     """Give every current reading its mention's kept words (migration 023's fill)."""
     db.execute(
-        f"UPDATE readings SET search_text = {SEARCH_TEXT} FROM mentions m "
-        "WHERE m.id = readings.mention_id"
+        f"UPDATE readings SET search_text = w.words FROM (SELECT id, {WORDS} AS words "
+        "FROM mentions) w WHERE w.id = readings.mention_id"
     )

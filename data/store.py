@@ -178,7 +178,8 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
                     ).fetchone()[0]
                 ):
                     continue
-                db.execute(dialect(f.read_text(encoding="utf-8")))
+                if sql := dialect(f.read_text(encoding="utf-8")).strip():
+                    db.execute(sql)  # (a lake skips what a DuckDB file alone needs)
                 db.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?)", [number, _naive_utc(utcnow())]
                 )
@@ -264,24 +265,39 @@ def upsert_mentions(
     )
     db.register("incoming_mentions", table)
     try:
+        # The new ones, found once: each look-up reads the ids of every stored mention.
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE new_mentions AS "
+            "SELECT DISTINCT ON (i.id) i.* FROM incoming_mentions i "
+            "ANTI JOIN mentions m ON m.id = i.id"
+        )
         if any(bands.get(i) for i in ids):  # the bands of new story heads (story_candidates)
             db.execute(
                 """
                 INSERT INTO story_bands
                 SELECT unnest(i.bands), i.id, greatest(i.published, ?::TIMESTAMP)
-                FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
-                WHERE i.bands IS NOT NULL
+                FROM new_mentions i WHERE i.bands IS NOT NULL
                 """,
                 [_naive_utc(collected_at)],
             )
         (new,) = db.execute(
             f"""
             INSERT INTO mentions ({", ".join(table.column_names)}, collected_at)
-            SELECT DISTINCT ON (i.id) i.*, ?::TIMESTAMP AS collected_at
-            FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id
+            SELECT *, ?::TIMESTAMP AS collected_at FROM new_mentions
             """,
             [_naive_utc(collected_at)],
         ).fetchone()
+        # What a refresh of their readings reads of them, without looking them up again.
+        db.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {rollups.WRITTEN} AS "
+            f"SELECT {rollups.MENTION_COLUMNS} FROM mentions LIMIT 0"
+        )
+        db.execute(
+            f"INSERT INTO {rollups.WRITTEN} BY NAME SELECT {rollups.MENTION_COLUMNS} "
+            "FROM (SELECT *, ?::TIMESTAMP AS collected_at FROM new_mentions)",
+            [_naive_utc(collected_at)],
+        )
+        db.execute("DROP TABLE new_mentions")
     finally:
         db.unregister("incoming_mentions")
     return int(new)
@@ -345,21 +361,30 @@ def _story_candidates(
     db: duckdb.DuckDBPyConnection, since: datetime | None
 ) -> list[tuple[int, bytes, str]]:
     # The joins are on the band key, the new mentions' side the one held (built): the heads'
-    # bands stream by. First how many heads share a band with each new mention, then the
-    # mentions in parts of at most PAIRS_AT_ONCE pairs, then each head found read once.
-    per_mention = db.execute(
-        "SELECT i.idx, count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
-        "WHERE b.recent_at >= ? GROUP BY i.idx ORDER BY i.idx",
+    # bands stream by. First how many (mention, head) pairs share a band: most batches have
+    # few, and are one part, or none. Past PAIRS_AT_ONCE, how many each new mention has, and
+    # the mentions in parts of at most that many pairs. Then each head found read once.
+    (pairs,) = db.execute(
+        "SELECT count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
+        "WHERE b.recent_at >= ?",
         [since],
-    ).fetchall()
-    parts: list[list[int]] = []
-    held = 0
-    for idx, n in per_mention:
-        if not parts or held + n > PAIRS_AT_ONCE:
-            parts.append([idx, idx])
-            held = 0
-        parts[-1][1] = idx
-        held += n
+    ).fetchone()
+    if not pairs:
+        return []
+    parts: list[list[int]] = [[0, 2**31 - 1]]  # every mention at once
+    if pairs > PAIRS_AT_ONCE:
+        per_mention = db.execute(
+            "SELECT i.idx, count(*) FROM incoming_bands i JOIN story_bands b ON b.band = i.band "
+            "WHERE b.recent_at >= ? GROUP BY i.idx ORDER BY i.idx",
+            [since],
+        ).fetchall()
+        parts, held = [], 0
+        for idx, n in per_mention:
+            if not parts or held + n > PAIRS_AT_ONCE:
+                parts.append([idx, idx])
+                held = 0
+            parts[-1][1] = idx
+            held += n
     found: list[tuple[int, str, int]] = []  # (index, head, bands shared), best first
     for first, last in parts:
         found += db.execute(
@@ -454,14 +479,52 @@ def upsert_scores(
 ) -> int:
     """Store scores; a (mention, model version) pair already scored is replaced. The current
     readings of the mentions, and the daily rollups of their days, follow (data.rollups)."""
-    n = sum(
-        _insert_scores(db, scores[i : i + CHUNK], scored_at) for i in range(0, len(scores), CHUNK)
-    )
-    rollups.refresh(db, [s.mention_id for s in scores])
+    if not scores:
+        return 0
+    n = _insert_scores(db, scores, scored_at)
+    rollups.refresh(db, [s.mention_id for s in scores], scores=SCORED)
+    db.execute(f"DROP TABLE IF EXISTS {SCORED}")
     return n
 
 
+# Every score of the mentions _insert_scores stored scores of: what their refresh reads.
+SCORED = "touched_scores"
+
+
 def _insert_scores(
+    db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
+) -> int:
+    """Store scores, replacing those of the same (mention, model version), without the
+    refresh; leave every score of their mentions in the temporary table SCORED."""
+    # A pair listed twice: its last listing is stored.
+    scores = list({(s.mention_id, s.model_version): s for s in scores}.values())
+    ids = list(dict.fromkeys(s.mention_id for s in scores))
+    db.register("scored_ids", pa.table({"id": pa.array(ids, pa.string())}))
+    try:
+        # The scores stored before of these mentions, found once (each look-up reads the
+        # mention ids of every score): the replaced ones are deleted by their row ids, the
+        # others read again for the refresh by theirs.
+        db.execute(
+            "CREATE OR REPLACE TEMP TABLE prior_scores AS SELECT rowid AS r, mention_id, "
+            "model_version FROM scores WHERE mention_id IN (SELECT id FROM scored_ids)"
+        )
+        db.execute("CREATE OR REPLACE TEMP TABLE written_scores AS FROM scores LIMIT 0")
+        n = sum(
+            _insert_score_chunk(db, scores[i : i + CHUNK], scored_at)
+            for i in range(0, len(scores), CHUNK)
+        )
+        db.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SCORED} AS "
+            "FROM scores WHERE rowid IN (SELECT r FROM prior_scores) UNION ALL FROM written_scores"
+        )
+        db.execute("DROP TABLE prior_scores")
+        db.execute("DROP TABLE written_scores")
+    finally:
+        db.unregister("scored_ids")
+    return n
+
+
+def _insert_score_chunk(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:
     table = pa.table(
@@ -495,17 +558,18 @@ def _insert_scores(
     try:
         db.execute(
             """
-            DELETE FROM scores USING incoming_scores i
-            WHERE scores.mention_id = i.mention_id AND scores.model_version = i.model_version
+            DELETE FROM scores WHERE rowid IN (
+                SELECT p.r FROM prior_scores p JOIN incoming_scores i
+                ON p.mention_id = i.mention_id AND p.model_version = i.model_version)
             """
         )
-        (n,) = db.execute(
-            "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
-            "lang, intents, intent_scores, term_sentiments, term_relevance, set_aside, "
-            "scored_at) "
-            "SELECT DISTINCT ON (mention_id, model_version) *, ?::TIMESTAMP FROM incoming_scores",
-            [_naive_utc(scored_at)],
-        ).fetchone()
+        for into in ("written_scores", "scores"):
+            (n,) = db.execute(
+                f"INSERT INTO {into} (mention_id, model_version, terms, sentiment, "
+                "sentiment_label, lang, intents, intent_scores, term_sentiments, term_relevance, "
+                "set_aside, scored_at) SELECT *, ?::TIMESTAMP FROM incoming_scores",
+                [_naive_utc(scored_at)],
+            ).fetchone()
     finally:
         db.unregister("incoming_scores")
     return int(n)

@@ -80,9 +80,24 @@ def safe_url(url: str | None) -> str:
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref", "ref_src", "igshid")
 
 
+# A URL spelled as canonical_url spells it already: lower-case http(s) scheme and host (no
+# "www.", no user or brackets), a path not ending in "/", no query or fragment. Most links
+# are: they are taken as they are, without splitting them (a pass spells thousands).
+_CANONICAL = re.compile(
+    r"https?://(?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::[0-9]+)?(?:/[^?#\s]*[^/?#\s])?"
+)
+
+
 def canonical_url(url: str) -> str:
     """One spelling per page, so that posts sharing it can be linked: lower-case scheme and
     host, no "www.", no fragment, no tracking parameters, no trailing slash."""
+    if _CANONICAL.fullmatch(url):
+        return url
+    return _canonical_parts(url)
+
+
+def _canonical_parts(url: str) -> str:
+    """canonical_url, the URL split in its parts."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:

@@ -64,12 +64,14 @@ async def scheduled_pass(
     from flows.cli import NOTHING_REACHED, nothing_reached
     from flows.limits import with_prefect_host_limits
     from flows.pipeline import pass_lock, pass_once
+    from flows.server import api_client
 
-    config = with_prefect_host_limits(group_config(load_config(config_path), group, groups))
     log = get_run_logger()
     try:
-        with pass_lock(config.db_path, wait_seconds):
-            report = await pass_once(config)
+        with api_client():  # one client for the host limits and the pass, not one each
+            config = with_prefect_host_limits(group_config(load_config(config_path), group, groups))
+            with pass_lock(config.db_path, wait_seconds):
+                report = await pass_once(config)
     except PassRunningError as e:
         log.info("Pass skipped: %s", e)
         say(f"pass skipped: {e}")

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from data.config import Source
-from data.records import Fetched, SourceState
+from data.records import RETRY_AFTER_MAX_SECONDS, Fetched, SourceState
 
 MAX_BACKOFF = timedelta(hours=24)
 
@@ -53,7 +53,10 @@ def next_state(
     failures = previous.consecutive_failures + 1
     backoff = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
     if fetched.retry_after:
-        backoff = max(backoff, timedelta(seconds=fetched.retry_after))
+        # However the wait was asked (a collector's own header reading, an API's field), at
+        # most a week: beyond it, the next fetch is no date at all.
+        asked = min(fetched.retry_after, RETRY_AFTER_MAX_SECONDS)
+        backoff = max(backoff, timedelta(seconds=asked))
     return SourceState(
         source=source.id,
         etag=previous.etag,

@@ -9,9 +9,9 @@ the sentiment combine into a confidence in [0, 1], present from THRESHOLD."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
-from nlp.needed import quick_count
+from nlp.needed import Joined, needed_strings, quick_count
 
 INTENTS = (
     "complaint", "compliment", "question", "recommendation", "purchase_intent", "churn_risk",
@@ -53,22 +53,42 @@ _COMPILED = {intent: re.compile(pattern, re.M) for intent, pattern in _CUES.item
 # Each pattern's count of matches, 0 without the search where the text holds none of the
 # strings its matches need (nlp.needed): most posts hold none of most intents' cues.
 _COUNTS = {intent: quick_count(pattern) for intent, pattern in _COMPILED.items()}
+_NEEDED = {intent: needed_strings(pattern) for intent, pattern in _COMPILED.items()}
 _LINK = re.compile(r"https?://")
 
 
+def cue_counts(texts: Sequence[str], learned: Collection[str] = ()) -> list[dict[str, int]]:
+    """For each text, how many matches of each intent's cues intents() counts in it (the
+    `learned` intents left out), the strings the cues need searched for in all texts at once."""
+    lows = [text.lower() for text in texts]
+    joined = Joined(lows)
+    out: list[dict[str, int]] = [{} for _ in texts]
+    for intent, pattern in _COMPILED.items():
+        if intent in learned:
+            continue
+        needed = _NEEDED[intent]
+        holding = range(len(lows)) if needed is None else joined.holding(needed)
+        for t in holding:
+            out[t][intent] = len(pattern.findall(lows[t]))
+    return out
+
+
 def intents(
-    text: str, sentiment: float, learned: Mapping[str, float] | None = None
+    text: str,
+    sentiment: float,
+    learned: Mapping[str, float] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> dict[str, float]:
     """A confidence in [0, 1] for every intent: the learned model's where it has one, else
-    the cue rules'."""
+    the cue rules'. `counts`, when given, are the text's cue_counts."""
     learned = learned or {}
     out = {}
-    low = text.lower()
+    low = text.lower() if counts is None else ""
     for intent, count in _COUNTS.items():
         if intent in learned:
             out[intent] = round(learned[intent], 3)
             continue
-        hits = count(low)
+        hits = count(low) if counts is None else counts.get(intent, 0)
         confidence = 1 - 0.45**hits if hits else 0.0
         if intent == "complaint":
             confidence = (

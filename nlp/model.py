@@ -30,6 +30,7 @@ from spacy.strings import hash_string
 from spacy.tokens import Doc
 
 from nlp import features, sentiment
+from nlp.tokenizer import Text, span_text
 
 BASE = Path(__file__).resolve().parent / "models" / "linear-base"
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -296,7 +297,7 @@ class Readings:
         return doc
 
     def read(
-        self, doc: Doc, clauses: list[tuple[int, int, float]], values: np.ndarray
+        self, doc: Doc | Text, clauses: list[tuple[int, int, float]], values: np.ndarray
     ) -> tuple[list[tuple[int, int, float]], np.ndarray, float]:
         """The doc's clauses, readings and sentiment score, from its lexicon clauses and the
         model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of)."""
@@ -323,32 +324,41 @@ class Readings:
 
     def values_of(
         self,
-        docs: Sequence[Doc],
+        docs: Sequence[Doc] | Sequence[Text],
         rows: np.ndarray,
         starts: np.ndarray,
         indices: np.ndarray,
         offsets: np.ndarray,
+        clauses: Sequence[list[tuple[int, int, float]]] | None = None,
     ) -> list[np.ndarray]:
         """_values() of many docs whose clauses are set, from their tokens' rows and features
         (features.of_docs's input and output), every doc's and every sentence's features read
         at once, and the readings of all docs, those read per sentence too, in one operation.
         What read() reads of a doc besides (its complaint's sentences alone, the text before a
-        closing praise) is read for all docs at once too, and kept with each doc."""
-        clauses = [doc._.clauses for doc in docs]
-        many, split, each = self._read_many(clauses, rows, starts, indices, offsets)
+        closing praise) is read for all docs at once too, and kept with each doc. `clauses`
+        are the docs' (else their doc._.clauses)."""
+        if clauses is None:
+            clauses = [doc._.clauses for doc in docs]
+        many, split, (each, each_offsets) = self._read_many(clauses, rows, starts, indices, offsets)
         first_of = np.concatenate(([0], np.cumsum([len(mine) for mine in split]))).tolist()
         for d, doc in enumerate(docs):
-            doc.user_data[_SENTENCES] = each[first_of[d] : first_of[d + 1]]
+            if not split[d]:  # no sentence to read alone, as sentences(doc) would find
+                doc.user_data[_SENTENCES_ALONE] = ((), ())
         # _feeling_of_the_complaint reads each sentence of a complaint alone: all at once.
+        # (A doc with sentences and no complaint reads none: its _SENTENCES are not kept.)
         if "complaint" in self.model.per_sentence:
             column = 3 + self.model.intents.index("complaint")
             threshold = self.model.thresholds["complaint"]
             read = [d for d, mine in enumerate(split) if mine and many[d, column] >= threshold]
-            picked = [j for d in read for j in range(first_of[d], first_of[d + 1])]
-            if picked:
-                size = np.array([len(each[j]) for j in picked], dtype=np.int64)
+            picked = np.array(
+                [j for d in read for j in range(first_of[d], first_of[d + 1])], dtype=np.int64
+            )
+            if len(picked):
+                size = each_offsets[picked + 1] - each_offsets[picked]
                 bounds = np.concatenate(([0], np.cumsum(size)))
-                alone = self.model.readings_of(np.concatenate([each[j] for j in picked]), bounds)
+                within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
+                chosen = each[np.repeat(each_offsets[picked], size) + within]
+                alone = self.model.readings_of(chosen, bounds)
                 k = 0
                 for d in read:
                     n = len(split[d])
@@ -384,9 +394,10 @@ class Readings:
         starts: np.ndarray,
         indices: np.ndarray,
         offsets: np.ndarray,
-    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], list[np.ndarray]]:
+    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], tuple[np.ndarray, np.ndarray]]:
         """The readings of many texts from their clauses, tokens' rows and features (as
-        values_of), with each text's sentences and their features (one list for all)."""
+        values_of), with each text's sentences and their features (all texts' sentences one
+        after another, as features.of_docs gives them: indices and offsets)."""
         split: list[list[tuple[int, int, list[float]]]] = [[] for _ in clauses]
         if self.model.per_sentence:
             # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
@@ -409,10 +420,9 @@ class Readings:
             chosen = rows[np.repeat(first, size) + within]
             each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
         many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
-        each = np.split(each_indices, each_offsets[1:-1]) if found else []
-        return many, split, each
+        return many, split, (each_indices, each_offsets)
 
-    def _feeling_of_the_complaint(self, doc: Doc, values: np.ndarray) -> float:
+    def _feeling_of_the_complaint(self, doc: Doc | Text, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
         none does): "Love your colours. My card was declined twice. Have a nice weekend."
         feels as its complaint does, not as its pleasantries."""
@@ -451,7 +461,7 @@ class Readings:
         return self.model.readings(x, each)
 
     def _praise_closing(
-        self, doc: Doc, clauses: list[tuple[int, int, float]]
+        self, doc: Doc | Text, clauses: list[tuple[int, int, float]]
     ) -> tuple[int, bool] | None:
         """Where a short closing praise begins, and whether the text before it tells a
         let-down, when that text is to be read alone (_problem_before_praise); else None."""
@@ -461,16 +471,16 @@ class Readings:
         before = sum(r for *_, r in clauses[:-1])
         if last <= 0 or end - start > SARCASTIC_TAIL or before > 1.0:
             return None
-        if _MEANT.search(doc[start:end].text.lower()):
+        if _MEANT.search(span_text(doc, start, end).lower()):
             return None
-        low = doc[:start].text.lower()
+        low = span_text(doc, 0, start).lower()
         let_down = _LET_DOWN.search(low) is not None and not _NO_LET_DOWN.search(low)
         if before > 0 and not let_down:  # read the head only where it may hold a problem
             return None
         return start, let_down
 
     def _problem_before_praise(
-        self, doc: Doc, clauses: list[tuple[int, int, float]]
+        self, doc: Doc | Text, clauses: list[tuple[int, int, float]]
     ) -> np.ndarray | None:
         """The readings of the text before a short closing praise ("Awesome!", "Love it.")
         when that text, read alone, is a complaint and reads negative, or tells a let-down

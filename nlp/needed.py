@@ -9,7 +9,9 @@ have found nothing (tests/test_scoring_unchanged.py holds the two together)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 
 
 def _needed(items: object) -> frozenset[str] | None:
@@ -51,7 +53,9 @@ def quick_search(pattern: re.Pattern[str]) -> Callable[[str], bool]:
     needed = needed_strings(pattern)
     if not needed:
         return lambda text: pattern.search(text) is not None
-    return lambda text: any(n in text for n in needed) and pattern.search(text) is not None
+    strings = tuple(needed)
+    # map() of the text's own `in`: no Python frame per needed string, as a generator has.
+    return lambda text: any(map(text.__contains__, strings)) and pattern.search(text) is not None
 
 
 def quick_count(pattern: re.Pattern[str]) -> Callable[[str], int]:
@@ -63,9 +67,52 @@ def quick_count(pattern: re.Pattern[str]) -> Callable[[str], int]:
     strings = tuple(needed)
 
     def count(text: str) -> int:
-        for n in strings:
-            if n in text:
-                return len(pattern.findall(text))
+        if any(map(text.__contains__, strings)):
+            return len(pattern.findall(text))
         return 0
 
     return count
+
+
+class Joined:
+    """Many texts searched at once for the strings a pattern needs: joined by a character no
+    needed string holds, each string is looked for with one `find` per text holding it, not
+    one `in` per text (most texts hold none of most patterns' strings)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+        self.joined = _SEPARATOR.join(texts)
+        self.starts = [0]
+        for text in texts:
+            self.starts.append(self.starts[-1] + len(text) + 1)
+
+    def holding(self, strings: Iterable[str]) -> set[int]:
+        """The texts (their index) holding at least one of `strings`."""
+        found: set[int] = set()
+        joined, starts = self.joined, self.starts
+        for s in strings:
+            if _SEPARATOR in s:  # could match across two texts: never the case for cues
+                raise ValueError(f"needed string {s!r} holds the separator")
+            at = joined.find(s)
+            while at >= 0:
+                text = bisect_right(starts, at) - 1
+                found.add(text)
+                at = joined.find(s, starts[text + 1])
+        return found
+
+    def search(self, pattern: re.Pattern[str]) -> list[bool]:
+        """quick_search(pattern) of each text."""
+        needed = _needed_by_pattern(pattern)
+        holding = range(len(self.texts)) if needed is None else self.holding(needed)
+        out = [False] * len(self.texts)
+        for t in holding:
+            out[t] = pattern.search(self.texts[t]) is not None
+        return out
+
+
+@cache
+def _needed_by_pattern(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    return needed_strings(pattern)
+
+
+_SEPARATOR = "\0"

@@ -19,7 +19,7 @@ from data.records import Mention, Score
 from data.text import clean_text
 from nlp import duplicates, features, intent, language, model, relevance, sentiment
 from nlp.query import Prefilter, QueryMatcher
-from nlp.tokenizer import ATTRS, Tokens, blank, text_of, tokens_of
+from nlp.tokenizer import ATTRS, Text, Tokens, blank, text_of, tokenize, tokens_of
 
 # The rules' version; a score's model_version is this plus the trained model's, e.g.
 # "rules-6+linear-base". 2: language; 3: intents; 4: sentiment per watched entity;
@@ -31,8 +31,9 @@ from nlp.tokenizer import ATTRS, Tokens, blank, text_of, tokens_of
 # 11: intents read per sentence too (a padded complaint counts), model trained on review sentences;
 # 12: model trained with calm details and sign-offs (neither a complaint nor negative);
 # 13: a post's opening after its @handles among the features, tweet-style brand posts, a
-# complaint's feeling without the neutral lean, complaint thresholds recall-first.
-RULES_VERSION = "rules-13"
+# complaint's feeling without the neutral lean, complaint thresholds recall-first;
+# 14: model trained on 683 hand-written customer tweets to brands.
+RULES_VERSION = "rules-14"
 
 # Scoring reads at most this much of a text: enough for any post or article, far below
 # spaCy's own limit (nlp.max_length, 1,000,000), which a pasted book would otherwise hit.
@@ -74,9 +75,23 @@ class WatchTerms:
         """The entities the doc is about, each with where it is named; the probability of each
         candidate's being about it (none when the context rules alone decide); and, when it
         is about none, the candidates it names that the relevance set aside, with where."""
+        return self._decide(doc, self.queries.candidates(doc))
+
+    def find_in(
+        self, text: Text, lowers: list[int], firsts: Iterable[int] | None = None
+    ) -> tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]:
+        """find() of a text without a Doc, from its tokens' LOWER (and where a watched
+        phrase's first word stands, when known: QueryMatcher.candidates_in)."""
+        return self._decide(text, self.queries.candidates_in(lowers, firsts))
+
+    def _decide(
+        self, doc: Doc | Text, found: dict[str, tuple[list[tuple[int, int]], bool | None]]
+    ) -> tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]:
         if self.relevance is None:
-            return self.queries(doc), {}, {}
-        found = self.queries.candidates(doc)
+            about = {
+                n: [s for s, _ in spans] for n, (spans, rule) in found.items() if rule is not False
+            }
+            return about, {}, {}
         about, chances = self.relevance.decide(doc, found)
         aside = {} if about or not chances else {n: [s for s, _ in found[n][0]] for n in chances}
         return about, chances, aside
@@ -134,8 +149,8 @@ class Scorer:
         out = []
         for at in range(0, len(candidates), batch_size):
             batch = candidates[at : at + batch_size]
-            docs = [self.nlp.make_doc(for_scoring(f"{m.title}\n{m.text}")) for m in batch]
-            scores = self._score_docs([m.id for m in batch], docs)
+            texts = tokenize([for_scoring(f"{m.title}\n{m.text}") for m in batch], self.nlp.vocab)
+            scores = self._score_docs([m.id for m in batch], texts)
             out += [(m, s) for m, s in zip(batch, scores, strict=True) if s is not None]
         return out
 
@@ -148,8 +163,8 @@ class Scorer:
         out: list[Score] = []
         with _collection_paused():
             for at in range(0, len(texts), batch_size):
-                docs = [self.nlp.make_doc(for_scoring(t)) for t in texts[at : at + batch_size]]
-                out += self._score_docs([""] * len(docs), docs, every=True)
+                part = [for_scoring(t) for t in texts[at : at + batch_size]]
+                out += self._score_docs([""] * len(part), tokenize(part, self.nlp.vocab), True)
         return out
 
     def _score(self, mention_id: str, doc: Doc) -> Score:
@@ -169,20 +184,21 @@ class Scorer:
         return self._reading(mention_id, text, lang, positions, chances, read, fingerprint, aside)
 
     def _score_docs(
-        self, ids: Sequence[str], docs: Sequence[Doc], every: bool = False
+        self, ids: Sequence[str], docs: Sequence[Text], every: bool = False
     ) -> list[Score | None]:
-        """The score of each tokenized doc about a watched entity (None for the others; with
-        `every`, of every doc). Only the tokenizer has run on the docs: the pipeline's
-        components would do the same work one doc at a time, where here the readings of all
-        docs are made at once."""
-        found = [self.watch.find(doc) for doc in docs]
+        """The score of each tokenized text about a watched entity (None for the others; with
+        `every`, of every text). The pipeline's components would do the same work one Doc at
+        a time, where here the readings of all texts are made at once, and no Doc is built."""
+        every_token = tokens_of(docs)
+        found = self._find(docs, every_token)
         # A doc naming entities the relevance finds it about none of is scored as if about
         # them, and marked set aside.
         chosen = [i for i, (about, _, aside) in enumerate(found) if every or about or aside]
-        texts = {i: text_of(docs[i]) for i in chosen}
+        texts = {i: docs[i].text for i in chosen}
         langs = {i: language.detect(texts[i]) for i in chosen}
         english = [i for i in chosen if langs[i] in language.SCORED_AS_ENGLISH]
-        tokens = tokens_of([docs[i] for i in chosen])
+        all_chosen = len(chosen) == len(docs)
+        tokens = every_token if all_chosen else every_token.of(chosen)
         at = {i: k for k, i in enumerate(chosen)}
         readings = self._readings([docs[i] for i in english], tokens.of([at[i] for i in english]))
         read = {
@@ -190,14 +206,43 @@ class Scorer:
             for i, (clauses, values, feeling) in zip(english, readings, strict=True)
         }
         prints = duplicates.signatures(tokens.rows[:, _MINHASH], tokens.starts)
+        cues = dict(
+            zip(
+                english,
+                intent.cue_counts([texts[i] for i in english], self.model.intents),
+                strict=True,
+            )
+        )
         out: list[Score | None] = [None] * len(docs)
         for i in chosen:
             about, chances, aside = found[i]
             out[i] = self._reading(
                 ids[i], texts[i], langs[i], about or aside, chances, read.get(i), prints[at[i]],
-                not about and bool(aside),
+                not about and bool(aside), cues.get(i),
             )  # fmt: skip
         return out
+
+    def _find(
+        self, docs: Sequence[Text], tokens: Tokens
+    ) -> list[tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]]:
+        """WatchTerms.find of each text, from the batch's tokens: where a watched phrase's
+        first word stands is found for all texts at once, most of which hold it once or twice."""
+        lowers = tokens.rows[:, 0]
+        first_words = np.array(self.watch.queries.first_words, dtype=np.uint64)
+        hits = np.zeros(0, dtype=np.int64)
+        if len(first_words) and len(lowers):
+            hits = np.flatnonzero(features._within(lowers, first_words))
+        bounds = tokens.starts.tolist()
+        cut = np.searchsorted(hits, tokens.starts).tolist()
+        hits = hits.tolist()
+        return [
+            self.watch.find_in(
+                doc,
+                lowers[bounds[d] : bounds[d + 1]].tolist(),
+                [h - bounds[d] for h in hits[cut[d] : cut[d + 1]]],
+            )
+            for d, doc in enumerate(docs)
+        ]
 
     def _reading(
         self,
@@ -209,9 +254,11 @@ class Scorer:
         read: tuple[list[tuple[int, int, float]], list[float], float] | None,
         fingerprint: bytes | None,
         aside: bool = False,
+        cues: dict[str, int] | None = None,
     ) -> Score:
         """The score from what was read: `read` is the clauses, the learned intents'
-        confidences and the sentiment score, None for a text not scored as English."""
+        confidences and the sentiment score, None for a text not scored as English; `cues`
+        the text's intent.cue_counts, if counted with its batch's."""
         terms = tuple(positions)
         if read is None:
             # English lexicons and cues would read noise into French or German: keep, mark, skip.
@@ -222,7 +269,7 @@ class Scorer:
             polarity = round(feeling, 4)
             label = sentiment.label(polarity)
             wants = intent.intents(
-                text, polarity, dict(zip(self.model.intents, learned, strict=True))
+                text, polarity, dict(zip(self.model.intents, learned, strict=True)), cues
             )
             per_term = tuple(
                 round(sentiment.feeling_near(clauses, feeling, positions[t]), 4) for t in terms
@@ -243,18 +290,16 @@ class Scorer:
         )
 
     def _readings(
-        self, docs: list[Doc], tokens: Tokens
+        self, docs: list[Text], tokens: Tokens
     ) -> list[tuple[list[tuple[int, int, float]], np.ndarray, float]]:
-        """Each doc's clauses, the model's readings and its sentiment score, as the sentiment
-        and readings components make them, for all docs at once."""
+        """Each text's clauses, the model's readings and its sentiment score, as the sentiment
+        and readings components make them, for all texts at once."""
         clauses = sentiment.clauses_of(docs, tokens)
         raws = [[r for _, _, r in c] for c in clauses]
         rows = tokens.rows[:, _FEATURES]
         lexical = [sentiment.normalize(sum(raw)) for raw in raws]
         indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
-        for doc, c in zip(docs, clauses, strict=True):
-            doc._.clauses = c  # the readings of a doc's sentences read them
-        values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets)
+        values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets, clauses)
         return [
             self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
         ]

@@ -7,7 +7,7 @@ found (for NEAR and context windows, in tokens)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,29 @@ class QueryMatcher:
                         self.phrases.add(key, [Doc(nlp.vocab, words=list(t.words))])
             self.entities.append((w.name, tree, positive_terms(tree), w))
         self.by_key = {k: t for t, k in self.keys.items()}
+        # The same matches from the tokens' LOWER alone, for texts without a Doc
+        # (nlp.tokenizer.Text): each phrase as its pattern Doc's LOWER, by its first word;
+        # each prefix term as the Matcher reads it (words, then a LOWER starting so).
+        self._phrases: dict[int, list[tuple[Term, tuple[int, ...]]]] = {}
+        self._prefixed: list[tuple[Term, tuple[int, ...], str]] = []
+        for t in self.keys:
+            if not t.words:
+                continue
+            if t.prefix:
+                before = tuple(nlp.vocab.strings.add(w) for w in t.words[:-1])
+                self._prefixed.append((t, before, t.words[-1]))
+            else:
+                lowers = tuple(nlp.vocab[w].lower for w in t.words)
+                self._phrases.setdefault(lowers[0], []).append((t, lowers))
+        self.first_words = sorted(self._phrases)  # the LOWER each phrase begins with
+        self._strings = nlp.vocab.strings
+        self._starting: dict[int, tuple[int, ...]] = {}  # LOWER → the prefixes it starts with
+        # Each entity with its tree's terms and whether the tree holds when none is found: a
+        # text naming none of an entity's terms is answered without walking its tree.
+        self._by_name = [
+            (name, tree, positive, w, frozenset(all_terms(tree)), _holds(tree, {}))
+            for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
+        ]
 
     def __call__(self, doc: Doc) -> dict[str, list[int]]:
         """The entities the doc is about, each with the token positions where it is named."""
@@ -77,13 +100,46 @@ class QueryMatcher:
         for match_id, start, end in matches:
             term = self.by_key[doc.vocab.strings[match_id]]
             found.setdefault(term, []).append((start, end))
+        return self._candidates(found)
+
+    def candidates_in(
+        self, lowers: list[int], firsts: Iterable[int] | None = None
+    ) -> dict[str, tuple[list[tuple[int, int]], bool | None]]:
+        """candidates() of a text from its tokens' LOWER; `firsts` are the positions where a
+        phrase's first word stands (those of self.first_words), if known, else all are
+        looked at. The matches are the PhraseMatcher's and the Matcher's (tests hold them
+        together)."""
+        found: Spans = {}
+        n = len(lowers)
+        for i in range(n) if firsts is None else firsts:
+            for term, words in self._phrases.get(lowers[i], ()):
+                end = i + len(words)
+                if end <= n and tuple(lowers[i:end]) == words:
+                    found.setdefault(term, []).append((i, end))
+        for last, lower in enumerate(lowers) if self._prefixed else ():
+            starting = self._starting.get(lower)
+            if starting is None:
+                word = self._strings[lower]
+                prefixes = enumerate(p for _, _, p in self._prefixed)
+                starting = tuple(k for k, p in prefixes if word.startswith(p))
+                if len(self._starting) > 100_000:
+                    self._starting.clear()
+                self._starting[lower] = starting
+            for k in starting:
+                term, before, _ = self._prefixed[k]
+                start = last - len(before)
+                if start >= 0 and tuple(lowers[start:last]) == before:
+                    found.setdefault(term, []).append((start, last + 1))
+        return self._candidates(found)
+
+    def _candidates(self, found: Spans) -> dict[str, tuple[list[tuple[int, int]], bool | None]]:
         return {
             name: (
                 sorted(s for t in positive for s in found.get(t, [])),
                 None if w.context is None else _in_context(w, positive, found),
             )
-            for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
-            if _holds(tree, found)
+            for name, tree, positive, w, terms, bare in self._by_name
+            if (_holds(tree, found) if not terms.isdisjoint(found) else bare)
         }
 
 

@@ -31,6 +31,7 @@ import math
 import os
 import random
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from spacy.attrs import ORTH
 from spacy.tokens import Doc
 
 from data.config import Watch
+from nlp.tokenizer import Text, Words
 
 log = logging.getLogger(__name__)
 
@@ -96,25 +98,29 @@ PRIOR: dict[str, float] = {
 }
 
 
-def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> list[str]:
+def features(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | None) -> list[str]:
     """What the model sees of one entity in a doc: `spans` are the token ranges where its name
     stands, `rule` its context rule's verdict (None: it has none). Each feature once."""
+    return sorted(feature_set(doc, spans, rule))
+
+
+def feature_set(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | None) -> set[str]:
+    """features(), unsorted."""
     out = {"rule:none" if rule is None else "rule:met" if rule else "rule:failed"}
     if not spans:
-        return sorted(out)
+        return out
     n = len(doc)
     around: set[int] = set()  # the windows' tokens, the name's own left out
     for start, end in spans[:MAX_SPANS]:
         around.update(range(max(0, start - WINDOW), min(n, end + WINDOW)))
-    around.difference_update(i for start, end in spans for i in range(start, end))
+    for start, end in spans:
+        around.difference_update(range(start, end))
     # Those words and the name's neighbours, from the words' own properties (a Token object
     # and its properties for each would cost several times more).
-    read = {start + k for start, end in spans[:MAX_SPANS] for k in (-1, 0, end - start)}
-    at = sorted(around | {i for i in read if 0 <= i < n})
-    words = dict(zip(at, _words(doc, doc.to_array(ORTH)[at].tolist()), strict=True))
+    word = _words_in(doc)
     for start, end in spans[:MAX_SPANS]:
-        first = words[start].text
-        before = words[start - 1] if start > 0 else None
+        first = word[start].text
+        before = word[start - 1] if start > 0 else None
         at_start = before is None or before.text in ".!?\n" or before.is_space
         if first.isupper() and len(first) > 1:
             out.add("case:upper")
@@ -125,9 +131,16 @@ def features(doc: Doc, spans: Sequence[tuple[int, int]], rule: bool | None) -> l
         if before is not None:
             out.add("before:" + before.lower.strip())
         if end < n:
-            out.add("after:" + words[end].lower.strip())
-    out.update(*(words[i].features for i in around))
-    return sorted(out)
+            out.add("after:" + word[end].lower.strip())
+    out.update(*[word[i].features for i in around])
+    return out
+
+
+def _words_in(doc: Doc | Text) -> list[_Word]:
+    """The _Word of each of the doc's tokens."""
+    if isinstance(doc, Text):
+        return list(map(_words_of_table(doc.table).__getitem__, doc.ids.tolist()))
+    return _words(doc, doc.to_array(ORTH).tolist())
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +166,7 @@ _WORDS: dict[int, dict[int, _Word]] = {}
 _WORDS_LIMIT = 100_000  # distinct words remembered per vocabulary, then forgotten
 
 
-def _words(doc: Doc, orths: list[int]) -> list[_Word]:
+def _words(doc: Doc | Text | Words, orths: list[int]) -> list[_Word]:
     vocab = doc.vocab
     known = _WORDS.get(id(vocab))
     if known is None or len(known) > _WORDS_LIMIT:
@@ -171,6 +184,29 @@ def _words(doc: Doc, orths: list[int]) -> list[_Word]:
             )
         out.append(word)
     return out
+
+
+class _TableWords(dict):
+    """A Words table's word number → its _Word, made when first asked for."""
+
+    def __init__(self, table: Words) -> None:
+        super().__init__()
+        self.table = table
+
+    def __missing__(self, number: int) -> _Word:
+        word = self[number] = _words(self.table, [int(self.table.orths[number])])[0]
+        return word
+
+
+_BY_TABLE: dict[int, _TableWords] = {}
+
+
+def _words_of_table(table: Words) -> _TableWords:
+    words = _BY_TABLE.get(id(table))
+    if words is None or words.table is not table:
+        _BY_TABLE.clear()  # a vocabulary's table is replaced only when it grew too large
+        words = _BY_TABLE[id(table)] = _TableWords(table)
+    return words
 
 
 def _sigmoid(z: float) -> float:
@@ -195,6 +231,13 @@ class WatchModel:
         a, c = self.calibration
         return _sigmoid(a * self.logit(feats) + c)
 
+    def probability_of_set(self, feats: AbstractSet[str]) -> float:
+        """probability(sorted(feats)), summing only the features it weighs (the others add
+        0.0, which changes no sum), in the same order."""
+        w = self.weights
+        a, c = self.calibration
+        return _sigmoid(a * (self.bias + sum(w[f] for f in sorted(w.keys() & feats))) + c)
+
 
 PRIOR_MODEL = WatchModel()
 
@@ -210,7 +253,7 @@ class Relevance:
         return self.watches.get(name, PRIOR_MODEL)
 
     def decide(
-        self, doc: Doc, candidates: dict[str, tuple[list[tuple[int, int]], bool | None]]
+        self, doc: Doc | Text, candidates: dict[str, tuple[list[tuple[int, int]], bool | None]]
     ) -> tuple[dict[str, list[int]], dict[str, float]]:
         """The entities the doc is about (with where each is named) and the probability of
         every candidate's being about it."""
@@ -218,7 +261,7 @@ class Relevance:
         chances: dict[str, float] = {}
         for name, (spans, rule) in candidates.items():
             model = self.of(name)
-            p = model.probability(features(doc, spans, rule))
+            p = model.probability_of_set(feature_set(doc, spans, rule))
             chances[name] = p
             if p >= model.threshold:
                 about[name] = [start for start, _ in spans]

@@ -16,13 +16,13 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-from spacy.attrs import IDX, IS_SPACE, IS_UPPER, LENGTH, LOWER
+from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LOWER
 from spacy.language import Language
 from spacy.strings import StringStore
 from spacy.tokens import Doc
 
-from nlp.needed import quick_search
-from nlp.tokenizer import Tokens, text_of, tokens_of
+from nlp.needed import Joined, quick_search
+from nlp.tokenizer import Text, Tokens, char_starts, text_of, tokens_of
 
 NEGATORS = frozenset(
     "not n't no never none nobody nothing neither nor nowhere cannot without hardly "
@@ -201,7 +201,7 @@ def _rows(array: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def clauses_of(
-    docs: Sequence[Doc], tokens: Tokens | None = None
+    docs: Sequence[Doc] | Sequence[Text], tokens: Tokens | None = None
 ) -> list[list[tuple[int, int, float]]]:
     """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand.
 
@@ -217,28 +217,32 @@ def clauses_of(
     sizes = np.diff(tokens.starts)
     ends[tokens.starts[1:][sizes > 0] - 1] = True
     visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
-    picked = _rows(tokens.rows[visited, :4])
-    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
     bounds = np.searchsorted(visited, tokens.starts).tolist()
+    # The visited tokens of all docs as _every_token gives them (their index within their
+    # doc), made in one go: each doc's are a slice.
+    within = visited - np.repeat(tokens.starts[:-1], np.diff(bounds))
+    columns = [tokens.rows[visited, k].tolist() for k in range(4)]
+    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
+    every_seen = list(zip(within.tolist(), *columns, *before, strict=True))
+    texts = [text_of(doc) for doc in docs]
+    # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
+    lows = Joined([text.lower() for text in texts])
+    sarcastic, idiomatic = lows.search(_SARCASM), lows.search(_IDIOMS)
     out = []
     for d, doc in enumerate(docs):
         base, n, a, b = int(tokens.starts[d]), int(sizes[d]), bounds[d], bounds[d + 1]
-        seen = [
-            (g - base, *row, *prevs)
-            for g, row, *prevs in zip(
-                visited[a:b].tolist(), picked[a:b], *(p[a:b] for p in before), strict=True
-            )
-        ]
+        seen = every_seen[a:b]
         mine = tokens.rows[base : base + n]
 
         def every(mine: np.ndarray = mine) -> list[tuple[int, ...]]:
             return _every_token(_rows(mine[:, :4]))
 
-        out.append(_clauses_of(doc, lex, n, every, seen))
+        read = (texts[d], lows.texts[d], sarcastic[d], idiomatic[d])
+        out.append(_clauses_of(doc, lex, n, every, seen, read))
     return out
 
 
-def _lexicon(doc: Doc) -> _Hashed:
+def _lexicon(doc: Doc | Text) -> _Hashed:
     lex = _hashed.get(id(doc.vocab.strings))
     if lex is None:
         lex = _hashed[id(doc.vocab.strings)] = _Hashed(doc.vocab.strings)
@@ -255,21 +259,26 @@ def _every_token(rows: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
 
 
 def _clauses_of(
-    doc: Doc,
+    doc: Doc | Text,
     lex: _Hashed,
     n: int,
     every: Callable[[], list[tuple[int, ...]]],
     seen: list[tuple[int, ...]] | None = None,
+    read: tuple[str, str, bool, bool] | None = None,
 ) -> list[tuple[int, int, float]]:
     """The clauses of a doc of `n` tokens from its tokens as _every_token gives them: `seen`,
-    the ones that can change a clause, else `every()` one (always where an idiom stands)."""
-    text = text_of(doc)
+    the ones that can change a clause, else `every()` one (always where an idiom stands).
+    `read`: its text, lower-cased text, and whether it is sarcastic and holds an idiom, when
+    found with its batch's."""
+    if read is None:
+        text = text_of(doc)
+        low = text.lower()
+        read = (text, low, _sarcastic(low), _has_idiom(low))
+    text, low, sarcastic, idiomatic = read
     shouting_is_rare = not text.isupper()
-    low = text.lower()
-    sarcastic = _sarcastic(low)
     idioms: dict[int, float] = {}  # token index → the valence of the idiom it starts (or 0)
-    if _has_idiom(low):
-        starts = doc.to_array([IDX]).tolist()
+    if idiomatic:
+        starts = char_starts(doc)
         for found in _IDIOMS.finditer(low):
             first = bisect_right(starts, found.start()) - 1
             last = bisect_right(starts, found.end() - 1) - 1

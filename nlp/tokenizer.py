@@ -11,12 +11,15 @@ the input, character for character.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import spacy
 from spacy.attrs import (
+    IDX,
     IS_ALPHA,
     IS_DIGIT,
     IS_SPACE,
@@ -53,18 +56,28 @@ _TOKEN_WITHOUT_NT = re.compile(
 )
 
 
+def split(text: str) -> tuple[Sequence[str], Sequence[str]]:
+    """The words of `text` and the space that follows each (" " or ""): its Doc's tokens."""
+    token = _TOKEN if _NT[0] in text or _NT[1] in text else _TOKEN_WITHOUT_NT
+    pairs = token.findall(text)
+    if pairs:
+        # Transposed in C rather than word by word (the lists were a third of the tokenizer).
+        words, spaces = zip(*pairs, strict=True)
+        if sum(map(len, words)) + len("".join(spaces)) == len(text):
+            return words, spaces
+    if not text:
+        return (), ()
+    words, gaps = RegexTokenizer._with_gaps(text, token)  # runs of white space: the slow path
+    return words, [" " if gap else "" for gap in gaps]
+
+
 class RegexTokenizer:
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        token = _TOKEN if any(nt in text for nt in _NT) else _TOKEN_WITHOUT_NT
-        pairs = token.findall(text)
-        words = [w for w, _ in pairs]
-        spaces = [bool(sp) for _, sp in pairs]
-        if sum(map(len, words)) + sum(spaces) != len(text):
-            words, spaces = self._with_gaps(text, token)  # runs of white space: the slow path
-        doc = Doc(self.vocab, words=words, spaces=spaces)
+        words, spaces = split(text)
+        doc = Doc(self.vocab, words=list(words), spaces=[sp == " " for sp in spaces])
         doc.user_data["text"] = text  # doc.text rebuilds the string from its tokens each time
         return doc
 
@@ -120,8 +133,10 @@ def _gap(gap: str, words: list[str], spaces: list[bool]) -> None:
         spaces.append(False)
 
 
-def text_of(doc: Doc) -> str:
+def text_of(doc: Doc | Text) -> str:
     """The doc's text, without rebuilding it from the tokens when the tokenizer kept it."""
+    if isinstance(doc, Text):
+        return doc.text
     return doc.user_data.get("text") or doc.text
 
 
@@ -154,15 +169,150 @@ class Tokens:
         return np.repeat(np.arange(len(self.starts) - 1), np.diff(self.starts))
 
 
+class Words:
+    """The distinct words of one vocabulary, numbered as they are first met, each with its
+    ORTH and its ATTRS (its lexeme's, as Doc.to_array gives them): a batch's texts become word
+    numbers (Text) and their attributes one array, without building a spaCy Doc, whose
+    construction (a lexeme look-up per token) cost more than the tokenizer's regex."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+        self.numbers: dict[str, int] = _Numbering(self)
+        self.rows = np.zeros((1024, len(ATTRS)), dtype=np.uint64)
+        self.orths = np.zeros(1024, dtype=np.uint64)
+        self._adding = threading.Lock()
+
+    def add(self, word: str) -> int:
+        """The number of a word not met before."""
+        with self._adding:  # two threads' new words must not take the same number
+            number = dict.get(self.numbers, word)
+            if number is not None:
+                return number
+            number = len(self.numbers)
+            if number == len(self.orths):
+                self.rows = np.concatenate([self.rows, np.zeros_like(self.rows)])
+                self.orths = np.concatenate([self.orths, np.zeros_like(self.orths)])
+            lexeme = self.vocab[word]
+            lower, space, upper, url, num, alpha, digit = (
+                getattr(lexeme, p) for p in _LEXEME_PROPS
+            )
+            self.rows[number] = (lower, space, upper, len(lexeme.orth_), url, num, alpha, digit)
+            self.orths[number] = lexeme.orth
+            self.numbers[word] = number
+            return number
+
+
+class _Numbering(dict):
+    """word → its number in a Words table, numbering a new word as it is asked for."""
+
+    def __init__(self, words: Words) -> None:
+        super().__init__()
+        self.words = words
+
+    def __missing__(self, word: str) -> int:
+        return self.words.add(word)
+
+
+_words_by_vocab: dict[int, Words] = {}
+
+
+def words_of(vocab: Vocab) -> Words:
+    """The vocabulary's Words table; a new one once it holds more than _CACHE_LIMIT words
+    (texts tokenized before keep the old one)."""
+    words = _words_by_vocab.get(id(vocab))
+    if words is None or words.vocab is not vocab or len(words.numbers) > _CACHE_LIMIT:
+        words = _words_by_vocab[id(vocab)] = Words(vocab)
+    return words
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Text:
+    """A text as the tokenizer splits it into a Doc's tokens, without the Doc: its words, the
+    space after each, and each word's number in `table`. What scoring reads of a Doc (its
+    length, vocabulary, tokens' attributes, the text of a range of tokens) reads the same here."""
+
+    text: str
+    words: Sequence[str]
+    spaces: Sequence[str]  # " " or "": the Doc's whitespace_ of each token
+    ids: np.ndarray  # int64: each token's word in `table`
+    table: Words
+    user_data: dict = field(default_factory=dict)
+
+    @property
+    def vocab(self) -> Vocab:
+        return self.table.vocab
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def orths(self) -> np.ndarray:
+        """Each token's ORTH, as Doc.to_array(ORTH) gives it."""
+        return self.table.orths[self.ids]
+
+    def char_starts(self) -> list[int]:
+        """Where each token begins in the text, as Doc.to_array(IDX) gives it."""
+        starts, at = [], 0
+        for word, space in zip(self.words, self.spaces, strict=True):
+            starts.append(at)
+            at += len(word) + len(space)
+        return starts
+
+    def span_text(self, start: int, end: int) -> str:
+        """The text of tokens start..end-1, as doc[start:end].text gives it."""
+        if end <= start:
+            return ""
+        starts = self.char_starts()
+        return self.text[starts[start] : starts[end - 1] + len(self.words[end - 1])]
+
+
+def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
+    """Each text tokenized as RegexTokenizer tokenizes it for a Doc, as a Text."""
+    table = words_of(vocab)
+    number = table.numbers.__getitem__
+    split_texts = [split(text) for text in texts]
+    every = chain.from_iterable(words for words, _ in split_texts)
+    ids = np.fromiter(map(number, every), dtype=np.int64)
+    out, at = [], 0
+    for text, (words, spaces) in zip(texts, split_texts, strict=True):
+        out.append(Text(text, words, spaces, ids[at : at + len(words)], table))
+        at += len(words)
+    return out
+
+
+def char_starts(doc: Doc | Text) -> list[int]:
+    """Where each token of the doc begins in its text."""
+    if isinstance(doc, Text):
+        return doc.char_starts()
+    return doc.to_array([IDX]).tolist()
+
+
+def span_text(doc: Doc | Text, start: int, end: int) -> str:
+    """The text of the doc's tokens start..end-1 (doc[start:end].text)."""
+    if isinstance(doc, Text):
+        return doc.span_text(start, end)
+    return doc[start:end].text
+
+
+def orths_of(doc: Doc | Text) -> np.ndarray:
+    """Each token's ORTH (Doc.to_array(ORTH))."""
+    if isinstance(doc, Text):
+        return doc.orths()
+    return doc.to_array(ORTH)
+
+
 _by_vocab: dict[int, dict[int, tuple[int, ...]]] = {}
 
 
-def tokens_of(docs: Sequence[Doc]) -> Tokens:
+def tokens_of(docs: Sequence[Doc] | Sequence[Text]) -> Tokens:
     """The ATTRS of every token of `docs`, looked up once per distinct word of the batch (and
-    remembered): a doc's own to_array costs several times more, once per attribute."""
+    remembered): a doc's own to_array costs several times more, once per attribute. Texts'
+    are picked from their Words table at once."""
     starts = np.zeros(len(docs) + 1, dtype=np.int64)
     if not docs:
         return Tokens(np.zeros((0, len(ATTRS)), dtype=np.uint64), starts)
+    if isinstance(docs[0], Text):
+        np.cumsum([len(t.ids) for t in docs], out=starts[1:])
+        return Tokens(docs[0].table.rows[np.concatenate([t.ids for t in docs])], starts)
     orths = [doc.to_array(ORTH) for doc in docs]
     np.cumsum([len(o) for o in orths], out=starts[1:])
     distinct, inverse = np.unique(np.concatenate(orths), return_inverse=True)

@@ -148,7 +148,8 @@ def pick(
 # --- the return path: what clients' clicks, feedback and answers change --------------------
 
 WEIGHT_MIN, WEIGHT_MAX = 0.1, 3.0
-SIGNALS = {"click": 0.1, "more": 0.3, "less": -0.3}  # added to each matched phrase's weight
+# Added to each matched phrase's weight; "unclick" takes back a click found to be a machine's.
+SIGNALS = {"click": 0.1, "unclick": -0.1, "more": 0.3, "less": -0.3}
 SLOWER = {"instant": "daily", "daily": "weekly", "weekly": "fortnightly"}
 FASTER = {v: k for k, v in SLOWER.items() if k != "instant"}
 

@@ -3,16 +3,19 @@ check-in answers, an offer to hear more often and (only when enabled) opens.
 
 Mail scanners open every link in a mail, so nothing that a person decides is recorded by a GET:
 feedback, answers and offers open a page whose button POSTs. A click is the exception, as it
-must take the reader to the article at once; a HEAD (what many scanners send) records nothing.
+must take the reader to the article at once; a HEAD (what many scanners send) records nothing,
+and a GET that looks like a machine's (`by_a_machine`) is kept as a scan: it still redirects,
+but it is neither counted as a click (which the engagement rules act on) nor learned from.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import duckdb
@@ -28,6 +31,16 @@ from notify.links import Links, verify
 
 # A 1×1 transparent GIF: what an open-tracking image answers.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+# Link scanners and previewers that say what they are (a person's browser names none of these).
+MACHINE_AGENTS = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|preview|scanner|safelinks|proofpoint|mimecast|barracuda"
+    r"|urldefense|facebookexternalhit|headlesschrome|phantomjs",
+    re.IGNORECASE,
+)
+# A scanner at the recipient's gateway opens the links as the mail arrives, and all at once; a
+# person needs longer than this to open the mail, and to come back for a second link.
+SCAN_AFTER_SENDING = timedelta(seconds=20)
+SCAN_BURST = timedelta(seconds=2)
 SCALES = {"1-5": [(n, str(n)) for n in range(1, 6)], "thumbs": [(5, "👍"), (1, "👎")]}
 
 
@@ -60,6 +73,26 @@ def learn_from(
     changed = learn(engagement.weights(db, client.id), matched_phrases(client, article), signal)
     engagement.set_weights(db, client.id, changed, "learned", now)
     return changed
+
+
+def by_a_machine(
+    db: duckdb.DuckDBPyConnection,
+    user_agent: str,
+    client_id: str,
+    digest_id: str,
+    mention_id: str,
+    now: datetime,
+) -> str | None:
+    """Why a GET of a digest's link looks like a machine's, or None if it looks like a person's:
+    no browser's user agent, the mail only just sent, or another of its links opened at once."""
+    if not user_agent.strip() or MACHINE_AGENTS.search(user_agent):
+        return "user agent"
+    sent = engagement.digest_sent_at(db, digest_id)
+    if sent is not None and timedelta(0) <= now - sent < SCAN_AFTER_SENDING:
+        return "as the mail arrived"
+    if engagement.opened_since(db, client_id, digest_id, mention_id, now - SCAN_BURST):
+        return "with another link at once"
+    return None
 
 
 def routes(
@@ -97,12 +130,22 @@ def routes(
                 return invalid_link()
             if request.method == "GET":
                 now = store.utcnow()
-                # Every click is kept; the interests learn from the first on an item only, so
-                # a link opened again (or by a scanner after the reader) weighs nothing more.
-                first = not engagement.clicked(db, client.id, mention_id)
-                engagement.record_event(db, client.id, "click", mention_id, digest, now)
-                if first:
-                    learn_from(db, client, mention_id, "click", now)
+                agent = request.headers.get("user-agent", "")
+                why = by_a_machine(db, agent, client.id, digest, mention_id, now)
+                if why is None:
+                    # Every click is kept; the interests learn from the first on an item only,
+                    # so a link opened again weighs nothing more.
+                    first = not engagement.clicked(db, client.id, mention_id)
+                    engagement.record_event(db, client.id, "click", mention_id, digest, now)
+                    if first:
+                        learn_from(db, client, mention_id, "click", now)
+                else:
+                    engagement.record_event(db, client.id, "scan", mention_id, digest, now)
+                    if why == "with another link at once":
+                        # The link opened just before was the same machine's: take it back.
+                        since = now - SCAN_BURST
+                        for item in engagement.clicks_to_scans(db, client.id, digest, since):
+                            learn_from(db, client, item, "unclick", now)
             db.commit()
         return RedirectResponse(
             url,

@@ -3,8 +3,12 @@ passes through the real flow's store step and a real DuckDB file."""
 
 from datetime import UTC, datetime, timedelta
 
-from data import store
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data import store, text
 from data.records import Mention
+from data.text import canonical_url
 from flows.pipeline import store_pass
 from nlp import build_scorer, duplicates
 from tests.conftest import make_config
@@ -120,3 +124,20 @@ def test_story_heads_bands_are_kept_in_their_own_table_equal_to_a_rebuild(tmp_pa
         monkeypatch.setattr(store, "PAIRS_AT_ONCE", 1)  # one new mention at a time
         assert store.story_candidates(db, bands, NOW - timedelta(days=1)) == whole
         assert {i for i, _, _ in whole} == {0, 1, 2, 3}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTPS"]),
+    host=st.from_regex(
+        r"(www\.)?[a-zA-Z0-9-]{1,8}(\.[a-z0-9-]{1,5}){0,2}(:[0-9]{1,4})?", fullmatch=True
+    ),
+    path=st.from_regex(r"(/[a-z0-9._~%-]{0,6}){0,3}/?", fullmatch=True),
+    tail=st.sampled_from(["", "?", "?a=1", "?utm_source=x&b=2", "#frag", " ", "\t"]),
+)
+def test_links_spelled_as_stories_key_them_already_are_taken_as_they_are(scheme, host, path, tail):
+    """The quick look at a link already spelled canonically keeps every link's key as
+    splitting it would."""
+    url = f"{scheme}://{host}{path}{tail}"
+    assert canonical_url(url) == text._canonical_parts(url)
+    assert canonical_url(canonical_url(url)) == canonical_url(url)

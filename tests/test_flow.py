@@ -222,6 +222,11 @@ def test_failures_back_off_exponentially_and_honour_retry_after():
     assert state.consecutive_failures == 4 and state.last_error == "boom"
     slow = next_state(SRC, None, Fetched("s", error="429", retry_after=7200), NOW)
     assert slow.next_fetch_at == NOW + timedelta(hours=2)
+    # However long a source asks (a typo, an HTTP date in the year 9999), a week at most:
+    # the next fetch stays a date, and the pass that read it goes on.
+    for asked in (10.0**20, float("inf"), 8 * 86400.0):
+        wait = next_state(SRC, None, Fetched("s", error="429", retry_after=asked), NOW)
+        assert wait.next_fetch_at == NOW + timedelta(days=7)
     healed = next_state(SRC, state, Fetched("s", etag='"e"'), NOW)
     assert healed.consecutive_failures == 0 and healed.last_error is None
     assert healed.next_fetch_at == NOW + timedelta(hours=1) and healed.etag == '"e"'

@@ -104,6 +104,49 @@ def test_a_click_in_the_mail_redirects_to_the_article_and_is_kept(served, smtp):
         assert engagement.weights(db, "alice") == {"remote work": 1.1}
 
 
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
+
+
+def test_links_a_machine_opens_redirect_but_are_neither_clicks_nor_learned(served, smtp):
+    """Mail scanners and link previews open a digest's links: as the mail arrives, all at once,
+    or saying what they are. Each still redirects, but counts as a scan: the engagement rules
+    (which offer more mail to a client who clicks a lot) and the interests never see it."""
+    config, base = served
+    push_digests(config, MONDAY)
+    alice = links_in(received(smtp)["alice@example.com"].get_body(("html",)).get_content(),
+                     base, "r")  # fmt: skip
+    # A scanner opens both links at once: the second shows that the first was a machine's too.
+    assert [httpx.get(url, headers=BROWSER).status_code for url in alice] == [302, 302]
+    with store.connect(config.db_path) as db:
+        assert engagement.engagement_summary(db)["alice"] == {"digests": 1, "scan": 2}
+        assert [d.clicks for d in engagement.digest_clicks(db, "alice")] == [0]
+        assert engagement.weights(db, "alice") == {"remote work": 1.0}  # learned, taken back
+    # Bob's link previewed by a bot that names itself, then clicked by Bob.
+    [bob, *_] = links_in(titles(received(smtp)["bob@example.com"]), base, "r")
+    preview = {"User-Agent": "Mozilla/5.0 (compatible; Barracuda Sentinel link check)"}
+    assert httpx.get(bob, headers=preview).status_code == 302
+    assert httpx.get(bob, headers={"User-Agent": ""}).status_code == 302
+    time.sleep(2.1)  # a person, later
+    assert httpx.get(bob, headers=BROWSER).status_code == 302
+    with store.connect(config.db_path) as db:
+        assert engagement.engagement_summary(db)["bob"] == {"digests": 1, "scan": 2, "click": 1}
+
+
+def test_a_link_opened_as_the_mail_arrives_is_a_scan(tmp_path, smtp):
+    config = configure(tmp_path, smtp, ALICE)
+    server = start_endpoint(config)
+    try:
+        push_digests(config, store.utcnow(), ["alice"], force=True)  # a scanner at the gateway
+        [url, *_] = links_in(titles(received(smtp)["alice@example.com"]), config.push.public_url,
+                             "r")  # fmt: skip
+        assert httpx.get(url, headers=BROWSER).status_code == 302
+        with store.connect(config.db_path) as db:
+            assert engagement.engagement_summary(db)["alice"] == {"digests": 1, "scan": 1}
+            assert engagement.weights(db, "alice") == {}
+    finally:
+        server.should_exit = True
+
+
 def test_forged_unknown_or_foreign_links_are_a_404_page_never_a_redirect(served, smtp):
     config, base = served
     push_digests(config, MONDAY)
@@ -216,8 +259,9 @@ def test_engagement_rule_slows_a_quiet_client_tells_the_owner_and_offers_a_busy_
             push_digests(config, now)
             for msg in smtp.messages[seen:]:
                 if msg["X-Envelope-To"] == "bob@example.com":
-                    for url in links_in(titles(msg), base, "r"):
-                        assert httpx.get(url).status_code == 302
+                    # One link a digest: a person opening two at once would read as a scanner.
+                    url = links_in(titles(msg), base, "r")[0]
+                    assert httpx.get(url).status_code == 302
             run_alerts(config, now + timedelta(hours=1))
         check_the_fortnight(config, smtp, base)
     finally:

@@ -134,6 +134,19 @@ def test_retry_after_longer_than_we_wait_fails_fast_and_reports_it(httpserver, p
     assert fetched.retry_after == 3600
 
 
+@pytest.mark.parametrize(
+    "asked", ["99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 99 Foo 99999"]
+)
+def test_a_retry_after_beyond_reason_is_a_week_or_nothing(httpserver, prefect_server, asked):
+    httpserver.expect_request("/feed").respond_with_data(
+        "later", status=429, headers={"Retry-After": asked}
+    )
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, _ = fetch_as_a_pass_does(source, FAST)
+    assert "HTTP 429" in fetched.error
+    assert fetched.retry_after in (7 * 86400, None)  # unreadable: no wait asked
+
+
 def test_persistent_5xx_gives_up_after_bounded_attempts(httpserver, prefect_server):
     httpserver.expect_request("/feed").respond_with_data("oops", status=503)
     source = Source(id="feed", url=httpserver.url_for("/feed"))

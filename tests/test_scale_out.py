@@ -304,6 +304,18 @@ def test_migrations_are_translated_for_ducklake():
     )
 
 
+def test_what_a_migration_does_to_a_duckdb_file_alone_is_left_out_of_a_lake():
+    sql = (
+        "CREATE TABLE a (id VARCHAR);\n-- lake: skip\nCREATE TABLE b AS FROM a;\n"
+        "DROP TABLE a;\n-- lake: end\nCREATE TABLE c (id VARCHAR);"
+    )
+    assert database.for_lake(sql) == "CREATE TABLE a (id VARCHAR);\n\nCREATE TABLE c (id VARCHAR);"
+    # Migration 024 drops the keys of a DuckDB file's big tables, which a lake never had.
+    migrations = Path(__file__).resolve().parent.parent / "data" / "migrations"
+    keys_off = next(migrations.glob("*_keys_off_big_tables.sql")).read_text()
+    assert database.for_lake(keys_off).strip() == ""
+
+
 @pytest.mark.parametrize(
     ("url", "data_path", "error"),
     [

@@ -538,3 +538,186 @@ def test_scoring_leaves_the_cycle_collector_as_it_found_it(recorded):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# --- texts read without a spaCy Doc (the batch path) against the Doc --------------------------
+
+VARIED = [
+    "",
+    " ",
+    "\n\n",
+    "Nimbus Notes",
+    "nimbus nimbus notes NIMBUS NOTES nimbus  notes #NimbusNotes @nimbusnotes",
+    "Nimbus Notes 😍😍 🙄 ❤️ 👍🏽 — “quoted” ‘single’ naïve café Zürich 東京 Москва",
+    "&amp; <b>Nimbus Notes</b> &lt;p&gt; <a href='https://x.example/a?b=1'>link</a> &nbsp;",
+    "Nimbus  Notes\t\tis   down\n\n   again!!! 😡😡 don't won’t can't isn't",
+    "   Quillpad    vs   Nimbus Notes   ",
+    "acme corp; acmesoftware, ACMESOFT and acme refunds: acme refund* acme pie",
+    "I asked acme for a refund three weeks ago, acmesoftware support said nothing",
+    "Dana Whitfield said Nimbus Sync ships in May. https://nimbus.example/blog/sync?x=1.",
+    "Maple's network is down, my phone has no signal and support won't answer",
+    "harbor bank froze my card; sailed the boat into the harbor",
+    "Nimbus Notes " + "lorem ipsum dolor sit amet, the sync failed again and again. " * 400,
+    "Nimbus Notes v4.2 isn't syncing; AT&T's rock'n'roll network don't help @dana_w :) <3 :-(",
+]
+
+
+def _varied_texts(recorded) -> list[str]:
+    from nlp.pipeline import for_scoring
+
+    _, corpus = recorded
+    return [for_scoring(t) for t in VARIED + [f"{c['title']}\n{c['text']}" for c in corpus]]
+
+
+def test_texts_tokenized_without_a_doc_are_the_docs_tokens(recorded):
+    from spacy.attrs import IDX, ORTH
+
+    from nlp.tokenizer import ATTRS, char_starts, span_text, tokenize, tokens_of
+
+    scorer = Scorer(WATCH)
+    texts = _varied_texts(recorded)
+    light = tokenize(texts, scorer.nlp.vocab)
+    docs = [scorer.nlp.make_doc(t) for t in texts]
+    for text, got, doc in zip(texts, light, docs, strict=True):
+        # The tokens and their spaces are the text, character for character.
+        assert "".join(w + s for w, s in zip(got.words, got.spaces, strict=True)) == text
+        assert doc.text == text
+        assert list(got.words) == [t.text for t in doc], text[:80]
+        assert [bool(s) for s in got.spaces] == [bool(t.whitespace_) for t in doc], text[:80]
+        assert np.array_equal(got.orths(), doc.to_array(ORTH)), text[:80]
+        assert char_starts(got) == doc.to_array([IDX]).tolist(), text[:80]
+        n = len(doc)
+        assert len(got) == n
+        for a, b in {(0, n), (0, 0), (0, 1), (n // 3, n // 2), (n // 2, n), (1, n - 1)}:
+            if 0 <= a <= b <= n:
+                assert span_text(got, a, b) == doc[a:b].text, (text[:80], a, b)
+    tokens = tokens_of(light)
+    assert np.array_equal(tokens.rows, tokens_of(docs).rows)
+    assert np.array_equal(tokens.rows, np.concatenate([d.to_array(list(ATTRS)) for d in docs]))
+    assert sentiment.clauses_of(light, tokens) == [sentiment.clauses(doc) for doc in docs]
+
+
+def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
+    from nlp.query import QueryMatcher
+    from nlp.tokenizer import tokenize
+
+    scorer = Scorer(WATCH)
+    texts = _varied_texts(recorded)
+    docs = [scorer.nlp.make_doc(t) for t in texts]
+    light = tokenize(texts, scorer.nlp.vocab)
+    # Watches whose terms overlap, repeat words and end in prefixes, beside the fixture's.
+    more = [
+        *WATCH,
+        Watch(name="Notes", terms=["notes", "nimbus nimbus", "nimbus notes nimbus"]),
+        Watch(name="Acmes", query='acme* OR "acme corp*" OR (nimbus NEAR/3 sync*)'),
+        Watch(name="Not pie", query="quillpad OR NOT pie"),  # holds where nothing is named
+    ]
+    named = 0
+    for queries in (scorer.watch.queries, QueryMatcher(scorer.nlp, more)):
+        for text, doc, got in zip(texts, docs, light, strict=True):
+            want = queries.candidates(doc)
+            assert want == _candidates_walking_every_tree(queries, doc), text[:80]
+            lowers = [t.lower for t in doc]
+            assert queries.candidates_in(lowers) == want, text[:80]
+            firsts = [i for i, w in enumerate(lowers) if w in set(queries.first_words)]
+            assert queries.candidates_in(lowers, firsts) == want, text[:80]
+            named += bool(want)
+            for spans, rule in want.values():
+                assert relevance.features(got, spans, rule) == relevance.features(doc, spans, rule)
+    assert named >= 1000
+
+
+def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(recorded):
+    from nlp import intent
+    from nlp.needed import Joined
+
+    texts = [t.lower() for t in _varied_texts(recorded)] + [
+        "oh, great", "yeah right", "ok /s", "🙄", "what a joke", "a\0b oh great\0", "\0",
+        "we're hiring, full-time", "100% free, act now! earn $500", "switched to quillpad and",
+        "thinking about buying", "cancelled", "migrating away", "free", "", "free ",
+    ]  # fmt: skip
+    joined = Joined(texts)
+    for strings in (["oh", "free "], ["\u00e9", "😍", "re looking"], ["zzz-never"], [""]):
+        want = {t for t, text in enumerate(texts) if any(s in text for s in strings)}
+        assert joined.holding(strings) == want, strings
+    for pattern, alone in ((sentiment._SARCASM, sentiment._sarcastic),
+                           (sentiment._IDIOMS, sentiment._has_idiom)):  # fmt: skip
+        assert joined.search(pattern) == [alone(t) for t in texts]
+        assert sum(joined.search(pattern)) >= 5
+    learned = ("complaint", "question", "compliment")
+    counts = intent.cue_counts(texts, learned)
+    for text, got in zip(texts, counts, strict=True):
+        want = {i: c(text) for i, c in intent._COUNTS.items() if i not in learned}
+        assert {i: got.get(i, 0) for i in want} == want, text[:80]
+        assert intent.intents(text, 0.2, {}, intent.cue_counts([text])[0]) == intent.intents(
+            text, 0.2
+        )
+    assert sum(bool(c) for c in counts) >= 20
+
+
+def _candidates_walking_every_tree(queries, doc) -> dict:
+    """QueryMatcher.candidates as first written: every entity's tree walked for every doc."""
+    from nlp.query import _holds, _in_context
+
+    found: dict = {}
+    for match_id, start, end in queries.phrases(doc) + queries.matcher(doc):
+        found.setdefault(queries.by_key[doc.vocab.strings[match_id]], []).append((start, end))
+    return {
+        name: (
+            sorted(s for t in positive for s in found.get(t, [])),
+            None if w.context is None else _in_context(w, positive, found),
+        )
+        for name, tree, positive, w in sorted(queries.entities, key=lambda e: e[0])
+        if _holds(tree, found)
+    }
+
+
+def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(recorded, tmp_path):
+    from nlp.tokenizer import tokenize
+
+    scorer = Scorer(WATCH)
+    texts = _varied_texts(recorded)
+    learned = relevance.load(pinned_models(tmp_path / "models")).of("Maple")
+    # Every other feature the texts have weighed, in full precision: a sum in another order,
+    # or one missing a weight, would show.
+    weighed = _all_features(scorer, texts)[::2]
+    values = np.random.default_rng(3).standard_normal(len(weighed)).tolist()
+    dense = relevance.WatchModel(dict(zip(weighed, values, strict=True)), -0.1234567, (1.1, -0.3))
+    models = (relevance.PRIOR_MODEL, learned, dense)
+    seen = 0
+    for text, got in zip(texts, tokenize(texts, scorer.nlp.vocab), strict=True):
+        doc = scorer.nlp.make_doc(text)
+        for spans, rule in scorer.watch.queries.candidates(doc).values():
+            feats = relevance.features(doc, spans, rule)
+            assert sorted(relevance.feature_set(got, spans, rule)) == feats
+            for m in models:
+                assert m.probability_of_set(set(feats)) == m.probability(feats), text[:80]
+            seen += 1
+    assert seen >= 1000
+
+
+def _all_features(scorer: Scorer, texts: list[str]) -> list[str]:
+    out: set[str] = set()
+    for text in texts:
+        doc = scorer.nlp.make_doc(text)
+        for spans, rule in scorer.watch.queries.candidates(doc).values():
+            out.update(relevance.features(doc, spans, rule))
+    return sorted(out)
+
+
+def test_words_first_met_by_several_threads_at_once_each_get_a_number_of_their_own():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nlp.tokenizer import blank, tokenize
+
+    nlp = blank()
+    texts = [" ".join(f"w{t}x{k}" for k in range(3000)) for t in range(8)]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            tokenized = list(pool.map(lambda t: tokenize([t], nlp.vocab)[0], texts))
+    finally:
+        sys.setswitchinterval(switching)
+    for text in tokenized:
+        assert [nlp.vocab.strings[int(o)] for o in text.orths()] == list(text.words)

@@ -43,9 +43,22 @@ print(json.dumps({
 """
 
 
-def run_and_tell(config: Path) -> dict:
+# A scheduled pass as `tidings serve` runs it: the deployment's flow, called in a fresh process.
+SCHEDULED = """
+import asyncio, json, sys
+from prefect.client.orchestration import SyncPrefectClient
+clients = []
+made = SyncPrefectClient.__init__
+SyncPrefectClient.__init__ = lambda self, *a, **k: clients.append(1) or made(self, *a, **k)
+from flows.deployments import scheduled_pass
+line = asyncio.run(scheduled_pass(sys.argv[1]))
+print(json.dumps({"line": line, "api_clients": len(clients)}))
+"""
+
+
+def run_and_tell(config: Path, script: str = RUN) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", RUN, str(config)],
+        [sys.executable, "-c", script, str(config)],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -71,3 +84,17 @@ def test_a_pass_with_nothing_new_loads_no_model_and_starts_no_parser(httpserver,
         "api_clients": 1,
     }
     assert first["api_clients"] == 1
+
+
+def test_a_scheduled_pass_makes_one_api_client(httpserver, tmp_path):
+    """The served deployment's pass takes its host limits and runs its tasks on one client.
+    Prefect's engine makes one more as the flow run starts (it asks the server for its default
+    result storage), which Tidings cannot share: two in all, not one per step."""
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        FEED, content_type="application/rss+xml"
+    )
+    config = write_config(tmp_path, {"blog": httpserver.url_for("/feed.xml")})
+    with prefect_server(load_config(config), long_lived=True):
+        told = run_and_tell(config, SCHEDULED)
+    assert told["line"].endswith("1 new"), told
+    assert told["api_clients"] == 2

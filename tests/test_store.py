@@ -67,6 +67,68 @@ def test_second_upsert_of_same_mentions_adds_nothing(tmp_path):
         assert db.execute("SELECT max(sentiment) FROM scores").fetchone()[0] == -0.5
 
 
+def big_table_indexes(db) -> list[tuple]:
+    return db.execute(
+        "SELECT table_name, constraint_type FROM duckdb_constraints() "
+        "WHERE table_name IN ('mentions', 'scores') AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') "
+        "UNION ALL SELECT table_name, index_name FROM duckdb_indexes() "
+        "WHERE table_name IN ('mentions', 'scores')"
+    ).fetchall()
+
+
+def test_a_keyed_store_keeps_every_mention_and_score_when_its_keys_go(tmp_path):
+    """Migration 024: the keys of the big tables, whose upkeep grew with the store, are
+    dropped; every row stays, and writing the same items again still adds nothing."""
+    batch = [mention(i) for i in range(50)]
+    with store.connect(tmp_path / "t.duckdb") as db:
+        store.upsert_mentions(db, batch, NOW)
+        store.upsert_scores(db, [score(m) for m in batch], NOW)
+        mentions = db.execute("SELECT * FROM mentions ORDER BY id").fetchall()
+        scores = db.execute("SELECT * FROM scores ORDER BY mention_id").fetchall()
+        readings = db.execute("SELECT * FROM scored_mentions ORDER BY id").fetchall()
+        assert big_table_indexes(db) == []
+        # The store as migration 022 left it: keyed and indexed.
+        db.execute("ALTER TABLE mentions RENAME TO mentions_unkeyed")
+        db.execute("ALTER TABLE scores RENAME TO scores_unkeyed")
+        db.execute(
+            "CREATE TABLE mentions (id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, "
+            "native_id VARCHAR NOT NULL, url VARCHAR NOT NULL, title VARCHAR NOT NULL, "
+            "text VARCHAR NOT NULL, author VARCHAR, published TIMESTAMP NOT NULL, reach BIGINT, "
+            "collected_at TIMESTAMP NOT NULL, kind VARCHAR, shared_url VARCHAR, "
+            "story_key VARCHAR, article BOOLEAN DEFAULT false, fingerprint BLOB, "
+            "bands UBIGINT[], published_known BOOLEAN DEFAULT true)"
+        )
+        db.execute("CREATE INDEX mentions_published ON mentions (published)")
+        db.execute("CREATE INDEX mentions_story ON mentions (story_key)")
+        db.execute("INSERT INTO mentions FROM mentions_unkeyed")
+        db.execute(
+            "CREATE TABLE scores (mention_id VARCHAR, model_version VARCHAR, "
+            "terms VARCHAR[] NOT NULL, sentiment DOUBLE NOT NULL, "
+            "sentiment_label VARCHAR NOT NULL, scored_at TIMESTAMP NOT NULL, "
+            "lang VARCHAR DEFAULT 'und', intents VARCHAR[] DEFAULT [], "
+            "intent_scores VARCHAR DEFAULT '{}', term_sentiments DOUBLE[] DEFAULT [], "
+            "term_relevance DOUBLE[] DEFAULT [], set_aside BOOLEAN DEFAULT false, "
+            "PRIMARY KEY (mention_id, model_version))"
+        )
+        db.execute("INSERT INTO scores FROM scores_unkeyed")
+        db.execute("DROP VIEW scored_mentions")
+        db.execute("DROP TABLE mentions_unkeyed")
+        db.execute("DROP TABLE scores_unkeyed")
+        db.execute("DELETE FROM schema_migrations WHERE version = 24")
+        assert len(big_table_indexes(db)) == 4
+        store.migrate(db)
+        assert big_table_indexes(db) == []
+        assert db.execute("SELECT * FROM mentions ORDER BY id").fetchall() == mentions
+        assert db.execute("SELECT * FROM scores ORDER BY mention_id").fetchall() == scores
+        assert db.execute("SELECT * FROM scored_mentions ORDER BY id").fetchall() == readings
+        assert store.upsert_mentions(db, batch, NOW) == 0
+        store.upsert_scores(db, [score(m, -0.5) for m in batch], NOW)
+        assert store.totals(db) == {"mentions": 50, "scored": 50}
+        assert db.execute("SELECT count(*) FROM scores").fetchone()[0] == 50
+    with store.connect(tmp_path / "t.duckdb") as db:  # and it opens again, as it was
+        assert db.execute("SELECT count(*) FROM mentions").fetchone()[0] == 50
+
+
 def test_the_latest_score_wins_and_old_versions_are_kept(tmp_path):
     m = mention(1)
     with store.connect(tmp_path / "t.duckdb") as db:
