@@ -273,3 +273,39 @@ def test_a_guessed_encoding_and_samples_reach_the_sources_state_and_a_304_keeps_
     assert state.encoding_guessed == "koi8-r" and state.unexpected_samples == ('{"odd": 1}',)
     later = next_state(source, state, Fetched("ru", not_modified=True), NOW + timedelta(hours=1))
     assert later.encoding_guessed == "koi8-r" and later.unexpected_samples == ()
+
+
+def test_api_items_of_the_wrong_type_are_skipped_alone_and_the_pass_stores_the_rest(
+    httpserver, tmp_path
+):
+    """An author that is an object, a count no store column holds, a count as text: each item
+    is skipped and counted; its neighbours and the other sources are stored."""
+    now = int(datetime.now(UTC).timestamp()) - 3600
+
+    def hit(object_id: str, **odd: object) -> dict:
+        return {
+            "objectID": object_id, "created_at_i": now, "title": f"Nimbus Notes story {object_id}",
+            "author": "kai", "points": 3, **odd,
+        }  # fmt: skip
+
+    hits = [
+        hit("1"),
+        hit("2", author={"name": "kai"}),
+        hit("3", points=10**30),
+        hit("4", points=[7]),
+        hit("5", title=["Nimbus Notes"]),
+    ]
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_json(
+        {"hits": hits, "nbPages": 1}
+    )
+    hn = {"id": "hn", "kind": "hackernews", "base_url": httpserver.url_for("/api/v1")}
+    blog = {"id": "blog", "url": serve_demo(httpserver, "nimbus-blog")}
+    config = make_config(tmp_path, [blog, {**hn, "requests_per_minute": 6000}])
+    report = asyncio.run(asyncio.wait_for(pass_once(config), 300))  # bounded: it once hung
+    assert report.sources_failed == 0
+    with store.connect(config.db_path) as db:
+        stored = dict(db.execute("SELECT source, count(*) FROM mentions GROUP BY 1").fetchall())
+        state = store.source_states(db)["hn"]
+    assert stored["hn"] == 1 and stored["blog"] > 0
+    assert state.skipped_last_fetch == 4 * 4  # four odd hits, once per watched term's search
+    assert run(config, force=True).sources_failed == 0  # and the next pass goes on
