@@ -100,3 +100,24 @@ def test_comments_without_permalink_are_linked_from_their_post_and_id(httpserver
     assert by_id["t1_lz00009"].url == "https://www.reddit.com/comments/1gx0001/_/lz00009/"
     assert by_id["t1_lz0000a"].url == "https://www.reddit.com/comments/1gx0001/_/lz0000a/"
     assert by_id["t1_lz0000a"].author is None  # "[deleted]"
+
+
+def test_a_post_dated_in_the_future_does_not_move_the_cursor_past_now(httpserver, monkeypatch):
+    """Newest first, a search stops at the first post no newer than its cursor: a post dated
+    in the year 9999 would have every later search stop at once, finding nothing, ever."""
+    from datetime import UTC, datetime
+
+    monkeypatch.delenv("REDDIT_CLIENT_ID", raising=False)
+    now = datetime.now(UTC).timestamp()
+    children = [
+        {"kind": "t3", "data": {"name": "t3_f", "id": "f", "title": "Nimbus Notes, later",
+                                "created_utc": 253402300000.0, "author": "a"}},
+        {"kind": "t3", "data": {"name": "t3_n", "id": "n", "title": "Nimbus Notes, now",
+                                "created_utc": now - 60, "author": "b"}},
+    ]  # fmt: skip
+    httpserver.expect_request("/search.json").respond_with_json(
+        {"kind": "Listing", "data": {"after": None, "children": children}}
+    )
+    fetched = collect_with(reddit.collect, fast_source("reddit", httpserver.url_for("")))
+    assert fetched.error is None and len(fetched.mentions) == 2
+    assert float(fetched.cursors["Nimbus Notes"]) <= datetime.now(UTC).timestamp()
