@@ -309,12 +309,20 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The headers that ask for the body only if it changed. A validator a server sent that no
+    request header can carry (a byte beyond ASCII, read as Latin-1) is left out: sent back, it
+    would fail every later fetch of the source, since a failure keeps the validators."""
     headers = {}
-    if etag:
+    if etag and sendable(etag):
         headers["If-None-Match"] = etag
-    if last_modified:
+    if last_modified and sendable(last_modified):
         headers["If-Modified-Since"] = last_modified
     return headers
+
+
+def sendable(value: str) -> bool:
+    """Whether a request header can carry `value` as it is."""
+    return value.isascii() and value.isprintable()
 
 
 def source_headers(source: Source) -> dict[str, str]:
@@ -328,7 +336,7 @@ def source_headers(source: Source) -> dict[str, str]:
                 f"source {source.id}: header {name} needs the environment variable {variable}, "
                 "which is not set"
             )
-        if not value.isascii() or not value.isprintable():
+        if not sendable(value):
             raise CredentialsMissing(
                 f"source {source.id}: the environment variable {variable} holds a line break "
                 f"or a character an HTTP header cannot carry (header {name})"

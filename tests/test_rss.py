@@ -105,6 +105,24 @@ def test_conditional_get_turns_an_unchanged_feed_into_304(httpserver, demo_feed)
     assert second.error is None
 
 
+def test_validators_no_request_header_can_carry_are_not_sent_back(httpserver, demo_feed):
+    """An ETag or Last-Modified with a byte beyond ASCII (read as Latin-1) cannot be sent as
+    If-None-Match: it once failed every later fetch of the feed, the failure keeping it."""
+    asked: list[dict[str, str]] = []
+
+    def handler(request):
+        asked.append(dict(request.headers))
+        return Response(demo_feed, headers={"ETag": '"\xe9t\xe9"', "Last-Modified": "\xff\xfe"})
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    first = collect(httpserver.url_for("/feed"))
+    assert first.error is None and first.etag == '"\xe9t\xe9"'
+    state = SourceState(source="feed", etag=first.etag, last_modified=first.last_modified)
+    second = collect(httpserver.url_for("/feed"), state)
+    assert second.error is None and len(second.mentions) == len(first.mentions)
+    assert "If-None-Match" not in asked[1] and "If-Modified-Since" not in asked[1]
+
+
 def test_429_with_retry_after_waits_then_succeeds(httpserver, demo_feed, prefect_server):
     asked = []  # when each request arrived
 
