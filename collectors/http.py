@@ -179,6 +179,8 @@ class Http:
             return json.loads(response.body)
         except ValueError:
             raise FetchError(f"{url}: the answer is not JSON") from None
+        except RecursionError:  # arrays in arrays, thousands deep
+            raise FetchError(f"{url}: the answer is JSON nested too deep to read") from None
 
     async def request(
         self,

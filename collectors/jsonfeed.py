@@ -49,7 +49,9 @@ def read_items(
     doc: dict, source: str, now: datetime, url: str | None = None
 ) -> tuple[list[Mention], list[object]]:
     """The items of a JSON Feed as mentions, and the items that could not be read, as given."""
-    base = _text(doc.get("feed_url")) or url or _text(doc.get("home_page_url")) or ""
+    # Where relative links start: the first of these that is text at all.
+    bases = (doc.get("feed_url"), url, doc.get("home_page_url"))
+    base = next((b for b in bases if isinstance(b, str) and b), "")
     by = _author(doc)
     mentions, bad = [], []
     for item in doc["items"]:
