@@ -27,13 +27,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from data.config import Http as HttpSettings
 from data.config import Source
 from data.records import RETRY_AFTER_MAX_SECONDS, Fetched
+from data.text import safe_link
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -113,7 +114,7 @@ class Response:
         """What relative links in the body resolve against: its Content-Location, if the
         server gave one, else the address it came from after redirects."""
         location = self.headers.get("content-location", "").strip()
-        return urljoin(self.url, location) if location else self.url
+        return (safe_link(self.url, location) or self.url) if location else self.url
 
 
 class Http:

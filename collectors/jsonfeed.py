@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from urllib.parse import urljoin
 
 from collectors.dates import read_date
 from collectors.search import iso
 from collectors.unexpected import ITEM_SHAPE_ERRORS
 from data.records import Mention
-from data.text import html_to_text, safe_url
+from data.text import html_to_text, safe_link
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 
@@ -106,7 +105,7 @@ def _text(value: object) -> str:
 
 def _link(base: str, value: object) -> str:
     href = _text(value).strip()
-    return safe_url(urljoin(base, href)) if href else ""
+    return safe_link(base, href) if href else ""
 
 
 def _date(value: object) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from data.records import Mention
 
@@ -75,6 +75,15 @@ def safe_url(url: str | None) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
     return url
+
+
+def safe_link(base: str, href: str) -> str:
+    """`href` resolved against `base`, if that makes an absolute http(s) URL, else "": a link
+    that cannot be resolved at all ("http://[::1") is no link, not an error."""
+    try:
+        return safe_url(urljoin(base, href))
+    except ValueError:
+        return ""
 
 
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref", "ref_src", "igshid")

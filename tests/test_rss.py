@@ -123,6 +123,21 @@ def test_validators_no_request_header_can_carry_are_not_sent_back(httpserver, de
     assert "If-None-Match" not in asked[1] and "If-Modified-Since" not in asked[1]
 
 
+def test_a_content_location_no_url_parser_reads_leaves_links_to_the_feeds_address():
+    """It once failed the whole feed ("Invalid IPv6 URL"); our test server cannot even send it,
+    so the response is built as the client builds it."""
+    import httpx
+
+    from collectors.http import Response as Fetched
+
+    url = "https://blog.example/feed"
+    for location in ("http://[::1", "javascript:alert(1)"):
+        got = Fetched(url, 200, b"", httpx.Headers({"Content-Location": location}))
+        assert got.base_url == url
+    moved = Fetched(url, 200, b"", httpx.Headers({"Content-Location": "/v2/feed"}))
+    assert moved.base_url == "https://blog.example/v2/feed"
+
+
 def test_429_with_retry_after_waits_then_succeeds(httpserver, demo_feed, prefect_server):
     asked = []  # when each request arrived
 
