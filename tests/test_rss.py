@@ -236,6 +236,50 @@ def test_a_body_over_the_cap_is_refused(httpserver):
     assert "exceeds the cap" in fetched.error
 
 
+def test_a_gzip_bomb_is_refused_before_it_is_inflated_past_the_cap(httpserver):
+    """A few hundred KB of gzip inflate to 100 MB: the cap (0.5 MB here) must hold while the
+    body is inflated, not after each piece the network brings (64 KB of it once made 64 MB)."""
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b" " * (100 * 1024 * 1024), 9)
+    httpserver.expect_request("/feed").respond_with_data(
+        bomb, headers={"Content-Encoding": "gzip"}, content_type="application/rss+xml"
+    )
+    tracemalloc.start()
+    try:
+        fetched = collect(httpserver.url_for("/feed"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fetched.error == f"{httpserver.url_for('/feed')}: body exceeds the cap of 524,288 bytes"
+    assert peak < 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw deflate"])
+def test_compressed_feeds_are_read_and_a_corrupt_one_is_an_error_naming_the_url(
+    httpserver, demo_feed, encoding
+):
+    import gzip
+    import zlib
+
+    packed = {
+        "gzip": gzip.compress(demo_feed),
+        "deflate": zlib.compress(demo_feed),
+        "raw deflate": zlib.compress(demo_feed)[2:-4],  # as some servers send "deflate"
+    }[encoding]
+    name = encoding.split()[-1]
+    httpserver.expect_request("/feed").respond_with_data(
+        packed, headers={"Content-Encoding": name}, content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/corrupt").respond_with_data(
+        b"\x1f\x8b not compressed at all", headers={"Content-Encoding": name}
+    )
+    assert len(collect(httpserver.url_for("/feed")).mentions) > 100
+    error = collect(httpserver.url_for("/corrupt")).error
+    assert error.startswith(f"{httpserver.url_for('/corrupt')}: the body ")
+
+
 def test_garbage_and_404_are_reported_with_the_url(httpserver):
     httpserver.expect_request("/junk").respond_with_data(b"\x00\x01 binary junk")
     httpserver.expect_request("/gone").respond_with_data("no", status=404)
