@@ -217,6 +217,10 @@ class Http:
                 reason = f"timed out after {s.timeout_seconds:g}s"
             except httpx.TooManyRedirects:
                 raise FetchError(f"{url}: too many redirects (a redirect loop?)") from None
+            except httpx.UnsupportedProtocol as e:  # a redirect to ftp:, file:, javascript:…
+                raise FetchError(
+                    f"{url}: redirected to an address that is not HTTP ({e})"
+                ) from None
             except httpx.TransportError as e:
                 reason = f"connection failed: {e or type(e).__name__}"
             except httpx.InvalidURL as e:

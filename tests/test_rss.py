@@ -222,6 +222,18 @@ def test_a_redirect_loop_is_an_error_not_a_hang(httpserver):
     assert "too many redirects" in fetched.error
 
 
+def test_a_redirect_to_an_address_that_is_not_http_is_refused_at_once(httpserver, prefect_server):
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=302, headers={"Location": "ftp://files.example/feed.xml"}
+    )
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, _ = fetch_as_a_pass_does(source, FAST)
+    assert fetched.error.startswith(
+        f"{httpserver.url_for('/feed')}: redirected to an address that is not HTTP ("
+    )
+    assert len(httpserver.log) == 1  # not tried again: another attempt cannot mend it
+
+
 def test_a_redirect_is_followed(httpserver, demo_feed):
     httpserver.expect_request("/old").respond_with_data(
         "", status=301, headers={"Location": "/new"}
