@@ -232,6 +232,16 @@ def test_failures_back_off_exponentially_and_honour_retry_after():
     assert healed.next_fetch_at == NOW + timedelta(hours=1) and healed.etag == '"e"'
 
 
+def test_a_source_failing_for_months_backs_off_a_day_at_most():
+    """Its back-off doubled without end once: after 35 failures in a row (a month of a feed
+    that is gone) it overflowed, and the write of every pass failed with it."""
+    for failures in (34, 35, 40, 10_000):
+        before = SourceState("s", consecutive_failures=failures)
+        state = next_state(SRC, before, Fetched("s", error="HTTP 404"), NOW)
+        assert state.next_fetch_at == NOW + timedelta(hours=24)
+        assert state.consecutive_failures == failures + 1
+
+
 def test_a_failure_keeps_the_caching_headers():
     ok = next_state(SRC, None, Fetched("s", etag='"e"', last_modified="Mon"), NOW)
     failed = next_state(SRC, ok, Fetched("s", error="boom"), NOW)
