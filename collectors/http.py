@@ -347,6 +347,19 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(0.0, waited), RETRY_AFTER_MAX_SECONDS)
 
 
+def token_in(response: Response, key: str, url: str) -> str:
+    """The token an API's sign-in answer holds under `key`; a FetchError naming the URL when
+    there is none a request header can carry back (no JSON, another type, a byte beyond ASCII:
+    sent as it is, it would fail the source with an encoding error)."""
+    try:
+        token = json.loads(response.body)[key]
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        token = None
+    if not isinstance(token, str) or not token or not sendable(token):
+        raise FetchError(f"{url}: no {key} in the answer")
+    return token
+
+
 def basic_auth(user: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}

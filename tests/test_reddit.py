@@ -121,3 +121,17 @@ def test_a_post_dated_in_the_future_does_not_move_the_cursor_past_now(httpserver
     fetched = collect_with(reddit.collect, fast_source("reddit", httpserver.url_for("")))
     assert fetched.error is None and len(fetched.mentions) == 2
     assert float(fetched.cursors["Nimbus Notes"]) <= datetime.now(UTC).timestamp()
+
+
+def test_a_token_answer_without_a_usable_token_is_an_error_naming_the_url(httpserver, monkeypatch):
+    """A token of another type, or with a byte no header can carry (it once failed the source
+    with an encoding error), or an answer nested too deep to read."""
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "cid")
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "shh")
+    for answer in ('{"access_token": "tok\\u00e9"}', '{"access_token": {"a": 1}}', "[" * 99_999):
+        httpserver.clear()
+        httpserver.expect_request("/api/v1/access_token", method="POST").respond_with_data(answer)
+        source = serve(httpserver, token_required=True)
+        fetched = collect_with(reddit.collect, source)
+        url = httpserver.url_for("/api/v1/access_token")
+        assert fetched.error.startswith(f"{url}: no access_token in the answer"), answer
