@@ -381,6 +381,16 @@ def test_a_charset_given_only_in_the_http_header_is_used(httpserver):
     assert fetched.mentions[0].text.startswith("В новой версии синхронизация")
 
 
+def test_a_charset_that_reads_nothing_is_taken_as_undeclared(httpserver):
+    """Python has an "undefined" codec, which fails every decoding: declared, it once failed
+    the feed with an unexpected error."""
+    body = (FEEDS / "undeclared-koi8-r.xml").read_bytes()
+    url = serve(httpserver, "/ru", body, "application/rss+xml; charset=undefined")
+    fetched = collect(url)
+    assert fetched.error is None and fetched.encoding_guessed == "koi8-r"
+    assert fetched.mentions[0].title == FIRST_TITLES["koi8-r"]
+
+
 def test_utf8_served_as_latin1_is_still_read_as_utf8(httpserver):
     body = (FEEDS / "italian.xml").read_bytes().replace(b"completa", "complèta".encode())
     fetched = collect(serve(httpserver, "/it", body, "text/xml; charset=ISO-8859-1"))
