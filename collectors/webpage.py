@@ -124,16 +124,13 @@ async def collect(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
         )
     encoding = choose_encoding(response.body, response.headers.get("content-type"))
-    mentions, skipped = await offload.run(
-        parse_page,
-        response.body,
-        response.url,
-        source.selectors,
-        source.id,
-        None,
-        encoding.name,
-        size=len(response.body),
-    )
+    try:
+        mentions, skipped = await offload.run(
+            parse_page, response.body, response.url, source.selectors, source.id, None,
+            encoding.name, size=len(response.body),
+        )  # fmt: skip
+    except offload.TooSlow as e:
+        return Fetched(source.id, error=f"{url}: {e}")
     if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")
     fetched = Fetched(

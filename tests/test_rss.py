@@ -292,6 +292,29 @@ def test_compressed_feeds_are_read_and_a_corrupt_one_is_an_error_naming_the_url(
     assert error.startswith(f"{httpserver.url_for('/corrupt')}: the body ")
 
 
+def test_a_feed_made_to_parse_slowly_is_stopped_and_the_next_parses(
+    httpserver, demo_feed, monkeypatch
+):
+    """feedparser reads an RSS author with a regex that takes the square of its length: 30 KB
+    of it take seconds, 300 KB half an hour, and the pass waited for it."""
+    from collectors import offload
+
+    monkeypatch.setattr(offload, "PARSE_SECONDS", 1.0)  # a feed of 30 KB: a second
+    slow = (
+        "<rss version='2.0'><channel><title>t</title><item><title>Nimbus Notes</title>"
+        f"<author>{'w' * 30_000}</author><guid>1</guid></item></channel></rss>"
+    ).encode()
+    httpserver.expect_request("/slow").respond_with_data(slow, content_type="application/rss+xml")
+    httpserver.expect_request("/feed").respond_with_data(
+        demo_feed, content_type="application/rss+xml"
+    )
+    fetched = collect(httpserver.url_for("/slow"))
+    assert fetched.error == (
+        f"{httpserver.url_for('/slow')}: parsing took longer than 1s (a body made to be slow?)"
+    )
+    assert len(collect(httpserver.url_for("/feed")).mentions) > 100
+
+
 def test_garbage_and_404_are_reported_with_the_url(httpserver):
     httpserver.expect_request("/junk").respond_with_data(b"\x00\x01 binary junk")
     httpserver.expect_request("/gone").respond_with_data("no", status=404)
