@@ -131,6 +131,7 @@ class Http:
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            event_hooks={"response": [_refuse_invalid_redirect]},
         )
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = defaultdict(float)  # per host, loop time
@@ -217,6 +218,8 @@ class Http:
                 reason = f"timed out after {s.timeout_seconds:g}s"
             except httpx.TooManyRedirects:
                 raise FetchError(f"{url}: too many redirects (a redirect loop?)") from None
+            except _InvalidRedirect as e:
+                raise FetchError(f"{url}: redirected to an invalid address ({e})") from None
             except httpx.UnsupportedProtocol as e:  # a redirect to ftp:, file:, javascript:…
                 raise FetchError(
                     f"{url}: redirected to an address that is not HTTP ({e})"
@@ -321,6 +324,25 @@ async def _decoded(r: httpx.Response, url: str, cap: int) -> AsyncIterator[bytes
         yield inflate.flush()
     except zlib.error as e:
         raise FetchError(f"{url}: the body is not valid {encoding} ({e})") from None
+
+
+class _InvalidRedirect(Exception):
+    pass
+
+
+async def _refuse_invalid_redirect(response: httpx.Response) -> None:
+    """Stop before following a redirect to an address httpx fails on with errors of its own
+    (a malformed IDNA host such as xn--, a port beyond 65535), not the ones it says it raises."""
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"]
+    try:
+        target = response.url.join(location)
+        valid = bool(target.host) and (target.port is None or 0 < target.port < 65536)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        valid = False
+    if not valid:
+        raise _InvalidRedirect(f"Location: {location[:200]}")
 
 
 class _Retryable(Exception):

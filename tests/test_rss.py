@@ -234,6 +234,19 @@ def test_a_redirect_to_an_address_that_is_not_http_is_refused_at_once(httpserver
     assert len(httpserver.log) == 1  # not tried again: another attempt cannot mend it
 
 
+def test_a_redirect_to_an_invalid_address_is_an_error_naming_the_url(httpserver):
+    """httpx fails on a malformed IDNA host with an error of its own (IDNAError; on a port
+    beyond 65535, an ExceptionGroup), which once failed the source as an unexpected error."""
+    location = "http://xn--/feed"
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=302, headers={"Location": location}
+    )
+    fetched = collect(httpserver.url_for("/feed"))
+    assert fetched.error == (
+        f"{httpserver.url_for('/feed')}: redirected to an invalid address (Location: {location})"
+    )
+
+
 def test_a_redirect_is_followed(httpserver, demo_feed):
     httpserver.expect_request("/old").respond_with_data(
         "", status=301, headers={"Location": "/new"}
