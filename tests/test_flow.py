@@ -319,3 +319,30 @@ def test_api_items_of_the_wrong_type_are_skipped_alone_and_the_pass_stores_the_r
     assert stored["hn"] == 1 and stored["blog"] > 0
     assert state.skipped_last_fetch == 4 * 4  # four odd hits, once per watched term's search
     assert run(config, force=True).sources_failed == 0  # and the next pass goes on
+
+
+def test_an_item_with_a_link_longer_than_any_index_key_is_stored_without_it(httpserver, tmp_path):
+    """DuckDB refuses an index key over 120 KB, and a story is keyed by its link: one item
+    linking 200 KB failed the write of the whole pass, every pass."""
+    long_link = "https://x.example/" + "a" * 200_000
+    feed = (
+        "<rss version='2.0'><channel><title>t</title>"
+        f"<item><title>Nimbus Notes, long</title><link>{long_link}</link><guid>1</guid></item>"
+        "<item><title>Nimbus Notes, short</title><link>https://x.example/2</link><guid>2</guid>"
+        "</item></channel></rss>"
+    )
+    httpserver.expect_request("/long.xml").respond_with_data(
+        feed, content_type="application/rss+xml"
+    )
+    sources = [
+        {"id": "blog", "url": serve_demo(httpserver, "nimbus-blog")},
+        {"id": "long", "url": httpserver.url_for("/long.xml")},
+    ]
+    config = make_config(tmp_path, sources)
+    report = run(config)
+    assert report.sources_failed == 0
+    with store.connect(config.db_path) as db:
+        links = dict(db.execute("SELECT title, url FROM mentions WHERE source = 'long'").fetchall())
+        blog = db.execute("SELECT count(*) FROM mentions WHERE source = 'blog'").fetchone()[0]
+    assert links == {"Nimbus Notes, long": "", "Nimbus Notes, short": "https://x.example/2"}
+    assert blog > 0
