@@ -6,12 +6,11 @@ Documented limit: 3,000 requests per 5 minutes per IP.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from datetime import datetime
 
-from collectors.http import FetchError, Http, failed, source_headers
+from collectors.http import FetchError, Http, failed, source_headers, token_in
 from collectors.search import first_line, iso, min_interval, search_all
 from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
@@ -48,10 +47,7 @@ async def _session(http: Http, base: str, handle: str, password: str) -> str:
     response = await http.request(
         "POST", url, json_body={"identifier": handle, "password": password}
     )
-    try:
-        return json.loads(response.body)["accessJwt"]
-    except (ValueError, KeyError, TypeError):
-        raise FetchError(f"{url}: no accessJwt in the answer") from None
+    return token_in(response, "accessJwt", url)
 
 
 async def collect(

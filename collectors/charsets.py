@@ -53,7 +53,7 @@ def declared_in(body: bytes) -> str | None:
 def _known(name: str) -> str | None:
     try:
         return codecs.lookup(name).name if name else None
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return None
 
 
@@ -74,8 +74,8 @@ def choose_encoding(body: bytes, content_type: str | None = None) -> Encoding:
         try:
             body.decode(declared)
             return Encoding(declared)
-        except (UnicodeDecodeError, LookupError):
-            pass  # declared wrongly: detect
+        except (UnicodeError, LookupError):
+            pass  # declared wrongly (or "undefined", which reads nothing): detect
     text = _MARKUP.sub(b" ", body)[:DETECT_BYTES]
     best = charset_normalizer.from_bytes(text).best()
     name = _known(best.encoding) if best is not None else None

@@ -83,7 +83,8 @@ async def collect(
                     continue
                 mentions.append(m)
                 top = max(top, int(m.published.timestamp()))
-            if page + 1 >= int(data.get("nbPages") or 0):
+            pages = data.get("nbPages")
+            if not isinstance(pages, int) or page + 1 >= pages:  # a count we cannot read: stop
                 break
         return mentions, str(top), skipped
 

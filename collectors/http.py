@@ -23,17 +23,20 @@ import email.utils
 import json
 import os
 import time
+import zlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from data.config import Http as HttpSettings
 from data.config import Source
 from data.records import RETRY_AFTER_MAX_SECONDS, Fetched
+from data.text import safe_link
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -113,7 +116,7 @@ class Response:
         """What relative links in the body resolve against: its Content-Location, if the
         server gave one, else the address it came from after redirects."""
         location = self.headers.get("content-location", "").strip()
-        return urljoin(self.url, location) if location else self.url
+        return (safe_link(self.url, location) or self.url) if location else self.url
 
 
 class Http:
@@ -128,6 +131,7 @@ class Http:
             follow_redirects=True,
             max_redirects=5,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            event_hooks={"response": [_refuse_invalid_redirect]},
         )
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._next_slot: dict[str, float] = defaultdict(float)  # per host, loop time
@@ -179,6 +183,8 @@ class Http:
             return json.loads(response.body)
         except ValueError:
             raise FetchError(f"{url}: the answer is not JSON") from None
+        except RecursionError:  # arrays in arrays, thousands deep
+            raise FetchError(f"{url}: the answer is JSON nested too deep to read") from None
 
     async def request(
         self,
@@ -212,6 +218,12 @@ class Http:
                 reason = f"timed out after {s.timeout_seconds:g}s"
             except httpx.TooManyRedirects:
                 raise FetchError(f"{url}: too many redirects (a redirect loop?)") from None
+            except _InvalidRedirect as e:
+                raise FetchError(f"{url}: redirected to an invalid address ({e})") from None
+            except httpx.UnsupportedProtocol as e:  # a redirect to ftp:, file:, javascript:…
+                raise FetchError(
+                    f"{url}: redirected to an address that is not HTTP ({e})"
+                ) from None
             except httpx.TransportError as e:
                 reason = f"connection failed: {e or type(e).__name__}"
             except httpx.InvalidURL as e:
@@ -269,14 +281,68 @@ class Http:
             if declared.isdigit() and int(declared) > cap:
                 raise FetchError(f"{url}: body of {int(declared):,} bytes exceeds the cap")
             chunks, size = [], 0
-            async for chunk in r.aiter_bytes():
+            async for chunk in _decoded(r, url, cap):
                 size += len(chunk)
                 if size > cap:
                     raise FetchError(f"{url}: body exceeds the cap of {cap:,} bytes")
                 chunks.append(chunk)
             return Response(str(r.url), r.status_code, b"".join(chunks), r.headers)
+        except httpx.DecodingError as e:
+            raise FetchError(f"{url}: the body cannot be decoded ({e})") from None
         finally:
             await r.aclose()
+
+
+async def _decoded(r: httpx.Response, url: str, cap: int) -> AsyncIterator[bytes]:
+    """The body, decompressed a bounded piece at a time. httpx inflates each piece the network
+    brings whole: a gzip "bomb" of 64 KB becomes 64 MB before any cap can look at it (and a
+    few sources in flight, gigabytes), so gzip and deflate, what we ask for, are inflated here,
+    never more than the cap allows. Any other encoding a server sends anyway is httpx's."""
+    encoding = r.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        async for chunk in r.aiter_bytes():
+            yield chunk
+        return
+    gzip = "gzip" in encoding
+    inflate, size, first = (
+        zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS),
+        0,
+        True,
+    )
+    try:
+        async for raw in r.aiter_raw():
+            room = cap - size + 1  # one byte past the cap tells the caller it is exceeded
+            try:
+                piece = inflate.decompress(raw, room)
+            except zlib.error:
+                if gzip or not first:
+                    raise
+                inflate = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate sent without its header
+                piece = inflate.decompress(raw, room)
+            first, size = False, size + len(piece)
+            yield piece
+        yield inflate.flush()
+    except zlib.error as e:
+        raise FetchError(f"{url}: the body is not valid {encoding} ({e})") from None
+
+
+class _InvalidRedirect(Exception):
+    pass
+
+
+async def _refuse_invalid_redirect(response: httpx.Response) -> None:
+    """Stop before following a redirect to an address httpx fails on with errors of its own
+    (a malformed IDNA host such as xn--, a port beyond 65535), not the ones it says it raises."""
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"]
+    try:
+        target = response.url.join(location)
+        valid = bool(target.host) and (target.port is None or 0 < target.port < 65536)
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        valid = False
+    if not valid:
+        raise _InvalidRedirect(f"Location: {location[:200]}")
 
 
 class _Retryable(Exception):
@@ -303,18 +369,39 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(0.0, waited), RETRY_AFTER_MAX_SECONDS)
 
 
+def token_in(response: Response, key: str, url: str) -> str:
+    """The token an API's sign-in answer holds under `key`; a FetchError naming the URL when
+    there is none a request header can carry back (no JSON, another type, a byte beyond ASCII:
+    sent as it is, it would fail the source with an encoding error)."""
+    try:
+        token = json.loads(response.body)[key]
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        token = None
+    if not isinstance(token, str) or not token or not sendable(token):
+        raise FetchError(f"{url}: no {key} in the answer")
+    return token
+
+
 def basic_auth(user: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The headers that ask for the body only if it changed. A validator a server sent that no
+    request header can carry (a byte beyond ASCII, read as Latin-1) is left out: sent back, it
+    would fail every later fetch of the source, since a failure keeps the validators."""
     headers = {}
-    if etag:
+    if etag and sendable(etag):
         headers["If-None-Match"] = etag
-    if last_modified:
+    if last_modified and sendable(last_modified):
         headers["If-Modified-Since"] = last_modified
     return headers
+
+
+def sendable(value: str) -> bool:
+    """Whether a request header can carry `value` as it is."""
+    return value.isascii() and value.isprintable()
 
 
 def source_headers(source: Source) -> dict[str, str]:
@@ -328,7 +415,7 @@ def source_headers(source: Source) -> dict[str, str]:
                 f"source {source.id}: header {name} needs the environment variable {variable}, "
                 "which is not set"
             )
-        if not value.isascii() or not value.isprintable():
+        if not sendable(value):
             raise CredentialsMissing(
                 f"source {source.id}: the environment variable {variable} holds a line break "
                 f"or a character an HTTP header cannot carry (header {name})"

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from urllib.parse import urljoin
 
 from collectors.dates import read_date
 from collectors.search import iso
 from collectors.unexpected import ITEM_SHAPE_ERRORS
 from data.records import Mention
-from data.text import html_to_text, safe_url
+from data.text import html_to_text, safe_link
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 
@@ -49,7 +48,9 @@ def read_items(
     doc: dict, source: str, now: datetime, url: str | None = None
 ) -> tuple[list[Mention], list[object]]:
     """The items of a JSON Feed as mentions, and the items that could not be read, as given."""
-    base = _text(doc.get("feed_url")) or url or _text(doc.get("home_page_url")) or ""
+    # Where relative links start: the first of these that is text at all.
+    bases = (doc.get("feed_url"), url, doc.get("home_page_url"))
+    base = next((b for b in bases if isinstance(b, str) and b), "")
     by = _author(doc)
     mentions, bad = [], []
     for item in doc["items"]:
@@ -104,7 +105,7 @@ def _text(value: object) -> str:
 
 def _link(base: str, value: object) -> str:
     href = _text(value).strip()
-    return safe_url(urljoin(base, href)) if href else ""
+    return safe_link(base, href) if href else ""
 
 
 def _date(value: object) -> datetime | None:

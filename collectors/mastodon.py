@@ -50,6 +50,18 @@ def parse_status(status: dict, source: str, instance: str = "") -> Mention:
     )
 
 
+def status_id(value: object) -> int:
+    """A status's id, which orders an instance's statuses (the cursor is the newest seen).
+    Mastodon's are 64-bit numbers written as text; a larger one (a bug, a hostile server)
+    would move the cursor past every status to come, so the status is skipped instead."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError("the id is neither text nor a number")
+    number = int(value)
+    if not 0 <= number < 2**63:
+        raise ValueError(f"id {value!r} is beyond a 64-bit number")
+    return number
+
+
 def handle(account: dict, instance: str) -> str:
     """@user@instance, always: an instance names its own accounts without their instance, so
     the same person would be two authors depending on where we read them."""
@@ -95,7 +107,7 @@ async def collect(
             ids, too_old = [], False
             for status in statuses:
                 try:
-                    ids.append(int(status["id"]))
+                    ids.append(status_id(status["id"]))
                     m = parse_status(status, source.id, host)
                 except ITEM_SHAPE_ERRORS:
                     skipped.add(status)

@@ -34,6 +34,10 @@ INLINE_BYTES = 8 * 1024
 # Feeds a worker parses before a fresh one replaces it. A worker starts in about 0.3 s (it
 # imports the collectors), a feed parses in 10 ms to 1 s: a few percent, for a flat pass.
 TASKS_PER_WORKER = 64
+# How long parsing a body in a worker may take: this, and as much again per MB. A feed parses at
+# 1-5 s a MB; a body made to be slow (feedparser reads an RSS author with a regex that takes
+# the square of its length: 300 KB of it, half an hour) would otherwise hold its pass as long.
+PARSE_SECONDS = 30.0
 # What a worker imports before its first feed, once, in the fork server it is forked from.
 WORKER_IMPORTS = ["collectors.rss", "collectors.webpage", "collectors.newssearch"]
 
@@ -99,20 +103,37 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class TooSlow(Exception):  # noqa: N818 (what the user reads: "… took longer than …")
+    """Parsing a body took longer than its time (PARSE_SECONDS a MB): its worker was stopped."""
+
+
 async def run(fn: Callable[..., T], *args: object, size: int | None = None) -> T:
     """fn(*args) in a worker process (fn must be a module-level function of an importable
     module, not of `__main__`, and args must pickle); in a thread if the pool broke (a worker
     killed by the OOM killer, say), so that one bad moment never fails a pass. Work on `size`
-    bytes below INLINE_BYTES is done here, at once."""
+    bytes below INLINE_BYTES is done here, at once. Work on `size` bytes that takes longer than
+    PARSE_SECONDS and as much per MB raises TooSlow, its worker stopped."""
     global _pool
     if size is not None and size < INLINE_BYTES:
         return fn(*args)
     loop = asyncio.get_running_loop()
+    pool = _shared()
+    limit = PARSE_SECONDS * (1 + size / 2**20) if size is not None else None
     try:
-        return await loop.run_in_executor(_shared(), partial(fn, *args))
+        return await asyncio.wait_for(loop.run_in_executor(pool, partial(fn, *args)), limit)
     except BrokenProcessPool:
-        _pool = None
+        if _pool is pool:
+            _pool = None
         return await asyncio.to_thread(fn, *args)
+    except TimeoutError:
+        # A running task cannot be cancelled: its workers are stopped. What the others were
+        # parsing is parsed again in a thread (BrokenProcessPool, above); a new pool starts.
+        if _pool is pool:
+            _pool = None
+        for process in list(pool._processes.values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise TooSlow(f"parsing took longer than {limit:.0f}s (a body made to be slow?)") from None
 
 
 def worker_pids() -> list[int]:

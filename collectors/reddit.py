@@ -7,12 +7,11 @@ allows 100 a minute, and we ask for a token first.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from datetime import datetime
 
-from collectors.http import FetchError, Http, basic_auth, failed, source_headers
+from collectors.http import FetchError, Http, basic_auth, failed, source_headers, token_in
 from collectors.search import epoch, min_interval, search_all
 from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Source
@@ -73,10 +72,7 @@ async def _token(http: Http, base: str, client_id: str, secret: str) -> str:
         data={"grant_type": "client_credentials"},
         headers=basic_auth(client_id, secret),
     )
-    try:
-        return json.loads(response.body)["access_token"]
-    except (ValueError, KeyError, TypeError):
-        raise FetchError(f"{base}/api/v1/access_token: no access_token in the answer") from None
+    return token_in(response, "access_token", f"{base}/api/v1/access_token")
 
 
 async def collect(

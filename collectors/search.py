@@ -98,13 +98,31 @@ async def search_all(
 
 
 def epoch(value: object) -> datetime:
-    return datetime.fromtimestamp(float(value), UTC)  # type: ignore[arg-type]
+    """A Unix time in seconds as aware UTC, at the latest now (see `not_after_now`); raises
+    ValueError when it is no time (text, NaN, beyond the year 9999)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError("a time is not a number")
+    try:
+        return not_after_now(datetime.fromtimestamp(float(value), UTC))
+    except (OverflowError, OSError):
+        raise ValueError(f"time {value!r} is out of range") from None
 
 
 def iso(value: object) -> datetime:
-    """An ISO-8601 time as aware UTC ("Z" and offsets accepted)."""
-    when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    """An ISO-8601 time as aware UTC ("Z" and offsets accepted), at the latest now (see
+    `not_after_now`); raises ValueError when it is none (or out of range)."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return not_after_now(when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC))
+    except OverflowError:  # the year 1 at +05:00 is before the year 1 in UTC
+        raise ValueError(f"time {value!r} is out of range") from None
+
+
+def not_after_now(when: datetime) -> datetime:
+    """A time an item says it was published, at the latest now. A search source's cursor is
+    the newest time it saw: one item dated in the future (a wrong clock, the year 9999) would
+    move it there, and every later search would ask for items newer than that, finding none."""
+    return min(when, datetime.now(UTC))
 
 
 def first_line(text: str, limit: int = 120) -> str:

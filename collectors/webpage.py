@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
 
 from collectors import offload
 from collectors.charsets import choose_encoding
@@ -17,7 +16,7 @@ from collectors.search import age_limit, iso, keep_recent
 from collectors.unexpected import ITEM_SHAPE_ERRORS, Unexpected
 from data.config import Selectors, Source
 from data.records import Fetched, Mention, SourceState
-from data.text import html_to_text, safe_url
+from data.text import html_to_text, safe_link
 
 # BeautifulSoup is imported where a page is parsed: a pass without web pages never needs it.
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ def parse_page(
         junk.decompose()
     base = soup.find("base", href=True)  # <base href>: where the page says its links start
     if isinstance(base, Tag):
-        links_from = urljoin(page_url, str(base["href"]))
+        links_from = safe_link(page_url, str(base["href"])) or page_url
     else:
         links_from = page_url
     mentions, skipped = [], Unexpected()
@@ -69,7 +68,7 @@ def _item(
     if link_el is None and item.name == "a":
         link_el = item
     href = link_el.get("href") if link_el is not None else None
-    url = safe_url(urljoin(links_from, str(href))) if href else ""
+    url = safe_link(links_from, str(href)) if href else ""
     native_id = (
         url
         or "sha1:" + hashlib.sha1(f"{title}\x1f{text}".encode(), usedforsecurity=False).hexdigest()
@@ -125,16 +124,13 @@ async def collect(
             source.id, etag=state.etag, last_modified=state.last_modified, not_modified=True
         )
     encoding = choose_encoding(response.body, response.headers.get("content-type"))
-    mentions, skipped = await offload.run(
-        parse_page,
-        response.body,
-        response.url,
-        source.selectors,
-        source.id,
-        None,
-        encoding.name,
-        size=len(response.body),
-    )
+    try:
+        mentions, skipped = await offload.run(
+            parse_page, response.body, response.url, source.selectors, source.id, None,
+            encoding.name, size=len(response.body),
+        )  # fmt: skip
+    except offload.TooSlow as e:
+        return Fetched(source.id, error=f"{url}: {e}")
     if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")
     fetched = Fetched(

@@ -29,9 +29,10 @@ class Client(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    # Lengths bounded: both are keys, and DuckDB refuses a key over 120 KB.
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=200)]
     name: Annotated[str, Field(min_length=1)]
-    email: Annotated[str, Field(pattern=EMAIL)]
+    email: Annotated[str, Field(pattern=EMAIL, max_length=254)]
     interests: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     liked_sources: list[str] = []
     disliked_sources: list[str] = []
@@ -328,7 +329,10 @@ def _cells(line: str, header: Sequence[str]) -> tuple[list[str], str | None]:
         return next(csv.reader([line], strict=True), []), None
     except csv.Error:
         pass
-    cells = next(csv.reader([line]), [])
+    try:
+        cells = next(csv.reader([line]), [])
+    except csv.Error:  # a cell over the csv module's limit
+        return [], f"a cell longer than {csv.field_size_limit():,} characters"
     column, unclosed = _bad_quote(line)
     name = header[column] if column < len(header) else f"cell {column + 1}"
     if unclosed:

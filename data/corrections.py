@@ -147,6 +147,9 @@ class Labelled:
     relevant: bool | None = None
 
 
+MAX_LABELLED_TEXT = 20_000
+
+
 def read_labelled(path: Path, known_intents: Sequence[str]) -> list[Labelled]:
     """Labelled texts from a JSON-lines file (`{"text", "intents": [...], "sentiment",
     "relevant"}`, any of the labels) or a CSV file with those columns (intents separated by
@@ -170,6 +173,12 @@ def read_labelled(path: Path, known_intents: Sequence[str]) -> list[Labelled]:
         where = f"{path}:{n}"
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not row["text"]:
             raise TidingsError(f'{where}: each line needs a non-empty "text"')
+        if len(row["text"]) > MAX_LABELLED_TEXT:
+            # The text is the table's key, and DuckDB refuses a key over 120 KB.
+            raise TidingsError(
+                f"{where}: text of {len(row['text']):,} characters; at most "
+                f"{MAX_LABELLED_TEXT:,} (a model reads no more of a post)"
+            )
         feeling = row.get("sentiment") or None
         if feeling is not None and feeling not in SENTIMENTS:
             raise TidingsError(f"{where}: sentiment must be one of {', '.join(SENTIMENTS)}")

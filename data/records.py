@@ -23,10 +23,32 @@ class Mention:
     # False: the source gave no date we could read, and `published` is when we fetched it.
     published_known: bool = True
 
+    def __post_init__(self) -> None:
+        # An API's item of the wrong shape (an author that is an object, a count beyond any
+        # integer a store column holds) is refused here, where a collector reads the item and
+        # skips it alone (collectors.unexpected), not later, where it would stop a whole write.
+        for name in ("source", "native_id", "url", "title", "text"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} is not a string")
+        for name in ("author", "shared_url"):
+            if not isinstance(getattr(self, name), str | None):
+                raise TypeError(f"{name} is not a string")
+        if not isinstance(self.published, datetime):
+            raise TypeError("published is not a time")
+        if self.reach is not None and (
+            not isinstance(self.reach, int) or isinstance(self.reach, bool)
+        ):
+            raise TypeError("reach is not a whole number")
+        if self.reach is not None and not -MAX_REACH <= self.reach <= MAX_REACH:
+            raise ValueError(f"reach {self.reach} is beyond any count")
+
     @property
     def id(self) -> str:
         """Stable id: the same item from the same source always gets the same id."""
         return mention_id(self.source, self.native_id)
+
+
+MAX_REACH = 2**63 - 1  # the store's BIGINT
 
 
 def mention_id(source: str, native_id: str) -> str:

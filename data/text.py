@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import replace
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from data.records import Mention
 
@@ -23,6 +23,9 @@ _LINES = re.compile(r"\s*\n\s*")
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # Longest text kept for a mention; a longer one (a whole book pasted into a feed) is cut here.
 MAX_TEXT = 100_000
+# Longest link kept: a longer one is no link (cut, it would lead nowhere). A story is keyed by
+# its link, and DuckDB refuses an index key over 120 KB: one such link failed a pass's write.
+MAX_URL = 8_000
 
 
 def clean_text(text: str) -> str:
@@ -42,12 +45,17 @@ def clean_mention(m: Mention) -> Mention:
     return replace(
         m,
         native_id=clean_text(m.native_id)[:2000],
-        url=clean_text(m.url),
+        url=_link(m.url),
         title=" ".join(clean_text(m.title).split())[:1000],
         text=text,
         author=" ".join(author.split())[:200] if author else None,
-        shared_url=clean_text(m.shared_url) if m.shared_url else m.shared_url,
+        shared_url=(_link(m.shared_url) or None) if m.shared_url else m.shared_url,
     )
+
+
+def _link(url: str) -> str:
+    url = clean_text(url)
+    return url if len(url) <= MAX_URL else ""
 
 
 def html_to_text(markup: str) -> str:
@@ -75,6 +83,15 @@ def safe_url(url: str | None) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
     return url
+
+
+def safe_link(base: str, href: str) -> str:
+    """`href` resolved against `base`, if that makes an absolute http(s) URL, else "": a link
+    that cannot be resolved at all ("http://[::1") is no link, not an error."""
+    try:
+        return safe_url(urljoin(base, href))
+    except ValueError:
+        return ""
 
 
 _TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid", "ref", "ref_src", "igshid")

@@ -316,7 +316,12 @@ async def stream_pass(
 
     async def collect_one(source: Source) -> None:
         nonlocal running, waiting, done, items
-        fetched = await collect(source)
+        try:
+            fetched = await collect(source)
+        except Exception as e:  # noqa: BLE001 — one source's bug must not stop the pass
+            # Nothing else would arrive for it, and the pass would wait for it forever.
+            logging.getLogger(__name__).exception("Source %s failed unexpectedly", source.id)
+            fetched = Fetched(source.id, error=one_line_error(e))
         async with room:
             running -= 1
             waiting += len(fetched.mentions)

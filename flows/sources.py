@@ -51,7 +51,9 @@ def next_state(
             unexpected_samples=fetched.samples,
         )
     failures = previous.consecutive_failures + 1
-    backoff = min(interval * 2 ** (failures - 1), MAX_BACKOFF)
+    # Twenty doublings of even a minute are past MAX_BACKOFF; more would overflow a timedelta
+    # (a month of failures), failing the write of the whole pass, every pass.
+    backoff = min(interval * 2 ** min(failures - 1, 20), MAX_BACKOFF)
     if fetched.retry_after:
         # However the wait was asked (a collector's own header reading, an API's field), at
         # most a week: beyond it, the next fetch is no date at all.

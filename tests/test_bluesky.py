@@ -65,3 +65,25 @@ def test_app_password_session_when_the_public_endpoint_refuses(httpserver, monke
     ).respond_with_data(json.dumps({"accessJwt": "jwt-1", "refreshJwt": "r"}))
     fetched = collect_with(bluesky.collect, serve(httpserver, public_refuses=True))
     assert fetched.error is None and len(fetched.mentions) == 3
+
+
+def test_a_post_dated_in_the_future_does_not_move_the_cursor_past_now(httpserver, monkeypatch):
+    """The next search asks for posts since the cursor: a post dated in the year 9999 would
+    have it ask for none, ever again."""
+    from datetime import UTC, datetime
+
+    monkeypatch.delenv("BLUESKY_HANDLE", raising=False)
+
+    def post(rkey: str, created: str) -> dict:
+        return {
+            "uri": f"at://did:plc:x/app.bsky.feed.post/{rkey}", "author": {"handle": "a.b"},
+            "record": {"text": "Nimbus Notes", "createdAt": created},
+        }  # fmt: skip
+
+    now = datetime.now(UTC).isoformat()
+    httpserver.expect_request("/xrpc/app.bsky.feed.searchPosts").respond_with_json(
+        {"posts": [post("f", "9999-12-31T23:59:59Z"), post("n", now)]}
+    )
+    fetched = collect_with(bluesky.collect, fast_source("bluesky", httpserver.url_for("")))
+    assert fetched.error is None and len(fetched.mentions) == 2
+    assert iso(fetched.cursors["Nimbus Notes"]) <= datetime.now(UTC)

@@ -232,6 +232,16 @@ def test_failures_back_off_exponentially_and_honour_retry_after():
     assert healed.next_fetch_at == NOW + timedelta(hours=1) and healed.etag == '"e"'
 
 
+def test_a_source_failing_for_months_backs_off_a_day_at_most():
+    """Its back-off doubled without end once: after 35 failures in a row (a month of a feed
+    that is gone) it overflowed, and the write of every pass failed with it."""
+    for failures in (34, 35, 40, 10_000):
+        before = SourceState("s", consecutive_failures=failures)
+        state = next_state(SRC, before, Fetched("s", error="HTTP 404"), NOW)
+        assert state.next_fetch_at == NOW + timedelta(hours=24)
+        assert state.consecutive_failures == failures + 1
+
+
 def test_a_failure_keeps_the_caching_headers():
     ok = next_state(SRC, None, Fetched("s", etag='"e"', last_modified="Mon"), NOW)
     failed = next_state(SRC, ok, Fetched("s", error="boom"), NOW)
@@ -273,3 +283,66 @@ def test_a_guessed_encoding_and_samples_reach_the_sources_state_and_a_304_keeps_
     assert state.encoding_guessed == "koi8-r" and state.unexpected_samples == ('{"odd": 1}',)
     later = next_state(source, state, Fetched("ru", not_modified=True), NOW + timedelta(hours=1))
     assert later.encoding_guessed == "koi8-r" and later.unexpected_samples == ()
+
+
+def test_api_items_of_the_wrong_type_are_skipped_alone_and_the_pass_stores_the_rest(
+    httpserver, tmp_path
+):
+    """An author that is an object, a count no store column holds, a count as text: each item
+    is skipped and counted; its neighbours and the other sources are stored."""
+    now = int(datetime.now(UTC).timestamp()) - 3600
+
+    def hit(object_id: str, **odd: object) -> dict:
+        return {
+            "objectID": object_id, "created_at_i": now, "title": f"Nimbus Notes story {object_id}",
+            "author": "kai", "points": 3, **odd,
+        }  # fmt: skip
+
+    hits = [
+        hit("1"),
+        hit("2", author={"name": "kai"}),
+        hit("3", points=10**30),
+        hit("4", points=[7]),
+        hit("5", title=["Nimbus Notes"]),
+    ]
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_json(
+        {"hits": hits, "nbPages": 1}
+    )
+    hn = {"id": "hn", "kind": "hackernews", "base_url": httpserver.url_for("/api/v1")}
+    blog = {"id": "blog", "url": serve_demo(httpserver, "nimbus-blog")}
+    config = make_config(tmp_path, [blog, {**hn, "requests_per_minute": 6000}])
+    report = asyncio.run(asyncio.wait_for(pass_once(config), 300))  # bounded: it once hung
+    assert report.sources_failed == 0
+    with store.connect(config.db_path) as db:
+        stored = dict(db.execute("SELECT source, count(*) FROM mentions GROUP BY 1").fetchall())
+        state = store.source_states(db)["hn"]
+    assert stored["hn"] == 1 and stored["blog"] > 0
+    assert state.skipped_last_fetch == 4 * 4  # four odd hits, once per watched term's search
+    assert run(config, force=True).sources_failed == 0  # and the next pass goes on
+
+
+def test_an_item_with_a_link_longer_than_any_index_key_is_stored_without_it(httpserver, tmp_path):
+    """DuckDB refuses an index key over 120 KB, and a story is keyed by its link: one item
+    linking 200 KB failed the write of the whole pass, every pass."""
+    long_link = "https://x.example/" + "a" * 200_000
+    feed = (
+        "<rss version='2.0'><channel><title>t</title>"
+        f"<item><title>Nimbus Notes, long</title><link>{long_link}</link><guid>1</guid></item>"
+        "<item><title>Nimbus Notes, short</title><link>https://x.example/2</link><guid>2</guid>"
+        "</item></channel></rss>"
+    )
+    httpserver.expect_request("/long.xml").respond_with_data(
+        feed, content_type="application/rss+xml"
+    )
+    sources = [
+        {"id": "blog", "url": serve_demo(httpserver, "nimbus-blog")},
+        {"id": "long", "url": httpserver.url_for("/long.xml")},
+    ]
+    config = make_config(tmp_path, sources)
+    report = run(config)
+    assert report.sources_failed == 0
+    with store.connect(config.db_path) as db:
+        links = dict(db.execute("SELECT title, url FROM mentions WHERE source = 'long'").fetchall())
+        blog = db.execute("SELECT count(*) FROM mentions WHERE source = 'blog'").fetchone()[0]
+    assert links == {"Nimbus Notes, long": "", "Nimbus Notes, short": "https://x.example/2"}
+    assert blog > 0

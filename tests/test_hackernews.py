@@ -135,3 +135,48 @@ def test_hits_older_than_lookback_days_are_not_kept_whatever_the_api_sends(https
     assert fetched.error is None
     assert {m.native_id for m in fetched.mentions} == {"41000001", "41000005"}
     assert fetched.items_seen == 3  # seen, counted, not kept
+
+
+def test_a_hit_dated_in_the_future_does_not_move_the_cursor_past_now(httpserver):
+    """One hit dated in the year 9999 would have the next searches ask for hits created after
+    it: the source would find nothing, ever again."""
+    now = datetime.now(UTC)
+    hits = [
+        {"objectID": "1", "created_at_i": 253402300000, "title": "Nimbus Notes from the future"},
+        {"objectID": "2", "created_at_i": int(now.timestamp()) - 60, "title": "Nimbus Notes"},
+    ]
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_json(
+        {"hits": hits, "nbPages": 1}
+    )
+    fetched = collect_with(
+        hackernews.collect, fast_source("hackernews", httpserver.url_for("/api/v1"))
+    )
+    assert fetched.error is None and len(fetched.mentions) == 2
+    assert all(m.published <= datetime.now(UTC) for m in fetched.mentions)
+    assert int(fetched.cursors["Nimbus Notes"]) <= datetime.now(UTC).timestamp()
+
+
+def test_a_page_count_that_is_no_count_ends_the_search_with_the_hits_read(httpserver):
+    hit = {"objectID": "1", "created_at_i": int(datetime.now(UTC).timestamp()) - 60,
+           "title": "Nimbus Notes"}  # fmt: skip
+    for pages in ('"abc"', "NaN", "1e400", "null", "[2]"):
+        httpserver.clear()
+        httpserver.expect_request("/api/v1/search_by_date").respond_with_data(
+            f'{{"hits": [{json.dumps(hit)}], "nbPages": {pages}}}', content_type="application/json"
+        )
+        fetched = collect_with(
+            hackernews.collect, fast_source("hackernews", httpserver.url_for("/api/v1"))
+        )
+        assert fetched.error is None and len(fetched.mentions) == 1, pages
+        assert len(httpserver.log) == 1  # no second page asked for
+
+
+def test_an_answer_nested_too_deep_is_an_error_naming_the_url(httpserver):
+    httpserver.expect_request("/api/v1/search_by_date").respond_with_data(
+        "[" * 100_000 + "]" * 100_000, content_type="application/json"
+    )
+    fetched = collect_with(
+        hackernews.collect, fast_source("hackernews", httpserver.url_for("/api/v1"))
+    )
+    url = httpserver.url_for("/api/v1/search_by_date")
+    assert fetched.error == f"{url}: the answer is JSON nested too deep to read"

@@ -214,6 +214,27 @@ def test_corrections_import_bootstraps_training_from_a_labelled_history(tmp_path
     assert err == f"tidings: error: {bad}:1: no label (sentiment, intents or relevant)"
 
 
+def test_a_labelled_text_longer_than_a_model_reads_is_a_bad_line(tmp_path, capsys):
+    """The text is the imported labels' key, and DuckDB refuses a key over 120 KB: such a line
+    once ended the import with a traceback."""
+    config, _ = stored(tmp_path, ["Nimbus Notes is great"])
+    (tmp_path / "tidings.toml").write_text(f'[database]\npath = "{config.db_path}"\n')
+    history = tmp_path / "history.jsonl"
+    history.write_text(
+        '{"text": "lovely staff", "sentiment": "positive"}\n'
+        f'{{"text": "{"slow " * 40_000}", "sentiment": "negative"}}\n'
+    )
+    assert (
+        main(["--config", str(tmp_path / "tidings.toml"), "corrections", "import", str(history)])
+        == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"tidings: error: {history}:2: text of 200,000 characters; at most 20,000 "
+        "(a model reads no more of a post)"
+    )
+
+
 def test_the_corrections_held_out_are_the_same_texts_every_training():
     from nlp.train import held_out
 

@@ -79,3 +79,26 @@ def test_accounts_of_the_instance_itself_are_stored_with_their_instance(httpserv
     assert fetched.error is None
     # Mira's account gives its own address; Tomás's (boosted) does not: the instance we read.
     assert {m.author for m in fetched.mentions} == {"@mira@mastodon.example", "@tomas@127.0.0.1"}
+
+
+def test_a_status_whose_id_is_beyond_64_bits_is_skipped_and_leaves_the_cursor(httpserver):
+    """The cursor is the newest id seen: one absurd id would have every later pass ask for
+    statuses after it, finding none, ever again."""
+    import json
+    from datetime import UTC, datetime
+
+    def status(status_id: object, n: int) -> dict:
+        return {
+            "id": status_id, "uri": f"https://m.example/{n}", "content": "<p>Nimbus Notes</p>",
+            "created_at": datetime.now(UTC).isoformat(), "account": {"acct": f"a{n}@m.example"},
+        }  # fmt: skip
+
+    statuses = [status("9" * 30, 1), status(1.5e300, 2), status(True, 3), status("110", 4)]
+    httpserver.expect_request("/api/v1/timelines/tag/nimbusnotes").respond_with_data(
+        json.dumps(statuses), content_type="application/json"
+    )
+    fetched = collect_with(
+        mastodon.collect, fast_source("mastodon", None, instances=[httpserver.url_for("")])
+    )
+    assert fetched.error is None and fetched.skipped == 3 and len(fetched.mentions) == 1
+    assert list(fetched.cursors.values()) == ["110"]

@@ -136,3 +136,23 @@ def test_links_on_a_page_start_from_its_base_element(httpserver):
     linked, unlinked = collect_with(webpage.collect, source).mentions
     assert linked.url == "https://reviews.example/app/r/101"
     assert unlinked.url == httpserver.url_for("/p")  # the page itself
+
+
+def test_links_that_cannot_be_resolved_are_no_links_not_the_end_of_the_page(httpserver):
+    """A <base href> or a link that no URL parser reads ("http://[::1") once failed the whole
+    page, or its item; now the page's own address stands in for it."""
+    page = b"""<html><head><base href="http://[::1"></head><body>
+      <article><h3>Nimbus Notes is calm</h3><a href="/reviews/1">more</a></article>
+      <article><h3>Nimbus Notes again</h3><a href="http://[::2">more</a></article>
+    </body></html>"""
+    httpserver.expect_request("/reviews").respond_with_data(page, content_type="text/html")
+    source = Source.model_validate(
+        {"id": "rv", "kind": "webpage", "url": httpserver.url_for("/reviews"),
+         "selectors": {"item": "article"}}
+    )  # fmt: skip
+    fetched = collect_with(webpage.collect, source)
+    assert fetched.error is None and fetched.skipped == 0
+    assert [m.url for m in fetched.mentions] == [
+        httpserver.url_for("/reviews/1"),
+        httpserver.url_for("/reviews"),
+    ]

@@ -287,3 +287,35 @@ def test_a_batch_writes_within_the_writers_share_of_memory_or_again_without_it(
     assert report.new_mentions == 10 and "more memory" in caplog.text
     with store.connect(config.db_path) as db:
         assert db.execute("SELECT count(*) FROM readings").fetchone()[0] == 20
+
+
+def test_a_source_whose_collection_raises_is_recorded_failed_and_the_pass_goes_on():
+    """Whatever raises while a source is collected (here: after its fetch, as its items are
+    prepared), the pass neither waits for it forever nor loses the other sources."""
+
+    async def collect(source: Source) -> Fetched:
+        await asyncio.sleep(0.01)
+        if source.id == "s1":
+            raise TypeError("expected string or bytes-like object, got 'dict'")
+        return fetched(source.id, 2)
+
+    processed: list[Fetched] = []
+
+    def process(batch: Batch) -> PassReport:
+        processed.extend(batch.sources)
+        return PassReport(
+            sources_fetched=len(batch.sources),
+            sources_failed=sum(bool(f.error) for f in batch.sources),
+            new_mentions=len(batch.mentions),
+            errors={f.source: f.error for f in batch.sources if f.error},
+        )
+
+    sources = [Source(id=f"s{i}", url=f"http://127.0.0.1/{i}.xml") for i in range(3)]
+    # A generous bound only so that the failure this test guards against cannot hang it.
+    report = asyncio.run(
+        asyncio.wait_for(stream_pass(sources, collect, process, batch_size=3, in_flight=2), 120)
+    )
+    assert report.sources_fetched == 3 and report.new_mentions == 4
+    assert report.errors == {
+        "s1": "unexpected error: TypeError: expected string or bytes-like object, got 'dict'"
+    }

@@ -100,3 +100,38 @@ def test_comments_without_permalink_are_linked_from_their_post_and_id(httpserver
     assert by_id["t1_lz00009"].url == "https://www.reddit.com/comments/1gx0001/_/lz00009/"
     assert by_id["t1_lz0000a"].url == "https://www.reddit.com/comments/1gx0001/_/lz0000a/"
     assert by_id["t1_lz0000a"].author is None  # "[deleted]"
+
+
+def test_a_post_dated_in_the_future_does_not_move_the_cursor_past_now(httpserver, monkeypatch):
+    """Newest first, a search stops at the first post no newer than its cursor: a post dated
+    in the year 9999 would have every later search stop at once, finding nothing, ever."""
+    from datetime import UTC, datetime
+
+    monkeypatch.delenv("REDDIT_CLIENT_ID", raising=False)
+    now = datetime.now(UTC).timestamp()
+    children = [
+        {"kind": "t3", "data": {"name": "t3_f", "id": "f", "title": "Nimbus Notes, later",
+                                "created_utc": 253402300000.0, "author": "a"}},
+        {"kind": "t3", "data": {"name": "t3_n", "id": "n", "title": "Nimbus Notes, now",
+                                "created_utc": now - 60, "author": "b"}},
+    ]  # fmt: skip
+    httpserver.expect_request("/search.json").respond_with_json(
+        {"kind": "Listing", "data": {"after": None, "children": children}}
+    )
+    fetched = collect_with(reddit.collect, fast_source("reddit", httpserver.url_for("")))
+    assert fetched.error is None and len(fetched.mentions) == 2
+    assert float(fetched.cursors["Nimbus Notes"]) <= datetime.now(UTC).timestamp()
+
+
+def test_a_token_answer_without_a_usable_token_is_an_error_naming_the_url(httpserver, monkeypatch):
+    """A token of another type, or with a byte no header can carry (it once failed the source
+    with an encoding error), or an answer nested too deep to read."""
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "cid")
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "shh")
+    for answer in ('{"access_token": "tok\\u00e9"}', '{"access_token": {"a": 1}}', "[" * 99_999):
+        httpserver.clear()
+        httpserver.expect_request("/api/v1/access_token", method="POST").respond_with_data(answer)
+        source = serve(httpserver, token_required=True)
+        fetched = collect_with(reddit.collect, source)
+        url = httpserver.url_for("/api/v1/access_token")
+        assert fetched.error.startswith(f"{url}: no access_token in the answer"), answer

@@ -105,6 +105,39 @@ def test_conditional_get_turns_an_unchanged_feed_into_304(httpserver, demo_feed)
     assert second.error is None
 
 
+def test_validators_no_request_header_can_carry_are_not_sent_back(httpserver, demo_feed):
+    """An ETag or Last-Modified with a byte beyond ASCII (read as Latin-1) cannot be sent as
+    If-None-Match: it once failed every later fetch of the feed, the failure keeping it."""
+    asked: list[dict[str, str]] = []
+
+    def handler(request):
+        asked.append(dict(request.headers))
+        return Response(demo_feed, headers={"ETag": '"\xe9t\xe9"', "Last-Modified": "\xff\xfe"})
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    first = collect(httpserver.url_for("/feed"))
+    assert first.error is None and first.etag == '"\xe9t\xe9"'
+    state = SourceState(source="feed", etag=first.etag, last_modified=first.last_modified)
+    second = collect(httpserver.url_for("/feed"), state)
+    assert second.error is None and len(second.mentions) == len(first.mentions)
+    assert "If-None-Match" not in asked[1] and "If-Modified-Since" not in asked[1]
+
+
+def test_a_content_location_no_url_parser_reads_leaves_links_to_the_feeds_address():
+    """It once failed the whole feed ("Invalid IPv6 URL"); our test server cannot even send it,
+    so the response is built as the client builds it."""
+    import httpx
+
+    from collectors.http import Response as Fetched
+
+    url = "https://blog.example/feed"
+    for location in ("http://[::1", "javascript:alert(1)"):
+        got = Fetched(url, 200, b"", httpx.Headers({"Content-Location": location}))
+        assert got.base_url == url
+    moved = Fetched(url, 200, b"", httpx.Headers({"Content-Location": "/v2/feed"}))
+    assert moved.base_url == "https://blog.example/v2/feed"
+
+
 def test_429_with_retry_after_waits_then_succeeds(httpserver, demo_feed, prefect_server):
     asked = []  # when each request arrived
 
@@ -189,6 +222,31 @@ def test_a_redirect_loop_is_an_error_not_a_hang(httpserver):
     assert "too many redirects" in fetched.error
 
 
+def test_a_redirect_to_an_address_that_is_not_http_is_refused_at_once(httpserver, prefect_server):
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=302, headers={"Location": "ftp://files.example/feed.xml"}
+    )
+    source = Source(id="feed", url=httpserver.url_for("/feed"))
+    fetched, _ = fetch_as_a_pass_does(source, FAST)
+    assert fetched.error.startswith(
+        f"{httpserver.url_for('/feed')}: redirected to an address that is not HTTP ("
+    )
+    assert len(httpserver.log) == 1  # not tried again: another attempt cannot mend it
+
+
+def test_a_redirect_to_an_invalid_address_is_an_error_naming_the_url(httpserver):
+    """httpx fails on a malformed IDNA host with an error of its own (IDNAError; on a port
+    beyond 65535, an ExceptionGroup), which once failed the source as an unexpected error."""
+    location = "http://xn--/feed"
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=302, headers={"Location": location}
+    )
+    fetched = collect(httpserver.url_for("/feed"))
+    assert fetched.error == (
+        f"{httpserver.url_for('/feed')}: redirected to an invalid address (Location: {location})"
+    )
+
+
 def test_a_redirect_is_followed(httpserver, demo_feed):
     httpserver.expect_request("/old").respond_with_data(
         "", status=301, headers={"Location": "/new"}
@@ -201,6 +259,73 @@ def test_a_body_over_the_cap_is_refused(httpserver):
     httpserver.expect_request("/feed").respond_with_data(b"<rss>" + b" " * 1_000_000)
     fetched = collect(httpserver.url_for("/feed"))
     assert "exceeds the cap" in fetched.error
+
+
+def test_a_gzip_bomb_is_refused_before_it_is_inflated_past_the_cap(httpserver):
+    """A few hundred KB of gzip inflate to 100 MB: the cap (0.5 MB here) must hold while the
+    body is inflated, not after each piece the network brings (64 KB of it once made 64 MB)."""
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b" " * (100 * 1024 * 1024), 9)
+    httpserver.expect_request("/feed").respond_with_data(
+        bomb, headers={"Content-Encoding": "gzip"}, content_type="application/rss+xml"
+    )
+    tracemalloc.start()
+    try:
+        fetched = collect(httpserver.url_for("/feed"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert fetched.error == f"{httpserver.url_for('/feed')}: body exceeds the cap of 524,288 bytes"
+    assert peak < 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw deflate"])
+def test_compressed_feeds_are_read_and_a_corrupt_one_is_an_error_naming_the_url(
+    httpserver, demo_feed, encoding
+):
+    import gzip
+    import zlib
+
+    packed = {
+        "gzip": gzip.compress(demo_feed),
+        "deflate": zlib.compress(demo_feed),
+        "raw deflate": zlib.compress(demo_feed)[2:-4],  # as some servers send "deflate"
+    }[encoding]
+    name = encoding.split()[-1]
+    httpserver.expect_request("/feed").respond_with_data(
+        packed, headers={"Content-Encoding": name}, content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/corrupt").respond_with_data(
+        b"\x1f\x8b not compressed at all", headers={"Content-Encoding": name}
+    )
+    assert len(collect(httpserver.url_for("/feed")).mentions) > 100
+    error = collect(httpserver.url_for("/corrupt")).error
+    assert error.startswith(f"{httpserver.url_for('/corrupt')}: the body ")
+
+
+def test_a_feed_made_to_parse_slowly_is_stopped_and_the_next_parses(
+    httpserver, demo_feed, monkeypatch
+):
+    """feedparser reads an RSS author with a regex that takes the square of its length: 30 KB
+    of it take seconds, 300 KB half an hour, and the pass waited for it."""
+    from collectors import offload
+
+    monkeypatch.setattr(offload, "PARSE_SECONDS", 1.0)  # a feed of 30 KB: a second
+    slow = (
+        "<rss version='2.0'><channel><title>t</title><item><title>Nimbus Notes</title>"
+        f"<author>{'w' * 30_000}</author><guid>1</guid></item></channel></rss>"
+    ).encode()
+    httpserver.expect_request("/slow").respond_with_data(slow, content_type="application/rss+xml")
+    httpserver.expect_request("/feed").respond_with_data(
+        demo_feed, content_type="application/rss+xml"
+    )
+    fetched = collect(httpserver.url_for("/slow"))
+    assert fetched.error == (
+        f"{httpserver.url_for('/slow')}: parsing took longer than 1s (a body made to be slow?)"
+    )
+    assert len(collect(httpserver.url_for("/feed")).mentions) > 100
 
 
 def test_garbage_and_404_are_reported_with_the_url(httpserver):
@@ -290,6 +415,16 @@ def test_a_charset_given_only_in_the_http_header_is_used(httpserver):
         "Сравнение приложений для заметок",
     ]
     assert fetched.mentions[0].text.startswith("В новой версии синхронизация")
+
+
+def test_a_charset_that_reads_nothing_is_taken_as_undeclared(httpserver):
+    """Python has an "undefined" codec, which fails every decoding: declared, it once failed
+    the feed with an unexpected error."""
+    body = (FEEDS / "undeclared-koi8-r.xml").read_bytes()
+    url = serve(httpserver, "/ru", body, "application/rss+xml; charset=undefined")
+    fetched = collect(url)
+    assert fetched.error is None and fetched.encoding_guessed == "koi8-r"
+    assert fetched.mentions[0].title == FIRST_TITLES["koi8-r"]
 
 
 def test_utf8_served_as_latin1_is_still_read_as_utf8(httpserver):

@@ -59,3 +59,12 @@ def test_a_page_element_without_title_or_text_is_sampled_as_markup(httpserver):
     fetched = collect_with(webpage.collect, source)
     assert fetched.skipped == 1
     assert fetched.samples == ('<article class="review"><img alt="" src="/ad.png"/></article>',)
+
+
+def test_a_json_feed_whose_own_links_are_not_text_still_gives_its_items():
+    body = json.dumps({
+        "version": "https://jsonfeed.org/version/1.1", "feed_url": 5, "home_page_url": ["x"],
+        "items": [{"id": "1", "url": "/posts/1", "content_text": "Nimbus Notes is calm"}],
+    }).encode()  # fmt: skip
+    feed = rss.read(body, "micro", url="https://blog.example/feed.json")
+    assert [m.url for m in feed.mentions] == ["https://blog.example/posts/1"]
