@@ -206,10 +206,10 @@ def queue_size(
 
 def mention(db: duckdb.DuckDBPyConnection, mention_id: str) -> dict | None:
     """A mention with its current reading and work state; None when it has no reading (not
-    scored yet, or not about us). Three lookups rather than a join, which would scan the
-    mentions: the mention by its key (its index), its reading by key and date (the readings
-    are written in order of publication, data.rollups, so only the row groups of its time
-    are read), its work state by key."""
+    scored yet, or not about us). Three lookups rather than a join: the mention by its key (a
+    scan of the ids, since migration 024 dropped their index), its reading by key and date (the
+    readings are written in order of publication, data.rollups, so only the row groups of its
+    time are read), its work state by key."""
     found = db.execute(
         "SELECT id, published, coalesce(published_known, true) AS published_known, source, "
         "kind, title, text, author, reach, url FROM mentions WHERE id = ?",
