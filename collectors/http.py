@@ -293,16 +293,30 @@ class Http:
             await r.aclose()
 
 
+# Content codings (RFC 9110 and IANA's registry) that compress a body.
+COMPRESSIONS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"})
+
+
 async def _decoded(r: httpx.Response, url: str, cap: int) -> AsyncIterator[bytes]:
     """The body, decompressed a bounded piece at a time. httpx inflates each piece the network
     brings whole: a gzip "bomb" of 64 KB becomes 64 MB before any cap can look at it (and a
     few sources in flight, gigabytes), so gzip and deflate, what we ask for, are inflated here,
-    never more than the cap allows. Any other encoding a server sends anyway is httpx's."""
+    never more than the cap allows. A compression we did not ask for, or one applied twice
+    ("gzip, gzip": httpx would inflate each piece twice over, a bomb's square), is refused in
+    one line; a value naming no compression ("identity", or a charset by mistake) is read as
+    the plain body it is."""
     encoding = r.headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        async for chunk in r.aiter_bytes():
+    codings = [c.strip() for c in encoding.split(",") if c.strip() not in ("", "identity")]
+    if codings not in (["gzip"], ["x-gzip"], ["deflate"]):
+        if any(c in COMPRESSIONS for c in codings):
+            raise FetchError(
+                f"{url}: the body is compressed as {encoding!r}, which Tidings does not read "
+                "(it asks for gzip or deflate)"
+            )
+        async for chunk in r.aiter_raw():
             yield chunk
         return
+    encoding = codings[0]
     gzip = "gzip" in encoding
     inflate, size, first = (
         zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS),

@@ -281,6 +281,39 @@ def test_a_gzip_bomb_is_refused_before_it_is_inflated_past_the_cap(httpserver):
     assert peak < 16 * 1024 * 1024
 
 
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "br", "zstd", "deflate, gzip"])
+def test_a_compression_not_asked_for_or_applied_twice_is_refused_naming_the_url(
+    httpserver, encoding
+):
+    """Twice-gzipped, a 64 KB body can hold gigabytes, and httpx would inflate each piece the
+    network brings twice over before any cap looks; br and zstd we never ask for."""
+    import gzip
+
+    twice = gzip.compress(gzip.compress(b" " * (50 * 1024 * 1024), 9), 9)
+    httpserver.expect_request("/feed").respond_with_data(
+        twice, headers={"Content-Encoding": encoding}, content_type="application/rss+xml"
+    )
+    fetched = collect(httpserver.url_for("/feed"))
+    assert fetched.error == (
+        f"{httpserver.url_for('/feed')}: the body is compressed as {encoding!r}, which Tidings "
+        "does not read (it asks for gzip or deflate)"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["identity", "utf-8", "gzip, identity"])
+def test_an_encoding_naming_no_compression_leaves_the_body_as_it_is(
+    httpserver, demo_feed, encoding
+):
+    import gzip
+
+    body = gzip.compress(demo_feed) if "gzip" in encoding else demo_feed
+    httpserver.expect_request("/feed").respond_with_data(
+        body, headers={"Content-Encoding": encoding}, content_type="application/rss+xml"
+    )
+    fetched = collect(httpserver.url_for("/feed"))
+    assert fetched.error is None and fetched.mentions
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw deflate"])
 def test_compressed_feeds_are_read_and_a_corrupt_one_is_an_error_naming_the_url(
     httpserver, demo_feed, encoding
