@@ -50,16 +50,35 @@ def parse_status(status: dict, source: str, instance: str = "") -> Mention:
     )
 
 
-def status_id(value: object) -> int:
+# Pleroma and Akkoma number statuses with flake ids: a 128-bit number (its first 64 bits the
+# time) in base 62, digits then capitals then small letters, as ASCII orders them.
+FLAKE_ID = re.compile(r"[0-9A-Za-z]{1,24}")
+
+
+def status_id(value: object) -> str:
     """A status's id, which orders an instance's statuses (the cursor is the newest seen).
-    Mastodon's are 64-bit numbers written as text; a larger one (a bug, a hostile server)
-    would move the cursor past every status to come, so the status is skipped instead."""
+    Mastodon's are 64-bit numbers written as text, Pleroma's and Akkoma's flake ids; a larger
+    number or a longer id (a bug, a hostile server) would move the cursor past every status to
+    come, so the status is skipped instead."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError("the id is neither text nor a number")
-    number = int(value)
-    if not 0 <= number < 2**63:
-        raise ValueError(f"id {value!r} is beyond a 64-bit number")
-    return number
+    text = str(value).strip()
+    if text.isdigit() or isinstance(value, int):
+        if not 0 <= int(text) < 2**63:
+            raise ValueError(f"id {value!r} is beyond a 64-bit number")
+        return str(int(text))
+    if not FLAKE_ID.fullmatch(text):
+        raise ValueError(f"id {value!r} is neither a number nor a flake id")
+    return text
+
+
+def id_order(status_id: str) -> tuple[int, int, str]:
+    """The order of two ids of one instance: numbers by value, flake ids by their base-62
+    value (the longer the larger), a number before a flake id (an instance that moved from
+    Mastodon's numbers to flakes numbered its older statuses so)."""
+    if status_id.isdigit():
+        return (0, int(status_id), "")
+    return (1, len(status_id), status_id)
 
 
 def handle(account: dict, instance: str) -> str:
@@ -117,12 +136,13 @@ async def collect(
                     continue
                 mentions.append(m)
             if ids:
-                top = max(ids)
-                newest = str(top) if newest is None or top > int(newest) else newest
+                top = max(ids, key=id_order)
+                if newest is None or id_order(top) > id_order(newest):
+                    newest = top
             # Pages run newest first: the next is older than the smallest id on this one.
             if not ids or too_old or len(statuses) < int(params["limit"]) or what != "tag":
                 break
-            max_id = str(min(ids))
+            max_id = min(ids, key=id_order)
         return mentions, newest, skipped
 
     keys = [f"{host} tag {tag}" for host in instances for tag in tags]

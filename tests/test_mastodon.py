@@ -102,3 +102,38 @@ def test_a_status_whose_id_is_beyond_64_bits_is_skipped_and_leaves_the_cursor(ht
     )
     assert fetched.error is None and fetched.skipped == 3 and len(fetched.mentions) == 1
     assert list(fetched.cursors.values()) == ["110"]
+
+
+def test_a_pleroma_instance_with_flake_ids_is_read_and_its_cursor_kept(httpserver):
+    """Pleroma and Akkoma speak Mastodon's API but number statuses with flake ids (base 62,
+    ordered by time): their statuses are read, the cursor is the newest, and the next pass
+    asks for what follows it; the pages run on from the oldest of the last page."""
+    import json
+    from datetime import UTC, datetime
+
+    def status(status_id: str, n: int) -> dict:
+        return {
+            "id": status_id, "uri": f"https://p.example/objects/{n}",
+            "content": f"<p>Nimbus Notes {n}</p>", "created_at": datetime.now(UTC).isoformat(),
+            "account": {"acct": f"a{n}@p.example"},
+        }  # fmt: skip
+
+    newest, older, oldest = "AdGq2mJ3lS2FLtd2cK", "AdGq2mJ3lS2FLtd2Zz", "9zzzzzzzzzzzzzzzzz"
+    page = [status(newest, 1), status(older, 2), status(oldest, 3), status("bad id!", 4)]
+    tag = "/api/v1/timelines/tag/nimbusnotes"
+    httpserver.expect_request(tag).respond_with_data(
+        json.dumps(page), content_type="application/json"
+    )
+    source = fast_source("mastodon", None, instances=[httpserver.url_for("")])
+    first = collect_with(mastodon.collect, source)
+    assert first.error is None and first.skipped == 1 and len(first.mentions) == 3
+    assert list(first.cursors.values()) == [newest]
+    httpserver.clear_log()
+    collect_with(mastodon.collect, source, state=SourceState("mastodon", cursors=first.cursors))
+    assert httpserver.log[0][0].args["since_id"] == newest
+
+
+def test_ids_are_ordered_as_their_instance_numbers_them():
+    order = sorted(["110", "9", "AdGq2mJ3lS2FLtd2cK", "9zzzzzzzzzzzzzzzzz", "AdGq2mJ3lS2FLtd2Zz"],
+                   key=mastodon.id_order)  # fmt: skip
+    assert order == ["9", "110", "9zzzzzzzzzzzzzzzzz", "AdGq2mJ3lS2FLtd2Zz", "AdGq2mJ3lS2FLtd2cK"]
