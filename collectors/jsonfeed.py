@@ -109,8 +109,11 @@ def _link(base: str, value: object) -> str:
 
 
 def _date(value: object) -> datetime | None:
-    """RFC 3339, as the spec says; else anything a feed date may be (collectors.dates)."""
-    raw = _text(value).strip()
+    """RFC 3339, as the spec says; else anything a feed date may be (collectors.dates). A date
+    that is no text (a number, a list) is no date: the item is kept, its date unknown."""
+    if not isinstance(value, str):
+        return None
+    raw = value.strip()
     if not raw:
         return None
     try:

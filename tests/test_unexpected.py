@@ -68,3 +68,15 @@ def test_a_json_feed_whose_own_links_are_not_text_still_gives_its_items():
     }).encode()  # fmt: skip
     feed = rss.read(body, "micro", url="https://blog.example/feed.json")
     assert [m.url for m in feed.mentions] == ["https://blog.example/posts/1"]
+
+
+def test_a_json_feed_item_whose_date_is_no_text_is_kept_with_its_date_unknown():
+    body = json.dumps({
+        "version": "https://jsonfeed.org/version/1.1",
+        "items": [{"id": str(n), "url": f"https://blog.example/{n}", "date_published": when,
+                   "content_text": "Nimbus Notes is calm"}
+                  for n, when in enumerate([1764000000, ["2026"], {"at": 1}, True])],
+    }).encode()  # fmt: skip
+    feed = rss.read(body, "micro", url="https://blog.example/feed.json")
+    assert len(feed.mentions) == 4 and not feed.skipped
+    assert not any(m.published_known for m in feed.mentions)
