@@ -215,16 +215,11 @@ def rebuild(db: duckdb.DuckDBPyConnection) -> None:
 
 def rebuild_readings(db: duckdb.DuckDBPyConnection) -> None:
     """Recreate the current readings and every rollup (migration 014's tables)."""
+    current = _READINGS.format(
+        scores="scores", corrections="", mentions=f"(SELECT {MENTION_COLUMNS} FROM mentions)"
+    )
     with atomic(db):
-        for table in ("readings", "daily_terms", "daily_sources"):
-            db.execute(f"DELETE FROM {table}")
-        current = _READINGS.format(
-            scores="scores", corrections="", mentions=f"(SELECT {MENTION_COLUMNS} FROM mentions)"
-        )
-        # In order of publication: reads of a period, or of one mention by its date, skip
-        # the row groups outside it (their min/max statistics).
-        db.execute(f"INSERT INTO readings ({_COLUMNS}) {current} ORDER BY published")
-        _count_all(db)
+        _rewrite_readings(db, f"({_COLUMNS}) {current}")
 
 
 def rebuild_from_readings(db: duckdb.DuckDBPyConnection) -> None:
@@ -232,14 +227,20 @@ def rebuild_from_readings(db: duckdb.DuckDBPyConnection) -> None:
     states, the readings themselves rewritten in order of publication: what migration 022
     fills."""
     with atomic(db):
-        # The readings rewritten in order of publication, as rebuild_readings writes them.
         db.execute("CREATE OR REPLACE TEMP TABLE readings_in_order AS FROM readings")
-        for table in ("readings", "daily_terms", "daily_sources"):
-            db.execute(f"DELETE FROM {table}")
-        db.execute("INSERT INTO readings FROM readings_in_order ORDER BY published")
+        _rewrite_readings(db, "FROM readings_in_order")
         db.execute("DROP TABLE readings_in_order")
-        _count_all(db)
         rebuild_queue(db)
+
+
+def _rewrite_readings(db: duckdb.DuckDBPyConnection, rows: str) -> None:
+    """Replace the readings by `rows` (what follows INSERT INTO readings) and recount every
+    rollup from them. In order of publication: reads of a period, or of one mention by its
+    date, skip the row groups outside it (their min/max statistics)."""
+    for table in ("readings", "daily_terms", "daily_sources"):
+        db.execute(f"DELETE FROM {table}")
+    db.execute(f"INSERT INTO readings {rows} ORDER BY published")
+    _count_all(db)
 
 
 # --- the inbox's queue (migration 020) ---------------------------------------------------------
