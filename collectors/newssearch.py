@@ -46,7 +46,7 @@ async def collect(
                 read, response.body, source.id, None, response.headers.get("content-type"),
                 response.base_url, size=len(response.body),
             )  # fmt: skip
-        except (FeedError, offload.TooSlow) as e:
+        except (FeedError, offload.Stopped) as e:
             raise FetchError(f"{url}: {e}") from None
         fresh = [with_publisher(m) for m in feed.mentions if m.published > oldest]
         # An item of unknown date is dated now: it must not move the cursor past the others.

@@ -103,37 +103,57 @@ def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class TooSlow(Exception):  # noqa: N818 (what the user reads: "… took longer than …")
+class Stopped(Exception):  # noqa: N818 (what the user reads: "parsing took longer than …")
+    """Parsing a body was stopped: it took too long, or its worker kept dying."""
+
+
+class TooSlow(Stopped):
     """Parsing a body took longer than its time (PARSE_SECONDS a MB): its worker was stopped."""
+
+
+# Pools a body may break (a worker killed by the OOM killer, or stopped because another body
+# parsing beside it took too long) before it is given up for this pass.
+ATTEMPTS = 3
 
 
 async def run(fn: Callable[..., T], *args: object, size: int | None = None) -> T:
     """fn(*args) in a worker process (fn must be a module-level function of an importable
-    module, not of `__main__`, and args must pickle); in a thread if the pool broke (a worker
-    killed by the OOM killer, say), so that one bad moment never fails a pass. Work on `size`
-    bytes below INLINE_BYTES is done here, at once. Work on `size` bytes that takes longer than
-    PARSE_SECONDS and as much per MB raises TooSlow, its worker stopped."""
+    module, not of `__main__`, and args must pickle). Work on `size` bytes below INLINE_BYTES
+    is done here, at once. Work on `size` bytes that takes longer than PARSE_SECONDS and as much
+    per MB raises TooSlow, its worker stopped. Where the pool broke under it (a worker killed,
+    or stopped for another body's time), it runs again in a new pool, always within its time:
+    never in a thread of this process, where nothing could stop it; after ATTEMPTS broken
+    pools it raises Stopped, so that one bad moment fails one source, never the pass."""
     global _pool
     if size is not None and size < INLINE_BYTES:
         return fn(*args)
     loop = asyncio.get_running_loop()
-    pool = _shared()
     limit = PARSE_SECONDS * (1 + size / 2**20) if size is not None else None
-    try:
-        return await asyncio.wait_for(loop.run_in_executor(pool, partial(fn, *args)), limit)
-    except BrokenProcessPool:
+    for _ in range(ATTEMPTS):
+        pool = _shared()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(pool, partial(fn, *args)), limit)
+        except BrokenProcessPool:
+            pass
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this task was cancelled, not its work by a pool shut down
+            # A pool stopped for another body's time cancels the work it had not started.
+        except TimeoutError:
+            # A running task cannot be cancelled: its workers are stopped. What the others
+            # were parsing runs again in a new pool (BrokenProcessPool, above).
+            if _pool is pool:
+                _pool = None
+            for process in list((pool._processes or {}).values()):  # None once shut down
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise TooSlow(
+                f"parsing took longer than {limit:.0f}s (a body made to be slow?)"
+            ) from None
         if _pool is pool:
             _pool = None
-        return await asyncio.to_thread(fn, *args)
-    except TimeoutError:
-        # A running task cannot be cancelled: its workers are stopped. What the others were
-        # parsing is parsed again in a thread (BrokenProcessPool, above); a new pool starts.
-        if _pool is pool:
-            _pool = None
-        for process in list(pool._processes.values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise TooSlow(f"parsing took longer than {limit:.0f}s (a body made to be slow?)") from None
+    raise Stopped(f"parsing stopped its worker process {ATTEMPTS} times (out of memory?)")
 
 
 def worker_pids() -> list[int]:

@@ -171,7 +171,7 @@ async def collect(
             read, response.body, source.id, None, response.headers.get("content-type"),
             response.base_url, size=len(response.body),
         )  # fmt: skip
-    except (FeedError, offload.TooSlow) as e:
+    except (FeedError, offload.Stopped) as e:
         return Fetched(source.id, error=f"{url}: {e}")
     fetched = Fetched(
         source.id,

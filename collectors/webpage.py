@@ -129,7 +129,7 @@ async def collect(
             parse_page, response.body, response.url, source.selectors, source.id, None,
             encoding.name, size=len(response.body),
         )  # fmt: skip
-    except offload.TooSlow as e:
+    except offload.Stopped as e:
         return Fetched(source.id, error=f"{url}: {e}")
     if not mentions and not skipped.count:
         return Fetched(source.id, error=f"{url}: no element matches {source.selectors.item!r}")

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from collectors import offload
@@ -57,3 +58,47 @@ def test_a_worker_is_replaced_after_its_share_of_feeds(monkeypatch):
     assert os.getpid() not in pids
     # Six feeds, two per worker: at least three workers, whatever the number of cores.
     assert len(set(pids)) >= 3
+
+
+def test_work_beside_a_body_too_slow_is_stopped_too_never_left_to_run_in_a_thread(monkeypatch):
+    """A body over its time stops the pool's workers; what the other workers were parsing ran
+    again in a thread of the pass, where nothing could stop it: two slow bodies in one pass
+    held it for as long as the second took (a body made to be slow: half an hour)."""
+    monkeypatch.setattr(offload, "PARSE_SECONDS", 1.0)
+    offload.shutdown()
+
+    async def two_slow_and_one_quick() -> list:
+        slow = [offload.run(time.sleep, 3600, size=20_000) for _ in range(2)]
+        quick = offload.run(os.getpid, size=20_000)
+        return await asyncio.wait_for(
+            asyncio.gather(*slow, quick, return_exceptions=True), timeout=120
+        )
+
+    try:
+        first, second, quick = asyncio.run(two_slow_and_one_quick())
+    finally:
+        offload.shutdown()
+    assert isinstance(first, offload.TooSlow) and isinstance(second, offload.TooSlow)
+    assert quick != os.getpid()  # in a worker process, not a thread of this one
+
+
+def test_a_body_that_keeps_killing_its_worker_fails_alone(monkeypatch):
+    """A worker killed under a body (the OOM killer) breaks its pool: the body runs again in a
+    new pool, and after ATTEMPTS broken pools its source fails in one line; the next runs."""
+    offload.shutdown()
+
+    async def deadly_then_quick() -> tuple:
+        try:
+            await offload.run(os._exit, 9, size=20_000)
+        except offload.Stopped as e:
+            return str(e), await offload.run(os.getpid, size=20_000)
+        raise AssertionError("a worker that died returned")
+
+    try:
+        message, pid = asyncio.run(asyncio.wait_for(deadly_then_quick(), timeout=120))
+    finally:
+        offload.shutdown()
+    assert (
+        message == f"parsing stopped its worker process {offload.ATTEMPTS} times (out of memory?)"
+    )
+    assert pid != os.getpid()
