@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -259,7 +260,7 @@ def upsert_mentions(
             ],
             "article": [m.source in knowledge for m in mentions],
             "fingerprint": pa.array([fingerprints.get(i) for i in ids], pa.binary()),
-            "bands": pa.array([bands.get(i) for i in ids], pa.list_(pa.uint64())),
+            "bands": _band_lists([bands.get(i) for i in ids]),
             "published_known": pa.array([m.published_known for m in mentions], pa.bool_()),
         }
     )
@@ -271,7 +272,7 @@ def upsert_mentions(
             "SELECT DISTINCT ON (i.id) i.* FROM incoming_mentions i "
             "ANTI JOIN mentions m ON m.id = i.id"
         )
-        if any(bands.get(i) for i in ids):  # the bands of new story heads (story_candidates)
+        if table["bands"].null_count < len(ids):  # new story heads' bands (story_candidates)
             db.execute(
                 """
                 INSERT INTO story_bands
@@ -303,6 +304,23 @@ def upsert_mentions(
     return int(new)
 
 
+def _band_lists(rows: Sequence[Sequence[int] | np.ndarray | None]) -> pa.Array:
+    """A column of band keys (UBIGINT[]): one list per row, or null. Built from one array of
+    every key, not from each key as a Python int."""
+    lengths = np.array([-1 if r is None else len(r) for r in rows], dtype=np.int64)
+    present = [r for r in rows if r is not None and len(r)]
+    values = (
+        np.concatenate([np.asarray(r, dtype=np.uint64) for r in present])
+        if present
+        else np.empty(0, dtype=np.uint64)
+    )
+    offsets = np.concatenate([[0], np.cumsum(np.maximum(lengths, 0))]).astype(np.int32)
+    mask = pa.array(lengths < 0) if (lengths < 0).any() else None
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(values, pa.uint64()), mask=mask
+    )
+
+
 def story_key(m: Mention) -> str:
     """A mention's own story: the link it shares or points to, canonical, else itself."""
     return canonical_url(m.shared_url or m.url) or m.id
@@ -325,25 +343,26 @@ def stored_ids(db: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
 
 
 def story_candidates(
-    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]], since: datetime
+    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
 ) -> list[tuple[int, bytes, str]]:
-    """For new mentions' band keys (one list per mention), the stored story heads published
-    or stored since `since` that share a band with each, at most CANDIDATES_PER_MENTION of
-    them: (index into `bands`, fingerprint, story key).
+    """For new mentions' band keys (one list per mention, or one row of an array), the stored
+    story heads published or stored since `since` that share a band with each, at most
+    CANDIDATES_PER_MENTION of them: (index into `bands`, fingerprint, story key).
 
     A head stored since then counts whatever its date: an old article stored a moment ago by
     another batch of the pass, or by another worker at once, must be found as it would be in
     the same batch (where copies group whatever their dates), else a near copy arriving in
     another batch, or from another worker, begins a story of its own."""
-    pairs = [(i, b) for i, keys in enumerate(bands) for b in keys]
-    if not pairs:
+    if isinstance(bands, np.ndarray):  # a row of keys per mention (nlp.duplicates.band_array)
+        idx = np.repeat(np.arange(len(bands), dtype=np.int32), bands.shape[1] if bands.ndim else 0)
+        keys = bands.reshape(-1).astype(np.uint64, copy=False)
+    else:
+        pairs = [(i, b) for i, row in enumerate(bands) for b in row]
+        idx = np.array([i for i, _ in pairs], dtype=np.int32)
+        keys = np.array([b for _, b in pairs], dtype=np.uint64)
+    if not len(keys):
         return []
-    table = pa.table(
-        {
-            "idx": pa.array([i for i, _ in pairs], pa.int32()),
-            "band": pa.array([b for _, b in pairs], pa.uint64()),
-        }
-    )
+    table = pa.table({"idx": pa.array(idx, pa.int32()), "band": pa.array(keys, pa.uint64())})
     db.register("incoming_bands", table)
     try:
         return _story_candidates(db, _naive_utc(since))
@@ -524,6 +543,10 @@ def _insert_scores(
     return n
 
 
+# json.dumps(…, sort_keys=True) of each score's intents, without building an encoder each time.
+_INTENT_JSON = json.JSONEncoder(sort_keys=True).encode
+
+
 def _insert_score_chunk(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:
@@ -544,7 +567,7 @@ def _insert_score_chunk(
                 ],
                 pa.list_(pa.string()),
             ),
-            "intent_scores": [json.dumps(s.intents, sort_keys=True) for s in scores],
+            "intent_scores": [_INTENT_JSON(s.intents) for s in scores],
             "term_sentiments": pa.array(
                 [list(s.term_sentiments) for s in scores], pa.list_(pa.float64())
             ),

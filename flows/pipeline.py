@@ -170,8 +170,11 @@ def _write_pass(
         kinds = {s.id: s.kind for s in sources}
         knowledge = frozenset(s.id for s in sources if s.knowledge)
         # Near-duplicates: the story each new mention belongs to (nlp.duplicates).
-        incoming = [(m.id, s.fingerprint, store.story_key(m)) for m, s in scored if s.fingerprint]
-        bands = duplicates.band_keys([sig for _, sig, _ in incoming])
+        # (A score's mention_id is its mention's id, which each m.id would hash again.)
+        incoming = [
+            (s.mention_id, s.fingerprint, store.story_key(m)) for m, s in scored if s.fingerprint
+        ]
+        bands = duplicates.band_array([sig for _, sig, _ in incoming])
         since = now - timedelta(days=duplicates.WINDOW_DAYS)
         stories = duplicates.group(
             incoming,

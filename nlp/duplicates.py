@@ -107,12 +107,36 @@ _BAND_IDS = np.arange(BANDS, dtype=np.uint64) << np.uint64(56)
 def band_keys(signatures: Sequence[bytes]) -> list[list[int]]:
     """For each signature, one int per band (which band, and a hash of its values): all at
     once, as numpy works best."""
+    return band_array(signatures).tolist()
+
+
+def band_array(signatures: Sequence[bytes]) -> np.ndarray:
+    """band_keys() as one array, a row of BANDS keys (uint64) per signature: what the store
+    and group() take without turning every key into a Python int."""
     if not signatures:
-        return []
+        return np.empty((0, BANDS), dtype=np.uint64)
     values = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), BANDS, -1)
     # (Array arithmetic on unsigned integers wraps modulo 2**64 silently, as wanted.)
     mixed = (values.astype(np.uint64) * _BAND_MIX).sum(axis=2)
-    return (mixed ^ _BAND_IDS).tolist()
+    return mixed ^ _BAND_IDS
+
+
+def _shared_bands(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `bands` (one mention's keys), whether a row before it, and whether a
+    row after it, has one of its keys."""
+    n = len(bands)
+    if not n or not bands.size:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    flat = bands.reshape(-1)
+    owner = np.repeat(np.arange(n), flat.size // n)
+    _, inverse = np.unique(flat, return_inverse=True)
+    first = np.full(inverse.max() + 1, n)
+    last = np.full(inverse.max() + 1, -1)
+    np.minimum.at(first, inverse, owner)
+    np.maximum.at(last, inverse, owner)
+    before = (first[inverse] < owner).reshape(n, -1).any(axis=1)
+    after = (last[inverse] > owner).reshape(n, -1).any(axis=1)
+    return before, after
 
 
 class Index:
@@ -163,21 +187,21 @@ class Index:
 @dataclass(frozen=True, slots=True)
 class Grouping:
     keys: dict[str, str]  # mention id → the story it belongs to
-    heads: dict[str, list[int]]  # mention id → band keys, for the mentions that begin a story
+    heads: dict[str, np.ndarray]  # mention id → band keys, for the mentions that begin a story
 
 
 def group(
     incoming: Sequence[tuple[str, bytes, str]],
-    bands: Sequence[list[int]],
+    bands: Sequence[Sequence[int]] | np.ndarray,
     stored: Iterable[tuple[int, bytes, str]] = (),
     existing: Iterable[str] = (),
 ) -> Grouping:
     """The story of each new mention: (id, signature, own story key) with its `bands`
-    (band_keys). `stored` are (index into incoming, signature, story key) of stored story
-    heads sharing a band with that mention (the store finds them); `existing` the own keys
-    already stored. A mention keeps its own story when it is already stored (the same link),
-    else joins the most similar stored head, else a near copy earlier in `incoming`, else
-    begins a story of its own."""
+    (band_keys or band_array). `stored` are (index into incoming, signature, story key) of
+    stored story heads sharing a band with that mention (the store finds them); `existing` the
+    own keys already stored. A mention keeps its own story when it is already stored (the same
+    link), else joins the most similar stored head, else a near copy earlier in `incoming`,
+    else begins a story of its own. Heads' bands come back as rows of one array (uint64)."""
     stored = list(stored)
     by_index: dict[int, list[int]] = {}  # index into incoming → its heads' places in stored
     for k, (i, _, _) in enumerate(stored):
@@ -189,20 +213,26 @@ def group(
         at = np.array([i for i, _, _ in stored], dtype=np.intp)
         equal = np.count_nonzero(_rows([sig for _, sig, _ in stored]) == signatures[at], axis=1)
         shares = (equal / HASHES).tolist()
+    keys_of = np.asarray(bands, dtype=np.uint64).reshape(len(incoming), -1 if incoming else 0)
+    # The index is searched only for a mention sharing a band with an earlier one, and holds
+    # only heads sharing a band with a later one: for the others it could answer nothing (most
+    # mentions of a batch), so they skip it, and the answers stay those of the whole index.
+    earlier, later = _shared_bands(keys_of)
     taken = set(existing)
     index = Index()
     keys, heads = {}, {}
-    for i, ((mention_id, _, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
+    for i, (mention_id, _, own) in enumerate(incoming):
         key = own if own in taken else None
         if key is None and i in by_index:
             share, best = max((shares[k], stored[k][2]) for k in by_index[i])
             key = best if share >= SIMILAR else None
-        if key is None:
-            key = index.story_of(signatures[i], own_bands)
+        if key is None and earlier[i]:
+            key = index.story_of(signatures[i], keys_of[i].tolist())
         if key is None:
             key = own
-            index.add(signatures[i], key, own_bands)
-            heads[mention_id] = own_bands
+            if later[i]:
+                index.add(signatures[i], key, keys_of[i].tolist())
+            heads[mention_id] = keys_of[i]
         keys[mention_id] = key
         taken.add(key)
     return Grouping(keys, heads)
