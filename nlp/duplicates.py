@@ -121,22 +121,51 @@ def band_array(signatures: Sequence[bytes]) -> np.ndarray:
     return mixed ^ _BAND_IDS
 
 
-def _shared_bands(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each row of `bands` (one mention's keys), whether a row before it, and whether a
-    row after it, has one of its keys."""
+# Pairs of a batch's mentions sharing a band that group() compares at once (two arrays of
+# this many signatures: 12 MB each).
+PAIRS_AT_ONCE = 50_000
+
+
+def _shared_bands(bands: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `bands` (one mention's keys): whether an earlier mention sharing a band
+    with it is similar enough to be its story (else no index of earlier mentions could give it
+    one); and for each of its keys, whether a later mention has it too (else no search, and no
+    later head, would ever look at that key's bucket)."""
     n = len(bands)
     if not n or not bands.size:
-        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        return np.zeros(n, dtype=bool), np.zeros(bands.shape, dtype=bool)
     flat = bands.reshape(-1)
     owner = np.repeat(np.arange(n), flat.size // n)
-    _, inverse = np.unique(flat, return_inverse=True)
-    first = np.full(inverse.max() + 1, n)
-    last = np.full(inverse.max() + 1, -1)
-    np.minimum.at(first, inverse, owner)
-    np.maximum.at(last, inverse, owner)
-    before = (first[inverse] < owner).reshape(n, -1).any(axis=1)
-    after = (last[inverse] > owner).reshape(n, -1).any(axis=1)
-    return before, after
+    order = np.lexsort((owner, flat))  # by band, then by mention
+    band, owner = flat[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, band[1:] != band[:-1]])
+    sizes = np.diff(np.r_[starts, len(band)])
+    rank = np.arange(len(band)) - np.repeat(starts, sizes)  # earlier mentions in its band
+    later = np.zeros(flat.size, dtype=bool)
+    later[order] = rank < np.repeat(sizes, sizes) - 1
+    later = later.reshape(n, -1)
+    similar = np.zeros(n, dtype=bool)
+    total = int(rank.sum())
+    if total > 4 * n * BUCKET_CAP:  # boilerplate everywhere: let the index search them all
+        similar[owner[rank > 0]] = True
+        return similar, later
+    # Every (mention, earlier mention) pair sharing a band, compared PAIRS_AT_ONCE at a time.
+    first = np.repeat(starts, sizes)
+    ends = np.cumsum(rank)  # pairs up to each position, included
+    lo = 0
+    while lo < len(band):
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - rank[lo] + PAIRS_AT_ONCE, "right")))
+        at = np.arange(lo, hi)
+        lo = hi
+        counts = rank[at]
+        mine = np.repeat(at, counts)
+        theirs = np.repeat(first[at], counts) + (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        i, j = owner[mine], owner[theirs]
+        equal = (signatures[i] == signatures[j]).sum(axis=1)
+        similar[i[equal / HASHES >= SIMILAR]] = True
+    return similar, later
 
 
 class Index:
@@ -168,19 +197,20 @@ class Index:
 
     def story_of(self, sig: bytes | np.ndarray, bands: list[int]) -> str | None:
         """The story of the most similar signature reaching SIMILAR, if any."""
-        found = [bucket for bucket in map(self._by_band.get, bands) if bucket is not None]
-        if not found:  # most texts: no band shared with any story yet
-            return None
-        rows: set[int] = set()
-        for bucket in found:
-            if isinstance(bucket, int):
-                rows.add(bucket)
+        rows: list[int] = []
+        for bucket in map(self._by_band.get, bands):
+            if bucket is None:
+                continue
+            if type(bucket) is int:
+                rows.append(bucket)
             else:
-                rows.update(bucket)
-        order = np.sort(np.fromiter(rows, dtype=np.intp, count=len(rows)))
+                rows += bucket
+        if not rows:  # most texts: no band shared with any story yet
+            return None
+        order = sorted(set(rows))  # the earliest of the most similar comes first
         values = np.frombuffer(sig, "<u4") if isinstance(sig, bytes) else sig
-        equal = np.count_nonzero(self._signatures[order] == values, axis=1)
-        best = int(np.argmax(equal))
+        equal = (self._signatures[order] == values).sum(axis=1)
+        best = int(equal.argmax())
         return self._keys[order[best]] if int(equal[best]) / HASHES >= SIMILAR else None
 
 
@@ -214,10 +244,12 @@ def group(
         equal = np.count_nonzero(_rows([sig for _, sig, _ in stored]) == signatures[at], axis=1)
         shares = (equal / HASHES).tolist()
     keys_of = np.asarray(bands, dtype=np.uint64).reshape(len(incoming), -1 if incoming else 0)
-    # The index is searched only for a mention sharing a band with an earlier one, and holds
-    # only heads sharing a band with a later one: for the others it could answer nothing (most
-    # mentions of a batch), so they skip it, and the answers stay those of the whole index.
-    earlier, later = _shared_bands(keys_of)
+    # The index is searched only for a mention sharing a band with an earlier one similar
+    # enough, and holds only the bands of heads that a later mention has: for the others it
+    # could answer nothing (most mentions of a batch), so they skip it, and the answers stay
+    # those of the whole index.
+    earlier, later = _shared_bands(keys_of, signatures)
+    searched, indexed = earlier.tolist(), later.any(axis=1).tolist()
     taken = set(existing)
     index = Index()
     keys, heads = {}, {}
@@ -226,12 +258,12 @@ def group(
         if key is None and i in by_index:
             share, best = max((shares[k], stored[k][2]) for k in by_index[i])
             key = best if share >= SIMILAR else None
-        if key is None and earlier[i]:
+        if key is None and searched[i]:
             key = index.story_of(signatures[i], keys_of[i].tolist())
         if key is None:
             key = own
-            if later[i]:
-                index.add(signatures[i], key, keys_of[i].tolist())
+            if indexed[i]:
+                index.add(signatures[i], key, keys_of[i][later[i]].tolist())
             heads[mention_id] = keys_of[i]
         keys[mention_id] = key
         taken.add(key)

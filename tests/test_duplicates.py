@@ -2,6 +2,7 @@
 passes through the real flow's store step and a real DuckDB file."""
 
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -200,7 +201,9 @@ def test_grouping_a_batch_finds_the_stories_a_search_of_every_mention_finds(
               for k, i in enumerate(rng.integers(0, len(incoming), 5))]  # fmt: skip
     existing = [f"link{k}" for k in range(0, links, 7)]
     keys, heads = _group_plainly(incoming, bands, stored, existing)
-    for given_bands in (bands, duplicates.band_array([s for _, s, _ in incoming])):
-        grouped = duplicates.group(incoming, given_bands, stored, existing)
+    for given_bands, at_once in ((bands, duplicates.PAIRS_AT_ONCE),
+                                 (duplicates.band_array([s for _, s, _ in incoming]), 7)):  # fmt: skip
+        with patch.object(duplicates, "PAIRS_AT_ONCE", at_once):  # compared in parts, or not
+            grouped = duplicates.group(incoming, given_bands, stored, existing)
         assert grouped.keys == keys
         assert {m: list(map(int, b)) for m, b in grouped.heads.items()} == heads
