@@ -404,35 +404,34 @@ def _story_candidates(
                 held = 0
             parts[-1][1] = idx
             held += n
-    found: list[tuple[int, str, int]] = []  # (index, head, bands shared), best first
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE candidate_heads (idx INTEGER, mention_id VARCHAR, n BIGINT)"
+    )
     for first, last in parts:
-        found += db.execute(
+        db.execute(
             """
+            INSERT INTO candidate_heads
             SELECT i.idx, b.mention_id, count(*) AS n
             FROM incoming_bands i JOIN story_bands b ON b.band = i.band
             WHERE b.recent_at >= ? AND i.idx BETWEEN ? AND ?
             GROUP BY i.idx, b.mention_id
             QUALIFY row_number() OVER (PARTITION BY i.idx ORDER BY count(*) DESC, b.mention_id)
                     <= ?
-            ORDER BY i.idx, n DESC, b.mention_id
             """,
             [since, first, last, CANDIDATES_PER_MENTION],
-        ).fetchall()
-    if not found:
-        return []
-    heads = sorted({head for _, head, _ in found})
-    db.register("candidate_heads", pa.table({"id": pa.array(heads, pa.string())}))
-    try:
-        stored = {
-            head: (fingerprint, key)
-            for head, fingerprint, key in db.execute(
-                "SELECT id, fingerprint, story_key FROM mentions "
-                "WHERE id IN (SELECT id FROM candidate_heads)"
-            ).fetchall()
-        }
-    finally:
-        db.unregister("candidate_heads")
-    return [(idx, *stored[head]) for idx, head, _ in found if head in stored]
+        )
+    # Each head found read once, and with it its pairs, best first.
+    found = db.execute(
+        """
+        SELECT c.idx, m.fingerprint, m.story_key
+        FROM candidate_heads c
+        JOIN (SELECT id, fingerprint, story_key FROM mentions
+              WHERE id IN (SELECT mention_id FROM candidate_heads)) m ON m.id = c.mention_id
+        ORDER BY c.idx, c.n DESC, c.mention_id
+        """
+    ).fetchall()
+    db.execute("DROP TABLE candidate_heads")
+    return found
 
 
 def existing_story_keys(db: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:

@@ -233,16 +233,15 @@ def group(
     link), else joins the most similar stored head, else a near copy earlier in `incoming`,
     else begins a story of its own. Heads' bands come back as rows of one array (uint64)."""
     stored = list(stored)
-    by_index: dict[int, list[int]] = {}  # index into incoming → its heads' places in stored
-    for k, (i, _, _) in enumerate(stored):
-        by_index.setdefault(i, []).append(k)
     signatures = _rows([sig for _, sig, _ in incoming])
-    # similarity() of every new mention with each of its stored heads, all at once.
-    shares: list[float] = []
+    # similarity() of every new mention with each of its stored heads, all at once; the
+    # heads of the mentions that one of them is similar enough to (the others join none).
+    by_index: dict[int, list[tuple[float, str]]] = {}  # index into incoming → (share, key)
     if stored:
         at = np.array([i for i, _, _ in stored], dtype=np.intp)
-        equal = np.count_nonzero(_rows([sig for _, sig, _ in stored]) == signatures[at], axis=1)
-        shares = (equal / HASHES).tolist()
+        shares = (_rows([sig for _, sig, _ in stored]) == signatures[at]).sum(axis=1) / HASHES
+        for k in np.flatnonzero(shares >= SIMILAR).tolist():
+            by_index.setdefault(int(at[k]), []).append((float(shares[k]), stored[k][2]))
     keys_of = np.asarray(bands, dtype=np.uint64).reshape(len(incoming), -1 if incoming else 0)
     # The index is searched only for a mention sharing a band with an earlier one similar
     # enough, and holds only the bands of heads that a later mention has: for the others it
@@ -256,8 +255,7 @@ def group(
     for i, (mention_id, _, own) in enumerate(incoming):
         key = own if own in taken else None
         if key is None and i in by_index:
-            share, best = max((shares[k], stored[k][2]) for k in by_index[i])
-            key = best if share >= SIMILAR else None
+            key = max(by_index[i])[1]  # the most similar (of two, the greater key)
         if key is None and searched[i]:
             key = index.story_of(signatures[i], keys_of[i].tolist())
         if key is None:
