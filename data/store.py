@@ -342,6 +342,29 @@ def stored_ids(db: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
     return {i for (i,) in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class StoryHeads:
+    """Stored story heads sharing a band with new mentions, as arrays (thousands of pairs, each
+    head's fingerprint held once): pair k is new mention `mentions[k]` (an index into the band
+    keys asked about) and head `heads[k]` (a row of `fingerprints` and `keys`), each mention's
+    pairs best first (most bands shared, then head id)."""
+
+    mentions: np.ndarray  # int32
+    heads: np.ndarray  # int32
+    fingerprints: list[bytes]
+    keys: list[str]  # their story keys
+
+    def pairs(self) -> list[tuple[int, bytes, str]]:
+        """(index into the band keys asked about, fingerprint, story key) of each pair."""
+        return [
+            (i, self.fingerprints[h], self.keys[h])
+            for i, h in zip(self.mentions.tolist(), self.heads.tolist(), strict=True)
+        ]
+
+
+_NO_HEADS = StoryHeads(np.empty(0, np.int32), np.empty(0, np.int32), [], [])
+
+
 def story_candidates(
     db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
 ) -> list[tuple[int, bytes, str]]:
@@ -353,6 +376,13 @@ def story_candidates(
     another batch of the pass, or by another worker at once, must be found as it would be in
     the same batch (where copies group whatever their dates), else a near copy arriving in
     another batch, or from another worker, begins a story of its own."""
+    return story_heads(db, bands, since).pairs()
+
+
+def story_heads(
+    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
+) -> StoryHeads:
+    """story_candidates() as arrays (StoryHeads), for nlp.duplicates.group."""
     if isinstance(bands, np.ndarray):  # a row of keys per mention (nlp.duplicates.band_array)
         idx = np.repeat(np.arange(len(bands), dtype=np.int32), bands.shape[1] if bands.ndim else 0)
         keys = bands.reshape(-1).astype(np.uint64, copy=False)
@@ -361,11 +391,11 @@ def story_candidates(
         idx = np.array([i for i, _ in pairs], dtype=np.int32)
         keys = np.array([b for _, b in pairs], dtype=np.uint64)
     if not len(keys):
-        return []
+        return _NO_HEADS
     table = pa.table({"idx": pa.array(idx, pa.int32()), "band": pa.array(keys, pa.uint64())})
     db.register("incoming_bands", table)
     try:
-        return _story_candidates(db, _naive_utc(since))
+        return _story_heads(db, _naive_utc(since))
     finally:
         db.unregister("incoming_bands")
 
@@ -376,9 +406,7 @@ def story_candidates(
 PAIRS_AT_ONCE = 100_000
 
 
-def _story_candidates(
-    db: duckdb.DuckDBPyConnection, since: datetime | None
-) -> list[tuple[int, bytes, str]]:
+def _story_heads(db: duckdb.DuckDBPyConnection, since: datetime | None) -> StoryHeads:
     # The joins are on the band key, the new mentions' side the one held (built): the heads'
     # bands stream by. First how many (mention, head) pairs share a band: most batches have
     # few, and are one part, or none. Past PAIRS_AT_ONCE, how many each new mention has, and
@@ -389,7 +417,7 @@ def _story_candidates(
         [since],
     ).fetchone()
     if not pairs:
-        return []
+        return _NO_HEADS
     parts: list[list[int]] = [[0, 2**31 - 1]]  # every mention at once
     if pairs > PAIRS_AT_ONCE:
         per_mention = db.execute(
@@ -420,18 +448,35 @@ def _story_candidates(
             """,
             [since, first, last, CANDIDATES_PER_MENTION],
         )
-    # Each head found read once, and with it its pairs, best first.
+    # Each head found read once (found by the ids alone, then read by row id: in one query
+    # the fingerprints of every stored mention would be read), numbered; then the pairs, best
+    # first, as arrays.
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE candidate_rows AS SELECT rowid AS r FROM mentions "
+        "WHERE id IN (SELECT mention_id FROM candidate_heads)"
+    )
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE candidate_stored AS "
+        "SELECT id, fingerprint, story_key, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row "
+        "FROM mentions WHERE rowid IN (SELECT r FROM candidate_rows)"
+    )
+    stored = db.execute(
+        "SELECT fingerprint, story_key FROM candidate_stored ORDER BY row"
+    ).fetchall()
     found = db.execute(
         """
-        SELECT c.idx, m.fingerprint, m.story_key
-        FROM candidate_heads c
-        JOIN (SELECT id, fingerprint, story_key FROM mentions
-              WHERE id IN (SELECT mention_id FROM candidate_heads)) m ON m.id = c.mention_id
+        SELECT c.idx, h.row FROM candidate_heads c JOIN candidate_stored h ON h.id = c.mention_id
         ORDER BY c.idx, c.n DESC, c.mention_id
         """
-    ).fetchall()
-    db.execute("DROP TABLE candidate_heads")
-    return found
+    ).fetchnumpy()
+    for table in ("candidate_heads", "candidate_rows", "candidate_stored"):
+        db.execute(f"DROP TABLE {table}")
+    return StoryHeads(
+        np.asarray(found["idx"], np.int32),
+        np.asarray(found["row"], np.int32),
+        [fingerprint for fingerprint, _ in stored],
+        [key for _, key in stored],
+    )
 
 
 def existing_story_keys(db: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:

@@ -179,7 +179,7 @@ def _write_pass(
         stories = duplicates.group(
             incoming,
             bands,
-            store.story_candidates(db, bands, since),
+            store.story_heads(db, bands, since),
             store.existing_story_keys(db, [own for _, _, own in incoming]),
         )
         new = store.upsert_mentions(

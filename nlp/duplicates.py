@@ -29,6 +29,8 @@ import numpy as np
 if TYPE_CHECKING:  # grouping stored mentions (band_keys, group) needs no spaCy
     from spacy.tokens import Doc
 
+    from data.store import StoryHeads
+
 MIN_WORDS = 12
 HASHES, BANDS = 64, 16
 SIMILAR = 0.6  # estimated Jaccard similarity of word triples from which two texts are one story
@@ -223,25 +225,33 @@ class Grouping:
 def group(
     incoming: Sequence[tuple[str, bytes, str]],
     bands: Sequence[Sequence[int]] | np.ndarray,
-    stored: Iterable[tuple[int, bytes, str]] = (),
+    stored: Iterable[tuple[int, bytes, str]] | StoryHeads = (),
     existing: Iterable[str] = (),
 ) -> Grouping:
     """The story of each new mention: (id, signature, own story key) with its `bands`
     (band_keys or band_array). `stored` are (index into incoming, signature, story key) of
     stored story heads sharing a band with that mention (the store finds them); `existing` the
     own keys already stored. A mention keeps its own story when it is already stored (the same
-    link), else joins the most similar stored head, else a near copy earlier in `incoming`,
+    link), else joins the most similar stored head (`stored` may be data.store.StoryHeads,
+    the same as arrays), else a near copy earlier in `incoming`,
     else begins a story of its own. Heads' bands come back as rows of one array (uint64)."""
-    stored = list(stored)
     signatures = _rows([sig for _, sig, _ in incoming])
+    if hasattr(stored, "fingerprints"):  # StoryHeads: arrays, each head's signature once
+        at, head_of = stored.mentions.astype(np.intp), stored.heads
+        theirs, head_keys = _rows(stored.fingerprints)[head_of], stored.keys
+    else:
+        pairs = list(stored)
+        at, head_of = np.array([i for i, _, _ in pairs], dtype=np.intp), np.arange(len(pairs))
+        theirs, head_keys = _rows([sig for _, sig, _ in pairs]), [key for _, _, key in pairs]
     # similarity() of every new mention with each of its stored heads, all at once; the
     # heads of the mentions that one of them is similar enough to (the others join none).
     by_index: dict[int, list[tuple[float, str]]] = {}  # index into incoming → (share, key)
-    if stored:
-        at = np.array([i for i, _, _ in stored], dtype=np.intp)
-        shares = (_rows([sig for _, sig, _ in stored]) == signatures[at]).sum(axis=1) / HASHES
+    if len(at):
+        shares = (theirs == signatures[at]).sum(axis=1) / HASHES
         for k in np.flatnonzero(shares >= SIMILAR).tolist():
-            by_index.setdefault(int(at[k]), []).append((float(shares[k]), stored[k][2]))
+            by_index.setdefault(int(at[k]), []).append(
+                (float(shares[k]), head_keys[int(head_of[k])])
+            )
     keys_of = np.asarray(bands, dtype=np.uint64).reshape(len(incoming), -1 if incoming else 0)
     # The index is searched only for a mention sharing a band with an earlier one similar
     # enough, and holds only the bands of heads that a later mention has: for the others it

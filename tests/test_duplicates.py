@@ -207,3 +207,13 @@ def test_grouping_a_batch_finds_the_stories_a_search_of_every_mention_finds(
             grouped = duplicates.group(incoming, given_bands, stored, existing)
         assert grouped.keys == keys
         assert {m: list(map(int, b)) for m, b in grouped.heads.items()} == heads
+    # The stored heads as the store gives them to a pass: arrays, each head once.
+    unique = sorted({(sig, key) for _, sig, key in stored})
+    as_arrays = store.StoryHeads(
+        np.array([i for i, _, _ in stored], np.int32),
+        np.array([unique.index((sig, key)) for _, sig, key in stored], np.int32),
+        [sig for sig, _ in unique],
+        [key for _, key in unique],
+    )
+    assert as_arrays.pairs() == stored
+    assert duplicates.group(incoming, bands, as_arrays, existing).keys == keys
