@@ -138,7 +138,7 @@ def _shared_bands(bands: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray
         return np.zeros(n, dtype=bool), np.zeros(bands.shape, dtype=bool)
     flat = bands.reshape(-1)
     owner = np.repeat(np.arange(n), flat.size // n)
-    order = np.lexsort((owner, flat))  # by band, then by mention
+    order = np.argsort(flat, kind="stable")  # by band, then by mention (rows in order)
     band, owner = flat[order], owner[order]
     starts = np.flatnonzero(np.r_[True, band[1:] != band[:-1]])
     sizes = np.diff(np.r_[starts, len(band)])
