@@ -230,11 +230,11 @@ def group(
 ) -> Grouping:
     """The story of each new mention: (id, signature, own story key) with its `bands`
     (band_keys or band_array). `stored` are (index into incoming, signature, story key) of
-    stored story heads sharing a band with that mention (the store finds them); `existing` the
-    own keys already stored. A mention keeps its own story when it is already stored (the same
-    link), else joins the most similar stored head (`stored` may be data.store.StoryHeads,
-    the same as arrays), else a near copy earlier in `incoming`,
-    else begins a story of its own. Heads' bands come back as rows of one array (uint64)."""
+    stored story heads sharing a band with that mention (the store finds them; or the same as
+    arrays, data.store.StoryHeads); `existing` the own keys already stored. A mention keeps its
+    own story when it is already stored (the same link), else joins the most similar stored
+    head, else a near copy earlier in `incoming`, else begins a story of its own. The heads'
+    bands come back as rows of one array (uint64)."""
     signatures = _rows([sig for _, sig, _ in incoming])
     if hasattr(stored, "fingerprints"):  # StoryHeads: arrays, each head's signature once
         at, head_of = stored.mentions.astype(np.intp), stored.heads
