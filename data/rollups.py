@@ -94,15 +94,22 @@ WITH per_term AS (
     SELECT published::DATE AS day, mention_id, published, story_key, kind, sentiment,
            sentiment_label, intents, unnest(terms) AS term, unnest(term_sentiments) AS ts
     FROM {{rows}}
+), firsts AS (
+    -- Each story's first mention about the term, of any kind and of each kind (a mention is
+    -- first by published, then id), by aggregates, which cost less than window functions.
+    SELECT story_key, term, arg_min(mention_id, (published, mention_id)) AS head_id,
+           min(kind) <> max(kind) AS kinds_told
+    FROM per_term GROUP BY story_key, term
+), kind_firsts AS (
+    SELECT story_key, term, kind, arg_min(mention_id, (published, mention_id)) AS kind_head_id
+    FROM per_term GROUP BY story_key, term, kind
 ), flagged AS (
-    SELECT *,
-           row_number() OVER story = 1 AS head,
-           row_number() OVER (PARTITION BY story_key, term, kind
-                              ORDER BY published, mention_id) = 1 AS kind_head,
-           min(kind) OVER whole <> max(kind) OVER whole AS kinds_told
-    FROM per_term
-    WINDOW story AS (PARTITION BY story_key, term ORDER BY published, mention_id),
-           whole AS (story ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+    SELECT p.*, p.mention_id = f.head_id AS head, p.mention_id = k.kind_head_id AS kind_head,
+           f.kinds_told
+    FROM per_term p
+    JOIN firsts f ON f.story_key = p.story_key AND f.term IS NOT DISTINCT FROM p.term
+    JOIN kind_firsts k ON k.story_key = p.story_key AND k.term IS NOT DISTINCT FROM p.term
+                      AND k.kind IS NOT DISTINCT FROM p.kind
 ), kind_heads AS (
     SELECT mention_id, story_key, term, kind, published FROM flagged WHERE kinds_told AND kind_head
 ), earlier AS (
@@ -123,16 +130,20 @@ WHERE f.term IS NOT NULL
 GROUP BY ALL
 """
 _SOURCE_COUNTS = f"""
-WITH flagged AS (
-    SELECT published::DATE AS day, mention_id, published, story_key, source, kind,
-           sentiment_label, sentiment,
-           row_number() OVER story = 1 AS head,
-           row_number() OVER (PARTITION BY story_key, kind
-                              ORDER BY published, mention_id) = 1 AS kind_head,
-           min(kind) OVER whole <> max(kind) OVER whole AS kinds_told
-    FROM {{rows}}
-    WINDOW story AS (PARTITION BY story_key ORDER BY published, mention_id),
-           whole AS (story ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+WITH firsts AS (
+    SELECT story_key, arg_min(mention_id, (published, mention_id)) AS head_id,
+           min(kind) <> max(kind) AS kinds_told
+    FROM {{rows}} GROUP BY story_key
+), kind_firsts AS (
+    SELECT story_key, kind, arg_min(mention_id, (published, mention_id)) AS kind_head_id
+    FROM {{rows}} GROUP BY story_key, kind
+), flagged AS (
+    SELECT published::DATE AS day, r.mention_id, published, r.story_key, source, r.kind,
+           sentiment_label, sentiment, r.mention_id = f.head_id AS head,
+           r.mention_id = k.kind_head_id AS kind_head, f.kinds_told
+    FROM {{rows}} r
+    JOIN firsts f ON f.story_key = r.story_key
+    JOIN kind_firsts k ON k.story_key = r.story_key AND k.kind IS NOT DISTINCT FROM r.kind
 ), kind_heads AS (
     SELECT mention_id, story_key, kind, published FROM flagged WHERE kinds_told AND kind_head
 ), earlier AS (

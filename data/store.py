@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -259,7 +260,7 @@ def upsert_mentions(
             ],
             "article": [m.source in knowledge for m in mentions],
             "fingerprint": pa.array([fingerprints.get(i) for i in ids], pa.binary()),
-            "bands": pa.array([bands.get(i) for i in ids], pa.list_(pa.uint64())),
+            "bands": _band_lists([bands.get(i) for i in ids]),
             "published_known": pa.array([m.published_known for m in mentions], pa.bool_()),
         }
     )
@@ -271,7 +272,7 @@ def upsert_mentions(
             "SELECT DISTINCT ON (i.id) i.* FROM incoming_mentions i "
             "ANTI JOIN mentions m ON m.id = i.id"
         )
-        if any(bands.get(i) for i in ids):  # the bands of new story heads (story_candidates)
+        if table["bands"].null_count < len(ids):  # new story heads' bands (story_candidates)
             db.execute(
                 """
                 INSERT INTO story_bands
@@ -303,6 +304,23 @@ def upsert_mentions(
     return int(new)
 
 
+def _band_lists(rows: Sequence[Sequence[int] | np.ndarray | None]) -> pa.Array:
+    """A column of band keys (UBIGINT[]): one list per row, or null. Built from one array of
+    every key, not from each key as a Python int."""
+    lengths = np.array([-1 if r is None else len(r) for r in rows], dtype=np.int64)
+    present = [r for r in rows if r is not None and len(r)]
+    values = (
+        np.concatenate([np.asarray(r, dtype=np.uint64) for r in present])
+        if present
+        else np.empty(0, dtype=np.uint64)
+    )
+    offsets = np.concatenate([[0], np.cumsum(np.maximum(lengths, 0))]).astype(np.int32)
+    mask = pa.array(lengths < 0) if (lengths < 0).any() else None
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(values, pa.uint64()), mask=mask
+    )
+
+
 def story_key(m: Mention) -> str:
     """A mention's own story: the link it shares or points to, canonical, else itself."""
     return canonical_url(m.shared_url or m.url) or m.id
@@ -324,29 +342,60 @@ def stored_ids(db: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set[str]:
     return {i for (i,) in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class StoryHeads:
+    """Stored story heads sharing a band with new mentions, as arrays (thousands of pairs, each
+    head's fingerprint held once): pair k is new mention `mentions[k]` (an index into the band
+    keys asked about) and head `heads[k]` (a row of `fingerprints` and `keys`), each mention's
+    pairs best first (most bands shared, then head id)."""
+
+    mentions: np.ndarray  # int32
+    heads: np.ndarray  # int32
+    fingerprints: list[bytes]
+    keys: list[str]  # their story keys
+
+    def pairs(self) -> list[tuple[int, bytes, str]]:
+        """(index into the band keys asked about, fingerprint, story key) of each pair."""
+        return [
+            (i, self.fingerprints[h], self.keys[h])
+            for i, h in zip(self.mentions.tolist(), self.heads.tolist(), strict=True)
+        ]
+
+
+_NO_HEADS = StoryHeads(np.empty(0, np.int32), np.empty(0, np.int32), [], [])
+
+
 def story_candidates(
-    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]], since: datetime
+    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
 ) -> list[tuple[int, bytes, str]]:
-    """For new mentions' band keys (one list per mention), the stored story heads published
-    or stored since `since` that share a band with each, at most CANDIDATES_PER_MENTION of
-    them: (index into `bands`, fingerprint, story key).
+    """For new mentions' band keys (one list per mention, or one row of an array), the stored
+    story heads published or stored since `since` that share a band with each, at most
+    CANDIDATES_PER_MENTION of them: (index into `bands`, fingerprint, story key).
 
     A head stored since then counts whatever its date: an old article stored a moment ago by
     another batch of the pass, or by another worker at once, must be found as it would be in
     the same batch (where copies group whatever their dates), else a near copy arriving in
     another batch, or from another worker, begins a story of its own."""
-    pairs = [(i, b) for i, keys in enumerate(bands) for b in keys]
-    if not pairs:
-        return []
-    table = pa.table(
-        {
-            "idx": pa.array([i for i, _ in pairs], pa.int32()),
-            "band": pa.array([b for _, b in pairs], pa.uint64()),
-        }
-    )
+    return story_heads(db, bands, since).pairs()
+
+
+def story_heads(
+    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
+) -> StoryHeads:
+    """story_candidates() as arrays (StoryHeads), for nlp.duplicates.group."""
+    if isinstance(bands, np.ndarray):  # a row of keys per mention (nlp.duplicates.band_array)
+        idx = np.repeat(np.arange(len(bands), dtype=np.int32), bands.shape[1] if bands.ndim else 0)
+        keys = bands.reshape(-1).astype(np.uint64, copy=False)
+    else:
+        pairs = [(i, b) for i, row in enumerate(bands) for b in row]
+        idx = np.array([i for i, _ in pairs], dtype=np.int32)
+        keys = np.array([b for _, b in pairs], dtype=np.uint64)
+    if not len(keys):
+        return _NO_HEADS
+    table = pa.table({"idx": pa.array(idx, pa.int32()), "band": pa.array(keys, pa.uint64())})
     db.register("incoming_bands", table)
     try:
-        return _story_candidates(db, _naive_utc(since))
+        return _story_heads(db, _naive_utc(since))
     finally:
         db.unregister("incoming_bands")
 
@@ -357,9 +406,7 @@ def story_candidates(
 PAIRS_AT_ONCE = 100_000
 
 
-def _story_candidates(
-    db: duckdb.DuckDBPyConnection, since: datetime | None
-) -> list[tuple[int, bytes, str]]:
+def _story_heads(db: duckdb.DuckDBPyConnection, since: datetime | None) -> StoryHeads:
     # The joins are on the band key, the new mentions' side the one held (built): the heads'
     # bands stream by. First how many (mention, head) pairs share a band: most batches have
     # few, and are one part, or none. Past PAIRS_AT_ONCE, how many each new mention has, and
@@ -370,7 +417,7 @@ def _story_candidates(
         [since],
     ).fetchone()
     if not pairs:
-        return []
+        return _NO_HEADS
     parts: list[list[int]] = [[0, 2**31 - 1]]  # every mention at once
     if pairs > PAIRS_AT_ONCE:
         per_mention = db.execute(
@@ -385,35 +432,51 @@ def _story_candidates(
                 held = 0
             parts[-1][1] = idx
             held += n
-    found: list[tuple[int, str, int]] = []  # (index, head, bands shared), best first
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE candidate_heads (idx INTEGER, mention_id VARCHAR, n BIGINT)"
+    )
     for first, last in parts:
-        found += db.execute(
+        db.execute(
             """
+            INSERT INTO candidate_heads
             SELECT i.idx, b.mention_id, count(*) AS n
             FROM incoming_bands i JOIN story_bands b ON b.band = i.band
             WHERE b.recent_at >= ? AND i.idx BETWEEN ? AND ?
             GROUP BY i.idx, b.mention_id
             QUALIFY row_number() OVER (PARTITION BY i.idx ORDER BY count(*) DESC, b.mention_id)
                     <= ?
-            ORDER BY i.idx, n DESC, b.mention_id
             """,
             [since, first, last, CANDIDATES_PER_MENTION],
-        ).fetchall()
-    if not found:
-        return []
-    heads = sorted({head for _, head, _ in found})
-    db.register("candidate_heads", pa.table({"id": pa.array(heads, pa.string())}))
-    try:
-        stored = {
-            head: (fingerprint, key)
-            for head, fingerprint, key in db.execute(
-                "SELECT id, fingerprint, story_key FROM mentions "
-                "WHERE id IN (SELECT id FROM candidate_heads)"
-            ).fetchall()
-        }
-    finally:
-        db.unregister("candidate_heads")
-    return [(idx, *stored[head]) for idx, head, _ in found if head in stored]
+        )
+    # Each head found read once (found by the ids alone, then read by row id: in one query
+    # the fingerprints of every stored mention would be read), numbered; then the pairs, best
+    # first, as arrays.
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE candidate_rows AS SELECT rowid AS r FROM mentions "
+        "WHERE id IN (SELECT mention_id FROM candidate_heads)"
+    )
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE candidate_stored AS "
+        "SELECT id, fingerprint, story_key, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row "
+        "FROM mentions WHERE rowid IN (SELECT r FROM candidate_rows)"
+    )
+    stored = db.execute(
+        "SELECT fingerprint, story_key FROM candidate_stored ORDER BY row"
+    ).fetchall()
+    found = db.execute(
+        """
+        SELECT c.idx, h.row FROM candidate_heads c JOIN candidate_stored h ON h.id = c.mention_id
+        ORDER BY c.idx, c.n DESC, c.mention_id
+        """
+    ).fetchnumpy()
+    for table in ("candidate_heads", "candidate_rows", "candidate_stored"):
+        db.execute(f"DROP TABLE {table}")
+    return StoryHeads(
+        np.asarray(found["idx"], np.int32),
+        np.asarray(found["row"], np.int32),
+        [fingerprint for fingerprint, _ in stored],
+        [key for _, key in stored],
+    )
 
 
 def existing_story_keys(db: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> set[str]:
@@ -524,6 +587,10 @@ def _insert_scores(
     return n
 
 
+# json.dumps(…, sort_keys=True) of each score's intents, without building an encoder each time.
+_INTENT_JSON = json.JSONEncoder(sort_keys=True).encode
+
+
 def _insert_score_chunk(
     db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
 ) -> int:
@@ -544,7 +611,7 @@ def _insert_score_chunk(
                 ],
                 pa.list_(pa.string()),
             ),
-            "intent_scores": [json.dumps(s.intents, sort_keys=True) for s in scores],
+            "intent_scores": [_INTENT_JSON(s.intents) for s in scores],
             "term_sentiments": pa.array(
                 [list(s.term_sentiments) for s in scores], pa.list_(pa.float64())
             ),

@@ -73,14 +73,13 @@ INTERRUPTED = "stopped by Ctrl-C"
 # DuckDB's default (one per core) a batch's store costs about 60 MB more at its peak, for
 # little speed, since the parse workers keep the other cores busy meanwhile.
 WRITER_THREADS = 1
-# Memory DuckDB may use for a batch's writes, beyond the indexes it must hold whole. Without a
-# limit it keeps every block a batch reads, and a batch reads the store (earlier batches' story
-# heads, the stories it extends): its share grew with the store. With one, it reads a block
-# again when it needs it again. The indexes (mentions and scores) are counted at
-# INDEX_BYTES_PER_ROW, with room to spare; a batch that needs more still is written again
+# Memory DuckDB may use for a batch's writes. Without a limit it keeps every block a batch
+# reads, and a batch reads the store (earlier batches' story heads, the stories it extends):
+# its share grew with the store. With one, it reads a block again when it needs it again. The
+# limit is the same whatever the store holds: since migration 024 the big tables have no
+# index, which DuckDB would have to hold whole. A batch that needs more still is written again
 # without the limit (store_pass).
 WRITER_MEMORY_MB = 64
-INDEX_BYTES_PER_ROW = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +139,7 @@ def store_pass(
     try:
         return database.retry_conflicts(lambda: _write_pass(*args))
     except duckdb.OutOfMemoryException:
-        # More than WRITER_MEMORY_MB and the estimated indexes (the transaction rolled back):
+        # More than WRITER_MEMORY_MB (the transaction rolled back):
         # once more, with as much memory as DuckDB takes by itself.
         logging.getLogger(__name__).info("A batch needed more memory than the writer's share")
         return database.retry_conflicts(lambda: _write_pass(*args, limited=False))
@@ -170,13 +169,16 @@ def _write_pass(
         kinds = {s.id: s.kind for s in sources}
         knowledge = frozenset(s.id for s in sources if s.knowledge)
         # Near-duplicates: the story each new mention belongs to (nlp.duplicates).
-        incoming = [(m.id, s.fingerprint, store.story_key(m)) for m, s in scored if s.fingerprint]
-        bands = duplicates.band_keys([sig for _, sig, _ in incoming])
+        # (A score's mention_id is its mention's id, which each m.id would hash again.)
+        incoming = [
+            (s.mention_id, s.fingerprint, store.story_key(m)) for m, s in scored if s.fingerprint
+        ]
+        bands = duplicates.band_array([sig for _, sig, _ in incoming])
         since = now - timedelta(days=duplicates.WINDOW_DAYS)
         stories = duplicates.group(
             incoming,
             bands,
-            store.story_candidates(db, bands, since),
+            store.story_heads(db, bands, since),
             store.existing_story_keys(db, [own for _, _, own in incoming]),
         )
         new = store.upsert_mentions(
@@ -203,17 +205,12 @@ def _write_pass(
 
 
 def limit_writer(db: duckdb.DuckDBPyConnection, memory: bool = False) -> None:
-    """Bound the memory of a pass's writes: WRITER_THREADS, and if `memory`, WRITER_MEMORY_MB
-    beside the indexes. The settings last as long as the DuckDB file is open (a batch closes
-    it); a lake's connections share one DuckDB with the process, whose memory stays as is."""
+    """Bound the memory of a pass's writes: WRITER_THREADS, and if `memory`, WRITER_MEMORY_MB.
+    The settings last as long as the DuckDB file is open (a batch closes it); a lake's
+    connections share one DuckDB with the process, whose memory stays as is."""
     db.execute(f"SET threads = {WRITER_THREADS}")
     if memory and not database.is_lake(db):
-        (rows,) = db.execute(
-            "SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() "
-            "WHERE schema_name = 'main' AND table_name IN ('mentions', 'scores')"
-        ).fetchone()
-        limit = WRITER_MEMORY_MB + rows * INDEX_BYTES_PER_ROW // 2**20
-        db.execute(f"SET memory_limit = '{limit}MiB'")
+        db.execute(f"SET memory_limit = '{WRITER_MEMORY_MB}MiB'")
 
 
 def run_record(report: PassReport, started: datetime, finished: datetime) -> store.RunRecord:

@@ -29,6 +29,8 @@ import numpy as np
 if TYPE_CHECKING:  # grouping stored mentions (band_keys, group) needs no spaCy
     from spacy.tokens import Doc
 
+    from data.store import StoryHeads
+
 MIN_WORDS = 12
 HASHES, BANDS = 64, 16
 SIMILAR = 0.6  # estimated Jaccard similarity of word triples from which two texts are one story
@@ -107,12 +109,65 @@ _BAND_IDS = np.arange(BANDS, dtype=np.uint64) << np.uint64(56)
 def band_keys(signatures: Sequence[bytes]) -> list[list[int]]:
     """For each signature, one int per band (which band, and a hash of its values): all at
     once, as numpy works best."""
+    return band_array(signatures).tolist()
+
+
+def band_array(signatures: Sequence[bytes]) -> np.ndarray:
+    """band_keys() as one array, a row of BANDS keys (uint64) per signature: what the store
+    and group() take without turning every key into a Python int."""
     if not signatures:
-        return []
+        return np.empty((0, BANDS), dtype=np.uint64)
     values = np.frombuffer(b"".join(signatures), "<u4").reshape(len(signatures), BANDS, -1)
     # (Array arithmetic on unsigned integers wraps modulo 2**64 silently, as wanted.)
     mixed = (values.astype(np.uint64) * _BAND_MIX).sum(axis=2)
-    return (mixed ^ _BAND_IDS).tolist()
+    return mixed ^ _BAND_IDS
+
+
+# Pairs of a batch's mentions sharing a band that group() compares at once (two arrays of
+# this many signatures: 12 MB each).
+PAIRS_AT_ONCE = 50_000
+
+
+def _shared_bands(bands: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `bands` (one mention's keys): whether an earlier mention sharing a band
+    with it is similar enough to be its story (else no index of earlier mentions could give it
+    one); and for each of its keys, whether a later mention has it too (else no search, and no
+    later head, would ever look at that key's bucket)."""
+    n = len(bands)
+    if not n or not bands.size:
+        return np.zeros(n, dtype=bool), np.zeros(bands.shape, dtype=bool)
+    flat = bands.reshape(-1)
+    owner = np.repeat(np.arange(n), flat.size // n)
+    order = np.argsort(flat, kind="stable")  # by band, then by mention (rows in order)
+    band, owner = flat[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, band[1:] != band[:-1]])
+    sizes = np.diff(np.r_[starts, len(band)])
+    rank = np.arange(len(band)) - np.repeat(starts, sizes)  # earlier mentions in its band
+    later = np.zeros(flat.size, dtype=bool)
+    later[order] = rank < np.repeat(sizes, sizes) - 1
+    later = later.reshape(n, -1)
+    similar = np.zeros(n, dtype=bool)
+    total = int(rank.sum())
+    if total > 4 * n * BUCKET_CAP:  # boilerplate everywhere: let the index search them all
+        similar[owner[rank > 0]] = True
+        return similar, later
+    # Every (mention, earlier mention) pair sharing a band, compared PAIRS_AT_ONCE at a time.
+    first = np.repeat(starts, sizes)
+    ends = np.cumsum(rank)  # pairs up to each position, included
+    lo = 0
+    while lo < len(band):
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - rank[lo] + PAIRS_AT_ONCE, "right")))
+        at = np.arange(lo, hi)
+        lo = hi
+        counts = rank[at]
+        mine = np.repeat(at, counts)
+        theirs = np.repeat(first[at], counts) + (
+            np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        )
+        i, j = owner[mine], owner[theirs]
+        equal = (signatures[i] == signatures[j]).sum(axis=1)
+        similar[i[equal / HASHES >= SIMILAR]] = True
+    return similar, later
 
 
 class Index:
@@ -144,65 +199,80 @@ class Index:
 
     def story_of(self, sig: bytes | np.ndarray, bands: list[int]) -> str | None:
         """The story of the most similar signature reaching SIMILAR, if any."""
-        found = [bucket for bucket in map(self._by_band.get, bands) if bucket is not None]
-        if not found:  # most texts: no band shared with any story yet
-            return None
-        rows: set[int] = set()
-        for bucket in found:
-            if isinstance(bucket, int):
-                rows.add(bucket)
+        rows: list[int] = []
+        for bucket in map(self._by_band.get, bands):
+            if bucket is None:
+                continue
+            if type(bucket) is int:
+                rows.append(bucket)
             else:
-                rows.update(bucket)
-        order = np.sort(np.fromiter(rows, dtype=np.intp, count=len(rows)))
+                rows += bucket
+        if not rows:  # most texts: no band shared with any story yet
+            return None
+        order = sorted(set(rows))  # the earliest of the most similar comes first
         values = np.frombuffer(sig, "<u4") if isinstance(sig, bytes) else sig
-        equal = np.count_nonzero(self._signatures[order] == values, axis=1)
-        best = int(np.argmax(equal))
+        equal = (self._signatures[order] == values).sum(axis=1)
+        best = int(equal.argmax())
         return self._keys[order[best]] if int(equal[best]) / HASHES >= SIMILAR else None
 
 
 @dataclass(frozen=True, slots=True)
 class Grouping:
     keys: dict[str, str]  # mention id → the story it belongs to
-    heads: dict[str, list[int]]  # mention id → band keys, for the mentions that begin a story
+    heads: dict[str, np.ndarray]  # mention id → band keys, for the mentions that begin a story
 
 
 def group(
     incoming: Sequence[tuple[str, bytes, str]],
-    bands: Sequence[list[int]],
-    stored: Iterable[tuple[int, bytes, str]] = (),
+    bands: Sequence[Sequence[int]] | np.ndarray,
+    stored: Iterable[tuple[int, bytes, str]] | StoryHeads = (),
     existing: Iterable[str] = (),
 ) -> Grouping:
     """The story of each new mention: (id, signature, own story key) with its `bands`
-    (band_keys). `stored` are (index into incoming, signature, story key) of stored story
-    heads sharing a band with that mention (the store finds them); `existing` the own keys
-    already stored. A mention keeps its own story when it is already stored (the same link),
-    else joins the most similar stored head, else a near copy earlier in `incoming`, else
-    begins a story of its own."""
-    stored = list(stored)
-    by_index: dict[int, list[int]] = {}  # index into incoming → its heads' places in stored
-    for k, (i, _, _) in enumerate(stored):
-        by_index.setdefault(i, []).append(k)
+    (band_keys or band_array). `stored` are (index into incoming, signature, story key) of
+    stored story heads sharing a band with that mention (the store finds them; or the same as
+    arrays, data.store.StoryHeads); `existing` the own keys already stored. A mention keeps its
+    own story when it is already stored (the same link), else joins the most similar stored
+    head, else a near copy earlier in `incoming`, else begins a story of its own. The heads'
+    bands come back as rows of one array (uint64)."""
     signatures = _rows([sig for _, sig, _ in incoming])
-    # similarity() of every new mention with each of its stored heads, all at once.
-    shares: list[float] = []
-    if stored:
-        at = np.array([i for i, _, _ in stored], dtype=np.intp)
-        equal = np.count_nonzero(_rows([sig for _, sig, _ in stored]) == signatures[at], axis=1)
-        shares = (equal / HASHES).tolist()
+    if hasattr(stored, "fingerprints"):  # StoryHeads: arrays, each head's signature once
+        at, head_of = stored.mentions.astype(np.intp), stored.heads
+        theirs, head_keys = _rows(stored.fingerprints)[head_of], stored.keys
+    else:
+        pairs = list(stored)
+        at, head_of = np.array([i for i, _, _ in pairs], dtype=np.intp), np.arange(len(pairs))
+        theirs, head_keys = _rows([sig for _, sig, _ in pairs]), [key for _, _, key in pairs]
+    # similarity() of every new mention with each of its stored heads, all at once; the
+    # heads of the mentions that one of them is similar enough to (the others join none).
+    by_index: dict[int, list[tuple[float, str]]] = {}  # index into incoming → (share, key)
+    if len(at):
+        shares = (theirs == signatures[at]).sum(axis=1) / HASHES
+        for k in np.flatnonzero(shares >= SIMILAR).tolist():
+            by_index.setdefault(int(at[k]), []).append(
+                (float(shares[k]), head_keys[int(head_of[k])])
+            )
+    keys_of = np.asarray(bands, dtype=np.uint64).reshape(len(incoming), -1 if incoming else 0)
+    # The index is searched only for a mention sharing a band with an earlier one similar
+    # enough, and holds only the bands of heads that a later mention has: for the others it
+    # could answer nothing (most mentions of a batch), so they skip it, and the answers stay
+    # those of the whole index.
+    earlier, later = _shared_bands(keys_of, signatures)
+    searched, indexed = earlier.tolist(), later.any(axis=1).tolist()
     taken = set(existing)
     index = Index()
     keys, heads = {}, {}
-    for i, ((mention_id, _, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
+    for i, (mention_id, _, own) in enumerate(incoming):
         key = own if own in taken else None
         if key is None and i in by_index:
-            share, best = max((shares[k], stored[k][2]) for k in by_index[i])
-            key = best if share >= SIMILAR else None
-        if key is None:
-            key = index.story_of(signatures[i], own_bands)
+            key = max(by_index[i])[1]  # the most similar (of two, the greater key)
+        if key is None and searched[i]:
+            key = index.story_of(signatures[i], keys_of[i].tolist())
         if key is None:
             key = own
-            index.add(signatures[i], key, own_bands)
-            heads[mention_id] = own_bands
+            if indexed[i]:
+                index.add(signatures[i], key, keys_of[i][later[i]].tolist())
+            heads[mention_id] = keys_of[i]
         keys[mention_id] = key
         taken.add(key)
     return Grouping(keys, heads)

@@ -2,6 +2,7 @@
 passes through the real flow's store step and a real DuckDB file."""
 
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,3 +142,78 @@ def test_links_spelled_as_stories_key_them_already_are_taken_as_they_are(scheme,
     url = f"{scheme}://{host}{path}{tail}"
     assert canonical_url(url) == text._canonical_parts(url)
     assert canonical_url(canonical_url(url)) == canonical_url(url)
+
+
+def _group_plainly(incoming, bands, stored, existing):
+    """group() as first written: every mention searched in an index of every head."""
+    by_index: dict[int, list[int]] = {}
+    for k, (i, _, _) in enumerate(stored):
+        by_index.setdefault(i, []).append(k)
+    taken, index, keys, heads = set(existing), duplicates.Index(), {}, {}
+    for i, ((mention_id, sig, own), own_bands) in enumerate(zip(incoming, bands, strict=True)):
+        key = own if own in taken else None
+        if key is None and i in by_index:
+            share, best = max((duplicates.similarity(sig, stored[k][1]), stored[k][2])
+                              for k in by_index[i])  # fmt: skip
+            key = best if share >= duplicates.SIMILAR else None
+        if key is None:
+            key = index.story_of(sig, own_bands)
+        if key is None:
+            key = own
+            index.add(sig, key, own_bands)
+            heads[mention_id] = own_bands
+        keys[mention_id] = key
+        taken.add(key)
+    return keys, heads
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    originals=st.integers(1, 12),
+    copies=st.integers(0, 150),
+    changed=st.integers(0, 40),
+    links=st.integers(1, 400),
+)
+def test_grouping_a_batch_finds_the_stories_a_search_of_every_mention_finds(
+    seed, originals, copies, changed, links
+):
+    """group() searches its index only for mentions sharing a band with an earlier one, and
+    indexes only heads sharing one with a later one: the stories are those of searching and
+    indexing every mention, also with boilerplate filling buckets past BUCKET_CAP."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**32, (originals, duplicates.HASHES), dtype=np.uint32)
+    sigs = []
+    for n in range(originals + copies):
+        row = base[n % originals].copy()
+        if n >= originals:  # a near or far copy: some values of the original changed
+            at = rng.choice(
+                duplicates.HASHES, size=int(rng.integers(0, changed + 1)), replace=False
+            )
+            row[at] = rng.integers(0, 2**32, len(at), dtype=np.uint32)
+        sigs.append(row.astype("<u4").tobytes())
+    order = rng.permutation(len(sigs))
+    incoming = [(f"m{i}", sigs[j], f"link{rng.integers(0, links)}") for i, j in enumerate(order)]
+    bands = duplicates.band_keys([s for _, s, _ in incoming])
+    stored = [(int(i), sigs[int(rng.integers(0, len(sigs)))], f"stored{k}")
+              for k, i in enumerate(rng.integers(0, len(incoming), 5))]  # fmt: skip
+    existing = [f"link{k}" for k in range(0, links, 7)]
+    keys, heads = _group_plainly(incoming, bands, stored, existing)
+    for given_bands, at_once in ((bands, duplicates.PAIRS_AT_ONCE),
+                                 (duplicates.band_array([s for _, s, _ in incoming]), 7)):  # fmt: skip
+        with patch.object(duplicates, "PAIRS_AT_ONCE", at_once):  # compared in parts, or not
+            grouped = duplicates.group(incoming, given_bands, stored, existing)
+        assert grouped.keys == keys
+        assert {m: list(map(int, b)) for m, b in grouped.heads.items()} == heads
+    # The stored heads as the store gives them to a pass: arrays, each head once.
+    unique = sorted({(sig, key) for _, sig, key in stored})
+    as_arrays = store.StoryHeads(
+        np.array([i for i, _, _ in stored], np.int32),
+        np.array([unique.index((sig, key)) for _, sig, key in stored], np.int32),
+        [sig for sig, _ in unique],
+        [key for _, key in unique],
+    )
+    assert as_arrays.pairs() == stored
+    assert duplicates.group(incoming, bands, as_arrays, existing).keys == keys

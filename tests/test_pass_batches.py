@@ -266,9 +266,9 @@ def test_a_near_copy_in_a_later_batch_joins_the_story_of_the_first(tmp_path):
 def test_a_batch_writes_within_the_writers_share_of_memory_or_again_without_it(
     tmp_path, monkeypatch, caplog
 ):
-    """A batch's writes may use WRITER_MEMORY_MB beside the store's indexes (so what DuckDB
-    keeps of a batch no longer grows with the store); one that needs more is written again
-    without the limit, never lost."""
+    """A batch's writes may use WRITER_MEMORY_MB, however big the store (so what DuckDB keeps
+    of a batch does not grow with the store); one that needs more is written again without
+    the limit, never lost."""
     from nlp import build_scorer
 
     config = make_config(tmp_path, [])
@@ -278,9 +278,20 @@ def test_a_batch_writes_within_the_writers_share_of_memory_or_again_without_it(
     )  # fmt: skip
     pipeline.store_pass(config, [], [], scored[:10], {}, NOW)
     with store.connect(config.db_path) as db:
+        # A store of 100,000 mentions and scores more (their tables have no index to hold).
+        db.execute(
+            "INSERT INTO mentions (id, source, native_id, url, title, text, published, "
+            "collected_at) SELECT 'm' || i, 'forum', i::VARCHAR, 'https://forum.example/' || i, "
+            "'', repeat('x', 200), now(), now() FROM range(100000) t(i)"
+        )
+        db.execute(
+            "INSERT INTO scores (mention_id, model_version, terms, sentiment, sentiment_label, "
+            "scored_at) SELECT 'm' || i, 'v', ['Nimbus Notes'], 0, 'neutral', now() "
+            "FROM range(100000) t(i)"
+        )
         pipeline.limit_writer(db, memory=True)
         limit = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-        assert limit == f"{pipeline.WRITER_MEMORY_MB:.1f} MiB"  # 10 rows: no room for indexes
+        assert limit == f"{pipeline.WRITER_MEMORY_MB:.1f} MiB"
     monkeypatch.setattr(pipeline, "WRITER_MEMORY_MB", 1)  # far too little for any batch
     with caplog.at_level(logging.INFO, logger=pipeline.__name__):
         report = pipeline.store_pass(config, [], [], scored[10:], {}, NOW)
