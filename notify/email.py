@@ -228,17 +228,17 @@ class _Session:
         self.smtp = smtp
         self.server: smtplib.SMTP | None = None
         self.error: str | None = None  # why the server could not be used at all
-        self.permanent = False
 
     def send(self, mail_id: str, msg: EmailMessage) -> Outcome:
         if self.server is None and self.error is None:
             try:
                 self.server = _connect(self.smtp)
             except (OSError, smtplib.SMTPException) as e:
+                # A refused login (a password that expired or was not set) is the operator's
+                # to fix, as a server that is down: the mail waits for it, never failed for it.
                 self.error = f"{self.smtp.host}:{self.smtp.port}: {_describe(e)}"
-                self.permanent = isinstance(e, smtplib.SMTPAuthenticationError)
         if self.server is None:
-            return Outcome(mail_id, False, self.error, self.permanent)
+            return Outcome(mail_id, False, self.error)
         try:
             refused = self.server.send_message(msg)
         except smtplib.SMTPRecipientsRefused as e:
