@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.errors import MessageError
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
+import idna
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from data import database, outbox, store
@@ -100,12 +101,42 @@ def header_value(text: str) -> str:
     return " ".join(_UNPRINTABLE.sub("", " ".join(text.split())).split())
 
 
+def envelope_address(address: str) -> str:
+    """The address as SMTP carries it: an internationalised domain in its ASCII form (IDNA
+    2008, `xn--…`, the same domain, which every server takes), the mailbox name as it is.
+    Raises ValueError for text that is not one address as written: a mail's To header would
+    read `a"b(c)d@example.com` as abd@example.com, someone else."""
+    if parseaddr(address)[1] != address or address.count("@") != 1:
+        raise ValueError("not an email address")
+    local, _, domain = address.partition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode()}"
+    except idna.IDNAError as e:
+        raise ValueError(f"not an email address ({e})") from None
+
+
+def envelope(recipients: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each recipient as SMTP carries it, and why each of the others cannot be sent to."""
+    to, unusable = {}, {}
+    for r in recipients:
+        try:
+            to[r] = envelope_address(r)
+        except ValueError as e:
+            unusable[r] = str(e)
+    return to, unusable
+
+
 def message(mail: Mail, sender: str) -> EmailMessage:
     """The mail as it goes out; every header passes through `header_value` here. Raises
     ValueError for a mail that cannot be built."""
+    to, unusable = envelope(mail.recipients)
+    if not to and mail.recipients:
+        raise ValueError("; ".join(f"{r}: {why}" for r, why in unusable.items()))
     headers = [
         ("From", sender),
-        ("To", ", ".join(mail.recipients)),
+        ("To", ", ".join(to.values())),
         ("Subject", mail.subject),
         ("Date", formatdate(usegmt=True)),
         # Stable per outbox row: if a crash ever makes us send a mail twice, clients see one.
@@ -188,7 +219,7 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
             except (ValueError, MessageError) as e:
                 outcome = Outcome(mail.id, False, f"cannot build this mail: {e}", permanent=True)
             else:
-                outcome = session.send(mail.id, msg)
+                outcome = session.send(mail, msg)
             counts[_record(config, outcome, now)] += 1
     finally:
         session.close()
@@ -229,7 +260,10 @@ class _Session:
         self.server: smtplib.SMTP | None = None
         self.error: str | None = None  # why the server could not be used at all
 
-    def send(self, mail_id: str, msg: EmailMessage) -> Outcome:
+    def send(self, mail: Mail, msg: EmailMessage) -> Outcome:
+        """Send to the recipients that are addresses and that the server can take; the others
+        are refused here, as a server refuses, with the reason."""
+        mail_id = mail.id
         if self.server is None and self.error is None:
             try:
                 self.server = _connect(self.smtp)
@@ -240,7 +274,16 @@ class _Session:
         if self.server is None:
             return Outcome(mail_id, False, self.error)
         try:
-            refused = self.server.send_message(msg)
+            to, unusable = envelope(mail.recipients)
+            self.server.ehlo_or_helo_if_needed()
+            if not self.server.has_extn("smtputf8"):
+                for r in [r for r, address in to.items() if not address.isascii()]:
+                    unusable[r] = "the server does not take non-ASCII addresses (no SMTPUTF8)"
+                    del to[r]
+            if not to:
+                why = "; ".join(f"{r}: {w}" for r, w in unusable.items())
+                return Outcome(mail_id, False, f"recipients refused: {why}", permanent=True)
+            refused = self.server.send_message(msg, to_addrs=list(to.values()))
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             return Outcome(mail_id, False, f"recipients refused: {_describe(e)}", min(codes) >= 500)
@@ -253,8 +296,11 @@ class _Session:
             # sent again later (same Message-ID). The next mail gets a new connection.
             self.close()
             return Outcome(mail_id, False, _describe(e))
-        if refused:
-            return Outcome(mail_id, True, f"some recipients refused: {', '.join(refused)}")
+        if refused or unusable:
+            why = [*(f"{r}: {w}" for r, w in unusable.items()), _describe_refused(refused)]
+            return Outcome(
+                mail_id, True, f"some recipients refused: {'; '.join(w for w in why if w)}"
+            )
         return Outcome(mail_id, True)
 
     def close(self) -> None:
@@ -276,5 +322,9 @@ def _describe(error: BaseException) -> str:
         )
         return f"SMTP {error.smtp_code} {text}".strip()
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{r}: {c}" for r, (c, _) in error.recipients.items())
+        return _describe_refused(error.recipients)
     return str(error) or type(error).__name__
+
+
+def _describe_refused(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{r}: {c}" for r, (c, _) in refused.items())

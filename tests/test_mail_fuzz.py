@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from notify.email import send_pending
-from tests.conftest import Inbox, make_config
+from tests.conftest import Inbox, make_config, smtp_server
 from tests.test_mail_faults import NOW, arrivals, enqueue, mail, smtp_section, statuses
 
 
@@ -68,3 +68,88 @@ def test_a_wrong_smtp_password_holds_the_mail_and_the_right_one_sends_it(tmp_pat
         assert arrivals(server) == {"a": 1, "b": 1}
         stored = " ".join(str(e) for _, e in statuses(config).values())
         assert "pw" not in stored
+
+
+# --- addresses that are not plain ASCII, or not addresses ----------------------------------
+
+
+def test_an_internationalised_domain_gets_its_mail_from_a_server_without_smtputf8(tmp_path):
+    """Most relays do not offer SMTPUTF8; a domain is sent in its ASCII (IDNA) form, which
+    names the same domain, so a client at bücher.example gets their mail, and so does the
+    other recipient of the same mail."""
+    with running(Inbox(), enable_SMTPUTF8=False) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        enqueue(
+            config,
+            mail("good"),
+            mail("idn", recipients=("anna@bücher.example", "bob@example.com")),
+            mail("sharp-s", recipients=("max@faß.de",)),  # not fass.de: IDNA 2008
+        )
+
+        report = send_pending(config, NOW)
+
+        assert (report.sent, report.retrying, report.failed) == (3, 0, 0)
+        to = {
+            m["Message-ID"].strip("<>").split("@")[0]: m["X-Envelope-To"] for m in server.messages
+        }
+        assert to == {
+            "good": "care@example.com",
+            "idn": "anna@xn--bcher-kva.example, bob@example.com",
+            "sharp-s": "max@xn--fa-hia.de",
+        }
+        assert send_pending(config, NOW + timedelta(hours=3)).sent == 0
+
+
+def test_a_recipient_that_is_no_address_gets_nothing_and_stops_no_one(tmp_path):
+    """`a"b(c)d@example.com` passed the address check, and the envelope was read back from the
+    To header, where it reads abd@example.com: a stranger got the mail. Now nobody gets what was
+    meant for an address that is not one; the others get theirs, and the reason is kept."""
+    with smtp_server(Inbox()) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        enqueue(
+            config,
+            mail("both", recipients=('a"b(c)d@example.com', "ops@example.com")),
+            mail("alone", recipients=('a"b(c)d@example.com',)),
+            mail("good"),
+        )
+
+        report = send_pending(config, NOW)
+
+        assert (report.sent, report.retrying, report.failed) == (2, 0, 1)
+        assert sorted(m["X-Envelope-To"] for m in server.messages) == [
+            "care@example.com",
+            "ops@example.com",
+        ]
+        assert "abd@example.com" not in str([m["To"] for m in server.messages])
+        state = statuses(config)
+        assert state["both"][0] == "sent" and 'a"b(c)d@example.com' in state["both"][1]
+        assert state["alone"][0] == "failed" and "not an email address" in state["alone"][1]
+        assert send_pending(config, NOW + timedelta(days=1)).sent == 0
+        assert arrivals(server) == {"both": 1, "good": 1}
+
+
+def test_a_non_ascii_mailbox_name_is_refused_in_one_line_when_the_server_cannot_take_it(
+    tmp_path,
+):
+    """josé@example.com needs SMTPUTF8: without it that recipient is refused for good (retrying
+    changes nothing), in words; the other recipient and the next mail go."""
+    with running(Inbox(), enable_SMTPUTF8=False) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        enqueue(
+            config,
+            mail("uni", recipients=("josé@example.com",)),
+            mail("mixed", recipients=("josé@example.com", "ops@example.com")),
+            mail("good"),
+        )
+
+        report = send_pending(config, NOW)
+
+        assert (report.sent, report.retrying, report.failed) == (2, 0, 1)
+        state = statuses(config)
+        assert state["uni"] == (
+            "failed",
+            "recipients refused: josé@example.com: the server does not take non-ASCII "
+            "addresses (no SMTPUTF8)",
+        )
+        assert state["mixed"][0] == "sent" and "josé@example.com" in state["mixed"][1]
+        assert arrivals(server) == {"mixed": 1, "good": 1}
