@@ -120,6 +120,8 @@ class Outcome:
     sent: bool
     error: str | None = None
     permanent: bool = False
+    # Sent, but these recipients were refused for now (4xx): they get it in a mail of its own.
+    retry_to: tuple[str, ...] = ()
 
 
 def record_outcome(
@@ -138,6 +140,8 @@ def record_outcome(
             "last_error = ? WHERE id = ?",
             [at, outcome.error, outcome.mail_id],
         )
+        if outcome.retry_to:
+            _queue_retry(db, outcome, now)
         if kind == "client-digest":
             db.execute(
                 "UPDATE deliveries SET channels = list_append(channels, 'email') "
@@ -156,6 +160,27 @@ def record_outcome(
         [status, attempts, outcome.error, _naive_utc(retry_at), outcome.mail_id],
     )
     return status
+
+
+def _queue_retry(db: duckdb.DuckDBPyConnection, outcome: Outcome, now: datetime) -> None:
+    """A copy of a sent mail for the recipients the server refused for now, retried with the
+    mail's back-off; its id is derived from the mail's and theirs, so it is queued once."""
+    ident = hashlib.blake2b(
+        "\x1f".join([outcome.mail_id, "retry", *outcome.retry_to]).encode(), digest_size=16
+    ).hexdigest()
+    (attempts,) = db.execute(
+        "SELECT attempts FROM outbox WHERE id = ?", [outcome.mail_id]
+    ).fetchone()
+    retry_at = now + timedelta(minutes=min(2**attempts, 240))
+    db.execute(
+        "INSERT INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
+        "created_at, not_before, status, attempts, next_attempt_at, headers, target, last_error) "
+        "SELECT ?, kind, rule, ?, subject, text_body, html_body, ?, not_before, 'pending', "
+        "attempts, ?, headers, target, ? FROM outbox WHERE id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM outbox WHERE id = ?)",
+        [ident, list(outcome.retry_to), _naive_utc(now), _naive_utc(retry_at), outcome.error,
+         outcome.mail_id, ident],
+    )  # fmt: skip
 
 
 def outbox_view(db: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:

@@ -298,9 +298,13 @@ class _Session:
             return Outcome(mail_id, False, _describe(e))
         if refused or unusable:
             why = [*(f"{r}: {w}" for r, w in unusable.items()), _describe_refused(refused)]
+            # A mailbox refused for now (4xx) gets the mail later, in a mail of its own: the
+            # others have theirs and must not get it twice.
+            later = {address for address, (code, _) in refused.items() if code < 500}
             return Outcome(
-                mail_id, True, f"some recipients refused: {'; '.join(w for w in why if w)}"
-            )
+                mail_id, True, f"some recipients refused: {'; '.join(w for w in why if w)}",
+                retry_to=tuple(r for r, address in to.items() if address in later),
+            )  # fmt: skip
         return Outcome(mail_id, True)
 
     def close(self) -> None:

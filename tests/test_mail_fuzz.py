@@ -9,7 +9,7 @@ from datetime import timedelta
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from notify.email import send_pending
+from notify.email import SendReport, send_pending
 from tests.conftest import Inbox, make_config, smtp_server
 from tests.test_mail_faults import NOW, arrivals, enqueue, mail, smtp_section, statuses
 
@@ -153,3 +153,50 @@ def test_a_non_ascii_mailbox_name_is_refused_in_one_line_when_the_server_cannot_
         )
         assert state["mixed"][0] == "sent" and "josé@example.com" in state["mixed"][1]
         assert arrivals(server) == {"mixed": 1, "good": 1}
+
+
+# --- a server that refuses some recipients of a mail ---------------------------------------
+
+
+class PerRecipient(Inbox):
+    """An SMTP server that answers RCPT for some addresses with a scripted refusal."""
+
+    def __init__(self, refusals: dict[str, str]):
+        super().__init__()
+        self.refusals = refusals
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refusals:
+            return self.refusals[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_recipient_refused_for_now_gets_the_mail_later_and_the_others_only_once(tmp_path):
+    """Of four recipients one mailbox is busy (450) and one does not exist (550): the two others
+    get the alert at once and never again; the busy one gets it on a later run, once; the one
+    that does not exist is named in the outbox."""
+    refusals = {"busy@example.com": "450 4.2.1 mailbox busy", "gone@example.com": "550 5.1.1 no"}
+    with smtp_server(PerRecipient(refusals)) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        team = ("ann@example.com", "busy@example.com", "gone@example.com", "bo@example.com")
+        enqueue(config, mail("alert", recipients=team), mail("good"))
+
+        first = send_pending(config, NOW)
+
+        assert (first.sent, first.retrying, first.failed) == (2, 0, 0)
+        got = [m["X-Envelope-To"] for m in server.messages]
+        assert got == ["ann@example.com, bo@example.com", "care@example.com"]
+        (error,) = [e for s, e in statuses(config).values() if s == "sent" and e]
+        assert "busy@example.com: 450" in error and "gone@example.com: 550" in error
+        server.refusals = {"gone@example.com": "550 5.1.1 no"}  # no longer busy
+        assert send_pending(config, NOW + timedelta(seconds=30)).sent == 0  # not at once
+        later = send_pending(config, NOW + timedelta(hours=1))
+        assert later.sent == 1 and server.messages[-1]["X-Envelope-To"] == "busy@example.com"
+        for after in (timedelta(hours=2), timedelta(days=1)):
+            assert send_pending(config, NOW + after) == SendReport()
+        envelopes = [m["X-Envelope-To"] for m in server.messages]
+        assert sorted(", ".join(envelopes).split(", ")) == sorted(
+            ["ann@example.com", "bo@example.com", "busy@example.com", "care@example.com"]
+        )
+        assert all(m["Subject"] == "mail alert" for m in server.messages if "care" not in m["To"])
