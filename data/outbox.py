@@ -149,9 +149,13 @@ def record_outcome(
                 [outcome.mail_id],
             )
         return "sent"
-    (attempts,) = db.execute(
-        "SELECT attempts + 1 FROM outbox WHERE id = ?", [outcome.mail_id]
+    (attempts, now_status) = db.execute(
+        "SELECT attempts + 1, status FROM outbox WHERE id = ?", [outcome.mail_id]
     ).fetchone()
+    if now_status == "sent":
+        # Another run took the mail up (this one was cut off, or so slow that its claim ran
+        # out) and the server accepted it: it stays sent, or it would go again.
+        return "sent"
     status = "failed" if outcome.permanent or attempts >= max_attempts else "pending"
     retry_at = now + timedelta(minutes=min(2**attempts, 240))
     db.execute(

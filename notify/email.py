@@ -192,6 +192,9 @@ def _connect(smtp: Smtp) -> smtplib.SMTP:
     return server
 
 
+BATCH = 200  # mails sent by one run at most; the next run sends the rest
+
+
 @dataclass(frozen=True, slots=True)
 class SendReport:
     sent: int = 0
@@ -203,16 +206,24 @@ class SendReport:
 def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     """Send what the outbox holds and is due. The database is not held during SMTP work; what
     became of each mail is stored as soon as it is known, in a transaction of its own, so a
-    mail the server accepted is never sent again, whatever happens to the rest of the batch."""
+    mail the server accepted is never sent again, whatever happens to the rest of the batch.
+
+    Mails are claimed one at a time, just before each is sent: a claim left 'sending' for
+    STUCK_AFTER (a crash) is taken up by the next run, and with one claimed at a time that is
+    only ever the mail in flight, however slow the server, never the rest of a long batch
+    that this run is still sending."""
     now = now or store.utcnow()
-    mails = database.retry_conflicts(lambda: _claim_due(config, now))
     counts = {"sent": 0, "pending": 0, "failed": 0}
     session = _Session(config.smtp)
     try:
-        for mail in mails:
+        for _ in range(BATCH):
+            claimed = database.retry_conflicts(lambda: _claim_due(config, now, 1))
+            if not claimed:
+                break
+            mail = claimed[0]
             if mail.target is not None:  # a chat or webhook message: Apprise sends it
                 outcome = chat.send(mail)
-                counts[_record(config, outcome, now)] += 1
+                _tally(counts, outcome, _record(config, outcome, now))
                 continue
             try:
                 msg = message(mail, config.smtp.sender)
@@ -220,18 +231,25 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
                 outcome = Outcome(mail.id, False, f"cannot build this mail: {e}", permanent=True)
             else:
                 outcome = session.send(mail, msg)
-            counts[_record(config, outcome, now)] += 1
+            _tally(counts, outcome, _record(config, outcome, now))
     finally:
         session.close()
     return SendReport(counts["sent"], counts["pending"], counts["failed"], session.error)
 
 
-def _claim_due(config: Config, now: datetime) -> list[Mail]:
+def _tally(counts: dict[str, int], outcome: Outcome, status: str) -> None:
+    """Count a mail by what this run did: one that failed here but that another run sent
+    meanwhile (its claim ran out) is not this run's to count."""
+    if outcome.sent or status != "sent":
+        counts[status] += 1
+
+
+def _claim_due(config: Config, now: datetime, limit: int) -> list[Mail]:
     """The mails due now, marked 'sending'. Of two workers claiming at once, the second to
     commit conflicts and claims again: what the first took is no longer due."""
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        mails = outbox.claim_due(db, now)
+        mails = outbox.claim_due(db, now, limit)
         if mails:
             database.claim_writes(db)
         db.commit()

@@ -4,6 +4,7 @@ SMTP server on 127.0.0.1 (aiosmtpd), a real DuckDB file, the real web endpoint. 
 stands beside a good mail, which must arrive exactly once."""
 
 import socket
+import threading
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
@@ -11,7 +12,7 @@ from aiosmtpd.smtp import AuthResult
 
 from notify.email import SendReport, send_pending
 from tests.conftest import Inbox, make_config, smtp_server
-from tests.test_mail_faults import NOW, arrivals, enqueue, mail, smtp_section, statuses
+from tests.test_mail_faults import NOW, Scripted, arrivals, enqueue, mail, smtp_section, statuses
 
 
 def free_port() -> int:
@@ -200,3 +201,31 @@ def test_a_recipient_refused_for_now_gets_the_mail_later_and_the_others_only_onc
             ["ann@example.com", "bo@example.com", "busy@example.com", "care@example.com"]
         )
         assert all(m["Subject"] == "mail alert" for m in server.messages if "care" not in m["To"])
+
+
+# --- a server so slow that a batch outlives its claim --------------------------------------
+
+
+def test_a_batch_outliving_its_claim_sends_no_mail_twice(tmp_path):
+    """A server that takes longer and longer: the first worker still sends its batch when the
+    next worker (the alerts run every 5 minutes, the digests every 15) finds its mails claimed
+    15 minutes ago and takes them up. Only the mail in flight may be sent by both; the rest go
+    once, and a mail one worker sent is never marked for sending again by the other."""
+    server = Scripted(["hang"])
+    with smtp_server(server):
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        enqueue(config, mail("a"), mail("b"), mail("c"))
+        first: list[SendReport] = []
+        worker = threading.Thread(target=lambda: first.append(send_pending(config, NOW)))
+        worker.start()
+        try:
+            assert server.hanging.wait(60), "the first mail never reached the server"
+            second = send_pending(config, NOW + timedelta(minutes=16))
+        finally:
+            server.release.set()  # the first worker's mail in flight is answered 451
+            worker.join(120)
+        assert second.sent == 3 and first[0].sent == 0
+        assert arrivals(server) == {"a": 1, "b": 1, "c": 1}
+        assert {s for s, _ in statuses(config).values()} == {"sent"}
+        assert send_pending(config, NOW + timedelta(days=1)) == SendReport()
+        assert arrivals(server) == {"a": 1, "b": 1, "c": 1}
