@@ -114,6 +114,21 @@ def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
     return mails
 
 
+def held_back(db: duckdb.DuckDBPyConnection, mail: Mail) -> str | None:
+    """Why a mail to a client must not go now that its time has come, or None. A mail waits
+    in the outbox (quiet hours, a server down): a client who unsubscribed or was paused
+    meanwhile gets nothing more."""
+    if not mail.kind.startswith("client-") or not mail.recipients:
+        return None
+    row = db.execute(
+        "SELECT status FROM clients WHERE lower(email) = lower(?) ORDER BY status LIMIT 1",
+        [mail.recipients[0]],
+    ).fetchone()
+    if row is None or row[0] == "active":
+        return None
+    return f"not sent: the client is {row[0]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     mail_id: str

@@ -220,7 +220,11 @@ def send_pending(config: Config, now: datetime | None = None) -> SendReport:
             claimed = database.retry_conflicts(lambda: _claim_due(config, now, 1))
             if not claimed:
                 break
-            mail = claimed[0]
+            mail, held = claimed[0]
+            if held:
+                outcome = Outcome(mail.id, False, held, permanent=True)
+                _tally(counts, outcome, _record(config, outcome, now))
+                continue
             if mail.target is not None:  # a chat or webhook message: Apprise sends it
                 outcome = chat.send(mail)
                 _tally(counts, outcome, _record(config, outcome, now))
@@ -244,16 +248,18 @@ def _tally(counts: dict[str, int], outcome: Outcome, status: str) -> None:
         counts[status] += 1
 
 
-def _claim_due(config: Config, now: datetime, limit: int) -> list[Mail]:
-    """The mails due now, marked 'sending'. Of two workers claiming at once, the second to
+def _claim_due(config: Config, now: datetime, limit: int) -> list[tuple[Mail, str | None]]:
+    """The mails due now, marked 'sending', each with why it must not go after all (a client
+    unsubscribed while it waited), if so. Of two workers claiming at once, the second to
     commit conflicts and claims again: what the first took is no longer due."""
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
         mails = outbox.claim_due(db, now, limit)
         if mails:
             database.claim_writes(db)
+        held = [outbox.held_back(db, m) for m in mails]
         db.commit()
-    return mails
+    return list(zip(mails, held, strict=True))
 
 
 def _record(config: Config, outcome: Outcome, now: datetime) -> str:

@@ -9,10 +9,42 @@ from datetime import timedelta
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from starlette.testclient import TestClient
 
+from data import clients, store
+from data.clients import Client
+from data.records import Mention
+from notify import web
 from notify.email import SendReport, send_pending
+from notify.push import push_digests
 from tests.conftest import Inbox, make_config, smtp_server
 from tests.test_mail_faults import NOW, Scripted, arrivals, enqueue, mail, smtp_section, statuses
+
+MONDAY = NOW.replace(day=23, hour=9, minute=0)  # 09:00 UTC, a Monday
+READERS = [
+    Client(id="alice", name="Alice", email="alice@example.com", interests=["remote work"]),
+    Client(id="bob", name="Bob", email="bob@example.com", interests=["remote work"]),
+]
+
+
+def push_setup(tmp_path, port, readers=READERS, articles=None):
+    """A knowledge source's articles and clients due their weekly digest at MONDAY."""
+    config = make_config(
+        tmp_path,
+        [{"id": "blog", "url": "https://blog.example/feed", "knowledge": True}],
+        smtp=smtp_section(port),
+        push={"base_url": "https://feeds.example.com"},
+    )
+    articles = articles or [
+        Mention("blog", f"a{i}", f"https://blog.example/{i}", f"Remote work, part {i}",
+                "remote work tips", "Editor", MONDAY - timedelta(hours=5 + i))
+        for i in range(3)
+    ]  # fmt: skip
+    with store.connect(config.db_path) as db:
+        store.upsert_mentions(db, articles, MONDAY, knowledge=frozenset({"blog"}))
+        for reader in readers:
+            clients.save(db, reader, MONDAY - timedelta(days=30))
+    return config
 
 
 def free_port() -> int:
@@ -229,3 +261,33 @@ def test_a_batch_outliving_its_claim_sends_no_mail_twice(tmp_path):
         assert {s for s, _ in statuses(config).values()} == {"sent"}
         assert send_pending(config, NOW + timedelta(days=1)) == SendReport()
         assert arrivals(server) == {"a": 1, "b": 1, "c": 1}
+
+
+# --- a client who unsubscribes while their digest waits in the outbox -----------------------
+
+
+def test_a_digest_waiting_for_the_server_is_not_sent_after_the_client_unsubscribes(tmp_path):
+    """The server refused the digest for now (451); before the retry the client clicks the
+    unsubscribe link of an earlier digest (one-click POST). Nothing more goes to them; the
+    digest of the client beside them still goes, once."""
+    server = Scripted(["451 4.3.0 Try again later", "451 4.3.0 Try again later"])
+    with smtp_server(server):
+        config = push_setup(tmp_path, server.port)
+        assert push_digests(config, MONDAY).mail.retrying == 2
+        with store.connect(config.db_path) as db:
+            token = next(c.token for c in clients.all_clients(db) if c.id == "alice")
+        endpoint = TestClient(web.create_app(config))
+        assert endpoint.post(f"/unsubscribe/{token}").status_code == 200
+
+        later = send_pending(config, MONDAY + timedelta(hours=1))
+
+        assert [m["X-Envelope-To"] for m in server.messages] == ["bob@example.com"]
+        assert (later.sent, later.failed) == (1, 1)
+        with store.connect(config.db_path) as db:
+            (why,) = db.execute(
+                "SELECT last_error FROM outbox WHERE list_contains(recipients, ?)",
+                ["alice@example.com"],
+            ).fetchone()
+        assert why == "not sent: the client is unsubscribed"
+        assert send_pending(config, MONDAY + timedelta(days=1)) == SendReport()
+        assert len(server.messages) == 1
