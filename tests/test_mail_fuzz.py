@@ -11,10 +11,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from starlette.testclient import TestClient
 
-from data import clients, store
+from data import clients, inbox, store, users
 from data.clients import Client
-from data.records import Mention
+from data.records import Mention, Score
 from notify import web
+from notify.alerts import run_alerts
 from notify.email import SendReport, send_pending
 from notify.push import push_digests
 from tests.conftest import Inbox, make_config, smtp_server
@@ -291,3 +292,55 @@ def test_a_digest_waiting_for_the_server_is_not_sent_after_the_client_unsubscrib
         assert why == "not sent: the client is unsubscribed"
         assert send_pending(config, MONDAY + timedelta(days=1)) == SendReport()
         assert len(server.messages) == 1
+
+
+# --- a complaint assigned to someone who has left --------------------------------------------
+
+
+def test_a_complaint_assigned_to_someone_removed_from_the_team_reminds_the_leads(tmp_path):
+    """Sam was removed from the team with a complaint still assigned to them: the reminder
+    goes to the team's admins when it is due (Sam's mailbox may be gone, and no one else was
+    told), once, and never to Sam; a complaint assigned to a current agent reminds them."""
+    with smtp_server(Inbox()) as server:
+        config = make_config(
+            tmp_path,
+            [],
+            smtp=smtp_section(server.port),
+            alerts=[{"name": "open", "kind": "reminder", "sla_hours": 24}],
+        )
+        posts = [
+            Mention("forum", f"m{i}", f"https://forum.example/{i}", f"complaint {i}",
+                    "Nimbus Notes lost my notes", None, NOW - timedelta(hours=30))
+            for i in (1, 2)
+        ]  # fmt: skip
+        with store.connect(config.db_path) as db:
+            store.upsert_mentions(db, posts, NOW - timedelta(hours=29))
+            store.upsert_scores(
+                db,
+                [Score(m.id, "v", ("Nimbus Notes",), -0.6, "negative") for m in posts],
+                NOW - timedelta(hours=29),
+            )
+            users.add(db, "lead@example.com", "admin", None, NOW - timedelta(days=9))
+            users.add(db, "sam@example.com", "agent", None, NOW - timedelta(days=9))
+            users.add(db, "kim@example.com", "agent", None, NOW - timedelta(days=9))
+            assigned = NOW - timedelta(hours=25)
+            inbox.update(
+                db, [posts[0].id], "lead@example.com", assigned, assignee="sam@example.com"
+            )
+            inbox.update(
+                db, [posts[1].id], "lead@example.com", assigned, assignee="kim@example.com"
+            )
+            users.remove(db, "sam@example.com")
+
+        run_alerts(config, NOW)
+        run_alerts(config, NOW + timedelta(hours=30))  # past twice the SLA: nothing new for Sam's
+
+        got = sorted((m["X-Envelope-To"], m["Subject"]) for m in server.messages)
+        assert got == [
+            ("kim@example.com", "Reminder: “complaint 2”, assigned to you 25 hours ago, is still open"),
+            ("lead@example.com",
+             "Unattended: “complaint 1”, assigned to sam@example.com, who is no longer on the team, "
+             "is still open after 25 hours"),
+            ("lead@example.com, kim@example.com",
+             "Escalation: “complaint 2”, assigned to kim@example.com, is still open after 55 hours"),
+        ]  # fmt: skip
