@@ -507,7 +507,10 @@ def candidate_articles(db: duckdb.DuckDBPyConnection, since: datetime) -> list[d
     """Articles and mentions published since a time: what digests are made of."""
     keys = ("id", "title", "text", "url", "author", "source", "published", "story_key")
     rows = db.execute(
-        f"SELECT {', '.join(keys)} FROM mentions WHERE published >= ? AND url <> '' "
+        # Only articles with a web link: a digest item is a link to it (a store restored from
+        # files may hold a javascript: or data: link, which the redirect would refuse).
+        f"SELECT {', '.join(keys)} FROM mentions WHERE published >= ? "
+        "AND (url ILIKE 'http://%' OR url ILIKE 'https://%') "
         # What the relevance model set aside is kept for review, not sent (but an article of a
         # knowledge source is sent whatever it is about, as before).
         "AND (article OR id NOT IN (SELECT mention_id FROM scores WHERE set_aside)) "

@@ -26,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from data import database, outbox, store
 from data.config import SMTP_PASSWORD_ENV, Config, Smtp
 from data.outbox import Mail, Outcome
+from data.text import safe_url
 from notify import chat
 from notify.rules import Condition
 
@@ -35,6 +36,9 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# A stored link as mail may show it: http(s) only, else "" (a store restored from files may
+# hold a javascript: link, which a click would run).
+templates.filters["web_link"] = safe_url
 
 
 def dashboard_url(config: Config) -> str:

@@ -19,7 +19,16 @@ from notify.alerts import run_alerts
 from notify.email import SendReport, send_pending
 from notify.push import push_digests
 from tests.conftest import Inbox, make_config, smtp_server
-from tests.test_mail_faults import NOW, Scripted, arrivals, enqueue, mail, smtp_section, statuses
+from tests.test_mail_faults import (
+    NOW,
+    REFUNDS,
+    Scripted,
+    arrivals,
+    enqueue,
+    mail,
+    smtp_section,
+    statuses,
+)
 
 MONDAY = NOW.replace(day=23, hour=9, minute=0)  # 09:00 UTC, a Monday
 READERS = [
@@ -344,3 +353,52 @@ def test_a_complaint_assigned_to_someone_removed_from_the_team_reminds_the_leads
             ("lead@example.com, kim@example.com",
              "Escalation: “complaint 2”, assigned to kim@example.com, is still open after 55 hours"),
         ]  # fmt: skip
+
+
+# --- links that are not web links ---------------------------------------------------------
+
+
+def test_a_stored_link_that_is_no_web_link_is_never_a_link_in_mail_nor_a_digest_item(tmp_path):
+    """Collectors keep only http(s) links, but a store restored from a backup (`tidings
+    import`) keeps what the files hold: a javascript: or data: link is not made a link in an
+    alert mail (a click would run it), and such an article is not put in a digest, whose
+    redirect would refuse it; the good mention and article beside them go as before."""
+    bad = {"js": "javascript:alert(document.cookie)", "data": "data:text/html,<script>x</script>"}
+    with smtp_server(Inbox()) as server:
+        articles = [
+            Mention("blog", k, url, f"Remote work, {k}", "remote work tips", "Ed",
+                    MONDAY - timedelta(hours=5))
+            for k, url in [*bad.items(), ("good", "https://blog.example/good")]
+        ]  # fmt: skip
+        config = push_setup(tmp_path, server.port, readers=READERS[:1], articles=articles)
+        config = config.model_copy(
+            update={"alerts": make_config(tmp_path, [], alerts=[REFUNDS]).alerts}
+        )
+        posts = [
+            Mention("forum", k, url, f"post {k}", "Nimbus Notes: I want a refund", "@ann",
+                    MONDAY - timedelta(minutes=9))
+            for k, url in [*bad.items(), ("ok", "https://forum.example/ok")]
+        ]  # fmt: skip
+        with store.connect(config.db_path) as db:
+            store.upsert_mentions(db, posts, MONDAY - timedelta(minutes=5))
+            store.upsert_scores(
+                db,
+                [Score(m.id, "v", ("Nimbus Notes",), -0.6, "negative") for m in posts],
+                MONDAY - timedelta(minutes=5),
+            )
+
+        assert run_alerts(config, MONDAY).sent.sent == 3
+        digest = push_digests(config, MONDAY)
+
+        assert digest.sent_to == ["alice"]
+        (mailed,) = [m for m in server.messages if m["To"] == "alice@example.com"]
+        text = mailed.get_body(("plain",)).get_content()
+        assert "Remote work, good" in text and "Remote work, js" not in text
+        assert "Remote work, data" not in text
+        for m in server.messages:
+            for part in ("plain", "html"):
+                body = m.get_body((part,)).get_content()
+                assert "javascript:" not in body and "data:text" not in body
+        alerts = [m for m in server.messages if m["To"] == "care@example.com"]
+        htmls = [m.get_body(("html",)).get_content() for m in alerts]
+        assert sum('href="https://forum.example/ok"' in h for h in htmls) == 1
