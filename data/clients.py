@@ -106,9 +106,22 @@ def save(
     return client
 
 
-def all_clients(db: duckdb.DuckDBPyConnection) -> list[Client]:
+def all_clients(
+    db: duckdb.DuckDBPyConnection, unreadable: dict[str, str] | None = None
+) -> list[Client]:
+    """Every client. With `unreadable`, a stored client this version cannot read (a timezone
+    the machine's tz database does not know, a store restored from files) is left out and
+    named there with the reason, so that it stops no one else's mail; without, it raises."""
     rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM clients ORDER BY name").fetchall()
-    return [Client.model_validate(dict(zip(_COLUMNS, r, strict=True))) for r in rows]
+    out = []
+    for r in rows:
+        try:
+            out.append(Client.model_validate(dict(zip(_COLUMNS, r, strict=True))))
+        except ValidationError as e:
+            if unreadable is None:
+                raise
+            unreadable[r[0]] = f"cannot be read: {describe(e)}"
+    return out
 
 
 def by_token(db: duckdb.DuckDBPyConnection, token: str) -> Client | None:

@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 from data import clients, inbox, store, users
 from data.clients import Client
 from data.records import Mention, Score
-from notify import web
+from flows.cli import main
+from notify import care, web
 from notify.alerts import run_alerts
 from notify.email import SendReport, send_pending
 from notify.push import push_digests
@@ -402,3 +403,50 @@ def test_a_stored_link_that_is_no_web_link_is_never_a_link_in_mail_nor_a_digest_
         alerts = [m for m in server.messages if m["To"] == "care@example.com"]
         htmls = [m.get_body(("html",)).get_content() for m in alerts]
         assert sum('href="https://forum.example/ok"' in h for h in htmls) == 1
+
+
+# --- a stored client this version cannot read ----------------------------------------------
+
+
+def test_a_stored_client_that_cannot_be_read_stops_no_other_clients_digest(tmp_path):
+    """A client stored with a timezone this machine's tz database does not know (a store moved
+    from a machine with a newer one, or a zone since retired, such as US/Pacific-New) once
+    stopped every client's digest with a traceback. Now that client is skipped and named with
+    the reason, and the others get theirs; check-ins go on too."""
+    with smtp_server(Inbox()) as server:
+        config = push_setup(tmp_path, server.port)
+        with store.connect(config.db_path) as db:
+            db.execute("UPDATE clients SET timezone = 'US/Pacific-New' WHERE id = 'alice'")
+
+        report = push_digests(config, MONDAY)
+
+        assert report.sent_to == ["bob"]
+        assert report.skipped == {
+            "alice": "cannot be read: timezone: unknown timezone 'US/Pacific-New' "
+            "(e.g. Europe/Paris) (got 'US/Pacific-New')"
+        }
+        assert [m["X-Envelope-To"] for m in server.messages] == ["bob@example.com"]
+        care.run_care(config, MONDAY + timedelta(days=40))
+        with store.connect(config.db_path) as db:
+            assert db.execute("SELECT timezone FROM clients WHERE id = 'alice'").fetchone() == (
+                "US/Pacific-New",
+            )  # kept as stored, for a person to correct
+
+
+def test_push_dry_run_names_a_client_that_cannot_be_read_and_shows_the_others(tmp_path, capsys):
+    with smtp_server(Inbox()) as server:
+        config = push_setup(tmp_path, server.port)
+        with store.connect(config.db_path) as db:
+            db.execute("UPDATE clients SET timezone = 'US/Pacific-New' WHERE id = 'alice'")
+        path = tmp_path / "tidings.toml"
+        path.write_text(
+            f'[database]\npath = "{config.db_path}"\n'
+            '[[sources]]\nid = "blog"\nurl = "https://blog.example/feed"\nknowledge = true\n'
+        )
+        assert main(["--config", str(path), "push", "--dry-run", "--client", "alice"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("alice: not now (cannot be read: timezone: unknown timezone")
+        assert main(["--config", str(path), "push", "--dry-run"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("alice: not now (cannot be read: timezone")
+        assert out[1].startswith("bob: ")
