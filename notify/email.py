@@ -13,6 +13,7 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from data import database, outbox, store
 from data.config import SMTP_PASSWORD_ENV, Config, Smtp
+from data.errors import StoreLockedError
 from data.outbox import Mail, Outcome
 from data.text import safe_url
 from notify import chat
@@ -276,7 +278,15 @@ def _record(config: Config, outcome: Outcome, now: datetime) -> str:
             db.commit()
         return status
 
-    return database.retry_conflicts(record)
+    # A mail the server accepted is sent again after STUCK_AFTER unless this is stored: wait up
+    # to half that for a store another process holds (a rescore, an export), not give up.
+    patience = time.monotonic() + (outbox.STUCK_AFTER.total_seconds() / 2 if outcome.sent else 0)
+    while True:
+        try:
+            return database.retry_conflicts(record)
+        except StoreLockedError:
+            if time.monotonic() >= patience:
+                raise
 
 
 class _Session:

@@ -4,6 +4,8 @@ SMTP server on 127.0.0.1 (aiosmtpd), a real DuckDB file, the real web endpoint. 
 stands beside a good mail, which must arrive exactly once."""
 
 import socket
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -450,3 +452,55 @@ def test_push_dry_run_names_a_client_that_cannot_be_read_and_shows_the_others(tm
         out = capsys.readouterr().out.splitlines()
         assert out[0].startswith("alice: not now (cannot be read: timezone")
         assert out[1].startswith("bob: ")
+
+
+# --- the store is held by another process just as the server accepts a mail -----------------
+
+HOLD = """
+import sys, time, duckdb
+db = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+db.close()
+"""
+
+
+class LockOnAccept(Inbox):
+    """Accepts each mail, but first has another process open the DuckDB file (as a long
+    `tidings rescore` or export does) and hold it for `seconds`."""
+
+    def __init__(self, db_path, seconds: float):
+        super().__init__()
+        self.db_path, self.seconds = db_path, seconds
+        self.holders: list[subprocess.Popen] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.holders:
+            holder = subprocess.Popen(
+                [sys.executable, "-c", HOLD, str(self.db_path), str(self.seconds)],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            self.holders.append(holder)
+            assert holder.stdout.readline().strip() == "holding"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_mail_accepted_while_the_store_is_held_is_recorded_when_it_frees_and_not_resent(
+    tmp_path,
+):
+    """The server accepted the mail; the store was held by another process for longer than
+    the lock timeout (5 s here). The run gave up with the mail still marked 'sending', and 15
+    minutes later it went again. Now the accepted mail is recorded once the store frees, and
+    goes once; the mail after it goes too."""
+    server = LockOnAccept(tmp_path / "tidings.duckdb", seconds=8)
+    with smtp_server(server):
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        enqueue(config, mail("a"), mail("b"))
+        try:
+            report = send_pending(config, NOW)
+        finally:
+            for holder in server.holders:
+                holder.wait(60)
+        assert report.sent == 2
+        assert send_pending(config, NOW + timedelta(minutes=16)) == SendReport()
+        assert arrivals(server) == {"a": 1, "b": 1}
