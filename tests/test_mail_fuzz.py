@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
@@ -504,3 +505,26 @@ def test_a_mail_accepted_while_the_store_is_held_is_recorded_when_it_frees_and_n
         assert report.sent == 2
         assert send_pending(config, NOW + timedelta(minutes=16)) == SendReport()
         assert arrivals(server) == {"a": 1, "b": 1}
+
+
+def test_a_client_that_cannot_be_read_can_still_unsubscribe_and_read_their_feed(tmp_path):
+    """Their unsubscribe link must work whatever else is wrong with their stored row (it
+    answered 500, a traceback in the service's log, and they stayed subscribed)."""
+    with smtp_server(Inbox()) as server:
+        config = push_setup(tmp_path, server.port)
+        assert push_digests(config, MONDAY).sent_to == ["alice", "bob"]
+        with store.connect(config.db_path) as db:
+            db.execute("UPDATE clients SET timezone = 'US/Pacific-New' WHERE id = 'alice'")
+            (token,) = db.execute("SELECT token FROM clients WHERE id = 'alice'").fetchone()
+        endpoint = TestClient(web.create_app(config), raise_server_exceptions=False)
+
+        feed = endpoint.get(f"/feed/{token}")
+        assert feed.status_code == 200
+        assert len(ET.fromstring(feed.content).findall("{http://www.w3.org/2005/Atom}entry")) == 2
+        assert endpoint.get(f"/unsubscribe/{token}").status_code == 200
+        assert endpoint.post(f"/unsubscribe/{token}").status_code == 200
+
+        with store.connect(config.db_path) as db:
+            assert db.execute("SELECT status FROM clients WHERE id = 'alice'").fetchone() == (
+                "unsubscribed",
+            )
