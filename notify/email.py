@@ -140,6 +140,11 @@ def message(mail: Mail, sender: str) -> EmailMessage:
     to, unusable = envelope(mail.recipients)
     if not to and mail.recipients:
         raise ValueError("; ".join(f"{r}: {why}" for r, why in unusable.items()))
+    address = parseaddr(sender)[1]
+    try:  # an internationalised domain in its ASCII form, as for recipients
+        sender = sender.replace(address, envelope_address(address))
+    except ValueError:
+        pass  # the config checked it is one address; the server says what it makes of it
     headers = [
         ("From", sender),
         ("To", ", ".join(to.values())),

@@ -528,3 +528,26 @@ def test_a_client_that_cannot_be_read_can_still_unsubscribe_and_read_their_feed(
             assert db.execute("SELECT status FROM clients WHERE id = 'alice'").fetchone() == (
                 "unsubscribed",
             )
+
+
+class KeepsSender(Inbox):
+    async def handle_DATA(self, server, session, envelope):
+        self.mail_from = envelope.mail_from
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_sender_at_an_internationalised_domain_sends_through_a_server_without_smtputf8(
+    tmp_path,
+):
+    """`sender = "Tidings <news@bücher.example>"` passed the config check, and then no mail
+    ever left through a server without SMTPUTF8 (each retried until it failed for good)."""
+    with running(KeepsSender(), enable_SMTPUTF8=False) as server:
+        sender = "Tidings <news@bücher.example>"
+        config = make_config(tmp_path, [], smtp={**smtp_section(server.port), "sender": sender})
+        enqueue(config, mail("a"))
+
+        assert send_pending(config, NOW).sent == 1
+
+        (got,) = server.messages
+        assert got["From"] == "Tidings <news@xn--bcher-kva.example>"
+        assert server.mail_from == "news@xn--bcher-kva.example"
