@@ -330,6 +330,14 @@ class _Session:
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             return Outcome(mail_id, False, f"recipients refused: {_describe(e)}", min(codes) >= 500)
+        except smtplib.SMTPSenderRefused as e:
+            if e.smtp_code < 500 or e.smtp_code == 552:  # for now, or this mail's size
+                return Outcome(mail_id, False, _describe(e), e.smtp_code >= 500)
+            # The server takes no mail from our sender (the account may not send as it): the
+            # operator's to fix, as a wrong password; this mail and the rest of the run wait.
+            self.error = f"{self.smtp.host}:{self.smtp.port}: sender refused: {_describe(e)}"
+            self.close()
+            return Outcome(mail_id, False, self.error)
         except smtplib.SMTPResponseException as e:  # a reply: the session goes on
             return Outcome(mail_id, False, _describe(e), e.smtp_code >= 500)
         except (ValueError, MessageError) as e:  # raised while flattening, before any command

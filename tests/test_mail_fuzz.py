@@ -551,3 +551,33 @@ def test_a_sender_at_an_internationalised_domain_sends_through_a_server_without_
         (got,) = server.messages
         assert got["From"] == "Tidings <news@xn--bcher-kva.example>"
         assert server.mail_from == "news@xn--bcher-kva.example"
+
+
+class RefusesSender(Inbox):
+    """Refuses the envelope sender while `refusing` (an account not allowed to send as it)."""
+
+    refusing = True
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refusing:
+            return "553 5.7.1 Sender address rejected: not owned by user"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+
+def test_a_sender_the_server_refuses_holds_the_mail_until_the_config_is_fixed(tmp_path):
+    """553 to MAIL FROM says the account may not send as this sender: the operator's to fix
+    (as a wrong password), not the mails'. They wait, and go once the server takes the sender;
+    before, every mail of the run was failed for good."""
+    with smtp_server(RefusesSender()) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        enqueue(config, mail("a"), mail("b"))
+
+        refused = send_pending(config, NOW)
+
+        assert (refused.sent, refused.retrying, refused.failed) == (0, 2, 0)
+        assert "553" in refused.error and str(server.port) in refused.error
+        server.refusing = False
+        assert send_pending(config, NOW + timedelta(hours=1)).sent == 2
+        assert arrivals(server) == {"a": 1, "b": 1}
