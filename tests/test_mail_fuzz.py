@@ -581,3 +581,39 @@ def test_a_sender_the_server_refuses_holds_the_mail_until_the_config_is_fixed(tm
         server.refusing = False
         assert send_pending(config, NOW + timedelta(hours=1)).sent == 2
         assert arrivals(server) == {"a": 1, "b": 1}
+
+
+# --- the web endpoint: forged, replayed and redirected links (these held) ------------------
+
+
+def test_the_endpoint_redirects_only_to_a_web_link_it_sent_whatever_the_request(tmp_path):
+    with smtp_server(Inbox()) as server:
+        config = push_setup(tmp_path, server.port)
+        push_digests(config, MONDAY)
+        text = {m["To"]: m.get_body(("plain",)).get_content() for m in server.messages}
+        alice_link = next(w for w in text["alice@example.com"].split() if "/r/" in w)
+        bob_link = next(w for w in text["bob@example.com"].split() if "/r/" in w)
+    endpoint = TestClient(web.create_app(config), follow_redirects=False)
+    path = alice_link.removeprefix("https://feeds.example.com")
+    alice_token, signed = path.split("/")[2:4]
+    bob_signed = bob_link.rsplit("/", 1)[1]
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
+
+    ok = endpoint.get(path, headers={**browser, "Host": "evil.example"})
+    assert ok.status_code == 302 and ok.headers["location"].startswith("https://blog.example/")
+    for forged in (
+        f"/r/{alice_token}/{bob_signed}",  # Bob's signed item under Alice's token
+        f"/r/{alice_token}/{signed[:-1]}A",  # a signature changed
+        f"/r/{alice_token}/{signed.split('.')[0]}",  # no signature
+        f"/r/{alice_token}/..%2F..%2Funsubscribe%2F{alice_token}",
+        f"/r/{alice_token}/{signed}?next=https://evil.example",
+    ):
+        answer = endpoint.get(forged, headers=browser)
+        location = answer.headers.get("location", "")
+        assert answer.status_code in (302, 404) and "evil" not in location
+    assert endpoint.get(path + "x" * 20_000, headers=browser).status_code == 404
+    assert endpoint.post(path).status_code == 405
+    with store.connect(config.db_path) as db:  # the article's link became a script (a restore)
+        db.execute("UPDATE mentions SET url = 'javascript:alert(1)'")
+    refused = endpoint.get(path, headers=browser)
+    assert refused.status_code == 404 and "location" not in refused.headers
