@@ -3,25 +3,32 @@ some recipients, ask for a password we get wrong or answer slowly, beside good m
 SMTP server on 127.0.0.1 (aiosmtpd), a real DuckDB file, the real web endpoint. Each attack
 stands beside a good mail, which must arrive exactly once."""
 
+import email
+import email.policy
 import socket
 import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from data import clients, inbox, store, users
 from data.clients import Client
 from data.records import Mention, Score
+from data.text import clean_mention, clean_text
 from flows.cli import main
 from notify import care, web
 from notify.alerts import run_alerts
-from notify.email import SendReport, send_pending
-from notify.push import push_digests
+from notify.digest import Pick
+from notify.email import SendReport, message, send_pending
+from notify.push import push_digests, render_digest
 from tests.conftest import Inbox, make_config, smtp_server
 from tests.test_mail_faults import (
     NOW,
@@ -617,3 +624,45 @@ def test_the_endpoint_redirects_only_to_a_web_link_it_sent_whatever_the_request(
         db.execute("UPDATE mentions SET url = 'javascript:alert(1)'")
     refused = endpoint.get(path, headers=browser)
     assert refused.status_code == 404 and "location" not in refused.headers
+
+
+# --- any stored article in a digest --------------------------------------------------------
+
+HOSTILE = [
+    "<script>alert(1)</script>", "x\r\nBcc: evil@example.com", "\x00\x1b[31m\x7f\x85",
+    "\ud800 lone", "\u202egnp.exe", "🎉👩‍👩‍👧" * 50, "\ufffe\uffff", "a" * 5000,
+    "=?utf-8?q?Bcc=3A_x?=", "]]></summary><x>", "\u2028\u2029",
+]  # fmt: skip
+ANY = st.text(st.characters(exclude_categories=()), max_size=300) | st.sampled_from(HOSTILE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=ANY, text=ANY, author=ANY, name=ANY, note=ANY)
+def test_any_stored_article_and_client_name_make_a_digest_with_its_own_headers_only(
+    title, text, author, name, note
+):
+    """Whatever a feed sent (as the pipeline stores it) and whatever name an operator typed:
+    the digest builds, its subject is one line, it has only its own headers, and its HTML part
+    holds no tag of theirs."""
+    m = clean_mention(
+        Mention("blog", "a1", "https://blog.example/1", title, text, author or None, MONDAY)
+    )
+    article = {"id": m.id, "title": m.title, "text": m.text, "url": m.url,
+               "author": m.author, "source": "blog", "published": MONDAY}  # fmt: skip
+    name = clean_text(name).strip() or "x"  # as an import or the form takes it
+    client = READERS[0].model_copy(update={"name": name, "token": "t0k"})
+    config = make_config(Path("/nonexistent"), [], push={"base_url": "https://feeds.example.com"})
+    note = clean_text(note)  # a browser sends UTF-8: no lone surrogate reaches the store
+    digest = render_digest(config, client, [Pick(article, 1.0, "")], note, MONDAY, secret=b"k")
+
+    raw = message(digest, "News <n@example.com>").as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+
+    assert sorted(parsed.keys()) == sorted([
+        "From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "List-Unsubscribe",
+        "List-Unsubscribe-Post", "Content-Type", "MIME-Version",
+    ])  # fmt: skip
+    assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
+    assert parsed["List-Unsubscribe"] == "<https://feeds.example.com/unsubscribe/t0k>"
+    html = parsed.get_body(("html",)).get_content()
+    assert "<script" not in html and "<x>" not in html
