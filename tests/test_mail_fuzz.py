@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from hypothesis import given, settings
@@ -21,6 +22,7 @@ from starlette.testclient import TestClient
 
 from data import clients, inbox, store, users
 from data.clients import Client
+from data.errors import ConfigError
 from data.records import Mention, Score
 from data.text import clean_mention, clean_text
 from flows.cli import main
@@ -666,3 +668,22 @@ def test_any_stored_article_and_client_name_make_a_digest_with_its_own_headers_o
     assert parsed["List-Unsubscribe"] == "<https://feeds.example.com/unsubscribe/t0k>"
     html = parsed.get_body(("html",)).get_content()
     assert "<script" not in html and "<x>" not in html
+
+
+# --- rules whose hours no clock holds ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("cooldown_hours", float("inf")), ("cooldown_hours", 1e12), ("sla_hours", float("inf"))],
+)
+def test_a_rule_with_hours_no_clock_holds_is_a_config_error_not_a_crash_of_every_rule(
+    tmp_path, key, value
+):
+    """`cooldown_hours = inf` (never again) passed the config, then every evaluation of every
+    rule stopped with an OverflowError traceback: no alert went out at all."""
+    rule = {"name": "r", "kind": "reminder", "recipients": ["a@example.com"], key: value}
+    with pytest.raises(ConfigError) as refused:
+        make_config(tmp_path, [], alerts=[rule])
+    message_ = str(refused.value)
+    assert f"alerts[0].{key}" in message_ and "\n" not in message_
