@@ -687,3 +687,25 @@ def test_a_rule_with_hours_no_clock_holds_is_a_config_error_not_a_crash_of_every
         make_config(tmp_path, [], alerts=[rule])
     message_ = str(refused.value)
     assert f"alerts[0].{key}" in message_ and "\n" not in message_
+
+
+# --- chat outlets ----------------------------------------------------------------------------
+
+
+def test_a_chat_webhook_out_of_reach_is_retried_with_its_reason_in_words(tmp_path):
+    """The reason shown on the Alerts page is Apprise's warning itself, not a log line with its
+    timestamp and level; the mail beside it goes."""
+    with smtp_server(Inbox()) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        closed = free_port()  # nothing listens there
+        enqueue(config, mail("hook", recipients=(), target=f"json://127.0.0.1:{closed}/hook"))
+        enqueue(config, mail("good"))
+
+        report = send_pending(config, NOW)
+
+        assert (report.sent, report.retrying) == (1, 1)
+        assert statuses(config)["hook"] == (
+            "pending",
+            "json://127.0.0.1/…: A Connection error occurred sending JSON notification to "
+            "127.0.0.1.",
+        )
