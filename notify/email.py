@@ -187,13 +187,26 @@ def inline_images(html: str, mail_id: str) -> tuple[str, list[tuple[str, bytes]]
 
 def _connect(smtp: Smtp) -> smtplib.SMTP:
     if smtp.security == "tls":
-        server: smtplib.SMTP = smtplib.SMTP_SSL(
-            smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=ssl.create_default_context()
-        )
+        try:
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout_seconds,
+                context=ssl.create_default_context(),
+            )  # fmt: skip
+        except ssl.SSLError as e:
+            if e.reason != "WRONG_VERSION_NUMBER":  # e.g. a certificate: said as it is
+                raise
+            raise ConnectionError(
+                'the server does not speak TLS on this port (smtp.security = "tls")'
+            ) from None
     else:
         server = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
     try:
         if smtp.security == "starttls":
+            server.ehlo_or_helo_if_needed()
+            if not server.has_extn("starttls"):
+                raise smtplib.SMTPNotSupportedError(
+                    'the server does not offer STARTTLS (smtp.security = "starttls")'
+                )
             server.starttls(context=ssl.create_default_context())
         if smtp.username:
             server.login(smtp.username, os.environ.get(SMTP_PASSWORD_ENV, ""))

@@ -709,3 +709,29 @@ def test_a_chat_webhook_out_of_reach_is_retried_with_its_reason_in_words(tmp_pat
             "json://127.0.0.1/…: A Connection error occurred sending JSON notification to "
             "127.0.0.1.",
         )
+
+
+# --- TLS asked for, not offered ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("security", "said"),
+    [
+        ("starttls", 'the server does not offer STARTTLS (smtp.security = "starttls")'),
+        ("tls", 'the server does not speak TLS on this port (smtp.security = "tls")'),
+    ],
+)
+def test_tls_asked_for_but_not_offered_holds_the_mail_and_says_which_setting(
+    tmp_path, security, said
+):
+    """Nothing goes in clear when TLS was asked for; the mail waits, and the line says what
+    to change, not an OpenSSL code."""
+    with smtp_server(Inbox()) as server:
+        config = make_config(tmp_path, [], smtp={**smtp_section(server.port), "security": security})
+        enqueue(config, mail("a"))
+
+        report = send_pending(config, NOW)
+
+        assert (report.sent, report.retrying) == (0, 1) and server.messages == []
+        assert report.error == f"127.0.0.1:{server.port}: {said}"
+        assert statuses(config)["a"] == ("pending", report.error)
