@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import getaddresses
 from typing import Annotated, Literal
 
 import duckdb
@@ -51,6 +52,16 @@ class Client(BaseModel):
     @classmethod
     def _zone(cls, value: str) -> str:
         return timezone_name(value, "Europe/Paris")
+
+    @field_validator("email", "owner")
+    @classmethod
+    def _as_written(cls, value: str) -> str:
+        """An address a mail header reads as itself: `a"b(c)d@example.com` passes the pattern
+        but reads as abd@example.com, someone else."""
+        found = getaddresses([value])
+        if value and (len(found) != 1 or found[0][1] != value):
+            raise ValueError("not an email address as written (a mail would read another)")
+        return value
 
     @property
     def wanted(self) -> list[str]:

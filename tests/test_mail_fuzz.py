@@ -735,3 +735,21 @@ def test_tls_asked_for_but_not_offered_holds_the_mail_and_says_which_setting(
         assert (report.sent, report.retrying) == (0, 1) and server.messages == []
         assert report.error == f"127.0.0.1:{server.port}: {said}"
         assert statuses(config)["a"] == ("pending", report.error)
+
+
+def test_a_client_address_that_mail_would_read_as_another_is_refused_at_import(tmp_path):
+    """`a"b(c)d@example.com` passed the address check, and a mail header reads it as
+    abd@example.com. The row is refused, naming the column; the good rows are imported."""
+    csv = (
+        "id,name,email,interests\n"
+        "ann,Ann,ann@example.com,remote work\n"
+        'odd,Odd,"a""b(c)d@example.com",remote work\n'
+        "idn,Idn,idn@bücher.example,remote work\n"
+    )
+    with store.connect(tmp_path / "t.duckdb") as db:
+        saved, rejected = clients.import_csv(db, csv, MONDAY)
+    assert saved == 2
+    assert rejected == [
+        'row 3 (a"b(c)d@example.com): email: not an email address as written (a mail would '
+        "read another) (got 'a\"b(c)d@example.com')"
+    ]
