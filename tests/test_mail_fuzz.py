@@ -753,3 +753,46 @@ def test_a_client_address_that_mail_would_read_as_another_is_refused_at_import(t
         'row 3 (a"b(c)d@example.com): email: not an email address as written (a mail would '
         "read another) (got 'a\"b(c)d@example.com')"
     ]
+
+
+# --- tidings alerts backtest on a hostile CSV -------------------------------------------------
+
+DAY_ROWS = "".join(f"2026-11-01T{h:02d}:00:00,3\n" for h in range(3))
+
+
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        ("2026-11-01T04:00:00,nan\n", "bt.csv:5: 'nan' is not a count of mentions"),
+        ("2026-11-01T04:00:00,inf\n", "bt.csv:5: 'inf' is not a count of mentions"),
+        ("2026-11-01T04:00:00,1e21\n", "bt.csv:5: '1e21' is not a count of mentions"),
+        ("9999-12-31T23:59:00,1\n", "bt.csv: rows span 2912138 days; a backtest reads at most"),
+        ("0001-01-01T00:00:00,1\n", "bt.csv: rows span 739920 days; a backtest reads at most"),
+    ],
+)
+def test_a_backtest_csv_with_counts_or_times_no_store_holds_is_one_line(
+    tmp_path, capsys, rows, said
+):
+    """NaN, inf or 10^21 mentions, or a row dated in year 1 or 9999 (two million days of
+    five-minute steps: gigabytes), once ended in a traceback or a machine out of memory."""
+    path = tmp_path / "bt.csv"
+    path.write_text("timestamp,count\n" + DAY_ROWS + rows)
+    assert main(["alerts", "backtest", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tidings: error: {tmp_path / said}") and err.count("\n") == 1
+
+
+def test_a_backtest_csv_at_the_end_of_the_calendar_is_one_line(tmp_path, capsys):
+    path = tmp_path / "bt.csv"
+    path.write_text("timestamp,count\n9999-12-31T23:50:00,1\n9999-12-31T23:55:00,1\n")
+    assert main(["alerts", "backtest", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"tidings: error: {path}: timestamps reach the end of the calendar\n"
+
+
+def test_a_backtest_since_no_clock_holds_is_one_line(tmp_path, capsys):
+    path = tmp_path / "bt.csv"
+    path.write_text("timestamp,count\n" + DAY_ROWS)
+    assert main(["alerts", "backtest", str(path), "--since", "99999999999d"]) == 2
+    err = capsys.readouterr().err
+    assert err == "tidings: error: --since: '99999999999d' is longer than 100 years\n"
