@@ -66,7 +66,9 @@ def render(
     fired_at: datetime,
 ) -> Mail:
     """One mail about some conditions. Its id is a digest of what it carries and when it
-    fired, so queuing the same firing twice stores it once."""
+    fired, so queuing the same firing twice stores it once, and the same words firing again
+    later (a spike back another day, a daily digest of the same alerts) are a mail of their
+    own, never taken for one already queued."""
     context = {
         "heading": subject,
         "conditions": conditions,
@@ -75,7 +77,13 @@ def render(
     }
     ident = hashlib.blake2b(
         "\x1f".join(
-            [kind, rule, *sorted(f"{c.rule}/{c.key}" for c in conditions), subject]
+            [
+                kind,
+                rule,
+                *sorted(f"{c.rule}/{c.key}" for c in conditions),
+                subject,
+                fired_at.isoformat(),
+            ]  # fmt: skip
         ).encode(),
         digest_size=16,
     ).hexdigest()

@@ -796,3 +796,45 @@ def test_a_backtest_since_no_clock_holds_is_one_line(tmp_path, capsys):
     assert main(["alerts", "backtest", str(path), "--since", "99999999999d"]) == 2
     err = capsys.readouterr().err
     assert err == "tidings: error: --since: '99999999999d' is longer than 100 years\n"
+
+
+# --- the same alert again, another day ---------------------------------------------------------
+
+
+def test_a_spike_that_comes_back_another_day_in_the_same_words_is_mailed_again(tmp_path):
+    """A usually silent term bursts twice, two days apart, with the same count: both alerts
+    read "12 negative mentions of Nimbus Notes in the last hour, usually fewer than one". The
+    mail's id was a digest of its words alone, so the second firing found 'its' mail already
+    queued and nothing was sent: the alert was lost."""
+    rule = {"name": "negative-spike", "kind": "spike", "negative_only": True,
+            "recipients": ["ops@example.com"]}  # fmt: skip
+    with smtp_server(Inbox()) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port), alerts=[rule])
+
+        def negative(name, when):
+            post = Mention("forum", name, f"https://forum.example/{name}", name,
+                           "Nimbus Notes lost my notes", None, when)  # fmt: skip
+            with store.connect(config.db_path) as db:
+                store.upsert_mentions(db, [post], when)
+                store.upsert_scores(
+                    db, [Score(post.id, "v", ("Nimbus Notes",), -0.6, "negative")], when
+                )
+
+        for day in range(1, 15):
+            negative(f"quiet{day}", NOW - timedelta(days=day, hours=7))
+        for burst, at in (("first", NOW - timedelta(days=2)), ("again", NOW)):
+            for i in range(12):
+                negative(f"{burst}{i}", at - timedelta(minutes=3 + i))
+
+        first = run_alerts(config, NOW - timedelta(days=2))
+        assert run_alerts(config, NOW - timedelta(days=1)).fired == []  # over: cleared
+        again = run_alerts(config, NOW)
+
+        assert (
+            [c.subject for c in first.fired]
+            == [c.subject for c in again.fired]
+            == ["12 negative mentions of Nimbus Notes in the last hour, usually fewer than one"]
+        )
+        assert again.queued == 1 and again.sent.sent == 1
+        assert len(server.messages) == 2
+        assert len({m["Message-ID"] for m in server.messages}) == 2
