@@ -838,3 +838,35 @@ def test_a_spike_that_comes_back_another_day_in_the_same_words_is_mailed_again(t
         assert again.queued == 1 and again.sent.sent == 1
         assert len(server.messages) == 2
         assert len({m["Message-ID"] for m in server.messages}) == 2
+
+
+def test_unsubscribe_links_forged_replayed_scanned_or_sent_with_a_stranger_host(tmp_path):
+    """These held: a forged or cut token changes no one; GET and HEAD (scanners) change
+    nothing; the POST unsubscribes once, and a replay changes nothing more; a request naming
+    another Host gets links built from the configured address only."""
+    with smtp_server(Inbox()) as server:
+        config = push_setup(tmp_path, server.port)
+        push_digests(config, MONDAY)
+    with store.connect(config.db_path) as db:
+        token = next(c.token for c in clients.all_clients(db) if c.id == "alice")
+    endpoint = TestClient(web.create_app(config))
+    stranger = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+
+    for forged in (token[:-1], token + "A", token.upper(), "%00", "..%2F" + token, "x" * 5000):
+        assert endpoint.post(f"/unsubscribe/{forged}").status_code == 404
+    assert endpoint.head(f"/unsubscribe/{token}").status_code == 200
+    page = endpoint.get(f"/unsubscribe/{token}", headers=stranger)
+    assert page.status_code == 200 and "evil" not in page.text and "a***@example.com" in page.text
+    feed = endpoint.get(f"/feed/{token}", headers=stranger)
+    assert "evil" not in feed.text and "https://feeds.example.com/" in feed.text
+    with store.connect(config.db_path) as db:
+        assert {c.id: c.status for c in clients.all_clients(db)} == {
+            "alice": "active", "bob": "active"
+        }  # fmt: skip
+    for _ in range(3):  # a mail client's one-click POST, then replays of it
+        assert endpoint.post(f"/unsubscribe/{token}", headers=stranger).status_code == 200
+    with store.connect(config.db_path) as db:
+        assert {c.id: c.status for c in clients.all_clients(db)} == {
+            "alice": "unsubscribed", "bob": "active"
+        }  # fmt: skip
+        assert [s for _, s, _, _ in clients.status_log(db, "alice")] == ["active", "unsubscribed"]
