@@ -137,6 +137,9 @@ class Outcome:
     permanent: bool = False
     # Sent, but these recipients were refused for now (4xx): they get it in a mail of its own.
     retry_to: tuple[str, ...] = ()
+    # False: the server could not be used at all (down, our login or sender refused, no TLS),
+    # so the mail was never tried: it waits, however long, and counts no attempt.
+    tried: bool = True
 
 
 def record_outcome(
@@ -171,7 +174,10 @@ def record_outcome(
         # Another run took the mail up (this one was cut off, or so slow that its claim ran
         # out) and the server accepted it: it stays sent, or it would go again.
         return "sent"
-    status = "failed" if outcome.permanent or attempts >= max_attempts else "pending"
+    if outcome.tried:
+        status = "failed" if outcome.permanent or attempts >= max_attempts else "pending"
+    else:  # the server could not be used: no attempt of this mail, which waits however long
+        attempts, status = attempts - 1, "pending"
     retry_at = now + timedelta(minutes=min(2**attempts, 240))
     db.execute(
         "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "

@@ -336,7 +336,7 @@ class _Session:
                 # to fix, as a server that is down: the mail waits for it, never failed for it.
                 self.error = f"{self.smtp.host}:{self.smtp.port}: {_describe(e)}"
         if self.server is None:
-            return Outcome(mail_id, False, self.error)
+            return Outcome(mail_id, False, self.error, tried=False)
         try:
             to, unusable = envelope(mail.recipients)
             self.server.ehlo_or_helo_if_needed()
@@ -358,7 +358,7 @@ class _Session:
             # operator's to fix, as a wrong password; this mail and the rest of the run wait.
             self.error = f"{self.smtp.host}:{self.smtp.port}: sender refused: {_describe(e)}"
             self.close()
-            return Outcome(mail_id, False, self.error)
+            return Outcome(mail_id, False, self.error, tried=False)
         except smtplib.SMTPResponseException as e:  # a reply: the session goes on
             return Outcome(mail_id, False, _describe(e), e.smtp_code >= 500)
         except (ValueError, MessageError) as e:  # raised while flattening, before any command

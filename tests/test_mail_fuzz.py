@@ -870,3 +870,24 @@ def test_unsubscribe_links_forged_replayed_scanned_or_sent_with_a_stranger_host(
             "alice": "unsubscribed", "bob": "active"
         }  # fmt: skip
         assert [s for _, s, _, _ in clients.status_log(db, "alice")] == ["active", "unsubscribed"]
+
+
+# --- a mail server down for a weekend ----------------------------------------------------------
+
+
+def test_mail_waits_out_a_weekend_without_a_mail_server_and_goes_once_it_is_back(tmp_path):
+    """Each run that finds no server counted as an attempt of every mail, and after 8 (about
+    8 hours) the mails, client digests too, were failed for good. A server that cannot be
+    reached never tried them: they wait, and go once it answers."""
+    port = free_port()  # nothing listens there all weekend
+    config = make_config(tmp_path, [], smtp={**smtp_section(port), "timeout_seconds": 2})
+    enqueue(config, mail("a"), mail("b"))
+    for hours in range(0, 60, 4):
+        down = send_pending(config, NOW + timedelta(hours=hours))
+        assert down.sent == down.failed == 0
+    assert {s for s, _ in statuses(config).values()} == {"pending"}
+    with running(Inbox()) as server:
+        config = make_config(tmp_path, [], smtp=smtp_section(server.port))
+        assert send_pending(config, NOW + timedelta(hours=61)).sent == 2
+        assert send_pending(config, NOW + timedelta(hours=70)) == SendReport()
+        assert arrivals(server) == {"a": 1, "b": 1}
