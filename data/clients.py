@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import getaddresses
 from typing import Annotated, Literal
 
 import duckdb
@@ -51,6 +52,16 @@ class Client(BaseModel):
     @classmethod
     def _zone(cls, value: str) -> str:
         return timezone_name(value, "Europe/Paris")
+
+    @field_validator("email", "owner")
+    @classmethod
+    def _as_written(cls, value: str) -> str:
+        """An address a mail header reads as itself: `a"b(c)d@example.com` passes the pattern
+        but reads as abd@example.com, someone else."""
+        found = getaddresses([value])
+        if value and (len(found) != 1 or found[0][1] != value):
+            raise ValueError("not an email address as written (a mail would read another)")
+        return value
 
     @property
     def wanted(self) -> list[str]:
@@ -106,16 +117,37 @@ def save(
     return client
 
 
-def all_clients(db: duckdb.DuckDBPyConnection) -> list[Client]:
+def all_clients(
+    db: duckdb.DuckDBPyConnection, unreadable: dict[str, str] | None = None
+) -> list[Client]:
+    """Every client. With `unreadable`, a stored client this version cannot read (a timezone
+    the machine's tz database does not know, a store restored from files) is left out and
+    named there with the reason, so that it stops no one else's mail; without, it raises."""
     rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM clients ORDER BY name").fetchall()
-    return [Client.model_validate(dict(zip(_COLUMNS, r, strict=True))) for r in rows]
+    out = []
+    for r in rows:
+        try:
+            out.append(Client.model_validate(dict(zip(_COLUMNS, r, strict=True))))
+        except ValidationError as e:
+            if unreadable is None:
+                raise
+            unreadable[r[0]] = f"cannot be read: {describe(e)}"
+    return out
 
 
 def by_token(db: duckdb.DuckDBPyConnection, token: str) -> Client | None:
+    """The client a link's token names. A stored row this version cannot read (a timezone the
+    machine does not know) is taken as stored: their unsubscribe link and feed must work."""
     row = db.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM clients WHERE token = ?", [token]
     ).fetchone()
-    return Client.model_validate(dict(zip(_COLUMNS, row, strict=True))) if row else None
+    if row is None:
+        return None
+    fields = dict(zip(_COLUMNS, row, strict=True))
+    try:
+        return Client.model_validate(fields)
+    except ValidationError:
+        return Client.model_construct(**fields)
 
 
 def unsubscribe(db: duckdb.DuckDBPyConnection, client_id: str, by: str, now: datetime) -> None:
@@ -507,7 +539,10 @@ def candidate_articles(db: duckdb.DuckDBPyConnection, since: datetime) -> list[d
     """Articles and mentions published since a time: what digests are made of."""
     keys = ("id", "title", "text", "url", "author", "source", "published", "story_key")
     rows = db.execute(
-        f"SELECT {', '.join(keys)} FROM mentions WHERE published >= ? AND url <> '' "
+        # Only articles with a web link: a digest item is a link to it (a store restored from
+        # files may hold a javascript: or data: link, which the redirect would refuse).
+        f"SELECT {', '.join(keys)} FROM mentions WHERE published >= ? "
+        "AND (url ILIKE 'http://%' OR url ILIKE 'https://%') "
         # What the relevance model set aside is kept for review, not sent (but an article of a
         # knowledge source is sent whatever it is about, as before).
         "AND (article OR id NOT IN (SELECT mention_id FROM scores WHERE set_aside)) "

@@ -360,7 +360,8 @@ class AlertRule(_Strict):
                 "churn_risk", "job_post", "spam"]
     ] = []  # fmt: skip
     min_reach: Annotated[int, Field(ge=0)] | None = None
-    sla_hours: Annotated[float, Field(gt=0)] = 24.0
+    # Bounded: a time no clock holds (inf, 1e12) stopped every rule's evaluation.
+    sla_hours: Annotated[float, Field(gt=0, le=24 * 366)] = 24.0
     escalate_to: list[Email] = []
     quiet_digests: Annotated[int, Field(ge=1, le=50)] = 3  # engagement
     busy_clicks: Annotated[int, Field(ge=1, le=500)] = 5  # engagement
@@ -373,7 +374,7 @@ class AlertRule(_Strict):
     delivery: Literal["instant", "hourly", "daily"] = "instant"
     quiet_hours: Annotated[str, Field(pattern=r"^\d\d:\d\d-\d\d:\d\d$")] | None = None
     timezone: str = "UTC"
-    cooldown_hours: Annotated[float, Field(ge=0)] = 6.0
+    cooldown_hours: Annotated[float, Field(ge=0, le=24 * 366 * 10)] = 6.0
     enabled: bool = True
 
     @field_validator("notify")

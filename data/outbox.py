@@ -114,12 +114,32 @@ def claim_due(db: duckdb.DuckDBPyConnection, now: datetime, limit: int = 200) ->
     return mails
 
 
+def held_back(db: duckdb.DuckDBPyConnection, mail: Mail) -> str | None:
+    """Why a mail to a client must not go now that its time has come, or None. A mail waits
+    in the outbox (quiet hours, a server down): a client who unsubscribed or was paused
+    meanwhile gets nothing more."""
+    if not mail.kind.startswith("client-") or not mail.recipients:
+        return None
+    row = db.execute(
+        "SELECT status FROM clients WHERE lower(email) = lower(?) ORDER BY status LIMIT 1",
+        [mail.recipients[0]],
+    ).fetchone()
+    if row is None or row[0] == "active":
+        return None
+    return f"not sent: the client is {row[0]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     mail_id: str
     sent: bool
     error: str | None = None
     permanent: bool = False
+    # Sent, but these recipients were refused for now (4xx): they get it in a mail of its own.
+    retry_to: tuple[str, ...] = ()
+    # False: the server could not be used at all (down, our login or sender refused, no TLS),
+    # so the mail was never tried: it waits, however long, and counts no attempt.
+    tried: bool = True
 
 
 def record_outcome(
@@ -138,6 +158,8 @@ def record_outcome(
             "last_error = ? WHERE id = ?",
             [at, outcome.error, outcome.mail_id],
         )
+        if outcome.retry_to:
+            _queue_retry(db, outcome, now)
         if kind == "client-digest":
             db.execute(
                 "UPDATE deliveries SET channels = list_append(channels, 'email') "
@@ -145,10 +167,17 @@ def record_outcome(
                 [outcome.mail_id],
             )
         return "sent"
-    (attempts,) = db.execute(
-        "SELECT attempts + 1 FROM outbox WHERE id = ?", [outcome.mail_id]
+    (attempts, now_status) = db.execute(
+        "SELECT attempts + 1, status FROM outbox WHERE id = ?", [outcome.mail_id]
     ).fetchone()
-    status = "failed" if outcome.permanent or attempts >= max_attempts else "pending"
+    if now_status == "sent":
+        # Another run took the mail up (this one was cut off, or so slow that its claim ran
+        # out) and the server accepted it: it stays sent, or it would go again.
+        return "sent"
+    if outcome.tried:
+        status = "failed" if outcome.permanent or attempts >= max_attempts else "pending"
+    else:  # the server could not be used: no attempt of this mail, which waits however long
+        attempts, status = attempts - 1, "pending"
     retry_at = now + timedelta(minutes=min(2**attempts, 240))
     db.execute(
         "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
@@ -156,6 +185,27 @@ def record_outcome(
         [status, attempts, outcome.error, _naive_utc(retry_at), outcome.mail_id],
     )
     return status
+
+
+def _queue_retry(db: duckdb.DuckDBPyConnection, outcome: Outcome, now: datetime) -> None:
+    """A copy of a sent mail for the recipients the server refused for now, retried with the
+    mail's back-off; its id is derived from the mail's and theirs, so it is queued once."""
+    ident = hashlib.blake2b(
+        "\x1f".join([outcome.mail_id, "retry", *outcome.retry_to]).encode(), digest_size=16
+    ).hexdigest()
+    (attempts,) = db.execute(
+        "SELECT attempts FROM outbox WHERE id = ?", [outcome.mail_id]
+    ).fetchone()
+    retry_at = now + timedelta(minutes=min(2**attempts, 240))
+    db.execute(
+        "INSERT INTO outbox (id, kind, rule, recipients, subject, text_body, html_body, "
+        "created_at, not_before, status, attempts, next_attempt_at, headers, target, last_error) "
+        "SELECT ?, kind, rule, ?, subject, text_body, html_body, ?, not_before, 'pending', "
+        "attempts, ?, headers, target, ? FROM outbox WHERE id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM outbox WHERE id = ?)",
+        [ident, list(outcome.retry_to), _naive_utc(now), _naive_utc(retry_at), outcome.error,
+         outcome.mail_id, ident],
+    )  # fmt: skip
 
 
 def outbox_view(db: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:

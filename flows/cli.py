@@ -544,9 +544,10 @@ def cmd_push(args: argparse.Namespace) -> int:
         raise TidingsError("--now needs --client: say whose digest to send now")
     from data import clients
 
+    unreadable: dict[str, str] = {}  # they stop no one else's digest: push names them
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        everyone = clients.all_clients(db)
-    unknown = sorted(set(args.client or ()) - {c.id for c in everyone})
+        everyone = clients.all_clients(db, unreadable)
+    unknown = sorted(set(args.client or ()) - {c.id for c in everyone} - set(unreadable))
     if unknown:
         known = ", ".join(c.id for c in everyone) or "none yet: `tidings clients FILE` adds them"
         raise TidingsError(f"--client: no client with id {unknown[0]!r} (clients: {known})")
@@ -580,16 +581,19 @@ def push_plan(config: Config, only: list[str] | None, force: bool) -> list[str]:
 
     now = store.utcnow()
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
-        everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
+        unreadable: dict[str, str] = {}
+        everyone = [c for c in clients.all_clients(db, unreadable) if only is None or c.id in only]
         verdicts = {}
         for c in everyone:
             sent = recent_mail(db, c.id, now)
             verdicts[c.id] = may_send(c, sent, now) if force else is_due(c, sent, now)
         due = [cid for cid, (ok, _) in verdicts.items() if ok]
         digests = next_digests(config, db, now, due) if due else {}
-    if not everyone:
+    lines = [
+        f"{cid}: not now ({why})" for cid, why in unreadable.items() if only is None or cid in only
+    ]
+    if not everyone and not lines:
         return ["No client yet: `tidings clients FILE` imports them."]
-    lines = []
     for c in everyone:
         ok, why = verdicts[c.id]
         picks = digests.get(c.id, [])

@@ -74,10 +74,11 @@ def evaluate(
             updates.append(AlertState(rule.name, CHECKED, False, now, None))
         if rule.kind == "reminder":
             assigned = inbox.open_assigned(db) if assigned is None else assigned
+            team = users.everyone(db)
             if not rule.escalate_to:  # a rule naming no lead escalates to the team's admins
-                leads = [u.email for u in users.everyone(db) if u.role == "admin"]
+                leads = [u.email for u in team if u.role == "admin"]
                 rule = rule.model_copy(update={"escalate_to": leads}) if leads else rule
-            conditions = rules.reminders(rule, assigned, now)
+            conditions = rules.reminders(rule, assigned, now, [u.email.lower() for u in team])
         if rule.kind == "engagement":
             conditions = care.engagement_conditions(rule, db, now)
         if rule.kind == "satisfaction":

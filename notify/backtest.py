@@ -154,6 +154,10 @@ def store_series(
     ]
 
 
+MAX_COUNT = 2**53  # mentions in one row of a counts file
+MAX_SPAN = timedelta(days=365 * 20)  # first to last row: 2.1 M steps of 5 minutes
+
+
 def csv_series(text: str, name: str, key: str) -> StepCounts:
     """Rows of timestamp,count (a header line is allowed; any bin size, any order) as counts
     per 5-minute step. A row's count is known when its bin ends, one bin after its timestamp.
@@ -176,16 +180,28 @@ def csv_series(text: str, name: str, key: str) -> StepCounts:
             number = float(count)
         except ValueError:
             number = -1.0
-        if number < 0 or number != int(number):
+        # NaN, inf and counts beyond 2^53 (no float holds them exactly; the sums are int64)
+        if not 0 <= number <= MAX_COUNT or number != int(number):
             raise TidingsError(f"{name}:{line}: {count!r} is not a count of mentions")
         rows.append((at, int(number)))
     if not rows:
         raise TidingsError(f"{name}: no timestamp,count rows")
     rows.sort()
     times = [t for t, _ in rows]
+    # Counts are held per 5-minute step: a row dated in year 1 or 9999 would ask for
+    # gigabytes (and overflow the calendar), whatever the bin.
+    if times[-1] - times[0] > MAX_SPAN:
+        raise TidingsError(
+            f"{name}: rows span {(times[-1] - times[0]).days} days; a backtest reads at most "
+            f"{MAX_SPAN.days // 365} years"
+        )
     gaps = Counter(b - a for a, b in zip(times, times[1:], strict=False) if b > a)
     bin_ = gaps.most_common(1)[0][0] if gaps else STEP
-    first_end = times[0] + bin_
+    try:
+        first_end = times[0] + bin_
+        times[-1] + bin_ + STEP  # noqa: B018 (whether the last bin's end is a date)
+    except OverflowError:
+        raise TidingsError(f"{name}: timestamps reach the end of the calendar") from None
     index = np.array([_ceil_steps(t + bin_ - first_end) for t in times])
     per_step = np.zeros(int(index[-1]) + 1, dtype=np.int64)
     np.add.at(per_step, index, [n for _, n in rows])
@@ -209,6 +225,8 @@ def parse_since(text: str) -> timedelta:
     number, unit = text[:-1], text[-1:].lower()
     if unit not in units or not number.isdigit() or int(number) == 0:
         raise TidingsError(f"--since: {text!r} is not a duration (e.g. 90d, 12h, 2w)")
+    if int(number) * units[unit].total_seconds() > 100 * 365 * 86400:
+        raise TidingsError(f"--since: {text!r} is longer than 100 years")
     return int(number) * units[unit]
 
 

@@ -47,7 +47,8 @@ def engagement_conditions(
     offered more). Each condition's key names its client, change, cadence and the digest it
     was seen on, so that it fires once."""
     out = []
-    for client in clients.all_clients(db):
+    # A stored client that cannot be read is left out here (`tidings push` names it).
+    for client in clients.all_clients(db, {}):
         since = max(
             (t for t in (engagement.last_cadence_change(db, client.id),
                          engagement.last_mail(db, client.id, "offer")) if t),
@@ -80,7 +81,7 @@ def apply_engagement(
     """Make the changes of firing engagement conditions: a slower cadence (logged, undoable),
     then a check-in instead of the next digest; or an offer of more to the client. Returns the
     mails for the clients (each within their cap)."""
-    everyone = {c.id: c for c in clients.all_clients(db)}
+    everyone = {c.id: c for c in clients.all_clients(db, {})}
     secret = engagement.link_secret(db)
     mails = []
     for c in firing:
@@ -136,7 +137,7 @@ def satisfaction_conditions(
     rule: AlertRule, db: duckdb.DuckDBPyConnection, now: datetime
 ) -> list[Condition]:
     """Check-in answers that are low, or well below the client's previous answer."""
-    everyone = {c.id: c for c in clients.all_clients(db)}
+    everyone = {c.id: c for c in clients.all_clients(db, {})}
     out = []
     for answered in engagement.answered_since(db, now - SATISFACTION_LOOKBACK):
         client = everyone.get(answered.client_id)
@@ -278,7 +279,7 @@ def run_care(config: Config, now: datetime | None = None, send: bool = True) -> 
         # Run again when another worker's queuing conflicts (data.outbox.enqueue).
         with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
             db.begin()
-            everyone = {c.id: c for c in clients.all_clients(db)}
+            everyone = {c.id: c for c in clients.all_clients(db, {})}
             secret = engagement.link_secret(db)
             asked, mails = [], []
             for client in everyone.values():

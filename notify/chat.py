@@ -7,6 +7,7 @@ said about a failure carries their values."""
 from __future__ import annotations
 
 import logging
+import re
 
 import apprise
 
@@ -33,11 +34,15 @@ def send(mail: Mail) -> Outcome:
     return Outcome(mail.id, False, f"{where}: {_reason(logs.getvalue(), url, mail.target)}")
 
 
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ - [A-Z]+ - ")
+
+
 def _reason(log: str, url: str, template: str) -> str:
     """Apprise's last warning, one line, with every secret the environment gave it taken out
     (its log may quote the URL or parts of it)."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     text = lines[-1] if lines else "the service did not accept the message"
+    text = _LOG_PREFIX.sub("", text)  # the warning itself, not its log line's time and level
     for value in _secrets(url, template):
         text = text.replace(value, "****")
     return text[:300]

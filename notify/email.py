@@ -13,18 +13,22 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.errors import MessageError
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
+import idna
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from data import database, outbox, store
 from data.config import SMTP_PASSWORD_ENV, Config, Smtp
+from data.errors import StoreLockedError
 from data.outbox import Mail, Outcome
+from data.text import safe_url
 from notify import chat
 from notify.rules import Condition
 
@@ -34,6 +38,9 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# A stored link as mail may show it: http(s) only, else "" (a store restored from files may
+# hold a javascript: link, which a click would run).
+templates.filters["web_link"] = safe_url
 
 
 def dashboard_url(config: Config) -> str:
@@ -59,7 +66,9 @@ def render(
     fired_at: datetime,
 ) -> Mail:
     """One mail about some conditions. Its id is a digest of what it carries and when it
-    fired, so queuing the same firing twice stores it once."""
+    fired, so queuing the same firing twice stores it once, and the same words firing again
+    later (a spike back another day, a daily digest of the same alerts) are a mail of their
+    own, never taken for one already queued."""
     context = {
         "heading": subject,
         "conditions": conditions,
@@ -68,7 +77,13 @@ def render(
     }
     ident = hashlib.blake2b(
         "\x1f".join(
-            [kind, rule, *sorted(f"{c.rule}/{c.key}" for c in conditions), subject]
+            [
+                kind,
+                rule,
+                *sorted(f"{c.rule}/{c.key}" for c in conditions),
+                subject,
+                fired_at.isoformat(),
+            ]  # fmt: skip
         ).encode(),
         digest_size=16,
     ).hexdigest()
@@ -100,12 +115,47 @@ def header_value(text: str) -> str:
     return " ".join(_UNPRINTABLE.sub("", " ".join(text.split())).split())
 
 
+def envelope_address(address: str) -> str:
+    """The address as SMTP carries it: an internationalised domain in its ASCII form (IDNA
+    2008, `xn--…`, the same domain, which every server takes), the mailbox name as it is.
+    Raises ValueError for text that is not one address as written: a mail's To header would
+    read `a"b(c)d@example.com` as abd@example.com, someone else."""
+    if parseaddr(address)[1] != address or address.count("@") != 1:
+        raise ValueError("not an email address")
+    local, _, domain = address.partition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode()}"
+    except idna.IDNAError as e:
+        raise ValueError(f"not an email address ({e})") from None
+
+
+def envelope(recipients: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each recipient as SMTP carries it, and why each of the others cannot be sent to."""
+    to, unusable = {}, {}
+    for r in recipients:
+        try:
+            to[r] = envelope_address(r)
+        except ValueError as e:
+            unusable[r] = str(e)
+    return to, unusable
+
+
 def message(mail: Mail, sender: str) -> EmailMessage:
     """The mail as it goes out; every header passes through `header_value` here. Raises
     ValueError for a mail that cannot be built."""
+    to, unusable = envelope(mail.recipients)
+    if not to and mail.recipients:
+        raise ValueError("; ".join(f"{r}: {why}" for r, why in unusable.items()))
+    address = parseaddr(sender)[1]
+    try:  # an internationalised domain in its ASCII form, as for recipients
+        sender = sender.replace(address, envelope_address(address))
+    except ValueError:
+        pass  # the config checked it is one address; the server says what it makes of it
     headers = [
         ("From", sender),
-        ("To", ", ".join(mail.recipients)),
+        ("To", ", ".join(to.values())),
         ("Subject", mail.subject),
         ("Date", formatdate(usegmt=True)),
         # Stable per outbox row: if a crash ever makes us send a mail twice, clients see one.
@@ -145,13 +195,26 @@ def inline_images(html: str, mail_id: str) -> tuple[str, list[tuple[str, bytes]]
 
 def _connect(smtp: Smtp) -> smtplib.SMTP:
     if smtp.security == "tls":
-        server: smtplib.SMTP = smtplib.SMTP_SSL(
-            smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=ssl.create_default_context()
-        )
+        try:
+            server: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp.host, smtp.port, timeout=smtp.timeout_seconds,
+                context=ssl.create_default_context(),
+            )  # fmt: skip
+        except ssl.SSLError as e:
+            if e.reason != "WRONG_VERSION_NUMBER":  # e.g. a certificate: said as it is
+                raise
+            raise ConnectionError(
+                'the server does not speak TLS on this port (smtp.security = "tls")'
+            ) from None
     else:
         server = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
     try:
         if smtp.security == "starttls":
+            server.ehlo_or_helo_if_needed()
+            if not server.has_extn("starttls"):
+                raise smtplib.SMTPNotSupportedError(
+                    'the server does not offer STARTTLS (smtp.security = "starttls")'
+                )
             server.starttls(context=ssl.create_default_context())
         if smtp.username:
             server.login(smtp.username, os.environ.get(SMTP_PASSWORD_ENV, ""))
@@ -159,6 +222,9 @@ def _connect(smtp: Smtp) -> smtplib.SMTP:
         server.close()
         raise
     return server
+
+
+BATCH = 200  # mails sent by one run at most; the next run sends the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,39 +238,60 @@ class SendReport:
 def send_pending(config: Config, now: datetime | None = None) -> SendReport:
     """Send what the outbox holds and is due. The database is not held during SMTP work; what
     became of each mail is stored as soon as it is known, in a transaction of its own, so a
-    mail the server accepted is never sent again, whatever happens to the rest of the batch."""
+    mail the server accepted is never sent again, whatever happens to the rest of the batch.
+
+    Mails are claimed one at a time, just before each is sent: a claim left 'sending' for
+    STUCK_AFTER (a crash) is taken up by the next run, and with one claimed at a time that is
+    only ever the mail in flight, however slow the server, never the rest of a long batch
+    that this run is still sending."""
     now = now or store.utcnow()
-    mails = database.retry_conflicts(lambda: _claim_due(config, now))
     counts = {"sent": 0, "pending": 0, "failed": 0}
     session = _Session(config.smtp)
     try:
-        for mail in mails:
+        for _ in range(BATCH):
+            claimed = database.retry_conflicts(lambda: _claim_due(config, now, 1))
+            if not claimed:
+                break
+            mail, held = claimed[0]
+            if held:
+                outcome = Outcome(mail.id, False, held, permanent=True)
+                _tally(counts, outcome, _record(config, outcome, now))
+                continue
             if mail.target is not None:  # a chat or webhook message: Apprise sends it
                 outcome = chat.send(mail)
-                counts[_record(config, outcome, now)] += 1
+                _tally(counts, outcome, _record(config, outcome, now))
                 continue
             try:
                 msg = message(mail, config.smtp.sender)
             except (ValueError, MessageError) as e:
                 outcome = Outcome(mail.id, False, f"cannot build this mail: {e}", permanent=True)
             else:
-                outcome = session.send(mail.id, msg)
-            counts[_record(config, outcome, now)] += 1
+                outcome = session.send(mail, msg)
+            _tally(counts, outcome, _record(config, outcome, now))
     finally:
         session.close()
     return SendReport(counts["sent"], counts["pending"], counts["failed"], session.error)
 
 
-def _claim_due(config: Config, now: datetime) -> list[Mail]:
-    """The mails due now, marked 'sending'. Of two workers claiming at once, the second to
+def _tally(counts: dict[str, int], outcome: Outcome, status: str) -> None:
+    """Count a mail by what this run did: one that failed here but that another run sent
+    meanwhile (its claim ran out) is not this run's to count."""
+    if outcome.sent or status != "sent":
+        counts[status] += 1
+
+
+def _claim_due(config: Config, now: datetime, limit: int) -> list[tuple[Mail, str | None]]:
+    """The mails due now, marked 'sending', each with why it must not go after all (a client
+    unsubscribed while it waited), if so. Of two workers claiming at once, the second to
     commit conflicts and claims again: what the first took is no longer due."""
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        mails = outbox.claim_due(db, now)
+        mails = outbox.claim_due(db, now, limit)
         if mails:
             database.claim_writes(db)
+        held = [outbox.held_back(db, m) for m in mails]
         db.commit()
-    return mails
+    return list(zip(mails, held, strict=True))
 
 
 def _record(config: Config, outcome: Outcome, now: datetime) -> str:
@@ -217,7 +304,15 @@ def _record(config: Config, outcome: Outcome, now: datetime) -> str:
             db.commit()
         return status
 
-    return database.retry_conflicts(record)
+    # A mail the server accepted is sent again after STUCK_AFTER unless this is stored: wait up
+    # to half that for a store another process holds (a rescore, an export), not give up.
+    patience = time.monotonic() + (outbox.STUCK_AFTER.total_seconds() / 2 if outcome.sent else 0)
+    while True:
+        try:
+            return database.retry_conflicts(record)
+        except StoreLockedError:
+            if time.monotonic() >= patience:
+                raise
 
 
 class _Session:
@@ -228,22 +323,42 @@ class _Session:
         self.smtp = smtp
         self.server: smtplib.SMTP | None = None
         self.error: str | None = None  # why the server could not be used at all
-        self.permanent = False
 
-    def send(self, mail_id: str, msg: EmailMessage) -> Outcome:
+    def send(self, mail: Mail, msg: EmailMessage) -> Outcome:
+        """Send to the recipients that are addresses and that the server can take; the others
+        are refused here, as a server refuses, with the reason."""
+        mail_id = mail.id
         if self.server is None and self.error is None:
             try:
                 self.server = _connect(self.smtp)
             except (OSError, smtplib.SMTPException) as e:
+                # A refused login (a password that expired or was not set) is the operator's
+                # to fix, as a server that is down: the mail waits for it, never failed for it.
                 self.error = f"{self.smtp.host}:{self.smtp.port}: {_describe(e)}"
-                self.permanent = isinstance(e, smtplib.SMTPAuthenticationError)
         if self.server is None:
-            return Outcome(mail_id, False, self.error, self.permanent)
+            return Outcome(mail_id, False, self.error, tried=False)
         try:
-            refused = self.server.send_message(msg)
+            to, unusable = envelope(mail.recipients)
+            self.server.ehlo_or_helo_if_needed()
+            if not self.server.has_extn("smtputf8"):
+                for r in [r for r, address in to.items() if not address.isascii()]:
+                    unusable[r] = "the server does not take non-ASCII addresses (no SMTPUTF8)"
+                    del to[r]
+            if not to:
+                why = "; ".join(f"{r}: {w}" for r, w in unusable.items())
+                return Outcome(mail_id, False, f"recipients refused: {why}", permanent=True)
+            refused = self.server.send_message(msg, to_addrs=list(to.values()))
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             return Outcome(mail_id, False, f"recipients refused: {_describe(e)}", min(codes) >= 500)
+        except smtplib.SMTPSenderRefused as e:
+            if e.smtp_code < 500 or e.smtp_code == 552:  # for now, or this mail's size
+                return Outcome(mail_id, False, _describe(e), e.smtp_code >= 500)
+            # The server takes no mail from our sender (the account may not send as it): the
+            # operator's to fix, as a wrong password; this mail and the rest of the run wait.
+            self.error = f"{self.smtp.host}:{self.smtp.port}: sender refused: {_describe(e)}"
+            self.close()
+            return Outcome(mail_id, False, self.error, tried=False)
         except smtplib.SMTPResponseException as e:  # a reply: the session goes on
             return Outcome(mail_id, False, _describe(e), e.smtp_code >= 500)
         except (ValueError, MessageError) as e:  # raised while flattening, before any command
@@ -253,8 +368,15 @@ class _Session:
             # sent again later (same Message-ID). The next mail gets a new connection.
             self.close()
             return Outcome(mail_id, False, _describe(e))
-        if refused:
-            return Outcome(mail_id, True, f"some recipients refused: {', '.join(refused)}")
+        if refused or unusable:
+            why = [*(f"{r}: {w}" for r, w in unusable.items()), _describe_refused(refused)]
+            # A mailbox refused for now (4xx) gets the mail later, in a mail of its own: the
+            # others have theirs and must not get it twice.
+            later = {address for address, (code, _) in refused.items() if code < 500}
+            return Outcome(
+                mail_id, True, f"some recipients refused: {'; '.join(w for w in why if w)}",
+                retry_to=tuple(r for r, address in to.items() if address in later),
+            )  # fmt: skip
         return Outcome(mail_id, True)
 
     def close(self) -> None:
@@ -276,5 +398,9 @@ def _describe(error: BaseException) -> str:
         )
         return f"SMTP {error.smtp_code} {text}".strip()
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "; ".join(f"{r}: {c}" for r, (c, _) in error.recipients.items())
+        return _describe_refused(error.recipients)
     return str(error) or type(error).__name__
+
+
+def _describe_refused(refused: dict[str, tuple[int, bytes]]) -> str:
+    return "; ".join(f"{r}: {c}" for r, (c, _) in refused.items())

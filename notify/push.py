@@ -41,7 +41,7 @@ def next_digests(
     config: Config, db: duckdb.DuckDBPyConnection, now: datetime, only: list[str] | None = None
 ) -> dict[str, list[Pick]]:
     """Per client (all, or `only`): what their next digest would hold now. Reads only."""
-    everyone = [c for c in clients.all_clients(db) if only is None or c.id in only]
+    everyone = [c for c in clients.all_clients(db, {}) if only is None or c.id in only]
     articles = clients.candidate_articles(db, now - timedelta(days=config.push.max_age_days))
     by_id = {a["id"]: a for a in articles}
     from nlp.interests import InterestMatcher  # spaCy: only when there is something to match
@@ -95,7 +95,9 @@ def _queue_digests(
     sent_to, skipped = [], {}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         db.begin()
-        everyone = {c.id: c for c in clients.all_clients(db)}
+        unreadable: dict[str, str] = {}
+        everyone = {c.id: c for c in clients.all_clients(db, unreadable)}
+        skipped |= {cid: why for cid, why in unreadable.items() if only is None or cid in only}
         due = []
         for cid, c in everyone.items():
             if only is not None and cid not in only:

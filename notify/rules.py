@@ -395,10 +395,15 @@ def _short(title: str | None, most: int = 60) -> str:
     return title if len(title) <= most else title[: most - 1].rstrip() + "…"
 
 
-def reminders(rule: AlertRule, assigned: Iterable, now: datetime) -> list[Condition]:
+def reminders(
+    rule: AlertRule, assigned: Iterable, now: datetime, team: Iterable[str] = ()
+) -> list[Condition]:
     """Assigned mentions still open after the SLA remind their assignee; after twice the SLA
-    they escalate to the rule's escalation addresses."""
+    they escalate to the rule's escalation addresses. `team`: the people who sign in (lower
+    case), if any: a mention assigned to someone no longer among them goes to the escalation
+    addresses when the SLA is past, and never to that person, whose mailbox may be gone."""
     sla = timedelta(hours=rule.sla_hours)
+    team = set(team)
     out = []
     for item in assigned:
         if rule.watch and not set(item.terms) & set(rule.watch):
@@ -406,7 +411,19 @@ def reminders(rule: AlertRule, assigned: Iterable, now: datetime) -> list[Condit
         waited = now - item.assigned_at
         hours = waited.total_seconds() / 3600
         brief = {"id": item.mention_id, "title": item.title, "url": item.url}
-        if waited >= 2 * sla and rule.escalate_to:
+        left = bool(team) and item.assignee.lower() not in team
+        if left and waited >= sla and rule.escalate_to:
+            out.append(
+                Condition(
+                    rule.name, f"{item.mention_id}:escalate",
+                    f"Unattended: “{_short(item.title)}”, assigned to {item.assignee}, who is no "
+                    f"longer on the team, is still open after {hours:.0f} hours",
+                    f"assigned {hours:.0f} h ago to someone removed from the team; the SLA is "
+                    f"{rule.sla_hours:g} h",
+                    tuple(rule.escalate_to), (brief,),
+                )
+            )  # fmt: skip
+        elif waited >= 2 * sla and rule.escalate_to:
             out.append(
                 Condition(
                     rule.name, f"{item.mention_id}:escalate",
