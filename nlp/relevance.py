@@ -136,6 +136,67 @@ def feature_set(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | 
     return out
 
 
+def weighed_features(
+    doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | None, model: WatchModel
+) -> set[str]:
+    """feature_set(doc, spans, rule) & the features `model` weighs, which give the same
+    probability (the others add 0.0): for a text (nlp.tokenizer.Text), only the words of the
+    windows are read, each word's weighed features remembered (most words weigh nothing)."""
+    weights = model.weights
+    if not isinstance(doc, Text) or not spans:
+        return feature_set(doc, spans, rule) & weights.keys()
+    verdict = "rule:none" if rule is None else "rule:met" if rule else "rule:failed"
+    out = {verdict} if verdict in weights else set()
+    n = len(doc)
+    firsts = spans[:MAX_SPANS]
+    # The tokens read: the windows, which hold each name's neighbours too (WINDOW >= 1).
+    low = max(0, min(start for start, _ in firsts) - WINDOW)
+    numbers = doc.ids[low : min(n, max(end for _, end in firsts) + WINDOW)].tolist()
+    around: set[int] = set()
+    for start, end in firsts:
+        around.update(range(max(0, start - WINDOW) - low, min(n, end + WINDOW) - low))
+    for start, end in spans:
+        around.difference_update(range(start - low, end - low))
+    words = _words_of_table(doc.table)
+    for start, end in firsts:
+        first = words[numbers[start - low]].text
+        before = words[numbers[start - 1 - low]] if start > 0 else None
+        at_start = before is None or before.text in ".!?\n" or before.is_space
+        if first.isupper() and len(first) > 1:
+            out.add("case:upper")
+        elif first[:1].isupper():
+            out.add("case:start" if at_start else "case:title")
+        elif first.islower():
+            out.add("case:lower")
+        if before is not None:
+            out.add("before:" + before.lower.strip())
+        if end < n:
+            out.add("after:" + words[numbers[end - low]].lower.strip())
+    out &= weights.keys()
+    weighed = _weighed_of(words, weights)
+    for number in {numbers[i] for i in around}:
+        found = weighed.get(number)
+        if found is None:
+            found = weighed[number] = tuple(f for f in words[number].features if f in weights)
+        if found:
+            out.update(found)
+    return out
+
+
+# Per Words table and weights: each word number's features that the weights weigh.
+_WEIGHED: dict[tuple[int, int], tuple[object, dict, dict[int, tuple[str, ...]]]] = {}
+
+
+def _weighed_of(words: _TableWords, weights: dict[str, float]) -> dict[int, tuple[str, ...]]:
+    key = (id(words), id(weights))
+    held = _WEIGHED.get(key)
+    if held is None or held[0] is not words or held[1] is not weights:
+        if len(_WEIGHED) > 64:  # tables and models replaced: forget the old ones
+            _WEIGHED.clear()
+        held = _WEIGHED[key] = (words, weights, {})
+    return held[2]
+
+
 def _words_in(doc: Doc | Text) -> list[_Word]:
     """The _Word of each of the doc's tokens."""
     if isinstance(doc, Text):
@@ -261,7 +322,7 @@ class Relevance:
         chances: dict[str, float] = {}
         for name, (spans, rule) in candidates.items():
             model = self.of(name)
-            p = model.probability_of_set(feature_set(doc, spans, rule))
+            p = model.probability_of_set(weighed_features(doc, spans, rule, model))
             chances[name] = p
             if p >= model.threshold:
                 about[name] = [start for start, _ in spans]

@@ -692,6 +692,8 @@ def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(reco
             assert sorted(relevance.feature_set(got, spans, rule)) == feats
             for m in models:
                 assert m.probability_of_set(set(feats)) == m.probability(feats), text[:80]
+                weighed = relevance.weighed_features(got, spans, rule, m)
+                assert weighed == set(feats) & m.weights.keys(), text[:80]
             seen += 1
     assert seen >= 1000
 
@@ -721,3 +723,38 @@ def test_words_first_met_by_several_threads_at_once_each_get_a_number_of_their_o
         sys.setswitchinterval(switching)
     for text in tokenized:
         assert [nlp.vocab.strings[int(o)] for o in text.orths()] == list(text.words)
+
+
+def test_clause_sums_of_a_batch_add_as_sum_does():
+    """The batch's clause sums are sum()'s own, rounding included (large and small values
+    that cancel show any other order or compensation)."""
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 12, 500)
+    counts[:20] = 0
+    values = rng.choice([1e16, -1e16, 1.0, 0.1, -0.7, 2.5e-8, 3.3], int(counts.sum()))
+    values *= rng.standard_normal(len(values))
+    groups = np.repeat(np.arange(len(counts)), counts)
+    got = sentiment._sums(values, groups, counts)
+    at = np.concatenate(([0], np.cumsum(counts))).tolist()
+    want = [sum(values[a:b].tolist()) for a, b in zip(at, at[1:], strict=False)]
+    assert list(got) == want
+
+
+def test_valences_remembered_across_batches_are_the_lexicons():
+    from spacy.strings import StringStore
+
+    strings = StringStore()
+    lex = sentiment._Hashed(strings)
+    batches = [
+        ["good", "bad", "table", "good", "crashes", "xyzzy"],
+        ["bad", "awful", "table", "plinth", "good"],
+        [],
+        ["xyzzy", "love", "hate", "plinth"],
+    ]
+    for words in batches:
+        hashes = np.array([strings.add(w) for w in words], dtype=np.uint64)
+        got = lex.valences(hashes).tolist()
+        want = [lex.valence.get(int(h), math.nan) for h in hashes.tolist()]
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert (math.isnan(g) and math.isnan(w)) or g == w, words
