@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from itertools import chain
+from dataclasses import dataclass
 
 import numpy as np
 import spacy
@@ -181,6 +180,8 @@ class Words:
         self.rows = np.zeros((1024, len(ATTRS)), dtype=np.uint64)
         self.orths = np.zeros(1024, dtype=np.uint64)
         self._adding = threading.Lock()
+        # A piece of text between two spaces → its tokens' numbers (see tokenize).
+        self.pieces: dict[str, tuple[int, ...]] = {}
 
     def add(self, word: str) -> int:
         """The number of a word not met before."""
@@ -225,25 +226,47 @@ def words_of(vocab: Vocab) -> Words:
     return words
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Text:
-    """A text as the tokenizer splits it into a Doc's tokens, without the Doc: its words, the
-    space after each, and each word's number in `table`. What scoring reads of a Doc (its
-    length, vocabulary, tokens' attributes, the text of a range of tokens) reads the same here."""
+    """A text as the tokenizer splits it into a Doc's tokens, without the Doc: its tokens'
+    numbers in `table` (and, split again when first asked for, its words and the space after
+    each). What scoring reads of a Doc (its length, vocabulary, tokens' attributes, the text of
+    a range of tokens) reads the same here."""
 
-    text: str
-    words: Sequence[str]
-    spaces: Sequence[str]  # " " or "": the Doc's whitespace_ of each token
-    ids: np.ndarray  # int64: each token's word in `table`
-    table: Words
-    user_data: dict = field(default_factory=dict)
+    __slots__ = ("_spaces", "_words", "ids", "table", "text", "user_data")
+
+    def __init__(
+        self,
+        text: str,
+        ids: np.ndarray,
+        table: Words,
+        words: Sequence[str] | None = None,
+        spaces: Sequence[str] | None = None,
+    ) -> None:
+        self.text = text
+        self.ids = ids  # int64: each token's word in `table`
+        self.table = table
+        self.user_data: dict = {}
+        self._words, self._spaces = words, spaces
+
+    @property
+    def words(self) -> Sequence[str]:
+        if self._words is None:
+            self._words, self._spaces = split(self.text)
+        return self._words
+
+    @property
+    def spaces(self) -> Sequence[str]:
+        """ " " or "": the Doc's whitespace_ of each token."""
+        if self._spaces is None:
+            self._words, self._spaces = split(self.text)
+        return self._spaces
 
     @property
     def vocab(self) -> Vocab:
         return self.table.vocab
 
     def __len__(self) -> int:
-        return len(self.words)
+        return len(self.ids)
 
     def orths(self) -> np.ndarray:
         """Each token's ORTH, as Doc.to_array(ORTH) gives it."""
@@ -265,17 +288,52 @@ class Text:
         return self.text[starts[start] : starts[end - 1] + len(self.words[end - 1])]
 
 
+# Where a text cannot be tokenized piece by piece (see tokenize): white space other than
+# single spaces and line breaks, a line break followed by a space (its indentation is part of
+# its token), a space at either end.
+_NOT_BY_PIECES = re.compile(r"[^\S \n]|  |\n |\A | \Z")
+_PIECES_REMEMBERED = 200_000
+
+
+def _piece_words(piece: str) -> list[str]:
+    """The tokens of a piece of text holding no space, as split() makes them in any text."""
+    words = [w for w, _ in _TOKEN.findall(piece)]
+    if sum(map(len, words)) != len(piece):  # never, where every character starts a token
+        raise AssertionError(f"{piece!r} is not its tokens")
+    return words
+
+
 def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
-    """Each text tokenized as RegexTokenizer tokenizes it for a Doc, as a Text."""
+    """Each text tokenized as RegexTokenizer tokenizes it for a Doc, as a Text.
+
+    No token holds a space, nor does a match of the tokenizer's pattern look past one: a text
+    whose spaces are single (and follow no line break) is tokenized as its pieces between
+    spaces, one after another. Pieces repeat from text to text ("the", "app,", "2026."), and
+    the table remembers each one's word numbers: most of a batch's words are found with one
+    look-up per piece, without the pattern."""
     table = words_of(vocab)
+    pieces = table.pieces
+    if len(pieces) > _PIECES_REMEMBERED:
+        pieces.clear()
     number = table.numbers.__getitem__
-    split_texts = [split(text) for text in texts]
-    every = chain.from_iterable(words for words, _ in split_texts)
-    ids = np.fromiter(map(number, every), dtype=np.int64)
+    every: list[int] = []
+    sizes = []
+    for text in texts:
+        at = len(every)
+        if _NOT_BY_PIECES.search(text) is None:
+            for piece in text.split(" "):
+                got = pieces.get(piece)
+                if got is None:
+                    got = pieces[piece] = tuple(map(number, _piece_words(piece)))
+                every += got
+        else:
+            every += map(number, split(text)[0])
+        sizes.append(len(every) - at)
+    ids = np.array(every, dtype=np.int64)
     out, at = [], 0
-    for text, (words, spaces) in zip(texts, split_texts, strict=True):
-        out.append(Text(text, words, spaces, ids[at : at + len(words)], table))
-        at += len(words)
+    for text, size in zip(texts, sizes, strict=True):
+        out.append(Text(text, ids[at : at + size], table))
+        at += size
     return out
 
 

@@ -758,3 +758,26 @@ def test_valences_remembered_across_batches_are_the_lexicons():
         assert len(got) == len(want)
         for g, w in zip(got, want, strict=True):
             assert (math.isnan(g) and math.isnan(w)) or g == w, words
+
+
+def test_texts_tokenized_piece_by_piece_are_tokenized_as_a_whole():
+    """tokenize() reads most texts as their pieces between spaces (each remembered): every
+    text, whatever its white space, emoticons, links or "n't", has the whole text's tokens."""
+    import random
+
+    from nlp.tokenizer import blank, split, tokenize, words_of
+
+    nlp = blank()
+    parts = [
+        " ", " ", " ", "  ", "\n", "\n ", "\t", "\u00a0", "\r\n", "a", "Nimbus", "n't", "don't",
+        "won’t", ":)", ":-(", "<3", "8)", "8", ")", "http://x.example/a?b=1.", "https://y.io)",
+        ".", ",", "’", "'", "-", "&", "😍", "👍🏽", "#", "@", "v4.2", "rock'n'roll", "AT&T", "é",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    texts = ["", " ", "a", " a", "a ", "a \nb", "a\n b", "a\n\nb", "a  b", "a\tb", "x :) y"]
+    texts += ["".join(rng.choice(parts) for _ in range(rng.randint(1, 30))) for _ in range(3000)]
+    for _ in range(2):  # the second time, the pieces are remembered
+        tokenized = tokenize(texts, nlp.vocab)
+        word_of = {n: w for w, n in words_of(nlp.vocab).numbers.items()}
+        for text, got in zip(texts, tokenized, strict=True):
+            assert [word_of[i] for i in got.ids.tolist()] == list(split(text)[0]), repr(text)
