@@ -20,6 +20,7 @@ is what runs. It reads one array of token attributes and does array arithmetic o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LIKE_NUM, LIKE_URL, LOWER
@@ -154,13 +155,16 @@ def of_doc(doc: Doc, lexical: float, clause_values: list[float]) -> np.ndarray:
 def of_docs(
     rows: np.ndarray,
     starts: np.ndarray,
-    lexical: Sequence[float],
-    clause_values: Sequence[Sequence[float]],
+    lexical: Sequence[float] | np.ndarray,
+    clause_values: Sequence[Sequence[float]] | np.ndarray,
+    clause_counts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """of_doc for many docs at once, as one array: `rows` are the docs' tokens' [LOWER,
     IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH], one doc after another, doc d's at
     rows[starts[d]:starts[d + 1]]. Doc d's feature indices are indices[offsets[d]:offsets[d + 1]],
-    the same, in the same order, as of_doc gives for it (tests hold the two together)."""
+    the same, in the same order, as of_doc gives for it (tests hold the two together).
+    `clause_values` are each doc's, or, with `clause_counts` (how many each doc has), all
+    docs' one after another in one array."""
     n = len(starts) - 1
     doc = np.repeat(np.arange(n), np.diff(starts))
     kept = rows[:, 1] == 0
@@ -195,8 +199,11 @@ def of_docs(
     # Each doc's signals, as of_doc makes them (a clause's sign once: each feature counts once).
     lex = np.clip(np.round(np.asarray(lexical, dtype=np.float64) * 4), -4, 4).astype(np.int64)
     length = np.clip(np.frexp(counts)[1] - 2, 0, 4)  # frexp's exponent: int.bit_length()
-    sizes = [len(v) for v in clause_values]
-    values = np.fromiter((v for c in clause_values for v in c), np.float64, sum(sizes))
+    if clause_counts is None:
+        sizes = np.fromiter(map(len, clause_values), np.int64, n)
+        values = np.fromiter(chain.from_iterable(clause_values), np.float64, int(sizes.sum()))
+    else:
+        sizes, values = clause_counts, np.asarray(clause_values, dtype=np.float64)
     of_clause = np.repeat(np.arange(n), sizes)
     has = {
         "clause-": np.bincount(of_clause[values < -0.5], minlength=n) > 0,

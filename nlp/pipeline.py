@@ -295,11 +295,12 @@ class Scorer:
         """Each text's clauses, the model's readings and its sentiment score, as the sentiment
         and readings components make them, for all texts at once."""
         clauses = sentiment.clauses_of(docs, tokens)
-        raws = [[r for _, _, r in c] for c in clauses]
+        flat = model.Clauses.of(clauses)
+        counts = np.bincount(flat.doc, minlength=len(docs))
         rows = tokens.rows[:, _FEATURES]
-        lexical = [sentiment.normalize(sum(raw)) for raw in raws]
-        indices, offsets = features.of_docs(rows, tokens.starts, lexical, raws)
-        values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets, clauses)
+        lexical = sentiment.normalized(sentiment.sums(flat.value, counts))
+        indices, offsets = features.of_docs(rows, tokens.starts, lexical, flat.value, counts)
+        values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets, clauses, flat)
         return [
             self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
         ]

@@ -301,7 +301,7 @@ def _clauses_of_all(
     clause = clause_of[at]
     v = v * scale[clause]
     counts = np.bincount(clause, minlength=n_clauses)
-    total = _sums(v, clause, counts)
+    total = sums(v, counts)
     total = np.where(total != 0.0, total + np.copysign(0.292 * np.minimum(4, bangs), total), total)
     base = starts[doc_of[first_of_clause]]
     every = list(
@@ -316,22 +316,26 @@ def _clauses_of_all(
     return [every[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def _sums(values: np.ndarray, group: np.ndarray, counts: np.ndarray) -> list[float] | np.ndarray:
-    """Each group's sum() of its values (groups ascending, each one's values together, in
-    order), added as sum() adds them."""
+def sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The sum() of each group of values: `values` are the groups' one after another, group g
+    holding counts[g] of them; each added in order as sum() adds them (0.0 for none)."""
+    total = np.zeros(len(counts))
     if not _PLAIN_SUM:
-        out = np.zeros(len(counts))
         bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
         listed = values.tolist()
         for g in np.flatnonzero(counts).tolist():
-            out[g] = sum(listed[bounds[g] : bounds[g + 1]])
-        return out
-    total = np.zeros(len(counts))
+            total[g] = sum(listed[bounds[g] : bounds[g + 1]])
+        return total
     firsts = np.cumsum(counts) - counts
     for k in range(int(counts.max()) if len(counts) else 0):
         g = np.flatnonzero(counts > k)
         total[g] += values[firsts[g] + k]
     return total
+
+
+def normalized(totals: np.ndarray) -> np.ndarray:
+    """normalize() of each total."""
+    return totals / np.sqrt(totals * totals + 15.0)
 
 
 def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

@@ -733,11 +733,11 @@ def test_clause_sums_of_a_batch_add_as_sum_does():
     counts[:20] = 0
     values = rng.choice([1e16, -1e16, 1.0, 0.1, -0.7, 2.5e-8, 3.3], int(counts.sum()))
     values *= rng.standard_normal(len(values))
-    groups = np.repeat(np.arange(len(counts)), counts)
-    got = sentiment._sums(values, groups, counts)
+    got = sentiment.sums(values, counts)
     at = np.concatenate(([0], np.cumsum(counts))).tolist()
     want = [sum(values[a:b].tolist()) for a, b in zip(at, at[1:], strict=False)]
-    assert list(got) == want
+    assert got.tolist() == want
+    assert sentiment.normalized(got).tolist() == [sentiment.normalize(w) for w in want]
 
 
 def test_valences_remembered_across_batches_are_the_lexicons():
@@ -781,3 +781,25 @@ def test_texts_tokenized_piece_by_piece_are_tokenized_as_a_whole():
         word_of = {n: w for w, n in words_of(nlp.vocab).numbers.items()}
         for text, got in zip(texts, tokenized, strict=True):
             assert [word_of[i] for i in got.ids.tolist()] == list(split(text)[0]), repr(text)
+
+
+def test_sentences_of_a_batch_are_each_docs_own(corpus_docs):
+    from spacy.attrs import IS_SPACE, LOWER
+
+    from nlp.tokenizer import ATTRS, tokens_of
+
+    _, docs = corpus_docs
+    tokens = tokens_of(docs)
+    clauses = sentiment.clauses_of(docs, tokens)
+    rows = tokens.rows[:, [ATTRS.index(LOWER), ATTRS.index(IS_SPACE)]]
+    ends = (rows[:, 1] == 1) | features._within(rows[:, 0], model._SENTENCE_END_HASHES)
+    found = model.Sentences.of(model.Clauses.of(clauses), ends, tokens.starts)
+    assert found.counts.sum() >= 500
+    starts = tokens.starts.tolist()
+    for d, doc in enumerate(docs):
+        want = model._sentences(clauses[d], len(doc), ends.tolist(), starts[d])
+        assert found.of_doc(d) == want, d
+        assert found.counts[d] == len(want)
+        mine = found.doc == d
+        lexical = [sentiment.normalize(sum(raw)) for *_, raw in want]
+        assert found.lexical[mine].tolist() == lexical, d
