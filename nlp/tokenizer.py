@@ -181,7 +181,7 @@ class Words:
         self.orths = np.zeros(1024, dtype=np.uint64)
         self._adding = threading.Lock()
         # A piece of text between two spaces → its tokens' numbers (see tokenize).
-        self.pieces: dict[str, tuple[int, ...]] = {}
+        self.pieces: dict[str, tuple[int, ...] | bool] = {}
 
     def add(self, word: str) -> int:
         """The number of a word not met before."""
@@ -288,29 +288,32 @@ class Text:
         return self.text[starts[start] : starts[end - 1] + len(self.words[end - 1])]
 
 
-# Where a text cannot be tokenized piece by piece (see tokenize): white space other than
-# single spaces and line breaks, a line break followed by a space (its indentation is part of
-# its token), a space at either end.
-_NOT_BY_PIECES = re.compile(r"[^\S \n]|  |\n |\A | \Z")
+# White space other than a space or a line break: a piece holding some is not read alone.
+_OTHER_SPACE = re.compile(r"[^\S\n]")
 _PIECES_REMEMBERED = 200_000
 
 
-def _piece_words(piece: str) -> list[str]:
-    """The tokens of a piece of text holding no space, as split() makes them in any text."""
+def _piece_numbers(piece: str, number: Callable[[str], int]) -> tuple[int, ...] | bool:
+    """The numbers of the tokens of a piece of text between two spaces, as split() makes them
+    in the whole text; False where they may differ: an empty piece (two spaces, or one
+    at either end), other white space, or a line break before a space (the line break's
+    token holds the indentation after it)."""
+    if not piece or piece[-1] == "\n" or _OTHER_SPACE.search(piece):
+        return False
     words = [w for w, _ in _TOKEN.findall(piece)]
-    if sum(map(len, words)) != len(piece):  # never, where every character starts a token
-        raise AssertionError(f"{piece!r} is not its tokens")
-    return words
+    if sum(map(len, words)) != len(piece):  # never: every other character starts a token
+        return False
+    return tuple(map(number, words))
 
 
 def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
     """Each text tokenized as RegexTokenizer tokenizes it for a Doc, as a Text.
 
     No token holds a space, nor does a match of the tokenizer's pattern look past one: a text
-    whose spaces are single (and follow no line break) is tokenized as its pieces between
-    spaces, one after another. Pieces repeat from text to text ("the", "app,", "2026."), and
-    the table remembers each one's word numbers: most of a batch's words are found with one
-    look-up per piece, without the pattern."""
+    whose spaces are single is tokenized as its pieces between spaces, one after another.
+    Pieces repeat from text to text ("the", "app,", "2026."), and the table remembers each
+    one's word numbers: most of a batch's words are found with one look-up per piece, without
+    the pattern. A text with a piece that cannot be read alone is split whole."""
     table = words_of(vocab)
     pieces = table.pieces
     if len(pieces) > _PIECES_REMEMBERED:
@@ -320,14 +323,15 @@ def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
     sizes = []
     for text in texts:
         at = len(every)
-        if _NOT_BY_PIECES.search(text) is None:
-            for piece in text.split(" "):
-                got = pieces.get(piece)
-                if got is None:
-                    got = pieces[piece] = tuple(map(number, _piece_words(piece)))
-                every += got
-        else:
-            every += map(number, split(text)[0])
+        for piece in text.split(" "):
+            got = pieces.get(piece)
+            if got is None:
+                got = pieces[piece] = _piece_numbers(piece, number)
+            if got is False:
+                del every[at:]
+                every += map(number, split(text)[0])
+                break
+            every += got
         sizes.append(len(every) - at)
     ids = np.array(every, dtype=np.int64)
     out, at = [], 0
