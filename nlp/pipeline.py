@@ -78,21 +78,31 @@ class WatchTerms:
         return self._decide(doc, self.queries.candidates(doc))
 
     def find_in(
-        self, text: Text, lowers: list[int], firsts: Iterable[int] | None = None
+        self,
+        text: Text,
+        lowers: list[int],
+        firsts: Iterable[int] | None = None,
+        flagged: Sequence[int] | None = None,
     ) -> tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]:
         """find() of a text without a Doc, from its tokens' LOWER (and where a watched
-        phrase's first word stands, when known: QueryMatcher.candidates_in)."""
-        return self._decide(text, self.queries.candidates_in(lowers, firsts))
+        phrase's first word stands, when known: QueryMatcher.candidates_in; and the words
+        that may weigh in the relevance: Relevance.may_weigh)."""
+        return self._decide(text, self.queries.candidates_in(lowers, firsts), flagged)
 
     def _decide(
-        self, doc: Doc | Text, found: dict[str, tuple[list[tuple[int, int]], bool | None]]
+        self,
+        doc: Doc | Text,
+        found: dict[str, tuple[list[tuple[int, int]], bool | None]],
+        flagged: Sequence[int] | None = None,
     ) -> tuple[dict[str, list[int]], dict[str, float], dict[str, list[int]]]:
         if self.relevance is None:
             about = {
                 n: [s for s, _ in spans] for n, (spans, rule) in found.items() if rule is not False
             }
             return about, {}, {}
-        about, chances = self.relevance.decide(doc, found)
+        if not found:
+            return {}, {}, {}
+        about, chances = self.relevance.decide(doc, found, flagged)
         aside = {} if about or not chances else {n: [s for s, _ in found[n][0]] for n in chances}
         return about, chances, aside
 
@@ -235,11 +245,19 @@ class Scorer:
         bounds = tokens.starts.tolist()
         cut = np.searchsorted(hits, tokens.starts).tolist()
         hits = hits.tolist()
+        # The words that may weigh in the relevance, for all texts at once: few texts hold any.
+        weigh = np.zeros(0, dtype=np.int64)
+        if self.relevance is not None and len(lowers):
+            rows = tokens.rows
+            weigh = np.flatnonzero(self.relevance.may_weigh(lowers, rows[:, _URL], rows[:, _NUM]))
+        weigh_cut = np.searchsorted(weigh, tokens.starts).tolist()
+        weigh = weigh.tolist()
         return [
             self.watch.find_in(
                 doc,
                 lowers[bounds[d] : bounds[d + 1]].tolist(),
                 [h - bounds[d] for h in hits[cut[d] : cut[d + 1]]],
+                [w - bounds[d] for w in weigh[weigh_cut[d] : weigh_cut[d + 1]]],
             )
             for d, doc in enumerate(docs)
         ]
@@ -309,6 +327,7 @@ class Scorer:
 # Columns of nlp.tokenizer.ATTRS that features.of_docs and duplicates.signatures read.
 _FEATURES = [ATTRS.index(a) for a in (LOWER, IS_SPACE, LIKE_URL, LIKE_NUM, IS_UPPER, LENGTH)]
 _MINHASH = [ATTRS.index(a) for a in (LOWER, IS_ALPHA, IS_DIGIT)]
+_URL, _NUM = ATTRS.index(LIKE_URL), ATTRS.index(LIKE_NUM)
 
 
 @contextmanager

@@ -673,6 +673,8 @@ def _candidates_walking_every_tree(queries, doc) -> dict:
 
 
 def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(recorded, tmp_path):
+    from spacy.attrs import LIKE_NUM, LIKE_URL, LOWER
+
     from nlp.tokenizer import tokenize
 
     scorer = Scorer(WATCH)
@@ -684,15 +686,20 @@ def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(reco
     values = np.random.default_rng(3).standard_normal(len(weighed)).tolist()
     dense = relevance.WatchModel(dict(zip(weighed, values, strict=True)), -0.1234567, (1.1, -0.3))
     models = (relevance.PRIOR_MODEL, learned, dense)
+    every = relevance.Relevance({"Maple": learned, "Dense": dense})
     seen = 0
     for text, got in zip(texts, tokenize(texts, scorer.nlp.vocab), strict=True):
         doc = scorer.nlp.make_doc(text)
+        rows = doc.to_array([LOWER, LIKE_URL, LIKE_NUM])
+        flagged = np.flatnonzero(every.may_weigh(rows[:, 0], rows[:, 1], rows[:, 2])).tolist()
         for spans, rule in scorer.watch.queries.candidates(doc).values():
             feats = relevance.features(doc, spans, rule)
             assert sorted(relevance.feature_set(got, spans, rule)) == feats
             for m in models:
                 assert m.probability_of_set(set(feats)) == m.probability(feats), text[:80]
                 weighed = relevance.weighed_features(got, spans, rule, m)
+                assert weighed == set(feats) & m.weights.keys(), text[:80]
+                weighed = relevance.weighed_features(got, spans, rule, m, flagged)
                 assert weighed == set(feats) & m.weights.keys(), text[:80]
             seen += 1
     assert seen >= 1000
