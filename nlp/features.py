@@ -40,6 +40,7 @@ _PAIR = np.uint64(0xC2B2AE3D27D4EB4F)
 _UNI, _BI = np.uint64(0x165667B19E3779F9), np.uint64(0x27D4EB2F165667C5)
 _NEG = np.uint64(0x94D049BB133111EB)
 NEGATION_SCOPE = 3  # words after a negator read as negated
+_KEYS_IN_32_BITS = (2**31 - 1) // BUCKETS  # docs whose (doc, feature) keys fit in an int32
 
 
 def _h(word: str) -> int:
@@ -225,20 +226,20 @@ def of_docs(
     lead_doc = doc[lead]
     # framed holds doc d's START at first[d] and its word g at g + 2d + 1.
     openings = framed[first[lead_doc]] * _PAIR ^ framed[lead + 2 * lead_doc + 1]
-    keys = np.sort(
-        np.concatenate(
-            (
-                doc * BUCKETS + _bucket(framed[inner], _UNI),
-                pair_doc * BUCKETS + _bucket(pairs, _BI),
-                doc[negated] * BUCKETS + _bucket(words[negated].astype(np.uint64), _NEG),
-                signal_doc.astype(np.int64) * BUCKETS + _bucket(signals, _UNI),
-                lead_doc * BUCKETS + _bucket(openings, _BI),
-                doc[after] * BUCKETS + _sentence_starts(words, after),
-            )
+    keys = np.concatenate(
+        (
+            doc * BUCKETS + _bucket(framed[inner], _UNI),
+            pair_doc * BUCKETS + _bucket(pairs, _BI),
+            doc[negated] * BUCKETS + _bucket(words[negated].astype(np.uint64), _NEG),
+            signal_doc.astype(np.int64) * BUCKETS + _bucket(signals, _UNI),
+            lead_doc * BUCKETS + _bucket(openings, _BI),
+            doc[after] * BUCKETS + _sentence_starts(words, after),
         )
     )
+    # Sorted as 32-bit integers where they fit (twice as fast as 64-bit ones).
+    keys = np.sort(keys.astype(np.int32) if n <= _KEYS_IN_32_BITS else keys)
     # Each (doc, feature) once, as np.unique; sorting alone is much faster on this many.
     if keys.size:  # none when there is no doc (a batch whose posts have no sentence to read)
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     offsets = np.searchsorted(keys, np.arange(n + 1) * BUCKETS)
-    return keys % BUCKETS, offsets
+    return (keys % BUCKETS).astype(np.int64), offsets

@@ -161,11 +161,15 @@ class LinearModel:
         # logits() sums self.weights[s][:, cols], which numpy lays out column by column, and
         # so sums each column pairwise, not row after row. Sentences of one size are summed
         # together, each column of each alone and contiguous: pairwise the same way.
-        for size in np.unique(sizes).tolist():
-            group = np.flatnonzero(sizes == size)
+        # (Only those columns are gathered: each one's weights of all buckets, contiguous.)
+        by_column = _columns(self.weights, tuple(cols.tolist()))
+        order = np.argsort(sizes, kind="stable")
+        ranked = sizes[order]
+        cuts = np.flatnonzero(np.diff(ranked)) + 1
+        for group in np.split(order, cuts):
+            size = int(sizes[group[0]])
             at = offsets[picked[group]][:, None] + np.arange(size)
-            columns = np.moveaxis(self.weights[indices[at]][:, :, cols], 2, 0)
-            sums[group] = np.ascontiguousarray(columns).sum(axis=2).T
+            sums[group] = np.take(by_column, indices[at], axis=1).sum(axis=2).T
         owners = owner[picked]
         firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
         most = np.maximum.reduceat(sums, firsts, axis=0)
@@ -228,6 +232,23 @@ class LinearModel:
                 chosen = zip(intents, f["sentence_weights"], strict=True)
                 per_sentence = {i: float(w) for i, w in chosen if w > 0}
             return cls(weights, bias, intents, calibration, thresholds, decision, per_sentence)
+
+
+_BY_COLUMN: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _columns(weights: np.ndarray, cols: tuple[int, ...]) -> np.ndarray:
+    """weights[:, cols], transposed and contiguous: column c's weights are row c (kept per
+    model)."""
+    held = _BY_COLUMN.get((id(weights), cols))
+    if held is None or held[0] is not weights:
+        if len(_BY_COLUMN) > 8:
+            _BY_COLUMN.clear()
+        held = _BY_COLUMN[(id(weights), cols)] = (
+            weights,
+            np.ascontiguousarray(weights[:, list(cols)].T),
+        )
+    return held[1]
 
 
 @dataclass(frozen=True)
