@@ -131,12 +131,14 @@ class Scorer:
     def score(
         self,
         mentions: Iterable[Mention],
-        batch_size: int = 256,
+        batch_size: int = 1024,
         failed: list[tuple[Mention, str]] | None = None,
     ) -> list[tuple[Mention, Score]]:
         """The mentions that are about a watched entity, each with its score, and those that
         name one but that the relevance model finds about none (their score `set_aside`).
 
+        A batch of 1,024 costs less per mention than smaller ones (numpy's work per call is
+        shared by more texts) or larger ones (its arrays leave the processor's cache).
         If a batch fails, its mentions are scored one by one, and the ones that still fail are
         left out (and listed in `failed`, with the reason, when given): one bad item never
         costs the others their scores."""
