@@ -18,6 +18,7 @@ from data.config import Watch
 from data.records import Mention, Score
 from data.text import clean_text
 from nlp import duplicates, features, intent, language, model, relevance, sentiment
+from nlp.needed import Needles
 from nlp.query import Prefilter, QueryMatcher
 from nlp.tokenizer import ATTRS, Text, Tokens, blank, text_of, tokenize, tokens_of
 
@@ -124,6 +125,8 @@ class Scorer:
         self.watch: WatchTerms = self.nlp.get_pipe("tidings_watch_terms")
         self.readings: model.Readings = self.nlp.get_pipe("tidings_readings")
         self.prefilter = Prefilter(watch)
+        cues = [p for i, p in intent._COMPILED.items() if i not in self.model.intents]
+        self.needles = Needles([sentiment._SARCASM, sentiment._IDIOMS, *cues])
 
     def might_mention(self, text: str) -> bool:
         return self.prefilter.might_mention(text)
@@ -212,7 +215,17 @@ class Scorer:
         all_chosen = len(chosen) == len(docs)
         tokens = every_token if all_chosen else every_token.of(chosen)
         at = {i: k for k, i in enumerate(chosen)}
-        readings = self._readings([docs[i] for i in english], tokens.of([at[i] for i in english]))
+        # What the sarcasm, idiom and intent cue patterns need, looked for once in all texts.
+        lows = [texts[i].lower() for i in english]
+        held = self.needles.held(lows)
+        marked = (
+            lows,
+            self.needles.search(sentiment._SARCASM, lows, held),
+            self.needles.search(sentiment._IDIOMS, lows, held),
+        )
+        readings = self._readings(
+            [docs[i] for i in english], tokens.of([at[i] for i in english]), marked
+        )
         read = {
             i: (clauses, values[3:].tolist(), feeling)
             for i, (clauses, values, feeling) in zip(english, readings, strict=True)
@@ -221,7 +234,12 @@ class Scorer:
         cues = dict(
             zip(
                 english,
-                intent.cue_counts([texts[i] for i in english], self.model.intents),
+                intent.cue_counts(
+                    [texts[i] for i in english],
+                    self.model.intents,
+                    lows,
+                    lambda pattern: self.needles.holding(pattern, lows, held),
+                ),
                 strict=True,
             )
         )
@@ -310,11 +328,14 @@ class Scorer:
         )
 
     def _readings(
-        self, docs: list[Text], tokens: Tokens
+        self,
+        docs: list[Text],
+        tokens: Tokens,
+        marked: tuple[Sequence[str], Sequence[bool], Sequence[bool]] | None = None,
     ) -> list[tuple[list[tuple[int, int, float]], np.ndarray, float]]:
         """Each text's clauses, the model's readings and its sentiment score, as the sentiment
         and readings components make them, for all texts at once."""
-        clauses = sentiment.clauses_of(docs, tokens)
+        clauses = sentiment.clauses_of(docs, tokens, marked)
         flat = model.Clauses.of(clauses)
         counts = np.bincount(flat.doc, minlength=len(docs))
         rows = tokens.rows[:, _FEATURES]

@@ -218,28 +218,33 @@ def _rows(array: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def clauses_of(
-    docs: Sequence[Doc] | Sequence[Text], tokens: Tokens | None = None
+    docs: Sequence[Doc] | Sequence[Text],
+    tokens: Tokens | None = None,
+    read: tuple[Sequence[str], Sequence[bool], Sequence[bool]] | None = None,
 ) -> list[list[tuple[int, int, float]]]:
     """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand.
 
     Made for all docs at once, with array arithmetic: where each clause begins and ends, each
     valued word's valence after the rules (sarcasm, capitals, boosters, negators), and each
     clause's sum, added in the words' order as _clauses_of adds them. A doc holding an idiom
-    (a phrase valued as a whole) is read by _clauses_of, token by token."""
+    (a phrase valued as a whole) is read by _clauses_of, token by token. `read`: the texts
+    lower-cased, and whether each is sarcastic and holds an idiom, when known."""
     if not docs:
         return []
     tokens = tokens_of(docs) if tokens is None else tokens
     lex = _lexicon(docs[0])
     texts = [text_of(doc) for doc in docs]
-    # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
-    lows = Joined([text.lower() for text in texts])
-    sarcastic, idiomatic = lows.search(_SARCASM), lows.search(_IDIOMS)
+    if read is None:
+        # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
+        joined = Joined([text.lower() for text in texts])
+        read = (joined.texts, joined.search(_SARCASM), joined.search(_IDIOMS))
+    lows, sarcastic, idiomatic = read
     out = _clauses_of_all(lex, tokens, texts, sarcastic)
     for d in (d for d, holds in enumerate(idiomatic) if holds):
         base, end = int(tokens.starts[d]), int(tokens.starts[d + 1])
         rows = _rows(tokens.rows[base:end, :4])
-        read = (texts[d], lows.texts[d], sarcastic[d], True)
-        out[d] = _clauses_of(docs[d], lex, end - base, lambda r=rows: _every_token(r), None, read)
+        mine = (texts[d], lows[d], sarcastic[d], True)
+        out[d] = _clauses_of(docs[d], lex, end - base, lambda r=rows: _every_token(r), None, mine)
     return out
 
 

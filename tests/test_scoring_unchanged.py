@@ -629,7 +629,7 @@ def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
 
 def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(recorded):
     from nlp import intent
-    from nlp.needed import Joined
+    from nlp.needed import Joined, Needles, needed_strings
 
     texts = [t.lower() for t in _varied_texts(recorded)] + [
         "oh, great", "yeah right", "ok /s", "🙄", "what a joke", "a\0b oh great\0", "\0",
@@ -646,6 +646,20 @@ def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(re
         assert sum(joined.search(pattern)) >= 5
     learned = ("complaint", "question", "compliment")
     counts = intent.cue_counts(texts, learned)
+    # The same by the texts' pieces (nlp.needed.Needles), twice: the second time, remembered.
+    patterns = [sentiment._SARCASM, sentiment._IDIOMS, *intent._COMPILED.values()]
+    needles = Needles(patterns)
+    for _ in range(2):
+        held = needles.held(texts)
+        for pattern in patterns:
+            want = needed_strings(pattern)
+            want = set(range(len(texts))) if want is None else joined.holding(want)
+            assert set(needles.holding(pattern, texts, held)) == want, pattern.pattern[:40]
+        assert needles.search(sentiment._SARCASM, texts, held) == joined.search(sentiment._SARCASM)
+        by_pieces = intent.cue_counts(
+            texts, learned, texts, lambda p, held=held: needles.holding(p, texts, held)
+        )
+        assert by_pieces == counts
     for text, got in zip(texts, counts, strict=True):
         want = {i: c(text) for i, c in intent._COUNTS.items() if i not in learned}
         assert {i: got.get(i, 0) for i in want} == want, text[:80]
