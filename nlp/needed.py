@@ -154,16 +154,15 @@ class Needles:
             pieces.clear()
         out = []
         for text in lows:
-            mine: set[int] = set()
-            for piece in text.split(" "):
-                got = pieces.get(piece)
-                if got is None:
-                    got = pieces[piece] = frozenset(
-                        k for k, part in enumerate(parts) if part in piece
-                    )
-                if got:
-                    mine |= got
-            out.append(mine)
+            split_text = text.split(" ")
+            got = list(map(pieces.get, split_text))  # (in C: most pieces are known)
+            if None in got:
+                for k, piece in enumerate(split_text):
+                    if got[k] is None:
+                        got[k] = pieces[piece] = frozenset(
+                            j for j, part in enumerate(parts) if part in piece
+                        )
+            out.append(set().union(*filter(None, got)))
         return out
 
     def holding(

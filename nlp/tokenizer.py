@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import spacy
@@ -323,15 +324,18 @@ def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
     sizes = []
     for text in texts:
         at = len(every)
-        for piece in text.split(" "):
-            got = pieces.get(piece)
-            if got is None:
-                got = pieces[piece] = _piece_numbers(piece, number)
-            if got is False:
-                del every[at:]
-                every += map(number, split(text)[0])
-                break
-            every += got
+        split_text = text.split(" ")
+        got = list(map(pieces.get, split_text))  # (in C: most pieces are known)
+        if None in got:
+            for k, piece in enumerate(split_text):
+                if got[k] is None:
+                    got[k] = pieces.get(piece)
+                    if got[k] is None:
+                        got[k] = pieces[piece] = _piece_numbers(piece, number)
+        if False in got:
+            every += map(number, split(text)[0])
+        else:
+            every += chain.from_iterable(got)
         sizes.append(len(every) - at)
     ids = np.array(every, dtype=np.int64)
     out, at = [], 0
