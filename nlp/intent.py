@@ -118,7 +118,8 @@ def intents(
                 # "Do you have a student discount?" asks about an offer; spam makes one.
                 confidence *= 0.3
             confidence += 0.1 * max(0, links - 2)
-        out[intent] = round(min(1.0, max(0.0, confidence)), 3)
+        # (No cue, no feeling: 0.0, as rounded, without rounding; most intents of most posts.)
+        out[intent] = round(min(1.0, max(0.0, confidence)), 3) if confidence else 0.0
     return out
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from operator import itemgetter
 
 import numpy as np
 from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LOWER
@@ -189,16 +190,18 @@ def feeling_near(
     """around() from a doc's clauses and its sentiment score."""
     # The clauses follow one another: each position is in the last clause starting at or
     # before it, if in any (summed in the clauses' order, as they stand).
-    starts = [start for start, _, _ in clauses]
     holding = set()
     for p in positions:
-        i = bisect_right(starts, p) - 1
+        i = bisect_right(clauses, p, key=_first) - 1
         if i >= 0 and p < clauses[i][1]:
             holding.add(i)
     near = sum(clauses[i][2] for i in sorted(holding))
     # The learned model reads the whole doc, not one entity's clauses: it speaks for an
     # entity only where the lexicon finds no feeling in the clauses that name it.
     return normalize(near) if near else overall
+
+
+_first = itemgetter(0)
 
 
 def normalize(total: float) -> float:
