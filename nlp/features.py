@@ -88,10 +88,15 @@ def _openings(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The index in `words` of each doc's first word after the handles, "RT" and links it
     opens with (only where it opens with some), and of the first word of each sentence after
-    the first."""
+    the first. `doc` (each word's doc) is ascending."""
     first = np.cumsum(counts) - counts  # each doc's first word
     kept = np.flatnonzero(~_within(words, _OPENERS))
-    docs_with, at = np.unique(doc[kept], return_index=True)
+    # Each doc's first kept word (np.unique's first occurrences, `doc` being ascending).
+    of_kept = doc[kept]
+    at = (
+        np.flatnonzero(np.concatenate(([True], of_kept[1:] != of_kept[:-1]))) if len(kept) else kept
+    )
+    docs_with = of_kept[at]
     lead = kept[at]
     lead = lead[lead > first[docs_with]]
     after = np.flatnonzero(_within(words[:-1], _STOPS) & (doc[:-1] == doc[1:])) + 1
