@@ -384,9 +384,10 @@ class Readings:
                 chosen = each[np.repeat(each_offsets[picked], size) + within]
                 alone = self.model.readings_of(chosen, bounds)
                 k = 0
-                for d in read.tolist():
+                read = read.tolist()
+                for d, mine in zip(read, found.of_docs(read), strict=True):
                     n = counts[d]
-                    docs[d].user_data[_SENTENCES_ALONE] = (found.of_doc(d), alone[k : k + n])
+                    docs[d].user_data[_SENTENCES_ALONE] = (mine, alone[k : k + n])
                     k += n
         # _problem_before_praise reads the text before a closing praise alone: all at once.
         # Only a doc whose last clause is short and praises may have one (_praise_closing).
@@ -640,15 +641,18 @@ class Sentences:
         counts = np.bincount(owner, minlength=n_docs)
         return cls(owner, start[keep], stop[keep], lexical, values, clause_counts, counts)
 
-    def of_doc(self, d: int) -> list[tuple[int, int, list[float]]]:
-        """Doc d's sentences as _sentences() gives them."""
-        a, b = np.searchsorted(self.doc, [d, d + 1]).tolist()
+    def of_docs(self, docs: Sequence[int]) -> list[list[tuple[int, int, list[float]]]]:
+        """These docs' sentences, each doc's as _sentences() gives them."""
         bounds = np.concatenate(([0], np.cumsum(self.clause_counts))).tolist()
-        values = self.values.tolist()
-        starts, ends = self.start[a:b].tolist(), self.end[a:b].tolist()
+        values, starts, ends = self.values.tolist(), self.start.tolist(), self.end.tolist()
+        at = np.searchsorted(self.doc, np.asarray(docs, dtype=np.int64)).tolist()
+        counts = self.counts.tolist()
         return [
-            (start, end, values[bounds[s] : bounds[s + 1]])
-            for s, start, end in zip(range(a, b), starts, ends, strict=True)
+            [
+                (starts[s], ends[s], values[bounds[s] : bounds[s + 1]])
+                for s in range(a, a + counts[d])
+            ]
+            for d, a in zip(docs, at, strict=True)
         ]
 
 

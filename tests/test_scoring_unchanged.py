@@ -817,9 +817,11 @@ def test_sentences_of_a_batch_are_each_docs_own(corpus_docs):
     found = model.Sentences.of(model.Clauses.of(clauses), ends, tokens.starts)
     assert found.counts.sum() >= 500
     starts = tokens.starts.tolist()
+    every = found.of_docs(range(len(docs)))
     for d, doc in enumerate(docs):
         want = model._sentences(clauses[d], len(doc), ends.tolist(), starts[d])
-        assert found.of_doc(d) == want, d
+        assert every[d] == want, d
+        assert found.of_docs([d]) == [want], d
         assert found.counts[d] == len(want)
         mine = found.doc == d
         lexical = [sentiment.normalize(sum(raw)) for *_, raw in want]
