@@ -30,9 +30,11 @@ import logging
 import math
 import os
 import random
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -157,8 +159,8 @@ def weighed_features(
     n = len(doc)
     firsts = spans[:MAX_SPANS]
     # The tokens read: the windows, which hold each name's neighbours too (WINDOW >= 1).
-    low = max(0, min(start for start, _ in firsts) - WINDOW)
-    numbers = doc.ids[low : min(n, max(end for _, end in firsts) + WINDOW)].tolist()
+    low = max(0, min(map(_start, firsts)) - WINDOW)
+    numbers = doc.ids[low : min(n, max(map(_end, firsts)) + WINDOW)].tolist()
     words = _words_of_table(doc.table)
     for start, end in firsts:
         first = words[numbers[start - low]].text
@@ -180,9 +182,11 @@ def weighed_features(
         for start, end in firsts:
             around.update(range(max(0, start - WINDOW), min(n, end + WINDOW)))
     else:
-        around = {
-            p for p in flagged if any(start - WINDOW <= p < end + WINDOW for start, end in firsts)
-        }
+        around = set()
+        for start, end in firsts:  # (flagged is in order)
+            around.update(
+                flagged[bisect_left(flagged, start - WINDOW) : bisect_left(flagged, end + WINDOW)]
+            )
         if not around:
             return out
     for start, end in spans:  # the name's own words are not its context
@@ -196,6 +200,8 @@ def weighed_features(
             out.update(found)
     return out
 
+
+_start, _end = itemgetter(0), itemgetter(1)
 
 # Per Words table and weights: each word number's features that the weights weigh.
 _WEIGHED: dict[tuple[int, int], tuple[object, dict, dict[int, tuple[str, ...]]]] = {}
