@@ -312,6 +312,12 @@ class Readings:
     def __init__(self, path: Path) -> None:
         self.model = _load(path)
         self.names = (*SENTIMENTS, *self.model.intents)
+        # Asked for each doc: the complaint's column of the readings (None: the model reads
+        # no complaint), its threshold, and whether its sentences are read alone.
+        intents = self.model.intents
+        self._column = 3 + intents.index("complaint") if "complaint" in intents else None
+        self._threshold = self.model.thresholds.get("complaint")
+        self._alone = "complaint" in self.model.per_sentence
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.clauses, values, doc._.sentiment = self.read(doc, doc._.clauses, self._values(doc))
@@ -400,8 +406,8 @@ class Readings:
                 & (flat.end[last] - flat.start[last] <= SARCASTIC_TAIL)
                 & (np.bincount(flat.doc, minlength=len(docs))[flat.doc[last]] >= 2)
             )
-        for d, doc in enumerate(docs):
-            closing = self._praise_closing(doc, clauses[d]) if maybe[d] else None
+        for d, (doc, may) in enumerate(zip(docs, maybe.tolist(), strict=True)):
+            closing = self._praise_closing(doc, clauses[d]) if may else None
             doc.user_data[_HEAD] = closing
             if closing is not None:
                 heads.append((d, closing[0]))
@@ -457,10 +463,10 @@ class Readings:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
         none does): "Love your colours. My card was declined twice. Have a nice weekend."
         feels as its complaint does, not as its pleasantries."""
-        if "complaint" not in self.model.per_sentence:
+        if not self._alone:
             return 1.0
-        column = 3 + self.model.intents.index("complaint")
-        if values[column] < self.model.thresholds["complaint"]:
+        column = self._column
+        if values[column] < self._threshold:
             return 1.0
         found, each = doc.user_data.get(_SENTENCES_ALONE) or (None, None)
         if found is None:  # one doc, not a batch (values_of reads a batch's at once)
@@ -480,9 +486,9 @@ class Readings:
 
     def _complaint(self, values: np.ndarray) -> float:
         """The complaint confidence of these readings (0 for a model without complaints)."""
-        if "complaint" not in self.model.intents:
+        if self._column is None:
             return 0.0
-        return float(values[3 + self.model.intents.index("complaint")])
+        return float(values[self._column])
 
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
