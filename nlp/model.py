@@ -325,10 +325,15 @@ class Readings:
         return doc
 
     def read(
-        self, doc: Doc | Text, clauses: list[tuple[int, int, float]], values: np.ndarray
+        self,
+        doc: Doc | Text,
+        clauses: list[tuple[int, int, float]],
+        values: np.ndarray,
+        lexical: float | None = None,
     ) -> tuple[list[tuple[int, int, float]], np.ndarray, float]:
         """The doc's clauses, readings and sentiment score, from its lexicon clauses and the
-        model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of)."""
+        model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of);
+        `lexical`, the clauses' normalized sum, when known."""
         problem = self._problem_before_praise(doc, clauses)
         if problem is not None:
             # "…and they never came. Awesome!": praise that only closes a reported problem is
@@ -339,9 +344,10 @@ class Readings:
             complaint = 3 + self.model.intents.index("complaint")
             problem[complaint] = max(problem[complaint], values[complaint])
             values = problem
-        raw = [r for _, _, r in clauses]
+        if problem is not None or lexical is None:  # (the closing praise's clause changed)
+            lexical = sentiment.normalize(sum([r for _, _, r in clauses]))
         feeling = sentiment.reading(
-            sentiment.normalize(sum(raw)),
+            lexical,
             *values[:3].tolist(),
             self.model.decision,
             self._complaint(values),

@@ -343,7 +343,8 @@ class Scorer:
         indices, offsets = features.of_docs(rows, tokens.starts, lexical, flat.value, counts)
         values = self.readings.values_of(docs, rows, tokens.starts, indices, offsets, clauses, flat)
         return [
-            self.readings.read(doc, c, v) for doc, c, v in zip(docs, clauses, values, strict=True)
+            self.readings.read(doc, c, v, x)
+            for doc, c, v, x in zip(docs, clauses, values, lexical.tolist(), strict=True)
         ]
 
 
