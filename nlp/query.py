@@ -240,14 +240,27 @@ class Prefilter:
     tokenizing is spent only on those: most feed items mention nothing we watch."""
 
     def __init__(self, watch: Sequence[Watch]) -> None:
+        first_words = prefilter_words(watch)
         words = [
-            re.escape(word) + (r"\w*" if prefix else r"(?!\w)")
-            for word, prefix in prefilter_words(watch)
+            re.escape(word) + (r"\w*" if prefix else r"(?!\w)") for word, prefix in first_words
         ]
         self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
+        # In an ASCII text, an ASCII word matches, whatever its case, where the lower-cased
+        # text holds it lower-cased: a text holding none of them is answered without the
+        # search (which ignores case slowly; most feed items name nothing watched).
+        lowered = tuple(word.lower() for word, _ in first_words)
+        self._ascii_words = lowered if all(w.isascii() for w in lowered) else None
 
     def might_mention(self, text: str) -> bool:
-        return bool(self._maybe and self._maybe.search(text))
+        if self._maybe is None:
+            return False
+        if (
+            self._ascii_words is not None
+            and text.isascii()
+            and not any(map(text.lower().__contains__, self._ascii_words))
+        ):
+            return False
+        return self._maybe.search(text) is not None
 
 
 def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:

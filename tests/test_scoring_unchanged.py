@@ -826,3 +826,25 @@ def test_sentences_of_a_batch_are_each_docs_own(corpus_docs):
         mine = found.doc == d
         lexical = [sentiment.normalize(sum(raw)) for *_, raw in want]
         assert found.lexical[mine].tolist() == lexical, d
+
+
+def test_the_prefilter_keeps_what_its_search_alone_keeps(recorded):
+    """Prefilter.might_mention skips its search for an ASCII text holding none of the words:
+    it keeps exactly the texts the case-blind search finds, whatever their case or script."""
+    import re
+
+    from nlp.query import Prefilter
+
+    more = [*WATCH, Watch(name="Straße", terms=["straße"]), Watch(name="Kiwi", terms=["kiwi*"])]
+    texts = _varied_texts(recorded) + [
+        "NIMBUS notes", "nimbusnotes!", "xnimbus notes", "QUILLPAD", "quillpads", "Kiwis here",
+        "KIWI", "kıwı", "K\u212aiwi", "\u212aiwi", "DANA whitfield", "ſtraße", "STRASSE",
+        "straße", "Straßenbahn", "acmesoftware", "ACMESOFT", "café quillpad", "",
+    ]  # fmt: skip
+    for watch in (WATCH, more):
+        prefilter = Prefilter(watch)
+        alone = prefilter._maybe
+        assert isinstance(alone, re.Pattern)
+        for text in texts:
+            assert prefilter.might_mention(text) == (alone.search(text) is not None), text[:60]
+    assert Prefilter(WATCH)._ascii_words is not None and Prefilter(more)._ascii_words is None
