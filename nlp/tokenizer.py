@@ -326,16 +326,16 @@ def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
         at = len(every)
         split_text = text.split(" ")
         got = list(map(pieces.get, split_text))  # (in C: most pieces are known)
-        if None in got:
+        if not all(got):  # a piece not met before, or one not read alone (never empty)
             for k, piece in enumerate(split_text):
                 if got[k] is None:
                     got[k] = pieces.get(piece)
                     if got[k] is None:
                         got[k] = pieces[piece] = _piece_numbers(piece, number)
-        if False in got:
-            every += map(number, split(text)[0])
-        else:
+        if all(got):
             every += chain.from_iterable(got)
+        else:
+            every += map(number, split(text)[0])
         sizes.append(len(every) - at)
     ids = np.array(every, dtype=np.int64)
     out, at = [], 0
