@@ -312,12 +312,23 @@ class Readings:
     def __init__(self, path: Path) -> None:
         self.model = _load(path)
         self.names = (*SENTIMENTS, *self.model.intents)
-        # Asked for each doc: the complaint's column of the readings (None: the model reads
-        # no complaint), its threshold, and whether its sentences are read alone.
-        intents = self.model.intents
-        self._column = 3 + intents.index("complaint") if "complaint" in intents else None
-        self._threshold = self.model.thresholds.get("complaint")
-        self._alone = "complaint" in self.model.per_sentence
+        self._known: tuple[LinearModel, int | None, float | None, bool] | None = None
+
+    def _complaint_of_model(self) -> tuple[int | None, float | None, bool]:
+        """Asked for each doc, looked up once per model: the complaint's column of the
+        readings (None: the model reads no complaint), its threshold, and whether its
+        sentences are read alone."""
+        known = self._known
+        if known is None or known[0] is not self.model:
+            intents = self.model.intents
+            column = 3 + intents.index("complaint") if "complaint" in intents else None
+            known = self._known = (
+                self.model,
+                column,
+                self.model.thresholds.get("complaint"),
+                "complaint" in self.model.per_sentence,
+            )
+        return known[1], known[2], known[3]
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.clauses, values, doc._.sentiment = self.read(doc, doc._.clauses, self._values(doc))
@@ -469,10 +480,10 @@ class Readings:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
         none does): "Love your colours. My card was declined twice. Have a nice weekend."
         feels as its complaint does, not as its pleasantries."""
-        if not self._alone:
+        column, threshold, alone = self._complaint_of_model()
+        if not alone:
             return 1.0
-        column = self._column
-        if values[column] < self._threshold:
+        if values[column] < threshold:
             return 1.0
         found, each = doc.user_data.get(_SENTENCES_ALONE) or (None, None)
         if found is None:  # one doc, not a batch (values_of reads a batch's at once)
@@ -492,9 +503,10 @@ class Readings:
 
     def _complaint(self, values: np.ndarray) -> float:
         """The complaint confidence of these readings (0 for a model without complaints)."""
-        if self._column is None:
+        column = self._complaint_of_model()[0]
+        if column is None:
             return 0.0
-        return float(values[self._column])
+        return float(values[column])
 
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
