@@ -9,7 +9,7 @@ the sentiment combine into a confidence in [0, 1], present from THRESHOLD."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from nlp.needed import Joined, needed_strings, quick_count
 
@@ -53,22 +53,35 @@ _COMPILED = {intent: re.compile(pattern, re.M) for intent, pattern in _CUES.item
 # Each pattern's count of matches, 0 without the search where the text holds none of the
 # strings its matches need (nlp.needed): most posts hold none of most intents' cues.
 _COUNTS = {intent: quick_count(pattern) for intent, pattern in _COMPILED.items()}
-_NEEDED = {intent: needed_strings(pattern) for intent, pattern in _COMPILED.items()}
+_NEEDED = {pattern: needed_strings(pattern) for pattern in _COMPILED.values()}
+needed_strings_of = _NEEDED.__getitem__
 _LINK = re.compile(r"https?://")
 
 
-def cue_counts(texts: Sequence[str], learned: Collection[str] = ()) -> list[dict[str, int]]:
+def cue_counts(
+    texts: Sequence[str],
+    learned: Collection[str] = (),
+    lows: Sequence[str] | None = None,
+    holding: Callable[[re.Pattern[str]], Iterable[int]] | None = None,
+) -> list[dict[str, int]]:
     """For each text, how many matches of each intent's cues intents() counts in it (the
-    `learned` intents left out), the strings the cues need searched for in all texts at once."""
-    lows = [text.lower() for text in texts]
-    joined = Joined(lows)
+    `learned` intents left out), the strings the cues need searched for in all texts at once.
+    `lows` are the texts lower-cased, and `holding` gives the texts that may match a cue
+    pattern (at least all that do: nlp.needed.Needles), when known."""
+    if lows is None:
+        lows = [text.lower() for text in texts]
+    if holding is None:
+        joined = Joined(lows)
+
+        def holding(pattern: re.Pattern[str]) -> Iterable[int]:
+            needed = needed_strings_of(pattern)
+            return range(len(lows)) if needed is None else joined.holding(needed)
+
     out: list[dict[str, int]] = [{} for _ in texts]
     for intent, pattern in _COMPILED.items():
         if intent in learned:
             continue
-        needed = _NEEDED[intent]
-        holding = range(len(lows)) if needed is None else joined.holding(needed)
-        for t in holding:
+        for t in holding(pattern):
             out[t][intent] = len(pattern.findall(lows[t]))
     return out
 
@@ -105,7 +118,8 @@ def intents(
                 # "Do you have a student discount?" asks about an offer; spam makes one.
                 confidence *= 0.3
             confidence += 0.1 * max(0, links - 2)
-        out[intent] = round(min(1.0, max(0.0, confidence)), 3)
+        # (No cue, no feeling: 0.0, as rounded, without rounding; most intents of most posts.)
+        out[intent] = round(min(1.0, max(0.0, confidence)), 3) if confidence else 0.0
     return out
 
 

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +161,15 @@ class LinearModel:
         # logits() sums self.weights[s][:, cols], which numpy lays out column by column, and
         # so sums each column pairwise, not row after row. Sentences of one size are summed
         # together, each column of each alone and contiguous: pairwise the same way.
-        for size in np.unique(sizes).tolist():
-            group = np.flatnonzero(sizes == size)
+        # (Only those columns are gathered: each one's weights of all buckets, contiguous.)
+        by_column = _columns(self.weights, tuple(cols.tolist()))
+        order = np.argsort(sizes, kind="stable")
+        ranked = sizes[order]
+        cuts = np.flatnonzero(np.diff(ranked)) + 1
+        for group in np.split(order, cuts):
+            size = int(sizes[group[0]])
             at = offsets[picked[group]][:, None] + np.arange(size)
-            columns = np.moveaxis(self.weights[indices[at]][:, :, cols], 2, 0)
-            sums[group] = np.ascontiguousarray(columns).sum(axis=2).T
+            sums[group] = np.take(by_column, indices[at], axis=1).sum(axis=2).T
         owners = owner[picked]
         firsts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
         most = np.maximum.reduceat(sums, firsts, axis=0)
@@ -229,6 +234,23 @@ class LinearModel:
             return cls(weights, bias, intents, calibration, thresholds, decision, per_sentence)
 
 
+_BY_COLUMN: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _columns(weights: np.ndarray, cols: tuple[int, ...]) -> np.ndarray:
+    """weights[:, cols], transposed and contiguous: column c's weights are row c (kept per
+    model)."""
+    held = _BY_COLUMN.get((id(weights), cols))
+    if held is None or held[0] is not weights:
+        if len(_BY_COLUMN) > 8:
+            _BY_COLUMN.clear()
+        held = _BY_COLUMN[(id(weights), cols)] = (
+            weights,
+            np.ascontiguousarray(weights[:, list(cols)].T),
+        )
+    return held[1]
+
+
 @dataclass(frozen=True)
 class Model:
     path: Path
@@ -290,6 +312,23 @@ class Readings:
     def __init__(self, path: Path) -> None:
         self.model = _load(path)
         self.names = (*SENTIMENTS, *self.model.intents)
+        self._known: tuple[LinearModel, int | None, float | None, bool] | None = None
+
+    def _complaint_of_model(self) -> tuple[int | None, float | None, bool]:
+        """Asked for each doc, looked up once per model: the complaint's column of the
+        readings (None: the model reads no complaint), its threshold, and whether its
+        sentences are read alone."""
+        known = self._known
+        if known is None or known[0] is not self.model:
+            intents = self.model.intents
+            column = 3 + intents.index("complaint") if "complaint" in intents else None
+            known = self._known = (
+                self.model,
+                column,
+                self.model.thresholds.get("complaint"),
+                "complaint" in self.model.per_sentence,
+            )
+        return known[1], known[2], known[3]
 
     def __call__(self, doc: Doc) -> Doc:
         doc._.clauses, values, doc._.sentiment = self.read(doc, doc._.clauses, self._values(doc))
@@ -297,10 +336,15 @@ class Readings:
         return doc
 
     def read(
-        self, doc: Doc | Text, clauses: list[tuple[int, int, float]], values: np.ndarray
+        self,
+        doc: Doc | Text,
+        clauses: list[tuple[int, int, float]],
+        values: np.ndarray,
+        lexical: float | None = None,
     ) -> tuple[list[tuple[int, int, float]], np.ndarray, float]:
         """The doc's clauses, readings and sentiment score, from its lexicon clauses and the
-        model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of)."""
+        model's readings of it (the pipeline reads many docs' at once: LinearModel.readings_of);
+        `lexical`, the clauses' normalized sum, when known."""
         problem = self._problem_before_praise(doc, clauses)
         if problem is not None:
             # "…and they never came. Awesome!": praise that only closes a reported problem is
@@ -311,9 +355,10 @@ class Readings:
             complaint = 3 + self.model.intents.index("complaint")
             problem[complaint] = max(problem[complaint], values[complaint])
             values = problem
-        raw = [r for _, _, r in clauses]
+        if problem is not None or lexical is None:  # (the closing praise's clause changed)
+            lexical = sentiment.normalize(sum([r for _, _, r in clauses]))
         feeling = sentiment.reading(
-            sentiment.normalize(sum(raw)),
+            lexical,
             *values[:3].tolist(),
             self.model.decision,
             self._complaint(values),
@@ -330,29 +375,31 @@ class Readings:
         indices: np.ndarray,
         offsets: np.ndarray,
         clauses: Sequence[list[tuple[int, int, float]]] | None = None,
+        flat: Clauses | None = None,
     ) -> list[np.ndarray]:
         """_values() of many docs whose clauses are set, from their tokens' rows and features
         (features.of_docs's input and output), every doc's and every sentence's features read
         at once, and the readings of all docs, those read per sentence too, in one operation.
         What read() reads of a doc besides (its complaint's sentences alone, the text before a
         closing praise) is read for all docs at once too, and kept with each doc. `clauses`
-        are the docs' (else their doc._.clauses)."""
+        are the docs' (else their doc._.clauses), `flat` the same as arrays, if at hand."""
         if clauses is None:
             clauses = [doc._.clauses for doc in docs]
-        many, split, (each, each_offsets) = self._read_many(clauses, rows, starts, indices, offsets)
-        first_of = np.concatenate(([0], np.cumsum([len(mine) for mine in split]))).tolist()
+        flat = Clauses.of(clauses) if flat is None else flat
+        many, found, (each, each_offsets) = self._read_many(
+            clauses, rows, starts, indices, offsets, flat
+        )
+        counts = found.counts.tolist()
         for d, doc in enumerate(docs):
-            if not split[d]:  # no sentence to read alone, as sentences(doc) would find
+            if not counts[d]:  # no sentence to read alone, as sentences(doc) would find
                 doc.user_data[_SENTENCES_ALONE] = ((), ())
         # _feeling_of_the_complaint reads each sentence of a complaint alone: all at once.
         # (A doc with sentences and no complaint reads none: its _SENTENCES are not kept.)
-        if "complaint" in self.model.per_sentence:
+        if "complaint" in self.model.per_sentence and len(found.doc):
             column = 3 + self.model.intents.index("complaint")
             threshold = self.model.thresholds["complaint"]
-            read = [d for d, mine in enumerate(split) if mine and many[d, column] >= threshold]
-            picked = np.array(
-                [j for d in read for j in range(first_of[d], first_of[d + 1])], dtype=np.int64
-            )
+            read = np.flatnonzero((found.counts > 0) & (many[:, column] >= threshold))
+            picked = np.flatnonzero(np.isin(found.doc, read))
             if len(picked):
                 size = each_offsets[picked + 1] - each_offsets[picked]
                 bounds = np.concatenate(([0], np.cumsum(size)))
@@ -360,14 +407,24 @@ class Readings:
                 chosen = each[np.repeat(each_offsets[picked], size) + within]
                 alone = self.model.readings_of(chosen, bounds)
                 k = 0
-                for d in read:
-                    n = len(split[d])
-                    docs[d].user_data[_SENTENCES_ALONE] = (split[d], alone[k : k + n])
+                read = read.tolist()
+                for d, mine in zip(read, found.of_docs(read), strict=True):
+                    n = counts[d]
+                    docs[d].user_data[_SENTENCES_ALONE] = (mine, alone[k : k + n])
                     k += n
         # _problem_before_praise reads the text before a closing praise alone: all at once.
+        # Only a doc whose last clause is short and praises may have one (_praise_closing).
         heads = []
-        for d, doc in enumerate(docs):
-            closing = self._praise_closing(doc, clauses[d])
+        maybe = np.zeros(len(docs), dtype=bool)
+        if len(flat.doc) and "complaint" in self.model.intents:
+            last = np.flatnonzero(np.append(flat.doc[1:] != flat.doc[:-1], True))
+            maybe[flat.doc[last]] = (
+                (flat.value[last] > 0)
+                & (flat.end[last] - flat.start[last] <= SARCASTIC_TAIL)
+                & (np.bincount(flat.doc, minlength=len(docs))[flat.doc[last]] >= 2)
+            )
+        for d, (doc, may) in enumerate(zip(docs, maybe.tolist(), strict=True)):
+            closing = self._praise_closing(doc, clauses[d]) if may else None
             doc.user_data[_HEAD] = closing
             if closing is not None:
                 heads.append((d, closing[0]))
@@ -394,42 +451,39 @@ class Readings:
         starts: np.ndarray,
         indices: np.ndarray,
         offsets: np.ndarray,
-    ) -> tuple[np.ndarray, list[list[tuple[int, int, list[float]]]], tuple[np.ndarray, np.ndarray]]:
+        flat: Clauses | None = None,
+    ) -> tuple[np.ndarray, Sentences, tuple[np.ndarray, np.ndarray]]:
         """The readings of many texts from their clauses, tokens' rows and features (as
         values_of), with each text's sentences and their features (all texts' sentences one
         after another, as features.of_docs gives them: indices and offsets)."""
-        split: list[list[tuple[int, int, list[float]]]] = [[] for _ in clauses]
+        found = Sentences.none(len(clauses))
         if self.model.per_sentence:
             # Which tokens end a sentence, from rows' LOWER and IS_SPACE (as sentences() does).
-            ends = ((rows[:, 1] == 1) | features._within(rows[:, 0], _SENTENCE_END_HASHES)).tolist()
-            bounds = starts.tolist()
-            split = [
-                _sentences(mine, b - a, ends, a)
-                for mine, a, b in zip(clauses, bounds, bounds[1:], strict=False)
-            ]
-        found = [(d, *sentence) for d, mine in enumerate(split) for sentence in mine]
-        owner = np.array([d for d, *_ in found], dtype=np.int64)
+            ends = (rows[:, 1] == 1) | features._within(rows[:, 0], _SENTENCE_END_HASHES)
+            flat = Clauses.of(clauses) if flat is None else flat
+            found = Sentences.of(flat, ends, starts)
+        owner = found.doc
         each_indices, each_offsets = np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
-        if found:  # each sentence as if it stood alone
-            first = starts[owner] + np.array([start for _, start, _, _ in found], dtype=np.int64)
-            size = np.array([end - start for _, start, end, _ in found], dtype=np.int64)
+        if len(owner):  # each sentence as if it stood alone
+            first = starts[owner] + found.start
+            size = found.end - found.start
             bounds = np.concatenate(([0], np.cumsum(size)))
             within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
-            raws = [raw for *_, raw in found]
-            lexical = [sentiment.normalize(sum(raw)) for raw in raws]
             chosen = rows[np.repeat(first, size) + within]
-            each_indices, each_offsets = features.of_docs(chosen, bounds, lexical, raws)
+            each_indices, each_offsets = features.of_docs(
+                chosen, bounds, found.lexical, found.values, found.clause_counts
+            )
         many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
-        return many, split, (each_indices, each_offsets)
+        return many, found, (each_indices, each_offsets)
 
     def _feeling_of_the_complaint(self, doc: Doc | Text, values: np.ndarray) -> float:
         """The feeling of the sentence that makes a post a complaint, read alone (1.0 when
         none does): "Love your colours. My card was declined twice. Have a nice weekend."
         feels as its complaint does, not as its pleasantries."""
-        if "complaint" not in self.model.per_sentence:
+        column, threshold, alone = self._complaint_of_model()
+        if not alone:
             return 1.0
-        column = 3 + self.model.intents.index("complaint")
-        if values[column] < self.model.thresholds["complaint"]:
+        if values[column] < threshold:
             return 1.0
         found, each = doc.user_data.get(_SENTENCES_ALONE) or (None, None)
         if found is None:  # one doc, not a batch (values_of reads a batch's at once)
@@ -449,9 +503,10 @@ class Readings:
 
     def _complaint(self, values: np.ndarray) -> float:
         """The complaint confidence of these readings (0 for a model without complaints)."""
-        if "complaint" not in self.model.intents:
+        column = self._complaint_of_model()[0]
+        if column is None:
             return 0.0
-        return float(values[3 + self.model.intents.index("complaint")])
+        return float(values[column])
 
     def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
@@ -544,6 +599,85 @@ def _sentences(
                 out.append((start, end, raw))
             raw = []
     return out if len(out) > 1 else []
+
+
+@dataclass(frozen=True, slots=True)
+class Clauses:
+    """The clauses of many docs as arrays, one doc's after another: each clause's first token,
+    the token after its last (within its doc), raw valence, and doc."""
+
+    start: np.ndarray
+    end: np.ndarray
+    value: np.ndarray
+    doc: np.ndarray
+
+    @classmethod
+    def of(cls, clauses: Sequence[list[tuple[int, int, float]]]) -> Clauses:
+        counts = np.fromiter(map(len, clauses), np.int64, len(clauses))
+        every = chain.from_iterable(chain.from_iterable(clauses))
+        flat = np.fromiter(every, np.float64, 3 * int(counts.sum())).reshape(-1, 3)
+        doc = np.repeat(np.arange(len(clauses)), counts)
+        return cls(flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64), flat[:, 2], doc)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentences:
+    """The sentences (as sentences() finds them) of many docs, one doc's after another: each
+    one's doc, first token, the token after its last, its lexicon score (normalized), and its
+    clauses' raw valences (`values`, clause_counts[s] of them for sentence s)."""
+
+    doc: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    lexical: np.ndarray
+    values: np.ndarray
+    clause_counts: np.ndarray
+    counts: np.ndarray  # how many each doc has
+
+    @classmethod
+    def none(cls, docs: int) -> Sentences:
+        empty, nothing = np.zeros(0, dtype=np.int64), np.zeros(0)
+        return cls(empty, empty, empty, nothing, nothing, empty, np.zeros(docs, dtype=np.int64))
+
+    @classmethod
+    def of(cls, clauses: Clauses, ends: np.ndarray, starts: np.ndarray) -> Sentences:
+        """_sentences() of every doc at once: `ends` says which tokens end a sentence, doc
+        d's tokens being ends[starts[d]:starts[d + 1]]."""
+        n_docs = len(starts) - 1
+        if not len(clauses.doc):
+            return cls.none(n_docs)
+        doc, first, end = clauses.doc, clauses.start, clauses.end
+        # A sentence closes with the clause ending on a sentence's end, or the doc's end.
+        closes = ends[starts[doc] + end - 1] | (end == np.diff(starts)[doc])
+        closes[np.append(doc[1:] != doc[:-1], True)] = True  # each doc's last clause
+        opens = np.ones(len(doc), dtype=bool)
+        opens[1:] = closes[:-1]
+        firsts, lasts = np.flatnonzero(opens), np.flatnonzero(closes)
+        owner, start, stop = doc[firsts], first[firsts], end[lasts]
+        keep = (stop - start >= MIN_SENTENCE_TOKENS) & (
+            np.bincount(doc, minlength=n_docs)[owner] >= 2
+        )
+        keep &= np.bincount(owner[keep], minlength=n_docs)[owner] > 1
+        clause_counts = (lasts - firsts + 1)[keep]
+        values = clauses.value[keep[np.cumsum(opens) - 1]]
+        lexical = sentiment.normalized(sentiment.sums(values, clause_counts))
+        owner = owner[keep]
+        counts = np.bincount(owner, minlength=n_docs)
+        return cls(owner, start[keep], stop[keep], lexical, values, clause_counts, counts)
+
+    def of_docs(self, docs: Sequence[int]) -> list[list[tuple[int, int, list[float]]]]:
+        """These docs' sentences, each doc's as _sentences() gives them."""
+        bounds = np.concatenate(([0], np.cumsum(self.clause_counts))).tolist()
+        values, starts, ends = self.values.tolist(), self.start.tolist(), self.end.tolist()
+        at = np.searchsorted(self.doc, np.asarray(docs, dtype=np.int64)).tolist()
+        counts = self.counts.tolist()
+        return [
+            [
+                (starts[s], ends[s], values[bounds[s] : bounds[s + 1]])
+                for s in range(a, a + counts[d])
+            ]
+            for d, a in zip(docs, at, strict=True)
+        ]
 
 
 def sentence_features(doc: Doc) -> list[np.ndarray]:

@@ -116,3 +116,82 @@ def _needed_by_pattern(pattern: re.Pattern[str]) -> frozenset[str] | None:
 
 
 _SEPARATOR = "\0"
+
+
+class Needles:
+    """The strings some patterns need, looked for in many texts at once by the texts' pieces
+    between spaces: a string holding no space stands within one piece, and pieces repeat from
+    text to text, so each piece's answer is remembered. A needed string holding spaces is
+    first looked for by its longest part without one ("thanks a lot": "thanks"), then, in the
+    few texts holding that part, whole."""
+
+    def __init__(self, patterns: Iterable[re.Pattern[str]]) -> None:
+        parts: dict[str, int] = {}
+        # Per pattern: None (every text may match), else each part it needs → None (the part
+        # is a needed string) or the needed strings it is the part of.
+        self._of: dict[re.Pattern[str], dict[int, tuple[str, ...] | None] | None] = {}
+        for pattern in patterns:
+            needed = needed_strings(pattern)
+            wanted: dict[int, tuple[str, ...] | None] | None = None if needed is None else {}
+            for string in sorted(needed or ()):
+                part = max(string.split(" "), key=len)
+                if not part or wanted is None:  # only spaces: every text may hold it
+                    wanted = None
+                    break
+                k = parts.setdefault(part, len(parts))
+                if part == string or wanted.get(k, ()) is None:
+                    wanted[k] = None
+                else:
+                    wanted[k] = (*wanted.get(k, ()), string)  # type: ignore[misc]
+            self._of[pattern] = wanted
+        self._parts = list(parts)
+        self._pieces: dict[str, frozenset[int]] = {}
+
+    def held(self, lows: Sequence[str]) -> list[set[int]]:
+        """For each (lower-cased) text, the parts it holds."""
+        pieces, parts = self._pieces, self._parts
+        if len(pieces) > _PIECES_REMEMBERED:
+            pieces.clear()
+        out = []
+        for text in lows:
+            split_text = text.split(" ")
+            got = list(map(pieces.get, split_text))  # (in C: most pieces are known)
+            if None in got:
+                for k, piece in enumerate(split_text):
+                    if got[k] is None:
+                        got[k] = pieces[piece] = frozenset(
+                            j for j, part in enumerate(parts) if part in piece
+                        )
+            out.append(set().union(*filter(None, got)))
+        return out
+
+    def holding(
+        self, pattern: re.Pattern[str], lows: Sequence[str], held: Sequence[set[int]]
+    ) -> Iterable[int]:
+        """The (lower-cased) texts, their index, holding a string `pattern` needs: those
+        Joined.holding finds, `held` being the texts' parts (held())."""
+        wanted = self._of[pattern]
+        if wanted is None:
+            return range(len(lows))
+        out = []
+        for t, mine in enumerate(held):
+            if not mine or wanted.keys().isdisjoint(mine):
+                continue
+            for k in wanted.keys() & mine:
+                strings = wanted[k]
+                if strings is None or any(map(lows[t].__contains__, strings)):
+                    out.append(t)
+                    break
+        return out
+
+    def search(
+        self, pattern: re.Pattern[str], lows: Sequence[str], held: Sequence[set[int]]
+    ) -> list[bool]:
+        """quick_search(pattern) of each (lower-cased) text."""
+        out = [False] * len(lows)
+        for t in self.holding(pattern, lows, held):
+            out[t] = pattern.search(lows[t]) is not None
+        return out
+
+
+_PIECES_REMEMBERED = 200_000

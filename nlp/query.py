@@ -82,6 +82,25 @@ class QueryMatcher:
             (name, tree, positive, w, frozenset(all_terms(tree)), _holds(tree, {}))
             for name, tree, positive, w in sorted(self.entities, key=lambda e: e[0])
         ]
+        # The same by the terms' numbers (a Term's hash is a Python call; an int's is not),
+        # with whether the entity holds wherever one of its terms is found (its tree is its
+        # terms OR-ed, no context rule): candidates_in answers those without the tree.
+        self._terms = list(self.keys)
+        number = {t: k for k, t in enumerate(self._terms)}
+        self._phrases = {
+            first: [(number[t], words) for t, words in found]
+            for first, found in self._phrases.items()
+        }
+        self._prefixed = [(number[t], before, last) for t, before, last in self._prefixed]
+        self._numbered = [
+            (
+                (name, tree, positive, w, terms, bare),
+                frozenset(number[t] for t in terms),
+                [number[t] for t in positive],
+                w.context is None and _only_terms(tree),
+            )
+            for name, tree, positive, w, terms, bare in self._by_name
+        ]
 
     def __call__(self, doc: Doc) -> dict[str, list[int]]:
         """The entities the doc is about, each with the token positions where it is named."""
@@ -109,7 +128,7 @@ class QueryMatcher:
         phrase's first word stands (those of self.first_words), if known, else all are
         looked at. The matches are the PhraseMatcher's and the Matcher's (tests hold them
         together)."""
-        found: Spans = {}
+        found: dict[int, list[tuple[int, int]]] = {}
         n = len(lowers)
         for i in range(n) if firsts is None else firsts:
             for term, words in self._phrases.get(lowers[i], ()):
@@ -130,15 +149,34 @@ class QueryMatcher:
                 start = last - len(before)
                 if start >= 0 and tuple(lowers[start:last]) == before:
                     found.setdefault(term, []).append((start, last + 1))
-        return self._candidates(found)
+        out = {}
+        by_term: Spans | None = None
+        for (
+            entity,
+            numbers,
+            positive,
+            plain,
+        ) in self._numbered:
+            if plain:
+                if not numbers.isdisjoint(found):
+                    out[entity[0]] = (sorted(s for t in positive for s in found.get(t, [])), None)
+                continue
+            if by_term is None:
+                by_term = {self._terms[t]: spans for t, spans in found.items()}
+            out.update(self._candidates(by_term, [entity]))
+        return out
 
-    def _candidates(self, found: Spans) -> dict[str, tuple[list[tuple[int, int]], bool | None]]:
+    def _candidates(
+        self, found: Spans, entities: list | None = None
+    ) -> dict[str, tuple[list[tuple[int, int]], bool | None]]:
         return {
             name: (
                 sorted(s for t in positive for s in found.get(t, [])),
                 None if w.context is None else _in_context(w, positive, found),
             )
-            for name, tree, positive, w, terms, bare in self._by_name
+            for name, tree, positive, w, terms, bare in (
+                self._by_name if entities is None else entities
+            )
             if (_holds(tree, found) if not terms.isdisjoint(found) else bare)
         }
 
@@ -147,6 +185,13 @@ def _pattern(t: Term) -> list[dict]:
     """A token pattern for a term whose last word is a prefix."""
     pattern: list[dict] = [{"LOWER": w} for w in t.words[:-1]]
     return [*pattern, {"LOWER": {"REGEX": f"^{re.escape(t.words[-1])}"}}]
+
+
+def _only_terms(node: Node) -> bool:
+    """Whether the tree is terms OR-ed: it holds wherever one of them is found."""
+    if isinstance(node, Term):
+        return True
+    return isinstance(node, Or) and all(_only_terms(n) for n in node.nodes)
 
 
 def _holds(node: Node, found: Spans) -> bool:
@@ -195,14 +240,27 @@ class Prefilter:
     tokenizing is spent only on those: most feed items mention nothing we watch."""
 
     def __init__(self, watch: Sequence[Watch]) -> None:
+        first_words = prefilter_words(watch)
         words = [
-            re.escape(word) + (r"\w*" if prefix else r"(?!\w)")
-            for word, prefix in prefilter_words(watch)
+            re.escape(word) + (r"\w*" if prefix else r"(?!\w)") for word, prefix in first_words
         ]
         self._maybe = re.compile(r"(?<!\w)(?:" + "|".join(words) + ")", re.I) if words else None
+        # In an ASCII text, an ASCII word matches, whatever its case, where the lower-cased
+        # text holds it lower-cased: a text holding none of them is answered without the
+        # search (which ignores case slowly; most feed items name nothing watched).
+        lowered = tuple(word.lower() for word, _ in first_words)
+        self._ascii_words = lowered if all(w.isascii() for w in lowered) else None
 
     def might_mention(self, text: str) -> bool:
-        return bool(self._maybe and self._maybe.search(text))
+        if self._maybe is None:
+            return False
+        if (
+            self._ascii_words is not None
+            and text.isascii()
+            and not any(map(text.lower().__contains__, self._ascii_words))
+        ):
+            return False
+        return self._maybe.search(text) is not None
 
 
 def prefilter_words(watch: Sequence[Watch]) -> list[tuple[str, bool]]:

@@ -30,13 +30,16 @@ import logging
 import math
 import os
 import random
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 from spacy.attrs import ORTH
+from spacy.strings import get_string_id
 from spacy.tokens import Doc
 
 from data.config import Watch
@@ -134,6 +137,84 @@ def feature_set(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | 
             out.add("after:" + word[end].lower.strip())
     out.update(*[word[i].features for i in around])
     return out
+
+
+def weighed_features(
+    doc: Doc | Text,
+    spans: Sequence[tuple[int, int]],
+    rule: bool | None,
+    model: WatchModel,
+    flagged: Sequence[int] | None = None,
+) -> set[str]:
+    """feature_set(doc, spans, rule) & the features `model` weighs, which give the same
+    probability (the others add 0.0). For a text (nlp.tokenizer.Text), only the words read are
+    looked at: the name's neighbours and, of the windows' words, those `flagged` (the positions
+    of the words that may add a feature the model weighs: Relevance.may_weigh), or every one
+    when not given, each word's weighed features remembered."""
+    weights = model.weights
+    if not isinstance(doc, Text) or not spans:
+        return feature_set(doc, spans, rule) & weights.keys()
+    verdict = "rule:none" if rule is None else "rule:met" if rule else "rule:failed"
+    out = {verdict} if verdict in weights else set()
+    n = len(doc)
+    firsts = spans[:MAX_SPANS]
+    # The tokens read: the windows, which hold each name's neighbours too (WINDOW >= 1).
+    low = max(0, min(map(_start, firsts)) - WINDOW)
+    numbers = doc.ids[low : min(n, max(map(_end, firsts)) + WINDOW)].tolist()
+    words = _words_of_table(doc.table)
+    for start, end in firsts:
+        first = words[numbers[start - low]].text
+        before = words[numbers[start - 1 - low]] if start > 0 else None
+        at_start = before is None or before.text in ".!?\n" or before.is_space
+        if first.isupper() and len(first) > 1:
+            out.add("case:upper")
+        elif first[:1].isupper():
+            out.add("case:start" if at_start else "case:title")
+        elif first.islower():
+            out.add("case:lower")
+        if before is not None:
+            out.add("before:" + before.lower.strip())
+        if end < n:
+            out.add("after:" + words[numbers[end - low]].lower.strip())
+    out &= weights.keys()
+    if flagged is None:
+        around: set[int] = set()
+        for start, end in firsts:
+            around.update(range(max(0, start - WINDOW), min(n, end + WINDOW)))
+    else:
+        around = set()
+        for start, end in firsts:  # (flagged is in order)
+            around.update(
+                flagged[bisect_left(flagged, start - WINDOW) : bisect_left(flagged, end + WINDOW)]
+            )
+        if not around:
+            return out
+    for start, end in spans:  # the name's own words are not its context
+        around.difference_update(range(start, end))
+    weighed = _weighed_of(words, weights)
+    for number in {numbers[i - low] for i in around}:
+        found = weighed.get(number)
+        if found is None:
+            found = weighed[number] = tuple(f for f in words[number].features if f in weights)
+        if found:
+            out.update(found)
+    return out
+
+
+_start, _end = itemgetter(0), itemgetter(1)
+
+# Per Words table and weights: each word number's features that the weights weigh.
+_WEIGHED: dict[tuple[int, int], tuple[object, dict, dict[int, tuple[str, ...]]]] = {}
+
+
+def _weighed_of(words: _TableWords, weights: dict[str, float]) -> dict[int, tuple[str, ...]]:
+    key = (id(words), id(weights))
+    held = _WEIGHED.get(key)
+    if held is None or held[0] is not words or held[1] is not weights:
+        if len(_WEIGHED) > 64:  # tables and models replaced: forget the old ones
+            _WEIGHED.clear()
+        held = _WEIGHED[key] = (words, weights, {})
+    return held[2]
 
 
 def _words_in(doc: Doc | Text) -> list[_Word]:
@@ -253,19 +334,36 @@ class Relevance:
         return self.watches.get(name, PRIOR_MODEL)
 
     def decide(
-        self, doc: Doc | Text, candidates: dict[str, tuple[list[tuple[int, int]], bool | None]]
+        self,
+        doc: Doc | Text,
+        candidates: dict[str, tuple[list[tuple[int, int]], bool | None]],
+        flagged: Sequence[int] | None = None,
     ) -> tuple[dict[str, list[int]], dict[str, float]]:
         """The entities the doc is about (with where each is named) and the probability of
-        every candidate's being about it."""
+        every candidate's being about it. `flagged`, when known, are the positions of the
+        doc's words that may add a word's feature some model weighs (may_weigh)."""
         about: dict[str, list[int]] = {}
         chances: dict[str, float] = {}
         for name, (spans, rule) in candidates.items():
             model = self.of(name)
-            p = model.probability_of_set(feature_set(doc, spans, rule))
+            p = model.probability_of_set(weighed_features(doc, spans, rule, model, flagged))
             chances[name] = p
             if p >= model.threshold:
                 about[name] = [start for start, _ in spans]
         return about, chances
+
+    def may_weigh(self, lowers: np.ndarray, urls: np.ndarray, nums: np.ndarray) -> np.ndarray:
+        """Which of these tokens (their LOWER, LIKE_URL and LIKE_NUM) may add a word's feature
+        ("w:…", "cue:…") that some model of this relevance weighs: all that do, and a few that
+        do not (weighed_features reads each)."""
+        hashes, url, num = _word_keys(self)
+        at = np.minimum(np.searchsorted(hashes, lowers), max(0, len(hashes) - 1))
+        out = hashes[at] == lowers if len(hashes) else np.zeros(len(lowers), dtype=bool)
+        if url:
+            out |= urls == 1
+        if num:
+            out |= nums == 1
+        return out
 
     def to_json(self) -> dict:
         return {
@@ -305,6 +403,34 @@ class Relevance:
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise ValueError(f"watch {name!r}: missing or malformed weights") from None
         return cls(watches, str(data.get("version") or ""))
+
+
+_CUES = {"cue:sponsor": SPONSOR_CUES, "cue:news": NEWS_CUES, "cue:use": USE_CUES}
+_KEYS: dict[int, tuple[Relevance, tuple[np.ndarray, bool, bool]]] = {}
+
+
+def _word_keys(relevance: Relevance) -> tuple[np.ndarray, bool, bool]:
+    """The LOWER of every word whose own features (_word_features) some model weighs (sorted;
+    a word spaCy holds as a symbol, "agent", has the symbol's number), and whether links' and
+    numbers' are ("w:<url>", "w:<num>")."""
+    held = _KEYS.get(id(relevance))
+    if held is not None and held[0] is relevance:
+        return held[1]
+    words: set[str] = set()
+    for model in (PRIOR_MODEL, *relevance.watches.values()):
+        for feature in model.weights:
+            if feature.startswith("w:"):
+                words.add(feature[2:])
+            words.update(_CUES.get(feature, ()))
+    keys = (
+        np.array(sorted({get_string_id(w) for w in words}), dtype=np.uint64),
+        "<url>" in words,
+        "<num>" in words,
+    )
+    if len(_KEYS) > 16:
+        _KEYS.clear()
+    _KEYS[id(relevance)] = (relevance, keys)
+    return keys
 
 
 def path_in(models_dir: Path | None) -> Path | None:

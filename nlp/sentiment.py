@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from operator import itemgetter
 
 import numpy as np
 from spacy.attrs import IS_SPACE, IS_UPPER, LENGTH, LOWER
@@ -144,20 +145,37 @@ class _Hashed:
         self.but = strings.add("but")
         self.bang = strings.add("!")
         self.stops = h([".", "!", "?"])
+        self.stop_array = np.array(sorted(self.stops), dtype=np.uint64)
+        self.booster_array = np.array(sorted(self.boosters), dtype=np.uint64)
+        self.dampener_array = np.array(sorted(self.dampeners), dtype=np.uint64)
+        self.negator_array = np.array(sorted(self.negators), dtype=np.uint64)
 
-    def valued(self, words: np.ndarray) -> np.ndarray:
-        """Which of these word hashes the lexicon values (each distinct word looked up once)."""
-        order = np.argsort(words, kind="stable")
-        ranked = words[order]
-        new = np.ones(len(ranked), dtype=bool)
-        new[1:] = ranked[1:] != ranked[:-1]
-        hits = np.array([w in self.valence for w in ranked[new].tolist()], dtype=bool)
-        out = np.empty(len(words), dtype=bool)
-        out[order] = hits[np.cumsum(new) - 1]
-        return out
+        # Words met so far (sorted) and their valences (NaN: none), for valences(): one
+        # tuple, replaced whole, so that another thread reads either the old or the new one.
+        self._met: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.uint64), np.zeros(0))
+
+    def valences(self, words: np.ndarray) -> np.ndarray:
+        """The lexicon's valence of each of these word hashes, NaN where it has none: each
+        word looked up in the dict once, then remembered (a batch's words are mostly known)."""
+        met, valences = self._met
+        at = np.searchsorted(met, words)
+        known = met[np.minimum(at, len(met) - 1)] == words if len(met) else at < 0
+        if not known.all():
+            new = np.unique(words[~known])
+            get = self.valence.get
+            found = np.array([get(w, np.nan) for w in new.tolist()], dtype=np.float64)
+            if len(met) > _WORDS_REMEMBERED:
+                met, valences = met[:0], valences[:0]
+            met, valences = np.concatenate((met, new)), np.concatenate((valences, found))
+            order = np.argsort(met, kind="stable")
+            met, valences = met[order], valences[order]
+            self._met = (met, valences)
+            at = np.searchsorted(met, words)
+        return valences[at]
 
 
 _hashed: dict[int, _Hashed] = {}
+_WORDS_REMEMBERED = 200_000  # distinct words whose valence _Hashed.valences remembers
 
 
 def around(doc: Doc, positions: list[int]) -> float:
@@ -172,16 +190,18 @@ def feeling_near(
     """around() from a doc's clauses and its sentiment score."""
     # The clauses follow one another: each position is in the last clause starting at or
     # before it, if in any (summed in the clauses' order, as they stand).
-    starts = [start for start, _, _ in clauses]
     holding = set()
     for p in positions:
-        i = bisect_right(starts, p) - 1
+        i = bisect_right(clauses, p, key=_first) - 1
         if i >= 0 and p < clauses[i][1]:
             holding.add(i)
     near = sum(clauses[i][2] for i in sorted(holding))
     # The learned model reads the whole doc, not one entity's clauses: it speaks for an
     # entity only where the lexicon finds no feeling in the clauses that name it.
     return normalize(near) if near else overall
+
+
+_first = itemgetter(0)
 
 
 def normalize(total: float) -> float:
@@ -201,45 +221,137 @@ def _rows(array: np.ndarray) -> list[tuple[int, ...]]:
 
 
 def clauses_of(
-    docs: Sequence[Doc] | Sequence[Text], tokens: Tokens | None = None
+    docs: Sequence[Doc] | Sequence[Text],
+    tokens: Tokens | None = None,
+    read: tuple[Sequence[str], Sequence[bool], Sequence[bool]] | None = None,
 ) -> list[list[tuple[int, int, float]]]:
     """clauses() of each doc; `tokens` are the docs' (nlp.tokenizer.tokens_of), if at hand.
 
-    Only the tokens that can change a clause are visited: those the lexicon values, "but", "!"
-    and the ends of clauses. The others add 0.0 to their clause's sum, which changes nothing;
-    the words before a valued one are still read for boosters and negators."""
+    Made for all docs at once, with array arithmetic: where each clause begins and ends, each
+    valued word's valence after the rules (sarcasm, capitals, boosters, negators), and each
+    clause's sum, added in the words' order as _clauses_of adds them. A doc holding an idiom
+    (a phrase valued as a whole) is read by _clauses_of, token by token. `read`: the texts
+    lower-cased, and whether each is sarcastic and holds an idiom, when known."""
     if not docs:
         return []
     tokens = tokens_of(docs) if tokens is None else tokens
     lex = _lexicon(docs[0])
-    words = tokens.rows[:, 0]
-    ends = (tokens.rows[:, 1] == 1) | np.isin(words, np.array(sorted(lex.stops), dtype=np.uint64))
-    sizes = np.diff(tokens.starts)
-    ends[tokens.starts[1:][sizes > 0] - 1] = True
-    visited = np.flatnonzero(lex.valued(words) | ends | (words == lex.but) | (words == lex.bang))
-    bounds = np.searchsorted(visited, tokens.starts).tolist()
-    # The visited tokens of all docs as _every_token gives them (their index within their
-    # doc), made in one go: each doc's are a slice.
-    within = visited - np.repeat(tokens.starts[:-1], np.diff(bounds))
-    columns = [tokens.rows[visited, k].tolist() for k in range(4)]
-    before = [words[np.maximum(visited - k, 0)].tolist() for k in (1, 2, 3)]
-    every_seen = list(zip(within.tolist(), *columns, *before, strict=True))
     texts = [text_of(doc) for doc in docs]
-    # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
-    lows = Joined([text.lower() for text in texts])
-    sarcastic, idiomatic = lows.search(_SARCASM), lows.search(_IDIOMS)
-    out = []
-    for d, doc in enumerate(docs):
-        base, n, a, b = int(tokens.starts[d]), int(sizes[d]), bounds[d], bounds[d + 1]
-        seen = every_seen[a:b]
-        mine = tokens.rows[base : base + n]
-
-        def every(mine: np.ndarray = mine) -> list[tuple[int, ...]]:
-            return _every_token(_rows(mine[:, :4]))
-
-        read = (texts[d], lows.texts[d], sarcastic[d], idiomatic[d])
-        out.append(_clauses_of(doc, lex, n, every, seen, read))
+    if read is None:
+        # The sarcasm and idiom patterns' needed strings looked for in all texts at once.
+        joined = Joined([text.lower() for text in texts])
+        read = (joined.texts, joined.search(_SARCASM), joined.search(_IDIOMS))
+    lows, sarcastic, idiomatic = read
+    out = _clauses_of_all(lex, tokens, texts, sarcastic)
+    for d in (d for d, holds in enumerate(idiomatic) if holds):
+        base, end = int(tokens.starts[d]), int(tokens.starts[d + 1])
+        rows = _rows(tokens.rows[base:end, :4])
+        mine = (texts[d], lows[d], sarcastic[d], True)
+        out[d] = _clauses_of(docs[d], lex, end - base, lambda r=rows: _every_token(r), None, mine)
     return out
+
+
+# Whether sum() of floats adds them one after another (Python 3.11; 3.12 compensates for
+# rounding): the batch's clause sums are made the same way, or by sum() itself.
+_PLAIN_SUM = sum([1e16, 1.0, -1e16]) == 0.0
+
+
+def _clauses_of_all(
+    lex: _Hashed, tokens: Tokens, texts: Sequence[str], sarcastic: Sequence[bool]
+) -> list[list[tuple[int, int, float]]]:
+    """_clauses_of of every doc (as if none held an idiom), from the docs' tokens at once."""
+    rows, starts = tokens.rows, tokens.starts
+    n_docs, n = len(starts) - 1, len(rows)
+    if not n:
+        return [[] for _ in range(n_docs)]
+    words = rows[:, 0]
+    sizes = np.diff(starts)
+    doc_of = np.repeat(np.arange(n_docs), sizes)
+    firsts, lasts = starts[:-1][sizes > 0], starts[1:][sizes > 0] - 1
+    ends = (rows[:, 1] == 1) | _within(words, lex.stop_array)
+    ends[lasts] = True
+    # A clause begins a doc, follows the end of one, or begins at a "but" inside one.
+    after_end = np.empty(n, dtype=bool)
+    after_end[0] = True
+    after_end[1:] = ends[:-1]
+    after_end[firsts] = True
+    split = (words == lex.but) & ~after_end
+    begins = after_end | split
+    clause_of = np.cumsum(begins) - 1
+    first_of_clause = np.flatnonzero(begins)
+    n_clauses = len(first_of_clause)
+    end_of_clause = np.append(first_of_clause[1:], n)
+    after_but = split[first_of_clause]
+    ended_by_but = np.append(split[first_of_clause[1:]], False)
+    # As in VADER, what follows "but" counts more (1.5) than what precedes it (0.5).
+    scale = np.where(after_but, 1.5, np.where(ended_by_but, 0.5, 1.0))
+    bangs = np.bincount(clause_of[words == lex.bang], minlength=n_clauses)
+    # The valued words, and their valence after the rules, as _clauses_of applies them.
+    valence = lex.valences(words)
+    at = np.flatnonzero(~np.isnan(valence) & (valence != 0.0) & ~_within(words, lex.booster_array))
+    v = valence[at]
+    doc = doc_of[at]
+    flip = np.array(sarcastic, dtype=bool)[doc] & (v > 0)
+    v = np.where(flip, v * SARCASM_FLIP, v)
+    sign = np.where(v > 0, 1.0, -1.0)
+    shouting_is_rare = np.array([not text.isupper() for text in texts], dtype=bool)
+    caps = shouting_is_rare[doc] & (rows[at, 2] != 0) & (rows[at, 3] > 1)
+    v = np.where(caps, v + CAPS_BOOST * sign, v)
+    within = at - first_of_clause[clause_of[at]]  # the words before it in its clause
+    prev = [words[np.maximum(at - k, 0)] for k in (1, 2, 3)]
+    boosted = (within >= 1) & _within(prev[0], lex.booster_array)
+    dampened = (within >= 1) & ~boosted & _within(prev[0], lex.dampener_array)
+    v = np.where(boosted, v + BOOST * sign, np.where(dampened, v - BOOST * sign, v))
+    negated = np.zeros(len(at), dtype=bool)
+    for k in (1, 2, 3):
+        negated |= (within >= k) & _within(prev[k - 1], lex.negator_array)
+    v = np.where(negated, v * NEGATION, v)
+    clause = clause_of[at]
+    v = v * scale[clause]
+    counts = np.bincount(clause, minlength=n_clauses)
+    total = sums(v, counts)
+    total = np.where(total != 0.0, total + np.copysign(0.292 * np.minimum(4, bangs), total), total)
+    base = starts[doc_of[first_of_clause]]
+    every = list(
+        zip(
+            (first_of_clause - base).tolist(),
+            (end_of_clause - base).tolist(),
+            total.tolist(),
+            strict=True,
+        )
+    )
+    bounds = np.searchsorted(first_of_clause, starts).tolist()
+    return [every[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def sums(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The sum() of each group of values: `values` are the groups' one after another, group g
+    holding counts[g] of them; each added in order as sum() adds them (0.0 for none)."""
+    total = np.zeros(len(counts))
+    if not _PLAIN_SUM:
+        bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+        listed = values.tolist()
+        for g in np.flatnonzero(counts).tolist():
+            total[g] = sum(listed[bounds[g] : bounds[g + 1]])
+        return total
+    firsts = np.cumsum(counts) - counts
+    for k in range(int(counts.max()) if len(counts) else 0):
+        g = np.flatnonzero(counts > k)
+        total[g] += values[firsts[g] + k]
+    return total
+
+
+def normalized(totals: np.ndarray) -> np.ndarray:
+    """normalize() of each total."""
+    return totals / np.sqrt(totals * totals + 15.0)
+
+
+def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each value is in the sorted array (np.isin without its set-up cost)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def _lexicon(doc: Doc | Text) -> _Hashed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
@@ -181,6 +181,8 @@ class Words:
         self.rows = np.zeros((1024, len(ATTRS)), dtype=np.uint64)
         self.orths = np.zeros(1024, dtype=np.uint64)
         self._adding = threading.Lock()
+        # A piece of text between two spaces → its tokens' numbers (see tokenize).
+        self.pieces: dict[str, tuple[int, ...] | bool] = {}
 
     def add(self, word: str) -> int:
         """The number of a word not met before."""
@@ -225,25 +227,47 @@ def words_of(vocab: Vocab) -> Words:
     return words
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Text:
-    """A text as the tokenizer splits it into a Doc's tokens, without the Doc: its words, the
-    space after each, and each word's number in `table`. What scoring reads of a Doc (its
-    length, vocabulary, tokens' attributes, the text of a range of tokens) reads the same here."""
+    """A text as the tokenizer splits it into a Doc's tokens, without the Doc: its tokens'
+    numbers in `table` (and, split again when first asked for, its words and the space after
+    each). What scoring reads of a Doc (its length, vocabulary, tokens' attributes, the text of
+    a range of tokens) reads the same here."""
 
-    text: str
-    words: Sequence[str]
-    spaces: Sequence[str]  # " " or "": the Doc's whitespace_ of each token
-    ids: np.ndarray  # int64: each token's word in `table`
-    table: Words
-    user_data: dict = field(default_factory=dict)
+    __slots__ = ("_spaces", "_words", "ids", "table", "text", "user_data")
+
+    def __init__(
+        self,
+        text: str,
+        ids: np.ndarray,
+        table: Words,
+        words: Sequence[str] | None = None,
+        spaces: Sequence[str] | None = None,
+    ) -> None:
+        self.text = text
+        self.ids = ids  # int64: each token's word in `table`
+        self.table = table
+        self.user_data: dict = {}
+        self._words, self._spaces = words, spaces
+
+    @property
+    def words(self) -> Sequence[str]:
+        if self._words is None:
+            self._words, self._spaces = split(self.text)
+        return self._words
+
+    @property
+    def spaces(self) -> Sequence[str]:
+        """ " " or "": the Doc's whitespace_ of each token."""
+        if self._spaces is None:
+            self._words, self._spaces = split(self.text)
+        return self._spaces
 
     @property
     def vocab(self) -> Vocab:
         return self.table.vocab
 
     def __len__(self) -> int:
-        return len(self.words)
+        return len(self.ids)
 
     def orths(self) -> np.ndarray:
         """Each token's ORTH, as Doc.to_array(ORTH) gives it."""
@@ -265,17 +289,59 @@ class Text:
         return self.text[starts[start] : starts[end - 1] + len(self.words[end - 1])]
 
 
+# White space other than a space or a line break: a piece holding some is not read alone.
+_OTHER_SPACE = re.compile(r"[^\S\n]")
+_PIECES_REMEMBERED = 200_000
+
+
+def _piece_numbers(piece: str, number: Callable[[str], int]) -> tuple[int, ...] | bool:
+    """The numbers of the tokens of a piece of text between two spaces, as split() makes them
+    in the whole text; False where they may differ: an empty piece (two spaces, or one
+    at either end), other white space, or a line break before a space (the line break's
+    token holds the indentation after it)."""
+    if not piece or piece[-1] == "\n" or _OTHER_SPACE.search(piece):
+        return False
+    words = [w for w, _ in _TOKEN.findall(piece)]
+    if sum(map(len, words)) != len(piece):  # never: every other character starts a token
+        return False
+    return tuple(map(number, words))
+
+
 def tokenize(texts: Sequence[str], vocab: Vocab) -> list[Text]:
-    """Each text tokenized as RegexTokenizer tokenizes it for a Doc, as a Text."""
+    """Each text tokenized as RegexTokenizer tokenizes it for a Doc, as a Text.
+
+    No token holds a space, nor does a match of the tokenizer's pattern look past one: a text
+    whose spaces are single is tokenized as its pieces between spaces, one after another.
+    Pieces repeat from text to text ("the", "app,", "2026."), and the table remembers each
+    one's word numbers: most of a batch's words are found with one look-up per piece, without
+    the pattern. A text with a piece that cannot be read alone is split whole."""
     table = words_of(vocab)
+    pieces = table.pieces
+    if len(pieces) > _PIECES_REMEMBERED:
+        pieces.clear()
     number = table.numbers.__getitem__
-    split_texts = [split(text) for text in texts]
-    every = chain.from_iterable(words for words, _ in split_texts)
-    ids = np.fromiter(map(number, every), dtype=np.int64)
+    every: list[int] = []
+    sizes = []
+    for text in texts:
+        at = len(every)
+        split_text = text.split(" ")
+        got = list(map(pieces.get, split_text))  # (in C: most pieces are known)
+        if not all(got):  # a piece not met before, or one not read alone (never empty)
+            for k, piece in enumerate(split_text):
+                if got[k] is None:
+                    got[k] = pieces.get(piece)
+                    if got[k] is None:
+                        got[k] = pieces[piece] = _piece_numbers(piece, number)
+        if all(got):
+            every += chain.from_iterable(got)
+        else:
+            every += map(number, split(text)[0])
+        sizes.append(len(every) - at)
+    ids = np.array(every, dtype=np.int64)
     out, at = [], 0
-    for text, (words, spaces) in zip(texts, split_texts, strict=True):
-        out.append(Text(text, words, spaces, ids[at : at + len(words)], table))
-        at += len(words)
+    for text, size in zip(texts, sizes, strict=True):
+        out.append(Text(text, ids[at : at + size], table))
+        at += size
     return out
 
 

@@ -629,7 +629,7 @@ def test_watched_terms_found_from_the_words_are_the_matchers(recorded):
 
 def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(recorded):
     from nlp import intent
-    from nlp.needed import Joined
+    from nlp.needed import Joined, Needles, needed_strings
 
     texts = [t.lower() for t in _varied_texts(recorded)] + [
         "oh, great", "yeah right", "ok /s", "🙄", "what a joke", "a\0b oh great\0", "\0",
@@ -646,6 +646,20 @@ def test_needed_strings_searched_in_a_batch_at_once_answer_as_each_text_alone(re
         assert sum(joined.search(pattern)) >= 5
     learned = ("complaint", "question", "compliment")
     counts = intent.cue_counts(texts, learned)
+    # The same by the texts' pieces (nlp.needed.Needles), twice: the second time, remembered.
+    patterns = [sentiment._SARCASM, sentiment._IDIOMS, *intent._COMPILED.values()]
+    needles = Needles(patterns)
+    for _ in range(2):
+        held = needles.held(texts)
+        for pattern in patterns:
+            want = needed_strings(pattern)
+            want = set(range(len(texts))) if want is None else joined.holding(want)
+            assert set(needles.holding(pattern, texts, held)) == want, pattern.pattern[:40]
+        assert needles.search(sentiment._SARCASM, texts, held) == joined.search(sentiment._SARCASM)
+        by_pieces = intent.cue_counts(
+            texts, learned, texts, lambda p, held=held: needles.holding(p, texts, held)
+        )
+        assert by_pieces == counts
     for text, got in zip(texts, counts, strict=True):
         want = {i: c(text) for i, c in intent._COUNTS.items() if i not in learned}
         assert {i: got.get(i, 0) for i in want} == want, text[:80]
@@ -673,6 +687,8 @@ def _candidates_walking_every_tree(queries, doc) -> dict:
 
 
 def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(recorded, tmp_path):
+    from spacy.attrs import LIKE_NUM, LIKE_URL, LOWER
+
     from nlp.tokenizer import tokenize
 
     scorer = Scorer(WATCH)
@@ -684,14 +700,21 @@ def test_relevance_from_the_weighed_features_alone_is_that_of_every_feature(reco
     values = np.random.default_rng(3).standard_normal(len(weighed)).tolist()
     dense = relevance.WatchModel(dict(zip(weighed, values, strict=True)), -0.1234567, (1.1, -0.3))
     models = (relevance.PRIOR_MODEL, learned, dense)
+    every = relevance.Relevance({"Maple": learned, "Dense": dense})
     seen = 0
     for text, got in zip(texts, tokenize(texts, scorer.nlp.vocab), strict=True):
         doc = scorer.nlp.make_doc(text)
+        rows = doc.to_array([LOWER, LIKE_URL, LIKE_NUM])
+        flagged = np.flatnonzero(every.may_weigh(rows[:, 0], rows[:, 1], rows[:, 2])).tolist()
         for spans, rule in scorer.watch.queries.candidates(doc).values():
             feats = relevance.features(doc, spans, rule)
             assert sorted(relevance.feature_set(got, spans, rule)) == feats
             for m in models:
                 assert m.probability_of_set(set(feats)) == m.probability(feats), text[:80]
+                weighed = relevance.weighed_features(got, spans, rule, m)
+                assert weighed == set(feats) & m.weights.keys(), text[:80]
+                weighed = relevance.weighed_features(got, spans, rule, m, flagged)
+                assert weighed == set(feats) & m.weights.keys(), text[:80]
             seen += 1
     assert seen >= 1000
 
@@ -721,3 +744,107 @@ def test_words_first_met_by_several_threads_at_once_each_get_a_number_of_their_o
         sys.setswitchinterval(switching)
     for text in tokenized:
         assert [nlp.vocab.strings[int(o)] for o in text.orths()] == list(text.words)
+
+
+def test_clause_sums_of_a_batch_add_as_sum_does():
+    """The batch's clause sums are sum()'s own, rounding included (large and small values
+    that cancel show any other order or compensation)."""
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 12, 500)
+    counts[:20] = 0
+    values = rng.choice([1e16, -1e16, 1.0, 0.1, -0.7, 2.5e-8, 3.3], int(counts.sum()))
+    values *= rng.standard_normal(len(values))
+    got = sentiment.sums(values, counts)
+    at = np.concatenate(([0], np.cumsum(counts))).tolist()
+    want = [sum(values[a:b].tolist()) for a, b in zip(at, at[1:], strict=False)]
+    assert got.tolist() == want
+    assert sentiment.normalized(got).tolist() == [sentiment.normalize(w) for w in want]
+
+
+def test_valences_remembered_across_batches_are_the_lexicons():
+    from spacy.strings import StringStore
+
+    strings = StringStore()
+    lex = sentiment._Hashed(strings)
+    batches = [
+        ["good", "bad", "table", "good", "crashes", "xyzzy"],
+        ["bad", "awful", "table", "plinth", "good"],
+        [],
+        ["xyzzy", "love", "hate", "plinth"],
+    ]
+    for words in batches:
+        hashes = np.array([strings.add(w) for w in words], dtype=np.uint64)
+        got = lex.valences(hashes).tolist()
+        want = [lex.valence.get(int(h), math.nan) for h in hashes.tolist()]
+        assert len(got) == len(want)
+        for g, w in zip(got, want, strict=True):
+            assert (math.isnan(g) and math.isnan(w)) or g == w, words
+
+
+def test_texts_tokenized_piece_by_piece_are_tokenized_as_a_whole():
+    """tokenize() reads most texts as their pieces between spaces (each remembered): every
+    text, whatever its white space, emoticons, links or "n't", has the whole text's tokens."""
+    import random
+
+    from nlp.tokenizer import blank, split, tokenize, words_of
+
+    nlp = blank()
+    parts = [
+        " ", " ", " ", "  ", "\n", "\n ", "\t", "\u00a0", "\r\n", "a", "Nimbus", "n't", "don't",
+        "won’t", ":)", ":-(", "<3", "8)", "8", ")", "http://x.example/a?b=1.", "https://y.io)",
+        ".", ",", "’", "'", "-", "&", "😍", "👍🏽", "#", "@", "v4.2", "rock'n'roll", "AT&T", "é",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    texts = ["", " ", "a", " a", "a ", "a \nb", "a\n b", "a\n\nb", "a  b", "a\tb", "x :) y"]
+    texts += ["".join(rng.choice(parts) for _ in range(rng.randint(1, 30))) for _ in range(3000)]
+    for _ in range(2):  # the second time, the pieces are remembered
+        tokenized = tokenize(texts, nlp.vocab)
+        word_of = {n: w for w, n in words_of(nlp.vocab).numbers.items()}
+        for text, got in zip(texts, tokenized, strict=True):
+            assert [word_of[i] for i in got.ids.tolist()] == list(split(text)[0]), repr(text)
+
+
+def test_sentences_of_a_batch_are_each_docs_own(corpus_docs):
+    from spacy.attrs import IS_SPACE, LOWER
+
+    from nlp.tokenizer import ATTRS, tokens_of
+
+    _, docs = corpus_docs
+    tokens = tokens_of(docs)
+    clauses = sentiment.clauses_of(docs, tokens)
+    rows = tokens.rows[:, [ATTRS.index(LOWER), ATTRS.index(IS_SPACE)]]
+    ends = (rows[:, 1] == 1) | features._within(rows[:, 0], model._SENTENCE_END_HASHES)
+    found = model.Sentences.of(model.Clauses.of(clauses), ends, tokens.starts)
+    assert found.counts.sum() >= 500
+    starts = tokens.starts.tolist()
+    every = found.of_docs(range(len(docs)))
+    for d, doc in enumerate(docs):
+        want = model._sentences(clauses[d], len(doc), ends.tolist(), starts[d])
+        assert every[d] == want, d
+        assert found.of_docs([d]) == [want], d
+        assert found.counts[d] == len(want)
+        mine = found.doc == d
+        lexical = [sentiment.normalize(sum(raw)) for *_, raw in want]
+        assert found.lexical[mine].tolist() == lexical, d
+
+
+def test_the_prefilter_keeps_what_its_search_alone_keeps(recorded):
+    """Prefilter.might_mention skips its search for an ASCII text holding none of the words:
+    it keeps exactly the texts the case-blind search finds, whatever their case or script."""
+    import re
+
+    from nlp.query import Prefilter
+
+    more = [*WATCH, Watch(name="Straße", terms=["straße"]), Watch(name="Kiwi", terms=["kiwi*"])]
+    texts = _varied_texts(recorded) + [
+        "NIMBUS notes", "nimbusnotes!", "xnimbus notes", "QUILLPAD", "quillpads", "Kiwis here",
+        "KIWI", "kıwı", "K\u212aiwi", "\u212aiwi", "DANA whitfield", "ſtraße", "STRASSE",
+        "straße", "Straßenbahn", "acmesoftware", "ACMESOFT", "café quillpad", "",
+    ]  # fmt: skip
+    for watch in (WATCH, more):
+        prefilter = Prefilter(watch)
+        alone = prefilter._maybe
+        assert isinstance(alone, re.Pattern)
+        for text in texts:
+            assert prefilter.might_mention(text) == (alone.search(text) is not None), text[:60]
+    assert Prefilter(WATCH)._ascii_words is not None and Prefilter(more)._ascii_words is None
