@@ -245,3 +245,61 @@ def test_the_corrections_held_out_are_the_same_texts_every_training():
     # More corrections later never move one that was held out into training: the model a
     # training replaces never learned from what both are measured on.
     assert kept_out == {t for t in later if held_out(t)} & set(first)
+
+
+def test_corrections_choose_the_threshold_once_enough_are_held_out():
+    """The shipped sets' dev parts favour one threshold, the team's held-out corrections
+    another: from CORRECTIONS_DECIDE of them on, the corrections weigh as much as all the
+    shipped sets together, and the threshold suits the mentions the model will read."""
+    import numpy as np
+
+    from nlp.train import CORRECTIONS_DECIDE, best_threshold, calibration_weights, set_weights
+
+    rng = np.random.default_rng(3)
+    shipped_p = rng.uniform(0, 1, 2000)
+    shipped_y = (shipped_p > 0.6).astype(float)  # the shipped sets: best from 0.6
+    for n, expect_low in ((CORRECTIONS_DECIDE - 1, False), (CORRECTIONS_DECIDE + 10, True)):
+        mine_p = np.linspace(0.2, 0.9, n)
+        mine_y = (mine_p > 0.3).astype(float)  # the team's mentions: best from 0.3
+        p, y = np.concatenate((shipped_p, mine_p)), np.concatenate((shipped_y, mine_y))
+        sources = np.array(["GoEmotions"] * 1000 + ["BANKING77"] * 1000 + ["corrections"] * n)
+        t = best_threshold(p, y, sources)
+        assert (t <= 0.35) == expect_low, (n, t)
+        weight = set_weights(sources)
+        mine = sources == "corrections"
+        if expect_low:
+            assert weight[mine].sum() == pytest.approx(weight[~mine].sum())
+            assert calibration_weights(sources)[mine].sum() == pytest.approx(2000)
+        else:
+            assert weight[mine].sum() == pytest.approx(np.sqrt(n))
+            assert (calibration_weights(sources) == 1).all()
+
+
+def test_corrections_get_weights_of_their_own_beside_the_shipped_ones():
+    """A word the shipped data reads one way and the team's mentions another ("down" is calm
+    in 2,000 shipped texts, a complaint in the team's 40 corrections): with weights of their
+    own, the corrections are read as the team marked them; shared with the shipped data,
+    AdaGrad hardly moves a weight that 2,000 texts have already moved."""
+    import numpy as np
+
+    from nlp import features
+    from nlp.train import fit
+
+    down, calm, app = 11, 12, 13
+    xs = [np.array([down, calm])] * 2000 + [np.array([down, app])] * 40 * 20  # repeats
+    feel = np.full(len(xs), -1)
+    wants = np.array([[0.0]] * 2000 + [[1.0]] * 800)
+    weights = np.ones(len(xs))
+    own = np.array([False] * 2000 + [True] * 800)
+
+    def complaint(w, bias, ids):
+        return 1 / (1 + np.exp(-(w[ids, 3].sum() + bias[3])))
+
+    shared = fit(xs, feel, wants, weights)
+    apart = fit(xs, feel, wants, weights, own)
+    assert apart[0].shape == shared[0].shape == (features.BUCKETS, 4)
+    theirs = np.array([down, app])  # "the app is down", as the team's people mark it
+    assert complaint(*apart, theirs) > 0.8 and complaint(*shared, theirs) < 0.7
+    # The shipped texts are still read as they were taught.
+    assert complaint(*apart, np.array([down, calm])) < 0.5
+    assert complaint(*apart, np.array([calm])) < 0.5
