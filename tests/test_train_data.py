@@ -1,6 +1,7 @@
 """The training data of the learned readings: fetched sets are checked, and where their files
 are absent the shipped feature cache stands in for them, split as the files were."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -50,3 +51,41 @@ def test_a_fetched_file_that_is_not_the_expected_one_is_refused(tmp_path, monkey
         (tmp_path / f.file).write_text("text,label\nhello,2\n", encoding="utf-8")
     with pytest.raises(train.MissingData, match="sha256 differs"):
         train.financial_tweets()
+
+
+def test_customer_care_tweets_that_tell_a_fault_are_complaints_and_the_rest_say_nothing(
+    tmp_path, monkeypatch
+):
+    """The customer-care set (IBM's tweets to support accounts): an opening tweet telling a
+    fault is a complaint and reads negative; a how-to question says nothing of complaints; no
+    opening tweet is praise; agents' replies and tweets not in English are left out."""
+
+    def conversation(*turns: tuple[str, str]) -> dict:
+        return {"dialogContent": [{who: "x", "message": text} for who, text in turns]}
+
+    data = [
+        conversation(
+            ("client", "@acme my card reader won't connect since the update"),
+            ("agent", "@x Sorry to hear that! Which phone are you using?"),
+        ),  # fmt: skip
+        conversation(("client", "@acme how do I move my files to a new laptop?")),
+        conversation(("client", "@acme das Update ist kaputt und der Drucker druckt nicht mehr")),
+    ]
+    monkeypatch.setenv("TIDINGS_TRAIN_DATA", str(tmp_path))
+    fetched = []
+    for f in train.FETCHED:
+        if f.file.startswith("customer_care_"):
+            raw = json.dumps(data if f.file.endswith("dev.json") else []).encode("utf-8")
+            (tmp_path / f.file).write_bytes(raw)
+            f = train.Fetched(f.file, f.repo, f.commit, f.path, hashlib.sha256(raw).hexdigest())
+        fetched.append(f)
+    monkeypatch.setattr(train, "FETCHED", tuple(fetched))
+    got = {e.text: (e.intents, e.sentiment) for e in train.customer_care()}
+    assert got == {
+        "@acme my card reader won't connect since the update": (
+            {"complaint": 1, "compliment": 0},
+            "negative",
+        ),
+        "@acme how do I move my files to a new laptop?": ({"compliment": 0}, None),
+    }
+    assert "customer care" in train.FETCHED_SETS
