@@ -56,7 +56,7 @@ from flows.pipeline import (  # noqa: E402
     stream_pass,
 )
 from nlp import build_scorer, duplicates, language  # noqa: E402
-from nlp.pipeline import for_scoring  # noqa: E402
+from nlp.pipeline import as_read, for_scoring  # noqa: E402
 from nlp.tokenizer import text_of  # noqa: E402
 
 WATCH = [
@@ -227,7 +227,7 @@ def where_scoring_goes(config: Config, mentions: list) -> dict[str, float]:
     them: the tokenizer, each spaCy component, then the per-mention readings (language,
     intents, per-term sentiment, the MinHash for near-duplicates), two of them alone."""
     scorer = build_scorer(config.watch, config.models_dir)
-    texts = [for_scoring(f"{m.title}\n{m.text}") for m in mentions]
+    texts = [for_scoring(as_read(m.title, m.text)) for m in mentions]
     out = {}
     t0 = time.perf_counter()
     docs = [scorer.nlp.make_doc(t) for t in texts]

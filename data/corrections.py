@@ -229,7 +229,7 @@ def training_data(
 
     def rows(kind: str) -> list[tuple[str, str]]:
         return db.execute(
-            "SELECT m.title || chr(10) || m.text, c.value FROM corrections c "
+            f"SELECT {as_read('m')}, c.value FROM corrections c "
             "JOIN mentions m ON m.id = c.mention_id WHERE c.kind = ? ORDER BY c.made_at",
             [kind],
         ).fetchall()
@@ -243,8 +243,8 @@ def training_data(
     intents += [(text, [i for i in listed.split(",") if i]) for text, _, listed in imported
                 if listed is not None]  # fmt: skip
     silver = db.execute(
-        """
-        SELECT title || chr(10) || text, intents FROM scored_mentions sm
+        f"""
+        SELECT {as_read("sm")}, intents FROM scored_mentions sm
         WHERE lang IN ('en', 'und')
           AND NOT EXISTS (SELECT 1 FROM corrections c
                           WHERE c.mention_id = sm.id AND c.kind = 'intents')
@@ -253,6 +253,14 @@ def training_data(
         [silver_limit],
     ).fetchall()
     return sentiments, intents, [(t, list(i)) for t, i in silver]
+
+
+def as_read(alias: str) -> str:
+    """SQL for what is read of a mention (`alias` its table): nlp.pipeline.as_read's text."""
+    head = f"trim(rtrim({alias}.title, '…'))"
+    opening = f"ltrim({alias}.text, ' ' || chr(9) || chr(10))"
+    return (f"CASE WHEN {head} <> '' AND starts_with({opening}, {head}) THEN {alias}.text "
+            f"ELSE {alias}.title || chr(10) || {alias}.text END")  # fmt: skip
 
 
 # Work people did on a mention without marking it "not about us": they took it as about us.
@@ -266,13 +274,13 @@ def relevance_data(db: duckdb.DuckDBPyConnection, limit: int = 20_000) -> list[t
     return [
         (text, bool(relevant))
         for text, relevant in db.execute(
-            """
-            SELECT m.title || chr(10) || m.text, c.value = ? FROM corrections c
+            f"""
+            SELECT {as_read("m")}, c.value = ? FROM corrections c
             JOIN mentions m ON m.id = c.mention_id WHERE c.kind = 'relevance'
             UNION ALL
             SELECT text, relevant FROM imported_labels WHERE relevant IS NOT NULL
             UNION ALL
-            SELECT m.title || chr(10) || m.text, true FROM inbox i
+            SELECT {as_read("m")}, true FROM inbox i
             JOIN readings r ON r.mention_id = i.mention_id
             JOIN mentions m ON m.id = i.mention_id
             WHERE i.status IN (SELECT unnest(?::VARCHAR[]))
@@ -291,8 +299,8 @@ def unmarked_counted(db: duckdb.DuckDBPyConnection, limit: int = 5_000) -> list[
     return [
         text
         for (text,) in db.execute(
-            """
-            SELECT m.title || chr(10) || m.text FROM readings r
+            f"""
+            SELECT {as_read("m")} FROM readings r
             JOIN mentions m ON m.id = r.mention_id
             WHERE NOT EXISTS (SELECT 1 FROM corrections c
                               WHERE c.mention_id = r.mention_id AND c.kind = 'relevance')

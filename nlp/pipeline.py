@@ -41,6 +41,16 @@ RULES_VERSION = "rules-14"
 MAX_SCORED_CHARS = 20_000
 
 
+def as_read(title: str, text: str) -> str:
+    """What is read of a mention: its title, then its text; the text alone where it opens with
+    the title (a social post's title is its first line, a forum post's often its first
+    sentence), so that no word is read twice and counts double."""
+    head = title.rstrip("…").strip()
+    if head and text.lstrip(" \t\n").startswith(head):
+        return text
+    return f"{title}\n{text}"
+
+
 def for_scoring(text: str) -> str:
     """The part of `text` that is scored: its first MAX_SCORED_CHARS characters, valid UTF-8."""
     return clean_text(text[:MAX_SCORED_CHARS])
@@ -164,7 +174,7 @@ class Scorer:
         out = []
         for at in range(0, len(candidates), batch_size):
             batch = candidates[at : at + batch_size]
-            texts = tokenize([for_scoring(f"{m.title}\n{m.text}") for m in batch], self.nlp.vocab)
+            texts = tokenize([for_scoring(as_read(m.title, m.text)) for m in batch], self.nlp.vocab)
             scores = self._score_docs([m.id for m in batch], texts)
             out += [(m, s) for m, s in zip(batch, scores, strict=True) if s is not None]
         return out

@@ -25,7 +25,7 @@ import pytest
 from data.config import Watch
 from data.records import Mention, Score
 from nlp import features, model, relevance, sentiment
-from nlp.pipeline import Scorer
+from nlp.pipeline import Scorer, as_read
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "scoring" / "readings.jsonl.gz"
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def test_one_text_at_a_time_reads_as_a_batch_does(recorded, tmp_path):
     for i, c in list(enumerate(corpus))[::7]:
         if c["pinned"] is None:
             continue
-        got = reading(scorer.score_text(f"{c['title']}\n{c['text']}"))
+        got = reading(scorer.score_text(as_read(c["title"], c["text"])))
         assert_same(got, c["pinned"], f"text {i}")
 
 
@@ -222,7 +222,7 @@ def test_a_batch_reads_what_precedes_a_closing_praise_as_one_text_does(recorded,
     assert len(batch) >= 3, len(batch)
     for m in items:
         if m.id in batch:
-            want = replace(scorer.score_text(f"{m.title}\n{m.text}"), mention_id=m.id)
+            want = replace(scorer.score_text(as_read(m.title, m.text)), mention_id=m.id)
             assert batch[m.id] == want, m.text[:80]
 
 
@@ -848,3 +848,34 @@ def test_the_prefilter_keeps_what_its_search_alone_keeps(recorded):
         for text in texts:
             assert prefilter.might_mention(text) == (alone.search(text) is not None), text[:60]
     assert Prefilter(WATCH)._ascii_words is not None and Prefilter(more)._ascii_words is None
+
+
+def test_a_text_that_opens_with_its_title_is_read_once(tmp_path):
+    """A social post's title is its first line (a forum post's often its first sentence): read
+    as title and text, that line counted double, and a post of praise followed by a calm
+    detail read as a complaint. The text alone is read where it opens with the title, and the
+    same text is what `tidings train` learns from."""
+    from data import corrections, store
+    from data.records import Mention
+    from nlp import build_scorer
+    from tests.conftest import make_config
+
+    line = "I switched to Nimbus Sync last month and honestly it's been great"
+    text = f"{line}. We have 17 seats on the business plan since 2019.\nThanks in advance."
+    assert as_read(line, text) == text
+    assert as_read(line[:40] + "…", text) == text  # a title cut short
+    assert as_read("Release notes", "Version 5.2 is out") == "Release notes\nVersion 5.2 is out"
+    assert as_read("", "just text") == "\njust text"
+    config = make_config(tmp_path, [])
+    scorer = build_scorer(config.watch, config.models_dir)
+    now = store.utcnow()
+    post = Mention("forum", "1", "https://f.example/1", line, text, "ana", now)
+    [(_, score)] = scorer.score([post])
+    assert score == replace(scorer.score_text(text), mention_id=post.id)
+    with store.connect(config.db_path) as db:
+        other = Mention("forum", "2", "https://f.example/2", "Release notes", "5.2 is out", "", now)
+        store.upsert_mentions(db, [post, other], now)
+        corrections.correct(db, post.id, "ana", now, sentiment="positive")
+        corrections.correct(db, other.id, "ana", now, sentiment="neutral")
+        sentiments, _, _ = corrections.training_data(db)
+    assert sorted(t for t, _ in sentiments) == sorted([text, "Release notes\n5.2 is out"])
