@@ -122,21 +122,25 @@ def feature_set(doc: Doc | Text, spans: Sequence[tuple[int, int]], rule: bool | 
     # and its properties for each would cost several times more).
     word = _words_in(doc)
     for start, end in spans[:MAX_SPANS]:
-        first = word[start].text
         before = word[start - 1] if start > 0 else None
-        at_start = before is None or before.text in ".!?\n" or before.is_space
-        if first.isupper() and len(first) > 1:
-            out.add("case:upper")
-        elif first[:1].isupper():
-            out.add("case:start" if at_start else "case:title")
-        elif first.islower():
-            out.add("case:lower")
-        if before is not None:
-            out.add("before:" + before.lower.strip())
-        if end < n:
-            out.add("after:" + word[end].lower.strip())
+        _name_features(out, word[start].text, before, word[end] if end < n else None)
     out.update(*[word[i].features for i in around])
     return out
+
+
+def _name_features(out: set[str], first: str, before: _Word | None, after: _Word | None) -> None:
+    """Add the case of a name's first word and its neighbours, as features, to `out`."""
+    at_start = before is None or before.text in ".!?\n" or before.is_space
+    if first.isupper() and len(first) > 1:
+        out.add("case:upper")
+    elif first[:1].isupper():
+        out.add("case:start" if at_start else "case:title")
+    elif first.islower():
+        out.add("case:lower")
+    if before is not None:
+        out.add("before:" + before.lower.strip())
+    if after is not None:
+        out.add("after:" + after.lower.strip())
 
 
 def weighed_features(
@@ -163,19 +167,9 @@ def weighed_features(
     numbers = doc.ids[low : min(n, max(map(_end, firsts)) + WINDOW)].tolist()
     words = _words_of_table(doc.table)
     for start, end in firsts:
-        first = words[numbers[start - low]].text
         before = words[numbers[start - 1 - low]] if start > 0 else None
-        at_start = before is None or before.text in ".!?\n" or before.is_space
-        if first.isupper() and len(first) > 1:
-            out.add("case:upper")
-        elif first[:1].isupper():
-            out.add("case:start" if at_start else "case:title")
-        elif first.islower():
-            out.add("case:lower")
-        if before is not None:
-            out.add("before:" + before.lower.strip())
-        if end < n:
-            out.add("after:" + words[numbers[end - low]].lower.strip())
+        after = words[numbers[end - low]] if end < n else None
+        _name_features(out, words[numbers[start - low]].text, before, after)
     out &= weights.keys()
     if flagged is None:
         around: set[int] = set()
