@@ -180,6 +180,15 @@ def test_sources_page_lists_failing_sources_first_in_view(tmp_path, dashboard, b
     assert first[:2] == ["zz-down", "error"] and "HTTP 404" in first[2]
 
 
+def wait_for_cookie(page, name: str, present: bool) -> None:
+    """A session cookie is set (or removed) by a request the page makes after drawing: a page
+    opened or reloaded before it lands would start in the old state."""
+    deadline = time.monotonic() + 60
+    while any(c["name"] == name for c in page.context.cookies()) != present:
+        assert time.monotonic() < deadline, f"cookie {name} never {'came' if present else 'went'}"
+        page.wait_for_timeout(100)
+
+
 def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     tmp_path, dashboard, chromium
 ):
@@ -191,7 +200,7 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     page.get_by_label("Password", exact=True).press("Enter")
     page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
     page.get_by_test_id("stMetricValue").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)  # the browser stores the session cookie
+    wait_for_cookie(page, "tidings_session", present=True)
     page.screenshot(path=str(tmp_path / "signed-in.png"))
     cookie = next(c for c in context.cookies() if c["name"] == "tidings_session")
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > time.time() + 24 * 3600
@@ -217,7 +226,7 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
 
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
+    wait_for_cookie(page, "tidings_session", present=False)
     page.reload()
     page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
     assert not [c for c in context.cookies() if c["name"] == "tidings_session"]

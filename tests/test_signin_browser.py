@@ -11,7 +11,7 @@ import pytest
 
 from data import store, users
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
-from tests.test_browser import chromium, dashboard, fill  # noqa: F401 (fixtures)
+from tests.test_browser import chromium, dashboard, fill, wait_for_cookie  # noqa: F401 (fixtures)
 
 PASSWORD = "a long password"
 WAIT = 60_000
@@ -57,6 +57,7 @@ def sign_in(page, url: str, email: str) -> None:
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_text("Mentions per day", exact=True).wait_for(timeout=WAIT)
     page.get_by_text(f"Signed in as {email}").wait_for(timeout=WAIT)
+    wait_for_cookie(page, "tidings_person", present=True)
 
 
 def test_viewer_and_admin_sign_in_with_passwords(tmp_path, dashboard, chromium, shots):  # noqa: F811
@@ -73,7 +74,6 @@ def test_viewer_and_admin_sign_in_with_passwords(tmp_path, dashboard, chromium, 
     page.get_by_text("Wrong email or password.").wait_for(timeout=WAIT)
 
     sign_in(page, url, "viewer@example.com")
-    page.wait_for_timeout(1000)  # the browser stores the session cookie
     cookie = next(c for c in context.cookies() if c["name"] == "tidings_person")
     assert cookie["sameSite"] == "Strict"
     assert cookie["httpOnly"] and "tidings_person" not in page.evaluate("document.cookie")
@@ -97,14 +97,14 @@ def test_viewer_and_admin_sign_in_with_passwords(tmp_path, dashboard, chromium, 
 
     page.get_by_role("button", name="Sign out").click()
     page.get_by_label("Email", exact=True).wait_for(timeout=WAIT)
-    page.wait_for_timeout(1000)
+    wait_for_cookie(page, "tidings_person", present=False)
     page.reload()
     page.get_by_label("Email", exact=True).wait_for(timeout=WAIT)
     assert not [c for c in context.cookies() if c["name"] == "tidings_person"]
 
     sign_in(page, url, "admin@example.com")
     page.goto(url + "/alerts")
-    page.get_by_text("Edit a rule, or add one").click()
+    page.get_by_text("Edit a rule, or add one").click(timeout=WAIT)
     page.get_by_role("button", name="Save rule").wait_for(timeout=WAIT)
     page.screenshot(path=str(shots / "admin-alerts.png"), full_page=True)
     page.goto(url + "/people")
