@@ -276,7 +276,18 @@ class Prefect(_Strict):
 
 
 EMAIL = r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+$"
-Email = Annotated[str, Field(pattern=EMAIL)]
+
+
+def as_written(value: str) -> str:
+    """`value`, if a mail header reads it as this one address; else a ValueError. The pattern
+    passes `a"b(c)d@example.com`, which a header reads as abd@example.com, someone else."""
+    found = getaddresses([value])
+    if len(found) != 1 or found[0][1] != value:
+        raise ValueError("not an email address as written (a mail would read another)")
+    return value
+
+
+Email = Annotated[str, Field(pattern=EMAIL), AfterValidator(as_written)]
 SMTP_PASSWORD_ENV = "TIDINGS_SMTP_PASSWORD"  # noqa: S105 (the variable's name, not a secret)
 
 

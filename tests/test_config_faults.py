@@ -87,6 +87,26 @@ def test_an_alert_recipient_with_a_control_character_or_comma_is_refused(tmp_pat
         )
 
 
+def test_an_address_a_mail_would_read_as_another_is_refused_when_the_config_loads(tmp_path):
+    """`a"b(c)d@example.com` matches the pattern, but a header reads it as abd@example.com:
+    refused at load, naming the key, not at the first alert's sending."""
+    bad = 'a\\"b(c)d@example.com'
+    for where, toml in (
+        (
+            "alerts[0].recipients[0]",
+            f'[[alerts]]\nname = "a"\nkind = "spike"\nrecipients = ["{bad}"]\n',
+        ),
+        (
+            "alerts[0].escalate_to[0]",
+            f'[[alerts]]\nname = "a"\nkind = "spike"\nrecipients = ["ops@example.com"]\n'
+            f'escalate_to = ["{bad}"]\n',
+        ),
+    ):
+        assert error_for(tmp_path, toml).startswith(
+            f"{where}: not an email address as written (a mail would read another)"
+        )
+
+
 @pytest.mark.parametrize("field", ["item", "title", "link", "text", "date", "author"])
 def test_an_invalid_css_selector_is_refused_when_the_config_loads(tmp_path, field):
     others = "" if field == "item" else 'item = "article"\n'
