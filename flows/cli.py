@@ -819,7 +819,8 @@ def train_relevance(
 
 
 def held_out_lines(figures: dict) -> list[str]:
-    """What training measured on the corrections it held out (a fifth), before and after."""
+    """What training measured on the corrections, each read by a model fitted without it
+    (cross-fitted), beside the shipped model's reading (it learned from none)."""
     before, after = figures.get("before") or {}, figures.get("after") or {}
     lines = []
     for reading, per in after.items():
@@ -829,8 +830,8 @@ def held_out_lines(figures: dict) -> list[str]:
                 was = f"{then[key]:.2f}" if key in then else "—"
                 lines.append(
                     f"  {reading}: {key.replace('_', '-')} {was} → {now[key]:.2f} on "
-                    f"{now.get('n', '?')} held-out corrections "
-                    f"(before: {figures.get('before_version', 'the previous model')})"
+                    f"{now.get('n', '?')} corrections, each read by a model that never "
+                    f"learned from it (before: {figures.get('before_version', 'linear-base')})"
                 )
     return lines
 

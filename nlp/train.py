@@ -35,7 +35,7 @@ import random
 import re
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -78,9 +78,13 @@ READ_PER_SENTENCE = frozenset({"complaint", "question", "churn_risk", "purchase_
 # a complaint among three pleasantries no longer counted).
 SENTENCE_WEIGHTS = (0.75, 1.0)
 MIN_POSITIVES = 10  # an intent is learned from corrections once this many say it is present
-# Held-out corrections from which they weigh, in calibrating and choosing each threshold, as
-# much as all the shipped sets together (set_weights), and from which the corrections' texts
-# get weights of their own (fit): about 150 corrections, a fifth of them held out.
+# Corrections are cross-fitted in this many folds (build): each is read, to choose and to
+# measure, by a model fitted without its fold; the model kept learns from them all.
+FOLDS = 5
+CROSS_FROM = 10  # with fewer corrections, the model learns from them all and they choose nothing
+# Corrections read out of fold from which they weigh, in calibrating and choosing each
+# threshold, as much as all the shipped sets together (set_weights), and from which they get
+# weights of their own (fit).
 CORRECTIONS_DECIDE = 30
 
 # BANKING77 intents that report a problem (a complaint, whatever the wording) and the ones
@@ -637,7 +641,7 @@ def platt(z: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tup
     a, c = 1.0, 0.0
     weight = np.ones_like(z) if weight is None else weight
     for _ in range(50):
-        p = 1 / (1 + np.exp(-(a * z + c)))
+        p = 1 / (1 + np.exp(-np.clip(a * z + c, -50, 50)))
         d = (p - y) * weight
         g = np.array([np.sum(d * z), np.sum(d)])
         h = p * (1 - p) * weight
@@ -767,17 +771,20 @@ def evaluate(
     xs: Sequence[np.ndarray],
     lexical: np.ndarray,
     sentences: Sequence[Sequence[np.ndarray]] | None = None,
+    probs: np.ndarray | None = None,
 ) -> dict[str, dict]:
     """Figures per reading and per data set: intents' precision / recall / F1 at the model's
     threshold, Brier score and reliability; sentiment accuracy, macro-F1, Pearson r with the
     human ratings (or classes) and how often calm texts read negative, all of the label and
-    score scoring gives (sentiment.readings with the model's decision)."""
+    score scoring gives (sentiment.readings with the model's decision). `probs`: the texts'
+    readings, where not the model's own (cross-fitted ones)."""
     sentences = sentences if sentences is not None else [()] * len(xs)
-    probs = (
-        np.array([model.readings(x, s) for x, s in zip(xs, sentences, strict=True)])
-        if xs
-        else np.zeros((0, 3))
-    )
+    if probs is None:
+        probs = (
+            np.array([model.readings(x, s) for x, s in zip(xs, sentences, strict=True)])
+            if xs
+            else np.zeros((0, 3))
+        )
     out: dict[str, dict] = {}
     sources = sorted({e.source for e in examples})
     for i, intent in enumerate(model.intents):
@@ -887,28 +894,82 @@ def pick_decision(
     return sentiment.Decision(best.offsets, best.silent_neutral, float(share), best.complaint_from)
 
 
+def _fitted(
+    examples: Sequence[Example], xs: Sequence[np.ndarray], intents: Sequence[str], own: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """fit on these examples, each as many times as it repeats; with `own`, the corrections
+    among them get weights of their own."""
+    rows = [i for i, e in enumerate(examples) for _ in range(e.repeats)]
+    feel, wants = _targets([examples[i] for i in rows], intents)
+    mine = np.array([examples[i].source == "corrections" for i in rows]) if own else None
+    weights = np.array([examples[i].weight for i in rows])
+    return fit([xs[i] for i in rows], feel, wants, weights, mine)
+
+
+def _read_each(
+    models: Sequence[LinearModel],
+    which: np.ndarray,
+    xs: Sequence[np.ndarray],
+    sentences: Sequence[Sequence[np.ndarray]],
+    logits: bool = False,
+) -> np.ndarray:
+    """Each text's readings (or logits) by the model `which` names for it: the texts the
+    last model learned from are read by a model that never did (cross-fitting)."""
+    out = np.zeros((len(xs), models[0].weights.shape[1]))
+    for m, model in enumerate(models):
+        read = model.logits if logits else model.readings
+        for j in np.flatnonzero(which == m):
+            out[j] = read(xs[j], sentences[j])
+    return out
+
+
 def build(
-    splits: Splits, intents: Sequence[str], log: Callable[[str], None] = print
+    splits: Splits,
+    intents: Sequence[str],
+    log: Callable[[str], None] = print,
+    corrections: Sequence[Example] = (),
 ) -> tuple[LinearModel, dict]:
-    """Fit on train; calibrate, pick thresholds and the sentiment decision on dev; measure
-    on test."""
-    log(f"featurizing {len(splits.train) + len(splits.dev) + len(splits.test):,} texts")
-    xs_train, _, _ = featurize_examples(splits.train)
-    rows = [i for i, e in enumerate(splits.train) for _ in range(e.repeats)]
-    fitted = [splits.train[i] for i in rows]
-    xs_train = [xs_train[i] for i in rows]
-    xs_dev, lex_dev, sentences_dev = featurize_examples(splits.dev)
+    """Fit on train and the corrections; calibrate, pick thresholds and the sentiment decision
+    on dev and the corrections; measure on test.
+
+    The corrections are cross-fitted: split in FOLDS by a hash of their text, each fold is
+    read by a model fitted without it, so that every correction, not a fifth, says where a
+    threshold falls, and the model kept learns from them all. Their figures (in the metrics'
+    "corrections_held_out") are those out-of-fold readings."""
+    corrections = list(corrections)
+    crossed = corrections if len(corrections) >= CROSS_FROM else []
+    everything = [*splits.train, *corrections]
+    choose_on = [*splits.dev, *crossed]
+    log(f"featurizing {len(everything) + len(splits.dev) + len(splits.test):,} texts")
+    xs_all, _, _ = featurize_examples(everything)
+    xs_dev, lex_dev, sentences_dev = featurize_examples(choose_on)
     xs_test, lex_test, sentences_test = featurize_examples(splits.test)
-    feel, wants = _targets(fitted, intents)
-    log(f"fitting on {len(xs_train):,} examples, outputs {', '.join((*SENTIMENTS, *intents))}")
-    # The team's corrections get weights of their own once enough are held out to choose
-    # their threshold on (with fewer, those weights fitted 100 corrections closely, but the
-    # threshold from the shipped sets did not suit them: bench/learning.py --domain).
-    held = sum(e.source == "corrections" for e in splits.dev)
-    own = np.array([e.source == "corrections" for e in fitted])
-    own = own if held >= CORRECTIONS_DECIDE else None
-    w, bias = fit(xs_train, feel, wants, np.array([e.weight for e in fitted]), own)
-    _, dev_wants = _targets(splits.dev, intents)
+    # The team's corrections get weights of their own once enough are read out of fold to
+    # choose their threshold on (with fewer, those weights fitted 100 corrections closely,
+    # but the threshold from the shipped sets did not suit them: bench/learning.py --domain).
+    own = len(crossed) >= CORRECTIONS_DECIDE
+    log(f"fitting on {sum(e.repeats for e in everything):,} examples, outputs "
+        f"{', '.join((*SENTIMENTS, *intents))}")  # fmt: skip
+    params = [_fitted(everything, xs_all, intents, own)]
+    # Which model reads each dev text: 0 the one kept, k + 1 the one fitted without fold k.
+    which = np.zeros(len(choose_on), dtype=int)
+    if crossed:
+        n = len(splits.train)
+        folds = np.array([fold_of(e.text) for e in corrections])
+        which[len(splits.dev) :] = folds + 1
+        for k in range(FOLDS):
+            log(f"cross-fitting: fold {k + 1} of {FOLDS}, {int(np.sum(folds == k))} corrections")
+            keep = [i for i in range(len(everything)) if i < n or folds[i - n] != k]
+            params.append(
+                _fitted([everything[i] for i in keep], [xs_all[i] for i in keep], intents, own)
+            )
+    w, bias = params[0]
+
+    def models(**kwargs) -> list[LinearModel]:
+        return [LinearModel(w_, b_, tuple(intents), **kwargs) for w_, b_ in params]
+
+    _, dev_wants = _targets(choose_on, intents)
+    of_set = np.array([e.source for e in choose_on])
     calibration, thresholds, sentence_weights, choices = {}, {}, {}, {}
     for i, intent in enumerate(intents):
         known = ~np.isnan(dev_wants[:, i])
@@ -917,7 +978,6 @@ def build(
         # read as missed complaints, pulling the calibration and the threshold down. It
         # trains, and its test part is measured; it chooses nothing. (Corrections always
         # choose: they are the user's own posts.)
-        of_set = np.array([e.source for e in splits.dev])
         only_yes = {
             s
             for s in set(of_set[known]) - {"corrections"}
@@ -928,11 +988,10 @@ def build(
         sources = of_set[known]
         fitted = {}
         for weight in SENTENCE_WEIGHTS if intent in READ_PER_SENTENCE else (0.0,):
-            reader = LinearModel(w, bias, tuple(intents), {}, {}, sentence_weights={intent: weight})
-            z = np.array([reader.logits(x, s)[3 + i] for x, s in zip(xs_dev, sentences_dev,
-                                                                  strict=True)])[known]  # fmt: skip
+            readers = models(calibration={}, thresholds={}, sentence_weights={intent: weight})
+            z = _read_each(readers, which, xs_dev, sentences_dev, logits=True)[known, 3 + i]
             a, c = platt(z, y, calibration_weights(sources)) if 0 < y.sum() < len(y) else (1.0, 0.0)
-            p = 1 / (1 + np.exp(-(a * z + c)))
+            p = 1 / (1 + np.exp(-np.clip(a * z + c, -50, 50)))
             t = best_threshold(p, y, sources, intent in RECALL_FIRST)
             fitted[weight] = ((a, c), t, round(weighted_f1(p, y, sources, t), 3))
         # The sentences' weight that reads the dev parts best (each set weighing the square
@@ -944,16 +1003,18 @@ def build(
         if weight > 0:
             sentence_weights[intent] = weight
     log(f"intents read per sentence: {sentence_weights or 'none'}")
-    calibrated = LinearModel(
-        w, bias, tuple(intents), calibration, thresholds, sentence_weights=sentence_weights
-    )
-    read = np.array([calibrated.readings(x, s) for x, s in zip(xs_dev, sentences_dev, strict=True)])
-    read = read.reshape(len(xs_dev), 3 + len(intents))
-    decision = pick_decision(read[:, :3], lex_dev, splits.dev, _complaints(calibrated, read))
+    calibrated = models(calibration=calibration, thresholds=thresholds,
+                        sentence_weights=sentence_weights)  # fmt: skip
+    read = _read_each(calibrated, which, xs_dev, sentences_dev)
+    decision = pick_decision(read[:, :3], lex_dev, choose_on, _complaints(calibrated[0], read))
     log(f"sentiment decision: {decision}")
     model = LinearModel(
         w, bias, tuple(intents), calibration, thresholds, decision, sentence_weights
     )
+    read = _read_each(
+        [replace(model, weights=w_, bias=b_) for w_, b_ in params],
+        which, xs_dev, sentences_dev,
+    )  # fmt: skip
     metrics = {
         "data": splits.sizes,
         "thresholds": thresholds,
@@ -964,9 +1025,15 @@ def build(
             "lexicon_share": decision.lexicon_share,
             "complaint_from": decision.complaint_from,
         },  # fmt: skip
-        "dev": evaluate(model, splits.dev, xs_dev, lex_dev, sentences_dev),
+        "dev": evaluate(model, choose_on, xs_dev, lex_dev, sentences_dev, read),
         "test": evaluate(model, splits.test, xs_test, lex_test, sentences_test),
     }
+    if crossed:
+        mine = slice(len(splits.dev), None)
+        metrics["corrections_held_out"] = {
+            "after": evaluate(model, crossed, xs_dev[mine], lex_dev[mine], sentences_dev[mine],
+                              read[mine]),
+        }  # fmt: skip
     return model, metrics
 
 
@@ -1017,11 +1084,10 @@ def _corrected(
     return out
 
 
-def held_out(text: str) -> bool:
-    """Whether a correction is held out of fitting: a fifth of them, by a hash of the text,
-    so the same ones every training. The model a training replaces never learned from them
-    either, and its figures beside the new model's are as honest."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()[0] % 5 == 0
+def fold_of(text: str) -> int:
+    """The fold of a correction in cross-fitting (build), by a hash of its text: the same at
+    every training, whatever corrections come later."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()[0] % FOLDS
 
 
 def train(
@@ -1031,37 +1097,29 @@ def train(
     log: Callable[[str], None] = print,
 ) -> tuple[Model, dict]:
     """The next model version (`models_dir/linear-N`) from the shipped data plus the
-    corrections. A fifth of the corrections is held out (always the same texts, see
-    held_out): thresholds are picked and figures measured there, for the new model and,
-    beside it, for the one it replaces. Returns the model and its metrics."""
-    from nlp.model import current
-
+    corrections, cross-fitted (build): thresholds are picked and figures measured on each
+    correction as read by a model that never learned from it, beside the shipped model's
+    reading of it (it learned from no correction). Returns the model and its metrics."""
     models_dir.mkdir(parents=True, exist_ok=True)
     n = max((n for n, _ in numbered(models_dir)), default=0) + 1
     final = models_dir / f"linear-{n}"
     corrected = _corrected(sentiment_corrections, intent_corrections)
-    train_part = [e for e in corrected if not held_out(e.text)]
-    held_back = [e for e in corrected if held_out(e.text)]
-    if len(corrected) < 10:  # too few to hold any out: learn from all
-        train_part, held_back = corrected, []
     splits = shipped_data()
-    splits.train += train_part
-    splits.dev += held_back
-    splits.sizes["corrections"] = {"train": len(train_part), "dev": len(held_back), "test": 0}
+    crossed = len(corrected) >= CROSS_FROM
+    splits.sizes["corrections"] = {"train": len(corrected), "dev": len(corrected) * crossed,
+                                   "test": 0}  # fmt: skip
     learned = list(LEARNED)
     for intent in INTENTS:
         positives = sum(e.intents.get(intent, 0) for e in corrected)
         if intent not in learned and positives >= MIN_POSITIVES:
             learned.append(intent)
-    previous = current(models_dir)
-    model, metrics = build(splits, learned, log)
-    if held_back:
-        xs, lexical, sentences = featurize([e.text for e in held_back])
-        metrics["corrections_held_out"] = {
-            "after": evaluate(model, held_back, xs, lexical, sentences),
-            "before": evaluate(previous.linear, held_back, xs, lexical, sentences),
-            "before_version": previous.version,
-        }
+    model, metrics = build(splits, learned, log, corrected)
+    if crossed:
+        xs, lexical, sentences = featurize([e.text for e in corrected])
+        metrics["corrections_held_out"]["before"] = evaluate(
+            LinearModel.load(BASE), corrected, xs, lexical, sentences
+        )
+        metrics["corrections_held_out"]["before_version"] = BASE.name
     meta = {
         "version": final.name,
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
