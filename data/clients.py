@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import duckdb
+import idna
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -69,6 +70,20 @@ class Client(BaseModel):
 _COLUMNS = list(Client.model_fields)
 
 
+def spellings(address: str) -> list[str]:
+    """The ways one mailbox is written, lower-cased: as given, and with an internationalised
+    domain in its ASCII (`xn--…`) and its Unicode form, so that `a@bücher.example` and
+    `a@xn--bcher-kva.example`, one mailbox, are never two clients mailed twice. The first is
+    the same for every spelling of the mailbox."""
+    local, _, domain = address.lower().rpartition("@")
+    try:
+        ascii_domain = idna.encode(domain, uts46=True).decode()
+        forms = [f"{local}@{ascii_domain}", f"{local}@{idna.decode(ascii_domain)}"]
+    except idna.IDNAError:  # not a domain IDNA can write: only the address as given
+        forms = []
+    return list(dict.fromkeys([*forms, address.lower()]))
+
+
 def save(
     db: duckdb.DuckDBPyConnection, client: Client, now: datetime, by: str = "operator"
 ) -> Client:
@@ -78,9 +93,10 @@ def save(
     An unsubscribe is the client's decision: saving never undoes it (the stored client stays
     unsubscribed); only `resubscribe` does. Raises ValueError when another client already
     has the email address."""
+    forms = spellings(client.email)
     taken = db.execute(
-        "SELECT id FROM clients WHERE lower(email) = lower(?) AND id <> ?",
-        [client.email, client.id],
+        f"SELECT id FROM clients WHERE lower(email) IN ({', '.join('?' * len(forms))}) AND id <> ?",
+        [*forms, client.id],
     ).fetchone()
     if taken:
         raise ValueError(f"email: another client ({taken[0]}) already has this address")
@@ -301,7 +317,7 @@ def parse_csv(text: str) -> tuple[list[CsvRow], list[str]]:
             )
         read = _client(row) if problem is None else problem
         if isinstance(read, Client):
-            email = read.email.lower()
+            email = spellings(read.email)[0]
             if read.id in first_id:
                 read = (
                     f"id: {read.id!r} appears twice in the file (first on row {first_id[read.id]})"

@@ -275,6 +275,24 @@ def test_every_problem_row_is_one_line_with_its_row_and_column(db):
     ]
 
 
+def test_one_mailbox_spelt_with_its_domain_in_unicode_or_ascii_is_one_client(db):
+    """`bücher.example` and `xn--bcher-kva.example` are one domain: two clients at one mailbox
+    would each get every digest."""
+    saved, report = clients.import_csv(
+        db,
+        HEADER + "u,U,ana@bücher.example,design\n" + "a,A,Ana@XN--bcher-kva.example,design\n",
+        NOW,
+    )
+    assert saved == 1 and report == [
+        "row 3 (Ana@XN--bcher-kva.example): email: appears twice in the file (first on row 2)"
+    ]
+    saved, report = clients.import_csv(db, HEADER + "a,A,ana@xn--bcher-kva.example,design\n", NOW)
+    assert saved == 0 and report == [
+        "row 2 (ana@xn--bcher-kva.example): email: another client (u) already has this address"
+    ]
+    assert [c.email for c in clients.all_clients(db)] == ["ana@bücher.example"]
+
+
 def test_formulas_are_kept_but_exported_so_that_spreadsheets_show_them_as_text(db):
     rows = (
         'f1,=HYPERLINK("http://evil.example"),f1@example.com,design\n'
