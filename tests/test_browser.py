@@ -109,8 +109,11 @@ def chromium():
 
 
 def tick_row(page, row: int, grid: int = 0) -> None:
-    """Tick the selection box at the left edge of a data grid's row (0 = first row)."""
-    box = page.get_by_test_id("stDataFrame").nth(grid).bounding_box()
+    """Tick the selection box at the left edge of a data grid's row (0 = first row), once
+    the grid has drawn its rows (a loaded machine may take longer than any fixed wait)."""
+    frame = page.get_by_test_id("stDataFrame").nth(grid)
+    frame.locator("[role=gridcell]").first.wait_for(state="attached", timeout=60_000)
+    box = frame.bounding_box()
     page.mouse.click(box["x"] + 16, box["y"] + ROW + ROW * row + ROW / 2)
 
 
