@@ -1,0 +1,137 @@
+"""A pass stores its mentions in batches, each one transaction closed by a checkpoint. What
+is stored, and every reading of it, is the same however the pass is cut into batches; what a
+batch costs is what it writes, not the rows earlier batches wrote (issue 13)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from data import store
+from data.records import Mention
+from flows import pipeline
+from tests.conftest import make_config
+from tests.test_duplicates import ARTICLE, POST
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+# Posts of their own: no two alike.
+OWN = [
+    "lost my notes again and support never answered",
+    "is the best app I paid for this year",
+    "crashes whenever I open a shared notebook on my phone",
+    "why does export to PDF cost extra",
+    "sync took three hours after the update",
+    "has a lovely dark theme, finally",
+    "deleted a folder I never touched",
+    "how do I move notebooks between accounts",
+    "pricing doubled overnight, cancelling",
+    "works offline on the train, great",
+    "search cannot find words inside attachments",
+    "team plan invoices arrive twice",
+    "the web clipper saves ads instead of articles",
+    "tags vanished after I renamed one",
+    "handwriting recognition is surprisingly good",
+    "my reminders fire an hour late",
+    "is slower than PaperTrail app on old laptops",
+    "customer service fixed my account in minutes",
+    "keeps logging me out on Linux",
+    "imports from Quillpad without losing a single image",
+]
+# Every table a batch writes, each in an order of its own rows.
+TABLES = {
+    "mentions": "id",
+    "scores": "mention_id, model_version",
+    "readings": "mention_id",
+    "story_bands": "band, mention_id",
+    "inbox_queue": "mention_id",
+    "inbox_counts": "ALL",
+    "daily_terms": "ALL",
+    "daily_sources": "ALL",
+}
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Forty scored mentions: near copies of a post (one story across batches), an article,
+    and posts of their own."""
+    from nlp import build_scorer
+
+    texts = [f"{POST} ({n})" for n in range(15)] + [f"{ARTICLE} ({n})" for n in range(5)]
+    texts += [f"Nimbus Notes {what}." for what in OWN]
+    mentions = [
+        Mention("forum", str(n), f"https://forum.example/{n}", "", text, None, NOW)
+        for n, text in enumerate(texts)
+    ]
+    return build_scorer(make_config(tmp_path_factory.mktemp("scorer"), []).watch).score(mentions)
+
+
+def store_in_batches(tmp_path, scored, size: int):
+    config = make_config(tmp_path, [])
+    for i in range(0, len(scored), size):
+        pipeline.store_pass(config, [], [], scored[i : i + size], {}, NOW, record=False)
+    return config
+
+
+def contents(config) -> dict[str, list]:
+    with store.connect(config.db_path) as db:
+        return {
+            table: db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            for table, order in TABLES.items()
+        }
+
+
+def row_groups(config, table: str = "mentions") -> int:
+    with store.connect(config.db_path) as db:
+        (n,) = db.execute(
+            f"SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('{table}')"
+        ).fetchone()
+    return n
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    monkeypatch.setattr(store, "utcnow", lambda: NOW)
+
+
+def test_a_pass_stores_and_reads_the_same_in_one_batch_or_in_many(
+    tmp_path, scored, fixed_clock, monkeypatch
+):
+    monkeypatch.setattr(store, "SPARE_ROW_GROUPS", 2)  # merged at least once along the way
+    whole = contents(store_in_batches(tmp_path / "one", scored, len(scored)))
+    batched = contents(store_in_batches(tmp_path / "many", scored, 3))
+    assert len(whole["mentions"]) == len(scored) and len(whole["readings"]) == len(scored)
+    assert batched == whole
+
+
+def test_a_batch_leaves_the_rows_of_earlier_batches_as_they_were_written(tmp_path, scored):
+    """Each batch's checkpoint writes that batch's rows: the row groups of earlier batches
+    are neither merged nor written again with them (which cost each batch the rows of every
+    earlier one, up to a row group's worth)."""
+    config = make_config(tmp_path, [])
+    blocks = []
+    for i in range(0, 12, 4):
+        pipeline.store_pass(config, [], [], scored[i : i + 4], {}, NOW, record=False)
+        with store.connect(config.db_path) as db:
+            blocks.append(
+                set(
+                    db.execute(
+                        "SELECT row_group_id, column_id, segment_id, block_id, block_offset "
+                        "FROM pragma_storage_info('mentions') WHERE persistent"
+                    ).fetchall()
+                )
+            )
+    assert blocks[0] < blocks[1] < blocks[2]  # every segment stays where it was written
+    assert row_groups(config) == 3
+
+
+def test_row_groups_are_merged_once_a_tables_spare_ones_are_used_up(tmp_path, scored, monkeypatch):
+    monkeypatch.setattr(store, "SPARE_ROW_GROUPS", 2)
+    config = make_config(tmp_path, [])
+    seen = []
+    for i in range(0, 28, 4):
+        pipeline.store_pass(config, [], [], scored[i : i + 4], {}, NOW, record=False)
+        seen.append(row_groups(config))
+    # 28 mentions need one row group: two more are kept; a batch finding more merges them.
+    assert seen[:4] == [1, 2, 3, 4] and seen[4] == 1
+    assert max(seen) == 1 + 2 + 1
