@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -570,14 +570,19 @@ def scored_mention_records(db: duckdb.DuckDBPyConnection) -> list[Mention]:
 
 
 def upsert_scores(
-    db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
+    db: duckdb.DuckDBPyConnection,
+    scores: Sequence[Score],
+    scored_at: datetime,
+    new_stories: Collection[str] = (),
 ) -> int:
     """Store scores; a (mention, model version) pair already scored is replaced. The current
-    readings of the mentions, and the daily rollups of their days, follow (data.rollups)."""
+    readings of the mentions, and the daily rollups of their days, follow (data.rollups).
+    `new_stories`: story keys that no mention stored before this transaction has (a pass
+    knows them from existing_story_keys): their readings are not looked for."""
     if not scores:
         return 0
     n = _insert_scores(db, scores, scored_at)
-    rollups.refresh(db, [s.mention_id for s in scores], scores=SCORED)
+    rollups.refresh(db, [s.mention_id for s in scores], scores=SCORED, new_stories=new_stories)
     db.execute(f"DROP TABLE IF EXISTS {SCORED}")
     return n
 
@@ -598,10 +603,20 @@ def _insert_scores(
     try:
         # The scores stored before of these mentions, found once (each look-up reads the
         # mention ids of every score): the replaced ones are deleted by their row ids, the
-        # others read again for the refresh by theirs.
+        # others read again for the refresh by theirs. A mention this connection has just
+        # stored (rollups.WRITTEN: a pass's new mentions) has none: when all are, the scores
+        # are not read at all.
+        db.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {rollups.WRITTEN} AS "
+            f"SELECT {rollups.MENTION_COLUMNS} FROM mentions LIMIT 0"
+        )
+        (earlier,) = db.execute(
+            f"SELECT count(*) FROM scored_ids WHERE id NOT IN (SELECT id FROM {rollups.WRITTEN})"
+        ).fetchone()
         db.execute(
             "CREATE OR REPLACE TEMP TABLE prior_scores AS SELECT rowid AS r, mention_id, "
             "model_version FROM scores WHERE mention_id IN (SELECT id FROM scored_ids)"
+            + ("" if earlier else " LIMIT 0")
         )
         db.execute("CREATE OR REPLACE TEMP TABLE written_scores AS FROM scores LIMIT 0")
         n = sum(
@@ -610,7 +625,12 @@ def _insert_scores(
         )
         db.execute(
             f"CREATE OR REPLACE TEMP TABLE {SCORED} AS "
-            "FROM scores WHERE rowid IN (SELECT r FROM prior_scores) UNION ALL FROM written_scores"
+            + (
+                "FROM scores WHERE rowid IN (SELECT r FROM prior_scores) UNION ALL "
+                if earlier
+                else ""
+            )
+            + "FROM written_scores"
         )
         db.execute("DROP TABLE prior_scores")
         db.execute("DROP TABLE written_scores")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from data import store
+from data import rollups, store
 from data.records import Mention
 from flows import pipeline
 from tests.conftest import make_config
@@ -38,6 +38,7 @@ OWN = [
     "keeps logging me out on Linux",
     "imports from Quillpad without losing a single image",
 ]
+LINK = "https://nimbus.example/blog/outage"
 # Every table a batch writes, each in an order of its own rows.
 TABLES = {
     "mentions": "id",
@@ -59,10 +60,16 @@ def scored(tmp_path_factory):
 
     texts = [f"{POST} ({n})" for n in range(15)] + [f"{ARTICLE} ({n})" for n in range(5)]
     texts += [f"Nimbus Notes {what}." for what in OWN]
+    # Three posts sharing a link, each in a batch of its own: one story. (Long enough to have
+    # a fingerprint, and none like another.)
+    shared = {21: LINK, 28: LINK, 35: LINK}
+    for k, n in enumerate(shared):
+        texts[n] = "Nimbus Notes " + ", and it ".join(OWN[6 * k : 6 * k + 6]) + "."
     mentions = [
-        Mention("forum", str(n), f"https://forum.example/{n}", "", text, None, NOW)
+        Mention("forum", str(n), f"https://forum.example/{n}", "", text, None, NOW,
+                shared_url=shared.get(n))
         for n, text in enumerate(texts)
-    ]
+    ]  # fmt: skip
     return build_scorer(make_config(tmp_path_factory.mktemp("scorer"), []).watch).score(mentions)
 
 
@@ -99,9 +106,18 @@ def test_a_pass_stores_and_reads_the_same_in_one_batch_or_in_many(
 ):
     monkeypatch.setattr(store, "SPARE_ROW_GROUPS", 2)  # merged at least once along the way
     whole = contents(store_in_batches(tmp_path / "one", scored, len(scored)))
-    batched = contents(store_in_batches(tmp_path / "many", scored, 3))
+    config = store_in_batches(tmp_path / "many", scored, 3)
+    batched = contents(config)
     assert len(whole["mentions"]) == len(scored) and len(whole["readings"]) == len(scored)
     assert batched == whole
+    # Each batch kept the readings and rollups of the stories it extended (the link shared
+    # across batches, the near copies) as a rebuild from the records makes them.
+    with store.connect(config.db_path) as db:
+        assert db.execute(
+            "SELECT count(DISTINCT story_key) FROM mentions WHERE shared_url IS NOT NULL"
+        ).fetchone() == (1,)
+        rollups.rebuild(db)
+    assert contents(config) == batched
 
 
 def test_a_batch_leaves_the_rows_of_earlier_batches_as_they_were_written(tmp_path, scored):
