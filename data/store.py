@@ -207,37 +207,31 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
 
 # --- writes -------------------------------------------------------------------------------
 
-# The tables each batch of a pass appends to. DuckDB keeps each transaction's appended rows in
-# row groups of their own, and its checkpoint (as a batch closes the file) merges small
-# neighbouring row groups into one by writing all their rows again: each batch rewrote the
-# last, partly full row group of every one of these tables, whatever the few rows it added (a
-# batch of 5,000 mentions rewrote up to 120,000), and a store a pass of a thousand mentions
-# rewrote some 60,000 of each. Merged only once they hold SPARE_ROW_GROUPS row groups more than
-# their rows need, each row is written at its batch and about once more when merged.
-APPENDED_TABLES = ("mentions", "scores", "readings", "story_bands", "inbox_queue")
-ROW_GROUP_ROWS = 122_880  # DuckDB's rows per row group
-SPARE_ROW_GROUPS = 16
+# DuckDB keeps each transaction's appended rows in row groups of their own, and its checkpoint
+# (as a batch closes the file) merges small neighbouring row groups into one by writing all
+# their rows again: each batch of a pass rewrote the last, partly full row group of every
+# table it appends to (mentions, scores, readings, story_bands, inbox_queue), whatever the few
+# rows it added (a batch of 5,000 mentions rewrote up to 120,000 of each), and a pass of a
+# thousand mentions on a big store some 60,000 of each. Merged at every MERGE_EVERY-th write
+# only, each row is written at its batch and about once more when merged, and a table keeps
+# at most about MERGE_EVERY small row groups at its end.
+MERGE_EVERY = 16
 
 
 def merge_row_groups_when_due(db: duckdb.DuckDBPyConnection) -> bool:
-    """Let the checkpoints of this connection's file (as it closes) merge row groups only when
-    one of APPENDED_TABLES has SPARE_ROW_GROUPS more than its rows need (or than they would,
-    once deleted rows are left out); else they only write what changed. Return whether they
-    will merge. A DuckLake's files are not DuckDB's row groups: there, nothing changes."""
+    """Let the checkpoints of this connection's file (as it closes) merge row groups, and
+    leave out deleted rows, only if this write transaction is a MERGE_EVERY-th of the store
+    (counted by store_writes, data.database.claim_writes); else they write only what changed.
+    Return whether they will merge. Call it before claim_writes. (Counting the row groups
+    instead reads the storage information of every segment: 40 ms at a million mentions, and
+    more as the store grows.) A DuckLake's files are not DuckDB's row groups: there, nothing
+    changes."""
     if database.is_lake(db):
         return True
-    counts = " UNION ALL ".join(
-        f"SELECT (SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('{t}')), "
-        f"(SELECT count(*) FROM {t})"
-        for t in APPENDED_TABLES
-    )
-    (due,) = db.execute(
-        f"SELECT coalesce(bool_or(groups > ceil(live / {ROW_GROUP_ROWS}) + ?), false) "
-        f"FROM ({counts}) t(groups, live)",
-        [SPARE_ROW_GROUPS],
-    ).fetchone()
+    (writes,) = db.execute("SELECT n FROM store_writes").fetchone()
+    due = (writes + 1) % MERGE_EVERY == 0
     db.execute("RESET max_vacuum_tasks" if due else "SET max_vacuum_tasks = 0")
-    return bool(due)
+    return due
 
 
 def upsert_mentions(

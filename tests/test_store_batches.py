@@ -104,7 +104,7 @@ def fixed_clock(monkeypatch):
 def test_a_pass_stores_and_reads_the_same_in_one_batch_or_in_many(
     tmp_path, scored, fixed_clock, monkeypatch
 ):
-    monkeypatch.setattr(store, "SPARE_ROW_GROUPS", 2)  # merged at least once along the way
+    monkeypatch.setattr(store, "MERGE_EVERY", 3)  # merged along the way
     whole = contents(store_in_batches(tmp_path / "one", scored, len(scored)))
     config = store_in_batches(tmp_path / "many", scored, 3)
     batched = contents(config)
@@ -141,13 +141,12 @@ def test_a_batch_leaves_the_rows_of_earlier_batches_as_they_were_written(tmp_pat
     assert row_groups(config) == 3
 
 
-def test_row_groups_are_merged_once_a_tables_spare_ones_are_used_up(tmp_path, scored, monkeypatch):
-    monkeypatch.setattr(store, "SPARE_ROW_GROUPS", 2)
+def test_row_groups_are_merged_at_every_few_writes(tmp_path, scored, monkeypatch):
+    monkeypatch.setattr(store, "MERGE_EVERY", 3)
     config = make_config(tmp_path, [])
     seen = []
-    for i in range(0, 28, 4):
+    for i in range(0, 24, 4):
         pipeline.store_pass(config, [], [], scored[i : i + 4], {}, NOW, record=False)
         seen.append(row_groups(config))
-    # 28 mentions need one row group: two more are kept; a batch finding more merges them.
-    assert seen[:4] == [1, 2, 3, 4] and seen[4] == 1
-    assert max(seen) == 1 + 2 + 1
+    # Each batch adds a row group of its own; each third one merges them (24 mentions: one).
+    assert seen == [1, 2, 1, 2, 3, 1]
