@@ -218,6 +218,18 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
 MERGE_EVERY = 16
 
 
+def checkpoint_at_commit(db: duckdb.DuckDBPyConnection) -> None:
+    """Have DuckDB write this connection's transactions into the file as each commits (its
+    automatic checkpoint, which otherwise waits for 16 MB of write-ahead log), rather than as
+    the file closes. A batch closes the file right after its one commit, and is checkpointed
+    then either way; at its commit DuckDB writes it straight into the file, not into the log
+    first: the batch's rows are written once, not twice. The commit returns once they are in
+    the file; one that fails (a crash) leaves nothing of the batch, which the next pass stores
+    again."""
+    if not database.is_lake(db):
+        db.execute("SET checkpoint_threshold = '1KiB'")
+
+
 def merge_row_groups_when_due(db: duckdb.DuckDBPyConnection) -> bool:
     """Let the checkpoints of this connection's file (as it closes) merge row groups, and
     leave out deleted rows, only if this write transaction is a MERGE_EVERY-th of the store

@@ -165,6 +165,7 @@ def _write_pass(
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         limit_writer(db, memory=limited)
         store.merge_row_groups_when_due(db)
+        store.checkpoint_at_commit(db)
         db.begin()
         database.claim_writes(db)
         kinds = {s.id: s.kind for s in sources}

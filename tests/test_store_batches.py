@@ -150,3 +150,31 @@ def test_row_groups_are_merged_at_every_few_writes(tmp_path, scored, monkeypatch
         seen.append(row_groups(config))
     # Each batch adds a row group of its own; each third one merges them (24 mentions: one).
     assert seen == [1, 2, 1, 2, 3, 1]
+
+
+def test_a_batch_whose_commit_fails_writing_the_file_leaves_nothing_and_is_stored_again_once(
+    tmp_path, scored, monkeypatch
+):
+    """A batch goes into the file as it commits: a failure there (the machine going down)
+    leaves nothing of it, and the store as it was; storing it again stores it once."""
+    config = store_in_batches(tmp_path, scored[:10], 10)
+    before = contents(config)
+    checkpoint_at_commit = store.checkpoint_at_commit
+    found = []
+
+    def failing_once(db):
+        checkpoint_at_commit(db)
+        found.append(db.execute("SELECT count(*) FROM mentions").fetchone()[0])
+        if len(found) == 1:
+            db.execute("SET debug_checkpoint_abort = 'before_header'")
+
+    monkeypatch.setattr(store, "checkpoint_at_commit", failing_once)
+    # The failed commit is run again (data.database.retry_conflicts), on the store as it was.
+    report = pipeline.store_pass(config, [], [], scored[10:20], {}, NOW, record=False)
+    assert found == [10, 10] and report.new_mentions == 10
+    after = contents(config)
+    assert len(after["mentions"]) == len(after["readings"]) == 20
+    assert all(row in after[t] for t in ("mentions", "scores") for row in before[t])
+    with store.connect(config.db_path) as db:
+        rollups.rebuild(db)
+    assert contents(config) == after
