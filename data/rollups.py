@@ -25,7 +25,7 @@ rollups count a story once among any set of kinds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -364,7 +364,10 @@ def _count(db: duckdb.DuckDBPyConnection, sign: int, rows: str) -> None:
 
 
 def refresh(
-    db: duckdb.DuckDBPyConnection, mention_ids: Sequence[str], scores: str | None = None
+    db: duckdb.DuckDBPyConnection,
+    mention_ids: Sequence[str],
+    scores: str | None = None,
+    new_stories: Collection[str] = (),
 ) -> None:
     """Bring the readings of these mentions (newly scored, rescored or corrected) and the
     rollups of their stories up to date: what the stories counted is taken away, their
@@ -376,11 +379,15 @@ def refresh(
     story_key never changes, so its stories are known from the mentions alone, and their
     readings include any the touched mentions had. A mention without a reading before (a new
     one) has no reading or queue row to take away. `scores`: a temporary table holding every
-    score of the touched mentions, when the caller has one (data.store.upsert_scores)."""
+    score of the touched mentions, when the caller has one (data.store.upsert_scores).
+    `new_stories`: story keys no mention had before this transaction (a pass's new stories),
+    whose readings are not looked for: none can be stored, and finding that out reads the
+    story key of every reading."""
     ids = list(dict.fromkeys(mention_ids))
     if not ids:
         return
     db.register("touched_mentions", pa.table({"id": pa.array(ids, pa.string())}))
+    db.register("new_stories", pa.table({"key": pa.array(list(set(new_stories)), pa.string())}))
     touched = "WHERE mention_id IN (SELECT id FROM touched_mentions)"
     try:
         with atomic(db):
@@ -407,12 +414,15 @@ def refresh(
                 )
                 db.execute("INSERT INTO touched_rows FROM stored_rows")
                 db.execute("DROP TABLE stored_rows")
-            _fetch(
-                db,
-                "story_readings",
-                "readings",
-                "story_key IN (SELECT coalesce(story_key, id) FROM touched_rows)",
+            stories = (
+                "SELECT coalesce(story_key, id) FROM touched_rows "
+                "WHERE coalesce(story_key, id) NOT IN (SELECT key FROM new_stories)"
             )
+            (known,) = db.execute(f"SELECT count(*) FROM ({stories})").fetchone()
+            if known:
+                _fetch(db, "story_readings", "readings", f"story_key IN ({stories})")
+            else:  # only new stories: none has a reading yet
+                db.execute("CREATE OR REPLACE TEMP TABLE story_readings AS FROM readings LIMIT 0")
             own_scores = scores is None
             if own_scores:
                 scores = "touched_scores"
@@ -446,6 +456,7 @@ def refresh(
                 db.execute(f"DROP TABLE {table}")
     finally:
         db.unregister("touched_mentions")
+        db.unregister("new_stories")
 
 
 def _fetch(

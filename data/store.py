@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -206,6 +206,44 @@ def migrate(db: duckdb.DuckDBPyConnection) -> int:
 
 
 # --- writes -------------------------------------------------------------------------------
+
+# DuckDB keeps each transaction's appended rows in row groups of their own, and its checkpoint
+# (as a batch closes the file) merges small neighbouring row groups into one by writing all
+# their rows again: each batch of a pass rewrote the last, partly full row group of every
+# table it appends to (mentions, scores, readings, story_bands, inbox_queue), whatever the few
+# rows it added (a batch of 5,000 mentions rewrote up to 120,000 of each), and a pass of a
+# thousand mentions on a big store some 60,000 of each. Merged at every MERGE_EVERY-th write
+# only, each row is written at its batch and about once more when merged, and a table keeps
+# at most about MERGE_EVERY small row groups at its end.
+MERGE_EVERY = 16
+
+
+def checkpoint_at_commit(db: duckdb.DuckDBPyConnection) -> None:
+    """Have DuckDB write this connection's transactions into the file as each commits (its
+    automatic checkpoint, which otherwise waits for 16 MB of write-ahead log), rather than as
+    the file closes. A batch closes the file right after its one commit, and is checkpointed
+    then either way; at its commit DuckDB writes it straight into the file, not into the log
+    first: the batch's rows are written once, not twice. The commit returns once they are in
+    the file; one that fails (a crash) leaves nothing of the batch, which the next pass stores
+    again."""
+    if not database.is_lake(db):
+        db.execute("SET checkpoint_threshold = '1KiB'")
+
+
+def merge_row_groups_when_due(db: duckdb.DuckDBPyConnection) -> bool:
+    """Let the checkpoints of this connection's file (as it closes) merge row groups, and
+    leave out deleted rows, only if this write transaction is a MERGE_EVERY-th of the store
+    (counted by store_writes, data.database.claim_writes); else they write only what changed.
+    Return whether they will merge. Call it before claim_writes. (Counting the row groups
+    instead reads the storage information of every segment: 40 ms at a million mentions, and
+    more as the store grows.) A DuckLake's files are not DuckDB's row groups: there, nothing
+    changes."""
+    if database.is_lake(db):
+        return True
+    (writes,) = db.execute("SELECT n FROM store_writes").fetchone()
+    due = (writes + 1) % MERGE_EVERY == 0
+    db.execute("RESET max_vacuum_tasks" if due else "SET max_vacuum_tasks = 0")
+    return due
 
 
 def upsert_mentions(
@@ -538,14 +576,19 @@ def scored_mention_records(db: duckdb.DuckDBPyConnection) -> list[Mention]:
 
 
 def upsert_scores(
-    db: duckdb.DuckDBPyConnection, scores: Sequence[Score], scored_at: datetime
+    db: duckdb.DuckDBPyConnection,
+    scores: Sequence[Score],
+    scored_at: datetime,
+    new_stories: Collection[str] = (),
 ) -> int:
     """Store scores; a (mention, model version) pair already scored is replaced. The current
-    readings of the mentions, and the daily rollups of their days, follow (data.rollups)."""
+    readings of the mentions, and the daily rollups of their days, follow (data.rollups).
+    `new_stories`: story keys that no mention stored before this transaction has (a pass
+    knows them from existing_story_keys): their readings are not looked for."""
     if not scores:
         return 0
     n = _insert_scores(db, scores, scored_at)
-    rollups.refresh(db, [s.mention_id for s in scores], scores=SCORED)
+    rollups.refresh(db, [s.mention_id for s in scores], scores=SCORED, new_stories=new_stories)
     db.execute(f"DROP TABLE IF EXISTS {SCORED}")
     return n
 
@@ -566,10 +609,20 @@ def _insert_scores(
     try:
         # The scores stored before of these mentions, found once (each look-up reads the
         # mention ids of every score): the replaced ones are deleted by their row ids, the
-        # others read again for the refresh by theirs.
+        # others read again for the refresh by theirs. A mention this connection has just
+        # stored (rollups.WRITTEN: a pass's new mentions) has none: when all are, the scores
+        # are not read at all.
+        db.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {rollups.WRITTEN} AS "
+            f"SELECT {rollups.MENTION_COLUMNS} FROM mentions LIMIT 0"
+        )
+        (earlier,) = db.execute(
+            f"SELECT count(*) FROM scored_ids WHERE id NOT IN (SELECT id FROM {rollups.WRITTEN})"
+        ).fetchone()
         db.execute(
             "CREATE OR REPLACE TEMP TABLE prior_scores AS SELECT rowid AS r, mention_id, "
             "model_version FROM scores WHERE mention_id IN (SELECT id FROM scored_ids)"
+            + ("" if earlier else " LIMIT 0")
         )
         db.execute("CREATE OR REPLACE TEMP TABLE written_scores AS FROM scores LIMIT 0")
         n = sum(
@@ -578,7 +631,12 @@ def _insert_scores(
         )
         db.execute(
             f"CREATE OR REPLACE TEMP TABLE {SCORED} AS "
-            "FROM scores WHERE rowid IN (SELECT r FROM prior_scores) UNION ALL FROM written_scores"
+            + (
+                "FROM scores WHERE rowid IN (SELECT r FROM prior_scores) UNION ALL "
+                if earlier
+                else ""
+            )
+            + "FROM written_scores"
         )
         db.execute("DROP TABLE prior_scores")
         db.execute("DROP TABLE written_scores")

@@ -164,6 +164,8 @@ def _write_pass(
     failed = {f.source: f.error for f in fetched if f.error}
     with store.connect(config.db_path, config.database.lock_timeout_seconds) as db:
         limit_writer(db, memory=limited)
+        store.merge_row_groups_when_due(db)
+        store.checkpoint_at_commit(db)
         db.begin()
         database.claim_writes(db)
         kinds = {s.id: s.kind for s in sources}
@@ -175,18 +177,16 @@ def _write_pass(
         ]
         bands = duplicates.band_array([sig for _, sig, _ in incoming])
         since = now - timedelta(days=duplicates.WINDOW_DAYS)
-        stories = duplicates.group(
-            incoming,
-            bands,
-            store.story_heads(db, bands, since),
-            store.existing_story_keys(db, [own for _, _, own in incoming]),
-        )
+        own_keys = {own for _, _, own in incoming}
+        existing = store.existing_story_keys(db, list(own_keys))
+        stories = duplicates.group(incoming, bands, store.story_heads(db, bands, since), existing)
         new = store.upsert_mentions(
             db, [m for m, _ in scored], now, kinds, knowledge,
             {mid: sig for mid, sig, _ in incoming}, stories.keys, stories.heads,
         )  # fmt: skip
         store.upsert_mentions(db, list(articles), now, kinds, knowledge)
-        store.upsert_scores(db, [s for _, s in scored], now)
+        # A story whose key no stored mention has is new: its readings are not looked for.
+        store.upsert_scores(db, [s for _, s in scored], now, new_stories=own_keys - existing)
         store.save_source_states(db, states)
         report = PassReport(
             sources_fetched=len(fetched),
