@@ -310,7 +310,7 @@ def upsert_mentions(
             "SELECT DISTINCT ON (i.id) i.* FROM incoming_mentions i "
             "ANTI JOIN mentions m ON m.id = i.id"
         )
-        if table["bands"].null_count < len(ids):  # new story heads' bands (story_candidates)
+        if table["bands"].null_count < len(ids):  # new story heads' bands (story_heads)
             db.execute(
                 """
                 INSERT INTO story_bands
@@ -403,24 +403,17 @@ class StoryHeads:
 _NO_HEADS = StoryHeads(np.empty(0, np.int32), np.empty(0, np.int32), [], [])
 
 
-def story_candidates(
+def story_heads(
     db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
-) -> list[tuple[int, bytes, str]]:
+) -> StoryHeads:
     """For new mentions' band keys (one list per mention, or one row of an array), the stored
     story heads published or stored since `since` that share a band with each, at most
-    CANDIDATES_PER_MENTION of them: (index into `bands`, fingerprint, story key).
+    CANDIDATES_PER_MENTION of them, as arrays (StoryHeads), for nlp.duplicates.group.
 
     A head stored since then counts whatever its date: an old article stored a moment ago by
     another batch of the pass, or by another worker at once, must be found as it would be in
     the same batch (where copies group whatever their dates), else a near copy arriving in
     another batch, or from another worker, begins a story of its own."""
-    return story_heads(db, bands, since).pairs()
-
-
-def story_heads(
-    db: duckdb.DuckDBPyConnection, bands: Sequence[Sequence[int]] | np.ndarray, since: datetime
-) -> StoryHeads:
-    """story_candidates() as arrays (StoryHeads), for nlp.duplicates.group."""
     if isinstance(bands, np.ndarray):  # a row of keys per mention (nlp.duplicates.band_array)
         idx = np.repeat(np.arange(len(bands), dtype=np.int32), bands.shape[1] if bands.ndim else 0)
         keys = bands.reshape(-1).astype(np.uint64, copy=False)
@@ -438,7 +431,7 @@ def story_heads(
         db.unregister("incoming_bands")
 
 
-# (mention, story head) pairs sharing a band that one query of story_candidates counts at
+# (mention, story head) pairs sharing a band that one query of story_heads counts at
 # most: what it holds stays bounded however many heads the window holds (templated items
 # share a band with thousands of them).
 PAIRS_AT_ONCE = 100_000

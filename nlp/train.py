@@ -35,7 +35,7 @@ import random
 import re
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -1005,16 +1005,13 @@ def build(
     log(f"intents read per sentence: {sentence_weights or 'none'}")
     calibrated = models(calibration=calibration, thresholds=thresholds,
                         sentence_weights=sentence_weights)  # fmt: skip
+    # The readings do not depend on the sentiment decision: the same measure the model below.
     read = _read_each(calibrated, which, xs_dev, sentences_dev)
     decision = pick_decision(read[:, :3], lex_dev, choose_on, _complaints(calibrated[0], read))
     log(f"sentiment decision: {decision}")
     model = LinearModel(
         w, bias, tuple(intents), calibration, thresholds, decision, sentence_weights
     )
-    read = _read_each(
-        [replace(model, weights=w_, bias=b_) for w_, b_ in params],
-        which, xs_dev, sentences_dev,
-    )  # fmt: skip
     metrics = {
         "data": splits.sizes,
         "thresholds": thresholds,

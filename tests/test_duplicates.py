@@ -84,13 +84,13 @@ def test_mentions_stored_before_fingerprints_get_them_once(tmp_path):
     (bands,) = duplicates.band_keys([fp])
     with store.connect(config.db_path) as db:
         store.upsert_mentions(db, [m], NOW)  # as before migration 010: no fingerprint
-        assert store.story_candidates(db, [bands], NOW - timedelta(days=1)) == []
+        assert store.story_heads(db, [bands], NOW - timedelta(days=1)).pairs() == []
         store.fill_fingerprints(db, {m.id: fp}, {m.id: bands})
         other = b"x" * duplicates.SIGNATURE_BYTES
         store.fill_fingerprints(db, {m.id: other}, {m.id: bands})  # never replaced
-        found = store.story_candidates(db, [[1, 2], bands], NOW - timedelta(days=1))
+        found = store.story_heads(db, [[1, 2], bands], NOW - timedelta(days=1)).pairs()
         assert found == [(1, fp, store.story_key(m))]
-        assert store.story_candidates(db, [bands], NOW + timedelta(days=1)) == []  # too old
+        assert store.story_heads(db, [bands], NOW + timedelta(days=1)).pairs() == []  # too old
 
 
 def test_story_heads_bands_are_kept_in_their_own_table_equal_to_a_rebuild(tmp_path, monkeypatch):
@@ -121,9 +121,9 @@ def test_story_heads_bands_are_kept_in_their_own_table_equal_to_a_rebuild(tmp_pa
         store.migrate(db)
         assert db.execute(order).fetchall() == kept
         bands = duplicates.band_keys([s.fingerprint for _, s in scorer.score(batches[0])])
-        whole = store.story_candidates(db, bands, NOW - timedelta(days=1))
+        whole = store.story_heads(db, bands, NOW - timedelta(days=1)).pairs()
         monkeypatch.setattr(store, "PAIRS_AT_ONCE", 1)  # one new mention at a time
-        assert store.story_candidates(db, bands, NOW - timedelta(days=1)) == whole
+        assert store.story_heads(db, bands, NOW - timedelta(days=1)).pairs() == whole
         assert {i for i, _, _ in whole} == {0, 1, 2, 3}
 
 

@@ -70,6 +70,14 @@ def push_setup(tmp_path, port, readers=READERS, articles=None):
     return config
 
 
+def store_negative(db, posts, at) -> None:
+    """Store these posts, each read negative about Nimbus Notes, at `at`."""
+    store.upsert_mentions(db, posts, at)
+    store.upsert_scores(
+        db, [Score(m.id, "v", ("Nimbus Notes",), -0.6, "negative") for m in posts], at
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -336,12 +344,7 @@ def test_a_complaint_assigned_to_someone_removed_from_the_team_reminds_the_leads
             for i in (1, 2)
         ]  # fmt: skip
         with store.connect(config.db_path) as db:
-            store.upsert_mentions(db, posts, NOW - timedelta(hours=29))
-            store.upsert_scores(
-                db,
-                [Score(m.id, "v", ("Nimbus Notes",), -0.6, "negative") for m in posts],
-                NOW - timedelta(hours=29),
-            )
+            store_negative(db, posts, NOW - timedelta(hours=29))
             users.add(db, "lead@example.com", "admin", None, NOW - timedelta(days=9))
             users.add(db, "sam@example.com", "agent", None, NOW - timedelta(days=9))
             users.add(db, "kim@example.com", "agent", None, NOW - timedelta(days=9))
@@ -393,12 +396,7 @@ def test_a_stored_link_that_is_no_web_link_is_never_a_link_in_mail_nor_a_digest_
             for k, url in [*bad.items(), ("ok", "https://forum.example/ok")]
         ]  # fmt: skip
         with store.connect(config.db_path) as db:
-            store.upsert_mentions(db, posts, MONDAY - timedelta(minutes=5))
-            store.upsert_scores(
-                db,
-                [Score(m.id, "v", ("Nimbus Notes",), -0.6, "negative") for m in posts],
-                MONDAY - timedelta(minutes=5),
-            )
+            store_negative(db, posts, MONDAY - timedelta(minutes=5))
 
         assert run_alerts(config, MONDAY).sent.sent == 3
         digest = push_digests(config, MONDAY)
@@ -815,10 +813,7 @@ def test_a_spike_that_comes_back_another_day_in_the_same_words_is_mailed_again(t
             post = Mention("forum", name, f"https://forum.example/{name}", name,
                            "Nimbus Notes lost my notes", None, when)  # fmt: skip
             with store.connect(config.db_path) as db:
-                store.upsert_mentions(db, [post], when)
-                store.upsert_scores(
-                    db, [Score(post.id, "v", ("Nimbus Notes",), -0.6, "negative")], when
-                )
+                store_negative(db, [post], when)
 
         for day in range(1, 15):
             negative(f"quiet{day}", NOW - timedelta(days=day, hours=7))
