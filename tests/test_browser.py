@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -131,7 +133,6 @@ def test_inbox_selection_follows_the_mention_and_clears_after_an_action(
     page = browser
     page.goto(dashboard(config_file) + "/inbox")
     page.get_by_text("8 mention(s) marked new or assigned", exact=False).wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)  # let the grid draw its rows
     tick_row(page, 0)
     page.get_by_role("button", name="Apply to 1 selected").wait_for(timeout=30_000)
     page.screenshot(path=str(tmp_path / "inbox-ticked.png"))
@@ -160,8 +161,9 @@ def test_inbox_selection_follows_the_mention_and_clears_after_an_action(
 
 
 def grid_rows(page, grid: int = 0) -> list[list[str]]:
-    """The rows a data grid shows on screen now (its accessible cells), as texts."""
+    """The rows a data grid shows on screen (its accessible cells), as texts, once drawn."""
     frame = page.get_by_test_id("stDataFrame").nth(grid)
+    frame.locator("[role=gridcell]").first.wait_for(state="attached", timeout=60_000)
     return [
         [cell.inner_text() for cell in row.locator("[role=gridcell]").all()]
         for row in frame.locator("[role=row]").all()
@@ -183,13 +185,16 @@ def test_sources_page_lists_failing_sources_first_in_view(tmp_path, dashboard, b
     assert first[:2] == ["zz-down", "error"] and "HTTP 404" in first[2]
 
 
-def wait_for_cookie(page, name: str, present: bool) -> None:
-    """A session cookie is set (or removed) by a request the page makes after drawing: a page
-    opened or reloaded before it lands would start in the old state."""
-    deadline = time.monotonic() + 60
-    while any(c["name"] == name for c in page.context.cookies()) != present:
-        assert time.monotonic() < deadline, f"cookie {name} never {'came' if present else 'went'}"
-        page.wait_for_timeout(100)
+@contextmanager
+def cookie_round_trip(page, name: str, present: bool) -> Iterator[None]:
+    """Around an action that makes the page set (or remove) a session cookie. The page sends
+    the browser to the cookie route, which redirects back to the page: wait until the page it
+    came back to has loaded (a reload or a new page before then would abort that navigation,
+    or start in the old state), then check the cookie."""
+    with page.expect_navigation(wait_until="load", timeout=60_000):
+        yield
+    has = any(c["name"] == name for c in page.context.cookies())
+    assert has == present, f"cookie {name} {'never came' if present else 'did not go'}"
 
 
 def test_a_password_once_typed_holds_across_reloads_until_signing_out(
@@ -200,10 +205,10 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     page = context.new_page()
     page.goto(url)
     page.get_by_label("Password", exact=True).fill("s3cret")
-    page.get_by_label("Password", exact=True).press("Enter")
+    with cookie_round_trip(page, "tidings_session", present=True):
+        page.get_by_label("Password", exact=True).press("Enter")
     page.get_by_text("Mentions per day", exact=True).wait_for(timeout=60_000)
     page.get_by_test_id("stMetricValue").first.wait_for(timeout=60_000)
-    wait_for_cookie(page, "tidings_session", present=True)
     page.screenshot(path=str(tmp_path / "signed-in.png"))
     cookie = next(c for c in context.cookies() if c["name"] == "tidings_session")
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > time.time() + 24 * 3600
@@ -227,9 +232,8 @@ def test_a_password_once_typed_holds_across_reloads_until_signing_out(
     forged.get_by_label("Password", exact=True).wait_for(timeout=60_000)
     stranger.screenshot(path=str(tmp_path / "password.png"))
 
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
-    wait_for_cookie(page, "tidings_session", present=False)
+    with cookie_round_trip(page, "tidings_session", present=False):
+        page.get_by_role("button", name="Sign out").click()
     page.reload()
     page.get_by_label("Password", exact=True).wait_for(timeout=60_000)
     assert not [c for c in context.cookies() if c["name"] == "tidings_session"]
@@ -243,7 +247,6 @@ def test_one_click_on_a_mentions_row_opens_it_to_read_assign_and_share(
     url = dashboard(config_file)
     page.goto(url + "/mentions")
     page.get_by_text("8 mention(s) published in the period").wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)  # let the grid draw its rows
     tick_row(page, 2)  # newest first: Mention 2
     page.get_by_text("Nimbus Notes text 2").wait_for(timeout=60_000)
     page.get_by_label("Assigned to").fill("sam@example.com")
@@ -263,7 +266,6 @@ def test_ticking_one_inbox_row_opens_that_mention_below(tmp_path, dashboard, bro
     page = browser
     page.goto(dashboard(fill(tmp_path)) + "/inbox")
     page.get_by_text("8 mention(s) marked new or assigned", exact=False).wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
     tick_row(page, 3)
     page.get_by_text("Nimbus Notes text 3").wait_for(timeout=60_000)
     page.screenshot(path=str(tmp_path / "inbox-opened.png"), full_page=True)

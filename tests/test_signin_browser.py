@@ -11,7 +11,7 @@ import pytest
 
 from data import store, users
 from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
-from tests.test_browser import chromium, dashboard, fill, wait_for_cookie  # noqa: F401 (fixtures)
+from tests.test_browser import chromium, cookie_round_trip, dashboard, fill  # noqa: F401 (fixtures)
 
 PASSWORD = "a long password"
 WAIT = 60_000
@@ -54,10 +54,10 @@ def sign_in(page, url: str, email: str) -> None:
     page.goto(url)
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    with cookie_round_trip(page, "tidings_person", present=True):
+        page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_text("Mentions per day", exact=True).wait_for(timeout=WAIT)
     page.get_by_text(f"Signed in as {email}").wait_for(timeout=WAIT)
-    wait_for_cookie(page, "tidings_person", present=True)
 
 
 def test_viewer_and_admin_sign_in_with_passwords(tmp_path, dashboard, chromium, shots):  # noqa: F811
@@ -95,9 +95,8 @@ def test_viewer_and_admin_sign_in_with_passwords(tmp_path, dashboard, chromium, 
     other.goto(url)
     other.get_by_label("Email", exact=True).wait_for(timeout=WAIT)
 
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("Email", exact=True).wait_for(timeout=WAIT)
-    wait_for_cookie(page, "tidings_person", present=False)
+    with cookie_round_trip(page, "tidings_person", present=False):
+        page.get_by_role("button", name="Sign out").click()
     page.reload()
     page.get_by_label("Email", exact=True).wait_for(timeout=WAIT)
     assert not [c for c in context.cookies() if c["name"] == "tidings_person"]
