@@ -337,3 +337,82 @@ def test_corrections_get_weights_of_their_own_beside_the_shipped_ones():
     # The shipped texts are still read as they were taught.
     assert complaint(*apart, np.array([down, calm])) < 0.5
     assert complaint(*apart, np.array([calm])) < 0.5
+
+
+def _forms(stem: str) -> list[str]:
+    """Ever new words of one stem, each a word of its own to the linear model's hashing."""
+    return [f"{before}{stem}{after}" for before in ("", "re", "un", "over", "mis", "pre")
+            for after in ("ed", "ing", "s", "er", "y", "ish", "ness", "ful")]  # fmt: skip
+
+
+def test_corrections_teach_word_forms_through_a_model_of_their_own():
+    """The team's complaints are told by one stem in ever new forms ("glorped", "reglorping"…),
+    its other posts by another: the linear model hashes each form as a word of its own and,
+    read out of fold, guesses. From STACK_FROM corrections a model of their own reads their
+    characters, stacked on the linear one: a form no correction holds reads as they do."""
+    from nlp.train import STACK_FROM, Example, Splits, build, featurize
+
+    def post(i: int, complaint: int) -> Example:
+        words = "my card was declined again" if complaint else "thanks for the quick help"
+        return Example(f"{words} {i}", None, {"complaint": complaint}, source="shipped")
+
+    shipped = [post(i, i % 2) for i in range(300)]
+    splits = Splits(shipped[:200], shipped[200:260], shipped[260:], {})
+    bad, fine = _forms("glorp"), _forms("blimf")
+    labelled = [(form, 1) for form in bad[:40]] + [(form, 0) for form in fine[:40]]
+    mine = [
+        Example(f"order {i} was {form}", None, {"complaint": complaint}, source="corrections",
+                repeats=20)
+        for i, (form, complaint) in enumerate(labelled)
+    ]  # fmt: skip
+    model, metrics, chars = build(splits, ["complaint"], lambda _: None, mine)
+    assert chars is not None and chars.intents == ("complaint",)
+    assert metrics["corrections_held_out"]["after"]["complaint"]["all"]["f1"] > 0.9
+    assert metrics["stacked"]["complaint"]["own"] > 0
+
+    def complaint(text: str) -> float:
+        (x,), _, (each,) = featurize([text])
+        return model.readings(x, each, chars.added_logits([text], model.intents)[0])[3]
+
+    threshold = model.thresholds["complaint"]
+    assert complaint("order 999 was misglorpful") >= threshold  # a form no correction holds
+    assert complaint("order 998 was misblimfful") < threshold
+    # Too few corrections to stack: the linear model reads alone.
+    assert build(splits, ["complaint"], lambda _: None, mine[: STACK_FROM - 1])[2] is None
+
+
+def test_the_scorer_reads_a_trained_model_with_its_corrections_own_model(tmp_path):
+    """A model folder holding chars.npz is read with it, by one text (score_text) and by a
+    batch (score_texts) alike, also where a post is read per sentence or ends in praise."""
+    import shutil
+
+    import numpy as np
+
+    from nlp import charmodel
+
+    models = tmp_path / "models"
+    shutil.copytree(model.BASE, models / "linear-1")
+    texts = [f"the parcel was {w}" for w in _forms("glorp")[:20]]
+    texts += [f"the parcel was {w}" for w in _forms("blimf")[:20]]
+    w, b = charmodel.fit_logistic(charmodel.Design.of(texts), np.repeat([1.0, 0.0], 20))
+    weights = np.zeros((charmodel.BUCKETS, 1), np.float32)
+    weights[:, 0] = w
+    chars = charmodel.CharModel(("complaint",), weights, np.array([b]), np.array([3.0]))
+    chars.save(models / "linear-1")
+    config = make_config(tmp_path, [])
+    shipped, stacked = build_scorer(config.watch), build_scorer(config.watch, models)
+    unseen = "Nimbus Notes reglorpish my parcel"
+    assert (
+        stacked.score_text(unseen).intents["complaint"]
+        > shipped.score_text(unseen).intents["complaint"] + 0.2
+    )
+    samples = [
+        unseen,
+        "Nimbus Notes blimfer today",
+        "Love your colours. My parcel was overglorped twice. Have a nice weekend.",
+        "Three drinks ordered, they never came. Awesome!",
+        "How do I export from Quillpad to Nimbus Notes?",
+    ]
+    one_by_one = [stacked.score_text(t) for t in samples]
+    assert stacked.score_texts(samples) == one_by_one
+    assert [s.intents for s in shipped.score_texts(samples)] != [s.intents for s in one_by_one]
