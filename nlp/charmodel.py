@@ -43,30 +43,21 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 
 
 @lru_cache(maxsize=200_000)
-def _word_buckets(word: str) -> np.ndarray:
+def _word_buckets(word: str) -> tuple[int, ...]:
     """The buckets of a word's character n-grams and of the word itself."""
     padded = f" {word} "
     low, high = CHAR_NGRAMS
     grams = {padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)}
     grams.add(f"w:{word}")
-    return np.array(sorted({hash_string(g) % BUCKETS for g in grams}), dtype=np.int64)
+    return tuple(sorted({hash_string(g) % BUCKETS for g in grams}))
 
 
-def features(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's feature buckets, each once: (text, bucket) pairs, sorted, as two arrays."""
-    parts: list[np.ndarray] = []
-    owners: list[int] = []
-    for d, text in enumerate(texts):
-        for word in set(_WORD.findall(text.lower())):
-            parts.append(_word_buckets(word))
-            owners.append(d)
-    if not parts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    sizes = np.fromiter(map(len, parts), np.int64, len(parts))
-    keys = np.repeat(np.array(owners, dtype=np.int64), sizes) * BUCKETS + np.concatenate(parts)
-    keys.sort()  # then each once: np.unique's hashing costs several times as much here
-    keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return keys // BUCKETS, keys % BUCKETS
+def buckets(text: str) -> np.ndarray:
+    """The feature buckets of a text (each once, sorted)."""
+    found: set[int] = set()
+    for word in set(_WORD.findall(text.lower())):
+        found.update(_word_buckets(word))
+    return np.array(sorted(found), dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +71,11 @@ class Design:
 
     @classmethod
     def of(cls, texts: Sequence[str]) -> Design:
-        """Each text's features once, scaled to unit length."""
-        rows, columns = features(texts)
-        sizes = np.bincount(rows, minlength=len(texts))
-        return cls(rows, columns, 1 / np.sqrt(sizes[rows]), len(texts))
+        xs = [buckets(t) for t in texts]
+        sizes = np.array([len(x) for x in xs], dtype=np.int64)
+        columns = np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
+        values = np.repeat(1 / np.sqrt(np.maximum(sizes, 1)), sizes)
+        return cls(np.repeat(np.arange(len(xs)), sizes), columns, values, len(xs))
 
     def take(self, which: np.ndarray) -> Design:
         """The rows `which` (a boolean mask over the texts), numbered anew."""
@@ -182,10 +174,15 @@ class CharModel:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Each text's logit of each intent (texts × intents)."""
-        design = Design.of(texts)
-        out = np.tile(self.bias.astype(np.float64), (len(texts), 1))
-        for k in range(len(self.intents)):
-            out[:, k] += design.times(self.weights[:, k])
+        xs = [buckets(t) for t in texts]
+        sizes = np.array([len(x) for x in xs], dtype=np.int64)
+        out = np.tile(self.bias.astype(np.float64), (len(xs), 1))
+        if sizes.sum():
+            rows = np.repeat(np.arange(len(xs)), sizes)
+            scale = np.repeat(1 / np.sqrt(np.maximum(sizes, 1)), sizes)
+            summed = self.weights[np.concatenate(xs)].astype(np.float64) * scale[:, None]
+            for k in range(len(self.intents)):
+                out[:, k] += np.bincount(rows, weights=summed[:, k], minlength=len(xs))
         return out
 
     def added_logits(self, texts: Sequence[str], intents: Sequence[str]) -> np.ndarray:
