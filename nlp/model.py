@@ -30,7 +30,7 @@ from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc
 
-from nlp import charmodel, features, sentiment
+from nlp import features, sentiment
 from nlp.tokenizer import Text, span_text
 
 BASE = Path(__file__).resolve().parent / "models" / "linear-base"
@@ -43,7 +43,6 @@ _SENTENCE_END_HASHES = np.array(sorted(hash_string(e) for e in _SENTENCE_ENDS), 
 _SENTENCES = "tidings_sentence_features"  # doc.user_data key
 _SENTENCES_ALONE = "tidings_sentences_alone"  # (sentences, readings of each alone), for a batch
 _HEAD = "tidings_praise_closing"  # for a batch: None, or (start, let-down, the head's readings)
-_EXTRA = "tidings_chars"  # what the corrections' own model adds to each intent's logit, or None
 SARCASTIC_TAIL = 4  # tokens: a closing praise this short may be sarcasm ("Just great!")
 # Closings that are meant, not sarcasm: thanks after a fix, a plea for help, a question.
 _MEANT = re.compile(r"thank|thx|\bty\b|appreciat|cheers|help|please|pls|advise|\?")
@@ -96,24 +95,16 @@ class LinearModel:
             z[cols] += w * np.maximum(0.0, most + self.bias[cols] - z[cols])
         return z
 
-    def readings(
-        self,
-        x: np.ndarray,
-        sentences: Sequence[np.ndarray] = (),
-        extra: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """P(negative), P(neutral), P(positive), then each intent's calibrated confidence.
-        `extra`, one per intent, is added to each calibrated logit (the corrections' own
-        model, nlp.charmodel)."""
+    def readings(self, x: np.ndarray, sentences: Sequence[np.ndarray] = ()) -> np.ndarray:
+        """P(negative), P(neutral), P(positive), then each intent's calibrated confidence."""
         z = self.logits(x, sentences)
         s = np.exp(z[:3] - z[:3].max())
         out = np.empty(len(z))
         out[:3] = s / s.sum()
         for i, intent in enumerate(self.intents):
             a, c = self.calibration.get(intent, (1.0, 0.0))
-            v = a * z[3 + i] + c if extra is None else a * z[3 + i] + c + extra[i]
             # Clipped: a long text sums many features, and exp() of a huge logit overflows.
-            out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, v))))
+            out[3 + i] = 1 / (1 + math.exp(-max(-50.0, min(50.0, a * z[3 + i] + c))))
         return out
 
     def readings_of(
@@ -121,20 +112,18 @@ class LinearModel:
         indices: np.ndarray,
         offsets: np.ndarray,
         sentences: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-        extra: np.ndarray | None = None,
     ) -> np.ndarray:
         """readings() of many feature sets at once (set d is indices[offsets[d]:offsets[d + 1]],
         as features.of_docs gives them), one row each, equal to readings() of each.
 
         `sentences`, when given, are the sets' sentences: (indices, offsets) as of_docs gives
         them and the set each belongs to (ascending); a set with two or more is read with
-        them, as readings(x, its sentences) reads it. `extra`: readings()' of each set, a row
-        each."""
+        them, as readings(x, its sentences) reads it."""
         z = self._summed(indices, offsets)
         z += self.bias
         if sentences is not None:
             self._with_sentences(z, *sentences)
-        return self._readings_from(z, extra)
+        return self._readings_from(z)
 
     def _summed(self, indices: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Each set's weights summed (no bias), as readings() sums one set."""
@@ -189,18 +178,15 @@ class LinearModel:
         mine += w * np.maximum(0.0, most + self.bias[cols] - mine)
         z[at] = mine
 
-    def _readings_from(self, z: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-        """readings() of each row of logits (and of `extra`, a row each)."""
+    def _readings_from(self, z: np.ndarray) -> np.ndarray:
+        """readings() of each row of logits."""
         n, width = z.shape
         s = np.exp(z[:, :3] - z[:, :3].max(axis=1, keepdims=True))
         out = np.empty((n, width))
         out[:, :3] = s / s.sum(axis=1, keepdims=True)
         for i, intent in enumerate(self.intents):
             a, c = self.calibration.get(intent, (1.0, 0.0))
-            v = a * z[:, 3 + i] + c
-            if extra is not None:
-                v = v + extra[:, i]
-            t = np.clip(v, -50.0, 50.0).tolist()
+            t = np.clip(a * z[:, 3 + i] + c, -50.0, 50.0).tolist()
             out[:, 3 + i] = [1 / (1 + math.exp(-v)) for v in t]
         return out
 
@@ -325,7 +311,6 @@ class Readings:
 
     def __init__(self, path: Path) -> None:
         self.model = _load(path)
-        self.chars = charmodel.load(path)  # None: the linear model reads alone
         self.names = (*SENTIMENTS, *self.model.intents)
         self._known: tuple[LinearModel, int | None, float | None, bool] | None = None
 
@@ -345,17 +330,7 @@ class Readings:
             )
         return known[1], known[2], known[3]
 
-    def _extra(self, texts: Sequence[str]) -> np.ndarray | None:
-        """What the corrections' own model adds to each text's intent logits (a row each), or
-        None when the model has none. A text's sentences and the part before a closing praise,
-        read alone, get their text's: it reads whole posts."""
-        if self.chars is None:
-            return None
-        return self.chars.added_logits(texts, self.model.intents)
-
     def __call__(self, doc: Doc) -> Doc:
-        extra = self._extra([doc.text])
-        doc.user_data[_EXTRA] = None if extra is None else extra[0]
         doc._.clauses, values, doc._.sentiment = self.read(doc, doc._.clauses, self._values(doc))
         doc.cats = dict(zip(self.names, values.tolist(), strict=True))
         return doc
@@ -411,9 +386,8 @@ class Readings:
         if clauses is None:
             clauses = [doc._.clauses for doc in docs]
         flat = Clauses.of(clauses) if flat is None else flat
-        extra = self._extra([doc.text for doc in docs])
         many, found, (each, each_offsets) = self._read_many(
-            clauses, rows, starts, indices, offsets, flat, extra
+            clauses, rows, starts, indices, offsets, flat
         )
         counts = found.counts.tolist()
         for d, doc in enumerate(docs):
@@ -431,9 +405,7 @@ class Readings:
                 bounds = np.concatenate(([0], np.cumsum(size)))
                 within = np.arange(bounds[-1]) - np.repeat(bounds[:-1], size)
                 chosen = each[np.repeat(each_offsets[picked], size) + within]
-                alone = self.model.readings_of(
-                    chosen, bounds, extra=None if extra is None else extra[found.doc[picked]]
-                )
+                alone = self.model.readings_of(chosen, bounds)
                 k = 0
                 read = read.tolist()
                 for d, mine in zip(read, found.of_docs(read), strict=True):
@@ -466,9 +438,8 @@ class Readings:
             lexical = [sentiment.normalize(sum(raw)) for raw in raws]
             head_indices, head_offsets = features.of_docs(head_rows, bounds, lexical, raws)
             head_values, _, _ = self._read_many(
-                head_clauses, head_rows, bounds, head_indices, head_offsets,
-                extra=None if extra is None else extra[[d for d, _ in heads]],
-            )  # fmt: skip
+                head_clauses, head_rows, bounds, head_indices, head_offsets
+            )
             for (d, start), values in zip(heads, head_values, strict=True):
                 docs[d].user_data[_HEAD] = (start, docs[d].user_data[_HEAD][1], values.copy())
         return list(many)
@@ -481,7 +452,6 @@ class Readings:
         indices: np.ndarray,
         offsets: np.ndarray,
         flat: Clauses | None = None,
-        extra: np.ndarray | None = None,
     ) -> tuple[np.ndarray, Sentences, tuple[np.ndarray, np.ndarray]]:
         """The readings of many texts from their clauses, tokens' rows and features (as
         values_of), with each text's sentences and their features (all texts' sentences one
@@ -503,7 +473,7 @@ class Readings:
             each_indices, each_offsets = features.of_docs(
                 chosen, bounds, found.lexical, found.values, found.clause_counts
             )
-        many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner), extra)
+        many = self.model.readings_of(indices, offsets, (each_indices, each_offsets, owner))
         return many, found, (each_indices, each_offsets)
 
     def _feeling_of_the_complaint(self, doc: Doc | Text, values: np.ndarray) -> float:
@@ -518,8 +488,7 @@ class Readings:
         found, each = doc.user_data.get(_SENTENCES_ALONE) or (None, None)
         if found is None:  # one doc, not a batch (values_of reads a batch's at once)
             found = sentences(doc)
-            extra = doc.user_data.get(_EXTRA)
-            each = [self.model.readings(x, (), extra) for x in doc.user_data.get(_SENTENCES, [])]
+            each = [self.model.readings(x) for x in doc.user_data.get(_SENTENCES, [])]
         read = []
         for (_, _, raw), alone in zip(found, each, strict=True):
             read.append((alone[column], sentiment.normalize(sum(raw)), alone))
@@ -539,14 +508,12 @@ class Readings:
             return 0.0
         return float(values[column])
 
-    def _values(self, doc: Doc, extra: np.ndarray | None = None) -> np.ndarray:
+    def _values(self, doc: Doc) -> np.ndarray:
         raw = [r for _, _, r in doc._.clauses]
         x = features.of_doc(doc, sentiment.normalize(sum(raw)), raw)
         each = sentence_features(doc) if self.model.per_sentence else []
         doc.user_data[_SENTENCES] = each  # read again by _feeling_of_the_complaint
-        if extra is None:
-            extra = doc.user_data.get(_EXTRA)
-        return self.model.readings(x, each, extra)
+        return self.model.readings(x, each)
 
     def _praise_closing(
         self, doc: Doc | Text, clauses: list[tuple[int, int, float]]
@@ -585,7 +552,7 @@ class Readings:
             start, let_down = closing
             head = doc[:start].as_doc()
             head._.clauses = clauses[:-1]
-            values = self._values(head, doc.user_data.get(_EXTRA))
+            values = self._values(head)
         complaint = values[3 + self.model.intents.index("complaint")]
         feeling = sentiment.reading(
             sentiment.normalize(sum(r for *_, r in clauses[:-1])),

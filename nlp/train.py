@@ -44,7 +44,7 @@ import numpy as np
 from spacy.language import Language
 
 from data.errors import TidingsError
-from nlp import charmodel, features, language, sentiment
+from nlp import features, language, sentiment
 from nlp.intent import INTENTS
 from nlp.model import (
     BASE,
@@ -86,16 +86,6 @@ CROSS_FROM = 10  # with fewer corrections, the model learns from them all and th
 # threshold, as much as all the shipped sets together (set_weights), and from which they get
 # weights of their own (fit).
 CORRECTIONS_DECIDE = 30
-# From this many corrections that say whether an intent is present (and STACK_MIN_EACH saying
-# it is, and as many that it is not), a model fitted on them alone (nlp.charmodel) reads it
-# too, stacked on the linear model by a logistic regression on the two logits fitted to their
-# out-of-fold readings, which then alone calibrate it and choose its threshold: the stacked
-# reading is for the team's mentions, which the shipped sets are not.
-STACK_FROM = 50
-STACK_MIN_EACH = 10
-# The stacked confidence is calibrated on the corrections: of the thresholds within this
-# of the best F1 on them, the one nearest 0.5 (a few dozen texts cannot tell them apart).
-STACK_TIE = 0.01
 
 # BANKING77 intents that report a problem (a complaint, whatever the wording) and the ones
 # that ask for information or a service; the rest (fees people ask about, refund requests)
@@ -922,79 +912,15 @@ def _read_each(
     xs: Sequence[np.ndarray],
     sentences: Sequence[Sequence[np.ndarray]],
     logits: bool = False,
-    extra: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each text's readings (or logits) by the model `which` names for it: the texts the
-    last model learned from are read by a model that never did (cross-fitting). `extra`:
-    what the corrections' own model adds to each text's calibrated logits (readings only)."""
+    last model learned from are read by a model that never did (cross-fitting)."""
     out = np.zeros((len(xs), models[0].weights.shape[1]))
     for m, model in enumerate(models):
+        read = model.logits if logits else model.readings
         for j in np.flatnonzero(which == m):
-            if logits:
-                out[j] = model.logits(xs[j], sentences[j])
-            else:
-                out[j] = model.readings(xs[j], sentences[j], None if extra is None else extra[j])
+            out[j] = read(xs[j], sentences[j])
     return out
-
-
-def stacked_threshold(p: np.ndarray, y: np.ndarray) -> float:
-    """The threshold of a stacked confidence (STACK_TIE): its best F1 on the corrections'
-    out-of-fold readings, nearest 0.5 on a near tie."""
-    grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
-    f1 = np.array([f1_at(p, y, t)["f1"] for t in grid])
-    near = grid[f1 >= f1.max() - STACK_TIE]
-    return float(near[np.argmin(np.abs(near - 0.5))])
-
-
-@dataclass(slots=True)
-class CharReadings:
-    """The corrections' own model (nlp.charmodel) of each stacked intent: fitted on all of
-    them, and each correction's logit by the one fitted without its fold."""
-
-    intents: list[str]
-    weights: np.ndarray
-    bias: np.ndarray
-    out_of_fold: np.ndarray  # corrections × intents
-
-    def model(self, shares: dict[str, float]) -> charmodel.CharModel:
-        return charmodel.CharModel(
-            tuple(self.intents), self.weights, self.bias,
-            np.array([shares[i] for i in self.intents]),
-        )  # fmt: skip
-
-
-def stackable(corrections: Sequence[Example], intents: Sequence[str]) -> list[str]:
-    """The intents the corrections say enough about to be read by a model of their own."""
-    out = []
-    for intent in intents:
-        said = [e.intents[intent] for e in corrections if intent in e.intents]
-        yes = sum(said)
-        if len(said) >= STACK_FROM and min(yes, len(said) - yes) >= STACK_MIN_EACH:
-            out.append(intent)
-    return out
-
-
-def fit_chars(
-    corrections: Sequence[Example], folds: np.ndarray, intents: Sequence[str]
-) -> CharReadings:
-    """The character model of each of these intents on the corrections that say whether it is
-    present: on all of them, and, for each fold, on the others, reading it."""
-    design = charmodel.Design.of([e.text for e in corrections])
-    weights = np.zeros((charmodel.BUCKETS, len(intents)), np.float32)
-    bias = np.zeros(len(intents))
-    oof = np.zeros((len(corrections), len(intents)))
-    for k, intent in enumerate(intents):
-        said = np.array([intent in e.intents for e in corrections])
-        y = np.array([e.intents.get(intent, 0) for e in corrections], dtype=float)
-        w, b = charmodel.fit_logistic(design.take(said), y[said])
-        weights[:, k], bias[k] = w, b
-        for f in range(FOLDS):
-            learn = said & (folds != f)
-            if not learn.any() or not (folds == f).any():
-                continue
-            w, b = charmodel.fit_logistic(design.take(learn), y[learn])
-            oof[folds == f, k] = design.take(folds == f).times(w.astype(np.float32)) + b
-    return CharReadings(list(intents), weights, bias, oof)
 
 
 def build(
@@ -1002,16 +928,14 @@ def build(
     intents: Sequence[str],
     log: Callable[[str], None] = print,
     corrections: Sequence[Example] = (),
-) -> tuple[LinearModel, dict, charmodel.CharModel | None]:
+) -> tuple[LinearModel, dict]:
     """Fit on train and the corrections; calibrate, pick thresholds and the sentiment decision
     on dev and the corrections; measure on test.
 
     The corrections are cross-fitted: split in FOLDS by a hash of their text, each fold is
     read by a model fitted without it, so that every correction, not a fifth, says where a
     threshold falls, and the model kept learns from them all. Their figures (in the metrics'
-    "corrections_held_out") are those out-of-fold readings. The intents they say enough about
-    (stackable) are read by a model of their own too, stacked (nlp.charmodel): returned third,
-    None when there is none."""
+    "corrections_held_out") are those out-of-fold readings."""
     corrections = list(corrections)
     crossed = corrections if len(corrections) >= CROSS_FROM else []
     everything = [*splits.train, *corrections]
@@ -1029,9 +953,9 @@ def build(
     params = [_fitted(everything, xs_all, intents, own)]
     # Which model reads each dev text: 0 the one kept, k + 1 the one fitted without fold k.
     which = np.zeros(len(choose_on), dtype=int)
-    folds = np.array([fold_of(e.text) for e in crossed], dtype=int)
     if crossed:
         n = len(splits.train)
+        folds = np.array([fold_of(e.text) for e in corrections])
         which[len(splits.dev) :] = folds + 1
         for k in range(FOLDS):
             log(f"cross-fitting: fold {k + 1} of {FOLDS}, {int(np.sum(folds == k))} corrections")
@@ -1040,17 +964,13 @@ def build(
                 _fitted([everything[i] for i in keep], [xs_all[i] for i in keep], intents, own)
             )
     w, bias = params[0]
-    stacked = stackable(crossed, intents) if crossed else []
-    chars = fit_chars(crossed, folds, stacked) if stacked else None
-    if stacked:
-        log(f"read by a model of the corrections' own too: {', '.join(stacked)}")
 
     def models(**kwargs) -> list[LinearModel]:
         return [LinearModel(w_, b_, tuple(intents), **kwargs) for w_, b_ in params]
 
     _, dev_wants = _targets(choose_on, intents)
     of_set = np.array([e.source for e in choose_on])
-    calibration, thresholds, sentence_weights, choices, shares = {}, {}, {}, {}, {}
+    calibration, thresholds, sentence_weights, choices = {}, {}, {}, {}
     for i, intent in enumerate(intents):
         known = ~np.isnan(dev_wants[:, i])
         # A set that labels only the texts that have the intent (customer care: the tweets
@@ -1069,45 +989,24 @@ def build(
         fitted = {}
         for weight in SENTENCE_WEIGHTS if intent in READ_PER_SENTENCE else (0.0,):
             readers = models(calibration={}, thresholds={}, sentence_weights={intent: weight})
-            z_all = _read_each(readers, which, xs_dev, sentences_dev, logits=True)[:, 3 + i]
-            if chars is not None and intent in chars.intents:
-                # Stacked: calibrated, and its threshold chosen, on the corrections alone.
-                mine = known & (of_set == "corrections")
-                z, y_mine = z_all[mine], dev_wants[mine, i]
-                theirs = chars.out_of_fold[mine[len(splits.dev) :], chars.intents.index(intent)]
-                a, share, c = charmodel.fit_stacker(np.column_stack([z, theirs]), y_mine)
-                p = 1 / (1 + np.exp(-np.clip(a * z + c + share * theirs, -50, 50)))
-                t = stacked_threshold(p, y_mine)
-                fitted[weight] = ((a, c), t, f1_at(p, y_mine, t)["f1"], share)
-                continue
-            z = z_all[known]
+            z = _read_each(readers, which, xs_dev, sentences_dev, logits=True)[known, 3 + i]
             a, c = platt(z, y, calibration_weights(sources)) if 0 < y.sum() < len(y) else (1.0, 0.0)
             p = 1 / (1 + np.exp(-np.clip(a * z + c, -50, 50)))
             t = best_threshold(p, y, sources, intent in RECALL_FIRST)
-            fitted[weight] = ((a, c), t, round(weighted_f1(p, y, sources, t), 3), 0.0)
+            fitted[weight] = ((a, c), t, round(weighted_f1(p, y, sources, t), 3))
         # The sentences' weight that reads the dev parts best (each set weighing the square
         # root of its size, as for the threshold; to three places, the smallest on a tie).
         weight = max(fitted, key=lambda k: (fitted[k][2], -k))
         choices[intent] = {"weighted_f1": {str(k): v[2] for k, v in fitted.items()},
                            "sentence_weight": weight}  # fmt: skip
-        calibration[intent], thresholds[intent], _, shares[intent] = fitted[weight]
+        calibration[intent], thresholds[intent], _ = fitted[weight]
         if weight > 0:
             sentence_weights[intent] = weight
     log(f"intents read per sentence: {sentence_weights or 'none'}")
     calibrated = models(calibration=calibration, thresholds=thresholds,
                         sentence_weights=sentence_weights)  # fmt: skip
-    stacker = chars.model(shares) if chars is not None else None
-    extra_dev = extra_test = None
-    if stacker is not None:
-        # Each text as the model kept reads it, each correction by the models without its fold.
-        extra_dev = stacker.added_logits([e.text for e in choose_on], intents)
-        for k, intent in enumerate(stacker.intents):
-            extra_dev[len(splits.dev) :, intents.index(intent)] = (
-                stacker.share[k] * chars.out_of_fold[:, k]  # type: ignore[union-attr]
-            )
-        extra_test = stacker.added_logits([e.text for e in splits.test], intents)
     # The readings do not depend on the sentiment decision: the same measure the model below.
-    read = _read_each(calibrated, which, xs_dev, sentences_dev, extra=extra_dev)
+    read = _read_each(calibrated, which, xs_dev, sentences_dev)
     decision = pick_decision(read[:, :3], lex_dev, choose_on, _complaints(calibrated[0], read))
     log(f"sentiment decision: {decision}")
     model = LinearModel(
@@ -1124,39 +1023,24 @@ def build(
             "complaint_from": decision.complaint_from,
         },  # fmt: skip
         "dev": evaluate(model, choose_on, xs_dev, lex_dev, sentences_dev, read),
-        "test": evaluate(model, splits.test, xs_test, lex_test, sentences_test,
-                         _read_each([model], np.zeros(len(xs_test), dtype=int), xs_test,
-                                    sentences_test, extra=extra_test) if stacker else None),
-    }  # fmt: skip
-    if stacker is not None:
-        metrics["stacked"] = {
-            i: {"linear": calibration[i][0], "own": shares[i], "constant": calibration[i][1]}
-            for i in stacker.intents
-        }
+        "test": evaluate(model, splits.test, xs_test, lex_test, sentences_test),
+    }
     if crossed:
         mine = slice(len(splits.dev), None)
         metrics["corrections_held_out"] = {
             "after": evaluate(model, crossed, xs_dev[mine], lex_dev[mine], sentences_dev[mine],
                               read[mine]),
         }  # fmt: skip
-    return model, metrics, stacker
+    return model, metrics
 
 
-def save(
-    model: LinearModel,
-    metrics: dict,
-    meta: dict,
-    folder: Path,
-    chars: charmodel.CharModel | None = None,
-) -> None:
-    """Write the model (and the corrections' own model stacked on it, if any) under a
-    temporary name, then rename: a crash never leaves a model that half loads."""
+def save(model: LinearModel, metrics: dict, meta: dict, folder: Path) -> None:
+    """Write the model under a temporary name, then rename: a crash never leaves a model
+    that half loads."""
     partial = folder.parent / f".partial-{folder.name}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     model.save(partial)
-    if chars is not None:
-        chars.save(partial)
     (partial / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     (partial / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     if folder.exists():
@@ -1172,7 +1056,7 @@ def train_base(out: Path = BASE) -> Model:
     if not fetched_available():
         _fetched_text(next(f.file for f in FETCHED if not (fetched_dir() / f.file).is_file()))
     splits = shipped_data()
-    model, metrics, _ = build(splits, LEARNED)
+    model, metrics = build(splits, LEARNED)
     save_feature_cache(splits)
     meta = {"version": out.name, "intents": list(LEARNED), "thresholds": model.thresholds,
             "seed": SEED}  # fmt: skip
@@ -1226,7 +1110,7 @@ def train(
         positives = sum(e.intents.get(intent, 0) for e in corrected)
         if intent not in learned and positives >= MIN_POSITIVES:
             learned.append(intent)
-    model, metrics, chars = build(splits, learned, log, corrected)
+    model, metrics = build(splits, learned, log, corrected)
     if crossed:
         xs, lexical, sentences = featurize([e.text for e in corrected])
         metrics["corrections_held_out"]["before"] = evaluate(
@@ -1242,7 +1126,7 @@ def train(
         "sentiment_corrections": len(sentiment_corrections),
         "intent_corrections": len(intent_corrections),
     }
-    save(model, metrics, meta, final, chars)
+    save(model, metrics, meta, final)
     return Model(final, final.name), metrics
 
 

@@ -270,14 +270,14 @@ def test_corrections_are_measured_by_models_that_never_learned_them():
                 source="corrections", repeats=20)
         for i in range(60)
     ]  # fmt: skip
-    model, metrics, _ = build(splits, ["complaint"], lambda _: None, mine)
+    model, metrics = build(splits, ["complaint"], lambda _: None, mine)
     crossed = metrics["corrections_held_out"]["after"]["complaint"]["all"]
     xs, lexical, sentences = featurize([e.text for e in mine])
     in_sample = evaluate(model, mine, xs, lexical, sentences)["complaint"]["all"]
     assert crossed["n"] == in_sample["n"] == 60
     assert in_sample["f1"] > 0.9  # the model kept learned every correction
     assert crossed["f1"] < 0.75  # read out of fold, a word of its own tells nothing
-    _, few, _ = build(splits, ["complaint"], lambda _: None, mine[: CROSS_FROM - 1])
+    _, few = build(splits, ["complaint"], lambda _: None, mine[: CROSS_FROM - 1])
     assert "corrections_held_out" not in few  # too few to cross: all learned, none measured
 
 
