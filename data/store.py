@@ -30,7 +30,7 @@ from data.records import Mention, Score, SourceState
 from data.text import canonical_url
 
 _migrated: set[Path | database.Lake] = set()
-CHUNK = 5000  # rows per bulk insert
+CHUNK = 8000  # rows per bulk insert (a pass's batch, [pipeline] batch_size, at once)
 # As nlp.intent.THRESHOLD: an intent at least this confident is present, for scores that do not
 # carry their own reading of it (Score.present, from the model's per-intent thresholds).
 INTENT_THRESHOLD = 0.5
@@ -304,11 +304,12 @@ def upsert_mentions(
     )
     db.register("incoming_mentions", table)
     try:
-        # The new ones, found once: each look-up reads the ids of every stored mention.
+        # The new ones, found once: each look-up reads the ids of every stored mention. (Each
+        # id is listed once, above: a DISTINCT ON would copy every column, texts included, into
+        # a hash table for nothing.)
         db.execute(
             "CREATE OR REPLACE TEMP TABLE new_mentions AS "
-            "SELECT DISTINCT ON (i.id) i.* FROM incoming_mentions i "
-            "ANTI JOIN mentions m ON m.id = i.id"
+            "SELECT i.* FROM incoming_mentions i ANTI JOIN mentions m ON m.id = i.id"
         )
         if table["bands"].null_count < len(ids):  # new story heads' bands (story_heads)
             db.execute(

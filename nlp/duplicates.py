@@ -126,6 +126,10 @@ def band_array(signatures: Sequence[bytes]) -> np.ndarray:
 # Pairs of a batch's mentions sharing a band that group() compares at once (two arrays of
 # this many signatures: 12 MB each).
 PAIRS_AT_ONCE = 50_000
+# (New mention, stored story head) pairs that group() compares at once: a batch has up to
+# data.store.CANDIDATES_PER_MENTION per mention, which all at once would hold two arrays of
+# that many signatures (at 8,000 mentions, 16 MB each) while the batch is written.
+STORED_PAIRS_AT_ONCE = 8192
 
 
 def _shared_bands(bands: np.ndarray, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -238,16 +242,20 @@ def group(
     signatures = _rows([sig for _, sig, _ in incoming])
     if hasattr(stored, "fingerprints"):  # StoryHeads: arrays, each head's signature once
         at, head_of = stored.mentions.astype(np.intp), stored.heads
-        theirs, head_keys = _rows(stored.fingerprints)[head_of], stored.keys
+        theirs, head_keys = _rows(stored.fingerprints), stored.keys
     else:
         pairs = list(stored)
         at, head_of = np.array([i for i, _, _ in pairs], dtype=np.intp), np.arange(len(pairs))
         theirs, head_keys = _rows([sig for _, sig, _ in pairs]), [key for _, _, key in pairs]
-    # similarity() of every new mention with each of its stored heads, all at once; the
-    # heads of the mentions that one of them is similar enough to (the others join none).
+    # similarity() of every new mention with each of its stored heads, STORED_PAIRS_AT_ONCE
+    # pairs at a time; the heads of the mentions that one of them is similar enough to (the
+    # others join none).
     by_index: dict[int, list[tuple[float, str]]] = {}  # index into incoming → (share, key)
     if len(at):
-        shares = (theirs == signatures[at]).sum(axis=1) / HASHES
+        shares = np.empty(len(at))
+        for lo in range(0, len(at), STORED_PAIRS_AT_ONCE):
+            part = slice(lo, lo + STORED_PAIRS_AT_ONCE)
+            shares[part] = (theirs[head_of[part]] == signatures[at[part]]).sum(axis=1) / HASHES
         for k in np.flatnonzero(shares >= SIMILAR).tolist():
             by_index.setdefault(int(at[k]), []).append(
                 (float(shares[k]), head_keys[int(head_of[k])])

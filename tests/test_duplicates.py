@@ -203,7 +203,10 @@ def test_grouping_a_batch_finds_the_stories_a_search_of_every_mention_finds(
     keys, heads = _group_plainly(incoming, bands, stored, existing)
     for given_bands, at_once in ((bands, duplicates.PAIRS_AT_ONCE),
                                  (duplicates.band_array([s for _, s, _ in incoming]), 7)):  # fmt: skip
-        with patch.object(duplicates, "PAIRS_AT_ONCE", at_once):  # compared in parts, or not
+        with (
+            patch.object(duplicates, "PAIRS_AT_ONCE", at_once),  # compared in parts, or not
+            patch.object(duplicates, "STORED_PAIRS_AT_ONCE", min(at_once, 2)),
+        ):
             grouped = duplicates.group(incoming, given_bands, stored, existing)
         assert grouped.keys == keys
         assert {m: list(map(int, b)) for m, b in grouped.heads.items()} == heads
@@ -216,4 +219,6 @@ def test_grouping_a_batch_finds_the_stories_a_search_of_every_mention_finds(
         [key for _, key in unique],
     )
     assert as_arrays.pairs() == stored
-    assert duplicates.group(incoming, bands, as_arrays, existing).keys == keys
+    for at_once in (duplicates.STORED_PAIRS_AT_ONCE, 2, 1):  # stored heads compared in parts
+        with patch.object(duplicates, "STORED_PAIRS_AT_ONCE", at_once):
+            assert duplicates.group(incoming, bands, as_arrays, existing).keys == keys

@@ -67,6 +67,21 @@ def test_second_upsert_of_same_mentions_adds_nothing(tmp_path):
         assert db.execute("SELECT max(sentiment) FROM scores").fetchone()[0] == -0.5
 
 
+def test_an_item_listed_twice_in_a_write_is_stored_once_as_first_listed(tmp_path, monkeypatch):
+    """Within a chunk and across two (each id listed once is what the insert relies on)."""
+    batch = [mention(i) for i in range(10)]
+    again = [mention(i, text="Nimbus Notes, listed again") for i in (3, 8)]
+    listed = batch[:5] + again + batch[5:]  # 3 first as in batch, 8 first as in again
+    first = {m.id: m.text for m in reversed(listed)}
+    assert first[batch[8].id] != batch[8].text and first[batch[3].id] == batch[3].text
+    for name, chunk in (("one", store.CHUNK), ("parts", 6)):
+        monkeypatch.setattr(store, "CHUNK", chunk)
+        with store.connect(tmp_path / f"{name}.duckdb") as db:
+            assert store.upsert_mentions(db, listed, NOW) == 10
+            rows = db.execute("SELECT id, text FROM mentions ORDER BY id").fetchall()
+        assert rows == sorted(first.items())
+
+
 def big_table_indexes(db) -> list[tuple]:
     return db.execute(
         "SELECT table_name, constraint_type FROM duckdb_constraints() "
