@@ -126,10 +126,10 @@ def main() -> None:
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}: {args.feeds} feeds of "
         f"{args.items} templated items each, sending no ETag, served on 127.0.0.1; the real pass "
         "(Prefect flow, DuckDB file) run twice in one process. Peak RSS is the process's "
-        "(Prefect and spaCy included): its most resident memory during the pass (its high-water "
-        "mark, reset before each pass). Anchor (issue 10, the same "
-        "workload before a pass left out what was stored): second pass 94 s and 6.1 GB. Goal: "
-        "time proportional to new items, < 500 MB.",
+        "(Prefect and spaCy included): its most resident memory during the pass (its "
+        "high-water mark, reset before each pass). Anchor (issue 10, the same workload before a "
+        "pass left out what was stored): second pass 94 s and 6.1 GB. Goal: time proportional "
+        "to new items, < 500 MB.",
         "",
         "| pass | time | peak RSS in this pass | report |",
         "| --- | --- | --- | --- |",
