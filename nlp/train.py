@@ -377,12 +377,15 @@ def customer_care() -> list[Example]:
     return out
 
 
-def brand_posts() -> list[tuple[int, list[Example]]]:
+def brand_posts(
+    name: str = "brand_posts.tsv", source: str = "brand posts"
+) -> list[tuple[int, list[Example]]]:
     """The hand-written posts, each as BRAND_COPIES examples kept together, with its part
-    (_post_part)."""
+    (_post_part). `name`: the file in nlp/data (held_out_tweets.tsv is read by bench/nlp.py
+    only, never trained on)."""
     rng = random.Random(SEED)
     out = []
-    for line in _lines("brand_posts.tsv"):
+    for line in _lines(name):
         if not line.strip() or line.startswith("#"):
             continue
         listed, feeling, text = line.split("\t")
@@ -391,7 +394,7 @@ def brand_posts() -> list[tuple[int, list[Example]]]:
                     "purchase_intent")  # fmt: skip
         wants = {i: int(i in present) for i in labelled}
         feeling = {"neg": "negative", "neu": "neutral", "pos": "positive"}[feeling]
-        copies = [Example(text.replace("{b}", brand), feeling, wants, source="brand posts")
+        copies = [Example(text.replace("{b}", brand), feeling, wants, source=source)
                   for brand in rng.sample(BRANDS, BRAND_COPIES)]  # fmt: skip
         out.append((_post_part(text), copies))
     return out

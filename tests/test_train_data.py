@@ -89,3 +89,19 @@ def test_customer_care_tweets_that_tell_a_fault_are_complaints_and_the_rest_say_
         "@acme how do I move my files to a new laptop?": ({"compliment": 0}, None),
     }
     assert "customer care" in train.FETCHED_SETS
+
+
+def test_the_held_out_tweets_are_labelled_and_never_trained_on(no_fetched_files):
+    """bench/nlp.py reads the model on nlp/data/held_out_tweets.tsv as posts by people it never
+    learned from: every post has its labels, and none is among the data the model is fit on."""
+    held = train.brand_posts("held_out_tweets.tsv", "held-out tweets")
+    assert len(held) > 4000
+    for _, copies in held:
+        e = copies[0]
+        assert e.sentiment in ("negative", "neutral", "positive")
+        assert set(e.intents) == {"complaint", "question", "compliment", "churn_risk",
+                                  "recommendation", "purchase_intent"}  # fmt: skip
+    splits = train.shipped_data()
+    fitted = {e.text for e in splits.train + splits.dev + splits.test if e.text}
+    assert not fitted & {e.text for _, copies in held for e in copies}
+    assert {e.source for e in splits.train} & {"held-out tweets"} == set()
