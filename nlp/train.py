@@ -394,7 +394,7 @@ def brand_posts(
                     "purchase_intent")  # fmt: skip
         wants = {i: int(i in present) for i in labelled}
         feeling = {"neg": "negative", "neu": "neutral", "pos": "positive"}[feeling]
-        copies = [Example(text.replace("{b}", brand), feeling, wants, source=source)
+        copies = [Example(text.replace("{b}", brand), feeling, dict(wants), source=source)
                   for brand in rng.sample(BRANDS, BRAND_COPIES)]  # fmt: skip
         out.append((_post_part(text), copies))
     return out

@@ -105,3 +105,12 @@ def test_the_held_out_tweets_are_labelled_and_never_trained_on(no_fetched_files)
     fitted = {e.text for e in splits.train + splits.dev + splits.test if e.text}
     assert not fitted & {e.text for _, copies in held for e in copies}
     assert {e.source for e in splits.train} & {"held-out tweets"} == set()
+
+
+def test_each_copy_of_a_hand_written_post_has_labels_of_its_own():
+    """A post is used with BRAND_COPIES brands; a label changed on one copy (a set that leaves
+    an intent unsaid) must not change the others'."""
+    _, copies = train.brand_posts()[0]
+    assert len(copies) == train.BRAND_COPIES
+    copies[0].intents.pop("complaint")
+    assert all("complaint" in e.intents for e in copies[1:])
