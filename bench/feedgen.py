@@ -34,6 +34,10 @@ POSITIVE = [
     "{b} keeps getting better, the search is excellent now.",
     "Tried {r} and {b}; {b} wins easily for me, much cleaner.",
 ]
+# A customer's praise, whichever brand and rival it names (tests: never read as a complaint).
+PRAISED = re.compile(
+    "|".join(re.escape(p).replace(r"\{b\}", ".+?").replace(r"\{r\}", ".+?") for p in POSITIVE)
+)
 NEGATIVE = [
     "{b} lost my notes again after the sync update. This is unacceptable.",
     "Is {b} down? Sync has been broken all morning and support is not answering.",

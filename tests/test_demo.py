@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import feedgen
 from data import inbox, store
 from tests.conftest import DEMO_FEEDS
 
@@ -200,6 +201,12 @@ def test_demo_shows_a_full_dashboard_and_stops_cleanly(tmp_path):
         answered = inbox.queue(db, statuses=["responded"])
         # The queue holds what a row shows; a mention's text is read where it is opened.
         answered["text"] = [inbox.mention(db, i)["text"] for i in answered["id"]]
+        # No customer's praise, on any source, is flagged as a complaint (issue 11).
+        read = db.execute("SELECT text, list_contains(intents, 'complaint') FROM scored_mentions")
+        readings = read.fetchall()
+    praised = [(text, complaint) for text, complaint in readings if feedgen.PRAISED.search(text)]
+    assert len(praised) > 30, len(praised)
+    assert not [text for text, complaint in praised if complaint]
     assert len(assigned) == sum(s.startswith("Reminder: ") for s in subjects)
     assert (assigned["sentiment_label"] == "negative").all(), assigned[["title", "sentiment"]]
     # Sharing the outage's post-mortem is news, not a complaint to answer.

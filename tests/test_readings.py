@@ -360,21 +360,17 @@ def test_the_demos_customer_praise_is_never_a_complaint(scorer):
     comes with the calm details people add ("Day 12 with it.", "We have 8 seats on the
     business plan since 2021.", "Sent from my phone."), which the tweets a model learns from
     tell mostly in complaints ("day 4 without internet", "a customer since 2016 and…")."""
-    import re
     from pathlib import Path
 
     from bench import feedgen
     from collectors.rss import read
 
-    leads = [re.escape(p).replace(r"\{b\}", ".+?").replace(r"\{r\}", ".+?")
-             for p in feedgen.POSITIVE]  # fmt: skip
-    praise = re.compile("|".join(leads))
     recorded = Path(__file__).parent.parent / "data" / "demo" / "recorded"
     posts = [
         m.text
         for path in sorted(recorded.glob("*.xml"))
         for m in read(path.read_bytes(), "demo").mentions
-        if praise.search(m.text)
+        if feedgen.PRAISED.search(m.text)
     ]
     assert len(posts) > 30, len(posts)
     flagged = [p for p in posts if "complaint" in wanted(scorer, p)]
