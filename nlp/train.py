@@ -377,12 +377,19 @@ def customer_care() -> list[Example]:
     return out
 
 
+BRAND_POST_INTENTS = ("complaint", "question", "compliment", "churn_risk", "recommendation",
+                      "purchase_intent")  # fmt: skip
+
+
 def brand_posts(
-    name: str = "brand_posts.tsv", source: str = "brand posts"
+    name: str = "brand_posts.tsv",
+    source: str = "brand posts",
+    labelled: Sequence[str] = BRAND_POST_INTENTS,
 ) -> list[tuple[int, list[Example]]]:
     """The hand-written posts, each as BRAND_COPIES examples kept together, with its part
     (_post_part). `name`: the file in nlp/data (held_out_tweets.tsv is read by bench/nlp.py
-    only, never trained on)."""
+    only, never trained on); `labelled`: the intents whose labels are used, the others left
+    unsaid."""
     rng = random.Random(SEED)
     out = []
     for line in _lines(name):
@@ -390,8 +397,6 @@ def brand_posts(
             continue
         listed, feeling, text = line.split("\t")
         present = set() if listed == "-" else set(listed.split(","))
-        labelled = ("complaint", "question", "compliment", "churn_risk", "recommendation",
-                    "purchase_intent")  # fmt: skip
         wants = {i: int(i in present) for i in labelled}
         feeling = {"neg": "negative", "neu": "neutral", "pos": "positive"}[feeling]
         copies = [Example(text.replace("{b}", brand), feeling, dict(wants), source=source)
@@ -407,12 +412,8 @@ def brand_tweets() -> list[tuple[int, list[Example]]]:
     with calm details ("Day 24 with it… Our 21 person studio relies on it") read as a
     complaint and did not carry to real tweets, and their questions lowered the question
     threshold until real tweets' questions (Tweet Acts) read worse."""
-    out = brand_posts("brand_tweets.tsv", "brand tweets")
-    for _, copies in out:
-        for e in copies:
-            e.intents.pop("complaint", None)
-            e.intents.pop("question", None)
-    return out
+    said = [i for i in BRAND_POST_INTENTS if i not in ("complaint", "question")]
+    return brand_posts("brand_tweets.tsv", "brand tweets", said)
 
 
 def _post_part(text: str) -> int:
