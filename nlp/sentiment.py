@@ -75,14 +75,15 @@ IDIOMS = {
 _IDIOMS = re.compile(
     r"(?<!\w)(" + "|".join(re.escape(i) for i in sorted(IDIOMS, key=len, reverse=True)) + r")(?!\w)"
 )
-# Markers of sarcasm: with one, praise words read as their opposite, at half strength
-# ("Oh great, another outage 🙄").
+# Markers of sarcasm: with one, praise words read as their opposite ("Oh great, another outage
+# 🙄"), as strongly as they praise: at half strength (before rules-17) "Nimbus Notes is the best
+# /s" read -0.38, and was negative only while the model hesitated, a rule it cannot learn.
 _SARCASM = re.compile(
     r"🙄|😒|🙃|#sarcasm|(?:^|\s)/s\b|\byeah,? right\b|\boh,? (?:great|wonderful|joy|perfect|"
     r"fantastic|good)\b|\bjust what i needed\b|\bthanks for nothing\b|\bwhat a surprise\b|"
     r"\bthanks a lot\b.*\b(?:broke|lost|crash|down|fail)"
 )
-SARCASM_FLIP = -0.5
+SARCASM_FLIP = -1.0
 
 
 _sarcastic = quick_search(_SARCASM)

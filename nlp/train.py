@@ -399,10 +399,17 @@ def brand_posts(
         present = set() if listed == "-" else set(listed.split(","))
         wants = {i: int(i in present) for i in labelled}
         feeling = {"neg": "negative", "neu": "neutral", "pos": "positive"}[feeling]
-        copies = [Example(text.replace("{b}", brand), feeling, dict(wants), source=source)
+        copies = [Example(_branded(text, brand), feeling, dict(wants), source=source)
                   for brand in rng.sample(BRANDS, BRAND_COPIES)]  # fmt: skip
         out.append((_post_part(text), copies))
     return out
+
+
+def _branded(text: str, brand: str) -> str:
+    """A hand-written post with a brand in it: "{b}" is the brand as written, "@{b}" its handle
+    ("@Northwind" once, not "@@Northwind"; "@BrightlineMobile" for "Brightline Mobile")."""
+    handle = brand if brand.startswith("@") else "@" + brand.replace(" ", "")
+    return text.replace("@{b}", handle).replace("{b}", brand)
 
 
 def brand_tweets() -> list[tuple[int, list[Example]]]:

@@ -114,3 +114,17 @@ def test_each_copy_of_a_hand_written_post_has_labels_of_its_own():
     assert len(copies) == train.BRAND_COPIES
     copies[0].intents.pop("complaint")
     assert all("complaint" in e.intents for e in copies[1:])
+
+
+def test_a_brands_handle_in_a_hand_written_post_is_one_handle():
+    """ "@{b}" is the brand's handle: "@Northwind", never "@@Northwind"; a brand written as two
+    words has a handle of one ("@BrightlineMobile")."""
+    assert (
+        train._branded("@{b} thanks, {b} rocks", "@FlyAeris") == "@FlyAeris thanks, @FlyAeris rocks"
+    )
+    assert train._branded("@{b} hi from a {b} fan", "Brightline Mobile") == (
+        "@BrightlineMobile hi from a Brightline Mobile fan"
+    )
+    texts = [e.text for name in ("brand_posts.tsv", "brand_tweets.tsv", "held_out_tweets.tsv")
+             for _, copies in train.brand_posts(name) for e in copies]  # fmt: skip
+    assert not [t for t in texts if "@@" in t or "{b}" in t]
