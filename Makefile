@@ -74,6 +74,7 @@ BENCH_FULL = \
 	"bench/orchestration.py" \
 	"bench/repeat_pass.py" \
 	"bench/learning.py" \
+	"bench/learning.py --domain held-out" \
 	"bench/pages.py"
 
 define run_benches

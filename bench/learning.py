@@ -14,6 +14,11 @@ measured through the scoring pipeline (`build_scorer(...).score_text`, the model
 threshold) on BANKING77's test part, requests nobody corrected and no model trained on:
 before any correction, after each training, and, for scale, with the shipped model, which
 learned from all 10,000 requests of the set's training part.
+
+`--domain held-out` plays the team's mentions with customer tweets to brands that the
+shipped model never learned from (nlp/data/held_out_tweets.tsv, written by other writers than
+its hand-written posts): the team corrects some of them and the rest are measured, beside the
+shipped model. Its section of RESULTS.md is its own (learning-held-out-tweets).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from nlp.intent import INTENTS  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NEW_DOMAIN = "BANKING77"
+HELD_OUT = "held-out tweets"  # nlp/data/held_out_tweets.tsv: no shipped set
 LABELLED = ("complaint", "question")  # what the simulated people mark on each mention
 SEED = 11
 
@@ -75,17 +81,34 @@ def held_out_complaint(printed: str) -> str:
     return next((line.strip() for line in printed.splitlines() if "complaint:" in line), "—")
 
 
-def curve(sizes: list[int], report) -> None:
-    splits = _shipped_data()
-    pool = [e for e in splits.train if e.source == NEW_DOMAIN and "complaint" in e.intents]
+def team_mentions() -> tuple[list[train.Example], list[train.Example], str, str]:
+    """The mentions the simulated team corrects (shuffled) and the ones it never touches,
+    measured, with what each part is: a shipped set's training and test parts, or the
+    held-out tweets (customer tweets to brands by writers the shipped model never learned
+    from, never in the shipped data), split as the hand-written posts are (6 in 10 corrected)."""
+    if NEW_DOMAIN == HELD_OUT:
+        posts = [(part, copies[0]) for part, copies in train.brand_posts("held_out_tweets.tsv",
+                 HELD_OUT)]  # fmt: skip
+        pool = [e for part, e in posts if part == 0]
+        rest = [e for part, e in posts if part != 0]
+        where = ("the held-out tweets' 6 in 10 (by a hash of each post)", "the other 4 in 10")
+    else:
+        splits = _shipped_data()
+        pool = [e for e in splits.train if e.source == NEW_DOMAIN and "complaint" in e.intents]
+        rest = [e for e in splits.test if e.source == NEW_DOMAIN and "complaint" in e.intents]
+        where = (f"{NEW_DOMAIN}'s training part", "its test part")
     random.Random(SEED).shuffle(pool)
-    rest = [e for e in splits.test if e.source == NEW_DOMAIN and "complaint" in e.intents]
+    return pool, rest, *where
+
+
+def curve(sizes: list[int], report) -> None:
+    pool, rest, pool_part, rest_part = team_mentions()
     texts = [e.text for e in rest]
     truth = np.array([e.intents["complaint"] for e in rest])
     report(
-        f"\nCorrections from {len(pool):,} texts of {NEW_DOMAIN}'s training part (shuffled, seed "
+        f"\nCorrections from {len(pool):,} texts of {pool_part} (shuffled, seed "
         f"{SEED}), {np.mean([e.intents['complaint'] for e in pool]):.0%} complaints; measured on "
-        f"its test part (n={len(rest):,}, {int(truth.sum()):,} complaints).\n"
+        f"{rest_part} (n={len(rest):,}, {int(truth.sum()):,} complaints).\n"
     )
     report("| corrections made | model | complaint P / R / F1 on the rest | "
            "`tidings train` on the corrections, cross-fitted (before → after) | training time |")  # fmt: skip
@@ -130,12 +153,18 @@ def curve(sizes: list[int], report) -> None:
                 took = time.perf_counter() - started
                 got = complaint_figures(config.models_dir, texts, truth)
                 held = held_out_complaint(printed.getvalue()) if n else "—"
-                report(f"| {n:,} | {got['model']} (shipped data less {NEW_DOMAIN}"
+                data = (
+                    "shipped data" if NEW_DOMAIN == HELD_OUT else f"shipped data less {NEW_DOMAIN}"
+                )
+                report(f"| {n:,} | {got['model']} ({data}"
                        f"{' + corrections' if n else ''}) | {got['precision']:.3f} / "
                        f"{got['recall']:.3f} / **{got['f1']:.3f}** | {held} | {took:.0f} s |")  # fmt: skip
     finally:
         train.shipped_data, train.BASE = _shipped_data, _base
     report(f"| all {len(pool):,}: its training part is in the shipped data | {shipped['model']} | "
+           f"{shipped['precision']:.3f} / {shipped['recall']:.3f} / {shipped['f1']:.3f} | "
+           "— | — |" if NEW_DOMAIN != HELD_OUT else  # the shipped model never learned them
+           f"| the shipped model, which learned none of them | {shipped['model']} | "
            f"{shipped['precision']:.3f} / {shipped['recall']:.3f} / {shipped['f1']:.3f} | "
            "— | — |")  # fmt: skip
 
@@ -146,9 +175,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,250,500,1000")
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     ap.add_argument("--domain", default=NEW_DOMAIN, help="the shipped set playing the team's "
-                    "own mentions (BANKING77, 'brand posts', Bitext…)")  # fmt: skip
+                    f"own mentions (BANKING77, 'brand posts', Bitext…), or held-out ('{HELD_OUT}')")  # fmt: skip
     args = ap.parse_args()
-    NEW_DOMAIN = args.domain
+    NEW_DOMAIN = HELD_OUT if args.domain == "held-out" else args.domain  # a word, for make
     lines: list[str] = []
 
     def report(line: str) -> None:
@@ -158,16 +187,23 @@ def main() -> None:
     started = time.perf_counter()
     curve(sorted(int(s) for s in args.sizes.split(",")), report)
     if not args.no_write:
-        write_section("learning", [
-            "## Learning from corrections (`bench/learning.py`)",
+        team = {
+            HELD_OUT: "customer tweets to brands by writers the shipped model never learned "
+            "from, `nlp/data/held_out_tweets.tsv`",
+            "BANKING77": "BANKING77's requests to a bank, left out of the shipped data for "
+            "this run",
+        }.get(NEW_DOMAIN, f"{NEW_DOMAIN}'s texts, left out of the shipped data for this run")
+        section = "learning" if NEW_DOMAIN == "BANKING77" else f"learning-{NEW_DOMAIN}"
+        write_section(section.lower().replace(" ", "-"), [
+            f"## Learning from corrections: {NEW_DOMAIN} (`bench/learning.py --domain "
+            f"'{NEW_DOMAIN}'`)",
             "",
             f"Measured {datetime.now().date()} on {machine()} in "
             f"{time.perf_counter() - started:.0f} s. A team whose mentions the shipped data "
-            "does not cover (BANKING77's requests to a bank, left out of the shipped data for "
-            "this run) corrects complaint and question readings through the dashboard's "
-            "correction path (`data.corrections.correct`, a real DuckDB store), then runs "
-            "`tidings train`; complaint F1 through the scoring pipeline on requests nobody "
-            "corrected. Each correction counts as "
+            f"does not cover ({team}) corrects complaint and question readings through the "
+            "dashboard's correction path (`data.corrections.correct`, a real DuckDB store), "
+            "then runs `tidings train`; complaint F1 through the scoring pipeline on the "
+            "mentions nobody corrected. Each correction counts as "
             f"{train.CORRECTION_REPEATS} examples of the shipped data (seen "
             f"{train.CORRECTION_REPEATS} times an epoch).",
             *lines,
