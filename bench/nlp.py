@@ -188,7 +188,7 @@ def _row(name: str, human: np.ndarray, methods: dict[str, np.ndarray]) -> None:
 def held_out() -> list[train.Example]:
     """Customer tweets to brands written by other writers than the brand posts the model
     learned from, never trained on (nlp/data/held_out_tweets.tsv): one copy of each."""
-    return [copies[0] for _, copies in train.brand_posts("held_out_tweets.tsv", "held-out tweets")]
+    return [copies[0] for _, copies in train.held_out_tweets()]
 
 
 def sentiment_eval() -> None:

@@ -387,8 +387,8 @@ def brand_posts(
     labelled: Sequence[str] = BRAND_POST_INTENTS,
 ) -> list[tuple[int, list[Example]]]:
     """The hand-written posts, each as BRAND_COPIES examples kept together, with its part
-    (_post_part). `name`: the file in nlp/data (held_out_tweets.tsv is read by bench/nlp.py
-    only, never trained on); `labelled`: the intents whose labels are used, the others left
+    (_post_part). `name`: the file in nlp/data (held_out_tweets.tsv: held_out_tweets, never
+    trained on); `labelled`: the intents whose labels are used, the others left
     unsaid."""
     rng = random.Random(SEED)
     out = []
@@ -421,6 +421,12 @@ def brand_tweets() -> list[tuple[int, list[Example]]]:
     threshold until real tweets' questions (Tweet Acts) read worse."""
     said = [i for i in BRAND_POST_INTENTS if i not in ("complaint", "question")]
     return brand_posts("brand_tweets.tsv", "brand tweets", said)
+
+
+def held_out_tweets() -> list[tuple[int, list[Example]]]:
+    """Hand-written customer tweets by other writers (held_out_tweets.tsv), as brand_posts,
+    every label said: read by bench/nlp.py and bench/learning.py, never trained on."""
+    return brand_posts("held_out_tweets.tsv", "held-out tweets")
 
 
 def _post_part(text: str) -> int:

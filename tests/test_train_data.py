@@ -94,7 +94,7 @@ def test_customer_care_tweets_that_tell_a_fault_are_complaints_and_the_rest_say_
 def test_the_held_out_tweets_are_labelled_and_never_trained_on(no_fetched_files):
     """bench/nlp.py reads the model on nlp/data/held_out_tweets.tsv as posts by people it never
     learned from: every post has its labels, and none is among the data the model is fit on."""
-    held = train.brand_posts("held_out_tweets.tsv", "held-out tweets")
+    held = train.held_out_tweets()
     assert len(held) > 2000
     for _, copies in held:
         e = copies[0]
@@ -125,6 +125,6 @@ def test_a_brands_handle_in_a_hand_written_post_is_one_handle():
     assert train._branded("@{b} hi from a {b} fan", "Brightline Mobile") == (
         "@BrightlineMobile hi from a Brightline Mobile fan"
     )
-    texts = [e.text for name in ("brand_posts.tsv", "brand_tweets.tsv", "held_out_tweets.tsv")
-             for _, copies in train.brand_posts(name) for e in copies]  # fmt: skip
+    texts = [e.text for posts in (train.brand_posts, train.brand_tweets, train.held_out_tweets)
+             for _, copies in posts() for e in copies]  # fmt: skip
     assert not [t for t in texts if "@@" in t or "{b}" in t]
