@@ -6,14 +6,16 @@ written into bench/RESULTS.md (its own section, between the learning markers) an
 The team simulated here watches a bank whose customers write in a way the shipped data does
 not cover: BANKING77's customer-service requests (CC BY 4.0, nlp/data/README.md) are left
 out of the shipped data for this run, and play the team's own mentions. Its people correct
-the complaint and question readings of 100, then 250, 500 and 1,000 of those mentions on the
-dashboard (`data.corrections.correct`, into a real DuckDB store), each time followed by
+100, then 250, 500 and 1,000 of those mentions on the dashboard (`data.corrections.correct`,
+into a real DuckDB store), marking the intents its labels give as present (a correction
+lists the intents present, the rest absent, as the dashboard's does), each time followed by
 `tidings train` (`flows.cli.main`: it masks watched names, reads each correction by a model
-fitted without its fifth to pick thresholds, and writes the next model, fitted on all). Complaint precision / recall / F1 are
-measured through the scoring pipeline (`build_scorer(...).score_text`, the model's own
-threshold) on BANKING77's test part, requests nobody corrected and no model trained on:
-before any correction, after each training, and, for scale, with the shipped model, which
-learned from all 10,000 requests of the set's training part.
+fitted without its fifth to pick thresholds, and writes the next model, fitted on all).
+Complaint precision / recall / F1 are measured through the scoring pipeline
+(`build_scorer(...).score_text`, the model's own threshold) on BANKING77's test part, requests
+nobody corrected and no model trained on: before any correction, after each training, and,
+for scale, with the shipped model, which learned from all 10,000 requests of the set's
+training part.
 
 `--domain held-out` plays the team's mentions with customer tweets to brands that the
 shipped model never learned from (nlp/data/held_out_tweets.tsv, written by other writers than
@@ -49,7 +51,6 @@ from nlp.intent import INTENTS  # noqa: E402
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NEW_DOMAIN = "BANKING77"
 HELD_OUT = "held-out tweets"  # nlp/data/held_out_tweets.tsv: no shipped set
-LABELLED = ("complaint", "question")  # what the simulated people mark on each mention
 SEED = 11
 
 _shipped_data, _base = train.shipped_data, train.BASE
@@ -133,7 +134,7 @@ def curve(sizes: list[int], report) -> None:
             for n in [0, *sizes]:
                 with store.connect(config.db_path) as db:
                     for m, e in zip(mentions[made:n], pool[made:n], strict=True):
-                        present = [i for i in LABELLED if e.intents.get(i) == 1]
+                        present = [i for i in INTENTS if e.intents.get(i) == 1]
                         corrections.correct(db, m.id, "bench", NOW, intents=present,
                                             known_intents=INTENTS)  # fmt: skip
                 made = max(made, n)
@@ -200,7 +201,7 @@ def main() -> None:
             "",
             f"Measured {datetime.now().date()} on {machine()} in "
             f"{time.perf_counter() - started:.0f} s. A team whose mentions the shipped data "
-            f"does not cover ({team}) corrects complaint and question readings through the "
+            f"does not cover ({team}) corrects the intents of its mentions through the "
             "dashboard's correction path (`data.corrections.correct`, a real DuckDB store), "
             "then runs `tidings train`; complaint F1 through the scoring pipeline on the "
             "mentions nobody corrected. Each correction counts as "
