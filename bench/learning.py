@@ -32,6 +32,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,33 +83,53 @@ def held_out_complaint(printed: str) -> str:
     return next((line.strip() for line in printed.splitlines() if "complaint:" in line), "—")
 
 
-def team_mentions() -> tuple[list[train.Example], list[train.Example], str, str]:
-    """The mentions the simulated team corrects (shuffled) and the ones it never touches,
-    measured, with what each part is: a shipped set's training and test parts, or the
-    held-out tweets (customer tweets to brands by writers the shipped model never learned
-    from, never in the shipped data), split as the hand-written posts are (6 in 10 corrected)."""
+@dataclass(frozen=True, slots=True)
+class Team:
+    """The simulated team's mentions and how each figure names them."""
+
+    pool: list[train.Example]  # the mentions it may correct, shuffled
+    rest: list[train.Example]  # the ones it never touches, measured
+    pool_part: str
+    rest_part: str
+    data: str  # what the model before any correction learned from
+    scale: str  # the closing row: the shipped model, and what it learned of these mentions
+    who: str  # the team's mentions, for RESULTS.md
+
+
+def team_mentions() -> Team:
+    """A shipped set's training part (corrected) and test part (measured), the set left out of
+    the shipped data; or the held-out tweets (customer tweets to brands by writers the shipped
+    model never learned from, never in the shipped data), split as the hand-written posts are
+    (6 in 10 corrected)."""
     if NEW_DOMAIN == HELD_OUT:
         posts = [(part, copies[0]) for part, copies in train.held_out_tweets()]
         pool = [e for part, e in posts if part == 0]
         rest = [e for part, e in posts if part != 0]
-        where = ("the held-out tweets' 6 in 10 (by a hash of each post)", "the other 4 in 10")
+        parts = ("the held-out tweets' 6 in 10 (by a hash of each post)", "the other 4 in 10")
+        data, scale = "shipped data", "the shipped model, which learned none of them"
+        who = ("customer tweets to brands by writers the shipped model never learned from, "
+               "`nlp/data/held_out_tweets.tsv`")  # fmt: skip
     else:
         splits = _shipped_data()
         pool = [e for e in splits.train if e.source == NEW_DOMAIN and "complaint" in e.intents]
         rest = [e for e in splits.test if e.source == NEW_DOMAIN and "complaint" in e.intents]
-        where = (f"{NEW_DOMAIN}'s training part", "its test part")
+        parts = (f"{NEW_DOMAIN}'s training part", "its test part")
+        data = f"shipped data less {NEW_DOMAIN}"
+        scale = f"all {len(pool):,}: its training part is in the shipped data"
+        texts = "requests to a bank" if NEW_DOMAIN == "BANKING77" else "texts"
+        who = f"{NEW_DOMAIN}'s {texts}, left out of the shipped data for this run"
     random.Random(SEED).shuffle(pool)
-    return pool, rest, *where
+    return Team(pool, rest, *parts, data, scale, who)
 
 
-def curve(sizes: list[int], report) -> None:
-    pool, rest, pool_part, rest_part = team_mentions()
+def curve(team: Team, sizes: list[int], report) -> None:
+    pool, rest = team.pool, team.rest
     texts = [e.text for e in rest]
     truth = np.array([e.intents["complaint"] for e in rest])
     report(
-        f"\nCorrections from {len(pool):,} texts of {pool_part} (shuffled, seed "
+        f"\nCorrections from {len(pool):,} texts of {team.pool_part} (shuffled, seed "
         f"{SEED}), {np.mean([e.intents['complaint'] for e in pool]):.0%} complaints; measured on "
-        f"{rest_part} (n={len(rest):,}, {int(truth.sum()):,} complaints).\n"
+        f"{team.rest_part} (n={len(rest):,}, {int(truth.sum()):,} complaints).\n"
     )
     report("| corrections made | model | complaint P / R / F1 on the rest | "
            "`tidings train` on the corrections, cross-fitted (before → after) | training time |")  # fmt: skip
@@ -153,20 +174,12 @@ def curve(sizes: list[int], report) -> None:
                 took = time.perf_counter() - started
                 got = complaint_figures(config.models_dir, texts, truth)
                 held = held_out_complaint(printed.getvalue()) if n else "—"
-                data = (
-                    "shipped data" if NEW_DOMAIN == HELD_OUT else f"shipped data less {NEW_DOMAIN}"
-                )
-                report(f"| {n:,} | {got['model']} ({data}"
+                report(f"| {n:,} | {got['model']} ({team.data}"
                        f"{' + corrections' if n else ''}) | {got['precision']:.3f} / "
                        f"{got['recall']:.3f} / **{got['f1']:.3f}** | {held} | {took:.0f} s |")  # fmt: skip
     finally:
         train.shipped_data, train.BASE = _shipped_data, _base
-    scale = (
-        "the shipped model, which learned none of them"
-        if NEW_DOMAIN == HELD_OUT
-        else f"all {len(pool):,}: its training part is in the shipped data"
-    )
-    report(f"| {scale} | {shipped['model']} | {shipped['precision']:.3f} / "
+    report(f"| {team.scale} | {shipped['model']} | {shipped['precision']:.3f} / "
            f"{shipped['recall']:.3f} / {shipped['f1']:.3f} | — | — |")  # fmt: skip
 
 
@@ -186,14 +199,9 @@ def main() -> None:
         lines.append(line)
 
     started = time.perf_counter()
-    curve(sorted(int(s) for s in args.sizes.split(",")), report)
+    team = team_mentions()
+    curve(team, sorted(int(s) for s in args.sizes.split(",")), report)
     if not args.no_write:
-        team = {
-            HELD_OUT: "customer tweets to brands by writers the shipped model never learned "
-            "from, `nlp/data/held_out_tweets.tsv`",
-            "BANKING77": "BANKING77's requests to a bank, left out of the shipped data for "
-            "this run",
-        }.get(NEW_DOMAIN, f"{NEW_DOMAIN}'s texts, left out of the shipped data for this run")
         section = "learning" if NEW_DOMAIN == "BANKING77" else f"learning-{NEW_DOMAIN}"
         write_section(section.lower().replace(" ", "-"), [
             f"## Learning from corrections: {NEW_DOMAIN} (`bench/learning.py --domain "
@@ -201,7 +209,7 @@ def main() -> None:
             "",
             f"Measured {datetime.now().date()} on {machine()} in "
             f"{time.perf_counter() - started:.0f} s. A team whose mentions the shipped data "
-            f"does not cover ({team}) corrects the intents of its mentions through the "
+            f"does not cover ({team.who}) corrects the intents of its mentions through the "
             "dashboard's correction path (`data.corrections.correct`, a real DuckDB store), "
             "then runs `tidings train`; complaint F1 through the scoring pipeline on the "
             "mentions nobody corrected. Each correction counts as "
